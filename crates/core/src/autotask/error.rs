@@ -1,0 +1,179 @@
+//! The one error type of the Autotask client: which operation on which entity failed, the HTTP
+//! status, Autotask's own `errors` messages, and a message that says what to do about it.
+
+use std::fmt;
+
+/// What the client was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    ZoneDiscovery,
+    Get,
+    Query,
+    Count,
+    Create,
+    Update,
+    FieldInformation,
+    ThresholdInformation,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::ZoneDiscovery => "discover the zone for",
+            Operation::Get => "get",
+            Operation::Query => "query",
+            Operation::Count => "count",
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::FieldInformation => "read the fields of",
+            Operation::ThresholdInformation => "read the request threshold of",
+        })
+    }
+}
+
+/// The class of failure, which decides the advice and whether a caller may try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The settings are wrong before any request is made.
+    Settings,
+    /// 401: username, secret or integration code rejected.
+    Credentials,
+    /// 403: the API user's security level forbids this.
+    Permission,
+    /// 404 or an absent record.
+    NotFound,
+    /// 400 and other 4xx: Autotask refused the content; its messages say why.
+    Rejected,
+    /// 429 still after the allowed retries: the hourly request threshold is used up.
+    ThresholdExceeded,
+    /// 5xx still after the allowed retries.
+    Server,
+    /// The request did not complete (connection refused, reset, timed out).
+    Network,
+    /// A write failed in a way that leaves unknown whether Autotask carried it out.
+    Ambiguous,
+    /// Autotask answered something we could not read.
+    UnexpectedResponse,
+}
+
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub operation: Operation,
+    pub entity: String,
+    pub status: Option<u16>,
+    /// Autotask's own `errors` messages, verbatim.
+    pub messages: Vec<String>,
+    pub kind: ErrorKind,
+    /// Extra detail from our side (a network error, a decoding problem), never a secret.
+    pub detail: Option<String>,
+}
+
+impl Error {
+    pub fn new(operation: Operation, entity: impl Into<String>, kind: ErrorKind) -> Error {
+        Error { operation, entity: entity.into(), status: None, messages: Vec::new(), kind, detail: None }
+    }
+
+    pub fn settings(message: impl Into<String>) -> Error {
+        Error::new(Operation::ZoneDiscovery, "", ErrorKind::Settings).with_detail(message)
+    }
+
+    pub fn with_status(mut self, status: u16) -> Error {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn with_messages(mut self, messages: Vec<String>) -> Error {
+        self.messages = messages;
+        self
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Whether trying the same call later may succeed without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, ErrorKind::ThresholdExceeded | ErrorKind::Server | ErrorKind::Network)
+    }
+
+    fn what_happened(&self) -> String {
+        let status = self.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+        let said = if self.messages.is_empty() { String::new() } else { format!(": {}", self.messages.join("; ")) };
+        let detail = self.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+        match self.kind {
+            ErrorKind::Settings => format!("Autotask settings are not usable{detail}"),
+            ErrorKind::Credentials => format!("Autotask rejected the API user{status}{said}"),
+            ErrorKind::Permission => format!("Autotask refused access{status}{said}"),
+            ErrorKind::NotFound => format!("Autotask has no such record{status}{said}"),
+            ErrorKind::Rejected => format!("Autotask rejected the request{status}{said}"),
+            ErrorKind::ThresholdExceeded => {
+                format!("Autotask's hourly request threshold is used up{status}{said}")
+            }
+            ErrorKind::Server => format!("Autotask had a server error{status}{said}{detail}"),
+            ErrorKind::Network => format!("Autotask could not be reached{detail}"),
+            ErrorKind::Ambiguous => format!("the answer was lost{status}{detail}"),
+            ErrorKind::UnexpectedResponse => {
+                format!("Autotask answered something unexpected{status}{detail}")
+            }
+        }
+    }
+
+    fn advice(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::Settings => "correct the Autotask settings",
+            ErrorKind::Credentials => {
+                "check Settings › Autotask: API username, secret and API integration code (tracking identifier)"
+            }
+            ErrorKind::Permission => {
+                "give the API user's security level access to this entity in Autotask (Admin › Resources)"
+            }
+            ErrorKind::NotFound => "check the id or number, and that the API user can see the record",
+            ErrorKind::Rejected => "correct the data named in Autotask's message",
+            ErrorKind::ThresholdExceeded => {
+                "Autotask allows 10,000 requests per hour for all integrations together; it resumes when the hour rolls"
+            }
+            ErrorKind::Server => "Autotask may be having an outage; try again later",
+            ErrorKind::Network => "check the network connection and the Autotask Services URL",
+            ErrorKind::Ambiguous => "check in Autotask whether it was written before writing it again",
+            ErrorKind::UnexpectedResponse => {
+                "check that the Services URL points at Autotask's REST API (ATServicesRest)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == ErrorKind::Settings {
+            return write!(f, "{} — {}", self.what_happened(), self.advice());
+        }
+        write!(f, "Could not {} {}: {} — {}", self.operation, self.entity, self.what_happened(), self.advice())
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_names_operation_entity_status_messages_and_advice() {
+        let e = Error::new(Operation::Create, "TicketNotes", ErrorKind::Rejected)
+            .with_status(400)
+            .with_messages(vec!["title is required for TicketNotes.".into()]);
+        let text = e.to_string();
+        assert!(text.starts_with("Could not create TicketNotes"), "{text}");
+        assert!(text.contains("HTTP 400"), "{text}");
+        assert!(text.contains("title is required for TicketNotes."), "{text}");
+        assert!(text.contains("correct the data"), "{text}");
+    }
+
+    #[test]
+    fn credentials_point_at_the_settings() {
+        let e = Error::new(Operation::Query, "Tickets", ErrorKind::Credentials).with_status(401);
+        assert!(e.to_string().contains("Settings › Autotask"), "{e}");
+        assert!(!e.is_transient());
+    }
+}

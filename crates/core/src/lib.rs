@@ -1,0 +1,8 @@
+//! bta-core: everything bt-autotask does without a screen — settings, secrets, and the typed
+//! clients for Autotask PSA and BeyondTrust Remote Support. Never depends on the desktop shell.
+
+pub mod autotask;
+pub mod secret;
+pub mod transport_policy;
+
+pub use secret::Secret;

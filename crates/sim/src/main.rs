@@ -1,0 +1,78 @@
+//! `bta-sim`: run a stand-in from the command line. The first line of stdout is the base URL;
+//! other tools read it, so nothing else is ever printed before it.
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "bta-sim", version, about = "Stand-ins for Autotask PSA and a BeyondTrust appliance")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a stand-in Autotask zone (REST API v1.0) on 127.0.0.1.
+    Autotask(AutotaskArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AutotaskArgs {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// API username accepted in the UserName header and by zone discovery.
+    #[arg(long, default_value = bta_sim::autotask::DEFAULT_USERNAME)]
+    username: String,
+    /// API secret accepted in the Secret header.
+    #[arg(long, default_value = bta_sim::autotask::DEFAULT_SECRET)]
+    secret: String,
+    /// API integration code (tracking identifier) accepted in the ApiIntegrationCode header.
+    #[arg(long, default_value = bta_sim::autotask::DEFAULT_INTEGRATION_CODE)]
+    integration_code: String,
+    /// Requests per rolling hour before 429; latency is added past 50 % and 75 % of it.
+    #[arg(long, default_value_t = 10_000)]
+    hourly_limit: u64,
+    /// Milliseconds added to each request past 50 % of the hourly limit (twice that past 75 %).
+    #[arg(long, default_value_t = 500)]
+    threshold_delay_ms: u64,
+    /// Start with no records instead of the demo database.
+    #[arg(long)]
+    empty: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    match Cli::parse().command {
+        Command::Autotask(args) => {
+            let config = bta_sim::autotask::Config {
+                username: args.username,
+                secret: args.secret,
+                integration_code: args.integration_code,
+                hourly_limit: args.hourly_limit,
+                threshold_delay: Duration::from_millis(args.threshold_delay_ms),
+                demo: !args.empty,
+            };
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+            announce(&format!("http://{}", listener.local_addr()?))?;
+            tokio::select! {
+                served = bta_sim::autotask::serve(config, listener) => served,
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            }
+        }
+    }
+}
+
+/// Prints the base URL as the first line of stdout and flushes it, so a parent process can read it at once.
+fn announce(base_url: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{base_url}")?;
+    out.flush()
+}
