@@ -433,7 +433,11 @@ impl AutotaskClient {
             let retry = match &failure {
                 Failure::Status { status, retry_after, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
                     self.inner.limiter.note_exhausted();
-                    Some(retry_after.unwrap_or_else(|| backoff(limits, attempt)))
+                    match retry_after {
+                        Some(wait) if *wait <= limits.retry_after_max => Some(*wait),
+                        Some(_) => None,
+                        None => Some(backoff(limits, attempt)),
+                    }
                 }
                 Failure::Status { status, .. } if status.is_server_error() && is_idempotent(call.operation) => {
                     Some(backoff(limits, attempt))
@@ -445,7 +449,7 @@ impl AutotaskClient {
             };
             match retry {
                 Some(delay) if attempt < limits.max_retries => {
-                    tokio::time::sleep(delay.min(limits.retry_max_delay)).await;
+                    tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
                 _ => return Err(error),

@@ -99,24 +99,22 @@ impl Error {
 
     fn what_happened(&self) -> String {
         let status = self.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-        let said = if self.messages.is_empty() { String::new() } else { format!(": {}", self.messages.join("; ")) };
-        let detail = self.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-        match self.kind {
-            ErrorKind::Settings => format!("Autotask settings are not usable{detail}"),
-            ErrorKind::Credentials => format!("Autotask rejected the API user{status}{said}"),
-            ErrorKind::Permission => format!("Autotask refused access{status}{said}"),
-            ErrorKind::NotFound => format!("Autotask has no such record{status}{said}"),
-            ErrorKind::Rejected => format!("Autotask rejected the request{status}{said}"),
-            ErrorKind::ThresholdExceeded => {
-                format!("Autotask's hourly request threshold is used up{status}{said}")
-            }
-            ErrorKind::Server => format!("Autotask had a server error{status}{said}{detail}"),
-            ErrorKind::Network => format!("Autotask could not be reached{detail}"),
-            ErrorKind::Ambiguous => format!("the answer was lost{status}{detail}"),
-            ErrorKind::UnexpectedResponse => {
-                format!("Autotask answered something unexpected{status}{detail}")
-            }
-        }
+        let mut said: Vec<&str> = self.messages.iter().map(String::as_str).collect();
+        said.extend(self.detail.as_deref());
+        let said = if said.is_empty() { String::new() } else { format!(": {}", said.join("; ")) };
+        let what = match self.kind {
+            ErrorKind::Settings => "Autotask settings are not usable",
+            ErrorKind::Credentials => "Autotask rejected the API user",
+            ErrorKind::Permission => "Autotask refused access",
+            ErrorKind::NotFound => "Autotask has no such record",
+            ErrorKind::Rejected => "Autotask rejected the request",
+            ErrorKind::ThresholdExceeded => "Autotask's hourly request threshold is used up",
+            ErrorKind::Server => "Autotask had a server error",
+            ErrorKind::Network => "Autotask could not be reached",
+            ErrorKind::Ambiguous => "the answer was lost, so it is unknown whether Autotask carried it out",
+            ErrorKind::UnexpectedResponse => "Autotask answered something unexpected",
+        };
+        format!("{what}{status}{said}")
     }
 
     fn advice(&self) -> &'static str {

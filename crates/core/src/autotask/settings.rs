@@ -37,8 +37,11 @@ pub struct Limits {
     pub max_retries: u32,
     /// First backoff delay; doubled each retry, with jitter.
     pub retry_base_delay: Duration,
-    /// Longest single wait between retries, `Retry-After` included.
+    /// Longest backoff between retries.
     pub retry_max_delay: Duration,
+    /// Longest `Retry-After` honoured inside one call; a longer one ends the call with a
+    /// transient error, so the caller can schedule the work instead of holding it.
+    pub retry_after_max: Duration,
     /// Re-read `ThresholdInformation` after this long...
     pub threshold_check_interval: Duration,
     /// ...or after this many requests, whichever comes first.
@@ -57,6 +60,7 @@ impl Default for Limits {
             max_retries: 4,
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(60),
+            retry_after_max: Duration::from_secs(120),
             threshold_check_interval: Duration::from_secs(300),
             threshold_check_requests: 500,
             spacing_above_half: Duration::from_millis(250),
