@@ -130,12 +130,11 @@ fn parse_item(entity: &Entity, item: &Value, errors: &mut Vec<String>) -> Option
     let value = key(object, "value").cloned().unwrap_or(Value::Null);
     match op {
         Op::Exist | Op::NotExist => {}
-        Op::In | Op::NotIn => {
-            if !value.is_array() {
-                errors.push(format!("Operator '{op_name}' on {field_name} needs an array value."));
-                return None;
-            }
+        Op::In | Op::NotIn if !value.is_array() => {
+            errors.push(format!("Operator '{op_name}' on {field_name} needs an array value."));
+            return None;
         }
+        Op::In | Op::NotIn => {}
         _ if value.is_null() || value.is_array() || value.is_object() => {
             errors.push(format!("Operator '{op_name}' on {field_name} needs a single value."));
             return None;
