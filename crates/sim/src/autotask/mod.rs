@@ -138,7 +138,11 @@ impl Drop for Running {
 pub async fn serve(config: Config, listener: TcpListener) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     let sim = Arc::new(Sim::new(config, format!("http://{addr}")));
-    let app = axum::Router::new().fallback(routes::handle).with_state(sim);
+    // Bulk loads under /_sim/ (10,000 tickets for a benchmark) are larger than axum's 2 MB default.
+    let app = axum::Router::new()
+        .fallback(routes::handle)
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+        .with_state(sim);
     axum::serve(listener, app).await
 }
 
