@@ -159,25 +159,87 @@ fn demo(args: &[String]) -> Result {
 }
 
 /// An off-the-shelf Autotask REST client from npm, unchanged, against the stand-in.
-fn compat_check() -> Result {
+fn compat_check(tally: &mut Tally) -> Result {
     let dir = workspace_root().join("tests/compat/autotask-npm");
     let dir_text = dir.to_string_lossy().into_owned();
     run("npm", &["ci", "--prefix", &dir_text, "--no-audit", "--no-fund", "--loglevel=error"])?;
     let sim = start_sim("debug", &["autotask", "--port", "0"])?;
     let script = dir.join("check.js");
-    run(
-        "node",
-        &[&script.to_string_lossy(), &sim.base_url, "bta-api@example.com", "demo-secret", "DEMO-INTEGRATION-CODE"],
-    )
+    let args =
+        [&*script.to_string_lossy(), &sim.base_url, "bta-api@example.com", "demo-secret", "DEMO-INTEGRATION-CODE"];
+    run_counting("node", &args, tally)
 }
 
 fn test() -> Result {
     run("cargo", &["build", "--quiet", "--workspace", "--bins"])?;
-    compat_check()?;
-    run("cargo", &["test", "--workspace"])
+    let mut tally = Tally::default();
+    compat_check(&mut tally)?;
+    let outcome = run_counting("cargo", &["test", "--workspace"], &mut tally);
+    // One closing line for the whole run, so a reader need not add up every binary's.
+    println!("\nall tests: {} passed, {} failed, {} skipped", tally.passed, tally.failed, tally.ignored);
+    outcome
+}
+
+/// Test counts added up over every runner's summary lines.
+#[derive(Debug, Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Tally {
+    /// Reads `test result: ok. 3 passed; 0 failed; 1 ignored; …` (cargo) and
+    /// `compat: 4 passed, 0 failed` (the npm check).
+    fn add_line(&mut self, line: &str) {
+        let summary = line.strip_prefix("test result: ").or_else(|| line.strip_prefix("compat: "));
+        let Some(summary) = summary else { return };
+        let words: Vec<&str> = summary.split([' ', ';', ',', '.']).filter(|w| !w.is_empty()).collect();
+        for pair in words.windows(2) {
+            let Ok(n) = pair[0].parse::<u64>() else { continue };
+            match pair[1] {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs a command, echoing its output and counting the test summaries in it.
+fn run_counting(program: &str, args: &[&str], tally: &mut Tally) -> Result {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(workspace_root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start {program}: {e}"))?;
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
+            println!("{line}");
+            tally.add_line(&line);
+        }
+    }
+    let status = child.wait().map_err(|e| format!("waiting for {program}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("`{program} {}` failed ({status})", args.join(" "))) }
 }
 
 fn bench() -> Result {
     run("cargo", &["build", "--release", "--quiet", "-p", "bta-sim"])?;
     run("cargo", &["bench", "-p", "bta-core"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn tally_reads_cargo_and_compat_summaries() {
+        let mut t = Tally::default();
+        t.add_line("test result: ok. 12 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 1.7s");
+        t.add_line("compat: 4 passed, 0 failed");
+        t.add_line("running 12 tests");
+        assert_eq!((t.passed, t.failed, t.ignored), (16, 1, 2));
+    }
 }
