@@ -2,6 +2,7 @@
 //! clients for Autotask PSA and BeyondTrust Remote Support. Never depends on the desktop shell.
 
 pub mod autotask;
+pub mod beyondtrust;
 pub mod secret;
 pub mod transport_policy;
 
