@@ -206,7 +206,7 @@ impl<R: BufRead, H: Handler> Records<R, H> {
     }
 
     fn malformed(&self, message: String) -> ReportError {
-        ReportError::Malformed { position: self.reader.error_position().max(0), message }
+        ReportError::Malformed { position: self.reader.error_position(), message }
     }
 
     fn step(&mut self) -> Result<Option<H::Record>, ReportError> {
@@ -672,12 +672,16 @@ impl Handler for ListingHandler {
             (Some(Tag::SummaryList), Tag::Summary) => self.summary.take(),
             (Some(Tag::Summary), Tag::StartTime) => {
                 let time = self.time.take();
-                self.summary.as_mut().map(|s| s.start_time = time);
+                if let Some(s) = self.summary.as_mut() {
+                    s.start_time = time;
+                }
                 None
             }
             (Some(Tag::Summary), Tag::EndTime) => {
                 let time = self.time.take();
-                self.summary.as_mut().map(|s| s.end_time = time);
+                if let Some(s) = self.summary.as_mut() {
+                    s.end_time = time;
+                }
                 None
             }
             (Some(Tag::Summary), _) => {
