@@ -332,7 +332,7 @@ fn predefined(name: &str) -> Option<char> {
 }
 
 /// Resolves references inside an attribute value the same way as in text.
-fn resolve_references(raw: &str) -> String {
+pub(crate) fn resolve_references(raw: &str) -> String {
     if !raw.contains('&') {
         return raw.to_owned();
     }
