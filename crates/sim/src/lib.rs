@@ -3,4 +3,5 @@
 //! misunderstanding here. They serve tests, benchmarks and the demo over real loopback HTTP.
 
 pub mod autotask;
+pub mod beyondtrust;
 pub mod people;

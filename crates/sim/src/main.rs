@@ -17,6 +17,36 @@ struct Cli {
 enum Command {
     /// Serve a stand-in Autotask zone (REST API v1.0) on 127.0.0.1.
     Autotask(AutotaskArgs),
+    /// Serve a stand-in BeyondTrust Remote Support appliance on 127.0.0.1.
+    Beyondtrust(BeyondTrustArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BeyondTrustArgs {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// OAuth client id of the API account.
+    #[arg(long, default_value = bta_sim::beyondtrust::DEFAULT_CLIENT_ID)]
+    client_id: String,
+    /// OAuth client secret of the API account.
+    #[arg(long, default_value = bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET)]
+    client_secret: String,
+    /// Seconds an access token lives.
+    #[arg(long, default_value_t = 3600)]
+    token_ttl: u64,
+    /// Serve HTTPS with a generated certificate (needs --cert-out).
+    #[arg(long, requires = "cert_out")]
+    tls: bool,
+    /// Where to write the PEM of the CA that signed the generated certificate.
+    #[arg(long, requires = "tls")]
+    cert_out: Option<std::path::PathBuf>,
+    /// This appliance's id in outbound events.
+    #[arg(long, default_value = "bta-sim-appliance")]
+    appliance_id: String,
+    /// Start without the demo sessions.
+    #[arg(long)]
+    empty: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +94,22 @@ async fn main() -> std::io::Result<()> {
             announce(&format!("http://{}", listener.local_addr()?))?;
             tokio::select! {
                 served = bta_sim::autotask::serve(config, listener) => served,
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            }
+        }
+        Command::Beyondtrust(args) => {
+            let config = bta_sim::beyondtrust::Config {
+                client_id: args.client_id,
+                client_secret: args.client_secret,
+                token_ttl: args.token_ttl,
+                tls_cert_out: args.cert_out.filter(|_| args.tls),
+                appliance_id: args.appliance_id,
+                demo: !args.empty,
+            };
+            let bound = bta_sim::beyondtrust::Bound::bind(config, args.port).await?;
+            announce(&bound.base_url)?;
+            tokio::select! {
+                served = bound.serve() => served,
                 _ = tokio::signal::ctrl_c() => Ok(()),
             }
         }
