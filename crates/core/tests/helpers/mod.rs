@@ -121,3 +121,64 @@ impl Autotask {
         self.control(reqwest::Method::GET, "records", None).await[entity].as_array().cloned().unwrap_or_default()
     }
 }
+
+/// A BeyondTrust appliance stand-in and a handle on its `/_sim/` controls.
+pub struct Appliance {
+    pub sim: bta_sim::beyondtrust::Running,
+    http: reqwest::Client,
+}
+
+impl Appliance {
+    pub async fn start() -> Appliance {
+        Appliance::start_with(bta_sim::beyondtrust::Config::default()).await
+    }
+
+    pub async fn start_with(config: bta_sim::beyondtrust::Config) -> Appliance {
+        let sim = bta_sim::beyondtrust::spawn(config, 0).await.expect("the appliance stand-in starts");
+        Appliance { sim, http: reqwest::Client::new() }
+    }
+
+    /// Settings for the stand-in's default API account over plain HTTP on loopback.
+    pub fn settings(&self) -> bta_core::beyondtrust::BeyondTrustSettings {
+        let mut s = bta_core::beyondtrust::BeyondTrustSettings::new(
+            self.sim.host(),
+            bta_sim::beyondtrust::DEFAULT_CLIENT_ID,
+            Secret::new(bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
+        );
+        s.use_non_tls = !self.sim.base_url.starts_with("https");
+        s
+    }
+
+    pub fn client(&self) -> bta_core::beyondtrust::BeyondTrustClient {
+        bta_core::beyondtrust::BeyondTrustClient::new(self.settings()).expect("valid settings")
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let response = self.http.get(format!("{}/_sim/{path}", self.sim.base_url)).send().await.expect("control");
+        response.json().await.expect("control answer")
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let response =
+            self.http.post(format!("{}/_sim/{path}", self.sim.base_url)).json(&body).send().await.expect("control");
+        assert!(response.status().is_success(), "control {path}: {}", response.status());
+        response.json().await.expect("control answer")
+    }
+
+    /// Posts a SupportSession document to be replayed verbatim.
+    pub async fn replay(&self, xml: &str) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/_sim/reports", self.sim.base_url))
+            .body(xml.to_owned())
+            .send()
+            .await
+            .expect("control");
+        assert!(response.status().is_success(), "replay: {}", response.status());
+        response.json().await.expect("control answer")
+    }
+
+    pub async fn token_requests(&self) -> u64 {
+        self.get("oauth").await["token_requests"].as_u64().unwrap_or(0)
+    }
+}

@@ -87,23 +87,23 @@ fn issue_token(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Response {
         .into_response()
 }
 
-/// `Ok` for a known, unexpired bearer token; otherwise the 401 to send.
-fn authorize(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
+/// Whether the request carries a known, unexpired bearer token.
+fn authorized(sim: &Sim, headers: &HeaderMap) -> bool {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let valid = token.is_some_and(|t| sim.state().tokens.get(t).is_some_and(|expiry| Instant::now() < *expiry));
-    if valid { Ok(()) } else { Err(xml(StatusCode::UNAUTHORIZED, error_document("Invalid or expired access token"))) }
+    token.is_some_and(|t| sim.state().tokens.get(t).is_some_and(|expiry| Instant::now() < *expiry))
+}
+
+fn unauthorized() -> Response {
+    xml(StatusCode::UNAUTHORIZED, error_document("Invalid or expired access token"))
 }
 
 async fn command(State(sim): State<Arc<Sim>>, headers: HeaderMap, RawQuery(query): RawQuery, body: Bytes) -> Response {
     let p = params(query, &body);
-    let response = match authorize(&sim, &headers) {
-        Ok(()) => run_command(&sim, &p),
-        Err(r) => r,
-    };
+    let response = if authorized(&sim, &headers) { run_command(&sim, &p) } else { unauthorized() };
     record(&sim, "/api/command", response.status(), &p);
     response
 }
@@ -280,10 +280,7 @@ async fn reporting(
     body: Bytes,
 ) -> Response {
     let p = params(query, &body);
-    let response = match authorize(&sim, &headers) {
-        Ok(()) => run_report(&sim, &p),
-        Err(r) => r,
-    };
+    let response = if authorized(&sim, &headers) { run_report(&sim, &p) } else { unauthorized() };
     record(&sim, "/api/reporting", response.status(), &p);
     response
 }

@@ -45,7 +45,9 @@ pub fn split(document: &str) -> Result<Vec<Session>, String> {
                 text.clear();
                 if matches!(event, Event::Start(_)) {
                     depth += 1;
-                } else if let Some((start, session)) = current.take().filter(|_| depth == 1) {
+                } else if depth == 1
+                    && let Some((start, session)) = current.take()
+                {
                     sessions.push(finish(session, &root, &document[start..after]));
                 }
             }
@@ -105,4 +107,21 @@ fn finish(mut session: Session, root: &str, xml: &str) -> Session {
     let root = root.trim_end_matches("/>").trim_end_matches('>').to_owned() + ">";
     session.body = Body::Verbatim { root, xml: xml.to_owned() };
     session
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_split_byte_for_byte() {
+        let doc = r#"<?xml version="1.0"?><b:session_list xmlns:b="urn:x"><b:session lsid="a"><b:external_key>7</b:external_key><b:end_time timestamp="100">x</b:end_time></b:session><b:session lsid="b"><b:value name="x"/></b:session><b:session lsid="c"/></b:session_list>"#;
+        let sessions = split(doc).unwrap();
+        assert_eq!(sessions.len(), 3);
+        assert_eq!(sessions[0].external_key, "7");
+        assert_eq!(sessions[0].end.map(|e| e.timestamp()), Some(100));
+        assert!(
+            matches!(&sessions[0].body, Body::Verbatim { root, xml } if root == r#"<b:session_list xmlns:b="urn:x">"# && xml.starts_with("<b:session lsid=\"a\">") && xml.ends_with("</b:session>"))
+        );
+    }
 }
