@@ -79,3 +79,26 @@ async fn empty_starts_without_demo_records() {
         reqwest::get(format!("{}/_sim/records", sim.base_url)).await.unwrap().json().await.unwrap();
     assert_eq!(records["Tickets"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn the_appliance_prints_its_url_and_writes_its_ca_for_tls() {
+    let plain = start(&["beyondtrust", "--port", "0", "--empty"]);
+    assert!(plain.base_url.starts_with("http://127.0.0.1:"), "{}", plain.base_url);
+
+    let ca = std::env::temp_dir().join(format!("bta-cli-ca-{}.pem", std::process::id()));
+    let tls = start(&["beyondtrust", "--tls", "--cert-out", ca.to_str().unwrap()]);
+    assert!(tls.base_url.starts_with("https://127.0.0.1:"), "{}", tls.base_url);
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    assert!(pem.contains("BEGIN CERTIFICATE"));
+    let certificate = reqwest::Certificate::from_pem(pem.as_bytes()).unwrap();
+    let http = reqwest::Client::builder().add_root_certificate(certificate).build().unwrap();
+    let token = http
+        .post(format!("{}/oauth2/token", tls.base_url))
+        .basic_auth(bta_sim::beyondtrust::DEFAULT_CLIENT_ID, Some(bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 200, "the written CA is what signed the served certificate");
+    std::fs::remove_file(ca).ok();
+}
