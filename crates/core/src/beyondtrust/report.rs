@@ -127,14 +127,14 @@ pub enum EventKind {
 
 impl EventKind {
     pub fn of(event_type: &str) -> EventKind {
-        let t = event_type.to_ascii_lowercase();
-        if t == "chat message" {
+        let starts = |prefix: &str| event_type.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+        if event_type.eq_ignore_ascii_case("chat message") {
             EventKind::ChatMessage
-        } else if t.starts_with("session note") {
+        } else if starts("session note") {
             EventKind::SessionNote
-        } else if t.starts_with("system information") {
+        } else if starts("system information") {
             EventKind::SystemInformation
-        } else if t.starts_with("file ") || t.contains("file transfer") {
+        } else if starts("file ") {
             EventKind::FileTransfer
         } else {
             EventKind::Other

@@ -87,61 +87,62 @@ enum Tag {
 }
 
 impl Tag {
+    /// Matched by length first: a long chain of string comparisons per element is measurable.
     fn of(local: &str) -> Tag {
-        match local {
-            "session_list" => Tag::SessionList,
-            "session" => Tag::Session,
-            "lseq" => Tag::Lseq,
-            "session_type" => Tag::SessionType,
-            "start_time" => Tag::StartTime,
-            "end_time" => Tag::EndTime,
-            "duration" => Tag::Duration,
-            "external_key" => Tag::ExternalKey,
-            "file_transfer_count" => Tag::FileTransferCount,
-            "public_site" => Tag::PublicSite,
-            "custom_attributes" => Tag::CustomAttributes,
-            "custom_attribute" => Tag::CustomAttribute,
-            "primary_customer" => Tag::PrimaryCustomer,
-            "primary_rep" => Tag::PrimaryRep,
-            "primary_cust" => Tag::PrimaryCust,
-            "customer_list" => Tag::CustomerList,
-            "customer" => Tag::Customer,
-            "rep_list" => Tag::RepList,
-            "representative" => Tag::Representative,
-            "username" => Tag::Username,
-            "display_name" => Tag::DisplayName,
-            "public_ip" => Tag::PublicIp,
-            "private_ip" => Tag::PrivateIp,
-            "hostname" => Tag::Hostname,
-            "os" => Tag::Os,
-            "info" => Tag::Info,
-            "seconds_involved" => Tag::SecondsInvolved,
-            "session_details" => Tag::SessionDetails,
-            "event" => Tag::Event,
-            "performed_by" => Tag::PerformedBy,
-            "destination" => Tag::Destination,
-            "body" => Tag::Body,
-            "data" => Tag::Data,
-            "value" => Tag::Value,
-            "category" => Tag::Category,
-            "row" => Tag::Row,
-            "field" => Tag::Field,
-            "session_chat_view_url" => Tag::ChatViewUrl,
-            "session_chat_download_url" => Tag::ChatDownloadUrl,
-            "session_summary_list" => Tag::SummaryList,
-            "session_summary" => Tag::Summary,
-            "exit_survey_list" => Tag::SurveyList,
-            "exit_survey" => Tag::Survey,
-            "submitted_by" => Tag::SubmittedBy,
-            "question_list" => Tag::QuestionList,
-            "question" => Tag::Question,
-            "type" => Tag::Type,
-            "name" => Tag::Name,
-            "label" => Tag::Label,
-            "report_header" => Tag::ReportHeader,
-            "answer_list" => Tag::AnswerList,
-            "answer" => Tag::Answer,
-            "error" => Tag::Error,
+        match (local.len(), local) {
+            (2, "os") => Tag::Os,
+            (3, "row") => Tag::Row,
+            (4, "lseq") => Tag::Lseq,
+            (4, "info") => Tag::Info,
+            (4, "body") => Tag::Body,
+            (4, "data") => Tag::Data,
+            (4, "type") => Tag::Type,
+            (4, "name") => Tag::Name,
+            (5, "event") => Tag::Event,
+            (5, "value") => Tag::Value,
+            (5, "field") => Tag::Field,
+            (5, "label") => Tag::Label,
+            (5, "error") => Tag::Error,
+            (6, "answer") => Tag::Answer,
+            (7, "session") => Tag::Session,
+            (8, "end_time") => Tag::EndTime,
+            (8, "duration") => Tag::Duration,
+            (8, "customer") => Tag::Customer,
+            (8, "rep_list") => Tag::RepList,
+            (8, "username") => Tag::Username,
+            (8, "hostname") => Tag::Hostname,
+            (8, "category") => Tag::Category,
+            (8, "question") => Tag::Question,
+            (9, "public_ip") => Tag::PublicIp,
+            (10, "start_time") => Tag::StartTime,
+            (10, "private_ip") => Tag::PrivateIp,
+            (11, "public_site") => Tag::PublicSite,
+            (11, "primary_rep") => Tag::PrimaryRep,
+            (11, "destination") => Tag::Destination,
+            (11, "exit_survey") => Tag::Survey,
+            (11, "answer_list") => Tag::AnswerList,
+            (12, "session_list") => Tag::SessionList,
+            (12, "session_type") => Tag::SessionType,
+            (12, "external_key") => Tag::ExternalKey,
+            (12, "primary_cust") => Tag::PrimaryCust,
+            (12, "display_name") => Tag::DisplayName,
+            (12, "performed_by") => Tag::PerformedBy,
+            (12, "submitted_by") => Tag::SubmittedBy,
+            (13, "customer_list") => Tag::CustomerList,
+            (13, "question_list") => Tag::QuestionList,
+            (13, "report_header") => Tag::ReportHeader,
+            (14, "representative") => Tag::Representative,
+            (15, "session_details") => Tag::SessionDetails,
+            (15, "session_summary") => Tag::Summary,
+            (16, "custom_attribute") => Tag::CustomAttribute,
+            (16, "primary_customer") => Tag::PrimaryCustomer,
+            (16, "seconds_involved") => Tag::SecondsInvolved,
+            (16, "exit_survey_list") => Tag::SurveyList,
+            (17, "custom_attributes") => Tag::CustomAttributes,
+            (19, "file_transfer_count") => Tag::FileTransferCount,
+            (20, "session_summary_list") => Tag::SummaryList,
+            (21, "session_chat_view_url") => Tag::ChatViewUrl,
+            (25, "session_chat_download_url") => Tag::ChatDownloadUrl,
             _ => Tag::Other,
         }
     }
@@ -169,7 +170,14 @@ impl Opened<'_> {
     }
 
     fn timestamp(&self) -> Option<DateTime<Utc>> {
-        self.attr("timestamp").and_then(|t| t.trim().parse::<i64>().ok()).and_then(|t| Utc.timestamp_opt(t, 0).single())
+        let attribute = self
+            .start
+            .attributes()
+            .with_checks(false)
+            .flatten()
+            .find(|a| a.key.local_name().as_ref() == "timestamp")?;
+        let seconds = attribute.value.trim().parse::<i64>().ok()?;
+        Utc.timestamp_opt(seconds, 0).single()
     }
 }
 
@@ -178,7 +186,7 @@ trait Handler {
     type Record;
     const ROOT: &'static str;
     fn open(&mut self, path: &[Tag], element: &Opened<'_>);
-    fn close(&mut self, path: &[Tag], tag: Tag, text: String) -> Option<Self::Record>;
+    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> Option<Self::Record>;
 }
 
 /// Reads a report with a handler, yielding records as they complete.
@@ -231,14 +239,13 @@ impl<R: BufRead, H: Handler> Records<R, H> {
                     check_root::<H>(self.path.is_empty(), tag, local.as_ref())?;
                     self.handler.open(&self.path, &Opened { tag, local: local.as_ref(), start: &start });
                     self.path.push(tag);
-                    let record = self.close_current(String::new())?;
+                    let record = self.close_current(false)?;
                     if record.is_some() {
                         return Ok(record);
                     }
                 }
                 Event::End(_) => {
-                    let text = std::mem::take(&mut self.text);
-                    let record = self.close_current(text)?;
+                    let record = self.close_current(true)?;
                     if record.is_some() {
                         return Ok(record);
                     }
@@ -262,14 +269,19 @@ impl<R: BufRead, H: Handler> Records<R, H> {
         }
     }
 
-    fn close_current(&mut self, text: String) -> Result<Option<H::Record>, ReportError> {
+    /// Closes the innermost element, with the text gathered since it opened (none for `<x/>`).
+    fn close_current(&mut self, with_text: bool) -> Result<Option<H::Record>, ReportError> {
         let Some(tag) = self.path.pop() else {
             return Err(self.malformed("an end tag without a start".to_owned()));
         };
+        let text = if with_text { self.text.as_str() } else { "" };
         if tag == Tag::Error && self.path.is_empty() {
             return Err(ReportError::Appliance(text.trim().to_owned()));
         }
-        Ok(self.handler.close(&self.path, tag, text))
+        let record = self.handler.close(&self.path, tag, text);
+        // The buffer is reused: text between elements never costs an allocation.
+        self.text.clear();
+        Ok(record)
     }
 }
 
@@ -370,15 +382,9 @@ fn char_reference(name: &str) -> Option<char> {
     char::from_u32(code).filter(|c| *c != '\0')
 }
 
-fn nonempty(text: String) -> Option<String> {
+fn nonempty(text: &str) -> Option<String> {
     let trimmed = text.trim();
-    if trimmed.is_empty() {
-        None
-    } else if trimmed.len() == text.len() {
-        Some(text)
-    } else {
-        Some(trimmed.to_owned())
-    }
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 fn flag(text: &str) -> bool {
@@ -468,15 +474,15 @@ impl Handler for SessionHandler {
             }
             (_, Tag::Row) if self.category.is_some() => self.row = Some(Vec::new()),
             (_, Tag::Field) if self.row.is_some() => self.field_id = e.attr("id").or_else(|| e.attr("name")),
-            (Some(Tag::Session | Tag::Event | Tag::Info), _) => self.child_name = Some(e.name()),
+            (Some(Tag::Session | Tag::Event), Tag::Other) | (Some(Tag::Info), _) => self.child_name = Some(e.name()),
             _ => {}
         }
     }
 
-    fn close(&mut self, path: &[Tag], tag: Tag, text: String) -> Option<SupportSession> {
+    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> Option<SupportSession> {
         let at = parent(path);
         if at == Some(Tag::SessionList) && tag == Tag::Session {
-            return self.session.take();
+            return self.session.take().map(shrink);
         }
         if self.customer.is_some() {
             self.close_customer(at, tag, text);
@@ -505,7 +511,7 @@ impl Handler for SessionHandler {
 }
 
 impl SessionHandler {
-    fn close_customer(&mut self, at: Option<Tag>, tag: Tag, text: String) {
+    fn close_customer(&mut self, at: Option<Tag>, tag: Tag, text: &str) {
         if (at, tag) == (Some(Tag::CustomerList), Tag::Customer) {
             if let (Some(s), Some(c)) = (self.session.as_mut(), self.customer.take()) {
                 s.customers.push(c);
@@ -524,12 +530,12 @@ impl SessionHandler {
             (Some(Tag::Customer), Tag::PrivateIp) => customer.private_ip = nonempty(text),
             (Some(Tag::Customer), Tag::Hostname) => customer.hostname = nonempty(text),
             (Some(Tag::Customer), Tag::Os) => customer.os = nonempty(text),
-            (Some(Tag::Customer), Tag::PrimaryCust) => customer.primary = flag(&text),
+            (Some(Tag::Customer), Tag::PrimaryCust) => customer.primary = flag(text),
             _ => {}
         }
     }
 
-    fn close_rep(&mut self, at: Option<Tag>, tag: Tag, text: String) {
+    fn close_rep(&mut self, at: Option<Tag>, tag: Tag, text: &str) {
         if (at, tag) == (Some(Tag::RepList), Tag::Representative) {
             if let (Some(s), Some(r)) = (self.session.as_mut(), self.rep.take()) {
                 s.reps.push(r);
@@ -544,7 +550,7 @@ impl SessionHandler {
             (Some(Tag::Representative), Tag::PrivateIp) => rep.private_ip = nonempty(text),
             (Some(Tag::Representative), Tag::Hostname) => rep.hostname = nonempty(text),
             (Some(Tag::Representative), Tag::Os) => rep.os = nonempty(text),
-            (Some(Tag::Representative), Tag::PrimaryRep) => rep.primary = flag(&text),
+            (Some(Tag::Representative), Tag::PrimaryRep) => rep.primary = flag(text),
             (Some(Tag::Representative), Tag::SecondsInvolved) => rep.seconds_involved = text.trim().parse().ok(),
             _ => {}
         }
@@ -552,7 +558,7 @@ impl SessionHandler {
 }
 
 impl SessionHandler {
-    fn close_session_child(&mut self, tag: Tag, text: String) {
+    fn close_session_child(&mut self, tag: Tag, text: &str) {
         let h = self;
         let Some(session) = h.session.as_mut() else { return };
         match tag {
@@ -594,7 +600,7 @@ impl SessionHandler {
 }
 
 impl SessionHandler {
-    fn close_event(&mut self, at: Option<Tag>, tag: Tag, text: String) {
+    fn close_event(&mut self, at: Option<Tag>, tag: Tag, text: &str) {
         let Some(event) = self.event.as_mut() else { return };
         match (at, tag) {
             (Some(Tag::SessionDetails), Tag::Event) => {
@@ -640,6 +646,27 @@ impl SessionHandler {
     }
 }
 
+/// Gives back the spare capacity of every list, so a report held whole costs what it contains.
+fn shrink(mut s: SupportSession) -> SupportSession {
+    for event in &mut s.events {
+        for category in &mut event.system_info {
+            category.rows.iter_mut().for_each(Vec::shrink_to_fit);
+            category.rows.shrink_to_fit();
+        }
+        event.system_info.shrink_to_fit();
+        event.data.shrink_to_fit();
+        event.extra.shrink_to_fit();
+    }
+    s.customers.iter_mut().for_each(|c| c.info.shrink_to_fit());
+    s.events.shrink_to_fit();
+    s.customers.shrink_to_fit();
+    s.reps.shrink_to_fit();
+    s.custom_attributes.shrink_to_fit();
+    s.other_urls.shrink_to_fit();
+    s.extra.shrink_to_fit();
+    s
+}
+
 /// Reads `SupportSessionListing` reports.
 #[derive(Default)]
 struct ListingHandler {
@@ -667,7 +694,7 @@ impl Handler for ListingHandler {
         }
     }
 
-    fn close(&mut self, path: &[Tag], tag: Tag, text: String) -> Option<SessionSummary> {
+    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> Option<SessionSummary> {
         match (parent(path), tag) {
             (Some(Tag::SummaryList), Tag::Summary) => self.summary.take(),
             (Some(Tag::Summary), Tag::StartTime) => {
@@ -736,7 +763,7 @@ impl Handler for SurveyHandler {
         }
     }
 
-    fn close(&mut self, path: &[Tag], tag: Tag, text: String) -> Option<ExitSurvey> {
+    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> Option<ExitSurvey> {
         match (parent(path), tag) {
             (Some(Tag::SurveyList), Tag::Survey) => return self.survey.take(),
             (Some(Tag::Survey), Tag::SubmittedBy | Tag::PrimaryRep | Tag::PrimaryCustomer) => {
