@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bta_core::beyondtrust::{
-    Customer, EventKind, Party, Representative, SessionEvent, SupportSession, SystemInfoCategory, read_sessions,
+    Customer, EventKind, Party, Representative, SessionEvent, SupportSession, SystemInfoCategory,
+    read_sessions_from_bytes, word,
 };
 use chrono::{TimeZone, Utc};
 
@@ -79,13 +80,13 @@ mod dom {
         Party {
             gsnumber: node.attribute("gsnumber").map(str::to_owned),
             id: node.attribute("id").map(str::to_owned),
-            kind: node.attribute("type").map(str::to_owned),
+            kind: node.attribute("type").map(word),
             name: node.text().unwrap_or("").trim().to_owned(),
         }
     }
 
     fn event(e: Node<'_, '_>) -> SessionEvent {
-        let event_type = e.attribute("event_type").unwrap_or("").to_owned();
+        let event_type = word(e.attribute("event_type").unwrap_or(""));
         let body = child(e, "body");
         SessionEvent {
             kind: EventKind::of(&event_type),
@@ -171,10 +172,7 @@ mod dom {
                                         i.children()
                                             .filter(|f| f.is_element())
                                             .map(|f| {
-                                                (
-                                                    f.tag_name().name().to_owned(),
-                                                    f.text().unwrap_or("").trim().to_owned(),
-                                                )
+                                                (word(f.tag_name().name()), f.text().unwrap_or("").trim().to_owned())
                                             })
                                             .collect()
                                     })
@@ -219,7 +217,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn streaming(xml: &str) -> Vec<SupportSession> {
-    read_sessions(xml.as_bytes()).collect::<Result<_, _>>().unwrap()
+    read_sessions_from_bytes(xml.as_bytes()).collect::<Result<_, _>>().unwrap()
 }
 
 fn main() {

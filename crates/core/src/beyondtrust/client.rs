@@ -15,7 +15,7 @@ use super::command::{self, ApiInfo, SessionKey, SessionKeyRequest};
 use super::error::{Error, ErrorKind};
 use super::report::{CustomAttribute, ExitSurvey, SessionSummary, SupportSession, SurveyKind};
 use super::settings::BeyondTrustSettings;
-use super::xml::{ReportError, read_listing, read_sessions, read_surveys};
+use super::xml::{ReportError, read_listing, read_sessions_from_bytes, read_surveys};
 use crate::Secret;
 
 /// A typed client for one appliance and API account. Cheap to clone; clones share the token.
@@ -283,7 +283,8 @@ impl BeyondTrustClient {
     /// One support session by lsid; `None` when the appliance has no such session.
     pub async fn support_session(&self, lsid: &str) -> Result<Option<SupportSession>, Error> {
         let params = vec![("generate_report".into(), "SupportSession".into()), ("lsid".into(), lsid.into())];
-        let sessions = self.report(params, "read the session report", |b| read_sessions(b).collect()).await?;
+        let sessions =
+            self.report(params, "read the session report", |b| read_sessions_from_bytes(b).collect()).await?;
         Ok(sessions.into_iter().find(|s| s.lsid == lsid))
     }
 
@@ -294,7 +295,7 @@ impl BeyondTrustClient {
         duration: Duration,
     ) -> Result<Vec<SupportSession>, Error> {
         let params = window("SupportSession", start, duration);
-        self.report(params, "read the session reports", |b| read_sessions(b).collect()).await
+        self.report(params, "read the session reports", |b| read_sessions_from_bytes(b).collect()).await
     }
 
     /// Summaries of the sessions in a time window.

@@ -17,4 +17,4 @@ pub use error::{Error, ErrorKind};
 pub use events::{EventError, EventType, Member, OutboundEvent, parse_event};
 pub use report::*;
 pub use settings::BeyondTrustSettings;
-pub use xml::{ReportError, read_listing, read_sessions, read_surveys};
+pub use xml::{ReportError, read_listing, read_sessions, read_sessions_from_bytes, read_surveys};

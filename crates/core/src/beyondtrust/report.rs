@@ -1,7 +1,45 @@
 //! Typed reports from the Reporting API: support sessions with everything in them, session
 //! listings and exit surveys. Plain structs; `xml.rs` fills them from the appliance's XML.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
+
+/// Text that is usually one of a few words the appliance repeats (event types, party kinds,
+/// issue-form field names): those are shared, not allocated per use.
+pub type Word = Cow<'static, str>;
+
+/// The shared copy of a common word, or an owned copy of anything else.
+pub fn word(text: &str) -> Word {
+    const COMMON: &[&str] = &[
+        "Chat Message",
+        "Session Note Added",
+        "System Information Retrieved",
+        "File Transferred",
+        "File Downloaded",
+        "File Uploaded",
+        "Screen Sharing Started",
+        "Screen Sharing Stopped",
+        "Conference Owner Changed",
+        "Customer Left Session",
+        "Customer Connected",
+        "Representative Left Session",
+        "Representative Joined Session",
+        "Customer Exit Survey",
+        "representative",
+        "customer",
+        "system",
+        "name",
+        "company",
+        "company_code",
+        "issue",
+        "details",
+    ];
+    match COMMON.iter().find(|w| **w == text) {
+        Some(w) => Cow::Borrowed(w),
+        None => Cow::Owned(text.to_owned()),
+    }
+}
 
 /// One support session (`session_list/session`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,7 +115,7 @@ pub struct Party {
     pub gsnumber: Option<String>,
     pub id: Option<String>,
     /// `customer`, `representative`, `system`… where the appliance says.
-    pub kind: Option<String>,
+    pub kind: Option<Word>,
     pub name: String,
 }
 
@@ -91,7 +129,7 @@ pub struct Customer {
     pub os: Option<String>,
     pub primary: bool,
     /// The issue form's fields (`name`, `company`, `company_code`, `issue`, `details`, custom code names).
-    pub info: Vec<(String, String)>,
+    pub info: Vec<(Word, String)>,
 }
 
 impl Customer {
@@ -145,7 +183,7 @@ impl EventKind {
 /// One entry of `session_details`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionEvent {
-    pub event_type: String,
+    pub event_type: Word,
     pub kind: EventKind,
     pub timestamp: Option<DateTime<Utc>>,
     pub performed_by: Option<Party>,

@@ -160,6 +160,17 @@ impl Opened<'_> {
         self.local.to_owned()
     }
 
+    /// An attribute's value by local name, handed to `f` with entities resolved, unallocated when possible.
+    fn attr_with<T>(&self, name: &str, f: impl FnOnce(&str) -> T) -> Option<T> {
+        let attribute =
+            self.start.attributes().with_checks(false).flatten().find(|a| a.key.local_name().as_ref() == name)?;
+        if attribute.value.contains('&') {
+            Some(f(&resolve_references(&attribute.value)))
+        } else {
+            Some(f(&attribute.value))
+        }
+    }
+
     /// An attribute's value by local name, entities resolved as in text.
     fn attr(&self, name: &str) -> Option<String> {
         self.start
@@ -190,39 +201,74 @@ trait Handler {
 }
 
 /// Reads a report with a handler, yielding records as they complete.
-struct Records<R, H> {
+/// Where events come from: a buffered reader (copies each event into a buffer) or bytes
+/// already in memory (events borrow from them, nothing copied).
+trait Source {
+    fn next_event(&mut self) -> quick_xml::Result<Event<'_>>;
+    fn error_position(&self) -> u64;
+    fn buffer_position(&self) -> u64;
+}
+
+struct Buffered<R> {
     reader: Reader<R>,
     buf: Vec<u8>,
+}
+
+impl<R: BufRead> Source for Buffered<R> {
+    fn next_event(&mut self) -> quick_xml::Result<Event<'_>> {
+        self.buf.clear();
+        self.reader.read_event_into(&mut self.buf)
+    }
+    fn error_position(&self) -> u64 {
+        self.reader.error_position()
+    }
+    fn buffer_position(&self) -> u64 {
+        self.reader.buffer_position()
+    }
+}
+
+struct InMemory<'a> {
+    reader: Reader<&'a [u8]>,
+}
+
+impl Source for InMemory<'_> {
+    fn next_event(&mut self) -> quick_xml::Result<Event<'_>> {
+        self.reader.read_event()
+    }
+    fn error_position(&self) -> u64 {
+        self.reader.error_position()
+    }
+    fn buffer_position(&self) -> u64 {
+        self.reader.buffer_position()
+    }
+}
+
+/// Reads a report with a handler, yielding records as they complete.
+struct Records<S, H> {
+    source: S,
     path: Vec<Tag>,
     text: String,
     handler: H,
     finished: bool,
 }
 
-impl<R: BufRead, H: Handler> Records<R, H> {
-    fn new(input: R, handler: H) -> Self {
-        let mut reader = Reader::from_reader(input);
-        reader.config_mut().check_end_names = true;
-        Records {
-            reader,
-            buf: Vec::with_capacity(8 * 1024),
-            path: Vec::new(),
-            text: String::new(),
-            handler,
-            finished: false,
-        }
+impl<S: Source, H: Handler> Records<S, H> {
+    fn new(source: S, handler: H) -> Self {
+        Records { source, path: Vec::new(), text: String::new(), handler, finished: false }
     }
 
     fn malformed(&self, message: String) -> ReportError {
-        ReportError::Malformed { position: self.reader.error_position(), message }
+        ReportError::Malformed { position: self.source.error_position(), message }
     }
 
     fn step(&mut self) -> Result<Option<H::Record>, ReportError> {
         loop {
-            self.buf.clear();
-            let event = match self.reader.read_event_into(&mut self.buf) {
+            let event = match self.source.next_event() {
                 Ok(e) => e,
-                Err(e) => return Err(self.malformed(e.to_string())),
+                Err(e) => {
+                    let message = e.to_string();
+                    return Err(self.malformed(message));
+                }
             };
             match event {
                 Event::Start(start) => {
@@ -250,13 +296,19 @@ impl<R: BufRead, H: Handler> Records<R, H> {
                         return Ok(record);
                     }
                 }
-                Event::Text(t) => self.text.push_str(&t.xml10_content()),
+                Event::Text(t) => {
+                    // Indentation between elements is dropped at once; kept text is trimmed anyway.
+                    let content = t.xml10_content();
+                    if !self.text.is_empty() || !content.trim_ascii_start().is_empty() {
+                        self.text.push_str(&content);
+                    }
+                }
                 Event::CData(c) => self.text.push_str(&c),
                 Event::GeneralRef(r) => push_reference(&mut self.text, &r),
                 Event::Eof => {
                     return match self.path.last() {
                         Some(_) => Err(ReportError::Malformed {
-                            position: self.reader.buffer_position(),
+                            position: self.source.buffer_position(),
                             message: "the document ended before its elements were closed".to_owned(),
                         }),
                         None => Ok(None),
@@ -285,7 +337,7 @@ impl<R: BufRead, H: Handler> Records<R, H> {
     }
 }
 
-impl<R: BufRead, H: Handler> Iterator for Records<R, H> {
+impl<S: Source, H: Handler> Iterator for Records<S, H> {
     type Item = Result<H::Record, ReportError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -399,7 +451,7 @@ fn party(element: &Opened<'_>) -> Party {
     Party {
         gsnumber: element.attr("gsnumber"),
         id: element.attr("id"),
-        kind: element.attr("type"),
+        kind: element.attr_with("type", word),
         name: String::new(),
     }
 }
@@ -418,8 +470,10 @@ struct SessionHandler {
     field_id: Option<String>,
     site_id: Option<String>,
     start_time: Option<DateTime<Utc>>,
-    /// The element name of an unknown child of a session, event or customer `info`.
+    /// The element name of an unknown child of a session or event.
     child_name: Option<String>,
+    /// The name of the customer `info` field being read.
+    info_name: Option<Word>,
 }
 
 impl Handler for SessionHandler {
@@ -449,7 +503,7 @@ impl Handler for SessionHandler {
                 self.rep = Some(Representative { gsnumber: e.attr("gsnumber"), id: e.attr("id"), ..Default::default() })
             }
             (Some(Tag::SessionDetails), Tag::Event) => {
-                let event_type = e.attr("event_type").unwrap_or_default();
+                let event_type = e.attr_with("event_type", word).unwrap_or_default();
                 self.event = Some(SessionEvent {
                     kind: EventKind::of(&event_type),
                     event_type,
@@ -474,7 +528,8 @@ impl Handler for SessionHandler {
             }
             (_, Tag::Row) if self.category.is_some() => self.row = Some(Vec::new()),
             (_, Tag::Field) if self.row.is_some() => self.field_id = e.attr("id").or_else(|| e.attr("name")),
-            (Some(Tag::Session | Tag::Event), Tag::Other) | (Some(Tag::Info), _) => self.child_name = Some(e.name()),
+            (Some(Tag::Session | Tag::Event), Tag::Other) => self.child_name = Some(e.name()),
+            (Some(Tag::Info), _) => self.info_name = Some(word(e.local)),
             _ => {}
         }
     }
@@ -521,7 +576,7 @@ impl SessionHandler {
         let Some(customer) = self.customer.as_mut() else { return };
         match (at, tag) {
             (Some(Tag::Info), _) => {
-                if let Some(name) = self.child_name.take() {
+                if let Some(name) = self.info_name.take() {
                     customer.info.push((name, text.trim().to_owned()));
                 }
             }
@@ -806,15 +861,32 @@ impl Handler for SurveyHandler {
 
 /// Sessions of a `SupportSession` report, one at a time.
 pub fn read_sessions<R: BufRead>(input: R) -> impl Iterator<Item = Result<SupportSession, ReportError>> {
-    Records::new(input, SessionHandler::default())
+    Records::new(buffered(input), SessionHandler::default())
+}
+
+/// Sessions of a `SupportSession` report already in memory (faster: nothing is copied).
+pub fn read_sessions_from_bytes(input: &[u8]) -> impl Iterator<Item = Result<SupportSession, ReportError>> + '_ {
+    Records::new(in_memory(input), SessionHandler::default())
+}
+
+fn buffered<R: BufRead>(input: R) -> Buffered<R> {
+    let mut reader = Reader::from_reader(input);
+    reader.config_mut().check_end_names = true;
+    Buffered { reader, buf: Vec::with_capacity(8 * 1024) }
+}
+
+fn in_memory(input: &[u8]) -> InMemory<'_> {
+    let mut reader = Reader::from_reader(input);
+    reader.config_mut().check_end_names = true;
+    InMemory { reader }
 }
 
 /// Summaries of a `SupportSessionListing` report, one at a time.
 pub fn read_listing<R: BufRead>(input: R) -> impl Iterator<Item = Result<SessionSummary, ReportError>> {
-    Records::new(input, ListingHandler::default())
+    Records::new(buffered(input), ListingHandler::default())
 }
 
 /// Surveys of an exit-survey report, one at a time.
 pub fn read_surveys<R: BufRead>(input: R) -> impl Iterator<Item = Result<ExitSurvey, ReportError>> {
-    Records::new(input, SurveyHandler::default())
+    Records::new(buffered(input), SurveyHandler::default())
 }
