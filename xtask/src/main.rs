@@ -136,26 +136,32 @@ fn start_sim(profile: &str, args: &[&str]) -> Result<Stand> {
 }
 
 fn demo(args: &[String]) -> Result {
-    let port = match args {
-        [flag, port] if flag == "--port" => port.clone(),
-        [] => "8470".to_owned(),
-        _ => return Err("usage: cargo xtask demo [--port N]".to_owned()),
+    let port: u16 = match args {
+        [flag, port] if flag == "--port" => port.parse().map_err(|_| format!("'{port}' is not a port number"))?,
+        [] => 8470,
+        _ => return Err("usage: cargo xtask demo [--port N]  (N for Autotask, N+1 for BeyondTrust)".to_owned()),
     };
     run("cargo", &["build", "--quiet", "-p", "bta-sim"])?;
-    let sim = start_sim("debug", &["autotask", "--port", &port])?;
-    let base = &sim.base_url;
+    let autotask = start_sim("debug", &["autotask", "--port", &port.to_string()])?;
+    let appliance = start_sim("debug", &["beyondtrust", "--port", &(port + 1).to_string()])?;
+    let (at, bt) = (&autotask.base_url, &appliance.base_url);
     println!(
-        "\nThe Autotask stand-in is running with its demo data at {base}\n\
-         \n  API user:          bta-api@example.com\n  Secret:            demo-secret\n  Integration code:  DEMO-INTEGRATION-CODE\n\
-         \nTry it:\n  curl '{base}/atservicesrest/v1.0/zoneInformation?user=bta-api@example.com'\n  \
+        "\nThe demo is running: an Autotask zone and a BeyondTrust appliance, both with demo data.\n\
+         \nAutotask stand-in   {at}\n  API user bta-api@example.com, secret demo-secret, integration code DEMO-INTEGRATION-CODE\n  \
+         curl '{at}/atservicesrest/v1.0/zoneInformation?user=bta-api@example.com'\n  \
          curl -H 'UserName: bta-api@example.com' -H 'Secret: demo-secret' -H 'ApiIntegrationCode: DEMO-INTEGRATION-CODE' \\\n       \
-         -H 'Content-Type: application/json' -X POST '{base}/atservicesrest/v1.0/Tickets/query' \\\n       \
-         -d '{{\"MaxRecords\": 5, \"filter\": [{{\"op\": \"noteq\", \"field\": \"status\", \"value\": 5}}]}}'\n  \
-         curl '{base}/_sim/records'\n\nPress Ctrl-C to stop."
+         -H 'Content-Type: application/json' -X POST '{at}/atservicesrest/v1.0/Tickets/query' \\\n       \
+         -d '{{\"MaxRecords\": 5, \"filter\": [{{\"op\": \"noteq\", \"field\": \"status\", \"value\": 5}}]}}'\n\
+         \nBeyondTrust stand-in {bt}\n  OAuth client bta-demo-client, secret bta-demo-secret\n  \
+         TOKEN=$(curl -s -u bta-demo-client:bta-demo-secret -d grant_type=client_credentials {bt}/oauth2/token | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n  \
+         curl -H \"Authorization: Bearer $TOKEN\" '{bt}/api/command?action=generate_session_key&type=support&queue_id=general&external_key=7201'\n  \
+         curl -H \"Authorization: Bearer $TOKEN\" '{bt}/api/reporting?generate_report=SupportSession&start_time=0&duration=0'\n\
+         \nPress Ctrl-C to stop."
     );
-    let mut sim = sim;
-    let status = sim.child.wait().map_err(|e| format!("waiting for the stand-in: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("the stand-in stopped ({status})")) }
+    let (mut autotask, mut appliance) = (autotask, appliance);
+    let status = autotask.child.wait().map_err(|e| format!("waiting for the Autotask stand-in: {e}"))?;
+    let _ = appliance.child.kill();
+    if status.success() { Ok(()) } else { Err(format!("the Autotask stand-in stopped ({status})")) }
 }
 
 /// An off-the-shelf Autotask REST client from npm, unchanged, against the stand-in.
@@ -227,7 +233,7 @@ fn run_counting(program: &str, args: &[&str], tally: &mut Tally) -> Result {
 
 fn bench() -> Result {
     run("cargo", &["build", "--release", "--quiet", "-p", "bta-sim"])?;
-    run("cargo", &["bench", "-p", "bta-core"])
+    run("cargo", &["bench", "-p", "bta-core", "--bench", "autotask", "--bench", "reports"])
 }
 
 #[cfg(test)]
