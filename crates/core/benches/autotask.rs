@@ -6,13 +6,10 @@
 //! - peak heap while streaming 10,000 tickets against the peak while holding one 500-ticket page
 //!   (goal ≤ 2.0).
 
-// A counting global allocator is the one way to read this process's peak heap.
-#![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bta_core::Secret;
@@ -21,35 +18,14 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "../tests/support/peak_heap.rs"]
+mod peak_heap;
 
 /// Runs `work` and returns how far the heap rose above where it started.
 async fn peak_rise<F: std::future::Future<Output = ()>>(work: F) -> usize {
-    let start = LIVE.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
+    let start = peak_heap::start();
     work.await;
-    PEAK.load(Ordering::Relaxed).saturating_sub(start)
+    peak_heap::rise_since(start)
 }
 
 struct Sim(Child, String);

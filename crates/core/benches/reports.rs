@@ -5,11 +5,8 @@
 //! - peak heap of the streaming parse, holding every session, against the document's size
 //!   (goal: at most 1.5×).
 
-// A counting global allocator is the one way to read this process's peak heap.
-#![allow(unsafe_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bta_core::beyondtrust::{
@@ -18,28 +15,8 @@ use bta_core::beyondtrust::{
 };
 use chrono::{TimeZone, Utc};
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "../tests/support/peak_heap.rs"]
+mod peak_heap;
 
 /// About 10 MB: the realistic fixture session repeated with distinct lsids.
 fn document() -> String {
@@ -240,10 +217,9 @@ fn main() {
     let (s, d) = (median(stream_times), median(dom_times));
     let speedup = d / s;
 
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = peak_heap::start();
     let held = streaming(&xml);
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let peak = peak_heap::rise_since(before);
     drop(held);
     let memory = peak as f64 / size as f64;
 

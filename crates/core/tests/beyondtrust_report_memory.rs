@@ -2,35 +2,14 @@
 //! time from a stream, so the heap never holds more than a session or two, whatever the size.
 //! (Its own test binary, so the allocator counts nothing but this test.)
 
-#![allow(unsafe_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufReader, Read};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bta_core::beyondtrust::read_sessions;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/peak_heap.rs"]
+mod peak_heap;
 
 /// Produces `<session_list>` with `sessions` chatty sessions, without ever holding it whole.
 struct GeneratedReport {
@@ -96,8 +75,7 @@ fn a_20_mb_report_streams_in_bounded_memory() {
     }
     assert!(bytes > 20_000_000, "the report is {bytes} bytes");
 
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = peak_heap::start();
     let input = GeneratedReport { sessions, next: 0, chunk: Vec::new(), at: 0, done: false };
     let (mut count, mut events) = (0, 0);
     for session in read_sessions(BufReader::new(input)) {
@@ -105,7 +83,7 @@ fn a_20_mb_report_streams_in_bounded_memory() {
         events += session.events.len();
         count += 1;
     }
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let peak = peak_heap::rise_since(before);
     assert_eq!((count, events), (sessions, sessions * 40));
     assert!(peak < 512 * 1024, "reading {bytes} bytes peaked at {peak} bytes of heap");
 }
