@@ -160,14 +160,15 @@ impl Opened<'_> {
         self.local.to_owned()
     }
 
-    /// An attribute's value by local name, handed to `f` with entities resolved, unallocated when possible.
-    fn attr_with<T>(&self, name: &str, f: impl FnOnce(&str) -> T) -> Option<T> {
-        let attribute =
-            self.start.attributes().with_checks(false).flatten().find(|a| a.key.local_name().as_ref() == name)?;
-        if attribute.value.contains('&') {
-            Some(f(&resolve_references(&attribute.value)))
-        } else {
-            Some(f(&attribute.value))
+    /// Every attribute in one pass, as (local name, value with entities resolved).
+    fn each_attr(&self, mut f: impl FnMut(&str, &str)) {
+        for a in self.start.attributes().with_checks(false).flatten() {
+            let name = a.key.local_name();
+            if a.value.contains('&') {
+                f(name.as_ref(), &resolve_references(&a.value));
+            } else {
+                f(name.as_ref(), &a.value);
+            }
         }
     }
 
@@ -448,12 +449,18 @@ fn parent(path: &[Tag]) -> Option<Tag> {
 }
 
 fn party(element: &Opened<'_>) -> Party {
-    Party {
-        gsnumber: element.attr("gsnumber"),
-        id: element.attr("id"),
-        kind: element.attr_with("type", word),
-        name: String::new(),
-    }
+    let mut party = Party::default();
+    element.each_attr(|name, value| match name {
+        "gsnumber" => party.gsnumber = Some(value.to_owned()),
+        "id" => party.id = Some(value.to_owned()),
+        "type" => party.kind = Some(word(value)),
+        _ => {}
+    });
+    party
+}
+
+fn unix_time(value: &str) -> Option<DateTime<Utc>> {
+    Utc.timestamp_opt(value.trim().parse::<i64>().ok()?, 0).single()
 }
 
 /// Reads `SupportSession` reports.
@@ -503,11 +510,16 @@ impl Handler for SessionHandler {
                 self.rep = Some(Representative { gsnumber: e.attr("gsnumber"), id: e.attr("id"), ..Default::default() })
             }
             (Some(Tag::SessionDetails), Tag::Event) => {
-                let event_type = e.attr_with("event_type", word).unwrap_or_default();
+                let (mut event_type, mut timestamp) = (Word::default(), None);
+                e.each_attr(|name, value| match name {
+                    "event_type" => event_type = word(value),
+                    "timestamp" => timestamp = unix_time(value),
+                    _ => {}
+                });
                 self.event = Some(SessionEvent {
                     kind: EventKind::of(&event_type),
                     event_type,
-                    timestamp: e.timestamp(),
+                    timestamp,
                     performed_by: None,
                     destination: None,
                     body: None,
