@@ -3,6 +3,7 @@
 
 pub mod autotask;
 pub mod beyondtrust;
+pub mod config;
 pub mod secret;
 pub mod transport_policy;
 

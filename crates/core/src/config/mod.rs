@@ -1,0 +1,409 @@
+//! The worker's configuration: a TOML file of one or more profiles — the seed's "plugin
+//! configurations" — with every setting the seed lists, named after it in snake_case.
+//! Loading checks everything and reports every problem at once, each with its profile, key and
+//! what to do. Secrets are resolved from the secret store or the environment, never the file.
+
+mod reader;
+mod secrets;
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::Secret;
+use crate::autotask::AutotaskSettings;
+use crate::beyondtrust::{BeyondTrustSettings, EventType};
+use reader::Section;
+pub use secrets::{KEYRING_SERVICE, NoStore, SecretRef, SecretStore};
+
+/// The seed's outbound and polling event types, by their snake_case keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SeedEvent {
+    SupportSessionEnd,
+    CustomerExitSurveyIsCompleted,
+    RepresentativeSurveyIsCompleted,
+    SomeoneJoinsASupportSession,
+}
+
+impl SeedEvent {
+    pub const ALL: [SeedEvent; 4] = [
+        SeedEvent::SupportSessionEnd,
+        SeedEvent::CustomerExitSurveyIsCompleted,
+        SeedEvent::RepresentativeSurveyIsCompleted,
+        SeedEvent::SomeoneJoinsASupportSession,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            SeedEvent::SupportSessionEnd => "support_session_end",
+            SeedEvent::CustomerExitSurveyIsCompleted => "customer_exit_survey_is_completed",
+            SeedEvent::RepresentativeSurveyIsCompleted => "representative_survey_is_completed",
+            SeedEvent::SomeoneJoinsASupportSession => "someone_joins_a_support_session",
+        }
+    }
+
+    /// The appliance event this setting stands for.
+    pub fn event_type(self) -> EventType {
+        match self {
+            SeedEvent::SupportSessionEnd => EventType::SessionEnd,
+            SeedEvent::CustomerExitSurveyIsCompleted => EventType::CustomerExitSurveyCompleted,
+            SeedEvent::RepresentativeSurveyIsCompleted => EventType::RepExitSurveyCompleted,
+            SeedEvent::SomeoneJoinsASupportSession => EventType::MemberAdded,
+        }
+    }
+
+    pub fn from_event_type(t: EventType) -> Option<SeedEvent> {
+        SeedEvent::ALL.into_iter().find(|s| s.event_type() == t)
+    }
+
+    fn parse(key: &str) -> Option<SeedEvent> {
+        SeedEvent::ALL.into_iter().find(|s| s.key() == key)
+    }
+}
+
+/// The seed's Time Entry Default Data (`defaultDomain`, `roleName`, `summaryNotes`, …), kept whole.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TimeEntryDefaults(pub Map<String, Value>);
+
+impl TimeEntryDefaults {
+    fn text(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+    }
+    /// Joined to the BeyondTrust username to find the rep's Autotask resource by e-mail.
+    pub fn default_domain(&self) -> Option<&str> {
+        self.text("defaultDomain")
+    }
+    pub fn role_name(&self) -> Option<&str> {
+        self.text("roleName")
+    }
+    pub fn summary_notes(&self) -> Option<&str> {
+        self.text("summaryNotes")
+    }
+    pub fn internal_notes(&self) -> Option<&str> {
+        self.text("internalNotes")
+    }
+    pub fn offset_hours(&self) -> Option<f64> {
+        self.0.get("offsetHours").and_then(Value::as_f64)
+    }
+}
+
+/// One plugin configuration: an appliance and an Autotask instance.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub appliance_id: String,
+    pub disabled: bool,
+    pub beyondtrust: BeyondTrustSettings,
+    pub outbound_event_types: Vec<SeedEvent>,
+    pub polling_event_types: Vec<SeedEvent>,
+    pub polling_interval_minutes: Option<u32>,
+    pub retry_attempt_limit: u32,
+    pub retry_outbound_event_types: Vec<SeedEvent>,
+    pub retry_polling_event_types: Vec<SeedEvent>,
+    /// Only these addresses may post outbound events for this profile (all when empty).
+    pub source_allowlist: Vec<IpAddr>,
+    pub autotask: AutotaskSettings,
+    pub note_type: i64,
+    pub publish_notes_as_public: bool,
+    pub update_time_entry: bool,
+    pub time_entry_default_data: TimeEntryDefaults,
+    pub enable_automatic_ticket_creation: bool,
+    pub automatic_ticket_creation_without_external_key: bool,
+    pub automatic_ticket_creation_session_types: Vec<String>,
+    pub ticket_default_data: Map<String, Value>,
+    pub templates_dir: Option<PathBuf>,
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Where the outbound event listener binds (the seed's default port is 8180).
+    pub listen: SocketAddr,
+    /// Where the store lives; the OS data directory when absent.
+    pub data_dir: Option<PathBuf>,
+    pub profiles: Vec<Profile>,
+}
+
+/// Every problem found in a configuration, one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
+pub struct ConfigErrors(pub Vec<String>);
+
+const TOP_KEYS_HINT: &str = "top-level keys are listen, data_dir and [[profile]]";
+const PROFILE_KEYS_HINT: &str = "every profile key is shown in examples/worker.toml";
+
+impl WorkerConfig {
+    /// Reads and checks a configuration file, resolving secrets from `store` or the environment.
+    pub fn load(path: &Path, store: &dyn SecretStore) -> Result<WorkerConfig, ConfigErrors> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigErrors(vec![format!("{}: cannot be read ({e})", path.display())]))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        WorkerConfig::parse(&text, base, store)
+    }
+
+    /// Checks configuration text; relative paths in it are taken from `base`.
+    pub fn parse(text: &str, base: &Path, store: &dyn SecretStore) -> Result<WorkerConfig, ConfigErrors> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigErrors(vec![format!("the file is not valid TOML: {}", e.to_string().trim())])
+        })?;
+        let mut problems = Vec::new();
+        let mut top = Section::new(&table, "the file", &mut problems);
+        let listen = top.string("listen").unwrap_or_else(|| "0.0.0.0:8180".to_owned());
+        let data_dir = top.string("data_dir").map(|d| base.join(d));
+        let has_profiles = top.has("profile");
+        top.finish(TOP_KEYS_HINT);
+        let listen = listen.parse::<SocketAddr>().unwrap_or_else(|_| {
+            problems.push(format!("the file, key 'listen': '{listen}' is not an address:port like 0.0.0.0:8180"));
+            SocketAddr::from(([0, 0, 0, 0], 8180))
+        });
+        let mut profiles = Vec::new();
+        match table.get("profile") {
+            Some(toml::Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    match item.as_table() {
+                        Some(t) => profiles.push(read_profile(t, i, base, store, &mut problems)),
+                        None => problems.push(format!("profile number {}: must be a [[profile]] table", i + 1)),
+                    }
+                }
+            }
+            _ if !has_profiles => {
+                problems.push("the file has no [[profile]]; add one (see examples/worker.toml)".into())
+            }
+            _ => problems.push("the file, key 'profile': write each profile as a [[profile]] table".into()),
+        }
+        check_profiles_together(&profiles, &mut problems);
+        if problems.is_empty() { Ok(WorkerConfig { listen, data_dir, profiles }) } else { Err(ConfigErrors(problems)) }
+    }
+
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// The enabled profile that receives outbound events for `appliance_id`.
+    pub fn profile_for_appliance(&self, appliance_id: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| !p.disabled && p.appliance_id.eq_ignore_ascii_case(appliance_id))
+    }
+}
+
+fn check_profiles_together(profiles: &[Profile], problems: &mut Vec<String>) {
+    let mut names = HashSet::new();
+    let mut appliances = HashSet::new();
+    for p in profiles {
+        if !p.name.is_empty() && !names.insert(p.name.to_lowercase()) {
+            problems.push(format!("profile '{}': the name is used twice; give each profile its own name", p.name));
+        }
+        if !p.disabled && !appliances.insert(p.appliance_id.to_lowercase()) {
+            problems.push(format!(
+                "profile '{}', key 'appliance_id': '{}' is used by another enabled profile; outbound events could not \
+                 tell them apart — give each its own id (and use it in the appliance's ERSPost?appliance= URL)",
+                p.name, p.appliance_id
+            ));
+        }
+    }
+}
+
+fn events(s: &mut Section<'_>, key: &'static str, default: &[SeedEvent]) -> Vec<SeedEvent> {
+    let Some(names) = s.strings(key) else { return default.to_vec() };
+    let mut out = Vec::new();
+    for name in names {
+        match SeedEvent::parse(&name) {
+            Some(e) if !out.contains(&e) => out.push(e),
+            Some(_) => {}
+            None => {
+                let valid: Vec<&str> = SeedEvent::ALL.iter().map(|e| e.key()).collect();
+                s.problem(key, format!("'{name}' is not an event type; use any of {}", valid.join(", ")));
+            }
+        }
+    }
+    out
+}
+
+/// A secret setting: `<key>_env = "VAR"`, or the secret store. The secret itself is refused here.
+fn secret(
+    s: &mut Section<'_>,
+    profile: &str,
+    key: &'static str,
+    env_key: &'static str,
+    store: &dyn SecretStore,
+) -> Secret {
+    if s.has(key) {
+        s.problem(
+            key,
+            format!("secrets never go in the file; remove it and use {env_key} = \"VARIABLE\" or store it with: bt-autotask-worker secret set '{profile}' {key}"),
+        );
+        return Secret::new("");
+    }
+    let reference = match s.string(env_key) {
+        Some(var) => SecretRef::Env(var),
+        None => SecretRef::Stored { profile: profile.to_owned(), setting: key },
+    };
+    match reference.resolve(store) {
+        Ok(secret) => secret,
+        Err(e) => {
+            s.problem(key, e);
+            Secret::new("")
+        }
+    }
+}
+
+fn read_profile(
+    table: &toml::Table,
+    index: usize,
+    base: &Path,
+    store: &dyn SecretStore,
+    problems: &mut Vec<String>,
+) -> Profile {
+    let label = table.get("name").and_then(toml::Value::as_str).map(|n| format!("profile '{n}'"));
+    let mut s = Section::new(table, label.unwrap_or_else(|| format!("profile number {}", index + 1)), problems);
+    let name = s.required_string("name", "a name for this configuration, e.g. \"Production\"");
+    let appliance_id = s.string("appliance_id").unwrap_or_else(|| "default".to_owned());
+    if !appliance_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_') {
+        s.problem("appliance_id", "may hold only letters, digits, '.' and '_' (as the appliance's ERSPost URL does)");
+    }
+    let disabled = s.bool("disabled", false);
+    let beyondtrust = read_beyondtrust(&mut s, &name, base, store);
+    let outbound_default = [
+        SeedEvent::SupportSessionEnd,
+        SeedEvent::CustomerExitSurveyIsCompleted,
+        SeedEvent::RepresentativeSurveyIsCompleted,
+    ];
+    let outbound_event_types = events(&mut s, "outbound_event_types", &outbound_default);
+    let polling_event_types = events(&mut s, "polling_event_types", &[]);
+    if polling_event_types.iter().any(|e| *e != SeedEvent::SupportSessionEnd) {
+        s.problem("polling_event_types", "polling supports only support_session_end (as the seed's plugin does)");
+    }
+    let polling_interval_minutes = s.integer("polling_interval_minutes", 1..=1440).map(|n| n as u32);
+    if !polling_event_types.is_empty() && polling_interval_minutes.is_none() && !s.has("polling_interval_minutes") {
+        s.problem("polling_interval_minutes", "is needed when polling_event_types is set; give minutes, e.g. 5");
+    }
+    let retry_attempt_limit = s.integer("retry_attempt_limit", 0..=100).unwrap_or(3) as u32;
+    let retry_outbound_event_types = events(&mut s, "retry_outbound_event_types", &outbound_event_types);
+    let retry_polling_event_types = events(&mut s, "retry_polling_event_types", &polling_event_types);
+    let source_allowlist = read_allowlist(&mut s);
+    let autotask = read_autotask(&mut s, &name, store);
+    let note_type = s.integer("note_type", 1..=i64::from(i32::MAX)).unwrap_or(1);
+    let publish_notes_as_public = s.bool("publish_notes_as_public", false);
+    let update_time_entry = s.bool("update_time_entry", false);
+    let time_entry_default_data = TimeEntryDefaults(s.object("time_entry_default_data").unwrap_or_default());
+    if update_time_entry {
+        for (key, missing) in [
+            ("defaultDomain", time_entry_default_data.default_domain().is_none()),
+            ("roleName", time_entry_default_data.role_name().is_none()),
+            ("summaryNotes", time_entry_default_data.summary_notes().is_none()),
+        ] {
+            if missing {
+                s.problem("time_entry_default_data", format!("needs {key} when update_time_entry is on"));
+            }
+        }
+    }
+    let enable_automatic_ticket_creation = s.bool("enable_automatic_ticket_creation", false);
+    let automatic_ticket_creation_without_external_key =
+        s.bool("automatic_ticket_creation_without_external_key", false);
+    if automatic_ticket_creation_without_external_key && !enable_automatic_ticket_creation {
+        s.problem(
+            "automatic_ticket_creation_without_external_key",
+            "needs enable_automatic_ticket_creation = true as well",
+        );
+    }
+    if enable_automatic_ticket_creation && !outbound_event_types.contains(&SeedEvent::SomeoneJoinsASupportSession) {
+        s.problem("enable_automatic_ticket_creation", "needs someone_joins_a_support_session in outbound_event_types");
+    }
+    let automatic_ticket_creation_session_types =
+        s.strings("automatic_ticket_creation_session_types").unwrap_or_else(|| vec!["support".to_owned()]);
+    let ticket_default_data = s.object("ticket_default_data").unwrap_or_default();
+    let templates_dir = s.string("templates_dir").map(|d| base.join(d));
+    if let Some(dir) = &templates_dir
+        && !dir.is_dir()
+    {
+        s.problem("templates_dir", format!("{} is not a directory", dir.display()));
+    }
+    s.finish(PROFILE_KEYS_HINT);
+    Profile {
+        name,
+        appliance_id,
+        disabled,
+        beyondtrust,
+        outbound_event_types,
+        polling_event_types,
+        polling_interval_minutes,
+        retry_attempt_limit,
+        retry_outbound_event_types,
+        retry_polling_event_types,
+        source_allowlist,
+        autotask,
+        note_type,
+        publish_notes_as_public,
+        update_time_entry,
+        time_entry_default_data,
+        enable_automatic_ticket_creation,
+        automatic_ticket_creation_without_external_key,
+        automatic_ticket_creation_session_types,
+        ticket_default_data,
+        templates_dir,
+    }
+}
+
+fn read_beyondtrust(s: &mut Section<'_>, profile: &str, base: &Path, store: &dyn SecretStore) -> BeyondTrustSettings {
+    let host = s.required_string("appliance_host", "the B Series Appliance host name, e.g. support.example.com");
+    let client_id = s.required_string("client_id", "the OAuth Client ID of the API account");
+    let client_secret = secret(s, profile, "client_secret", "client_secret_env", store);
+    let mut settings = BeyondTrustSettings::new(host, client_id, client_secret);
+    settings.locale = s.string("locale");
+    settings.allow_invalid_certificates = s.bool("allow_invalid_certificates", false);
+    settings.use_non_tls = s.bool("use_non_tls_connections", false);
+    settings.ca_certificate_file = s.string("ca_certificate_file").map(|f| base.join(f));
+    for problem in settings.problems() {
+        // Secrets were reported above; everything else about the appliance settings here.
+        if !problem.contains("Client Secret") {
+            let key = if problem.contains("CA certificate") {
+                "ca_certificate_file"
+            } else if problem.contains("Non-TLS") {
+                "use_non_tls_connections"
+            } else if problem.contains("Client ID") {
+                continue; // reported as missing
+            } else {
+                "appliance_host"
+            };
+            if !(key == "appliance_host" && settings.host.is_empty()) {
+                s.problem(key, problem);
+            }
+        }
+    }
+    settings
+}
+
+fn read_autotask(s: &mut Section<'_>, profile: &str, store: &dyn SecretStore) -> AutotaskSettings {
+    let username = s.required_string("autotask_username", "the Autotask API user's username");
+    let password = secret(s, profile, "autotask_password", "autotask_password_env", store);
+    let code = secret(s, profile, "autotask_integration_code", "autotask_integration_code_env", store);
+    let mut settings = AutotaskSettings::new(username, password, code);
+    settings.services_url = s.string("autotask_services_url");
+    settings.impersonation_resource_id = s.integer("autotask_impersonation_resource_id", 1..=i64::MAX);
+    if let Some(discovery) = s.string("autotask_zone_discovery_url") {
+        settings.discovery_url = discovery;
+    }
+    for problem in settings.problems() {
+        if problem.contains("Services URL") {
+            s.problem("autotask_services_url", problem);
+        } else if problem.contains("discovery") {
+            s.problem("autotask_zone_discovery_url", problem);
+        }
+    }
+    settings
+}
+
+fn read_allowlist(s: &mut Section<'_>) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for entry in s.strings("source_allowlist").unwrap_or_default() {
+        match entry.parse::<IpAddr>() {
+            Ok(ip) => out.push(ip),
+            Err(_) => s.problem("source_allowlist", format!("'{entry}' is not an IP address")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

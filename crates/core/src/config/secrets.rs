@@ -1,0 +1,62 @@
+//! Where a profile's secrets come from. They never live in the configuration file: by default
+//! in the OS keyring under the profile and setting; for servers and tests an environment
+//! variable named in the file (`client_secret_env = "BT_CLIENT_SECRET"`).
+
+use crate::Secret;
+
+/// The keyring service name every secret is stored under.
+pub const KEYRING_SERVICE: &str = "bt-autotask";
+
+/// How to find one secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// In the secret store, under `<profile>/<setting>`.
+    Stored { profile: String, setting: &'static str },
+    /// In an environment variable.
+    Env(String),
+}
+
+impl SecretRef {
+    /// The key a secret store files it under.
+    pub fn store_key(profile: &str, setting: &str) -> String {
+        format!("{profile}/{setting}")
+    }
+
+    /// What a person should do to provide this secret.
+    pub fn how_to_set(&self) -> String {
+        match self {
+            SecretRef::Stored { profile, setting } => {
+                format!("store it with: bt-autotask-worker secret set '{profile}' {setting}")
+            }
+            SecretRef::Env(var) => format!("set the environment variable {var}"),
+        }
+    }
+
+    /// Looks the secret up; the error says which one is missing and how to provide it.
+    pub fn resolve(&self, store: &dyn SecretStore) -> Result<Secret, String> {
+        let found = match self {
+            SecretRef::Env(var) => std::env::var(var).ok().filter(|v| !v.is_empty()).map(Secret::new),
+            SecretRef::Stored { profile, setting } => store.get(&SecretRef::store_key(profile, setting))?,
+        };
+        found.ok_or_else(|| format!("the secret is not available; {}", self.how_to_set()))
+    }
+}
+
+/// A place secrets are kept (the OS keyring in the product).
+pub trait SecretStore {
+    fn get(&self, key: &str) -> Result<Option<Secret>, String>;
+    fn set(&self, key: &str, secret: &Secret) -> Result<(), String>;
+}
+
+/// For configurations that name every secret by environment variable: nothing is stored.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoStore;
+
+impl SecretStore for NoStore {
+    fn get(&self, _key: &str) -> Result<Option<Secret>, String> {
+        Ok(None)
+    }
+    fn set(&self, _key: &str, _secret: &Secret) -> Result<(), String> {
+        Err("no secret store is available here; name an environment variable instead".into())
+    }
+}

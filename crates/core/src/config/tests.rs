@@ -1,0 +1,141 @@
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use super::*;
+
+/// An in-memory secret store standing in for the keyring in these unit tests.
+#[derive(Default)]
+struct MemoryStore(Mutex<HashMap<String, Secret>>);
+
+impl SecretStore for MemoryStore {
+    fn get(&self, key: &str) -> Result<Option<Secret>, String> {
+        Ok(self.0.lock().unwrap().get(key).cloned())
+    }
+    fn set(&self, key: &str, secret: &Secret) -> Result<(), String> {
+        self.0.lock().unwrap().insert(key.to_owned(), secret.clone());
+        Ok(())
+    }
+}
+
+fn store_for(profile: &str) -> MemoryStore {
+    let store = MemoryStore::default();
+    for setting in ["client_secret", "autotask_password", "autotask_integration_code"] {
+        store.set(&SecretRef::store_key(profile, setting), &Secret::new(format!("{setting}-value"))).unwrap();
+    }
+    store
+}
+
+#[test]
+fn the_example_loads_with_every_setting() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/worker.toml");
+    let config = WorkerConfig::load(&path, &store_for("Production")).unwrap();
+    assert_eq!(config.listen.port(), 8180);
+    let p = config.profile("Production").unwrap();
+    assert_eq!(p.appliance_id, "default");
+    assert_eq!(p.beyondtrust.host, "support.example.com");
+    assert_eq!(p.beyondtrust.client_secret.expose(), "client_secret-value");
+    assert_eq!(p.autotask.secret.expose(), "autotask_password-value");
+    assert_eq!(p.autotask.integration_code.expose(), "autotask_integration_code-value");
+    assert_eq!(p.outbound_event_types.len(), 3);
+    assert!(p.polling_event_types.is_empty());
+    assert_eq!(p.time_entry_default_data.role_name(), Some("Sample Role"));
+    assert_eq!(p.time_entry_default_data.default_domain(), Some("example.com"));
+    assert_eq!(p.ticket_default_data["companyName"], "Dynamo Corporation");
+    assert!(config.profile_for_appliance("DEFAULT").is_some());
+}
+
+const MINIMAL: &str = r#"
+[[profile]]
+name = "Desk"
+appliance_host = "support.example.com"
+client_id = "id"
+client_secret_env = "BTA_TEST_NEVER_SET_1"
+autotask_username = "api@example.com"
+"#;
+
+#[test]
+fn a_missing_environment_secret_says_which_variable() {
+    let err = WorkerConfig::parse(MINIMAL, Path::new("."), &store_for("Desk")).unwrap_err();
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert!(err.0[0].contains("profile 'Desk', key 'client_secret'"), "{err}");
+    assert!(err.0[0].contains("BTA_TEST_NEVER_SET_1"), "{err}");
+}
+
+#[test]
+fn the_seed_json_string_form_of_default_data_is_accepted() {
+    let text = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "")
+        + "update_time_entry = true\ntime_entry_default_data = '{\"roleName\": \"Sample Role\", \"summaryNotes\": \"x\", \"defaultDomain\": \"example.com\", \"offsetHours\": 1.5}'\n";
+    let config = WorkerConfig::parse(&text, Path::new("."), &store_for("Desk")).unwrap();
+    assert_eq!(config.profiles[0].time_entry_default_data.offset_hours(), Some(1.5));
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_profile_key_and_remedy() {
+    let text = r#"
+listen = "everywhere"
+colour = "blue"
+
+[[profile]]
+name = "A"
+appliance_id = "bad id!"
+appliance_host = "https://support.example.com/login"
+client_id = "id"
+client_secret = "oops-in-the-file"
+autotask_username = "api@example.com"
+outbound_event_types = ["support_session_end", "session_exploded"]
+polling_event_types = ["customer_exit_survey_is_completed"]
+update_time_entry = true
+time_entry_default_data = { roleName = "Sample Role" }
+retry_attempt_limit = 1000
+wibble = 1
+
+[[profile]]
+appliance_host = "support.example.com"
+client_id = "id"
+autotask_username = "api@example.com"
+automatic_ticket_creation_without_external_key = true
+"#;
+    let err = WorkerConfig::parse(text, Path::new("."), &store_for("A")).unwrap_err();
+    let all = err.to_string();
+    for expected in [
+        "the file, key 'listen': 'everywhere' is not an address",
+        "the file, key 'colour': is not a known setting",
+        "profile 'A', key 'appliance_id': may hold only letters",
+        "profile 'A', key 'appliance_host'",
+        "without https:// or a path",
+        "profile 'A', key 'client_secret': secrets never go in the file",
+        "'session_exploded' is not an event type",
+        "profile 'A', key 'polling_event_types': polling supports only support_session_end",
+        "needs defaultDomain when update_time_entry is on",
+        "needs summaryNotes when update_time_entry is on",
+        "profile 'A', key 'retry_attempt_limit': is 1000",
+        "profile 'A', key 'wibble': is not a known setting",
+        "profile number 2, key 'name': is missing",
+        "profile number 2, key 'automatic_ticket_creation_without_external_key': needs enable_automatic_ticket_creation",
+        "profile number 2, key 'client_secret': the secret is not available; store it with: bt-autotask-worker secret set",
+    ] {
+        assert!(all.contains(expected), "missing «{expected}» in:\n{all}");
+    }
+    assert!(!all.contains("oops-in-the-file"), "a secret written in the file is never echoed");
+}
+
+#[test]
+fn two_enabled_profiles_cannot_share_an_appliance_id() {
+    let second = MINIMAL.replace("\"Desk\"", "\"Desk 2\"");
+    let text = format!("{MINIMAL}{second}").replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
+    let store = store_for("Desk");
+    for setting in ["client_secret", "autotask_password", "autotask_integration_code"] {
+        store.set(&SecretRef::store_key("Desk 2", setting), &Secret::new("x")).unwrap();
+    }
+    let err = WorkerConfig::parse(&text, Path::new("."), &store).unwrap_err();
+    assert!(err.to_string().contains("'default' is used by another enabled profile"), "{err}");
+    let fixed = text.replacen("name = \"Desk 2\"", "name = \"Desk 2\"\ndisabled = true", 1);
+    WorkerConfig::parse(&fixed, Path::new("."), &store).unwrap();
+}
+
+#[test]
+fn broken_toml_says_where() {
+    let err = WorkerConfig::parse("[[profile]\nname = 1", Path::new("."), &NoStore).unwrap_err();
+    assert!(err.0[0].starts_with("the file is not valid TOML"), "{err}");
+}
