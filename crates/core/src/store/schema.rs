@@ -1,0 +1,67 @@
+//! The store's tables, created and upgraded in order; `user_version` records how far.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: inbox, jobs, ledger, activity, watermarks, cache.
+    "CREATE TABLE inbox (
+        id INTEGER PRIMARY KEY,
+        profile TEXT NOT NULL,
+        source TEXT NOT NULL,
+        event TEXT NOT NULL,
+        lsid TEXT,
+        dedupe_key TEXT NOT NULL UNIQUE,
+        body TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        remote_addr TEXT
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        inbox_id INTEGER NOT NULL REFERENCES inbox (id),
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_run_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX jobs_due ON jobs (state, next_run_at);
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY,
+        profile TEXT NOT NULL,
+        lsid TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        ticket_id INTEGER,
+        autotask_id INTEGER NOT NULL,
+        written_at INTEGER NOT NULL,
+        UNIQUE (profile, lsid, kind, part)
+    );
+    CREATE TABLE activity (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        profile TEXT NOT NULL,
+        lsid TEXT,
+        ticket_id INTEGER,
+        level TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        job_id INTEGER
+    );
+    CREATE TABLE watermarks (profile TEXT PRIMARY KEY, last_end_time INTEGER NOT NULL);
+    CREATE TABLE cache (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)
+    );",
+];
+
+/// Applies every migration not yet applied, each in its own transaction.
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
+        conn.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1))?;
+    }
+    Ok(())
+}

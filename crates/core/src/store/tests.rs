@@ -1,0 +1,140 @@
+use chrono::{Duration, Utc};
+
+use super::*;
+
+fn event(key: &str) -> NewEvent {
+    NewEvent {
+        profile: "Production".into(),
+        source: Source::Outbound,
+        event: "support_conference_end".into(),
+        lsid: Some("abc".into()),
+        dedupe_key: key.into(),
+        body: "event=support_conference_end&lsid=abc".into(),
+        remote_addr: Some("127.0.0.1".into()),
+        job: JobState::Pending,
+        note: None,
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("nested/store.sqlite3")).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn an_event_is_kept_once_with_its_job() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let Accepted::New { job_id } = store.accept(&event("k1"), now).unwrap() else { panic!("not new") };
+    assert_eq!(store.accept(&event("k1"), now).unwrap(), Accepted::Duplicate);
+    let job = store.job(job_id).unwrap().unwrap();
+    assert_eq!((job.state, job.attempts, job.lsid.as_deref()), (JobState::Pending, 0, Some("abc")));
+    assert_eq!(store.queue_health().unwrap().pending, 1);
+}
+
+#[test]
+fn due_jobs_are_claimed_rescheduled_and_finished() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    store.accept(&event("k1"), now).unwrap();
+    store.accept(&event("k2"), now).unwrap();
+    let claimed = store.claim_due(now, 10).unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed.iter().all(|j| j.state == JobState::Running && j.attempts == 1));
+    assert!(store.claim_due(now, 10).unwrap().is_empty(), "running jobs are not claimed twice");
+
+    store.reschedule(claimed[0].id, now + Duration::seconds(30), "Autotask had a server error", now).unwrap();
+    assert!(store.claim_due(now, 10).unwrap().is_empty(), "not due yet");
+    assert_eq!(store.next_due().unwrap().unwrap().timestamp(), (now + Duration::seconds(30)).timestamp());
+    let again = store.claim_due(now + Duration::seconds(31), 10).unwrap();
+    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].last_error.as_deref(), Some("Autotask had a server error"));
+
+    store.finish(claimed[1].id, JobState::Failed, Some("role not found"), now).unwrap();
+    assert!(store.retry(claimed[1].id, now).unwrap(), "a person can retry a failed job");
+    let retried = store.claim_due(now, 10).unwrap();
+    assert_eq!((retried[0].id, retried[0].attempts), (claimed[1].id, 1));
+}
+
+#[test]
+fn jobs_caught_running_by_a_crash_run_again_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite3");
+    let now = Utc::now();
+    {
+        let store = Store::open(&path).unwrap();
+        store.accept(&event("k1"), now).unwrap();
+        assert_eq!(store.claim_due(now, 10).unwrap().len(), 1);
+        // Dropped while the job is running, as a crash would leave it.
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.claim_due(now, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn the_ledger_keeps_each_write_once() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let entry = LedgerEntry {
+        profile: "Production".into(),
+        lsid: "abc".into(),
+        kind: "note".into(),
+        part: 1,
+        ticket_id: Some(7201),
+        autotask_id: 901,
+    };
+    store.record_write(&entry, now).unwrap();
+    store.record_write(&LedgerEntry { autotask_id: 902, ..entry.clone() }, now).unwrap();
+    store
+        .record_write(&LedgerEntry { kind: "time_entry".into(), part: 0, autotask_id: 55, ..entry.clone() }, now)
+        .unwrap();
+    let writes = store.writes_for("Production", "abc").unwrap();
+    assert_eq!(writes.len(), 2);
+    assert_eq!(writes[0].autotask_id, 901, "the first record stands");
+}
+
+#[test]
+fn polling_moves_the_watermark_with_its_jobs_and_never_back() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let mut polled = event("poll-abc");
+    polled.source = Source::Polling;
+    assert_eq!(store.accept_polled("Production", &[polled.clone()], now, now).unwrap(), 1);
+    assert_eq!(store.accept_polled("Production", &[polled], now - Duration::hours(1), now).unwrap(), 0);
+    assert_eq!(store.watermark("Production").unwrap().unwrap().timestamp_millis(), now.timestamp_millis());
+    assert_eq!(store.recent_jobs(10).unwrap()[0].source, Source::Polling);
+}
+
+#[test]
+fn activity_and_caches() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    store
+        .log_activity("Production", Some("abc"), Some(7201), "info", "Note added to T20261124.0042", Some(1), now)
+        .unwrap();
+    store.log_activity("Production", Some("def"), None, "error", "No ticket", None, now).unwrap();
+    let recent = store.recent_activity(10).unwrap();
+    assert_eq!(recent[0].summary, "No ticket");
+    assert_eq!(recent[1].ticket_id, Some(7201));
+
+    store.cache("resource", "alex.morgan@example.com", "29684001", now).unwrap();
+    assert_eq!(
+        store.cached("resource", "alex.morgan@example.com", Duration::hours(1), now).unwrap().as_deref(),
+        Some("29684001")
+    );
+    assert_eq!(
+        store.cached("resource", "alex.morgan@example.com", Duration::hours(1), now + Duration::hours(2)).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn an_unusable_location_says_where_and_what_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let err = Store::open(&blocker.join("store.sqlite3")).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("could not be opened") && text.contains("permissions"), "{text}");
+}
