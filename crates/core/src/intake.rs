@@ -1,0 +1,153 @@
+//! Outbound event intake: the HTTP listener the appliance posts to (`/ERSPost[?appliance=<id>]`).
+//! Each event is stored durably and only then answered 200; nothing here ever calls BeyondTrust
+//! or Autotask, because the appliance holds its whole queue until it gets that 200.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::beyondtrust::parse_event;
+use crate::config::{SeedEvent, WorkerConfig};
+use crate::store::{Accepted, AsyncStore, JobState, NewEvent, Source};
+
+/// Largest event body accepted; the appliance's events are a few hundred bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Intake {
+    config: Arc<WorkerConfig>,
+    store: AsyncStore,
+    /// Called after an event is stored, to wake the pipeline.
+    wake: Arc<tokio::sync::Notify>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Target {
+    appliance: Option<String>,
+}
+
+impl Intake {
+    pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<tokio::sync::Notify>) -> Intake {
+        Intake { config, store, wake }
+    }
+
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/ERSPost", post(receive))
+            .route("/healthz", get(health))
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .with_state(self)
+    }
+
+    /// Serves the listener until the future is dropped or `shutdown` completes.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+fn answer(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, message.into()).into_response()
+}
+
+async fn receive(
+    State(intake): State<Intake>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Query(target): Query<Target>,
+    body: Bytes,
+) -> Response {
+    let appliance = target.appliance.unwrap_or_else(|| "default".to_owned());
+    // An enabled profile takes the events of its appliance id before a disabled one.
+    let matching = intake.config.profiles.iter().filter(|p| p.appliance_id.eq_ignore_ascii_case(&appliance));
+    let Some(profile) = matching.min_by_key(|p| p.disabled) else {
+        let message = format!(
+            "no profile has appliance_id '{appliance}'; add it to a profile, or fix ?appliance= in the appliance's outbound event URL"
+        );
+        tracing::warn!(appliance, "{message}");
+        return answer(StatusCode::NOT_FOUND, message);
+    };
+    if !profile.source_allowlist.is_empty() && !profile.source_allowlist.contains(&remote.ip()) {
+        tracing::warn!(profile = profile.name, remote = %remote.ip(), "outbound event from an address not in source_allowlist");
+        return answer(StatusCode::FORBIDDEN, format!("{} may not post events for this profile", remote.ip()));
+    }
+    let event = match parse_event(&body) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(profile = profile.name, "refused an outbound event: {e}");
+            return answer(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    let enabled =
+        SeedEvent::from_event_type(event.event_type).is_some_and(|s| profile.outbound_event_types.contains(&s));
+    if profile.disabled || !enabled {
+        let why = if profile.disabled { "the profile is disabled" } else { "its type is not enabled" };
+        tracing::info!(
+            profile = profile.name,
+            event = event.name,
+            lsid = event.lsid,
+            "ignored an outbound event: {why}"
+        );
+        return answer(StatusCode::OK, format!("ignored: {why}"));
+    }
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let new = NewEvent {
+        profile: profile.name.clone(),
+        source: Source::Outbound,
+        event: event.name.clone(),
+        lsid: event.lsid.clone(),
+        // An appliance retry sends the same body again: the body is the event's identity.
+        dedupe_key: format!("{}|{body}", profile.name),
+        body,
+        remote_addr: Some(remote.ip().to_string()),
+        job: JobState::Pending,
+        note: None,
+    };
+    match intake.store.run(move |s| s.accept(&new, Utc::now())).await {
+        Ok(Accepted::New { job_id }) => {
+            tracing::info!(
+                profile = profile.name,
+                event = event.name,
+                lsid = event.lsid,
+                job_id,
+                "stored an outbound event"
+            );
+            intake.wake.notify_one();
+            answer(StatusCode::OK, "stored")
+        }
+        Ok(Accepted::Duplicate) => answer(StatusCode::OK, "already stored"),
+        Err(e) => {
+            // Not 200: the appliance keeps the event and sends it again later.
+            tracing::error!(profile = profile.name, "could not store an outbound event: {e}");
+            answer(StatusCode::SERVICE_UNAVAILABLE, "the event could not be stored; send it again")
+        }
+    }
+}
+
+async fn health(State(intake): State<Intake>) -> Response {
+    match intake.store.run(|s| s.queue_health()).await {
+        Ok(h) => {
+            let oldest = h.oldest_pending.map(|t| (Utc::now() - t).num_seconds().max(0));
+            axum::Json(json!({
+                "store": "ok",
+                "queue": {"pending": h.pending, "running": h.running, "failed": h.failed, "oldest_pending_seconds": oldest},
+            }))
+            .into_response()
+        }
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"store": e.to_string()}))).into_response(),
+    }
+}
