@@ -5,6 +5,7 @@ pub mod autotask;
 pub mod beyondtrust;
 pub mod config;
 pub mod intake;
+pub mod render;
 pub mod secret;
 pub mod store;
 pub mod transport_policy;

@@ -1,0 +1,364 @@
+//! Turns a session report or an exit survey into Autotask ticket notes with Handlebars
+//! templates: the built-in ones from `templates/`, or a profile's own directory. Times are shown
+//! in the given zone (the rep's). A note above Autotask's 32,000-character limit is split into
+//! numbered parts; each part ends with a marker line naming the session and the part, which the
+//! worker looks for before writing again.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+use handlebars::Handlebars;
+use serde::Serialize;
+
+use crate::beyondtrust::{EventKind, ExitSurvey, Party, SessionEvent, SupportSession, SurveyKind};
+
+/// Autotask's limits for a ticket note.
+pub const DESCRIPTION_LIMIT: usize = 32_000;
+pub const TITLE_LIMIT: usize = 250;
+
+const BUILT_IN: [(&str, &str); 3] = [
+    ("session", include_str!("../../../templates/session.hbs")),
+    ("customer_survey", include_str!("../../../templates/customer_survey.hbs")),
+    ("rep_survey", include_str!("../../../templates/rep_survey.hbs")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("the template {file} cannot be used: {message} — fix it, or remove it to use the built-in one")]
+    Template { file: PathBuf, message: String },
+    #[error("the {template} template failed on session {lsid}: {message} — fix the template")]
+    Render { template: &'static str, lsid: String, message: String },
+}
+
+/// A note ready to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteText {
+    pub title: String,
+    pub description: String,
+    /// 1-based part number and the number of parts.
+    pub part: u32,
+    pub parts: u32,
+}
+
+/// The line each written note ends with; searched for to never write a note twice.
+pub fn marker(lsid: &str, kind: &str, part: u32, parts: u32) -> String {
+    format!("[BeyondTrust {kind} {lsid} part {part} of {parts}]")
+}
+
+#[derive(Debug)]
+pub struct Renderer {
+    templates: Handlebars<'static>,
+}
+
+#[derive(Serialize)]
+struct Line {
+    time: String,
+    who: String,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct FileLine {
+    time: String,
+    who: String,
+    name: String,
+    size: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Field {
+    name: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct Cell {
+    label: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct Section {
+    name: String,
+    rows: Vec<Vec<Cell>>,
+}
+
+#[derive(Serialize)]
+struct CustomerView {
+    name: String,
+    company: String,
+    hostname: String,
+    os: String,
+    issue: String,
+    details: String,
+    /// Issue-form fields beyond the standard ones (custom fields by code name).
+    fields: Vec<Field>,
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    lsid: String,
+    started: String,
+    ended: String,
+    duration: String,
+    public_site: String,
+    external_key: String,
+    primary_rep: String,
+    other_reps: Vec<String>,
+    customer: CustomerView,
+    transcript: Vec<Line>,
+    notes: Vec<Line>,
+    files: Vec<FileLine>,
+    system_info: Vec<Section>,
+    chat_url: String,
+}
+
+#[derive(Serialize)]
+struct Question {
+    label: String,
+    answers: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct SurveyView {
+    lsid: String,
+    submitted: String,
+    submitted_by: String,
+    primary_rep: String,
+    primary_customer: String,
+    questions: Vec<Question>,
+}
+
+fn when<Tz: TimeZone>(t: Option<DateTime<Utc>>, zone: &Tz, format: &str) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    t.map(|t| t.with_timezone(zone).format(format).to_string()).unwrap_or_default()
+}
+
+fn human_duration(seconds: u64) -> String {
+    match (seconds / 3600, (seconds % 3600) / 60, seconds % 60) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
+fn name_of(party: &Option<Party>) -> String {
+    party.as_ref().map(|p| p.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| "System".to_owned())
+}
+
+/// The system-information sections the seed shows: General, plus disk, memory and network.
+fn selected(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["general", "disk", "drive", "memory", "network"].iter().any(|k| n.starts_with(k))
+}
+
+impl Renderer {
+    /// The built-in templates, each replaced by `<dir>/<name>.hbs` where that file exists.
+    pub fn new(dir: Option<&Path>) -> Result<Renderer, RenderError> {
+        let mut templates = Handlebars::new();
+        // Notes are plain text: nothing is HTML-escaped.
+        templates.register_escape_fn(handlebars::no_escape);
+        for (name, text) in BUILT_IN {
+            let own = dir.map(|d| d.join(format!("{name}.hbs"))).filter(|p| p.is_file());
+            let (file, source) = match &own {
+                Some(path) => (
+                    path.clone(),
+                    std::fs::read_to_string(path)
+                        .map_err(|e| RenderError::Template { file: path.clone(), message: e.to_string() })?,
+                ),
+                None => (PathBuf::from(format!("templates/{name}.hbs")), text.to_owned()),
+            };
+            templates
+                .register_template_string(name, source)
+                .map_err(|e| RenderError::Template { file, message: e.to_string() })?;
+        }
+        Ok(Renderer { templates })
+    }
+
+    fn render(&self, template: &'static str, lsid: &str, view: &impl Serialize) -> Result<String, RenderError> {
+        self.templates.render(template, view).map_err(|e| RenderError::Render {
+            template,
+            lsid: lsid.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The note(s) for a finished session, times shown in `zone`.
+    pub fn session_notes<Tz: TimeZone>(&self, session: &SupportSession, zone: &Tz) -> Result<Vec<NoteText>, RenderError>
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        let view = session_view(session, zone);
+        let text = self.render("session", &session.lsid, &view)?;
+        let title = format!("Remote support session {}", when(session.start_time, zone, "%Y-%m-%d %H:%M"));
+        Ok(split(&session.lsid, "session", &title, &text))
+    }
+
+    /// The note for an exit survey.
+    pub fn survey_note<Tz: TimeZone>(&self, survey: &ExitSurvey, zone: &Tz) -> Result<NoteText, RenderError>
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        let (template, kind, title) = match survey.kind() {
+            Some(SurveyKind::Representative) => ("rep_survey", "rep survey", "Representative exit survey"),
+            _ => ("customer_survey", "customer survey", "Customer exit survey"),
+        };
+        let view = SurveyView {
+            lsid: survey.lsid.clone(),
+            submitted: when(survey.timestamp, zone, "%Y-%m-%d %H:%M:%S %:z"),
+            submitted_by: name_of(&survey.submitted_by),
+            primary_rep: survey.primary_rep.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+            primary_customer: survey.primary_customer.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+            questions: survey
+                .questions
+                .iter()
+                .map(|q| Question { label: q.title().to_owned(), answers: q.answers.clone() })
+                .collect(),
+        };
+        let text = self.render(template, &survey.lsid, &view)?;
+        let mut notes = split(&survey.lsid, kind, title, &text);
+        // A survey is short; should one ever be longer than a note, its first part says most.
+        Ok(notes.remove(0))
+    }
+}
+
+fn session_view<Tz: TimeZone>(s: &SupportSession, zone: &Tz) -> SessionView
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let time = |e: &SessionEvent| when(e.timestamp, zone, "%H:%M:%S");
+    let mut transcript = Vec::new();
+    let mut notes = Vec::new();
+    let mut files = Vec::new();
+    let mut system_info = Vec::new();
+    for e in &s.events {
+        let who = name_of(&e.performed_by);
+        match e.kind {
+            EventKind::ChatMessage => {
+                transcript.push(Line { time: time(e), who, text: e.body.clone().unwrap_or_default() })
+            }
+            EventKind::SessionNote => notes.push(Line { time: time(e), who, text: e.body.clone().unwrap_or_default() }),
+            EventKind::FileTransfer => {
+                let name = e.data("Filename").or(e.data("FileName")).unwrap_or("(unnamed file)").to_owned();
+                let size = e.data("FileSize").map(str::to_owned);
+                transcript.push(Line { time: time(e), who: who.clone(), text: format!("{}: {name}", e.event_type) });
+                files.push(FileLine { time: time(e), who, name, size });
+            }
+            EventKind::SystemInformation => {
+                let chosen: Vec<_> = e.system_info.iter().filter(|c| selected(&c.name)).collect();
+                let chosen = if chosen.is_empty() { e.system_info.iter().collect() } else { chosen };
+                for category in chosen {
+                    let rows = category
+                        .rows
+                        .iter()
+                        .map(|row| row.iter().map(|(l, v)| Cell { label: l.clone(), value: v.clone() }).collect())
+                        .collect();
+                    system_info.push(Section { name: category.name.clone(), rows });
+                }
+                transcript.push(Line { time: time(e), who, text: "System information retrieved".to_owned() });
+            }
+            EventKind::Other => {
+                // Special actions and everything else: one line in the transcript.
+                let mut text = e.event_type.to_string();
+                if let Some(to) = e.destination.as_ref().filter(|d| !d.name.is_empty()) {
+                    text.push_str(&format!(" → {}", to.name));
+                }
+                if let Some(body) = &e.body {
+                    text.push_str(&format!(": {body}"));
+                }
+                let who = if e.performed_by.is_some() { who } else { "Session".to_owned() };
+                transcript.push(Line { time: time(e), who, text });
+            }
+        }
+    }
+    let customer = s.customers.iter().find(|c| c.primary).or(s.customers.first());
+    let info = |field: &str| customer.and_then(|c| c.info(field)).unwrap_or_default().to_owned();
+    const STANDARD: [&str; 5] = ["name", "company", "company_code", "issue", "details"];
+    let fields = customer
+        .map(|c| {
+            c.info
+                .iter()
+                .filter(|(k, v)| !v.is_empty() && !STANDARD.contains(&k.as_ref()))
+                .map(|(k, v)| Field { name: k.to_string(), value: v.clone() })
+                .collect()
+        })
+        .unwrap_or_default();
+    let primary = s.primary_representative();
+    let rep_name = |r: &crate::beyondtrust::Representative| {
+        r.display_name.clone().or_else(|| r.username.clone()).unwrap_or_default()
+    };
+    SessionView {
+        lsid: s.lsid.clone(),
+        started: when(s.start_time, zone, "%Y-%m-%d %H:%M:%S %:z"),
+        ended: when(s.end_time, zone, "%Y-%m-%d %H:%M:%S %:z"),
+        duration: s.duration_seconds().map(human_duration).unwrap_or_default(),
+        public_site: s.public_site.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        external_key: s.external_key.clone().unwrap_or_default(),
+        primary_rep: primary
+            .map(rep_name)
+            .or_else(|| s.primary_rep.as_ref().map(|p| p.name.clone()))
+            .unwrap_or_default(),
+        other_reps: s.reps.iter().filter(|r| !r.primary).map(rep_name).collect(),
+        customer: CustomerView {
+            name: {
+                let name = info("name");
+                if name.is_empty() {
+                    s.primary_customer.as_ref().map(|p| p.name.clone()).unwrap_or_default()
+                } else {
+                    name
+                }
+            },
+            company: info("company"),
+            hostname: customer.and_then(|c| c.hostname.clone()).unwrap_or_default(),
+            os: customer.and_then(|c| c.os.clone()).unwrap_or_default(),
+            issue: info("issue"),
+            details: info("details"),
+            fields,
+        },
+        transcript,
+        notes,
+        files,
+        system_info,
+        chat_url: s.chat_view_url.clone().unwrap_or_default(),
+    }
+}
+
+/// Splits text into notes within Autotask's limits, at line breaks where it can; every part
+/// ends with its marker line.
+fn split(lsid: &str, kind: &str, title: &str, text: &str) -> Vec<NoteText> {
+    // The longest marker, for any realistic part count, fits in this much room.
+    let room = DESCRIPTION_LIMIT - marker(lsid, kind, 9999, 9999).len() - 2;
+    let mut chunks: Vec<&str> = Vec::new();
+    let mut rest = text.trim_end();
+    while rest.len() > room {
+        let mut cut = room;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let at = rest[..cut].rfind('\n').filter(|&i| i > room / 2).map_or(cut, |i| i + 1);
+        chunks.push(&rest[..at]);
+        rest = &rest[at..];
+    }
+    chunks.push(rest);
+    let parts = chunks.len() as u32;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let part = i as u32 + 1;
+            let mut title = if parts > 1 { format!("{title} (part {part} of {parts})") } else { title.to_owned() };
+            title.truncate(title.char_indices().nth(TITLE_LIMIT).map_or(title.len(), |(i, _)| i));
+            NoteText {
+                title,
+                description: format!("{}\n\n{}", chunk.trim_end(), marker(lsid, kind, part, parts)),
+                part,
+                parts,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
