@@ -9,5 +9,6 @@ pub mod render;
 pub mod secret;
 pub mod store;
 pub mod transport_policy;
+pub mod worker;
 
 pub use secret::Secret;

@@ -1,0 +1,279 @@
+//! The worker: takes stored jobs in order of their due time and writes each finished session
+//! into its Autotask ticket — notes, exit surveys, a time entry — retrying as the profile says.
+//!
+//! Exactly once: every write is recorded in the ledger with the id Autotask gave it. A job that
+//! runs again (after a failure, or a crash between a write and its record) first looks for the
+//! write's marker on the ticket, and only writes what is not there.
+
+mod session_end;
+mod surveys;
+mod tickets;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::autotask::{self, AutotaskClient};
+use crate::beyondtrust::{self, BeyondTrustClient, EventType, OutboundEvent, parse_event};
+use crate::config::{Profile, SeedEvent, WorkerConfig};
+use crate::render::{RenderError, Renderer};
+use crate::store::{AsyncStore, Job, JobState, Source, StoreError};
+
+/// How a job ended.
+#[derive(Debug)]
+enum Outcome {
+    /// Written; the summary says what and where.
+    Done { summary: String, ticket_id: Option<i64> },
+    /// Nothing to do, for a reason a person may want to see (no ticket, …).
+    Skipped(String),
+}
+
+/// Why a job did not finish.
+#[derive(Debug)]
+enum Failure {
+    /// May work later without anyone changing anything (network, 5xx, threshold).
+    Transient(String),
+    /// Needs a person (bad settings, a missing role, a rejected write).
+    Permanent(String),
+    /// The report does not show the session's end yet; it lags the end event.
+    NotReady(String),
+}
+
+impl From<autotask::Error> for Failure {
+    fn from(e: autotask::Error) -> Failure {
+        // A write whose answer was lost is safe to try again: the marker search finds it.
+        if e.is_transient() || e.kind == autotask::ErrorKind::Ambiguous {
+            Failure::Transient(e.to_string())
+        } else {
+            Failure::Permanent(e.to_string())
+        }
+    }
+}
+
+impl From<beyondtrust::Error> for Failure {
+    fn from(e: beyondtrust::Error) -> Failure {
+        if e.is_transient() { Failure::Transient(e.to_string()) } else { Failure::Permanent(e.to_string()) }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        Failure::Transient(e.to_string())
+    }
+}
+
+impl From<RenderError> for Failure {
+    fn from(e: RenderError) -> Failure {
+        Failure::Permanent(e.to_string())
+    }
+}
+
+/// Timing of retries; the defaults suit production, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// First retry delay after a transient failure; doubled each time, at most `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Wait between looks at a report that does not show the session's end yet.
+    pub report_lag_wait: Duration,
+    /// How many such looks before giving up.
+    pub report_lag_tries: u32,
+    /// Jobs processed at once.
+    pub concurrency: usize,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            retry_base: Duration::from_secs(30),
+            retry_max: Duration::from_secs(3600),
+            report_lag_wait: Duration::from_secs(5),
+            report_lag_tries: 24,
+            concurrency: 4,
+        }
+    }
+}
+
+/// What one profile works with.
+#[derive(Debug)]
+struct ProfileClients {
+    profile: Profile,
+    beyondtrust: BeyondTrustClient,
+    autotask: AutotaskClient,
+    renderer: Renderer,
+}
+
+#[derive(Debug, Clone)]
+pub struct Worker {
+    profiles: Arc<HashMap<String, Arc<ProfileClients>>>,
+    store: AsyncStore,
+    wake: Arc<Notify>,
+    timing: Timing,
+}
+
+/// A profile whose clients or templates cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[error("profile '{profile}': {message}")]
+pub struct SetupError {
+    pub profile: String,
+    pub message: String,
+}
+
+impl Worker {
+    /// Builds the clients and templates of every enabled profile.
+    pub fn new(
+        config: &WorkerConfig,
+        store: AsyncStore,
+        wake: Arc<Notify>,
+        timing: Timing,
+    ) -> Result<Worker, SetupError> {
+        let mut profiles = HashMap::new();
+        for profile in config.profiles.iter().filter(|p| !p.disabled) {
+            let setup = |message: String| SetupError { profile: profile.name.clone(), message };
+            let beyondtrust = BeyondTrustClient::new(profile.beyondtrust.clone()).map_err(|e| setup(e.to_string()))?;
+            let autotask = AutotaskClient::new(profile.autotask.clone()).map_err(|e| setup(e.to_string()))?;
+            let renderer = Renderer::new(profile.templates_dir.as_deref()).map_err(|e| setup(e.to_string()))?;
+            profiles.insert(
+                profile.name.clone(),
+                Arc::new(ProfileClients { profile: profile.clone(), beyondtrust, autotask, renderer }),
+            );
+        }
+        Ok(Worker { profiles: Arc::new(profiles), store, wake, timing })
+    }
+
+    /// The notifier intake pokes when it stores an event.
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Processes jobs until `shutdown` completes, then finishes the jobs in flight.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut running: JoinSet<()> = JoinSet::new();
+        loop {
+            let room = self.timing.concurrency.saturating_sub(running.len());
+            let claimed = if room > 0 {
+                match self.store.run(move |s| s.claim_due(Utc::now(), room)).await {
+                    Ok(jobs) => jobs,
+                    Err(e) => {
+                        tracing::error!("the store could not hand out jobs: {e}");
+                        Vec::new()
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            for job in claimed {
+                let worker = self.clone();
+                running.spawn(async move { worker.process(job).await });
+            }
+            let next_due = self.store.run(|s| s.next_due()).await.ok().flatten();
+            let wait = next_due
+                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(60))
+                .min(Duration::from_secs(60));
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait), if room > 0 => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+            }
+        }
+        while running.join_next().await.is_some() {}
+    }
+
+    async fn process(&self, job: Job) {
+        let span = tracing::info_span!("job", id = job.id, profile = job.profile, event = job.event, lsid = job.lsid);
+        let _enter = span.enter();
+        let result = match self.profiles.get(&job.profile) {
+            Some(clients) => self.handle(clients, &job).await,
+            None => Ok(Outcome::Skipped(format!("profile '{}' is disabled or no longer configured", job.profile))),
+        };
+        if let Err(e) = self.settle(&job, result).await {
+            tracing::error!("could not record the outcome of job {}: {e}", job.id);
+        }
+        self.wake.notify_one();
+    }
+
+    async fn handle(&self, clients: &ProfileClients, job: &Job) -> Result<Outcome, Failure> {
+        let event = parse_event(job.body.as_bytes()).map_err(|e| Failure::Permanent(e.to_string()))?;
+        match event.event_type {
+            EventType::SessionEnd => session_end::handle(self, clients, job, &event).await,
+            EventType::CustomerExitSurveyCompleted | EventType::RepExitSurveyCompleted => {
+                surveys::handle(self, clients, job, &event).await
+            }
+            _ => Ok(Outcome::Skipped(format!("{} events are not processed", event.name))),
+        }
+    }
+
+    /// Records a job's outcome: done, skipped, rescheduled or failed, with an activity line.
+    async fn settle(&self, job: &Job, result: Result<Outcome, Failure>) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let (id, profile, lsid) = (job.id, job.profile.clone(), job.lsid.clone());
+        let retries = self.retries_allowed(job);
+        let log = move |level: &'static str, summary: String, ticket: Option<i64>| {
+            move |s: &crate::store::Store| {
+                s.log_activity(&profile, lsid.as_deref(), ticket, level, &summary, Some(id), now)
+            }
+        };
+        match result {
+            Ok(Outcome::Done { summary, ticket_id }) => {
+                tracing::info!("{summary}");
+                let finish = summary.clone();
+                self.store.run(move |s| s.finish(id, JobState::Done, Some(&finish), now)).await?;
+                self.store.run(log("info", summary, ticket_id)).await?;
+            }
+            Ok(Outcome::Skipped(why)) => {
+                tracing::info!("skipped: {why}");
+                let note = why.clone();
+                self.store.run(move |s| s.finish(id, JobState::Ignored, Some(&note), now)).await?;
+                self.store.run(log("warning", why, None)).await?;
+            }
+            Err(Failure::NotReady(why)) if job.attempts < self.timing.report_lag_tries => {
+                let at = now + chrono::Duration::from_std(self.timing.report_lag_wait).unwrap_or_default();
+                self.store.run(move |s| s.reschedule(id, at, &why, now)).await?;
+            }
+            Err(Failure::Transient(why)) if job.attempts <= retries => {
+                let delay = self.backoff(job.attempts);
+                tracing::warn!("will retry in {} s: {why}", delay.as_secs());
+                let at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+                let summary = format!("Retrying in {} s: {why}", delay.as_secs());
+                self.store.run(move |s| s.reschedule(id, at, &why, now)).await?;
+                self.store.run(log("warning", summary, None)).await?;
+            }
+            Err(Failure::Transient(why) | Failure::Permanent(why) | Failure::NotReady(why)) => {
+                tracing::error!("failed: {why}");
+                let note = why.clone();
+                self.store.run(move |s| s.finish(id, JobState::Failed, Some(&note), now)).await?;
+                self.store.run(log("error", why, None)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Retries the profile allows this job (the seed's Retry Attempt Limit and event types).
+    fn retries_allowed(&self, job: &Job) -> u32 {
+        let Some(clients) = self.profiles.get(&job.profile) else { return 0 };
+        let p = &clients.profile;
+        let types = match job.source {
+            Source::Outbound => &p.retry_outbound_event_types,
+            Source::Polling => &p.retry_polling_event_types,
+        };
+        let seed = SeedEvent::from_event_type(beyondtrust::EventType::from_name(&job.event));
+        if seed.is_some_and(|s| types.contains(&s)) { p.retry_attempt_limit } else { 0 }
+    }
+
+    fn backoff(&self, attempts: u32) -> Duration {
+        let exp = self.timing.retry_base.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
+        exp.min(self.timing.retry_max)
+    }
+}
+
+/// What a job knows about its event, for the handlers.
+fn lsid_of(event: &OutboundEvent) -> Result<&str, Failure> {
+    event.lsid.as_deref().ok_or_else(|| Failure::Permanent(format!("the {} event has no lsid", event.name)))
+}

@@ -1,0 +1,191 @@
+//! A finished session: its report, its ticket, the note(s), and the primary rep's time entry.
+
+use chrono::Utc;
+
+use super::tickets::{TicketRef, parse_external_key};
+use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of};
+use crate::autotask::{Filter, Query, Resource, Role, TimeEntry};
+use crate::beyondtrust::{OutboundEvent, SupportSession};
+use crate::store::LedgerEntry;
+
+pub(super) async fn handle(
+    worker: &Worker,
+    clients: &ProfileClients,
+    job: &Job,
+    event: &OutboundEvent,
+) -> Result<Outcome, Failure> {
+    let lsid = lsid_of(event)?;
+    let Some(session) = clients.beyondtrust.support_session(lsid).await? else {
+        return Err(Failure::NotReady(format!("the appliance has no report for session {lsid} yet")));
+    };
+    if session.end_time.is_none() {
+        return Err(Failure::NotReady(format!("the report of session {lsid} does not show its end yet")));
+    }
+    let key = session.external_key.clone().or_else(|| event.external_key.clone()).unwrap_or_default();
+    let Some(reference) = parse_external_key(&key) else {
+        return Ok(Outcome::Skipped(if key.is_empty() {
+            format!("No ticket: session {lsid} has no external key")
+        } else {
+            format!("No ticket: session {lsid} has the external key '{key}', which is no ticket id or number")
+        }));
+    };
+    let Some(ticket_id) = worker.ticket_id(clients, &reference).await? else {
+        return Ok(Outcome::Skipped(format!("No ticket: Autotask has no ticket {key} (session {lsid})")));
+    };
+    let notes = clients.renderer.session_notes(&session, &chrono::Local)?;
+    let written = match worker.write_notes(clients, job, lsid, ticket_id, "session", &notes).await {
+        Ok(n) => n,
+        Err(Failure::Permanent(why)) if matches!(reference, TicketRef::Id(_)) => {
+            if worker.ticket_exists(clients, ticket_id).await? {
+                return Err(Failure::Permanent(why));
+            }
+            return Ok(Outcome::Skipped(format!(
+                "No ticket: Autotask has no ticket with id {ticket_id} (session {lsid})"
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    let time = if clients.profile.update_time_entry {
+        time_entry(worker, clients, job, &session, ticket_id).await?;
+        " and a time entry"
+    } else {
+        ""
+    };
+    let parts = if notes.len() == 1 { "a note".to_owned() } else { format!("{} notes", notes.len()) };
+    let again = if written == 0 { " (already there)" } else { "" };
+    Ok(Outcome::Done {
+        summary: format!("Wrote {parts}{time} to ticket {key} for session {lsid}{again}"),
+        ticket_id: Some(ticket_id),
+    })
+}
+
+/// Hours as Autotask takes them: rounded up to the next hundredth, at least 0.01, at most 24.
+pub fn hours_worked(seconds: u64) -> f64 {
+    ((seconds as f64 / 36.0).ceil() / 100.0).clamp(0.01, 24.0)
+}
+
+async fn time_entry(
+    worker: &Worker,
+    clients: &ProfileClients,
+    job: &Job,
+    session: &SupportSession,
+    ticket_id: i64,
+) -> Result<(), Failure> {
+    let profile = &clients.profile;
+    let lsid = session.lsid.clone();
+    let (p, l) = (profile.name.clone(), lsid.clone());
+    let done = worker.store.run(move |s| s.writes_for(&p, &l)).await?;
+    if done.iter().any(|w| w.kind == "time_entry") {
+        return Ok(());
+    }
+    let defaults = &profile.time_entry_default_data;
+    let username = session.primary_representative().and_then(|r| r.username.clone()).ok_or_else(|| {
+        Failure::Permanent(format!("session {lsid} names no primary representative for the time entry"))
+    })?;
+    let domain = defaults.default_domain().unwrap_or_default();
+    let email = format!("{username}@{domain}");
+    let resource_id = worker.resource_id(clients, &email).await?;
+    let role_name = defaults.role_name().unwrap_or_default().to_owned();
+    let role_id = worker.role_id(clients, &role_name).await?;
+    let mark = format!("[BeyondTrust session {lsid}]");
+    let existing = if job.attempts > 1 {
+        let query = Query::new(Filter::eq("ticketID", ticket_id))
+            .and(Filter::contains("internalNotes", mark.clone()))
+            .include_fields(["id"])
+            .max_records(1);
+        clients.autotask.query_page::<TimeEntry>(&query).await?.items.into_iter().find_map(|t| t.id)
+    } else {
+        None
+    };
+    let id = match existing {
+        Some(id) => id,
+        None => {
+            let seconds = session.duration_seconds().unwrap_or(0);
+            let internal = match defaults.internal_notes() {
+                Some(notes) => format!("{notes}\n{mark}"),
+                None => mark,
+            };
+            let entry = TimeEntry {
+                ticket_id: Some(ticket_id),
+                resource_id: Some(resource_id),
+                role_id: Some(role_id),
+                date_worked: session.start_time,
+                start_date_time: session.start_time,
+                end_date_time: session.end_time,
+                hours_worked: Some(hours_worked(seconds)),
+                summary_notes: defaults.summary_notes().map(str::to_owned),
+                internal_notes: Some(internal),
+                offset_hours: defaults.offset_hours(),
+                ..Default::default()
+            };
+            clients.autotask.create(&entry).await?
+        }
+    };
+    let entry = LedgerEntry {
+        profile: profile.name.clone(),
+        lsid,
+        kind: "time_entry".into(),
+        part: 0,
+        ticket_id: Some(ticket_id),
+        autotask_id: id,
+    };
+    worker.store.run(move |s| s.record_write(&entry, Utc::now())).await?;
+    Ok(())
+}
+
+impl Worker {
+    /// Looks a value up in the store's cache, else asks `fetch` and remembers the answer a day.
+    async fn cached_id<F>(&self, kind: &'static str, key: &str, fetch: F) -> Result<Option<i64>, Failure>
+    where
+        F: std::future::Future<Output = Result<Option<i64>, Failure>>,
+    {
+        let k = key.to_owned();
+        let cached = self.store.run(move |s| s.cached(kind, &k, chrono::Duration::hours(24), Utc::now())).await?;
+        if let Some(id) = cached.and_then(|v| v.parse().ok()) {
+            return Ok(Some(id));
+        }
+        let found = fetch.await?;
+        if let Some(id) = found {
+            let k = key.to_owned();
+            self.store.run(move |s| s.cache(kind, &k, &id.to_string(), Utc::now())).await?;
+        }
+        Ok(found)
+    }
+
+    async fn resource_id(&self, clients: &ProfileClients, email: &str) -> Result<i64, Failure> {
+        let query = Query::new(Filter::eq("email", email)).and(Filter::eq("isActive", true)).include_fields(["id"]);
+        let fetch =
+            async { Ok(clients.autotask.query_page::<Resource>(&query).await?.items.into_iter().find_map(|r| r.id)) };
+        self.cached_id("resource", email, fetch).await?.ok_or_else(|| {
+            Failure::Permanent(format!(
+                "no active Autotask resource has the e-mail {email}; give the rep that e-mail in Autotask, or correct \
+                 defaultDomain in Time Entry Default Data"
+            ))
+        })
+    }
+
+    async fn role_id(&self, clients: &ProfileClients, name: &str) -> Result<i64, Failure> {
+        let query = Query::new(Filter::eq("name", name)).include_fields(["id"]);
+        let fetch =
+            async { Ok(clients.autotask.query_page::<Role>(&query).await?.items.into_iter().find_map(|r| r.id)) };
+        self.cached_id("role", name, fetch).await?.ok_or_else(|| {
+            Failure::Permanent(format!(
+                "Autotask has no role named '{name}'; correct roleName in Time Entry Default Data"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hours_worked;
+
+    #[test]
+    fn hours_round_up_to_the_hundredth() {
+        assert_eq!(hours_worked(902), 0.26);
+        assert_eq!(hours_worked(36), 0.01);
+        assert_eq!(hours_worked(37), 0.02);
+        assert_eq!(hours_worked(0), 0.01);
+        assert_eq!(hours_worked(200_000), 24.0);
+    }
+}

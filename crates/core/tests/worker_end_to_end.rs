@@ -1,0 +1,225 @@
+//! The worker end to end, in process, over real loopback HTTP: the appliance stand-in delivers a
+//! session's events to the intake listener; the worker writes the note, the surveys and the time
+//! entry into the Autotask stand-in — once, even when the event comes again or the job is rerun.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bta_core::Secret;
+use bta_core::config::{SecretRef, SecretStore, WorkerConfig};
+use bta_core::intake::Intake;
+use bta_core::store::{AsyncStore, JobState, Store};
+use bta_core::worker::{Timing, Worker};
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct MemoryStore(Mutex<HashMap<String, Secret>>);
+
+impl SecretStore for MemoryStore {
+    fn get(&self, key: &str) -> Result<Option<Secret>, String> {
+        Ok(self.0.lock().unwrap().get(key).cloned())
+    }
+    fn set(&self, key: &str, secret: &Secret) -> Result<(), String> {
+        self.0.lock().unwrap().insert(key.to_owned(), secret.clone());
+        Ok(())
+    }
+}
+
+struct System {
+    autotask: bta_sim::autotask::Running,
+    appliance: bta_sim::beyondtrust::Running,
+    intake_url: String,
+    store: AsyncStore,
+    worker: Worker,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl System {
+    async fn start(extra: &str) -> System {
+        let autotask = bta_sim::autotask::spawn(
+            bta_sim::autotask::Config { threshold_delay: Duration::ZERO, ..Default::default() },
+            0,
+        )
+        .await
+        .unwrap();
+        let appliance =
+            bta_sim::beyondtrust::spawn(bta_sim::beyondtrust::Config { demo: false, ..Default::default() }, 0)
+                .await
+                .unwrap();
+        let text = format!(
+            "[[profile]]\nname = \"Desk\"\nappliance_host = \"{}\"\nuse_non_tls_connections = true\nclient_id = \"{}\"\n\
+             autotask_services_url = \"{}/ATServicesRest\"\nautotask_username = \"{}\"\nupdate_time_entry = true\n\
+             time_entry_default_data = {{ defaultDomain = \"example.com\", roleName = \"Sample Role\", summaryNotes = \"Remote support\" }}\n\
+             outbound_event_types = [\"support_session_end\", \"customer_exit_survey_is_completed\", \"representative_survey_is_completed\"]\n{extra}\n",
+            appliance.host(),
+            bta_sim::beyondtrust::DEFAULT_CLIENT_ID,
+            autotask.base_url,
+            bta_sim::autotask::DEFAULT_USERNAME,
+        );
+        let secrets = MemoryStore::default();
+        for (setting, value) in [
+            ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
+            ("autotask_password", bta_sim::autotask::DEFAULT_SECRET),
+            ("autotask_integration_code", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
+        ] {
+            secrets.set(&SecretRef::store_key("Desk", setting), &Secret::new(value)).unwrap();
+        }
+        let config = Arc::new(WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let store = AsyncStore::new(Store::open(&dir.path().join("store.sqlite3")).unwrap());
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let timing = Timing {
+            retry_base: Duration::from_millis(20),
+            retry_max: Duration::from_millis(200),
+            report_lag_wait: Duration::from_millis(50),
+            ..Timing::default()
+        };
+        let worker = Worker::new(&config, store.clone(), wake.clone(), timing).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let intake_url = format!("http://{}/ERSPost", listener.local_addr().unwrap());
+        tokio::spawn(Intake::new(config, store.clone(), wake).serve(listener, std::future::pending()));
+        let running = worker.clone();
+        tokio::spawn(async move { running.run(std::future::pending()).await });
+        System { autotask, appliance, intake_url, store, worker, http: reqwest::Client::new(), _dir: dir }
+    }
+
+    async fn appliance(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/_sim/{path}", self.appliance.base_url);
+        self.http.post(url).json(&body).send().await.unwrap().json().await.unwrap()
+    }
+
+    async fn records(&self, entity: &str) -> Vec<Value> {
+        let all: Value = self
+            .http
+            .get(format!("{}/_sim/records", self.autotask.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all[entity].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until `count` jobs exist and none is pending or running.
+    async fn settled(&self, count: usize) -> Vec<bta_core::store::Job> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let jobs = self.store.run(|s| s.recent_jobs(100)).await.unwrap();
+            if jobs.len() >= count
+                && jobs.iter().all(|j| matches!(j.state, JobState::Done | JobState::Failed | JobState::Ignored))
+            {
+                return jobs;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "jobs never settled: {jobs:#?}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+fn scenario(external_key: &str) -> Value {
+    json!({
+        "external_key": external_key, "duration": 902,
+        "reps": [{"username": "alex.morgan", "display_name": "Alex Morgan"}],
+        "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd", "issue": "Outlook"},
+        "chat": [{"from": "rep", "text": "Connecting now"}, {"from": "customer", "text": "Thanks"}],
+        "notes": ["Reset the Outlook credential"],
+        "surveys": {"customer": [{"label": "Satisfied?", "answer": "Very"}], "rep": [{"label": "Resolved?", "answer": "Yes"}]}
+    })
+}
+
+fn notes_for(notes: &[Value], ticket: i64, lsid: &str) -> Vec<Value> {
+    notes
+        .iter()
+        .filter(|n| n["ticketID"] == ticket && n["description"].as_str().unwrap_or("").contains(lsid))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_finished_session_lands_in_its_ticket_once() {
+    let system = System::start("").await;
+    system.appliance("recipients", json!({"url": system.intake_url})).await;
+    let lsid = system.appliance("sessions", scenario("7201")).await["lsid"].as_str().unwrap().to_owned();
+    let jobs = system.settled(3).await;
+    assert!(jobs.iter().all(|j| j.state == JobState::Done), "{jobs:#?}");
+
+    let notes = notes_for(&system.records("TicketNotes").await, 7201, &lsid);
+    assert_eq!(notes.len(), 3, "the session note and both surveys: {notes:#?}");
+    let session_note =
+        notes.iter().find(|n| n["title"].as_str().unwrap().starts_with("Remote support session")).unwrap();
+    let text = session_note["description"].as_str().unwrap();
+    assert!(text.contains("Alex Morgan: Connecting now") && text.contains("Reset the Outlook credential"), "{text}");
+    assert_eq!(session_note["publish"], 2, "internal unless publish_notes_as_public");
+    assert_eq!(session_note["noteType"], 1);
+
+    let entries: Vec<Value> =
+        system.records("TimeEntries").await.into_iter().filter(|t| t["ticketID"] == 7201).collect();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["resourceID"], bta_sim::autotask::FIRST_REP_RESOURCE_ID);
+    assert_eq!(entries[0]["roleID"], bta_sim::autotask::SAMPLE_ROLE_ID);
+    assert_eq!(entries[0]["hoursWorked"], 0.26);
+    assert_eq!(entries[0]["summaryNotes"], "Remote support");
+
+    // A rerun of every job writes nothing new: the ledger, then the markers, say it is there.
+    for job in &jobs {
+        let id = job.id;
+        assert!(system.store.run(move |s| s.retry(id, chrono::Utc::now())).await.unwrap());
+    }
+    system.worker.wake().notify_one();
+    system.settled(3).await;
+    assert_eq!(notes_for(&system.records("TicketNotes").await, 7201, &lsid).len(), 3);
+    assert_eq!(system.records("TimeEntries").await.iter().filter(|t| t["ticketID"] == 7201).count(), 1);
+    let activity = system.store.run(|s| s.recent_activity(20)).await.unwrap();
+    assert!(
+        activity.iter().any(|a| a.summary.contains("Wrote a note and a time entry to ticket 7201")),
+        "{activity:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_ticket_number_works_and_a_session_without_a_ticket_is_reported_not_retried() {
+    let system = System::start("").await;
+    system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
+    let numbered = system.appliance("sessions", scenario("T20261124.0042")).await["lsid"].as_str().unwrap().to_owned();
+    let orphan = system.appliance("sessions", scenario("")).await["lsid"].as_str().unwrap().to_owned();
+    let jobs = system.settled(2).await;
+    assert_eq!(notes_for(&system.records("TicketNotes").await, 7201, &numbered).len(), 1);
+    let skipped = jobs.iter().find(|j| j.lsid.as_deref() == Some(orphan.as_str())).unwrap();
+    assert_eq!(skipped.state, JobState::Ignored);
+    assert_eq!(skipped.attempts, 1, "no ticket is not retried");
+    assert!(skipped.last_error.as_deref().unwrap().contains("has no external key"));
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_found_by_its_marker_not_written_again() {
+    let system = System::start("").await;
+    let fault = json!({"method": "POST", "path": "/atservicesrest/v1.0/Tickets/7201/Notes", "status": 500,
+                       "count": 1, "after_processing": true});
+    system.http.post(format!("{}/_sim/faults", system.autotask.base_url)).json(&fault).send().await.unwrap();
+    system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
+    let lsid = system.appliance("sessions", scenario("7201")).await["lsid"].as_str().unwrap().to_owned();
+    let jobs = system.settled(1).await;
+    assert_eq!(jobs[0].state, JobState::Done);
+    assert_eq!(jobs[0].attempts, 2, "the lost answer made one retry");
+    assert_eq!(notes_for(&system.records("TicketNotes").await, 7201, &lsid).len(), 1, "written exactly once");
+}
+
+#[tokio::test]
+async fn a_rep_unknown_to_autotask_fails_for_good_and_says_what_to_fix() {
+    let system = System::start("").await;
+    let mut session = scenario("7202");
+    session["reps"] = json!([{"username": "nobody.here"}]);
+    system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
+    system.appliance("sessions", session).await;
+    let jobs = system.settled(1).await;
+    assert_eq!(jobs[0].state, JobState::Failed);
+    assert_eq!(jobs[0].attempts, 1, "a permanent error is not retried");
+    let why = jobs[0].last_error.clone().unwrap();
+    assert!(why.contains("no active Autotask resource has the e-mail nobody.here@example.com"), "{why}");
+}
