@@ -21,6 +21,13 @@ struct Requirement {
 const REQUIREMENTS: &[Requirement] = &[
     Requirement { package: "build-essential", command: Some("cc"), why: "the C linker Rust builds need" },
     Requirement { package: "pkg-config", command: Some("pkg-config"), why: "finds system libraries for -sys crates" },
+    Requirement { package: "libdbus-1-dev", command: None, why: "the OS keyring (Secret Service) for stored secrets" },
+    Requirement { package: "gnome-keyring", command: None, why: "a real keyring for the secret tests" },
+    Requirement {
+        package: "dbus-daemon",
+        command: Some("dbus-run-session"),
+        why: "a private D-Bus session for those tests",
+    },
     Requirement { package: "nodejs", command: Some("node"), why: "runs the off-the-shelf Autotask client check" },
     Requirement { package: "npm", command: Some("npm"), why: "installs that client" },
 ];

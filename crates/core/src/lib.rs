@@ -3,6 +3,7 @@
 
 pub mod autotask;
 pub mod beyondtrust;
+pub mod check;
 pub mod config;
 pub mod intake;
 pub mod render;

@@ -3,6 +3,7 @@
 //! Loading checks everything and reports every problem at once, each with its profile, key and
 //! what to do. Secrets are resolved from the secret store or the environment, never the file.
 
+mod keyring_store;
 mod reader;
 mod secrets;
 
@@ -15,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::Secret;
 use crate::autotask::AutotaskSettings;
 use crate::beyondtrust::{BeyondTrustSettings, EventType};
+pub use keyring_store::KeyringStore;
 use reader::Section;
 pub use secrets::{KEYRING_SERVICE, NoStore, SecretRef, SecretStore};
 

@@ -1,0 +1,262 @@
+//! `bt-autotask-worker`: the headless worker for a server — a thin command line over bta-core.
+//! `run` listens for outbound events and writes sessions into Autotask; `check` tests every
+//! connection; `render` shows the notes a report would make; `jobs`, `retry` and `secret set`
+//! look after the queue and the keyring.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use bta_core::config::{KeyringStore, SecretRef, SecretStore, WorkerConfig};
+use bta_core::store::{AsyncStore, Store};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bt-autotask-worker",
+    version,
+    about = "Writes every finished BeyondTrust session into its Autotask ticket"
+)]
+struct Cli {
+    /// Log lines as text for people or JSON for log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Listen for outbound events and process them until SIGTERM or Ctrl-C.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Test every connection and setting of every enabled profile, and print a report.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print the note(s) a SupportSession report would make, without any network.
+    Render {
+        #[arg(long)]
+        report: PathBuf,
+        /// A directory of templates replacing the built-in ones.
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+    /// List the most recent jobs.
+    Jobs {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        limit: usize,
+    },
+    /// Queue a failed or finished job again.
+    Retry {
+        id: i64,
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Store secrets in the OS keyring.
+    Secret {
+        #[command(subcommand)]
+        action: SecretAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretAction {
+    /// Read a secret from standard input into the keyring.
+    Set {
+        profile: String,
+        /// client_secret, autotask_password or autotask_integration_code.
+        setting: String,
+    },
+}
+
+const SECRET_SETTINGS: [&str; 3] = ["client_secret", "autotask_password", "autotask_integration_code"];
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    let runtime = tokio::runtime::Runtime::new().context("the async runtime could not start")?;
+    match cli.command {
+        Command::Run { config } => runtime.block_on(run(&config)),
+        Command::Check { config } => runtime.block_on(check(&config)),
+        Command::Render { report, templates } => render(&report, templates.as_deref()),
+        Command::Jobs { config, limit } => jobs(&config, limit),
+        Command::Retry { id, config } => retry(&config, id),
+        Command::Secret { action: SecretAction::Set { profile, setting } } => set_secret(&profile, &setting),
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<WorkerConfig> {
+    WorkerConfig::load(path, &KeyringStore).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// The store's file: in the configuration's data_dir, else the OS data directory.
+fn store_path(config: &WorkerConfig) -> anyhow::Result<PathBuf> {
+    let dir = match &config.data_dir {
+        Some(dir) => dir.clone(),
+        None => directories::ProjectDirs::from("", "", "bt-autotask")
+            .map(|d| d.data_dir().to_path_buf())
+            .context("no data directory is known for this user; set data_dir in the configuration")?,
+    };
+    Ok(dir.join("worker.sqlite3"))
+}
+
+fn open_store(config: &WorkerConfig) -> anyhow::Result<Store> {
+    Ok(Store::open(&store_path(config)?)?)
+}
+
+async fn run(path: &Path) -> anyhow::Result<()> {
+    let config = Arc::new(load(path)?);
+    let store = AsyncStore::new(open_store(&config)?);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let worker = bta_core::worker::Worker::new(&config, store.clone(), wake.clone(), Default::default())?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; is another program using the port?", config.listen))?;
+    tracing::info!(listen = %config.listen, profiles = config.profiles.len(), "bt-autotask-worker is running");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let intake = bta_core::intake::Intake::new(config.clone(), store, wake);
+    let mut intake_stop = stopped.clone();
+    let serving = tokio::spawn(intake.serve(listener, async move {
+        let _ = intake_stop.wait_for(|s| *s).await;
+    }));
+    let mut worker_stop = stopped.clone();
+    let working = tokio::spawn(async move {
+        worker
+            .run(async move {
+                let _ = worker_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    shutdown_signal().await;
+    tracing::info!("stopping: finishing the jobs in flight");
+    let _ = stop.send(true);
+    serving.await.context("the listener stopped unexpectedly")??;
+    working.await.context("the worker stopped unexpectedly")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn check(path: &Path) -> anyhow::Result<()> {
+    let config = load(path)?;
+    println!(
+        "Configuration {}: {} profile(s), outbound events on {}",
+        path.display(),
+        config.profiles.len(),
+        config.listen
+    );
+    let mut failures = 0;
+    for profile in &config.profiles {
+        if profile.disabled {
+            println!("\nProfile '{}': disabled", profile.name);
+            continue;
+        }
+        println!("\nProfile '{}' (appliance id '{}')", profile.name, profile.appliance_id);
+        failures += bta_core::check::profile(profile, &mut |line: &str| println!("  {line}")).await;
+    }
+    if failures > 0 {
+        bail!("{failures} check(s) failed");
+    }
+    println!("\nAll checks passed.");
+    Ok(())
+}
+
+fn render(report: &Path, templates: Option<&Path>) -> anyhow::Result<()> {
+    let file = std::fs::File::open(report).with_context(|| format!("{} cannot be read", report.display()))?;
+    let renderer = bta_core::render::Renderer::new(templates)?;
+    let mut count = 0;
+    for session in bta_core::beyondtrust::read_sessions(std::io::BufReader::new(file)) {
+        let session = session.with_context(|| format!("{} is not a SupportSession report", report.display()))?;
+        for note in renderer.session_notes(&session, &chrono::Local)? {
+            count += 1;
+            println!("=== Session {} — note {} of {}: {} ===", session.lsid, note.part, note.parts, note.title);
+            println!("{}\n", note.description);
+        }
+    }
+    if count == 0 {
+        bail!("{} holds no sessions", report.display());
+    }
+    Ok(())
+}
+
+fn jobs(path: &Path, limit: usize) -> anyhow::Result<()> {
+    let store = open_store(&load(path)?)?;
+    for job in store.recent_jobs(limit)? {
+        let why = job.last_error.as_deref().unwrap_or("");
+        println!(
+            "{:>6}  {:<8}  tries {:<2}  {}  {:<12}  {:<50}  {}  {why}",
+            job.id,
+            format!("{:?}", job.state).to_lowercase(),
+            job.attempts,
+            job.created_at.format("%Y-%m-%d %H:%M:%S"),
+            job.profile,
+            job.event,
+            job.lsid.unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+fn retry(path: &Path, id: i64) -> anyhow::Result<()> {
+    let store = open_store(&load(path)?)?;
+    if store.retry(id, chrono::Utc::now())? {
+        println!("Job {id} is queued again; a running worker picks it up.");
+        Ok(())
+    } else {
+        bail!("job {id} is not a failed, ignored or finished job (see: bt-autotask-worker jobs)")
+    }
+}
+
+fn set_secret(profile: &str, setting: &str) -> anyhow::Result<()> {
+    if !SECRET_SETTINGS.contains(&setting) {
+        bail!("'{setting}' is not a secret setting; use one of {}", SECRET_SETTINGS.join(", "));
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("the secret could not be read from standard input")?;
+    let secret = text.trim_end_matches(['\r', '\n']);
+    if secret.is_empty() {
+        bail!(
+            "no secret arrived on standard input; pipe it in, e.g. read -rs S && printf %s \"$S\" | bt-autotask-worker secret set ..."
+        );
+    }
+    KeyringStore
+        .set(&SecretRef::store_key(profile, setting), &bta_core::Secret::new(secret))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    println!("Stored {setting} of profile '{profile}' in the OS keyring.");
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! The headless binary as an admin uses it: `render` without a network, `check` against both
+//! stand-ins, `run` end to end with a clean stop on SIGTERM, and secrets in a real keyring.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bt-autotask-worker");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures").join(name)
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[test]
+fn render_prints_the_notes_of_a_report_without_any_network() {
+    let output =
+        Command::new(BIN).args(["render", "--report"]).arg(fixture("support_session_rs.xml")).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("=== Session c69a8e10bea9428f816cfababe9815fe — note 1 of 1"), "{printed}");
+    assert!(printed.contains("Hi Dana, I'm connecting now."));
+    assert!(printed.contains("[BeyondTrust session c69a8e10bea9428f816cfababe9815fe part 1 of 1]"));
+
+    let bad = Command::new(BIN).args(["render", "--report"]).arg(fixture("exit_surveys.xml")).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("is not a SupportSession report"), "{}", text(&bad));
+}
+
+struct Stands {
+    autotask: bta_sim::autotask::Running,
+    appliance: bta_sim::beyondtrust::Running,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Stands {
+    async fn start() -> Stands {
+        let autotask = bta_sim::autotask::spawn(
+            bta_sim::autotask::Config { threshold_delay: Duration::ZERO, ..Default::default() },
+            0,
+        )
+        .await
+        .unwrap();
+        let appliance =
+            bta_sim::beyondtrust::spawn(bta_sim::beyondtrust::Config { demo: false, ..Default::default() }, 0)
+                .await
+                .unwrap();
+        Stands { autotask, appliance, dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// Writes a configuration; `secrets` is appended (env names or nothing for the keyring).
+    fn config(&self, listen_port: u16, secrets: &str) -> PathBuf {
+        let text = format!(
+            "listen = \"127.0.0.1:{listen_port}\"\ndata_dir = \"data\"\n\n[[profile]]\nname = \"Desk\"\n\
+             appliance_host = \"{}\"\nuse_non_tls_connections = true\nclient_id = \"{}\"\n\
+             autotask_services_url = \"{}/ATServicesRest\"\nautotask_username = \"{}\"\nupdate_time_entry = true\n\
+             time_entry_default_data = {{ defaultDomain = \"example.com\", roleName = \"Sample Role\", summaryNotes = \"Remote support\" }}\n{secrets}\n",
+            self.appliance.host(),
+            bta_sim::beyondtrust::DEFAULT_CLIENT_ID,
+            self.autotask.base_url,
+            bta_sim::autotask::DEFAULT_USERNAME,
+        );
+        let path = self.dir.path().join("worker.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+const ENV_SECRETS: &str = "client_secret_env = \"BTA_BT_SECRET\"\nautotask_password_env = \"BTA_AT_SECRET\"\nautotask_integration_code_env = \"BTA_AT_CODE\"";
+
+fn with_secrets<'a>(command: &'a mut Command, bt_secret: &str) -> &'a mut Command {
+    command
+        .env("BTA_BT_SECRET", bt_secret)
+        .env("BTA_AT_SECRET", bta_sim::autotask::DEFAULT_SECRET)
+        .env("BTA_AT_CODE", bta_sim::autotask::DEFAULT_INTEGRATION_CODE)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_each_connection_and_fails_on_a_bad_secret() {
+    let stands = Stands::start().await;
+    let config = stands.config(free_port(), ENV_SECRETS);
+    let good = with_secrets(
+        Command::new(BIN).args(["check", "--config"]).arg(&config),
+        bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET,
+    )
+    .output()
+    .unwrap();
+    let report = text(&good);
+    assert!(good.status.success(), "{report}");
+    for expected in [
+        "✓ BeyondTrust",
+        "OAuth works",
+        "✓ Autotask zone",
+        "requests used this hour",
+        "note type 1 is \"Task Detail\"",
+        "role \"Sample Role\" found",
+        "All checks passed.",
+    ] {
+        assert!(report.contains(expected), "missing «{expected}» in:\n{report}");
+    }
+    let bad = with_secrets(Command::new(BIN).args(["check", "--config"]).arg(&config), "wrong").output().unwrap();
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("BeyondTrust rejected the OAuth client"), "{}", text(&bad));
+    assert!(!text(&bad).contains("wrong\n"), "the secret is not printed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_writes_a_session_into_its_ticket_and_stops_cleanly_on_sigterm() {
+    let stands = Stands::start().await;
+    let port = free_port();
+    let config = stands.config(port, ENV_SECRETS);
+    let mut worker = with_secrets(
+        Command::new(BIN).args(["run", "--config"]).arg(&config),
+        bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET,
+    )
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let http = reqwest::Client::new();
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while http.get(&health).send().await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the worker never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let control = |path: &str| format!("{}/_sim/{path}", stands.appliance.base_url);
+    http.post(control("recipients"))
+        .json(&json!({"url": format!("http://127.0.0.1:{port}/ERSPost")}))
+        .send()
+        .await
+        .unwrap();
+    let session =
+        json!({"external_key": "7203", "reps": [{"username": "sam.lee"}], "chat": [{"from": "rep", "text": "Hello"}]});
+    let lsid =
+        http.post(control("sessions")).json(&session).send().await.unwrap().json::<Value>().await.unwrap()["lsid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    loop {
+        let records: Value =
+            http.get(format!("{}/_sim/records", stands.autotask.base_url)).send().await.unwrap().json().await.unwrap();
+        let notes = records["TicketNotes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["description"].as_str().unwrap_or("").contains(&lsid))
+            .count();
+        let entries = records["TimeEntries"].as_array().unwrap().iter().filter(|t| t["ticketID"] == 7203).count();
+        if notes == 1 && entries == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the session never reached its ticket");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+    let status = worker.wait().unwrap();
+    assert!(status.success(), "a clean stop: {status}");
+
+    let jobs = with_secrets(Command::new(BIN).args(["jobs", "--config"]).arg(&config), "x").output().unwrap();
+    assert!(text(&jobs).contains("done"), "{}", text(&jobs));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_set_into_the_real_keyring_are_used_by_check() {
+    for tool in ["dbus-run-session", "gnome-keyring-daemon"] {
+        let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap().status.success();
+        assert!(found, "{tool} is missing; `cargo xtask setup` installs it");
+    }
+    let stands = Stands::start().await;
+    let config = stands.config(free_port(), "client_secret_env = \"BTA_BT_SECRET\"");
+    let script = format!(
+        "set -e\n\
+         printf %s keyring-password | gnome-keyring-daemon --replace --unlock --components=secrets >/dev/null 2>&1\n\
+         printf %s '{at_secret}' | {bin} secret set Desk autotask_password\n\
+         printf '%s\\n' '{at_code}' | {bin} secret set Desk autotask_integration_code\n\
+         {bin} check --config '{config}'\n",
+        at_secret = bta_sim::autotask::DEFAULT_SECRET,
+        at_code = bta_sim::autotask::DEFAULT_INTEGRATION_CODE,
+        bin = BIN,
+        config = config.display(),
+    );
+    let output = Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .env("BTA_BT_SECRET", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET)
+        .output()
+        .unwrap();
+    let report = text(&output);
+    assert!(output.status.success(), "{report}");
+    assert!(report.contains("Stored autotask_password of profile 'Desk' in the OS keyring."), "{report}");
+    assert!(report.contains("✓ Autotask zone") && report.contains("All checks passed."), "{report}");
+    assert!(!report.contains(bta_sim::autotask::DEFAULT_SECRET), "the secret is never printed");
+
+    let bad = Command::new(BIN).args(["secret", "set", "Desk", "password"]).stdin(Stdio::null()).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("'password' is not a secret setting"), "{}", text(&bad));
+}
