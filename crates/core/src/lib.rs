@@ -6,6 +6,7 @@ pub mod beyondtrust;
 pub mod check;
 pub mod config;
 pub mod intake;
+pub mod polling;
 pub mod render;
 pub mod secret;
 pub mod store;

@@ -35,6 +35,7 @@ struct System {
     intake_url: String,
     store: AsyncStore,
     worker: Worker,
+    config: Arc<WorkerConfig>,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -82,10 +83,10 @@ impl System {
         let worker = Worker::new(&config, store.clone(), wake.clone(), timing).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let intake_url = format!("http://{}/ERSPost", listener.local_addr().unwrap());
-        tokio::spawn(Intake::new(config, store.clone(), wake).serve(listener, std::future::pending()));
+        tokio::spawn(Intake::new(config.clone(), store.clone(), wake).serve(listener, std::future::pending()));
         let running = worker.clone();
         tokio::spawn(async move { running.run(std::future::pending()).await });
-        System { autotask, appliance, intake_url, store, worker, http: reqwest::Client::new(), _dir: dir }
+        System { autotask, appliance, intake_url, store, worker, config, http: reqwest::Client::new(), _dir: dir }
     }
 
     async fn appliance(&self, path: &str, body: Value) -> Value {
@@ -222,4 +223,30 @@ async fn a_rep_unknown_to_autotask_fails_for_good_and_says_what_to_fix() {
     assert_eq!(jobs[0].attempts, 1, "a permanent error is not retried");
     let why = jobs[0].last_error.clone().unwrap();
     assert!(why.contains("no active Autotask resource has the e-mail nobody.here@example.com"), "{why}");
+}
+
+#[tokio::test]
+async fn polling_queues_each_finished_session_once_and_they_land_in_their_tickets() {
+    let system = System::start("polling_event_types = [\"support_session_end\"]\npolling_interval_minutes = 1").await;
+    let first = system.appliance("sessions", scenario("7204")).await["lsid"].as_str().unwrap().to_owned();
+    let second = system.appliance("sessions", scenario("T20261124.0042")).await["lsid"].as_str().unwrap().to_owned();
+    let profile = system.config.profiles[0].clone();
+    let appliance = bta_core::beyondtrust::BeyondTrustClient::new(profile.beyondtrust.clone()).unwrap();
+    let now = chrono::Utc::now();
+    assert_eq!(bta_core::polling::poll_once(&profile, &appliance, &system.store, now).await.unwrap(), 2);
+    assert_eq!(
+        bta_core::polling::poll_once(&profile, &appliance, &system.store, now).await.unwrap(),
+        0,
+        "nothing twice"
+    );
+    assert!(system.store.run(|s| s.watermark("Desk")).await.unwrap().is_some());
+    system.worker.wake().notify_one();
+    let jobs = system.settled(2).await;
+    assert!(
+        jobs.iter().all(|j| j.state == JobState::Done && j.source == bta_core::store::Source::Polling),
+        "{jobs:#?}"
+    );
+    let notes = system.records("TicketNotes").await;
+    assert_eq!(notes_for(&notes, 7204, &first).len(), 1);
+    assert_eq!(notes_for(&notes, 7201, &second).len(), 1);
 }

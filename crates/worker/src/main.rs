@@ -132,6 +132,13 @@ async fn run(path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}; is another program using the port?", config.listen))?;
     tracing::info!(listen = %config.listen, profiles = config.profiles.len(), "bt-autotask-worker is running");
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    for profile in config.profiles.iter().filter(|p| !p.disabled && !p.polling_event_types.is_empty()) {
+        let appliance = bta_core::beyondtrust::BeyondTrustClient::new(profile.beyondtrust.clone())?;
+        let mut poll_stop = stopped.clone();
+        tokio::spawn(bta_core::polling::run(profile.clone(), appliance, store.clone(), wake.clone(), async move {
+            let _ = poll_stop.wait_for(|s| *s).await;
+        }));
+    }
     let intake = bta_core::intake::Intake::new(config.clone(), store, wake);
     let mut intake_stop = stopped.clone();
     let serving = tokio::spawn(intake.serve(listener, async move {
