@@ -4,30 +4,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bta_core::Secret;
-use bta_core::config::{SecretRef, SecretStore, WorkerConfig};
+use bta_core::config::{MemoryStore, SecretRef, SecretStore, WorkerConfig};
 use bta_core::intake::Intake;
 use bta_core::store::{AsyncStore, JobState, Store};
 use bta_core::worker::{Timing, Worker};
 use serde_json::{Value, json};
-
-#[derive(Default)]
-struct MemoryStore(Mutex<HashMap<String, Secret>>);
-
-impl SecretStore for MemoryStore {
-    fn get(&self, key: &str) -> Result<Option<Secret>, String> {
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    fn set(&self, key: &str, secret: &Secret) -> Result<(), String> {
-        self.0.lock().unwrap().insert(key.to_owned(), secret.clone());
-        Ok(())
-    }
-}
 
 struct System {
     autotask: bta_sim::autotask::Running,

@@ -18,7 +18,7 @@ use crate::autotask::AutotaskSettings;
 use crate::beyondtrust::{BeyondTrustSettings, EventType};
 pub use keyring_store::KeyringStore;
 use reader::Section;
-pub use secrets::{KEYRING_SERVICE, NoStore, SecretRef, SecretStore};
+pub use secrets::{KEYRING_SERVICE, MemoryStore, NoStore, SecretRef, SecretStore};
 
 /// The seed's outbound and polling event types, by their snake_case keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,6 +2,9 @@
 //! in the OS keyring under the profile and setting; for servers and tests an environment
 //! variable named in the file (`client_secret_env = "BT_CLIENT_SECRET"`).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use crate::Secret;
 
 /// The keyring service name every secret is stored under.
@@ -58,5 +61,19 @@ impl SecretStore for NoStore {
     }
     fn set(&self, _key: &str, _secret: &Secret) -> Result<(), String> {
         Err("no secret store is available here; name an environment variable instead".into())
+    }
+}
+
+/// Secrets held in memory for this process only: the demo's stand-in credentials, and tests.
+#[derive(Debug, Default)]
+pub struct MemoryStore(Mutex<HashMap<String, Secret>>);
+
+impl SecretStore for MemoryStore {
+    fn get(&self, key: &str) -> Result<Option<Secret>, String> {
+        Ok(self.0.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned())
+    }
+    fn set(&self, key: &str, secret: &Secret) -> Result<(), String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_owned(), secret.clone());
+        Ok(())
     }
 }

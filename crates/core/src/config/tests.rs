@@ -1,22 +1,6 @@
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use super::*;
-
-/// An in-memory secret store standing in for the keyring in these unit tests.
-#[derive(Default)]
-struct MemoryStore(Mutex<HashMap<String, Secret>>);
-
-impl SecretStore for MemoryStore {
-    fn get(&self, key: &str) -> Result<Option<Secret>, String> {
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    fn set(&self, key: &str, secret: &Secret) -> Result<(), String> {
-        self.0.lock().unwrap().insert(key.to_owned(), secret.clone());
-        Ok(())
-    }
-}
 
 fn store_for(profile: &str) -> MemoryStore {
     let store = MemoryStore::default();
