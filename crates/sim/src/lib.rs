@@ -4,4 +4,5 @@
 
 pub mod autotask;
 pub mod beyondtrust;
+mod faults;
 pub mod people;

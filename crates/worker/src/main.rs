@@ -126,7 +126,12 @@ async fn run(path: &Path) -> anyhow::Result<()> {
     let config = Arc::new(load(path)?);
     let store = AsyncStore::new(open_store(&config)?);
     let wake = Arc::new(tokio::sync::Notify::new());
-    let worker = bta_core::worker::Worker::new(&config, store.clone(), wake.clone(), Default::default())?;
+    let timing = bta_core::worker::Timing {
+        retry_base: config.retry_delay,
+        report_lag_wait: config.report_lag_wait,
+        ..Default::default()
+    };
+    let worker = bta_core::worker::Worker::new(&config, store.clone(), wake.clone(), timing)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is another program using the port?", config.listen))?;

@@ -125,6 +125,10 @@ pub struct WorkerConfig {
     pub listen: SocketAddr,
     /// Where the store lives; the OS data directory when absent.
     pub data_dir: Option<PathBuf>,
+    /// First wait before retrying a failed job (doubled each retry, at most an hour).
+    pub retry_delay: std::time::Duration,
+    /// Wait between looks at a session report that does not show the session's end yet.
+    pub report_lag_wait: std::time::Duration,
     pub profiles: Vec<Profile>,
 }
 
@@ -133,7 +137,7 @@ pub struct WorkerConfig {
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, data_dir and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, data_dir, retry_delay_ms, report_lag_wait_ms and [[profile]]";
 const PROFILE_KEYS_HINT: &str = "every profile key is shown in examples/worker.toml";
 
 impl WorkerConfig {
@@ -154,6 +158,9 @@ impl WorkerConfig {
         let mut top = Section::new(&table, "the file", &mut problems);
         let listen = top.string("listen").unwrap_or_else(|| "0.0.0.0:8180".to_owned());
         let data_dir = top.string("data_dir").map(|d| base.join(d));
+        let millis = |n: Option<i64>, default: u64| std::time::Duration::from_millis(n.map_or(default, |n| n as u64));
+        let retry_delay = millis(top.integer("retry_delay_ms", 1..=86_400_000), 30_000);
+        let report_lag_wait = millis(top.integer("report_lag_wait_ms", 1..=3_600_000), 5_000);
         let has_profiles = top.has("profile");
         top.finish(TOP_KEYS_HINT);
         let listen = listen.parse::<SocketAddr>().unwrap_or_else(|_| {
@@ -176,7 +183,11 @@ impl WorkerConfig {
             _ => problems.push("the file, key 'profile': write each profile as a [[profile]] table".into()),
         }
         check_profiles_together(&profiles, &mut problems);
-        if problems.is_empty() { Ok(WorkerConfig { listen, data_dir, profiles }) } else { Err(ConfigErrors(problems)) }
+        if problems.is_empty() {
+            Ok(WorkerConfig { listen, data_dir, retry_delay, report_lag_wait, profiles })
+        } else {
+            Err(ConfigErrors(problems))
+        }
     }
 
     pub fn profile(&self, name: &str) -> Option<&Profile> {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Sim, lock, schema};
+use crate::faults::{Fault, check_fault, take_fault};
 
 /// Most requests kept in the log, oldest dropped first.
 const REQUEST_LOG_LIMIT: usize = 20_000;
@@ -20,30 +21,6 @@ pub struct Control {
     pub latency: Duration,
     pub concurrency: Concurrency,
     pub requests: VecDeque<RequestRecord>,
-}
-
-/// Answer the next `count` requests matching `method` and `path` (a case-insensitive prefix)
-/// with `status`. With `after_processing` the request is carried out first — the write
-/// happens — and the caller still sees the failure, as when a connection drops late.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Fault {
-    #[serde(default = "any_method")]
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    #[serde(default = "one")]
-    pub count: u32,
-    #[serde(default)]
-    pub retry_after: Option<u64>,
-    #[serde(default)]
-    pub after_processing: bool,
-}
-
-fn any_method() -> String {
-    "*".to_owned()
-}
-fn one() -> u32 {
-    1
 }
 
 /// Requests in flight per endpoint now, and the most seen at once since the last reset.
@@ -67,19 +44,9 @@ pub struct RequestRecord {
 }
 
 impl Control {
-    /// Takes one use of the first fault matching the request, if any.
+    /// Takes one use of the first fault that matches the request and strikes, if any.
     pub fn take_fault(&mut self, method: &Method, path: &str) -> Option<Fault> {
-        let path = path.to_ascii_lowercase();
-        let index = self.faults.iter().position(|f| {
-            (f.method == "*" || f.method.eq_ignore_ascii_case(method.as_str()))
-                && path.starts_with(&f.path.to_ascii_lowercase())
-        })?;
-        let fault = self.faults[index].clone();
-        self.faults[index].count -= 1;
-        if self.faults[index].count == 0 {
-            self.faults.remove(index);
-        }
-        Some(fault)
+        take_fault(&mut self.faults, method.as_str(), path)
     }
 
     pub fn enter(&mut self, endpoint: &str) {
@@ -127,12 +94,11 @@ pub fn handle(sim: &Sim, method: &Method, path: &str, body: &[u8]) -> Response {
     let segments: Vec<&str> = rest.split('/').collect();
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["faults"]) => ok(json!(lock(&sim.control).faults)),
-        ("POST", ["faults"]) => match parse::<Fault>(body) {
-            Ok(f) if f.count > 0 => {
+        ("POST", ["faults"]) => match parse::<Fault>(body).and_then(check_fault) {
+            Ok(f) => {
                 lock(&sim.control).faults.push(f);
                 ok(json!({"ok": true}))
             }
-            Ok(_) => bad_request("a fault needs a count of at least 1".to_owned()),
             Err(e) => bad_request(e),
         },
         ("DELETE", ["faults"]) => {

@@ -127,7 +127,7 @@ async fn api(sim: &Sim, method: &Method, uri: &Uri, headers: &HeaderMap, body: &
     }
 }
 
-fn fault_response(fault: &control::Fault) -> Response {
+fn fault_response(fault: &crate::faults::Fault) -> Response {
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = error(status, format!("Injected fault: HTTP {}", fault.status)).into_response();
     if let Some(seconds) = fault.retry_after {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::xml::{REPORTING_NS, command_document, element, error_document};
 use super::{IssuedKey, Sim, control, lock};
+use crate::faults::take_fault;
 
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
@@ -101,9 +102,34 @@ fn unauthorized() -> Response {
     xml(StatusCode::UNAUTHORIZED, error_document("Invalid or expired access token"))
 }
 
-async fn command(State(sim): State<Arc<Sim>>, headers: HeaderMap, RawQuery(query): RawQuery, body: Bytes) -> Response {
+/// Runs an API call, unless an injected fault answers instead (before or after running it).
+fn with_faults(sim: &Sim, method: &Method, path: &str, run: impl FnOnce() -> Response) -> Response {
+    let fault = take_fault(&mut sim.state().faults, method.as_str(), path);
+    match fault {
+        None => run(),
+        Some(f) => {
+            if f.after_processing {
+                run();
+            }
+            let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            xml(status, error_document(&format!("Injected fault: HTTP {}", f.status)))
+        }
+    }
+}
+
+async fn command(
+    State(sim): State<Arc<Sim>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
     let p = params(query, &body);
-    let response = if authorized(&sim, &headers) { run_command(&sim, &p) } else { unauthorized() };
+    let response = if authorized(&sim, &headers) {
+        with_faults(&sim, &method, "/api/command", || run_command(&sim, &p))
+    } else {
+        unauthorized()
+    };
     record(&sim, "/api/command", response.status(), &p);
     response
 }
@@ -275,12 +301,17 @@ fn get_attributes(sim: &Sim, p: &[(String, String)]) -> Result<String, String> {
 
 async fn reporting(
     State(sim): State<Arc<Sim>>,
+    method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
     let p = params(query, &body);
-    let response = if authorized(&sim, &headers) { run_report(&sim, &p) } else { unauthorized() };
+    let response = if authorized(&sim, &headers) {
+        with_faults(&sim, &method, "/api/reporting", || run_report(&sim, &p))
+    } else {
+        unauthorized()
+    };
     record(&sim, "/api/reporting", response.status(), &p);
     response
 }

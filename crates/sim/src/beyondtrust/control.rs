@@ -30,6 +30,7 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/session-keys", get(session_keys))
         .route("/_sim/client-scripts", get(client_scripts))
         .route("/_sim/requests", get(requests))
+        .route("/_sim/faults", post(add_fault).delete(clear_faults))
 }
 
 fn bad_request(message: impl Into<String>) -> Response {
@@ -199,4 +200,23 @@ async fn requests(State(sim): State<Arc<Sim>>) -> Json<Value> {
         .map(|(path, status, locale)| json!({"path": path, "status": status, "locale": locale}))
         .collect();
     Json(json!(list))
+}
+
+/// Injected faults on `/api/command` and `/api/reporting`, as for the Autotask stand-in.
+async fn add_fault(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let fault = serde_json::from_slice::<crate::faults::Fault>(&body)
+        .map_err(|e| format!("invalid fault: {e}"))
+        .and_then(crate::faults::check_fault);
+    match fault {
+        Ok(f) => {
+            sim.state().faults.push(f);
+            Json(json!({"ok": true})).into_response()
+        }
+        Err(e) => bad_request(e),
+    }
+}
+
+async fn clear_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    sim.state().faults.clear();
+    Json(json!({"ok": true}))
 }

@@ -86,6 +86,7 @@ struct State {
     keys: Vec<IssuedKey>,
     sessions: Vec<sessions::Session>,
     client_scripts: Vec<serde_json::Value>,
+    faults: Vec<crate::faults::Fault>,
     /// Requests answered: path, status, and the locale asked for.
     requests: Vec<(String, u16, Option<String>)>,
 }

@@ -1,0 +1,144 @@
+//! Set-up for the end-to-end tests: both stand-ins in process, a configuration file pointing at
+//! them, and the real `bt-autotask-worker` binary started, stopped and killed as a server would be.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The worker binary next to this test's own (built by `cargo build --workspace --bins`).
+pub fn worker_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe.parent().and_then(|deps| deps.parent()).unwrap().join("bt-autotask-worker");
+    assert!(
+        binary.is_file(),
+        "{} is missing; build it first: cargo build --workspace --bins (cargo xtask test does)",
+        binary.display()
+    );
+    binary
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Both stand-ins, and a directory for the configuration and the store.
+pub struct Stands {
+    pub autotask: bta_sim::autotask::Running,
+    pub appliance: bta_sim::beyondtrust::Running,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+impl Stands {
+    pub async fn start() -> Stands {
+        let autotask_config = bta_sim::autotask::Config { threshold_delay: Duration::ZERO, ..Default::default() };
+        let autotask = bta_sim::autotask::spawn(autotask_config, 0).await.unwrap();
+        let appliance_config = bta_sim::beyondtrust::Config { demo: false, ..Default::default() };
+        let appliance = bta_sim::beyondtrust::spawn(appliance_config, 0).await.unwrap();
+        Stands { autotask, appliance, dir: tempfile::tempdir().unwrap(), http: reqwest::Client::new() }
+    }
+
+    /// Writes `worker.toml`: one profile on both stand-ins, secrets from the environment,
+    /// time entries on; `top` and `profile` add settings.
+    pub fn config(&self, port: u16, top: &str, profile: &str) -> PathBuf {
+        let text = format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n{top}\n\n[[profile]]\nname = \"Desk\"\n\
+             appliance_host = \"{}\"\nuse_non_tls_connections = true\nclient_id = \"{}\"\nclient_secret_env = \"BTA_BT_SECRET\"\n\
+             autotask_services_url = \"{}/ATServicesRest\"\nautotask_username = \"{}\"\n\
+             autotask_password_env = \"BTA_AT_SECRET\"\nautotask_integration_code_env = \"BTA_AT_CODE\"\nupdate_time_entry = true\n\
+             time_entry_default_data = {{ defaultDomain = \"example.com\", roleName = \"Sample Role\", summaryNotes = \"Remote support\" }}\n{profile}\n",
+            self.appliance.host(),
+            bta_sim::beyondtrust::DEFAULT_CLIENT_ID,
+            self.autotask.base_url,
+            bta_sim::autotask::DEFAULT_USERNAME,
+        );
+        let path = self.dir.path().join("worker.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub async fn post(&self, url: String, body: Value) -> Value {
+        let response = self.http.post(url).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.unwrap()
+    }
+
+    pub async fn appliance(&self, path: &str, body: Value) -> Value {
+        self.post(format!("{}/_sim/{path}", self.appliance.base_url), body).await
+    }
+
+    pub async fn autotask_fault(&self, fault: Value) {
+        self.post(format!("{}/_sim/faults", self.autotask.base_url), fault).await;
+    }
+
+    pub async fn deliveries(&self) -> Value {
+        self.http
+            .get(format!("{}/_sim/deliveries", self.appliance.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn records(&self, entity: &str) -> Vec<Value> {
+        let all: Value = self
+            .http
+            .get(format!("{}/_sim/records", self.autotask.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all[entity].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// A running `bt-autotask-worker run`.
+pub struct Worker {
+    child: Child,
+    pub port: u16,
+}
+
+impl Worker {
+    /// Starts the worker with the stand-ins' secrets in its environment and waits until it listens.
+    pub async fn start(config: &PathBuf, port: u16) -> Worker {
+        let child = Command::new(worker_binary())
+            .args(["run", "--config"])
+            .arg(config)
+            .env("BTA_BT_SECRET", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET)
+            .env("BTA_AT_SECRET", bta_sim::autotask::DEFAULT_SECRET)
+            .env("BTA_AT_CODE", bta_sim::autotask::DEFAULT_INTEGRATION_CODE)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let worker = Worker { child, port };
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "the worker never listened on {port}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        worker
+    }
+
+    /// SIGKILL: no shutdown, no flush — as a crash or a pulled plug leaves it.
+    pub fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, and whether it then stopped cleanly.
+    pub fn stop(mut self) -> bool {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        self.child.wait().unwrap().success()
+    }
+}
