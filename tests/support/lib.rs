@@ -26,6 +26,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Both stand-ins, and a directory for the configuration and the store.
+#[derive(Debug)]
 pub struct Stands {
     pub autotask: bta_sim::autotask::Running,
     pub appliance: bta_sim::beyondtrust::Running,
@@ -101,6 +102,7 @@ impl Stands {
 }
 
 /// A running `bt-autotask-worker run`.
+#[derive(Debug)]
 pub struct Worker {
     child: Child,
     pub port: u16,
