@@ -240,7 +240,8 @@ fn run_counting(program: &str, args: &[&str], tally: &mut Tally) -> Result {
 
 fn bench() -> Result {
     run("cargo", &["build", "--release", "--quiet", "-p", "bta-sim"])?;
-    run("cargo", &["bench", "-p", "bta-core", "--bench", "autotask", "--bench", "reports"])
+    run("cargo", &["bench", "-p", "bta-core", "--bench", "autotask", "--bench", "reports"])?;
+    run("cargo", &["bench", "-p", "bta-e2e", "--bench", "worker"])
 }
 
 #[cfg(test)]

@@ -52,7 +52,16 @@ fn record(sim: &Sim, path: &str, status: StatusCode, params: &[(String, String)]
     sim.state().requests.push((path.to_owned(), status.as_u16(), locale));
 }
 
+/// Waits the latency a test asked for, as a distant appliance would.
+async fn delay(sim: &Sim) {
+    let latency = sim.state().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+}
+
 async fn token(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
+    delay(&sim).await;
     let response = issue_token(&sim, &headers, &body);
     record(&sim, "/oauth2/token", response.status(), &[]);
     response
@@ -124,6 +133,7 @@ async fn command(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
+    delay(&sim).await;
     let p = params(query, &body);
     let response = if authorized(&sim, &headers) {
         with_faults(&sim, &method, "/api/command", || run_command(&sim, &p))
@@ -306,6 +316,7 @@ async fn reporting(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
+    delay(&sim).await;
     let p = params(query, &body);
     let response = if authorized(&sim, &headers) {
         with_faults(&sim, &method, "/api/reporting", || run_report(&sim, &p))

@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/client-scripts", get(client_scripts))
         .route("/_sim/requests", get(requests))
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
+        .route("/_sim/latency", post(set_latency))
 }
 
 fn bad_request(message: impl Into<String>) -> Response {
@@ -219,4 +220,15 @@ async fn add_fault(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
 async fn clear_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {
     sim.state().faults.clear();
     Json(json!({"ok": true}))
+}
+
+/// Latency added to every token, command and reporting request: `{"ms": 50}`.
+async fn set_latency(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.get("ms").and_then(Value::as_u64)) {
+        Some(ms) => {
+            sim.state().latency = Duration::from_millis(ms);
+            Json(json!({"ok": true})).into_response()
+        }
+        None => bad_request("send {\"ms\": <milliseconds>}"),
+    }
 }

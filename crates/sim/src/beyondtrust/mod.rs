@@ -87,6 +87,8 @@ struct State {
     sessions: Vec<sessions::Session>,
     client_scripts: Vec<serde_json::Value>,
     faults: Vec<crate::faults::Fault>,
+    /// Added to every API and token request.
+    latency: std::time::Duration,
     /// Requests answered: path, status, and the locale asked for.
     requests: Vec<(String, u16, Option<String>)>,
 }

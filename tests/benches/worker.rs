@@ -1,0 +1,216 @@
+//! Worker benchmark: prints figures and ratios measured in one run, over real loopback HTTP.
+//!
+//! - intake: events per second and p99 latency of `/ERSPost` with 8 concurrent senders
+//!   (goals: ≥ 2,000 events/s, p99 ≤ 10 ms);
+//! - Autotask calls per finished session with warm caches (goal: ≤ 2.05);
+//! - with 50 ms added at each stand-in, p99 from the end event to the note against the floor of
+//!   three round trips measured in the same run (goal: ≤ 1.5×).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bta_core::Secret;
+use bta_core::config::{MemoryStore, SecretRef, SecretStore, WorkerConfig};
+use bta_core::intake::Intake;
+use bta_core::store::{AsyncStore, Store};
+use bta_core::worker::{Timing, Worker};
+use bta_e2e::Stands;
+use serde_json::{Value, json};
+
+fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[((values.len() as f64 * p).ceil() as usize).saturating_sub(1).min(values.len() - 1)]
+}
+
+struct Pipeline {
+    intake_url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Intake and worker in this process, on a fresh store, for the stand-ins' profile.
+async fn pipeline(stands: &Stands) -> Pipeline {
+    let text = std::fs::read_to_string(stands.config(0, "", "")).unwrap();
+    let secrets = MemoryStore::default();
+    for (setting, value) in [
+        ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
+        ("autotask_password", bta_sim::autotask::DEFAULT_SECRET),
+        ("autotask_integration_code", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
+    ] {
+        secrets.set(&SecretRef::store_key("Desk", setting), &Secret::new(value)).unwrap();
+    }
+    let text =
+        text.lines().filter(|l| !l.contains("_env =") && !l.starts_with("data_dir")).collect::<Vec<_>>().join("\n");
+    let config = Arc::new(WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = AsyncStore::new(Store::open(&dir.path().join("store.sqlite3")).unwrap());
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let worker = Worker::new(&config, store.clone(), wake.clone(), Timing::default()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let intake_url = format!("http://{}/ERSPost", listener.local_addr().unwrap());
+    tokio::spawn(Intake::new(config, store, wake).serve(listener, std::future::pending()));
+    tokio::spawn(async move { worker.run(std::future::pending()).await });
+    Pipeline { intake_url, _dir: dir }
+}
+
+/// Ends of sessions the worker will ignore (no external key): pure intake load.
+fn end_event(n: usize) -> String {
+    format!("event=support_conference_end&version=3&timestamp=1795515302&lsid={n:032x}&external_key=")
+}
+
+async fn intake_throughput(stands: &Stands) {
+    let p = pipeline(stands).await;
+    let http = reqwest::Client::new();
+    for n in 0..200 {
+        http.post(&p.intake_url).body(end_event(1_000_000 + n)).send().await.unwrap();
+    }
+    const SENDERS: usize = 8;
+    const EACH: usize = 625;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let http = http.clone();
+            let url = p.intake_url.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(EACH);
+                for i in 0..EACH {
+                    let t = Instant::now();
+                    let r = http.post(&url).body(end_event(s * EACH + i)).send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                    latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let rate = (SENDERS * EACH) as f64 / started.elapsed().as_secs_f64();
+    let p99 = percentile(latencies, 0.99);
+    println!(
+        "intake: {rate:.0} events/s (goal ≥ 2,000: {}), p99 {p99:.2} ms (goal ≤ 10 ms: {}), each stored durably before its 200",
+        verdict(rate >= 2000.0),
+        verdict(p99 <= 10.0)
+    );
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "meets the goal" } else { "MISSES the goal" }
+}
+
+async fn send_session(stands: &Stands, p: &Pipeline, ticket: i64) -> String {
+    let session = json!({"external_key": ticket.to_string(), "duration": 300, "reps": [{"username": "alex.morgan"}],
+                         "chat": [{"from": "rep", "text": "Hello"}]});
+    let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
+    let body = format!("event=support_conference_end&version=3&timestamp=1795515302&lsid={lsid}&external_key={ticket}");
+    let r = stands.http.post(&p.intake_url).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    lsid
+}
+
+async fn wait_for_note(stands: &Stands, lsid: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let notes = stands.records("TicketNotes").await;
+        if notes.iter().any(|n| n["description"].as_str().is_some_and(|d| d.contains(lsid))) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "session {lsid} never reached its ticket");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn wait_for_time_entry(stands: &Stands, lsid: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stands
+        .records("TimeEntries")
+        .await
+        .iter()
+        .any(|t| t["internalNotes"].as_str().is_some_and(|d| d.contains(lsid)))
+    {
+        assert!(Instant::now() < deadline, "session {lsid} never got its time entry");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn autotask_requests(stands: &Stands) -> usize {
+    let log: Value = stands
+        .http
+        .get(format!("{}/_sim/requests", stands.autotask.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    log.as_array().unwrap().len()
+}
+
+async fn calls_per_session(stands: &Stands) {
+    let p = pipeline(stands).await;
+    let warm = send_session(stands, &p, 7201).await;
+    wait_for_time_entry(stands, &warm).await;
+    let before = autotask_requests(stands).await;
+    const N: usize = 100;
+    for i in 0..N {
+        let lsid = send_session(stands, &p, 7201 + (i % 20) as i64).await;
+        wait_for_time_entry(stands, &lsid).await;
+    }
+    let per_session = (autotask_requests(stands).await - before) as f64 / N as f64;
+    println!(
+        "Autotask calls per finished session (note and time entry, warm caches): {per_session:.2} (goal ≤ 2.05: {})",
+        verdict(per_session <= 2.05)
+    );
+}
+
+async fn latency(stands: &Stands) {
+    let p = pipeline(stands).await;
+    let warm = send_session(stands, &p, 7202).await;
+    wait_for_time_entry(stands, &warm).await;
+    for base in [&stands.autotask.base_url, &stands.appliance.base_url] {
+        stands.post(format!("{base}/_sim/latency"), json!({"ms": 50})).await;
+    }
+    // The floor: three bare round trips to the stand-ins, measured now.
+    let http = reqwest::Client::new();
+    let mut floors = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        for _ in 0..3 {
+            http.get(format!("{}/atservicesrest/v1.0/ThresholdInformation", stands.autotask.base_url))
+                .header("UserName", bta_sim::autotask::DEFAULT_USERNAME)
+                .header("Secret", bta_sim::autotask::DEFAULT_SECRET)
+                .header("ApiIntegrationCode", bta_sim::autotask::DEFAULT_INTEGRATION_CODE)
+                .send()
+                .await
+                .unwrap();
+        }
+        floors.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let floor = percentile(floors, 0.5);
+    let mut times = Vec::new();
+    for i in 0..40 {
+        let started = Instant::now();
+        let lsid = send_session(stands, &p, 7203 + (i % 10) as i64).await;
+        wait_for_note(stands, &lsid).await;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        wait_for_time_entry(stands, &lsid).await;
+    }
+    let p99 = percentile(times, 0.99);
+    let ratio = p99 / floor;
+    println!(
+        "end event to note with 50 ms at each stand-in: p99 {p99:.0} ms vs three round trips {floor:.0} ms → {ratio:.2}× (goal ≤ 1.5×: {})",
+        verdict(ratio <= 1.5)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    println!("Worker benchmark (one run, loopback HTTP, both stand-ins in process)");
+    intake_throughput(&Stands::start().await).await;
+    calls_per_session(&Stands::start().await).await;
+    latency(&Stands::start().await).await;
+}
