@@ -236,3 +236,44 @@ async fn polling_queues_each_finished_session_once_and_they_land_in_their_ticket
     assert_eq!(notes_for(&notes, 7204, &first).len(), 1);
     assert_eq!(notes_for(&notes, 7201, &second).len(), 1);
 }
+
+#[tokio::test]
+async fn a_report_that_lags_the_end_event_is_waited_for() {
+    let system = System::start("").await;
+    system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
+    let mut lagging = scenario("7206");
+    lagging["report_lag_ms"] = json!(300);
+    let lsid = system.appliance("sessions", lagging).await["lsid"].as_str().unwrap().to_owned();
+    let jobs = system.settled(1).await;
+    assert_eq!(jobs[0].state, JobState::Done, "{jobs:#?}");
+    assert!(jobs[0].attempts > 1, "the first look found no end time and waited");
+    assert_eq!(notes_for(&system.records("TicketNotes").await, 7206, &lsid).len(), 1);
+}
+
+#[tokio::test]
+async fn a_long_transcript_is_written_as_numbered_notes_each_once() {
+    let system = System::start("").await;
+    let fault = json!({"method": "POST", "path": "/atservicesrest/v1.0/Tickets/7207/Notes", "status": 500,
+                       "count": 2, "after_processing": true});
+    system.http.post(format!("{}/_sim/faults", system.autotask.base_url)).json(&fault).send().await.unwrap();
+    system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
+    let mut long = scenario("7207");
+    long["chat"] = json!(
+        (0..1500)
+            .map(|i| json!({"from": if i % 2 == 0 { "rep" } else { "customer" },
+        "text": format!("Message {i:04}: checking the mail profile, the cached credentials and the VPN once more.")}))
+            .collect::<Vec<_>>()
+    );
+    let lsid = system.appliance("sessions", long).await["lsid"].as_str().unwrap().to_owned();
+    let jobs = system.settled(1).await;
+    assert_eq!(jobs[0].state, JobState::Done, "{jobs:#?}");
+    let notes = notes_for(&system.records("TicketNotes").await, 7207, &lsid);
+    let parts = notes.len();
+    assert!(parts >= 4, "{parts} parts");
+    for part in 1..=parts {
+        let marker = format!("[BeyondTrust session {lsid} part {part} of {parts}]");
+        let count = notes.iter().filter(|n| n["description"].as_str().unwrap().ends_with(&marker)).count();
+        assert_eq!(count, 1, "part {part} written once");
+    }
+    assert!(notes.iter().all(|n| n["description"].as_str().unwrap().chars().count() <= 32_000));
+}
