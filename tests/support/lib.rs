@@ -46,17 +46,30 @@ impl Stands {
     /// Writes `worker.toml`: one profile on both stand-ins, secrets from the environment,
     /// time entries on; `top` and `profile` add settings.
     pub fn config(&self, port: u16, top: &str, profile: &str) -> PathBuf {
-        let text = format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n{top}\n\n[[profile]]\nname = \"Desk\"\n\
+        let text =
+            format!("listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n{top}\n\n{}", self.profile("Desk", profile));
+        let path = self.dir.path().join("worker.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// One `[[profile]]` on both stand-ins, secrets from the environment, time entries on.
+    pub fn profile(&self, name: &str, extra: &str) -> String {
+        format!(
+            "[[profile]]\nname = \"{name}\"\n\
              appliance_host = \"{}\"\nuse_non_tls_connections = true\nclient_id = \"{}\"\nclient_secret_env = \"BTA_BT_SECRET\"\n\
              autotask_services_url = \"{}/ATServicesRest\"\nautotask_username = \"{}\"\n\
              autotask_password_env = \"BTA_AT_SECRET\"\nautotask_integration_code_env = \"BTA_AT_CODE\"\nupdate_time_entry = true\n\
-             time_entry_default_data = {{ defaultDomain = \"example.com\", roleName = \"Sample Role\", summaryNotes = \"Remote support\" }}\n{profile}\n",
+             time_entry_default_data = {{ defaultDomain = \"example.com\", roleName = \"Sample Role\", summaryNotes = \"Remote support\" }}\n{extra}\n",
             self.appliance.host(),
             bta_sim::beyondtrust::DEFAULT_CLIENT_ID,
             self.autotask.base_url,
             bta_sim::autotask::DEFAULT_USERNAME,
-        );
+        )
+    }
+
+    /// Writes a configuration file of the given text.
+    pub fn write_config(&self, text: &str) -> PathBuf {
         let path = self.dir.path().join("worker.toml");
         std::fs::write(&path, text).unwrap();
         path
@@ -111,7 +124,9 @@ pub struct Worker {
 impl Worker {
     /// Starts the worker with the stand-ins' secrets in its environment and waits until it listens.
     pub async fn start(config: &PathBuf, port: u16) -> Worker {
-        let child = Command::new(worker_binary())
+        let log_path = config.with_file_name(format!("worker-{}.log", std::process::id()));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut child = Command::new(worker_binary())
             .args(["run", "--config"])
             .arg(config)
             .env("BTA_BT_SECRET", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET)
@@ -119,17 +134,20 @@ impl Worker {
             .env("BTA_AT_CODE", bta_sim::autotask::DEFAULT_INTEGRATION_CODE)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
-        let worker = Worker { child, port };
         let http = reqwest::Client::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "the worker never listened on {port}");
+            let exited = child.try_wait().unwrap();
+            if exited.is_some() || tokio::time::Instant::now() > deadline {
+                let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!("the worker never listened on {port} ({exited:?}); it said:\n{said}");
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        worker
+        Worker { child, port }
     }
 
     /// SIGKILL: no shutdown, no flush — as a crash or a pulled plug leaves it.

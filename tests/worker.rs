@@ -1,0 +1,144 @@
+//! The real `bt-autotask-worker` against both stand-ins over loopback, as a desk runs it: notes
+//! and time entries, surveys, a lagging report, no ticket, a long transcript, each error class,
+//! duplicate deliveries, a disabled profile, several profiles on one listener, and polling.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bta_e2e::{Stands, Worker, free_port, worker_binary};
+use serde_json::{Value, json};
+
+fn session(ticket: &str) -> Value {
+    json!({"external_key": ticket, "duration": 600, "reps": [{"username": "alex.morgan"}],
+           "customer": {"name": "Dana Whitfield"}, "chat": [{"from": "rep", "text": "Hello"}]})
+}
+
+fn notes_of<'a>(notes: &'a [Value], lsid: &str) -> Vec<&'a Value> {
+    notes.iter().filter(|n| n["description"].as_str().is_some_and(|d| d.contains(lsid))).collect()
+}
+
+async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, mut done: F) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_with_several_profiles_gets_every_session_into_its_ticket() {
+    let stands = Stands::start().await;
+    let branch = bta_sim::beyondtrust::spawn(bta_sim::beyondtrust::Config { demo: false, ..Default::default() }, 0)
+        .await
+        .unwrap();
+    let port = free_port();
+    let branch_profile = stands
+        .profile("Branch", "appliance_id = \"branch\"\nnote_type = 13\npublish_notes_as_public = true")
+        .replace(&stands.appliance.host(), &branch.host());
+    let config = stands.write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nretry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{}\n{}\n{}",
+        stands.profile("Desk", ""),
+        branch_profile,
+        stands.profile("Old", "appliance_id = \"old\"\ndisabled = true"),
+    ));
+    let worker = Worker::start(&config, port).await;
+    let url = |query: &str| format!("http://127.0.0.1:{port}/ERSPost{query}");
+    stands.appliance("recipients", json!({"url": url(""), "retry_ms": 50})).await;
+    stands.appliance("recipients", json!({"url": url("?appliance=old"), "retry_ms": 50})).await;
+    stands.post(format!("{}/_sim/recipients", branch.base_url), json!({"url": url("?appliance=branch")})).await;
+    stands.appliance("faults", json!({"method": "*", "path": "/api/reporting", "status": 503, "count": 2})).await;
+
+    let mut with_surveys = session("7210");
+    with_surveys["surveys"] =
+        json!({"customer": [{"label": "Happy?", "answer": "Yes"}], "rep": [{"label": "Fixed?", "answer": "Yes"}]});
+    let surveyed = stands.appliance("sessions", with_surveys).await["lsid"].as_str().unwrap().to_owned();
+    let mut lagging = session("7211");
+    lagging["report_lag_ms"] = json!(400);
+    let lagged = stands.appliance("sessions", lagging).await["lsid"].as_str().unwrap().to_owned();
+    let orphan = stands.appliance("sessions", session("")).await["lsid"].as_str().unwrap().to_owned();
+    let mut long = session("7212");
+    long["chat"] = json!((0..1200).map(|i| json!({"from": "rep", "text": format!("Step {i:04}: a long line of troubleshooting chat to fill the note.")})).collect::<Vec<_>>());
+    let long_lsid = stands.appliance("sessions", long).await["lsid"].as_str().unwrap().to_owned();
+    let mut stranger = session("7213");
+    stranger["reps"] = json!([{"username": "nobody.here"}]);
+    let failing = stands.appliance("sessions", stranger).await["lsid"].as_str().unwrap().to_owned();
+    let branch_session = stands.post(format!("{}/_sim/sessions", branch.base_url), session("7214")).await["lsid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Our own delivery of that session's end, made twice as an appliance retry would.
+    let end = format!("event=support_conference_end&version=3&timestamp=1795515302&lsid={surveyed}&external_key=7210");
+    for _ in 0..2 {
+        assert_eq!(stands.http.post(url("")).body(end.clone()).send().await.unwrap().status(), 200);
+    }
+
+    wait_until("every note", async || {
+        let notes = stands.records("TicketNotes").await;
+        notes_of(&notes, &surveyed).len() == 3
+            && notes_of(&notes, &lagged).len() == 1
+            && notes_of(&notes, &long_lsid).len() >= 3
+            && notes_of(&notes, &failing).len() == 1
+            && notes_of(&notes, &branch_session).len() == 1
+    })
+    .await;
+    wait_until("the appliances' queues to drain", async || {
+        let d = stands.deliveries().await;
+        d.as_array().unwrap().iter().all(|r| r["pending"] == 0)
+    })
+    .await;
+
+    let notes = stands.records("TicketNotes").await;
+    assert!(notes_of(&notes, &orphan).is_empty(), "a session without a ticket writes nothing");
+    let long_notes = notes_of(&notes, &long_lsid);
+    assert!(
+        long_notes
+            .iter()
+            .all(|n| n["ticketID"] == 7212 && n["description"].as_str().unwrap().chars().count() <= 32_000)
+    );
+    let branch_note = notes_of(&notes, &branch_session)[0];
+    assert_eq!((branch_note["noteType"].clone(), branch_note["publish"].clone()), (json!(13), json!(1)));
+    let entries = stands.records("TimeEntries").await;
+    let timed =
+        |lsid: &str| entries.iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(lsid))).count();
+    assert_eq!((timed(&surveyed), timed(&lagged), timed(&branch_session), timed(&failing)), (1, 1, 1, 0));
+
+    let jobs = Command::new(worker_binary())
+        .args(["jobs", "--config"])
+        .arg(&config)
+        .env("BTA_BT_SECRET", "x")
+        .env("BTA_AT_SECRET", "x")
+        .env("BTA_AT_CODE", "x")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&jobs.stdout);
+    let line = |lsid: &str| listing.lines().filter(|l| l.contains(lsid)).collect::<Vec<_>>().join("\n");
+    assert!(line(&failing).contains("failed") && line(&failing).contains("no active Autotask resource"), "{listing}");
+    assert!(line(&orphan).contains("ignored") && line(&orphan).contains("has no external key"), "{listing}");
+    // The appliance's own delivery and ours differ in their bodies: two jobs, but the posting
+    // made twice is one of them, and the session still has exactly its three notes (above).
+    let end_jobs = listing.lines().filter(|l| l.contains(&surveyed) && l.contains("support_conference_end")).count();
+    assert_eq!(end_jobs, 2, "{listing}");
+    assert!(worker.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_finds_sessions_without_outbound_events() {
+    let stands = Stands::start().await;
+    let first = stands.appliance("sessions", session("7215")).await["lsid"].as_str().unwrap().to_owned();
+    let second = stands.appliance("sessions", session("T20261124.0042")).await["lsid"].as_str().unwrap().to_owned();
+    let port = free_port();
+    let config = stands.config(
+        port,
+        "retry_delay_ms = 50\nreport_lag_wait_ms = 50",
+        "outbound_event_types = []\npolling_event_types = [\"support_session_end\"]\npolling_interval_minutes = 1",
+    );
+    let worker = Worker::start(&config, port).await;
+    wait_until("both polled sessions in their tickets", async || {
+        let notes = stands.records("TicketNotes").await;
+        notes_of(&notes, &first).len() == 1 && notes_of(&notes, &second).len() == 1
+    })
+    .await;
+    assert!(worker.stop());
+}
