@@ -92,8 +92,9 @@ async fn receive(
             return answer(StatusCode::BAD_REQUEST, e.to_string());
         }
     };
-    let enabled =
-        SeedEvent::from_event_type(event.event_type).is_some_and(|s| profile.outbound_event_types.contains(&s));
+    let enabled = SeedEvent::from_event_type(event.event_type).is_some_and(|s| profile.outbound_event_types.contains(&s))
+        // Only a representative joining can create a ticket; customers joining are not kept.
+        && event.member.as_ref().is_none_or(|m| m.is_representative());
     if profile.disabled || !enabled {
         let why = if profile.disabled { "the profile is disabled" } else { "its type is not enabled" };
         tracing::info!(

@@ -48,6 +48,14 @@ impl System {
             autotask.base_url,
             bta_sim::autotask::DEFAULT_USERNAME,
         );
+        let text = if extra.contains("outbound_event_types") {
+            text.lines()
+                .filter(|l| !l.starts_with("outbound_event_types = [\"support_session_end\", \"customer"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            text
+        };
         let secrets = MemoryStore::default();
         for (setting, value) in [
             ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
@@ -276,4 +284,105 @@ async fn a_long_transcript_is_written_as_numbered_notes_each_once() {
         assert_eq!(count, 1, "part {part} written once");
     }
     assert!(notes.iter().all(|n| n["description"].as_str().unwrap().chars().count() <= 32_000));
+}
+
+const CREATION: &str = r#"outbound_event_types = ["support_session_end", "someone_joins_a_support_session"]
+enable_automatic_ticket_creation = true
+automatic_ticket_creation_without_external_key = true
+ticket_default_data = { companyName = "Dynamo Corporation", title = "BeyondTrust Remote Support Chat: {{Issue}}", description = "{{Details}}", contactID = "{{emailAddress|customer_email}}", defaultContactID = 30684007, assignedResourceRoleName = "Technician", status = "New", priority = 2, queueID = 8 }"#;
+
+impl System {
+    async fn created_tickets(&self, lsid: &str) -> Vec<Value> {
+        let marker = format!("[BeyondTrust session {lsid} created this ticket]");
+        self.records("Tickets")
+            .await
+            .into_iter()
+            .filter(|t| t["description"].as_str().is_some_and(|d| d.contains(&marker)))
+            .collect()
+    }
+
+    async fn live_session(&self, external_key: &str, email: &str, reps: Value) -> String {
+        let session = json!({
+            "external_key": external_key, "live": true, "duration": 300, "reps": reps,
+            "customer": {"name": "Miguel Ortega", "issue": "VPN Access", "details": "VPN drops every ten minutes",
+                         "custom": {"customer_email": email}},
+            "chat": [{"from": "rep", "text": "Let's look at the VPN client"}]
+        });
+        self.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_rep_joining_a_session_from_the_portal_creates_its_ticket_and_the_note_lands_on_it() {
+    let system = System::start(CREATION).await;
+    system.appliance("recipients", json!({"url": system.intake_url})).await;
+    let lsid = system.live_session("", "miguel.ortega@dynamo.example", json!([{"username": "alex.morgan"}])).await;
+    system.settled(1).await;
+    let created = system.created_tickets(&lsid).await;
+    assert_eq!(created.len(), 1, "{created:#?}");
+    let ticket = &created[0];
+    assert_eq!(ticket["companyID"], 175, "companyName resolved");
+    assert_eq!(ticket["title"], "BeyondTrust Remote Support Chat: VPN Access", "{{Issue}} filled in");
+    assert!(
+        ticket["description"].as_str().unwrap().starts_with("VPN drops every ten minutes"),
+        "{{Details}} filled in"
+    );
+    assert_eq!(ticket["contactID"], 30684002, "the dynamic ContactID found the contact by e-mail");
+    assert_eq!(ticket["assignedResourceRoleID"], 29683462, "assignedResourceRoleName resolved");
+    assert_eq!(ticket["status"], 1, "a status label became its value");
+    let id = ticket["id"].as_i64().unwrap();
+    let sessions: Value = system
+        .http
+        .get(format!("{}/_sim/sessions", system.appliance.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let live = sessions.as_array().unwrap().iter().find(|s| s["lsid"] == lsid.as_str()).unwrap();
+    assert_eq!(live["external_key"], id.to_string(), "the ticket id was written back into the session");
+
+    system.appliance(&format!("sessions/{lsid}/end"), json!({})).await;
+    system.settled(2).await;
+    assert_eq!(
+        notes_for(&system.records("TicketNotes").await, id, &lsid).len(),
+        1,
+        "the session note lands on the new ticket"
+    );
+}
+
+#[tokio::test]
+async fn a_json_external_key_overlays_the_defaults_and_an_unknown_email_uses_the_default_contact() {
+    let system = System::start(CREATION).await;
+    system.appliance("recipients", json!({"url": system.intake_url})).await;
+    let key = json!({"title": "Printer on fire: {{Issue}}", "priority": 1}).to_string();
+    let reps = json!([{"username": "alex.morgan"}, {"username": "sam.lee"}]);
+    let lsid = system.live_session(&key, "stranger@elsewhere.example", reps).await;
+    system.settled(2).await;
+    let created = system.created_tickets(&lsid).await;
+    assert_eq!(created.len(), 1, "two reps joining make one ticket: {created:#?}");
+    assert_eq!(created[0]["title"], "Printer on fire: VPN Access");
+    assert_eq!(created[0]["priority"], 1, "the external key's fields override the defaults");
+    assert_eq!(created[0]["contactID"], 30684007, "no contact matched: the static defaultContactID");
+}
+
+#[tokio::test]
+async fn an_unknown_company_is_a_clear_error_and_sessions_with_tickets_create_none() {
+    let system = System::start(&CREATION.replace("Dynamo Corporation", "Nonexistent Ltd")).await;
+    system
+        .appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_member_added"]}))
+        .await;
+    let broken = system.live_session("", "x@y.example", json!([{"username": "alex.morgan"}])).await;
+    let tied = system.live_session("7201", "x@y.example", json!([{"username": "sam.lee"}])).await;
+    let jobs = system.settled(2).await;
+    let failed = jobs.iter().find(|j| j.lsid.as_deref() == Some(broken.as_str())).unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert!(
+        failed.last_error.as_deref().unwrap().contains("Autotask has no company named 'Nonexistent Ltd'"),
+        "{failed:#?}"
+    );
+    let quiet = jobs.iter().find(|j| j.lsid.as_deref() == Some(tied.as_str())).unwrap();
+    assert_eq!(quiet.state, JobState::Ignored);
+    assert!(system.created_tickets(&tied).await.is_empty());
 }

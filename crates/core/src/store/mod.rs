@@ -255,19 +255,32 @@ impl Store {
     }
 
     /// Claims up to `limit` pending jobs whose time has come, oldest first, marking them running.
+    /// A session's jobs run one at a time, in order: none is claimed while another job of the
+    /// same session runs, and a batch holds at most one job per session.
     pub fn claim_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let jobs = {
             let sql = format!(
                 "SELECT {} FROM jobs j JOIN inbox i ON i.id = j.inbox_id
-                 WHERE j.state = 'pending' AND j.next_run_at <= ?1 ORDER BY j.next_run_at, j.id LIMIT ?2",
+                 WHERE j.state = 'pending' AND j.next_run_at <= ?1
+                   AND NOT EXISTS (SELECT 1 FROM jobs r JOIN inbox ri ON ri.id = r.inbox_id
+                                   WHERE r.state = 'running' AND ri.profile = i.profile AND ri.lsid = i.lsid)
+                 ORDER BY j.next_run_at, j.id LIMIT ?2",
                 Self::JOB_COLUMNS
             );
             let mut statement = tx.prepare(&sql)?;
-            statement
-                .query_map(params![millis(now), limit as i64], Self::job_from_row)?
-                .collect::<Result<Vec<_>, _>>()?
+            let due = statement.query_map(params![millis(now), limit as i64], Self::job_from_row)?;
+            let mut sessions = std::collections::HashSet::new();
+            let mut jobs = Vec::new();
+            for job in due {
+                let job = job?;
+                let first = job.lsid.as_ref().is_none_or(|lsid| sessions.insert((job.profile.clone(), lsid.clone())));
+                if first {
+                    jobs.push(job);
+                }
+            }
+            jobs
         };
         for job in &jobs {
             tx.execute(

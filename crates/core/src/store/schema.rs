@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
         received_at INTEGER NOT NULL,
         remote_addr TEXT
     );
+    CREATE INDEX inbox_session ON inbox (profile, lsid);
     CREATE TABLE jobs (
         id INTEGER PRIMARY KEY,
         inbox_id INTEGER NOT NULL REFERENCES inbox (id),

@@ -38,7 +38,9 @@ fn due_jobs_are_claimed_rescheduled_and_finished() {
     let (_dir, store) = open();
     let now = Utc::now();
     store.accept(&event("k1"), now).unwrap();
-    store.accept(&event("k2"), now).unwrap();
+    let mut second = event("k2");
+    second.lsid = Some("def".into());
+    store.accept(&second, now).unwrap();
     let claimed = store.claim_due(now, 10).unwrap();
     assert_eq!(claimed.len(), 2);
     assert!(claimed.iter().all(|j| j.state == JobState::Running && j.attempts == 1));
@@ -55,6 +57,24 @@ fn due_jobs_are_claimed_rescheduled_and_finished() {
     assert!(store.retry(claimed[1].id, now).unwrap(), "a person can retry a failed job");
     let retried = store.claim_due(now, 10).unwrap();
     assert_eq!((retried[0].id, retried[0].attempts), (claimed[1].id, 1));
+}
+
+#[test]
+fn a_sessions_jobs_run_one_at_a_time_in_order() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    store.accept(&event("a1"), now).unwrap();
+    store.accept(&event("a2"), now).unwrap();
+    let mut other = event("b1");
+    other.lsid = Some("other".into());
+    store.accept(&other, now).unwrap();
+    let first = store.claim_due(now, 10).unwrap();
+    let keys: Vec<_> = first.iter().map(|j| j.lsid.clone().unwrap()).collect();
+    assert_eq!(keys, ["abc", "other"], "one job per session in a batch");
+    assert!(store.claim_due(now, 10).unwrap().is_empty(), "abc's second job waits while its first runs");
+    store.finish(first[0].id, JobState::Done, None, now).unwrap();
+    let second = store.claim_due(now, 10).unwrap();
+    assert_eq!((second.len(), second[0].lsid.as_deref()), (1, Some("abc")));
 }
 
 #[test]

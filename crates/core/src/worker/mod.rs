@@ -7,6 +7,7 @@
 
 mod session_end;
 mod surveys;
+mod ticket_creation;
 mod tickets;
 
 use std::collections::HashMap;
@@ -30,6 +31,8 @@ enum Outcome {
     Done { summary: String, ticket_id: Option<i64> },
     /// Nothing to do, for a reason a person may want to see (no ticket, …).
     Skipped(String),
+    /// Nothing to do, routinely (a session already tied to a ticket joined by a rep): no activity line.
+    Quiet(String),
 }
 
 /// Why a job did not finish.
@@ -206,6 +209,7 @@ impl Worker {
             EventType::CustomerExitSurveyCompleted | EventType::RepExitSurveyCompleted => {
                 surveys::handle(self, clients, job, &event).await
             }
+            EventType::MemberAdded => ticket_creation::handle(self, clients, job, &event).await,
             _ => Ok(Outcome::Skipped(format!("{} events are not processed", event.name))),
         }
     }
@@ -226,6 +230,10 @@ impl Worker {
                 let finish = summary.clone();
                 self.store.run(move |s| s.finish(id, JobState::Done, Some(&finish), now)).await?;
                 self.store.run(log("info", summary, ticket_id)).await?;
+            }
+            Ok(Outcome::Quiet(why)) => {
+                tracing::debug!("nothing to do: {why}");
+                self.store.run(move |s| s.finish(id, JobState::Ignored, Some(&why), now)).await?;
             }
             Ok(Outcome::Skipped(why)) => {
                 tracing::info!("skipped: {why}");

@@ -21,7 +21,15 @@ pub(super) async fn handle(
     if session.end_time.is_none() {
         return Err(Failure::NotReady(format!("the report of session {lsid} does not show its end yet")));
     }
-    let key = session.external_key.clone().or_else(|| event.external_key.clone()).unwrap_or_default();
+    let mut key = session.external_key.clone().or_else(|| event.external_key.clone()).unwrap_or_default();
+    if parse_external_key(&key).is_none() {
+        // A ticket created for this session whose id never reached the session (it ended first).
+        let (p, l) = (clients.profile.name.clone(), lsid.to_owned());
+        let created = worker.store.run(move |s| s.writes_for(&p, &l)).await?.into_iter().find(|w| w.kind == "ticket");
+        if let Some(ticket) = created {
+            key = ticket.autotask_id.to_string();
+        }
+    }
     let Some(reference) = parse_external_key(&key) else {
         return Ok(Outcome::Skipped(if key.is_empty() {
             format!("No ticket: session {lsid} has no external key")
