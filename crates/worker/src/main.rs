@@ -65,6 +65,17 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Print, ready to paste, the Autotask LiveLinks and the BeyondTrust custom link and outbound
+    /// event URL for a profile.
+    Livelinks {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        profile: String,
+        /// This host's name as the appliance reaches it, for the outbound event URL.
+        #[arg(long, default_value = "<this host>")]
+        host: String,
+    },
     /// Store secrets in the OS keyring.
     Secret {
         #[command(subcommand)]
@@ -99,6 +110,7 @@ fn main() -> anyhow::Result<()> {
         Command::Render { report, templates } => render(&report, templates.as_deref()),
         Command::Jobs { config, limit } => jobs(&config, limit),
         Command::Retry { id, config } => retry(&config, id),
+        Command::Livelinks { config, profile, host } => runtime.block_on(livelinks(&config, &profile, &host)),
         Command::Secret { action: SecretAction::Set { profile, setting } } => set_secret(&profile, &setting),
     }
 }
@@ -205,6 +217,25 @@ async fn check(path: &Path) -> anyhow::Result<()> {
         bail!("{failures} check(s) failed");
     }
     println!("\nAll checks passed.");
+    Ok(())
+}
+
+async fn livelinks(path: &Path, name: &str, host: &str) -> anyhow::Result<()> {
+    let config = load(path)?;
+    let Some(profile) = config.profile(name) else {
+        let names: Vec<&str> = config.profiles.iter().map(|p| p.name.as_str()).collect();
+        bail!("no profile is named '{name}'; the profiles are: {}", names.join(", "));
+    };
+    let appliance = profile.beyondtrust.base_url().map_err(|e| anyhow::anyhow!(e))?;
+    // With a Services URL the web UI is derived; otherwise zone discovery asks Autotask.
+    let zone = bta_core::autotask::AutotaskClient::new(profile.autotask.clone())?.zone().await?.clone();
+    let query = if profile.appliance_id.eq_ignore_ascii_case("default") {
+        String::new()
+    } else {
+        format!("?appliance={}", profile.appliance_id)
+    };
+    let outbound = format!("http://{host}:{}/ERSPost{query}", config.listen.port());
+    print!("{}", bta_core::beyondtrust::livelinks::setup_instructions(&appliance, &zone.web_root, &outbound));
     Ok(())
 }
 

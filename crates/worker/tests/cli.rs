@@ -205,3 +205,47 @@ async fn secrets_set_into_the_real_keyring_are_used_by_check() {
     assert!(!bad.status.success());
     assert!(text(&bad).contains("'password' is not a secret setting"), "{}", text(&bad));
 }
+
+#[test]
+fn livelinks_prints_the_seeds_links_for_a_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("worker.toml");
+    std::fs::write(
+        &config,
+        "listen = \"0.0.0.0:8180\"\n[[profile]]\nname = \"Production\"\nappliance_id = \"main_site\"\nappliance_host = \"support.example.com\"\n\
+         client_id = \"id\"\nclient_secret_env = \"BTA_BT_SECRET\"\nautotask_services_url = \"https://webservices5.autotask.net/ATServicesRest\"\n\
+         autotask_username = \"api@example.com\"\nautotask_password_env = \"BTA_AT_SECRET\"\nautotask_integration_code_env = \"BTA_AT_CODE\"\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["livelinks", "--config"])
+        .arg(&config)
+        .args(["--profile", "Production", "--host", "middleware.example.com"])
+        .env("BTA_BT_SECRET", "x")
+        .env("BTA_AT_SECRET", "x")
+        .env("BTA_AT_CODE", "x")
+        .output()
+        .unwrap();
+    let printed = text(&output);
+    assert!(output.status.success(), "{printed}");
+    for expected in [
+        "LiveLink Name:             BeyondTrust Jump To CI",
+        "Base URL:                  https://support.example.com/api/client_script.ns",
+        "action=generate_session_key&session.custom.external_key=<TICKETID>",
+        "https://ww5.autotask.net/Autotask/Views/ServiceDesk/ServiceDeskTicket/service_ticket.aspx?ticketID=%SESSION.CUSTOM.EXTERNAL_KEY%",
+        "http://middleware.example.com:8180/ERSPost?appliance=main_site",
+    ] {
+        assert!(printed.contains(expected), "missing «{expected}» in:\n{printed}");
+    }
+    let unknown = Command::new(BIN)
+        .args(["livelinks", "--config"])
+        .arg(&config)
+        .args(["--profile", "Nope"])
+        .env("BTA_BT_SECRET", "x")
+        .env("BTA_AT_SECRET", "x")
+        .env("BTA_AT_CODE", "x")
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(text(&unknown).contains("no profile is named 'Nope'; the profiles are: Production"), "{}", text(&unknown));
+}

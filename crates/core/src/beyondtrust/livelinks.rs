@@ -48,3 +48,68 @@ mod tests {
         );
     }
 }
+
+/// What an admin pastes into Autotask (the seed's two LiveLinks) and into BeyondTrust (the
+/// rep-console custom link to the ticket), built for one appliance and Autotask web UI.
+pub fn setup_instructions(appliance: &Url, autotask_web: &Url, outbound_url: &str) -> String {
+    let base = {
+        let mut url = appliance.clone();
+        url.set_path("/api/client_script.ns");
+        url.set_query(None);
+        url
+    };
+    let ticket_link = format!(
+        "{}Autotask/Views/ServiceDesk/ServiceDeskTicket/service_ticket.aspx?ticketID=%SESSION.CUSTOM.EXTERNAL_KEY%",
+        autotask_web
+    );
+    let livelink = |name: &str, description: &str, query: &str| {
+        format!(
+            "  LiveLink Name:             {name}\n  Label:                     {name}\n  Description:               {description}\n  \
+             Active:                    checked\n  Category:                  Service Desk\n  LiveLink Application Name: BeyondTrust\n  \
+             Entity:                    Ticket\n  Base URL:                  {base}\n  Querystring Values:        {query}\n  \
+             Configuration tab:         check Ticket Details Window - Service Desk and Ticket Grid - Service Desk\n"
+        )
+    };
+    format!(
+        "Autotask › Admin › Automation › Autoforms & LiveLinks › LiveLinks Designer (application \"BeyondTrust\"):\n\n{}\n{}\n\
+         BeyondTrust /login › Rep Console › Custom Links:\n  Name: Autotask Ticket\n  URL:  {ticket_link}\n\n\
+         BeyondTrust /login › Management › Outbound Events › HTTP Recipients:\n  URL:  {outbound_url}\n  \
+         Events to Send: Support Session End, Customer Exit Survey is Completed, Representative Survey is Completed\n  \
+         (and Someone Joins a Support Session for automatic ticket creation)\n",
+        livelink(
+            "BeyondTrust Jump To CI",
+            "BeyondTrust Jump To CI",
+            "?type=rep&operation=generate&action=start_pinned_client_session&search_string=<UDF-Device Name(ATG_InstalledProduct)>&session.custom.external_key=<TICKETID>"
+        ),
+        livelink(
+            "BeyondTrust Session Key",
+            "Generate BeyondTrust Session Key",
+            "?type=rep&operation=generate&action=generate_session_key&session.custom.external_key=<TICKETID>"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod setup_tests {
+    use super::*;
+
+    #[test]
+    fn instructions_hold_the_seeds_links_for_this_appliance_and_instance() {
+        let text = setup_instructions(
+            &Url::parse("https://support.example.com/").unwrap(),
+            &Url::parse("https://ww5.autotask.net/").unwrap(),
+            "http://middleware.example.com:8180/ERSPost",
+        );
+        assert!(text.contains("Base URL:                  https://support.example.com/api/client_script.ns"));
+        assert!(
+            text.contains(
+                "search_string=<UDF-Device Name(ATG_InstalledProduct)>&session.custom.external_key=<TICKETID>"
+            )
+        );
+        assert!(text.contains("action=generate_session_key&session.custom.external_key=<TICKETID>"));
+        assert!(text.contains(
+            "https://ww5.autotask.net/Autotask/Views/ServiceDesk/ServiceDeskTicket/service_ticket.aspx?ticketID=%SESSION.CUSTOM.EXTERNAL_KEY%"
+        ));
+        assert!(text.contains("http://middleware.example.com:8180/ERSPost"));
+    }
+}
