@@ -42,20 +42,17 @@ impl System {
             "[[profile]]\nname = \"Desk\"\nappliance_host = \"{}\"\nuse_non_tls_connections = true\nclient_id = \"{}\"\n\
              autotask_services_url = \"{}/ATServicesRest\"\nautotask_username = \"{}\"\nupdate_time_entry = true\n\
              time_entry_default_data = {{ defaultDomain = \"example.com\", roleName = \"Sample Role\", summaryNotes = \"Remote support\" }}\n\
-             outbound_event_types = [\"support_session_end\", \"customer_exit_survey_is_completed\", \"representative_survey_is_completed\"]\n{extra}\n",
+             outbound_event_types = [\"support_session_end\", \"customer_exit_survey_is_completed\", \"representative_survey_is_completed\"]\n",
             appliance.host(),
             bta_sim::beyondtrust::DEFAULT_CLIENT_ID,
             autotask.base_url,
             bta_sim::autotask::DEFAULT_USERNAME,
         );
-        let text = if extra.contains("outbound_event_types") {
-            text.lines()
-                .filter(|l| !l.starts_with("outbound_event_types = [\"support_session_end\", \"customer"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        } else {
-            text
-        };
+        // A setting given in `extra` replaces the default one.
+        let key = |line: &str| line.split_once(" =").map(|(k, _)| k.trim().to_owned());
+        let overridden: Vec<String> = extra.lines().filter_map(key).collect();
+        let kept: Vec<&str> = text.lines().filter(|l| key(l).is_none_or(|k| !overridden.contains(&k))).collect();
+        let text = format!("{}\n{extra}\n", kept.join("\n"));
         let secrets = MemoryStore::default();
         for (setting, value) in [
             ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
@@ -385,4 +382,68 @@ async fn an_unknown_company_is_a_clear_error_and_sessions_with_tickets_create_no
     let quiet = jobs.iter().find(|j| j.lsid.as_deref() == Some(tied.as_str())).unwrap();
     assert_eq!(quiet.state, JobState::Ignored);
     assert!(system.created_tickets(&tied).await.is_empty());
+}
+
+async fn failing_notes(system: &System) -> bta_core::store::Job {
+    let fault =
+        json!({"method": "POST", "path": "/atservicesrest/v1.0/Tickets/7208/Notes", "status": 503, "count": 50});
+    system.http.post(format!("{}/_sim/faults", system.autotask.base_url)).json(&fault).send().await.unwrap();
+    system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
+    system.appliance("sessions", scenario("7208")).await;
+    system.settled(1).await.remove(0)
+}
+
+#[tokio::test]
+async fn the_retry_attempt_limit_is_honoured() {
+    let system = System::start("retry_attempt_limit = 2").await;
+    let job = failing_notes(&system).await;
+    assert_eq!((job.state, job.attempts), (JobState::Failed, 3), "the first try and two retries");
+    assert!(job.last_error.unwrap().contains("HTTP 503"));
+}
+
+#[tokio::test]
+async fn event_types_not_listed_for_retry_are_not_retried() {
+    let system = System::start("retry_outbound_event_types = [\"customer_exit_survey_is_completed\"]").await;
+    let job = failing_notes(&system).await;
+    assert_eq!((job.state, job.attempts), (JobState::Failed, 1));
+}
+
+#[tokio::test]
+async fn time_entries_follow_update_time_entry_and_every_default_field() {
+    let off = System::start("update_time_entry = false").await;
+    off.appliance("recipients", json!({"url": off.intake_url, "events": ["support_conference_end"]})).await;
+    off.appliance("sessions", scenario("7209")).await;
+    off.settled(1).await;
+    assert!(off.records("TimeEntries").await.iter().all(|t| t["ticketID"] != 7209), "no time entry when off");
+
+    let defaults = "time_entry_default_data = { defaultDomain = \"example.com\", roleName = \"Technician\", summaryNotes = \"Fixed remotely\", internalNotes = \"Logged by bt-autotask\", offsetHours = 1.5 }";
+    let on = System::start(defaults).await;
+    on.appliance("recipients", json!({"url": on.intake_url, "events": ["support_conference_end"]})).await;
+    let lsid = on.appliance("sessions", scenario("7209")).await["lsid"].as_str().unwrap().to_owned();
+    on.settled(1).await;
+    let entries: Vec<Value> = on.records("TimeEntries").await.into_iter().filter(|t| t["ticketID"] == 7209).collect();
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0];
+    assert_eq!(e["roleID"], 29683462, "roleName");
+    assert_eq!(e["summaryNotes"], "Fixed remotely", "summaryNotes");
+    assert_eq!(e["offsetHours"], 1.5, "offsetHours");
+    let internal = e["internalNotes"].as_str().unwrap();
+    assert!(
+        internal.starts_with("Logged by bt-autotask") && internal.contains(&lsid),
+        "internalNotes and the marker: {internal}"
+    );
+}
+
+#[tokio::test]
+async fn only_the_listed_session_types_create_tickets() {
+    let system =
+        System::start(&format!("{CREATION}\nautomatic_ticket_creation_session_types = [\"presentation\"]")).await;
+    system
+        .appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_member_added"]}))
+        .await;
+    let lsid = system.live_session("", "miguel.ortega@dynamo.example", json!([{"username": "alex.morgan"}])).await;
+    let jobs = system.settled(1).await;
+    assert_eq!(jobs[0].state, JobState::Ignored);
+    assert!(jobs[0].last_error.as_deref().unwrap().contains("session type 'support'"));
+    assert!(system.created_tickets(&lsid).await.is_empty());
 }
