@@ -447,3 +447,21 @@ async fn only_the_listed_session_types_create_tickets() {
     assert!(jobs[0].last_error.as_deref().unwrap().contains("session type 'support'"));
     assert!(system.created_tickets(&lsid).await.is_empty());
 }
+
+#[tokio::test]
+async fn polled_jobs_follow_the_retry_polling_event_types() {
+    let system = System::start(
+        "outbound_event_types = []\npolling_event_types = [\"support_session_end\"]\npolling_interval_minutes = 1\nretry_polling_event_types = []",
+    )
+    .await;
+    let fault =
+        json!({"method": "POST", "path": "/atservicesrest/v1.0/Tickets/7208/Notes", "status": 503, "count": 50});
+    system.http.post(format!("{}/_sim/faults", system.autotask.base_url)).json(&fault).send().await.unwrap();
+    system.appliance("sessions", scenario("7208")).await;
+    let profile = system.config.profiles[0].clone();
+    let appliance = bta_core::beyondtrust::BeyondTrustClient::new(profile.beyondtrust.clone()).unwrap();
+    bta_core::polling::poll_once(&profile, &appliance, &system.store, chrono::Utc::now()).await.unwrap();
+    system.worker.wake().notify_one();
+    let job = system.settled(1).await.remove(0);
+    assert_eq!((job.state, job.attempts), (JobState::Failed, 1), "no retry for a polled type not listed");
+}
