@@ -145,3 +145,29 @@ async fn a_real_appliance_delivery_lands_as_jobs_for_the_enabled_events() {
         ]
     );
 }
+
+#[tokio::test]
+async fn each_event_type_is_ignored_when_switched_off_and_kept_when_on() {
+    let types = [
+        ("support_session_end", "support_conference_end", ""),
+        ("customer_exit_survey_is_completed", "support_conference_customer_exit_survey_completed", ""),
+        ("representative_survey_is_completed", "support_conference_rep_exit_survey_completed", ""),
+        (
+            "someone_joins_a_support_session",
+            "support_conference_member_added",
+            "&type=representative&username=alex.morgan",
+        ),
+    ];
+    for (setting, event, extra) in types {
+        let others: Vec<String> =
+            types.iter().filter(|(s, ..)| *s != setting).map(|(s, ..)| format!("\"{s}\"")).collect();
+        let off =
+            Listener::start(&profile("Desk", "default", &format!("outbound_event_types = [{}]", others.join(", "))))
+                .await;
+        let on = Listener::start(&profile("Desk", "default", &format!("outbound_event_types = [\"{setting}\"]"))).await;
+        let body = format!("event={event}&timestamp=1795515302&lsid=abc{extra}");
+        assert_eq!(off.post("", &body).await, (200, "ignored: its type is not enabled".to_owned()), "{setting} off");
+        assert_eq!(on.post("", &body).await, (200, "stored".to_owned()), "{setting} on");
+        assert!(off.jobs().await.is_empty() && on.jobs().await.len() == 1);
+    }
+}

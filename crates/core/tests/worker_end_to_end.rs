@@ -465,3 +465,17 @@ async fn polled_jobs_follow_the_retry_polling_event_types() {
     let job = system.settled(1).await.remove(0);
     assert_eq!((job.state, job.attempts), (JobState::Failed, 1), "no retry for a polled type not listed");
 }
+
+#[tokio::test]
+async fn a_ticket_created_but_its_answer_lost_is_found_again_not_created_twice() {
+    let system = System::start(CREATION).await;
+    let fault = json!({"method": "POST", "path": "/atservicesrest/v1.0/Tickets", "status": 500, "count": 1, "after_processing": true});
+    system.http.post(format!("{}/_sim/faults", system.autotask.base_url)).json(&fault).send().await.unwrap();
+    system
+        .appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_member_added"]}))
+        .await;
+    let lsid = system.live_session("", "miguel.ortega@dynamo.example", json!([{"username": "alex.morgan"}])).await;
+    let job = system.settled(1).await.remove(0);
+    assert_eq!((job.state, job.attempts), (JobState::Done, 2), "{job:#?}");
+    assert_eq!(system.created_tickets(&lsid).await.len(), 1, "found by its marker, not created again");
+}
