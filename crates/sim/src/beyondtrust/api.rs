@@ -126,6 +126,22 @@ fn with_faults(sim: &Sim, method: &Method, path: &str, run: impl FnOnce() -> Res
     }
 }
 
+/// One authenticated API request: latency, token check, faults, the call itself, the record.
+async fn api_call(
+    sim: &Sim,
+    method: &Method,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+    path: &str,
+    run: fn(&Sim, &[(String, String)]) -> Response,
+) -> Response {
+    delay(sim).await;
+    let response =
+        if authorized(sim, headers) { with_faults(sim, method, path, || run(sim, params)) } else { unauthorized() };
+    record(sim, path, response.status(), params);
+    response
+}
+
 async fn command(
     State(sim): State<Arc<Sim>>,
     method: Method,
@@ -133,15 +149,7 @@ async fn command(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    delay(&sim).await;
-    let p = params(query, &body);
-    let response = if authorized(&sim, &headers) {
-        with_faults(&sim, &method, "/api/command", || run_command(&sim, &p))
-    } else {
-        unauthorized()
-    };
-    record(&sim, "/api/command", response.status(), &p);
-    response
+    api_call(&sim, &method, &headers, &params(query, &body), "/api/command", run_command).await
 }
 
 fn run_command(sim: &Sim, p: &[(String, String)]) -> Response {
@@ -316,15 +324,7 @@ async fn reporting(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    delay(&sim).await;
-    let p = params(query, &body);
-    let response = if authorized(&sim, &headers) {
-        with_faults(&sim, &method, "/api/reporting", || run_report(&sim, &p))
-    } else {
-        unauthorized()
-    };
-    record(&sim, "/api/reporting", response.status(), &p);
-    response
+    api_call(&sim, &method, &headers, &params(query, &body), "/api/reporting", run_report).await
 }
 
 /// The time window of a report request: `[start, end)`.
