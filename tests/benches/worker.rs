@@ -8,16 +8,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bta_core::Secret;
-use bta_core::config::{MemoryStore, SecretRef, SecretStore, WorkerConfig};
-use bta_core::intake::Intake;
-use bta_core::store::{AsyncStore, Store};
-use bta_core::worker::{Timing, Worker};
-use bta_e2e::Stands;
+use bta_core::worker::Timing;
+use bta_e2e::{Pipeline, Stands};
 use serde_json::{Value, json};
 
 fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
@@ -25,43 +19,18 @@ fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
     values[((values.len() as f64 * p).ceil() as usize).saturating_sub(1).min(values.len() - 1)]
 }
 
-struct Pipeline {
-    intake_url: String,
-    _dir: tempfile::TempDir,
-}
-
-/// Intake and worker in this process, on a fresh store, for the stand-ins' profile.
-async fn pipeline(stands: &Stands) -> Pipeline {
-    let text = std::fs::read_to_string(stands.config(0, "", "")).unwrap();
-    let secrets = MemoryStore::default();
-    for (setting, value) in [
-        ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
-        ("autotask_password", bta_sim::autotask::DEFAULT_SECRET),
-        ("autotask_integration_code", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
-    ] {
-        secrets.set(&SecretRef::store_key("Desk", setting), &Secret::new(value)).unwrap();
-    }
-    let text =
-        text.lines().filter(|l| !l.contains("_env =") && !l.starts_with("data_dir")).collect::<Vec<_>>().join("\n");
-    let config = Arc::new(WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let store = AsyncStore::new(Store::open(&dir.path().join("store.sqlite3")).unwrap());
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let worker = Worker::new(&config, store.clone(), wake.clone(), Timing::default()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let intake_url = format!("http://{}/ERSPost", listener.local_addr().unwrap());
-    tokio::spawn(Intake::new(config, store, wake).serve(listener, std::future::pending()));
-    tokio::spawn(async move { worker.run(std::future::pending()).await });
-    Pipeline { intake_url, _dir: dir }
-}
-
 /// Ends of sessions the worker will ignore (no external key): pure intake load.
 fn end_event(n: usize) -> String {
     format!("event=support_conference_end&version=3&timestamp=1795515302&lsid={n:032x}&external_key=")
 }
 
-async fn intake_throughput(stands: &Stands) {
-    let p = pipeline(stands).await;
+/// The pipeline with production timing.
+async fn pipeline() -> Pipeline {
+    Pipeline::start_with("", Timing::default()).await
+}
+
+async fn intake_throughput() {
+    let p = pipeline().await;
     let http = reqwest::Client::new();
     for n in 0..200 {
         http.post(&p.intake_url).body(end_event(1_000_000 + n)).send().await.unwrap();
@@ -150,8 +119,9 @@ async fn autotask_requests(stands: &Stands) -> usize {
     log.as_array().unwrap().len()
 }
 
-async fn calls_per_session(stands: &Stands) {
-    let p = pipeline(stands).await;
+async fn calls_per_session() {
+    let p = pipeline().await;
+    let stands = &p.stands;
     let warm = send_session(stands, &p, 7201).await;
     wait_for_time_entry(stands, &warm).await;
     let before = autotask_requests(stands).await;
@@ -167,8 +137,9 @@ async fn calls_per_session(stands: &Stands) {
     );
 }
 
-async fn latency(stands: &Stands) {
-    let p = pipeline(stands).await;
+async fn latency() {
+    let p = pipeline().await;
+    let stands = &p.stands;
     let warm = send_session(stands, &p, 7202).await;
     wait_for_time_entry(stands, &warm).await;
     for base in [&stands.autotask.base_url, &stands.appliance.base_url] {
@@ -210,7 +181,7 @@ async fn latency(stands: &Stands) {
 #[tokio::main]
 async fn main() {
     println!("Worker benchmark (one run, loopback HTTP, both stand-ins in process)");
-    intake_throughput(&Stands::start().await).await;
-    calls_per_session(&Stands::start().await).await;
-    latency(&Stands::start().await).await;
+    intake_throughput().await;
+    calls_per_session().await;
+    latency().await;
 }

@@ -7,6 +7,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use std::path::Path;
+use std::sync::Arc;
+
+use bta_core::Secret;
+use bta_core::config::{MemoryStore, SecretRef, SecretStore, WorkerConfig};
+use bta_core::intake::Intake;
+use bta_core::store::{AsyncStore, Job, JobState, Store};
+use bta_core::worker::Timing;
 use serde_json::Value;
 
 /// The worker binary next to this test's own (built by `cargo build --workspace --bins`).
@@ -160,5 +168,81 @@ impl Worker {
     pub fn stop(mut self) -> bool {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         self.child.wait().unwrap().success()
+    }
+}
+
+/// Intake and worker in this process, on a fresh store, for the stand-ins' "Desk" profile.
+#[derive(Debug)]
+pub struct Pipeline {
+    pub stands: Stands,
+    pub intake_url: String,
+    pub store: AsyncStore,
+    pub worker: bta_core::worker::Worker,
+    pub config: Arc<WorkerConfig>,
+}
+
+impl std::ops::Deref for Pipeline {
+    type Target = Stands;
+    fn deref(&self) -> &Stands {
+        &self.stands
+    }
+}
+
+impl Pipeline {
+    /// Quick retries and waits, for tests.
+    pub async fn start(extra: &str) -> Pipeline {
+        let timing = Timing {
+            retry_base: Duration::from_millis(20),
+            retry_max: Duration::from_millis(200),
+            report_lag_wait: Duration::from_millis(50),
+            ..Timing::default()
+        };
+        Pipeline::start_with(extra, timing).await
+    }
+
+    /// `extra` settings replace the profile's defaults of the same name; secrets are in memory.
+    pub async fn start_with(extra: &str, timing: Timing) -> Pipeline {
+        let stands = Stands::start().await;
+        let key = |line: &str| line.split_once(" =").map(|(k, _)| k.trim().to_owned());
+        let overridden: Vec<String> = extra.lines().filter_map(key).collect();
+        let profile = stands.profile("Desk", "");
+        let kept: Vec<&str> = profile
+            .lines()
+            .filter(|l| !l.contains("_env =") && key(l).is_none_or(|k| !overridden.contains(&k)))
+            .collect();
+        let text = format!("{}\n{extra}\n", kept.join("\n"));
+        let secrets = MemoryStore::default();
+        for (setting, value) in [
+            ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
+            ("autotask_password", bta_sim::autotask::DEFAULT_SECRET),
+            ("autotask_integration_code", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
+        ] {
+            secrets.set(&SecretRef::store_key("Desk", setting), &Secret::new(value)).unwrap();
+        }
+        let config = Arc::new(WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap());
+        let store = AsyncStore::new(Store::open(&stands.dir.path().join("store.sqlite3")).unwrap());
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let worker = bta_core::worker::Worker::new(&config, store.clone(), wake.clone(), timing).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let intake_url = format!("http://{}/ERSPost", listener.local_addr().unwrap());
+        tokio::spawn(Intake::new(config.clone(), store.clone(), wake).serve(listener, std::future::pending()));
+        let running = worker.clone();
+        tokio::spawn(async move { running.run(std::future::pending()).await });
+        Pipeline { stands, intake_url, store, worker, config }
+    }
+
+    /// Waits until `count` jobs exist and none is pending or running.
+    pub async fn settled(&self, count: usize) -> Vec<Job> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let jobs = self.store.run(|s| s.recent_jobs(100)).await.unwrap();
+            if jobs.len() >= count
+                && jobs.iter().all(|j| matches!(j.state, JobState::Done | JobState::Failed | JobState::Ignored))
+            {
+                return jobs;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "jobs never settled: {jobs:#?}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 }

@@ -1,118 +1,13 @@
-//! The worker end to end, in process, over real loopback HTTP: the appliance stand-in delivers a
-//! session's events to the intake listener; the worker writes the note, the surveys and the time
-//! entry into the Autotask stand-in — once, even when the event comes again or the job is rerun.
+//! The worker end to end, in process, over real loopback HTTP: the appliance stand-in delivers
+//! sessions' events to the intake listener; the worker writes notes, surveys, time entries and
+//! created tickets into the Autotask stand-in — once, whatever is delivered twice, fails, lags
+//! or is rerun.
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-use bta_core::Secret;
-use bta_core::config::{MemoryStore, SecretRef, SecretStore, WorkerConfig};
-use bta_core::intake::Intake;
-use bta_core::store::{AsyncStore, JobState, Store};
-use bta_core::worker::{Timing, Worker};
+use bta_core::store::JobState;
+use bta_e2e::Pipeline;
 use serde_json::{Value, json};
-
-struct System {
-    autotask: bta_sim::autotask::Running,
-    appliance: bta_sim::beyondtrust::Running,
-    intake_url: String,
-    store: AsyncStore,
-    worker: Worker,
-    config: Arc<WorkerConfig>,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl System {
-    async fn start(extra: &str) -> System {
-        let autotask = bta_sim::autotask::spawn(
-            bta_sim::autotask::Config { threshold_delay: Duration::ZERO, ..Default::default() },
-            0,
-        )
-        .await
-        .unwrap();
-        let appliance =
-            bta_sim::beyondtrust::spawn(bta_sim::beyondtrust::Config { demo: false, ..Default::default() }, 0)
-                .await
-                .unwrap();
-        let text = format!(
-            "[[profile]]\nname = \"Desk\"\nappliance_host = \"{}\"\nuse_non_tls_connections = true\nclient_id = \"{}\"\n\
-             autotask_services_url = \"{}/ATServicesRest\"\nautotask_username = \"{}\"\nupdate_time_entry = true\n\
-             time_entry_default_data = {{ defaultDomain = \"example.com\", roleName = \"Sample Role\", summaryNotes = \"Remote support\" }}\n\
-             outbound_event_types = [\"support_session_end\", \"customer_exit_survey_is_completed\", \"representative_survey_is_completed\"]\n",
-            appliance.host(),
-            bta_sim::beyondtrust::DEFAULT_CLIENT_ID,
-            autotask.base_url,
-            bta_sim::autotask::DEFAULT_USERNAME,
-        );
-        // A setting given in `extra` replaces the default one.
-        let key = |line: &str| line.split_once(" =").map(|(k, _)| k.trim().to_owned());
-        let overridden: Vec<String> = extra.lines().filter_map(key).collect();
-        let kept: Vec<&str> = text.lines().filter(|l| key(l).is_none_or(|k| !overridden.contains(&k))).collect();
-        let text = format!("{}\n{extra}\n", kept.join("\n"));
-        let secrets = MemoryStore::default();
-        for (setting, value) in [
-            ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
-            ("autotask_password", bta_sim::autotask::DEFAULT_SECRET),
-            ("autotask_integration_code", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
-        ] {
-            secrets.set(&SecretRef::store_key("Desk", setting), &Secret::new(value)).unwrap();
-        }
-        let config = Arc::new(WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap());
-        let dir = tempfile::tempdir().unwrap();
-        let store = AsyncStore::new(Store::open(&dir.path().join("store.sqlite3")).unwrap());
-        let wake = Arc::new(tokio::sync::Notify::new());
-        let timing = Timing {
-            retry_base: Duration::from_millis(20),
-            retry_max: Duration::from_millis(200),
-            report_lag_wait: Duration::from_millis(50),
-            ..Timing::default()
-        };
-        let worker = Worker::new(&config, store.clone(), wake.clone(), timing).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let intake_url = format!("http://{}/ERSPost", listener.local_addr().unwrap());
-        tokio::spawn(Intake::new(config.clone(), store.clone(), wake).serve(listener, std::future::pending()));
-        let running = worker.clone();
-        tokio::spawn(async move { running.run(std::future::pending()).await });
-        System { autotask, appliance, intake_url, store, worker, config, http: reqwest::Client::new(), _dir: dir }
-    }
-
-    async fn appliance(&self, path: &str, body: Value) -> Value {
-        let url = format!("{}/_sim/{path}", self.appliance.base_url);
-        self.http.post(url).json(&body).send().await.unwrap().json().await.unwrap()
-    }
-
-    async fn records(&self, entity: &str) -> Vec<Value> {
-        let all: Value = self
-            .http
-            .get(format!("{}/_sim/records", self.autotask.base_url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        all[entity].as_array().cloned().unwrap_or_default()
-    }
-
-    /// Waits until `count` jobs exist and none is pending or running.
-    async fn settled(&self, count: usize) -> Vec<bta_core::store::Job> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let jobs = self.store.run(|s| s.recent_jobs(100)).await.unwrap();
-            if jobs.len() >= count
-                && jobs.iter().all(|j| matches!(j.state, JobState::Done | JobState::Failed | JobState::Ignored))
-            {
-                return jobs;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "jobs never settled: {jobs:#?}");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-}
 
 fn scenario(external_key: &str) -> Value {
     json!({
@@ -135,7 +30,7 @@ fn notes_for(notes: &[Value], ticket: i64, lsid: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_finished_session_lands_in_its_ticket_once() {
-    let system = System::start("").await;
+    let system = Pipeline::start("").await;
     system.appliance("recipients", json!({"url": system.intake_url})).await;
     let lsid = system.appliance("sessions", scenario("7201")).await["lsid"].as_str().unwrap().to_owned();
     let jobs = system.settled(3).await;
@@ -176,7 +71,7 @@ async fn a_finished_session_lands_in_its_ticket_once() {
 
 #[tokio::test]
 async fn a_ticket_number_works_and_a_session_without_a_ticket_is_reported_not_retried() {
-    let system = System::start("").await;
+    let system = Pipeline::start("").await;
     system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
     let numbered = system.appliance("sessions", scenario("T20261124.0042")).await["lsid"].as_str().unwrap().to_owned();
     let orphan = system.appliance("sessions", scenario("")).await["lsid"].as_str().unwrap().to_owned();
@@ -190,7 +85,7 @@ async fn a_ticket_number_works_and_a_session_without_a_ticket_is_reported_not_re
 
 #[tokio::test]
 async fn a_write_whose_answer_was_lost_is_found_by_its_marker_not_written_again() {
-    let system = System::start("").await;
+    let system = Pipeline::start("").await;
     let fault = json!({"method": "POST", "path": "/atservicesrest/v1.0/Tickets/7201/Notes", "status": 500,
                        "count": 1, "after_processing": true});
     system.http.post(format!("{}/_sim/faults", system.autotask.base_url)).json(&fault).send().await.unwrap();
@@ -204,7 +99,7 @@ async fn a_write_whose_answer_was_lost_is_found_by_its_marker_not_written_again(
 
 #[tokio::test]
 async fn a_rep_unknown_to_autotask_fails_for_good_and_says_what_to_fix() {
-    let system = System::start("").await;
+    let system = Pipeline::start("").await;
     let mut session = scenario("7202");
     session["reps"] = json!([{"username": "nobody.here"}]);
     system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
@@ -218,7 +113,7 @@ async fn a_rep_unknown_to_autotask_fails_for_good_and_says_what_to_fix() {
 
 #[tokio::test]
 async fn polling_queues_each_finished_session_once_and_they_land_in_their_tickets() {
-    let system = System::start("polling_event_types = [\"support_session_end\"]\npolling_interval_minutes = 1").await;
+    let system = Pipeline::start("polling_event_types = [\"support_session_end\"]\npolling_interval_minutes = 1").await;
     let first = system.appliance("sessions", scenario("7204")).await["lsid"].as_str().unwrap().to_owned();
     let second = system.appliance("sessions", scenario("T20261124.0042")).await["lsid"].as_str().unwrap().to_owned();
     let profile = system.config.profiles[0].clone();
@@ -244,7 +139,7 @@ async fn polling_queues_each_finished_session_once_and_they_land_in_their_ticket
 
 #[tokio::test]
 async fn a_report_that_lags_the_end_event_is_waited_for() {
-    let system = System::start("").await;
+    let system = Pipeline::start("").await;
     system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
     let mut lagging = scenario("7206");
     lagging["report_lag_ms"] = json!(300);
@@ -257,7 +152,7 @@ async fn a_report_that_lags_the_end_event_is_waited_for() {
 
 #[tokio::test]
 async fn a_long_transcript_is_written_as_numbered_notes_each_once() {
-    let system = System::start("").await;
+    let system = Pipeline::start("").await;
     let fault = json!({"method": "POST", "path": "/atservicesrest/v1.0/Tickets/7207/Notes", "status": 500,
                        "count": 2, "after_processing": true});
     system.http.post(format!("{}/_sim/faults", system.autotask.base_url)).json(&fault).send().await.unwrap();
@@ -288,34 +183,33 @@ enable_automatic_ticket_creation = true
 automatic_ticket_creation_without_external_key = true
 ticket_default_data = { companyName = "Dynamo Corporation", title = "BeyondTrust Remote Support Chat: {{Issue}}", description = "{{Details}}", contactID = "{{emailAddress|customer_email}}", defaultContactID = 30684007, assignedResourceRoleName = "Technician", status = "New", priority = 2, queueID = 8 }"#;
 
-impl System {
-    async fn created_tickets(&self, lsid: &str) -> Vec<Value> {
-        let marker = format!("[BeyondTrust session {lsid} created this ticket]");
-        self.records("Tickets")
-            .await
-            .into_iter()
-            .filter(|t| t["description"].as_str().is_some_and(|d| d.contains(&marker)))
-            .collect()
-    }
+async fn created_tickets(system: &Pipeline, lsid: &str) -> Vec<Value> {
+    let marker = format!("[BeyondTrust session {lsid} created this ticket]");
+    system
+        .records("Tickets")
+        .await
+        .into_iter()
+        .filter(|t| t["description"].as_str().is_some_and(|d| d.contains(&marker)))
+        .collect()
+}
 
-    async fn live_session(&self, external_key: &str, email: &str, reps: Value) -> String {
-        let session = json!({
-            "external_key": external_key, "live": true, "duration": 300, "reps": reps,
-            "customer": {"name": "Miguel Ortega", "issue": "VPN Access", "details": "VPN drops every ten minutes",
-                         "custom": {"customer_email": email}},
-            "chat": [{"from": "rep", "text": "Let's look at the VPN client"}]
-        });
-        self.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned()
-    }
+async fn live_session(system: &Pipeline, external_key: &str, email: &str, reps: Value) -> String {
+    let session = json!({
+        "external_key": external_key, "live": true, "duration": 300, "reps": reps,
+        "customer": {"name": "Miguel Ortega", "issue": "VPN Access", "details": "VPN drops every ten minutes",
+                     "custom": {"customer_email": email}},
+        "chat": [{"from": "rep", "text": "Let's look at the VPN client"}]
+    });
+    system.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn a_rep_joining_a_session_from_the_portal_creates_its_ticket_and_the_note_lands_on_it() {
-    let system = System::start(CREATION).await;
+    let system = Pipeline::start(CREATION).await;
     system.appliance("recipients", json!({"url": system.intake_url})).await;
-    let lsid = system.live_session("", "miguel.ortega@dynamo.example", json!([{"username": "alex.morgan"}])).await;
+    let lsid = live_session(&system, "", "miguel.ortega@dynamo.example", json!([{"username": "alex.morgan"}])).await;
     system.settled(1).await;
-    let created = system.created_tickets(&lsid).await;
+    let created = created_tickets(&system, &lsid).await;
     assert_eq!(created.len(), 1, "{created:#?}");
     let ticket = &created[0];
     assert_eq!(ticket["companyID"], 175, "companyName resolved");
@@ -351,13 +245,13 @@ async fn a_rep_joining_a_session_from_the_portal_creates_its_ticket_and_the_note
 
 #[tokio::test]
 async fn a_json_external_key_overlays_the_defaults_and_an_unknown_email_uses_the_default_contact() {
-    let system = System::start(CREATION).await;
+    let system = Pipeline::start(CREATION).await;
     system.appliance("recipients", json!({"url": system.intake_url})).await;
     let key = json!({"title": "Printer on fire: {{Issue}}", "priority": 1}).to_string();
     let reps = json!([{"username": "alex.morgan"}, {"username": "sam.lee"}]);
-    let lsid = system.live_session(&key, "stranger@elsewhere.example", reps).await;
+    let lsid = live_session(&system, &key, "stranger@elsewhere.example", reps).await;
     system.settled(2).await;
-    let created = system.created_tickets(&lsid).await;
+    let created = created_tickets(&system, &lsid).await;
     assert_eq!(created.len(), 1, "two reps joining make one ticket: {created:#?}");
     assert_eq!(created[0]["title"], "Printer on fire: VPN Access");
     assert_eq!(created[0]["priority"], 1, "the external key's fields override the defaults");
@@ -366,12 +260,12 @@ async fn a_json_external_key_overlays_the_defaults_and_an_unknown_email_uses_the
 
 #[tokio::test]
 async fn an_unknown_company_is_a_clear_error_and_sessions_with_tickets_create_none() {
-    let system = System::start(&CREATION.replace("Dynamo Corporation", "Nonexistent Ltd")).await;
+    let system = Pipeline::start(&CREATION.replace("Dynamo Corporation", "Nonexistent Ltd")).await;
     system
         .appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_member_added"]}))
         .await;
-    let broken = system.live_session("", "x@y.example", json!([{"username": "alex.morgan"}])).await;
-    let tied = system.live_session("7201", "x@y.example", json!([{"username": "sam.lee"}])).await;
+    let broken = live_session(&system, "", "x@y.example", json!([{"username": "alex.morgan"}])).await;
+    let tied = live_session(&system, "7201", "x@y.example", json!([{"username": "sam.lee"}])).await;
     let jobs = system.settled(2).await;
     let failed = jobs.iter().find(|j| j.lsid.as_deref() == Some(broken.as_str())).unwrap();
     assert_eq!(failed.state, JobState::Failed);
@@ -381,10 +275,10 @@ async fn an_unknown_company_is_a_clear_error_and_sessions_with_tickets_create_no
     );
     let quiet = jobs.iter().find(|j| j.lsid.as_deref() == Some(tied.as_str())).unwrap();
     assert_eq!(quiet.state, JobState::Ignored);
-    assert!(system.created_tickets(&tied).await.is_empty());
+    assert!(created_tickets(&system, &tied).await.is_empty());
 }
 
-async fn failing_notes(system: &System) -> bta_core::store::Job {
+async fn failing_notes(system: &Pipeline) -> bta_core::store::Job {
     let fault =
         json!({"method": "POST", "path": "/atservicesrest/v1.0/Tickets/7208/Notes", "status": 503, "count": 50});
     system.http.post(format!("{}/_sim/faults", system.autotask.base_url)).json(&fault).send().await.unwrap();
@@ -395,7 +289,7 @@ async fn failing_notes(system: &System) -> bta_core::store::Job {
 
 #[tokio::test]
 async fn the_retry_attempt_limit_is_honoured() {
-    let system = System::start("retry_attempt_limit = 2").await;
+    let system = Pipeline::start("retry_attempt_limit = 2").await;
     let job = failing_notes(&system).await;
     assert_eq!((job.state, job.attempts), (JobState::Failed, 3), "the first try and two retries");
     assert!(job.last_error.unwrap().contains("HTTP 503"));
@@ -403,21 +297,21 @@ async fn the_retry_attempt_limit_is_honoured() {
 
 #[tokio::test]
 async fn event_types_not_listed_for_retry_are_not_retried() {
-    let system = System::start("retry_outbound_event_types = [\"customer_exit_survey_is_completed\"]").await;
+    let system = Pipeline::start("retry_outbound_event_types = [\"customer_exit_survey_is_completed\"]").await;
     let job = failing_notes(&system).await;
     assert_eq!((job.state, job.attempts), (JobState::Failed, 1));
 }
 
 #[tokio::test]
 async fn time_entries_follow_update_time_entry_and_every_default_field() {
-    let off = System::start("update_time_entry = false").await;
+    let off = Pipeline::start("update_time_entry = false").await;
     off.appliance("recipients", json!({"url": off.intake_url, "events": ["support_conference_end"]})).await;
     off.appliance("sessions", scenario("7209")).await;
     off.settled(1).await;
     assert!(off.records("TimeEntries").await.iter().all(|t| t["ticketID"] != 7209), "no time entry when off");
 
     let defaults = "time_entry_default_data = { defaultDomain = \"example.com\", roleName = \"Technician\", summaryNotes = \"Fixed remotely\", internalNotes = \"Logged by bt-autotask\", offsetHours = 1.5 }";
-    let on = System::start(defaults).await;
+    let on = Pipeline::start(defaults).await;
     on.appliance("recipients", json!({"url": on.intake_url, "events": ["support_conference_end"]})).await;
     let lsid = on.appliance("sessions", scenario("7209")).await["lsid"].as_str().unwrap().to_owned();
     on.settled(1).await;
@@ -437,20 +331,20 @@ async fn time_entries_follow_update_time_entry_and_every_default_field() {
 #[tokio::test]
 async fn only_the_listed_session_types_create_tickets() {
     let system =
-        System::start(&format!("{CREATION}\nautomatic_ticket_creation_session_types = [\"presentation\"]")).await;
+        Pipeline::start(&format!("{CREATION}\nautomatic_ticket_creation_session_types = [\"presentation\"]")).await;
     system
         .appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_member_added"]}))
         .await;
-    let lsid = system.live_session("", "miguel.ortega@dynamo.example", json!([{"username": "alex.morgan"}])).await;
+    let lsid = live_session(&system, "", "miguel.ortega@dynamo.example", json!([{"username": "alex.morgan"}])).await;
     let jobs = system.settled(1).await;
     assert_eq!(jobs[0].state, JobState::Ignored);
     assert!(jobs[0].last_error.as_deref().unwrap().contains("session type 'support'"));
-    assert!(system.created_tickets(&lsid).await.is_empty());
+    assert!(created_tickets(&system, &lsid).await.is_empty());
 }
 
 #[tokio::test]
 async fn polled_jobs_follow_the_retry_polling_event_types() {
-    let system = System::start(
+    let system = Pipeline::start(
         "outbound_event_types = []\npolling_event_types = [\"support_session_end\"]\npolling_interval_minutes = 1\nretry_polling_event_types = []",
     )
     .await;
@@ -468,14 +362,14 @@ async fn polled_jobs_follow_the_retry_polling_event_types() {
 
 #[tokio::test]
 async fn a_ticket_created_but_its_answer_lost_is_found_again_not_created_twice() {
-    let system = System::start(CREATION).await;
+    let system = Pipeline::start(CREATION).await;
     let fault = json!({"method": "POST", "path": "/atservicesrest/v1.0/Tickets", "status": 500, "count": 1, "after_processing": true});
     system.http.post(format!("{}/_sim/faults", system.autotask.base_url)).json(&fault).send().await.unwrap();
     system
         .appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_member_added"]}))
         .await;
-    let lsid = system.live_session("", "miguel.ortega@dynamo.example", json!([{"username": "alex.morgan"}])).await;
+    let lsid = live_session(&system, "", "miguel.ortega@dynamo.example", json!([{"username": "alex.morgan"}])).await;
     let job = system.settled(1).await.remove(0);
     assert_eq!((job.state, job.attempts), (JobState::Done, 2), "{job:#?}");
-    assert_eq!(system.created_tickets(&lsid).await.len(), 1, "found by its marker, not created again");
+    assert_eq!(created_tickets(&system, &lsid).await.len(), 1, "found by its marker, not created again");
 }
