@@ -222,15 +222,7 @@ async fn a_rep_joining_a_session_from_the_portal_creates_its_ticket_and_the_note
     assert_eq!(ticket["assignedResourceRoleID"], 29683462, "assignedResourceRoleName resolved");
     assert_eq!(ticket["status"], 1, "a status label became its value");
     let id = ticket["id"].as_i64().unwrap();
-    let sessions: Value = system
-        .http
-        .get(format!("{}/_sim/sessions", system.appliance.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions = system.get(format!("{}/_sim/sessions", system.appliance.base_url)).await;
     let live = sessions.as_array().unwrap().iter().find(|s| s["lsid"] == lsid.as_str()).unwrap();
     assert_eq!(live["external_key"], id.to_string(), "the ticket id was written back into the session");
 

@@ -107,15 +107,7 @@ async fn wait_for_time_entry(stands: &Stands, lsid: &str) {
 }
 
 async fn autotask_requests(stands: &Stands) -> usize {
-    let log: Value = stands
-        .http
-        .get(format!("{}/_sim/requests", stands.autotask.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await;
     log.as_array().unwrap().len()
 }
 

@@ -89,6 +89,10 @@ impl Stands {
         response.json().await.unwrap()
     }
 
+    pub async fn get(&self, url: String) -> Value {
+        self.http.get(url).send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn appliance(&self, path: &str, body: Value) -> Value {
         self.post(format!("{}/_sim/{path}", self.appliance.base_url), body).await
     }
@@ -98,26 +102,11 @@ impl Stands {
     }
 
     pub async fn deliveries(&self) -> Value {
-        self.http
-            .get(format!("{}/_sim/deliveries", self.appliance.base_url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get(format!("{}/_sim/deliveries", self.appliance.base_url)).await
     }
 
     pub async fn records(&self, entity: &str) -> Vec<Value> {
-        let all: Value = self
-            .http
-            .get(format!("{}/_sim/records", self.autotask.base_url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let all = self.get(format!("{}/_sim/records", self.autotask.base_url)).await;
         all[entity].as_array().cloned().unwrap_or_default()
     }
 }
