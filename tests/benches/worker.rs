@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bta_core::worker::Timing;
 use bta_e2e::{Pipeline, Stands};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
