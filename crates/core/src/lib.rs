@@ -5,6 +5,7 @@ pub mod autotask;
 pub mod beyondtrust;
 pub mod check;
 pub mod config;
+pub mod desk;
 pub mod intake;
 pub mod polling;
 pub mod render;

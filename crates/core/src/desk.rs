@@ -1,0 +1,230 @@
+//! What a rep does from the tray, without the screen: find tickets (mine, by number, by id, by
+//! words of the title), make a session key tied to one, Jump to its configuration item, and open
+//! it in Autotask. The tray app's commands are thin calls into here.
+
+use std::collections::HashMap;
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use url::Url;
+
+use crate::autotask::{self, AutotaskClient, Company, ConfigurationItem, Contact, Filter, Query, Resource, Ticket};
+use crate::beyondtrust::{self, BeyondTrustClient, Queue, SessionKeyRequest, livelinks};
+
+/// The ticket status Autotask uses for "Complete".
+const COMPLETE: i64 = 5;
+/// Most rows a search shows.
+pub const SEARCH_LIMIT: u32 = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Autotask(#[from] autotask::Error),
+    #[error(transparent)]
+    BeyondTrust(#[from] beyondtrust::Error),
+    #[error("ticket {0} has no configuration item to Jump to; add one to the ticket in Autotask")]
+    NoConfigurationItem(String),
+    #[error("no Autotask resource has the e-mail {0}; check your e-mail in Settings")]
+    UnknownRep(String),
+}
+
+/// What the rep typed, understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    /// Nothing: my open tickets.
+    Mine,
+    /// A ticket number, whole or its beginning (`T20261124.0042`, `T20261124`).
+    Number(String),
+    /// Digits: a ticket id, or the end of a number.
+    Digits(String),
+    /// Words of the title.
+    Words(Vec<String>),
+}
+
+impl Search {
+    pub fn parse(text: &str) -> Search {
+        let text = text.trim();
+        if text.is_empty() {
+            return Search::Mine;
+        }
+        if text.chars().all(|c| c.is_ascii_digit()) {
+            return Search::Digits(text.to_owned());
+        }
+        let looks_numbered = text.len() >= 2
+            && text.starts_with(['T', 't'])
+            && text[1..].chars().all(|c| c.is_ascii_digit() || c == '.')
+            && text[1..].chars().next().is_some_and(|c| c.is_ascii_digit());
+        if looks_numbered {
+            return Search::Number(format!("T{}", &text[1..]));
+        }
+        Search::Words(text.split_whitespace().map(str::to_owned).collect())
+    }
+
+    fn query(&self, me: Option<i64>) -> Option<Query> {
+        let filter = match self {
+            Search::Mine => Filter::all_of([Filter::eq("assignedResourceID", me?), Filter::noteq("status", COMPLETE)]),
+            Search::Number(n) => Filter::begins_with("ticketNumber", n.clone()),
+            Search::Digits(d) => {
+                let mut any = vec![Filter::ends_with("ticketNumber", d.clone())];
+                if let Ok(id) = d.parse::<i64>() {
+                    any.push(Filter::eq("id", id));
+                }
+                Filter::any_of(any)
+            }
+            Search::Words(words) => Filter::all_of(words.iter().map(|w| Filter::contains("title", w.clone()))),
+        };
+        Some(Query::new(filter).max_records(SEARCH_LIMIT))
+    }
+}
+
+/// One ticket as the search list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketRow {
+    pub id: i64,
+    pub number: String,
+    pub title: String,
+    pub status: String,
+    pub company: String,
+    pub contact: String,
+    pub contact_email: Option<String>,
+    /// The configuration item's device name ("Device Name" UDF, else its title).
+    pub device: Option<String>,
+    pub last_activity: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The rep's own Autotask resource, by e-mail.
+pub async fn my_resource_id(autotask: &AutotaskClient, email: &str) -> Result<i64, DeskError> {
+    let query = Query::new(Filter::eq("email", email)).include_fields(["id"]).max_records(1);
+    let page = autotask.query_page::<Resource>(&query).await?;
+    page.items.into_iter().find_map(|r| r.id).ok_or_else(|| DeskError::UnknownRep(email.to_owned()))
+}
+
+/// Finds tickets; `me` is the rep's resource id (needed for "my open tickets").
+pub async fn search(autotask: &AutotaskClient, text: &str, me: Option<i64>) -> Result<Vec<TicketRow>, DeskError> {
+    let Some(query) = Search::parse(text).query(me) else { return Ok(Vec::new()) };
+    let mut tickets = autotask.query_page::<Ticket>(&query).await?.items;
+    tickets.sort_by(|a, b| b.last_activity_date.cmp(&a.last_activity_date));
+    rows(autotask, tickets).await
+}
+
+async fn by_ids<E: autotask::Entity>(
+    autotask: &AutotaskClient,
+    ids: impl Iterator<Item = i64>,
+) -> Result<Vec<E>, DeskError> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(autotask.query_page::<E>(&Query::new(Filter::is_in("id", ids)).max_records(SEARCH_LIMIT)).await?.items)
+}
+
+/// Fills in each ticket's company, contact, status label and device: three queries at most.
+async fn rows(autotask: &AutotaskClient, tickets: Vec<Ticket>) -> Result<Vec<TicketRow>, DeskError> {
+    let companies: HashMap<i64, String> = by_ids::<Company>(autotask, tickets.iter().filter_map(|t| t.company_id))
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.id?, c.company_name.unwrap_or_default())))
+        .collect();
+    let contacts: HashMap<i64, Contact> = by_ids::<Contact>(autotask, tickets.iter().filter_map(|t| t.contact_id))
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.id?, c)))
+        .collect();
+    let devices: HashMap<i64, Option<String>> =
+        by_ids::<ConfigurationItem>(autotask, tickets.iter().filter_map(|t| t.configuration_item_id))
+            .await?
+            .into_iter()
+            .filter_map(|ci| Some((ci.id?, ci.device_name())))
+            .collect();
+    let fields = autotask.fields::<Ticket>().await?;
+    let statuses = fields.picklist("status");
+    Ok(tickets
+        .into_iter()
+        .filter_map(|t| {
+            let contact = t.contact_id.and_then(|id| contacts.get(&id));
+            Some(TicketRow {
+                id: t.id?,
+                number: t.ticket_number.clone().unwrap_or_default(),
+                title: t.title.clone().unwrap_or_default(),
+                status: t
+                    .status
+                    .and_then(|s| statuses.and_then(|p| p.label_of(s).map(str::to_owned)))
+                    .unwrap_or_default(),
+                company: t.company_id.and_then(|id| companies.get(&id).cloned()).unwrap_or_default(),
+                contact: contact
+                    .map(|c| {
+                        format!("{} {}", c.first_name.as_deref().unwrap_or(""), c.last_name.as_deref().unwrap_or(""))
+                    })
+                    .map(|n| n.trim().to_owned())
+                    .unwrap_or_default(),
+                contact_email: contact.and_then(|c| c.email_address.clone()),
+                device: t.configuration_item_id.and_then(|id| devices.get(&id).cloned().flatten()),
+                last_activity: t.last_activity_date,
+            })
+        })
+        .collect())
+}
+
+/// A session key for a ticket: from the Command API, or — when the API account may not make
+/// keys — the rep console's own Generate Session Key dialog, tied to the ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyOffer {
+    Key {
+        short_key: String,
+        key_url: String,
+        /// A ready invitation to the ticket's contact (`mailto:`), when the ticket has one.
+        invitation: Option<Url>,
+    },
+    ConsoleLink(Url),
+}
+
+pub async fn session_key(
+    beyondtrust: &BeyondTrustClient,
+    ticket: &TicketRow,
+    rep_username: &str,
+) -> Result<KeyOffer, DeskError> {
+    let mut request = SessionKeyRequest::new(Queue::RepUsername(rep_username.to_owned()));
+    request.external_key = Some(ticket.id.to_string());
+    match beyondtrust.generate_session_key(&request).await {
+        Ok(key) => {
+            let invitation = ticket.contact_email.as_ref().and_then(|email| {
+                let subject =
+                    key.mail_subject.clone().unwrap_or_else(|| format!("Remote support for {}", ticket.number));
+                let body = key
+                    .mail_body
+                    .clone()
+                    .unwrap_or_else(|| format!("Open {} and enter {}", key.key_url, key.short_key));
+                let encode = |t: &str| utf8_percent_encode(t, NON_ALPHANUMERIC).to_string();
+                Url::parse(&format!("mailto:{email}?subject={}&body={}", encode(&subject), encode(&body))).ok()
+            });
+            Ok(KeyOffer::Key { short_key: key.short_key, key_url: key.key_url, invitation })
+        }
+        Err(e) if e.kind == beyondtrust::ErrorKind::Permission => {
+            Ok(KeyOffer::ConsoleLink(livelinks::session_key_link(beyondtrust.base_url(), &ticket.id.to_string())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The seed's Jump LiveLink for the ticket's device.
+pub fn jump(appliance: &Url, ticket: &TicketRow) -> Result<Url, DeskError> {
+    let device = ticket.device.as_deref().ok_or_else(|| DeskError::NoConfigurationItem(ticket.number.clone()))?;
+    Ok(livelinks::jump_link(appliance, device, &ticket.id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_rep_typed_is_understood() {
+        assert_eq!(Search::parse("  "), Search::Mine);
+        assert_eq!(Search::parse("T20261124.0042"), Search::Number("T20261124.0042".into()));
+        assert_eq!(Search::parse("t2026112"), Search::Number("T2026112".into()));
+        assert_eq!(Search::parse("7201"), Search::Digits("7201".into()));
+        assert_eq!(Search::parse("vpn  drops"), Search::Words(vec!["vpn".into(), "drops".into()]));
+        assert_eq!(Search::parse("Teams camera"), Search::Words(vec!["Teams".into(), "camera".into()]));
+        assert!(Search::Mine.query(None).is_none(), "my tickets need to know who I am");
+    }
+}

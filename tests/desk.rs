@@ -1,0 +1,119 @@
+//! The rep's actions against both stand-ins: search (mine, number, id, words), a session key
+//! tied to the ticket with an invitation, the console fallback when keys are not allowed, Jump,
+//! and a ticket without a configuration item.
+
+#![allow(clippy::unwrap_used)]
+
+use bta_core::Secret;
+use bta_core::autotask::{AutotaskClient, AutotaskSettings, Ticket};
+use bta_core::beyondtrust::{BeyondTrustClient, BeyondTrustSettings};
+use bta_core::desk::{self, DeskError, KeyOffer};
+use bta_e2e::Stands;
+use serde_json::json;
+
+struct Desk {
+    stands: Stands,
+    autotask: AutotaskClient,
+    beyondtrust: BeyondTrustClient,
+}
+
+async fn desk() -> Desk {
+    let stands = Stands::start().await;
+    let mut at = AutotaskSettings::new(
+        bta_sim::autotask::DEFAULT_USERNAME,
+        Secret::new(bta_sim::autotask::DEFAULT_SECRET),
+        Secret::new(bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
+    );
+    at.services_url = Some(format!("{}/atservicesrest", stands.autotask.base_url));
+    let mut bt = BeyondTrustSettings::new(
+        stands.appliance.host(),
+        bta_sim::beyondtrust::DEFAULT_CLIENT_ID,
+        Secret::new(bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
+    );
+    bt.use_non_tls = true;
+    Desk { autotask: AutotaskClient::new(at).unwrap(), beyondtrust: BeyondTrustClient::new(bt).unwrap(), stands }
+}
+
+#[tokio::test]
+async fn search_finds_my_open_tickets_numbers_ids_and_words() {
+    let d = desk().await;
+    let me = desk::my_resource_id(&d.autotask, "alex.morgan@example.com").await.unwrap();
+    let mine = desk::search(&d.autotask, "", Some(me)).await.unwrap();
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|t| t.status != "Complete"), "open tickets only");
+    let all_mine: Vec<Ticket> = d
+        .autotask
+        .query_all(bta_core::autotask::Query::new(bta_core::autotask::Filter::eq("assignedResourceID", me)))
+        .await
+        .unwrap();
+    let open = all_mine.iter().filter(|t| t.status != Some(5)).count();
+    assert_eq!(mine.len(), open);
+
+    let by_number = desk::search(&d.autotask, "T20261124.0042", Some(me)).await.unwrap();
+    assert_eq!(by_number.len(), 1);
+    let row = &by_number[0];
+    assert_eq!((row.id, row.title.as_str()), (7201, "Outlook keeps asking for password"));
+    assert_eq!((row.company.as_str(), row.contact.as_str()), ("Contoso Ltd", "Dana Whitfield"));
+    assert_eq!(row.contact_email.as_deref(), Some("dana.whitfield@contoso.example"));
+    assert_eq!((row.status.as_str(), row.device.as_deref()), ("New", Some("WS-0042")));
+
+    assert_eq!(desk::search(&d.autotask, "7201", None).await.unwrap()[0].number, "T20261124.0042");
+    let words = desk::search(&d.autotask, "vpn DISCONNECTS", None).await.unwrap();
+    assert_eq!(words.iter().map(|t| t.title.as_str()).collect::<Vec<_>>(), ["VPN disconnects every 10 minutes"]);
+    assert!(desk::search(&d.autotask, "no such words anywhere", None).await.unwrap().is_empty());
+    let err = desk::my_resource_id(&d.autotask, "nobody@example.com").await.unwrap_err();
+    assert!(err.to_string().contains("no Autotask resource has the e-mail nobody@example.com"), "{err}");
+}
+
+#[tokio::test]
+async fn a_session_key_is_tied_to_the_ticket_with_an_invitation_and_falls_back_to_the_console() {
+    let d = desk().await;
+    let row = desk::search(&d.autotask, "T20261124.0042", None).await.unwrap().remove(0);
+    let KeyOffer::Key { short_key, key_url, invitation } =
+        desk::session_key(&d.beyondtrust, &row, "alex.morgan").await.unwrap()
+    else {
+        panic!("expected a key");
+    };
+    assert_eq!(short_key.len(), 7);
+    assert!(key_url.contains(&short_key));
+    let mail = invitation.unwrap();
+    assert!(
+        mail.as_str().starts_with("mailto:dana.whitfield@contoso.example?subject=Your%20support%20session&body="),
+        "{mail}"
+    );
+    let keys = d.stands.get(format!("{}/_sim/session-keys", d.stands.appliance.base_url)).await;
+    assert_eq!(keys[0]["external_key"], "7201");
+    assert_eq!(keys[0]["queue_id"], "rep_username:alex.morgan");
+
+    d.stands.appliance("permissions", json!({"command": "read_only"})).await;
+    let fallback = desk::session_key(&d.beyondtrust, &row, "alex.morgan").await.unwrap();
+    let KeyOffer::ConsoleLink(link) = fallback else { panic!("expected the console link") };
+    assert!(link.as_str().ends_with("action=generate_session_key&session.custom.external_key=7201"), "{link}");
+}
+
+#[tokio::test]
+async fn jump_goes_to_the_tickets_device_and_a_ticket_without_one_says_so() {
+    let d = desk().await;
+    let row = desk::search(&d.autotask, "7201", None).await.unwrap().remove(0);
+    let url = desk::jump(d.beyondtrust.base_url(), &row).unwrap();
+    assert!(
+        url.as_str()
+            .contains("action=start_pinned_client_session&search_string=WS-0042&session.custom.external_key=7201"),
+        "{url}"
+    );
+
+    let bare = Ticket {
+        title: Some("No device".into()),
+        company_id: Some(174),
+        status: Some(1),
+        priority: Some(2),
+        queue_id: Some(8),
+        due_date_time: Some(chrono::Utc::now()),
+        ..Default::default()
+    };
+    let id = d.autotask.create(&bare).await.unwrap();
+    let row = desk::search(&d.autotask, &id.to_string(), None).await.unwrap().into_iter().find(|t| t.id == id).unwrap();
+    let err = desk::jump(d.beyondtrust.base_url(), &row).unwrap_err();
+    assert!(matches!(err, DeskError::NoConfigurationItem(_)));
+    assert!(err.to_string().contains("has no configuration item to Jump to"), "{err}");
+}
