@@ -102,7 +102,7 @@ pub async fn my_resource_id(autotask: &AutotaskClient, email: &str) -> Result<i6
 pub async fn search(autotask: &AutotaskClient, text: &str, me: Option<i64>) -> Result<Vec<TicketRow>, DeskError> {
     let Some(query) = Search::parse(text).query(me) else { return Ok(Vec::new()) };
     let mut tickets = autotask.query_page::<Ticket>(&query).await?.items;
-    tickets.sort_by(|a, b| b.last_activity_date.cmp(&a.last_activity_date));
+    tickets.sort_by_key(|t| std::cmp::Reverse(t.last_activity_date));
     rows(autotask, tickets).await
 }
 
