@@ -119,9 +119,16 @@ async fn polling_queues_each_finished_session_once_and_they_land_in_their_ticket
     let profile = system.config.profiles[0].clone();
     let appliance = bta_core::beyondtrust::BeyondTrustClient::new(profile.beyondtrust.clone()).unwrap();
     let now = chrono::Utc::now();
-    assert_eq!(bta_core::polling::poll_once(&profile, &appliance, &system.store, now).await.unwrap(), 2);
     assert_eq!(
-        bta_core::polling::poll_once(&profile, &appliance, &system.store, now).await.unwrap(),
+        bta_core::polling::poll_once(&profile, &appliance, &system.store, &bta_core::polling::Scope::AllSessions, now)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        bta_core::polling::poll_once(&profile, &appliance, &system.store, &bta_core::polling::Scope::AllSessions, now)
+            .await
+            .unwrap(),
         0,
         "nothing twice"
     );
@@ -346,7 +353,15 @@ async fn polled_jobs_follow_the_retry_polling_event_types() {
     system.appliance("sessions", scenario("7208")).await;
     let profile = system.config.profiles[0].clone();
     let appliance = bta_core::beyondtrust::BeyondTrustClient::new(profile.beyondtrust.clone()).unwrap();
-    bta_core::polling::poll_once(&profile, &appliance, &system.store, chrono::Utc::now()).await.unwrap();
+    bta_core::polling::poll_once(
+        &profile,
+        &appliance,
+        &system.store,
+        &bta_core::polling::Scope::AllSessions,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     system.worker.wake().notify_one();
     let job = system.settled(1).await.remove(0);
     assert_eq!((job.state, job.attempts), (JobState::Failed, 1), "no retry for a polled type not listed");
@@ -364,4 +379,36 @@ async fn a_ticket_created_but_its_answer_lost_is_found_again_not_created_twice()
     let job = system.settled(1).await.remove(0);
     assert_eq!((job.state, job.attempts), (JobState::Done, 2), "{job:#?}");
     assert_eq!(created_tickets(&system, &lsid).await.len(), 1, "found by its marker, not created again");
+}
+
+#[tokio::test]
+async fn two_reps_embedded_workers_write_every_session_exactly_once() {
+    let stands = std::sync::Arc::new(bta_e2e::Stands::start().await);
+    let polling =
+        "outbound_event_types = []\npolling_event_types = [\"support_session_end\"]\npolling_interval_minutes = 1";
+    let alex = Pipeline::start_on(stands.clone(), polling, Pipeline::quick()).await;
+    let sam = Pipeline::start_on(stands.clone(), polling, Pipeline::quick()).await;
+    let mut sessions = Vec::new();
+    for (i, rep) in ["alex.morgan", "sam.lee", "jordan.kim"].iter().cycle().take(12).enumerate() {
+        let mut s = scenario(&(7201 + i as i64).to_string());
+        s["reps"] = json!([{"username": rep}, {"username": "priya.patel"}]);
+        let lsid = stands.appliance("sessions", s).await["lsid"].as_str().unwrap().to_owned();
+        sessions.push((lsid, *rep, 7201 + i as i64));
+    }
+    let now = chrono::Utc::now();
+    for (pipeline, rep) in [(&alex, "alex.morgan"), (&sam, "sam.lee")] {
+        let profile = pipeline.config.profiles[0].clone();
+        let appliance = bta_core::beyondtrust::BeyondTrustClient::new(profile.beyondtrust.clone()).unwrap();
+        let scope = bta_core::polling::Scope::PrimaryRep(rep.to_owned());
+        assert_eq!(bta_core::polling::poll_once(&profile, &appliance, &pipeline.store, &scope, now).await.unwrap(), 4);
+        pipeline.worker.wake().notify_one();
+    }
+    alex.settled(4).await;
+    sam.settled(4).await;
+    let notes = stands.records("TicketNotes").await;
+    for (lsid, rep, ticket) in &sessions {
+        let written = notes_for(&notes, *ticket, lsid).len();
+        let expected = usize::from(*rep != "jordan.kim");
+        assert_eq!(written, expected, "{rep}'s session {lsid}: only its primary rep's worker writes it, once");
+    }
 }

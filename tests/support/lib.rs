@@ -163,11 +163,12 @@ impl Worker {
 /// Intake and worker in this process, on a fresh store, for the stand-ins' "Desk" profile.
 #[derive(Debug)]
 pub struct Pipeline {
-    pub stands: Stands,
+    pub stands: Arc<Stands>,
     pub intake_url: String,
     pub store: AsyncStore,
     pub worker: bta_core::worker::Worker,
     pub config: Arc<WorkerConfig>,
+    _store_dir: tempfile::TempDir,
 }
 
 impl std::ops::Deref for Pipeline {
@@ -180,18 +181,25 @@ impl std::ops::Deref for Pipeline {
 impl Pipeline {
     /// Quick retries and waits, for tests.
     pub async fn start(extra: &str) -> Pipeline {
-        let timing = Timing {
+        Pipeline::start_with(extra, Pipeline::quick()).await
+    }
+
+    pub fn quick() -> Timing {
+        Timing {
             retry_base: Duration::from_millis(20),
             retry_max: Duration::from_millis(200),
             report_lag_wait: Duration::from_millis(50),
             ..Timing::default()
-        };
-        Pipeline::start_with(extra, timing).await
+        }
     }
 
     /// `extra` settings replace the profile's defaults of the same name; secrets are in memory.
     pub async fn start_with(extra: &str, timing: Timing) -> Pipeline {
-        let stands = Stands::start().await;
+        Pipeline::start_on(Arc::new(Stands::start().await), extra, timing).await
+    }
+
+    /// A pipeline, with its own store, on stand-ins it may share with others.
+    pub async fn start_on(stands: Arc<Stands>, extra: &str, timing: Timing) -> Pipeline {
         let key = |line: &str| line.split_once(" =").map(|(k, _)| k.trim().to_owned());
         let overridden: Vec<String> = extra.lines().filter_map(key).collect();
         let profile = stands.profile("Desk", "");
@@ -209,7 +217,8 @@ impl Pipeline {
             secrets.set(&SecretRef::store_key("Desk", setting), &Secret::new(value)).unwrap();
         }
         let config = Arc::new(WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap());
-        let store = AsyncStore::new(Store::open(&stands.dir.path().join("store.sqlite3")).unwrap());
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = AsyncStore::new(Store::open(&store_dir.path().join("store.sqlite3")).unwrap());
         let wake = Arc::new(tokio::sync::Notify::new());
         let worker = bta_core::worker::Worker::new(&config, store.clone(), wake.clone(), timing).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -217,7 +226,7 @@ impl Pipeline {
         tokio::spawn(Intake::new(config.clone(), store.clone(), wake).serve(listener, std::future::pending()));
         let running = worker.clone();
         tokio::spawn(async move { running.run(std::future::pending()).await });
-        Pipeline { stands, intake_url, store, worker, config }
+        Pipeline { stands, intake_url, store, worker, config, _store_dir: store_dir }
     }
 
     /// Waits until `count` jobs exist and none is pending or running.

@@ -24,6 +24,16 @@ pub enum PollError {
     Store(#[from] StoreError),
 }
 
+/// Which sessions a poller takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every session (the headless worker serving a whole desk).
+    AllSessions,
+    /// Only sessions whose primary rep has this BeyondTrust username: a rep's own desktop, so
+    /// that many reps' embedded workers never compete for the same session.
+    PrimaryRep(String),
+}
+
 /// The job body for a polled session end, in the outbound event's own form.
 fn body(lsid: &str, ended: DateTime<Utc>) -> String {
     format!("event=support_conference_end&lsid={lsid}&timestamp={}", ended.timestamp())
@@ -35,6 +45,7 @@ pub async fn poll_once(
     profile: &Profile,
     appliance: &BeyondTrustClient,
     store: &AsyncStore,
+    scope: &Scope,
     now: DateTime<Utc>,
 ) -> Result<usize, PollError> {
     if !profile.polling_event_types.contains(&SeedEvent::SupportSessionEnd) {
@@ -48,12 +59,26 @@ pub async fn poll_once(
         Some(mark) => mark - chrono::Duration::from_std(LOOKBACK).unwrap_or_default(),
         None => now - chrono::Duration::from_std(interval).unwrap_or_default(),
     };
-    let ended: Vec<(String, DateTime<Utc>)> = appliance
-        .session_listing(since, Duration::ZERO)
-        .await?
-        .into_iter()
-        .filter_map(|s| s.end_time.map(|end| (s.lsid, end)))
-        .collect();
+    let ended: Vec<(String, DateTime<Utc>)> = match scope {
+        Scope::AllSessions => appliance
+            .session_listing(since, Duration::ZERO)
+            .await?
+            .into_iter()
+            .filter_map(|s| s.end_time.map(|end| (s.lsid, end)))
+            .collect(),
+        // The listing does not name the rep: read the window's reports and keep this rep's.
+        Scope::PrimaryRep(username) => appliance
+            .support_sessions(since, Duration::ZERO)
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.primary_representative()
+                    .and_then(|r| r.username.as_deref())
+                    .is_some_and(|u| u.eq_ignore_ascii_case(username))
+            })
+            .filter_map(|s| s.end_time.map(|end| (s.lsid, end)))
+            .collect(),
+    };
     let newest = ended.iter().map(|(_, end)| *end).max();
     let events: Vec<NewEvent> = ended
         .into_iter()
@@ -79,13 +104,14 @@ pub async fn run(
     profile: Profile,
     appliance: BeyondTrustClient,
     store: AsyncStore,
+    scope: Scope,
     wake: Arc<Notify>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let interval = Duration::from_secs(60 * u64::from(profile.polling_interval_minutes.unwrap_or(5)));
     tokio::pin!(shutdown);
     loop {
-        match poll_once(&profile, &appliance, &store, Utc::now()).await {
+        match poll_once(&profile, &appliance, &store, &scope, Utc::now()).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(profile = profile.name, "polling queued {n} finished session(s)");

@@ -152,9 +152,17 @@ async fn run(path: &Path) -> anyhow::Result<()> {
     for profile in config.profiles.iter().filter(|p| !p.disabled && !p.polling_event_types.is_empty()) {
         let appliance = bta_core::beyondtrust::BeyondTrustClient::new(profile.beyondtrust.clone())?;
         let mut poll_stop = stopped.clone();
-        tokio::spawn(bta_core::polling::run(profile.clone(), appliance, store.clone(), wake.clone(), async move {
-            let _ = poll_stop.wait_for(|s| *s).await;
-        }));
+        let scope = bta_core::polling::Scope::AllSessions;
+        tokio::spawn(bta_core::polling::run(
+            profile.clone(),
+            appliance,
+            store.clone(),
+            scope,
+            wake.clone(),
+            async move {
+                let _ = poll_stop.wait_for(|s| *s).await;
+            },
+        ));
     }
     let intake = bta_core::intake::Intake::new(config.clone(), store, wake);
     let mut intake_stop = stopped.clone();
