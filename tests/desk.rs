@@ -117,3 +117,23 @@ async fn jump_goes_to_the_tickets_device_and_a_ticket_without_one_says_so() {
     assert!(matches!(err, DeskError::NoConfigurationItem(_)));
     assert!(err.to_string().contains("has no configuration item to Jump to"), "{err}");
 }
+
+#[tokio::test]
+async fn the_watch_reports_my_tickets_that_changed_since_the_last_look() {
+    let d = desk().await;
+    let me = desk::my_resource_id(&d.autotask, "alex.morgan@example.com").await.unwrap();
+    let mut watch = desk::TicketWatch::default();
+    assert!(watch.check(&d.autotask, me).await.unwrap().is_empty(), "the first look only remembers");
+    let note = bta_core::autotask::TicketNote {
+        title: Some("Called the customer".into()),
+        description: Some("Will call back after lunch".into()),
+        note_type: Some(1),
+        publish: Some(1),
+        ..Default::default()
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // lastActivityDate has second resolution
+    d.autotask.create_child(7201, &note).await.unwrap();
+    let changed = watch.check(&d.autotask, me).await.unwrap();
+    assert_eq!(changed.iter().map(|c| c.number.as_str()).collect::<Vec<_>>(), ["T20261124.0042"]);
+    assert!(watch.check(&d.autotask, me).await.unwrap().is_empty(), "each change is told once");
+}
