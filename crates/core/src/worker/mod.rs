@@ -17,6 +17,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::autotask::{self, AutotaskClient};
 use crate::beyondtrust::{self, BeyondTrustClient, EventType, OutboundEvent, parse_event};
@@ -190,15 +191,19 @@ impl Worker {
     }
 
     async fn process(&self, job: Job) {
+        // One span per job, carried across its awaits (an entered guard would leak between tasks).
         let span = tracing::info_span!("job", id = job.id, profile = job.profile, event = job.event, lsid = job.lsid);
-        let _enter = span.enter();
-        let result = match self.profiles.get(&job.profile) {
-            Some(clients) => self.handle(clients, &job).await,
-            None => Ok(Outcome::Skipped(format!("profile '{}' is disabled or no longer configured", job.profile))),
-        };
-        if let Err(e) = self.settle(&job, result).await {
-            tracing::error!("could not record the outcome of job {}: {e}", job.id);
+        async {
+            let result = match self.profiles.get(&job.profile) {
+                Some(clients) => self.handle(clients, &job).await,
+                None => Ok(Outcome::Skipped(format!("profile '{}' is disabled or no longer configured", job.profile))),
+            };
+            if let Err(e) = self.settle(&job, result).await {
+                tracing::error!("could not record the outcome of job {}: {e}", job.id);
+            }
         }
+        .instrument(span)
+        .await;
         self.wake.notify_one();
     }
 
