@@ -146,29 +146,110 @@ fn demo(args: &[String]) -> Result {
     let port: u16 = match args {
         [flag, port] if flag == "--port" => port.parse().map_err(|_| format!("'{port}' is not a port number"))?,
         [] => 8470,
-        _ => return Err("usage: cargo xtask demo [--port N]  (N for Autotask, N+1 for BeyondTrust)".to_owned()),
+        _ => {
+            return Err(
+                "usage: cargo xtask demo [--port N]  (Autotask on N, BeyondTrust on N+1, the worker on N+2)".to_owned()
+            );
+        }
     };
-    run("cargo", &["build", "--quiet", "-p", "bta-sim"])?;
+    run("cargo", &["build", "--quiet", "-p", "bta-sim", "-p", "bt-autotask-worker"])?;
     let autotask = start_sim("debug", &["autotask", "--port", &port.to_string()])?;
     let appliance = start_sim("debug", &["beyondtrust", "--port", &(port + 1).to_string()])?;
+    let worker_port = port + 2;
+    let mut worker = start_demo_worker(&autotask.base_url, &appliance.base_url, worker_port)?;
+    let appliance_addr = appliance.base_url.trim_start_matches("http://").to_owned();
+    let recipient = format!("{{\"url\": \"http://127.0.0.1:{worker_port}/ERSPost\"}}");
+    post_json(&appliance_addr, "/_sim/recipients", &recipient)?;
+    for session in DEMO_SESSIONS {
+        post_json(&appliance_addr, "/_sim/sessions", session)?;
+    }
     let (at, bt) = (&autotask.base_url, &appliance.base_url);
     println!(
-        "\nThe demo is running: an Autotask zone and a BeyondTrust appliance, both with demo data.\n\
-         \nAutotask stand-in   {at}\n  API user bta-api@example.com, secret demo-secret, integration code DEMO-INTEGRATION-CODE\n  \
-         curl '{at}/atservicesrest/v1.0/zoneInformation?user=bta-api@example.com'\n  \
-         curl -H 'UserName: bta-api@example.com' -H 'Secret: demo-secret' -H 'ApiIntegrationCode: DEMO-INTEGRATION-CODE' \\\n       \
-         -H 'Content-Type: application/json' -X POST '{at}/atservicesrest/v1.0/Tickets/query' \\\n       \
-         -d '{{\"MaxRecords\": 5, \"filter\": [{{\"op\": \"noteq\", \"field\": \"status\", \"value\": 5}}]}}'\n\
-         \nBeyondTrust stand-in {bt}\n  OAuth client bta-demo-client, secret bta-demo-secret\n  \
-         TOKEN=$(curl -s -u bta-demo-client:bta-demo-secret -d grant_type=client_credentials {bt}/oauth2/token | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n  \
-         curl -H \"Authorization: Bearer $TOKEN\" '{bt}/api/command?action=generate_session_key&type=support&queue_id=general&external_key=7201'\n  \
-         curl -H \"Authorization: Bearer $TOKEN\" '{bt}/api/reporting?generate_report=SupportSession&start_time=0&duration=0'\n\
+        "\nThe demo is running: an Autotask zone and a BeyondTrust appliance (stand-ins with demo data), and\n\
+         bt-autotask-worker writing finished sessions into their tickets. Two sessions just ended:\n\
+         the appliance delivered their events to the worker, which wrote notes, surveys and time entries.\n\
+         \n  See them:      curl -s '{at}/_sim/records' | python3 -m json.tool | grep -A3 'Remote support session'\n  \
+         The jobs:      target/debug/bt-autotask-worker jobs --config target/demo/worker.toml\n  \
+         One more:      curl -s -X POST -H 'Content-Type: application/json' '{bt}/_sim/sessions' \\\n                   \
+         -d '{{\"external_key\": \"7205\", \"reps\": [{{\"username\": \"sam.lee\"}}], \"chat\": [{{\"from\": \"rep\", \"text\": \"Hi!\"}}]}}'\n\
+         \nAutotask stand-in    {at}   (API user bta-api@example.com, secret demo-secret, code DEMO-INTEGRATION-CODE)\n\
+         BeyondTrust stand-in {bt}   (OAuth client bta-demo-client, secret bta-demo-secret)\n\
+         Worker               http://127.0.0.1:{worker_port}/healthz\n\
          \nPress Ctrl-C to stop."
     );
     let (mut autotask, mut appliance) = (autotask, appliance);
     let status = autotask.child.wait().map_err(|e| format!("waiting for the Autotask stand-in: {e}"))?;
     let _ = appliance.child.kill();
+    let _ = worker.kill();
     if status.success() { Ok(()) } else { Err(format!("the Autotask stand-in stopped ({status})")) }
+}
+
+const DEMO_SESSIONS: [&str; 2] = [
+    r#"{"external_key": "7201", "duration": 902, "reps": [{"username": "alex.morgan"}],
+        "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd", "issue": "Outlook / E-mail", "details": "Outlook keeps asking for my password"},
+        "chat": [{"from": "rep", "text": "Hi Dana, connecting now."}, {"from": "customer", "text": "Thanks!"},
+                 {"from": "rep", "text": "Removed the stale credential; please restart Outlook."}],
+        "notes": ["Removed a stale Outlook credential from Credential Manager."],
+        "surveys": {"customer": [{"label": "How satisfied were you?", "answer": "Very satisfied"}]}}"#,
+    r#"{"external_key": "T20261123.0047", "duration": 1260, "reps": [{"username": "sam.lee"}, {"username": "jordan.kim"}],
+        "customer": {"name": "Miguel Ortega", "company": "Dynamo Corporation", "issue": "VPN Access", "details": "VPN drops every 10 minutes"},
+        "chat": [{"from": "rep", "text": "Let's update the VPN client."}, {"from": "jordan.kim", "text": "Firmware looks fine."}],
+        "files": [{"name": "vpn-client-6.2.4.msi", "size": 48213000}]}"#,
+];
+
+/// Starts bt-autotask-worker on the stand-ins with a fresh demo store; its secrets are the
+/// stand-ins' demo credentials, given in its environment.
+fn start_demo_worker(autotask: &str, appliance: &str, port: u16) -> Result<Child> {
+    let dir = workspace_root().join("target/demo");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nretry_delay_ms = 1000\nreport_lag_wait_ms = 500\n\n[[profile]]\n\
+         name = \"Demo\"\nappliance_host = \"{}\"\nuse_non_tls_connections = true\nclient_id = \"bta-demo-client\"\n\
+         client_secret_env = \"BTA_DEMO_BT_SECRET\"\nautotask_services_url = \"{autotask}/ATServicesRest\"\n\
+         autotask_username = \"bta-api@example.com\"\nautotask_password_env = \"BTA_DEMO_AT_SECRET\"\n\
+         autotask_integration_code_env = \"BTA_DEMO_AT_CODE\"\nupdate_time_entry = true\n\
+         time_entry_default_data = {{ defaultDomain = \"example.com\", roleName = \"Sample Role\", summaryNotes = \"Remote support session\" }}\n",
+        appliance.trim_start_matches("http://"),
+    );
+    let path = dir.join("worker.toml");
+    std::fs::write(&path, config).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let binary = workspace_root().join("target/debug/bt-autotask-worker");
+    let child = Command::new(&binary)
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("BTA_DEMO_BT_SECRET", "bta-demo-secret")
+        .env("BTA_DEMO_AT_SECRET", "demo-secret")
+        .env("BTA_DEMO_AT_CODE", "DEMO-INTEGRATION-CODE")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("the demo worker did not listen on port {port}"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(child)
+}
+
+/// A JSON POST to a stand-in's control endpoint (plain HTTP on loopback; no client library needed).
+fn post_json(addr: &str, path: &str, body: &str) -> Result {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).map_err(|e| format!("cannot reach {addr}: {e}"))?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).map_err(|e| format!("cannot send to {addr}: {e}"))?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).map_err(|e| format!("no answer from {addr}: {e}"))?;
+    if answer.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(format!("{path} answered: {}", answer.lines().next().unwrap_or("")))
+    }
 }
 
 /// An off-the-shelf Autotask REST client from npm, unchanged, against the stand-in.

@@ -119,6 +119,11 @@ fn load(path: &Path) -> anyhow::Result<WorkerConfig> {
     WorkerConfig::load(path, &KeyringStore).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// The configuration without its secrets, for commands that only read the store.
+fn load_for_store(path: &Path) -> anyhow::Result<WorkerConfig> {
+    WorkerConfig::load(path, &bta_core::config::SkipSecrets).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// The store's file: in the configuration's data_dir, else the OS data directory.
 fn store_path(config: &WorkerConfig) -> anyhow::Result<PathBuf> {
     let dir = match &config.data_dir {
@@ -266,7 +271,7 @@ fn render(report: &Path, templates: Option<&Path>) -> anyhow::Result<()> {
 }
 
 fn jobs(path: &Path, limit: usize) -> anyhow::Result<()> {
-    let store = open_store(&load(path)?)?;
+    let store = open_store(&load_for_store(path)?)?;
     for job in store.recent_jobs(limit)? {
         let why = job.last_error.as_deref().unwrap_or("");
         println!(
@@ -284,7 +289,7 @@ fn jobs(path: &Path, limit: usize) -> anyhow::Result<()> {
 }
 
 fn retry(path: &Path, id: i64) -> anyhow::Result<()> {
-    let store = open_store(&load(path)?)?;
+    let store = open_store(&load_for_store(path)?)?;
     if store.retry(id, chrono::Utc::now())? {
         println!("Job {id} is queued again; a running worker picks it up.");
         Ok(())

@@ -18,7 +18,7 @@ use crate::autotask::AutotaskSettings;
 use crate::beyondtrust::{BeyondTrustSettings, EventType};
 pub use keyring_store::KeyringStore;
 use reader::Section;
-pub use secrets::{KEYRING_SERVICE, MemoryStore, NoStore, SecretRef, SecretStore};
+pub use secrets::{KEYRING_SERVICE, MemoryStore, NoStore, SecretRef, SecretStore, SkipSecrets};
 
 /// The seed's outbound and polling event types, by their snake_case keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -252,6 +252,9 @@ fn secret(
         Some(var) => SecretRef::Env(var),
         None => SecretRef::Stored { profile: profile.to_owned(), setting: key },
     };
+    if !store.resolves() {
+        return Secret::new("");
+    }
     match reference.resolve(store) {
         Ok(secret) => secret,
         Err(e) => {

@@ -49,6 +49,26 @@ impl SecretRef {
 pub trait SecretStore {
     fn get(&self, key: &str) -> Result<Option<Secret>, String>;
     fn set(&self, key: &str, secret: &Secret) -> Result<(), String>;
+    /// Whether loading should look secrets up at all.
+    fn resolves(&self) -> bool {
+        true
+    }
+}
+
+/// For commands that only read the store (`jobs`, `retry`): secrets are not looked up.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SkipSecrets;
+
+impl SecretStore for SkipSecrets {
+    fn get(&self, _key: &str) -> Result<Option<Secret>, String> {
+        Ok(None)
+    }
+    fn set(&self, _key: &str, _secret: &Secret) -> Result<(), String> {
+        Err("secrets are not handled here".into())
+    }
+    fn resolves(&self) -> bool {
+        false
+    }
 }
 
 /// For configurations that name every secret by environment variable: nothing is stored.
