@@ -116,6 +116,9 @@ pub struct Profile {
     pub automatic_ticket_creation_session_types: Vec<String>,
     pub ticket_default_data: Map<String, Value>,
     pub templates_dir: Option<PathBuf>,
+    /// Whether the tray app's embedded worker handles this profile (its rep's own sessions).
+    /// Off when the desk runs the headless worker for everyone.
+    pub embedded_worker: bool,
 }
 
 /// The whole configuration file.
@@ -329,6 +332,7 @@ fn read_profile(
     let automatic_ticket_creation_session_types =
         s.strings("automatic_ticket_creation_session_types").unwrap_or_else(|| vec!["support".to_owned()]);
     let ticket_default_data = s.object("ticket_default_data").unwrap_or_default();
+    let embedded_worker = s.bool("embedded_worker", true);
     let templates_dir = s.string("templates_dir").map(|d| base.join(d));
     if let Some(dir) = &templates_dir
         && !dir.is_dir()
@@ -358,6 +362,7 @@ fn read_profile(
         automatic_ticket_creation_session_types,
         ticket_default_data,
         templates_dir,
+        embedded_worker,
     }
 }
 

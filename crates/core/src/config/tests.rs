@@ -27,6 +27,7 @@ fn the_example_loads_with_every_setting() {
     assert_eq!(p.time_entry_default_data.default_domain(), Some("example.com"));
     assert_eq!(p.ticket_default_data["companyName"], "Dynamo Corporation");
     assert!(config.profile_for_appliance("DEFAULT").is_some());
+    assert!(!p.embedded_worker, "the example is a headless desk: the tray's embedded worker is off");
 }
 
 const MINIMAL: &str = r#"
@@ -37,6 +38,16 @@ client_id = "id"
 client_secret_env = "BTA_TEST_NEVER_SET_1"
 autotask_username = "api@example.com"
 "#;
+
+#[test]
+fn the_embedded_worker_is_on_unless_switched_off() {
+    let text = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
+    let on = WorkerConfig::parse(&text, Path::new("."), &store_for("Desk")).unwrap();
+    assert!(on.profiles[0].embedded_worker);
+    let off =
+        WorkerConfig::parse(&format!("{text}embedded_worker = false\n"), Path::new("."), &store_for("Desk")).unwrap();
+    assert!(!off.profiles[0].embedded_worker);
+}
 
 #[test]
 fn a_missing_environment_secret_says_which_variable() {
