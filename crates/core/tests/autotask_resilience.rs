@@ -219,3 +219,21 @@ async fn the_threshold_is_read_again_by_itself_after_enough_requests() {
     assert!(at.requests_to("ThresholdInformation").await.len() >= 2);
     assert!(client.usage().unwrap().used >= 700);
 }
+
+#[tokio::test]
+async fn a_page_that_links_to_itself_ends_with_an_error_not_a_loop() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let next = format!("{base}/atservicesrest/v1.0/Tickets/query/next?paging=same");
+    let app = axum::Router::new().fallback(move || {
+        let next = next.clone();
+        async move { axum::Json(json!({"items": [{"id": 1}], "pageDetails": {"count": 1, "nextPageUrl": next}})) }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let at = Autotask::start().await;
+    let mut settings = at.settings();
+    settings.services_url = Some(format!("{base}/atservicesrest"));
+    let err = AutotaskClient::new(settings).unwrap().query_all::<Ticket>(Query::all()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::UnexpectedResponse);
+    assert!(err.to_string().contains("points at the page itself"), "{err}");
+}

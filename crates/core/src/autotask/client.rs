@@ -278,12 +278,18 @@ impl AutotaskClient {
         futures::stream::try_unfold(Next::First(query), move |next| {
             let client = client.clone();
             async move {
-                let page: Page<E> = match next {
-                    Next::First(q) => client.query_page(&q).await?,
-                    Next::Link(url) => client.next_page(&url).await?,
+                let (page, this_link): (Page<E>, Option<String>) = match next {
+                    Next::First(q) => (client.query_page(&q).await?, None),
+                    Next::Link(url) => (client.next_page(&url).await?, Some(url)),
                     Next::Done => return Ok(None),
                 };
-                let next = page.page_details.next_page_url.map_or(Next::Done, Next::Link);
+                let next_link = page.page_details.next_page_url.clone();
+                // A page that links to itself would be followed forever.
+                if next_link.is_some() && next_link == this_link {
+                    return Err(Error::new(Operation::Query, E::NAME, ErrorKind::UnexpectedResponse)
+                        .with_detail("a page's next-page link points at the page itself"));
+                }
+                let next = next_link.map_or(Next::Done, Next::Link);
                 Ok(Some((futures::stream::iter(page.items.into_iter().map(Ok)), next)))
             }
         })
