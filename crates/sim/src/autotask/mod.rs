@@ -122,10 +122,6 @@ impl Running {
     pub fn discovery_url(&self) -> String {
         format!("{}/atservicesrest/", self.base_url)
     }
-    /// The zone's REST root as zone discovery reports it.
-    pub fn services_url(&self) -> String {
-        format!("{}/atservicesrest/", self.base_url)
-    }
 }
 
 impl Drop for Running {
