@@ -6,11 +6,11 @@ use crate::beyondtrust::BeyondTrustClient;
 use crate::config::Profile;
 
 /// Checks a profile, handing each result line to `out`; returns how many checks failed.
-pub async fn profile(profile: &Profile, out: &mut dyn FnMut(&str)) -> usize {
+pub async fn profile(profile: &Profile, out: &mut (dyn FnMut(&str) + Send)) -> usize {
     beyondtrust(profile, out).await + autotask(profile, out).await
 }
 
-async fn beyondtrust(profile: &Profile, out: &mut dyn FnMut(&str)) -> usize {
+async fn beyondtrust(profile: &Profile, out: &mut (dyn FnMut(&str) + Send)) -> usize {
     let client = match BeyondTrustClient::new(profile.beyondtrust.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -43,7 +43,7 @@ async fn beyondtrust(profile: &Profile, out: &mut dyn FnMut(&str)) -> usize {
     }
 }
 
-async fn autotask(profile: &Profile, out: &mut dyn FnMut(&str)) -> usize {
+async fn autotask(profile: &Profile, out: &mut (dyn FnMut(&str) + Send)) -> usize {
     let client = match AutotaskClient::new(profile.autotask.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -73,7 +73,7 @@ async fn autotask(profile: &Profile, out: &mut dyn FnMut(&str)) -> usize {
     failures
 }
 
-async fn note_type(client: &AutotaskClient, profile: &Profile, out: &mut dyn FnMut(&str)) -> usize {
+async fn note_type(client: &AutotaskClient, profile: &Profile, out: &mut (dyn FnMut(&str) + Send)) -> usize {
     match client.fields::<TicketNote>().await {
         Ok(fields) => {
             match fields.picklist("noteType").and_then(|p| p.label_of(profile.note_type).map(str::to_owned)) {
@@ -97,7 +97,7 @@ async fn note_type(client: &AutotaskClient, profile: &Profile, out: &mut dyn FnM
     }
 }
 
-async fn time_entry_setup(client: &AutotaskClient, profile: &Profile, out: &mut dyn FnMut(&str)) -> usize {
+async fn time_entry_setup(client: &AutotaskClient, profile: &Profile, out: &mut (dyn FnMut(&str) + Send)) -> usize {
     let defaults = &profile.time_entry_default_data;
     let mut failures = 0;
     let role = defaults.role_name().unwrap_or_default();

@@ -3,12 +3,14 @@
 //! it in Autotask. The tray app's commands are thin calls into here.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
 
 use crate::autotask::{self, AutotaskClient, Company, ConfigurationItem, Contact, Filter, Query, Resource, Ticket};
 use crate::beyondtrust::{self, BeyondTrustClient, Queue, SessionKeyRequest, livelinks};
+use crate::config::Profile;
 
 /// The ticket status Autotask uses for "Complete".
 const COMPLETE: i64 = 5;
@@ -25,6 +27,12 @@ pub enum DeskError {
     NoConfigurationItem(String),
     #[error("no Autotask resource has the e-mail {0}; check your e-mail in Settings")]
     UnknownRep(String),
+    #[error("profile '{0}' does not say who you are in Autotask; set \"Your Autotask e-mail\" in Settings")]
+    NoRepEmail(String),
+    #[error("profile '{0}' does not say who you are in BeyondTrust; set \"Your BeyondTrust username\" in Settings")]
+    NoRepUsername(String),
+    #[error("ticket {0} is not in the list any more; search again")]
+    NotShown(i64),
 }
 
 /// What the rep typed, understood.
@@ -77,7 +85,7 @@ impl Search {
 }
 
 /// One ticket as the search list shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TicketRow {
     pub id: i64,
     pub number: String,
@@ -273,5 +281,103 @@ impl TicketWatch {
         };
         self.seen = Some(now);
         Ok(changes)
+    }
+}
+
+/// One profile as the tray uses it: its two clients, who the rep is, and the tickets last shown,
+/// so the window asks for every action by ticket id alone and never hands over a URL or a row.
+#[derive(Debug)]
+pub struct Desk {
+    profile: Profile,
+    autotask: AutotaskClient,
+    beyondtrust: BeyondTrustClient,
+    me: tokio::sync::OnceCell<i64>,
+    shown: Mutex<HashMap<i64, TicketRow>>,
+    watch: tokio::sync::Mutex<TicketWatch>,
+}
+
+impl Desk {
+    pub fn new(profile: &Profile) -> Result<Desk, DeskError> {
+        Ok(Desk {
+            profile: profile.clone(),
+            autotask: AutotaskClient::new(profile.autotask.clone())?,
+            beyondtrust: BeyondTrustClient::new(profile.beyondtrust.clone())?,
+            me: tokio::sync::OnceCell::new(),
+            shown: Mutex::new(HashMap::new()),
+            watch: tokio::sync::Mutex::new(TicketWatch::default()),
+        })
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The rep's Autotask resource id, looked up once.
+    async fn me(&self) -> Result<i64, DeskError> {
+        let email =
+            self.profile.rep_email.as_deref().ok_or_else(|| DeskError::NoRepEmail(self.profile.name.clone()))?;
+        self.me.get_or_try_init(|| my_resource_id(&self.autotask, email)).await.copied()
+    }
+
+    /// Finds tickets and remembers them for the actions that follow.
+    pub async fn search(&self, text: &str) -> Result<Vec<TicketRow>, DeskError> {
+        let me = match Search::parse(text) {
+            Search::Mine => Some(self.me().await?),
+            _ => None,
+        };
+        let rows = search(&self.autotask, text, me).await?;
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        // Keep earlier results too: the rep may act on a row while the next search runs.
+        if shown.len() > 1000 {
+            shown.clear();
+        }
+        shown.extend(rows.iter().map(|r| (r.id, r.clone())));
+        Ok(rows)
+    }
+
+    /// A ticket the rep has been shown.
+    pub fn shown(&self, ticket_id: i64) -> Result<TicketRow, DeskError> {
+        let shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        shown.get(&ticket_id).cloned().ok_or(DeskError::NotShown(ticket_id))
+    }
+
+    /// A session key for a shown ticket, in the rep's own queue.
+    pub async fn session_key(&self, ticket_id: i64) -> Result<KeyOffer, DeskError> {
+        let ticket = self.shown(ticket_id)?;
+        let rep =
+            self.profile.rep_username.as_deref().ok_or_else(|| DeskError::NoRepUsername(self.profile.name.clone()))?;
+        session_key(&self.beyondtrust, &ticket, rep).await
+    }
+
+    /// The Jump LiveLink for a shown ticket's device.
+    pub fn jump(&self, ticket_id: i64) -> Result<Url, DeskError> {
+        jump(self.beyondtrust.base_url(), &self.shown(ticket_id)?)
+    }
+
+    /// The ticket in the Autotask web UI.
+    pub async fn ticket_url(&self, ticket_id: i64) -> Result<Url, DeskError> {
+        Ok(self.autotask.zone().await?.ticket_url(ticket_id))
+    }
+
+    /// Whether `url` goes to this profile's appliance or Autotask web UI over http(s): the only
+    /// places the tray opens.
+    pub async fn may_open(&self, url: &Url) -> bool {
+        let web = match self.autotask.zone().await {
+            Ok(zone) => Some(zone.web_root.clone()),
+            Err(_) => None,
+        };
+        let same_place = |known: &Url| {
+            known.scheme() == url.scheme()
+                && known.host() == url.host()
+                && known.port_or_known_default() == url.port_or_known_default()
+        };
+        matches!(url.scheme(), "http" | "https")
+            && (same_place(self.beyondtrust.base_url()) || web.as_ref().is_some_and(same_place))
+    }
+
+    /// The rep's open tickets that changed in Autotask since the last look.
+    pub async fn changed_tickets(&self) -> Result<Vec<TicketChange>, DeskError> {
+        let me = self.me().await?;
+        self.watch.lock().await.check(&self.autotask, me).await
     }
 }

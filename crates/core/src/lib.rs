@@ -10,6 +10,7 @@ pub mod intake;
 pub mod polling;
 pub mod render;
 pub mod secret;
+pub mod service;
 pub mod store;
 pub mod transport_policy;
 pub mod worker;

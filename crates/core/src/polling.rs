@@ -99,13 +99,14 @@ pub async fn poll_once(
     Ok(store.run(move |s| s.accept_polled(&name, &events, mark, now)).await?)
 }
 
-/// Polls every interval until `shutdown` completes, waking the worker when there is new work.
+/// Polls every interval — and at once when `poke` is sent to, even mid-poll — until `shutdown`
+/// completes, waking the worker when there is new work.
 pub async fn run(
     profile: Profile,
     appliance: BeyondTrustClient,
     store: AsyncStore,
     scope: Scope,
-    wake: Arc<Notify>,
+    (wake, mut poke): (Arc<Notify>, tokio::sync::watch::Receiver<()>),
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let interval = Duration::from_secs(60 * u64::from(profile.polling_interval_minutes.unwrap_or(5)));
@@ -121,6 +122,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = &mut shutdown => return,
+            Ok(()) = poke.changed() => {}
             _ = tokio::time::sleep(interval) => {}
         }
     }

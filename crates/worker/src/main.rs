@@ -5,7 +5,6 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use bta_core::config::{KeyringStore, SecretRef, SecretStore, WorkerConfig};
@@ -140,53 +139,17 @@ fn open_store(config: &WorkerConfig) -> anyhow::Result<Store> {
 }
 
 async fn run(path: &Path) -> anyhow::Result<()> {
-    let config = Arc::new(load(path)?);
+    let config = load(path)?;
     let store = AsyncStore::new(open_store(&config)?);
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let timing = bta_core::worker::Timing {
-        retry_base: config.retry_delay,
-        report_lag_wait: config.report_lag_wait,
-        ..Default::default()
-    };
-    let worker = bta_core::worker::Worker::new(&config, store.clone(), wake.clone(), timing)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is another program using the port?", config.listen))?;
+    let mode = bta_core::service::Mode::Headless { listener };
+    let service = bta_core::service::Service::start(&config, store, mode)?;
     tracing::info!(listen = %config.listen, profiles = config.profiles.len(), "bt-autotask-worker is running");
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    for profile in config.profiles.iter().filter(|p| !p.disabled && !p.polling_event_types.is_empty()) {
-        let appliance = bta_core::beyondtrust::BeyondTrustClient::new(profile.beyondtrust.clone())?;
-        let mut poll_stop = stopped.clone();
-        let scope = bta_core::polling::Scope::AllSessions;
-        tokio::spawn(bta_core::polling::run(
-            profile.clone(),
-            appliance,
-            store.clone(),
-            scope,
-            wake.clone(),
-            async move {
-                let _ = poll_stop.wait_for(|s| *s).await;
-            },
-        ));
-    }
-    let intake = bta_core::intake::Intake::new(config.clone(), store, wake);
-    let mut intake_stop = stopped.clone();
-    let serving = tokio::spawn(intake.serve(listener, async move {
-        let _ = intake_stop.wait_for(|s| *s).await;
-    }));
-    let mut worker_stop = stopped.clone();
-    let working = tokio::spawn(async move {
-        worker
-            .run(async move {
-                let _ = worker_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
     shutdown_signal().await;
     tracing::info!("stopping: finishing the jobs in flight");
-    let _ = stop.send(true);
-    serving.await.context("the listener stopped unexpectedly")??;
-    working.await.context("the worker stopped unexpectedly")?;
+    service.stop().await.context("the listener stopped unexpectedly")?;
     tracing::info!("stopped");
     Ok(())
 }

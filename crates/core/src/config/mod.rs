@@ -3,6 +3,7 @@
 //! Loading checks everything and reports every problem at once, each with its profile, key and
 //! what to do. Secrets are resolved from the secret store or the environment, never the file.
 
+pub mod form;
 mod keyring_store;
 mod reader;
 mod secrets;
@@ -119,6 +120,11 @@ pub struct Profile {
     /// Whether the tray app's embedded worker handles this profile (its rep's own sessions).
     /// Off when the desk runs the headless worker for everyone.
     pub embedded_worker: bool,
+    /// The tray app's rep: their BeyondTrust username (their own queue for session keys, and the
+    /// primary rep whose sessions the embedded worker writes).
+    pub rep_username: Option<String>,
+    /// The tray app's rep: their Autotask resource's e-mail ("my open tickets").
+    pub rep_email: Option<String>,
 }
 
 /// The whole configuration file.
@@ -132,6 +138,8 @@ pub struct WorkerConfig {
     pub retry_delay: std::time::Duration,
     /// Wait between looks at a session report that does not show the session's end yet.
     pub report_lag_wait: std::time::Duration,
+    /// How often the tray app looks for changes to the rep's open tickets.
+    pub ticket_watch: std::time::Duration,
     pub profiles: Vec<Profile>,
 }
 
@@ -140,7 +148,8 @@ pub struct WorkerConfig {
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, data_dir, retry_delay_ms, report_lag_wait_ms and [[profile]]";
+const TOP_KEYS_HINT: &str =
+    "top-level keys are listen, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds and [[profile]]";
 const PROFILE_KEYS_HINT: &str = "every profile key is shown in examples/worker.toml";
 
 impl WorkerConfig {
@@ -164,6 +173,8 @@ impl WorkerConfig {
         let millis = |n: Option<i64>, default: u64| std::time::Duration::from_millis(n.map_or(default, |n| n as u64));
         let retry_delay = millis(top.integer("retry_delay_ms", 1..=86_400_000), 30_000);
         let report_lag_wait = millis(top.integer("report_lag_wait_ms", 1..=3_600_000), 5_000);
+        let ticket_watch =
+            std::time::Duration::from_secs(top.integer("ticket_watch_seconds", 5..=86_400).unwrap_or(180) as u64);
         let has_profiles = top.has("profile");
         top.finish(TOP_KEYS_HINT);
         let listen = listen.parse::<SocketAddr>().unwrap_or_else(|_| {
@@ -187,7 +198,7 @@ impl WorkerConfig {
         }
         check_profiles_together(&profiles, &mut problems);
         if problems.is_empty() {
-            Ok(WorkerConfig { listen, data_dir, retry_delay, report_lag_wait, profiles })
+            Ok(WorkerConfig { listen, data_dir, retry_delay, report_lag_wait, ticket_watch, profiles })
         } else {
             Err(ConfigErrors(problems))
         }
@@ -333,6 +344,11 @@ fn read_profile(
         s.strings("automatic_ticket_creation_session_types").unwrap_or_else(|| vec!["support".to_owned()]);
     let ticket_default_data = s.object("ticket_default_data").unwrap_or_default();
     let embedded_worker = s.bool("embedded_worker", true);
+    let rep_username = s.string("rep_username");
+    let rep_email = s.string("rep_email");
+    if rep_email.as_deref().is_some_and(|e| !e.contains('@')) {
+        s.problem("rep_email", "is not an e-mail address; give your Autotask resource's e-mail, e.g. alex@example.com");
+    }
     let templates_dir = s.string("templates_dir").map(|d| base.join(d));
     if let Some(dir) = &templates_dir
         && !dir.is_dir()
@@ -363,6 +379,8 @@ fn read_profile(
         ticket_default_data,
         templates_dir,
         embedded_worker,
+        rep_username,
+        rep_email,
     }
 }
 

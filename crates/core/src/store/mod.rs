@@ -134,7 +134,7 @@ pub struct LedgerEntry {
 }
 
 /// A line of the activity log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Activity {
     pub id: i64,
     pub at: DateTime<Utc>,

@@ -1,0 +1,435 @@
+//! The Settings form: every profile setting as a labelled field, grouped as in the seed's plugin
+//! configuration, read from and written back into the configuration file. Saving edits the file
+//! in place (comments and other profiles are kept) and only after the whole result passes the
+//! same checks as loading, so a bad value is reported and nothing already saved is lost.
+//! Secrets are never read or written here: a form only says whether each one is stored.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Table};
+
+use super::{ConfigErrors, SecretRef, SecretStore, SkipSecrets, WorkerConfig};
+
+/// How a field is edited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Text,
+    Bool,
+    Integer,
+    /// A list of words, edited as comma-separated text.
+    List,
+    /// A JSON object (the seed's default data settings).
+    Object,
+    /// Kept in the OS keyring; the form shows only whether it is stored.
+    Secret,
+}
+
+/// One setting of a profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub group: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+}
+
+const fn field(group: &'static str, key: &'static str, label: &'static str, kind: Kind, help: &'static str) -> Field {
+    Field { key, label, group, kind, help }
+}
+
+const BT: &str = "BeyondTrust Appliance B Series";
+const EVENTS: &str = "Events, polling and retries";
+const AT: &str = "Autotask Instance";
+const TICKETS: &str = "Automatic ticket creation";
+const DESKTOP: &str = "This desktop";
+
+/// Every setting, in the seed's order.
+pub const FIELDS: &[Field] = &[
+    field(BT, "name", "Plugin Configuration Name", Kind::Text, "Any descriptive name"),
+    field(
+        BT,
+        "appliance_id",
+        "Appliance Id",
+        Kind::Text,
+        "Matches ?appliance=<id> in the outbound event URL (default: default)",
+    ),
+    field(BT, "disabled", "Disabled", Kind::Bool, "A disabled profile ignores its events"),
+    field(
+        BT,
+        "appliance_host",
+        "BeyondTrust Appliance B Series Host Name",
+        Kind::Text,
+        "The host only, e.g. support.example.com",
+    ),
+    field(BT, "client_id", "BeyondTrust Integration API OAuth Client ID", Kind::Text, ""),
+    field(BT, "client_secret", "BeyondTrust Integration API OAuth Client Secret", Kind::Secret, ""),
+    field(BT, "locale", "Locale Used for BeyondTrust API Calls", Kind::Text, "e.g. en-us"),
+    field(BT, "allow_invalid_certificates", "Allow Invalid Certificates", Kind::Bool, "Not for production"),
+    field(
+        BT,
+        "use_non_tls_connections",
+        "Use Non-TLS Connections",
+        Kind::Bool,
+        "Only for a stand-in on this machine: OAuth needs TLS",
+    ),
+    field(
+        BT,
+        "ca_certificate_file",
+        "Extra CA certificate file",
+        Kind::Text,
+        "A PEM file trusted in addition to the system's",
+    ),
+    field(
+        EVENTS,
+        "outbound_event_types",
+        "Outbound Event Types",
+        Kind::List,
+        "support_session_end, customer_exit_survey_is_completed, representative_survey_is_completed, someone_joins_a_support_session",
+    ),
+    field(
+        EVENTS,
+        "polling_event_types",
+        "Polling Event Types",
+        Kind::List,
+        "support_session_end (the desktop always polls for its own sessions)",
+    ),
+    field(EVENTS, "polling_interval_minutes", "Polling Interval (in minutes)", Kind::Integer, "Default 5"),
+    field(EVENTS, "retry_attempt_limit", "Retry Attempt Limit", Kind::Integer, "Default 3"),
+    field(
+        EVENTS,
+        "retry_outbound_event_types",
+        "Retry Outbound Event Types",
+        Kind::List,
+        "Default: the outbound event types",
+    ),
+    field(
+        EVENTS,
+        "retry_polling_event_types",
+        "Retry Polling Event Types",
+        Kind::List,
+        "Default: the polling event types",
+    ),
+    field(
+        EVENTS,
+        "source_allowlist",
+        "Allowed source addresses",
+        Kind::List,
+        "Addresses that may post outbound events (any when empty)",
+    ),
+    field(
+        AT,
+        "autotask_services_url",
+        "Autotask Services URL",
+        Kind::Text,
+        "https://webservices<N>.autotask.net/ATServicesRest; found from the username when empty",
+    ),
+    field(
+        AT,
+        "autotask_zone_discovery_url",
+        "Autotask zone discovery URL",
+        Kind::Text,
+        "Leave empty for Autotask's own",
+    ),
+    field(AT, "autotask_username", "Autotask Username", Kind::Text, "The API user"),
+    field(AT, "autotask_password", "Autotask Secret", Kind::Secret, "The API user's secret"),
+    field(AT, "autotask_integration_code", "Autotask API Integration Code", Kind::Secret, "The tracking identifier"),
+    field(AT, "autotask_impersonation_resource_id", "Impersonation resource id", Kind::Integer, "Optional"),
+    field(AT, "note_type", "Autotask Note Type", Kind::Integer, "Default 1"),
+    field(AT, "publish_notes_as_public", "Autotask Publish Notes as Public", Kind::Bool, ""),
+    field(AT, "update_time_entry", "Autotask Update Time Entry", Kind::Bool, ""),
+    field(
+        AT,
+        "time_entry_default_data",
+        "Time Entry Default Data",
+        Kind::Object,
+        "JSON with defaultDomain, roleName, summaryNotes",
+    ),
+    field(
+        TICKETS,
+        "enable_automatic_ticket_creation",
+        "Enable Automatic Ticket Creation on Session Start",
+        Kind::Bool,
+        "Needs someone_joins_a_support_session",
+    ),
+    field(
+        TICKETS,
+        "automatic_ticket_creation_without_external_key",
+        "…when external key is not provided",
+        Kind::Bool,
+        "",
+    ),
+    field(
+        TICKETS,
+        "automatic_ticket_creation_session_types",
+        "Automatic Ticket Creation for Session Types",
+        Kind::List,
+        "Default: support",
+    ),
+    field(TICKETS, "ticket_default_data", "Ticket Default Data", Kind::Object, "JSON defaults for created tickets"),
+    field(
+        DESKTOP,
+        "rep_username",
+        "Your BeyondTrust username",
+        Kind::Text,
+        "Your own queue for session keys; the sessions this app writes",
+    ),
+    field(DESKTOP, "rep_email", "Your Autotask e-mail", Kind::Text, "Finds \"my open tickets\""),
+    field(
+        DESKTOP,
+        "embedded_worker",
+        "Write my sessions from this app",
+        Kind::Bool,
+        "Off when the desk runs bt-autotask-worker for everyone",
+    ),
+    field(DESKTOP, "templates_dir", "Templates folder", Kind::Text, "Handlebars templates replacing the built-in ones"),
+];
+
+/// One profile's values as the form shows them; secrets as "stored", "missing" or "env:VAR".
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileForm {
+    pub name: String,
+    pub values: Map<String, Value>,
+}
+
+/// Why a save was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FormError {
+    #[error("the configuration file is not valid TOML ({0}); correct it in a text editor")]
+    Unreadable(String),
+    #[error("no profile is named '{0}'")]
+    NoSuchProfile(String),
+    #[error("{label}: {problem}")]
+    BadValue { label: &'static str, problem: String },
+    #[error("{0}")]
+    Invalid(ConfigErrors),
+}
+
+/// The profiles of a configuration text, for the form.
+pub fn profiles(text: &str, secrets: &dyn SecretStore) -> Result<Vec<ProfileForm>, FormError> {
+    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FormError::Unreadable(e.to_string()))?;
+    let Some(tables) = doc.get("profile").and_then(Item::as_array_of_tables) else { return Ok(Vec::new()) };
+    Ok(tables.iter().map(|table| profile_form(table, secrets)).collect())
+}
+
+fn profile_form(table: &Table, secrets: &dyn SecretStore) -> ProfileForm {
+    let name = table.get("name").and_then(Item::as_str).unwrap_or_default().to_owned();
+    let mut values = Map::new();
+    for f in FIELDS {
+        let value = if f.kind == Kind::Secret {
+            let env_key = format!("{}_env", f.key);
+            let state = match table.get(&env_key).and_then(Item::as_str) {
+                Some(var) => format!("env:{var}"),
+                None => match secrets.get(&SecretRef::store_key(&name, f.key)) {
+                    Ok(Some(_)) => "stored".to_owned(),
+                    _ => "missing".to_owned(),
+                },
+            };
+            Value::String(state)
+        } else {
+            table.get(f.key).and_then(Item::as_value).map(to_json).unwrap_or(Value::Null)
+        };
+        values.insert(f.key.to_owned(), value);
+    }
+    ProfileForm { name, values }
+}
+
+fn to_json(value: &toml_edit::Value) -> Value {
+    match value {
+        toml_edit::Value::String(s) => Value::String(s.value().clone()),
+        toml_edit::Value::Integer(i) => Value::from(*i.value()),
+        toml_edit::Value::Float(f) => Value::from(*f.value()),
+        toml_edit::Value::Boolean(b) => Value::Bool(*b.value()),
+        toml_edit::Value::Datetime(d) => Value::String(d.value().to_string()),
+        toml_edit::Value::Array(a) => Value::Array(a.iter().map(to_json).collect()),
+        toml_edit::Value::InlineTable(t) => Value::Object(t.iter().map(|(k, v)| (k.to_owned(), to_json(v))).collect()),
+    }
+}
+
+fn to_toml(value: &Value) -> Option<toml_edit::Value> {
+    Some(match value {
+        Value::Null => return None,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.into(),
+            None => n.as_f64()?.into(),
+        },
+        Value::String(s) => s.as_str().into(),
+        Value::Array(items) => {
+            let mut array = Array::new();
+            for item in items {
+                array.push_formatted(to_toml(item)?);
+            }
+            array.into()
+        }
+        Value::Object(map) => {
+            let mut table = InlineTable::new();
+            for (k, v) in map {
+                if let Some(v) = to_toml(v) {
+                    table.insert(k, v);
+                }
+            }
+            table.into()
+        }
+    })
+}
+
+/// Checks one value against its field; `None` means "not set" (the default applies).
+fn checked(f: &Field, value: &Value) -> Result<Option<Value>, FormError> {
+    let bad = |problem: &str| FormError::BadValue { label: f.label, problem: problem.to_owned() };
+    match (f.kind, value) {
+        (_, Value::Null) => Ok(None),
+        (Kind::Text, Value::String(s)) => Ok((!s.trim().is_empty()).then(|| Value::String(s.trim().to_owned()))),
+        (Kind::Bool, Value::Bool(_)) => Ok(Some(value.clone())),
+        (Kind::Integer, Value::Number(n)) if n.is_i64() => Ok(Some(value.clone())),
+        (Kind::Integer, Value::String(s)) if s.trim().is_empty() => Ok(None),
+        (Kind::Integer, Value::String(s)) => {
+            s.trim().parse::<i64>().map(|n| Some(n.into())).map_err(|_| bad("must be a whole number"))
+        }
+        (Kind::List, Value::Array(items)) if items.iter().all(Value::is_string) => {
+            Ok((!items.is_empty()).then(|| value.clone()))
+        }
+        (Kind::List, Value::String(s)) => {
+            let items: Vec<Value> =
+                s.split(',').map(str::trim).filter(|w| !w.is_empty()).map(|w| Value::String(w.to_owned())).collect();
+            Ok((!items.is_empty()).then_some(Value::Array(items)))
+        }
+        (Kind::Object, Value::Object(_)) => Ok(Some(value.clone())),
+        (Kind::Object, Value::String(s)) if s.trim().is_empty() => Ok(None),
+        (Kind::Object, Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(v @ Value::Object(_)) => Ok(Some(v)),
+            _ => Err(bad("must be a JSON object, e.g. {\"roleName\": \"Sample Role\"}")),
+        },
+        (Kind::Text, _) => Err(bad("must be text")),
+        (Kind::Bool, _) => Err(bad("must be on or off")),
+        (Kind::Integer, _) => Err(bad("must be a whole number")),
+        (Kind::List, _) => Err(bad("must be a comma-separated list")),
+        (Kind::Object, _) => Err(bad("must be a JSON object")),
+        (Kind::Secret, _) => Ok(None),
+    }
+}
+
+/// Writes one profile's values into the configuration text: `original` names the profile edited,
+/// `None` adds a new one. Returns the new text, or every problem it would have (nothing changes).
+pub fn save_profile(
+    text: &str,
+    base: &std::path::Path,
+    original: Option<&str>,
+    values: &Map<String, Value>,
+) -> Result<String, FormError> {
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FormError::Unreadable(e.to_string()))?;
+    let tables = doc
+        .entry("profile")
+        .or_insert_with(|| Item::ArrayOfTables(Default::default()))
+        .as_array_of_tables_mut()
+        .ok_or_else(|| FormError::Unreadable("'profile' is not a list of [[profile]] tables".into()))?;
+    let table = match original {
+        Some(name) => tables
+            .iter_mut()
+            .find(|t| t.get("name").and_then(Item::as_str) == Some(name))
+            .ok_or_else(|| FormError::NoSuchProfile(name.to_owned()))?,
+        None => {
+            tables.push(Table::new());
+            tables.iter_mut().last().ok_or_else(|| FormError::Unreadable("the new profile was lost".into()))?
+        }
+    };
+    for f in FIELDS.iter().filter(|f| f.kind != Kind::Secret) {
+        let Some(value) = values.get(f.key) else { continue };
+        match checked(f, value)?.as_ref().and_then(to_toml) {
+            Some(v) => match table.get_mut(f.key).and_then(Item::as_value_mut) {
+                // Keep the comment that decorates the existing line.
+                Some(existing) => {
+                    let decor = existing.decor().clone();
+                    *existing = v;
+                    *existing.decor_mut() = decor;
+                }
+                None => {
+                    table.insert(f.key, Item::Value(v));
+                }
+            },
+            None => {
+                table.remove(f.key);
+            }
+        }
+    }
+    let text = doc.to_string();
+    WorkerConfig::parse(&text, base, &SkipSecrets).map_err(FormError::Invalid)?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MemoryStore;
+
+    const TEXT: &str = r#"# my desk
+[[profile]]
+# the name
+name = "Production"
+appliance_host = "support.example.com"
+client_id = "abc"
+client_secret_env = "BT_SECRET"
+autotask_username = "api@example.com"
+autotask_services_url = "https://webservices5.autotask.net/ATServicesRest"
+"#;
+
+    #[test]
+    fn the_form_shows_values_and_only_whether_secrets_are_stored() {
+        let store = MemoryStore::default();
+        store.set(&SecretRef::store_key("Production", "autotask_password"), &crate::Secret::new("hunter2")).unwrap();
+        let forms = profiles(TEXT, &store).unwrap();
+        let v = &forms[0].values;
+        assert_eq!(forms[0].name, "Production");
+        assert_eq!(v["appliance_host"], "support.example.com");
+        assert_eq!(v["client_secret"], "env:BT_SECRET");
+        assert_eq!(v["autotask_password"], "stored");
+        assert_eq!(v["autotask_integration_code"], "missing");
+        assert_eq!(v["locale"], Value::Null);
+        assert!(!serde_json::to_string(&forms).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn saving_edits_in_place_and_keeps_comments() {
+        let values: Map<String, Value> = serde_json::from_str(
+            r#"{"appliance_host": "bt.example.net", "locale": "de-de", "update_time_entry": true,
+                "polling_interval_minutes": "7", "outbound_event_types": "support_session_end, customer_exit_survey_is_completed",
+                "time_entry_default_data": "{\"defaultDomain\": \"example.net\", \"roleName\": \"Tech\", \"summaryNotes\": \"S\"}",
+                "rep_username": "alex.morgan", "rep_email": "", "client_secret": "never-written"}"#,
+        )
+        .unwrap();
+        let text = save_profile(TEXT, std::path::Path::new("."), Some("Production"), &values).unwrap();
+        assert!(text.starts_with("# my desk\n[[profile]]\n# the name\n"), "{text}");
+        assert!(text.contains("appliance_host = \"bt.example.net\""), "{text}");
+        assert!(text.contains("polling_interval_minutes = 7"), "{text}");
+        assert!(!text.contains("never-written") && !text.contains("rep_email"), "{text}");
+        let config = WorkerConfig::parse(&text, std::path::Path::new("."), &SkipSecrets).unwrap();
+        let p = &config.profiles[0];
+        assert_eq!(p.beyondtrust.host, "bt.example.net");
+        assert_eq!(p.rep_username.as_deref(), Some("alex.morgan"));
+        assert_eq!(p.time_entry_default_data.role_name(), Some("Tech"));
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_with_its_label_and_nothing_changes() {
+        let bad: Map<String, Value> = serde_json::from_str(r#"{"note_type": "one"}"#).unwrap();
+        let e = save_profile(TEXT, std::path::Path::new("."), Some("Production"), &bad).unwrap_err();
+        assert_eq!(e.to_string(), "Autotask Note Type: must be a whole number");
+        let invalid: Map<String, Value> =
+            serde_json::from_str(r#"{"appliance_host": "https://x.example.com/"}"#).unwrap();
+        let e = save_profile(TEXT, std::path::Path::new("."), Some("Production"), &invalid).unwrap_err();
+        assert!(e.to_string().contains("appliance_host"), "{e}");
+    }
+
+    #[test]
+    fn a_new_profile_is_added_after_the_others() {
+        let values: Map<String, Value> = serde_json::from_str(
+            r#"{"name": "Lab", "appliance_id": "lab", "appliance_host": "lab.example.com", "client_id": "x", "autotask_username": "a@example.com"}"#,
+        )
+        .unwrap();
+        let text = save_profile(TEXT, std::path::Path::new("."), None, &values).unwrap();
+        let config = WorkerConfig::parse(&text, std::path::Path::new("."), &SkipSecrets).unwrap();
+        let names: Vec<&str> = config.profiles.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["Production", "Lab"]);
+    }
+}

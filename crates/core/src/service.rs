@@ -1,0 +1,115 @@
+//! The worker as a running service: the job runner, a poller per polling profile and, for the
+//! headless worker, the outbound event listener — started together and stopped together. The
+//! headless binary runs it for a whole desk; the tray app runs it for its own rep only.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::beyondtrust::BeyondTrustClient;
+use crate::config::{Profile, SeedEvent, WorkerConfig};
+use crate::polling::Scope;
+use crate::store::AsyncStore;
+use crate::worker::{SetupError, Timing, Worker};
+
+/// Where the service runs.
+#[derive(Debug)]
+pub enum Mode {
+    /// A server for the whole desk: outbound events on `listener`, polling where a profile asks
+    /// for it, every session.
+    Headless { listener: TcpListener },
+    /// A rep's desktop: polls each profile whose embedded worker is on, for sessions whose
+    /// primary rep is the profile's `rep_username` — never a peer's.
+    Desktop,
+}
+
+/// A running worker; [`Service::stop`] finishes the jobs in flight.
+#[derive(Debug)]
+pub struct Service {
+    stop: watch::Sender<bool>,
+    poke: watch::Sender<()>,
+    tasks: Vec<JoinHandle<()>>,
+    intake: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// The profiles a desktop's embedded worker runs: those switched on with a rep, each polling for
+/// session ends (every `polling_interval_minutes`, 5 when unset), so no inbound port is needed.
+pub fn desktop_profiles(config: &WorkerConfig) -> Vec<Profile> {
+    config
+        .profiles
+        .iter()
+        .filter(|p| !p.disabled && p.embedded_worker && p.rep_username.is_some())
+        .map(|p| {
+            let mut p = p.clone();
+            p.polling_event_types = vec![SeedEvent::SupportSessionEnd];
+            p.polling_interval_minutes = p.polling_interval_minutes.or(Some(5));
+            p
+        })
+        .collect()
+}
+
+impl Service {
+    /// Starts the job runner and pollers (and the listener, headless) on the current runtime.
+    pub fn start(config: &WorkerConfig, store: AsyncStore, mode: Mode) -> Result<Service, SetupError> {
+        let mut config = config.clone();
+        if matches!(mode, Mode::Desktop) {
+            config.profiles = desktop_profiles(&config);
+        }
+        let config = Arc::new(config);
+        let timing =
+            Timing { retry_base: config.retry_delay, report_lag_wait: config.report_lag_wait, ..Default::default() };
+        let wake = Arc::new(Notify::new());
+        let (poke, poked) = watch::channel(());
+        let worker = Worker::new(&config, store.clone(), wake.clone(), timing)?;
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let mut tasks = Vec::new();
+        for profile in config.profiles.iter().filter(|p| !p.disabled && !p.polling_event_types.is_empty()) {
+            let appliance = BeyondTrustClient::new(profile.beyondtrust.clone())
+                .map_err(|e| SetupError { profile: profile.name.clone(), message: e.to_string() })?;
+            let scope = match (&mode, &profile.rep_username) {
+                (Mode::Desktop, Some(rep)) => Scope::PrimaryRep(rep.clone()),
+                _ => Scope::AllSessions,
+            };
+            let signals = (wake.clone(), poked.clone());
+            let poller =
+                crate::polling::run(profile.clone(), appliance, store.clone(), scope, signals, until_stopped());
+            tasks.push(tokio::spawn(poller));
+        }
+        let intake = match mode {
+            Mode::Headless { listener } => {
+                let intake = crate::intake::Intake::new(config.clone(), store, wake);
+                Some(tokio::spawn(intake.serve(listener, until_stopped())))
+            }
+            Mode::Desktop => None,
+        };
+        let shutdown = until_stopped();
+        tasks.push(tokio::spawn(async move { worker.run(shutdown).await }));
+        Ok(Service { stop, poke, tasks, intake })
+    }
+
+    /// Polls every profile now instead of at its next interval ("Check now").
+    pub fn check_now(&self) {
+        self.poke.send_replace(());
+    }
+
+    /// Stops taking work, finishes the jobs in flight, and returns the listener's result.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        let mut result = Ok(());
+        if let Some(intake) = self.intake {
+            result = intake.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        result
+    }
+}

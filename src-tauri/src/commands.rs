@@ -1,0 +1,302 @@
+//! The window's commands, all in one place and each a thin call into core. Inputs are names and
+//! ids, checked here; the window never hands over a URL, and never receives a secret.
+
+use std::sync::atomic::Ordering;
+
+use bta_core::config::SecretRef;
+use bta_core::config::form::{self, FIELDS, Field, Kind, ProfileForm};
+use bta_core::desk::{KeyOffer, TicketRow};
+use bta_core::store::{Activity, JobState};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tauri::{AppHandle, Manager, State};
+
+use crate::opener;
+use crate::state::AppState;
+
+type Answer<T> = Result<T, String>;
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Finds tickets; a newer search cancels this one (the window ignores its answer).
+#[tauri::command]
+pub async fn search(state: State<'_, AppState>, profile: String, text: String) -> Answer<Vec<TicketRow>> {
+    if text.len() > 200 {
+        return Err("the search is too long; type a ticket number, an id or a few words of the title".into());
+    }
+    let desk = state.desk(&profile)?;
+    let task = tokio::spawn(async move { desk.search(&text).await });
+    if let Some(previous) = state.search.lock().unwrap_or_else(|e| e.into_inner()).replace(task.abort_handle()) {
+        previous.abort();
+    }
+    match task.await {
+        Ok(result) => result.map_err(self::text),
+        Err(e) if e.is_cancelled() => Err("cancelled".into()),
+        Err(e) => Err(format!("the search stopped unexpectedly: {e}")),
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeyView {
+    Key {
+        short_key: String,
+        key_url: String,
+        has_invitation: bool,
+        copied: bool,
+    },
+    /// The API account may not make keys: the rep console's dialog was opened instead.
+    ConsoleOpened,
+}
+
+/// Makes a session key for a ticket, copies it to the clipboard and keeps its invitation.
+#[tauri::command]
+pub async fn session_key(state: State<'_, AppState>, profile: String, ticket_id: i64) -> Answer<KeyView> {
+    let desk = state.desk(&profile)?;
+    match desk.session_key(ticket_id).await.map_err(text)? {
+        KeyOffer::Key { short_key, key_url, invitation } => {
+            let copied = copy(&state, &short_key).is_ok();
+            let has_invitation = invitation.is_some();
+            let mut invitations = state.invitations.lock().unwrap_or_else(|e| e.into_inner());
+            match invitation {
+                Some(mail) => invitations.insert(ticket_id, mail),
+                None => invitations.remove(&ticket_id),
+            };
+            Ok(KeyView::Key { short_key, key_url, has_invitation, copied })
+        }
+        KeyOffer::ConsoleLink(url) => {
+            opener::open_page(&state, &url).await?;
+            Ok(KeyView::ConsoleOpened)
+        }
+    }
+}
+
+fn copy(state: &AppState, text: &str) -> Answer<()> {
+    let mut clipboard = state.clipboard.lock().unwrap_or_else(|e| e.into_inner());
+    if clipboard.is_none() {
+        *clipboard = Some(arboard::Clipboard::new().map_err(|e| format!("the clipboard is not available: {e}"))?);
+    }
+    let board = clipboard.as_mut().ok_or("the clipboard is not available")?;
+    board.set_text(text.to_owned()).map_err(|e| format!("the key could not be copied: {e}"))
+}
+
+/// Copies a key again (the rep copied something else meanwhile).
+#[tauri::command]
+pub fn copy_key(state: State<'_, AppState>, key: String) -> Answer<()> {
+    if key.len() > 64 || !key.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err("that is not a session key".into());
+    }
+    copy(&state, &key)
+}
+
+/// Opens the invitation e-mail of the key last made for the ticket.
+#[tauri::command]
+pub fn send_invitation(state: State<'_, AppState>, ticket_id: i64) -> Answer<()> {
+    let mail = state.invitations.lock().unwrap_or_else(|e| e.into_inner()).get(&ticket_id).cloned();
+    let mail = mail.ok_or("make a session key for this ticket first; its contact has no e-mail, or no key was made")?;
+    opener::open_mail(&mail)
+}
+
+#[tauri::command]
+pub async fn jump(state: State<'_, AppState>, profile: String, ticket_id: i64) -> Answer<()> {
+    let url = state.desk(&profile)?.jump(ticket_id).map_err(text)?;
+    opener::open_page(&state, &url).await
+}
+
+#[tauri::command]
+pub async fn open_ticket(state: State<'_, AppState>, profile: String, ticket_id: i64) -> Answer<()> {
+    let url = state.desk(&profile)?.ticket_url(ticket_id).await.map_err(text)?;
+    opener::open_page(&state, &url).await
+}
+
+/// A line of Activity, with whether its job can be retried now.
+#[derive(Debug, Serialize)]
+pub struct ActivityView {
+    #[serde(flatten)]
+    line: Activity,
+    retryable: bool,
+}
+
+/// The worker's recent activity, newest first; a failed job's newest line offers Retry.
+#[tauri::command]
+pub async fn activity(state: State<'_, AppState>) -> Answer<Vec<ActivityView>> {
+    state
+        .store
+        .run(|s| {
+            let lines = s.recent_activity(100)?;
+            let mut offered = std::collections::HashSet::new();
+            let mut views = Vec::with_capacity(lines.len());
+            for line in lines {
+                let failed = match line.job_id {
+                    Some(id) if offered.insert(id) => s.job(id)?.is_some_and(|j| j.state == JobState::Failed),
+                    _ => false,
+                };
+                views.push(ActivityView { retryable: failed && line.level == "error", line });
+            }
+            Ok(views)
+        })
+        .await
+        .map_err(text)
+}
+
+#[tauri::command]
+pub async fn retry_job(state: State<'_, AppState>, job_id: i64) -> Answer<()> {
+    let queued = state.store.run(move |s| s.retry(job_id, chrono::Utc::now())).await.map_err(text)?;
+    if !queued {
+        return Err(format!("job {job_id} is not finished or failed, so there is nothing to retry"));
+    }
+    if let Some(worker) = state.worker.lock().await.as_ref() {
+        worker.check_now();
+    }
+    Ok(())
+}
+
+/// Looks for finished sessions now instead of at the next polling interval.
+#[tauri::command]
+pub async fn check_now(state: State<'_, AppState>) -> Answer<()> {
+    match state.worker.lock().await.as_ref() {
+        Some(worker) => {
+            worker.check_now();
+            Ok(())
+        }
+        None => Err("the worker is paused or has no profile to work on".into()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    paused: bool,
+    running: bool,
+    profiles: Vec<String>,
+    problems: Vec<String>,
+}
+
+#[tauri::command]
+pub async fn worker_status(state: State<'_, AppState>) -> Answer<Status> {
+    let running = state.worker.lock().await.is_some();
+    let loaded = state.loaded();
+    let mut profiles: Vec<String> = loaded.desks.keys().cloned().collect();
+    profiles.sort();
+    Ok(Status { paused: state.paused.load(Ordering::SeqCst), running, profiles, problems: loaded.problems.clone() })
+}
+
+#[tauri::command]
+pub async fn set_paused(app: AppHandle, paused: bool) -> Answer<()> {
+    crate::tray::set_paused(&app, paused).await;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct SettingsView {
+    path: String,
+    fields: &'static [Field],
+    profiles: Vec<ProfileForm>,
+    problems: Vec<String>,
+    autostart: bool,
+}
+
+#[tauri::command]
+pub fn settings(app: AppHandle, state: State<'_, AppState>) -> Answer<SettingsView> {
+    let text = std::fs::read_to_string(&state.config_path).unwrap_or_default();
+    let profiles = form::profiles(&text, state.secrets.as_ref()).map_err(self::text)?;
+    Ok(SettingsView {
+        path: state.config_path.display().to_string(),
+        fields: FIELDS,
+        profiles,
+        problems: state.loaded().problems.clone(),
+        autostart: crate::autostart::enabled(&app),
+    })
+}
+
+/// Saves one profile (`original` = its name before the edit; none for a new one).
+#[tauri::command]
+pub async fn save_profile(
+    state: State<'_, AppState>,
+    original: Option<String>,
+    values: Map<String, Value>,
+) -> Answer<()> {
+    let text = std::fs::read_to_string(&state.config_path).unwrap_or_default();
+    let base = state.config_path.parent().unwrap_or(std::path::Path::new("."));
+    let new_text = form::save_profile(&text, base, original.as_deref(), &values).map_err(self::text)?;
+    write_atomically(&state.config_path, &new_text)?;
+    state.reload().await;
+    Ok(())
+}
+
+/// Replaces the file in one step, so a crash never leaves half a configuration.
+fn write_atomically(path: &std::path::Path, text: &str) -> Answer<()> {
+    let dir = path.parent().ok_or("the configuration has no folder")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{} cannot be created: {e}", dir.display()))?;
+    let mut file =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{} is not writable: {e}", dir.display()))?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .map_err(|e| format!("the settings could not be written: {e}"))?;
+    file.persist(path).map_err(|e| format!("{} could not be replaced: {e}", path.display()))?;
+    Ok(())
+}
+
+/// Puts a secret typed in Settings into the OS keyring; it never comes back to the window.
+#[tauri::command]
+pub async fn store_secret(state: State<'_, AppState>, profile: String, setting: String, value: String) -> Answer<()> {
+    let known = FIELDS.iter().any(|f| f.kind == Kind::Secret && f.key == setting);
+    if !known {
+        return Err(format!("'{setting}' is not a secret setting"));
+    }
+    if value.is_empty() || value.len() > 4096 {
+        return Err("type the secret first (at most 4,096 characters)".into());
+    }
+    if profile.trim().is_empty() {
+        return Err("save the profile with a name before storing its secrets".into());
+    }
+    let key = SecretRef::store_key(&profile, &setting);
+    state
+        .secrets
+        .set(&key, &bta_core::Secret::new(value))
+        .map_err(|e| format!("the OS keyring refused the secret: {e}"))?;
+    tracing::info!(profile, setting, "secret stored in the keyring");
+    state.reload().await;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    lines: Vec<String>,
+    failures: usize,
+}
+
+/// Test connection: the same report as `bt-autotask-worker check`.
+#[tauri::command]
+pub async fn test_connection(state: State<'_, AppState>, profile: String) -> Answer<CheckReport> {
+    let chosen = state.loaded().config.as_ref().and_then(|c| c.profile(&profile).cloned());
+    let chosen = chosen.ok_or_else(|| format!("no profile is named '{profile}'"))?;
+    let problems: Vec<String> = state
+        .loaded()
+        .problems
+        .iter()
+        .filter(|p| p.starts_with(&format!("profile '{profile}'")))
+        .map(|p| format!("✗ {p}"))
+        .collect();
+    if !problems.is_empty() {
+        let failures = problems.len();
+        return Ok(CheckReport { lines: problems, failures });
+    }
+    let mut lines = Vec::new();
+    let failures = bta_core::check::profile(&chosen, &mut |line: &str| lines.push(line.to_owned())).await;
+    lines.push(if failures == 0 { "All checks passed.".into() } else { format!("{failures} check(s) failed.") });
+    Ok(CheckReport { lines, failures })
+}
+
+#[tauri::command]
+pub fn set_autostart(app: AppHandle, enabled: bool) -> Answer<()> {
+    crate::autostart::set(&app, enabled)
+}
+
+#[tauri::command]
+pub fn hide_window(app: AppHandle) -> Answer<()> {
+    if let Some(window) = app.get_webview_window("main") {
+        window.hide().map_err(text)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! `bt-autotask`: the tray app. A thin Tauri shell — tray, window, commands, notifications —
+//! over `bta-core`, with the worker embedded for this rep's own sessions.
+//!
+//! `bt-autotask [--config FILE] [--show]` runs on the rep's configuration (by default in the OS
+//! config folder); `bt-autotask --demo` runs on built-in stand-ins.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod autostart;
+mod commands;
+mod demo;
+mod notices;
+mod opener;
+mod state;
+mod tray;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use bta_core::config::{KeyringStore, SkipSecrets, WorkerConfig};
+use bta_core::store::Store;
+use tauri::{Manager, RunEvent, WindowEvent};
+
+use state::{AppState, Secrets};
+
+const USAGE: &str = "usage: bt-autotask [--config FILE] [--show] | --demo\n\
+    --config FILE  the configuration (default: config.toml in the OS config folder)\n\
+    --show         open the window at start instead of waiting in the tray\n\
+    --demo         run on built-in stand-ins of Autotask and BeyondTrust, nothing of yours is touched";
+
+#[derive(Debug, Default)]
+struct Args {
+    demo: bool,
+    show: bool,
+    config: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args::default();
+    let mut words = std::env::args().skip(1);
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--demo" => args.demo = true,
+            "--show" => args.show = true,
+            "--config" => args.config = Some(words.next().ok_or("--config needs a file")?.into()),
+            "--version" => return Err(format!("bt-autotask {}", env!("CARGO_PKG_VERSION"))),
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            println!("{message}");
+            return ExitCode::SUCCESS;
+        }
+    };
+    match run(args, started) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bt-autotask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_config_path() -> anyhow::Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "bt-autotask")
+        .context("no config folder is known for this user; start with --config FILE")?;
+    Ok(dirs.config_dir().join("config.toml"))
+}
+
+/// The store: in the configuration's data_dir, else the OS data folder.
+fn open_store(config_path: &std::path::Path) -> anyhow::Result<Store> {
+    let configured = WorkerConfig::load(config_path, &SkipSecrets).ok().and_then(|c| c.data_dir);
+    let dir = match configured {
+        Some(dir) => dir,
+        None => directories::ProjectDirs::from("", "", "bt-autotask")
+            .map(|d| d.data_dir().to_path_buf())
+            .context("no data folder is known for this user; set data_dir in the configuration")?,
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("{} cannot be created", dir.display()))?;
+    Ok(Store::open(&dir.join("app.sqlite3"))?)
+}
+
+fn run(args: Args, started: Instant) -> anyhow::Result<()> {
+    let (demo, secrets, config_path) = if args.demo {
+        let (demo, secrets) =
+            tauri::async_runtime::block_on(demo::start()).context("the demo stand-ins did not start")?;
+        let path = demo.config_path();
+        (Some(demo), secrets as Secrets, path)
+    } else {
+        let path = match args.config {
+            Some(path) => path,
+            None => default_config_path()?,
+        };
+        (None, Arc::new(KeyringStore) as Secrets, path)
+    };
+    let store = open_store(&config_path)?;
+    let show_at_start = args.show || demo.is_some() || !config_path.exists();
+    let state = AppState::new(config_path, secrets, store, demo);
+    tauri::Builder::default()
+        // First, so a second launch only shows the running app's window.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| tray::show(app, "search")))
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        .manage(state)
+        .manage(notices::RecentWrites::default())
+        .invoke_handler(tauri::generate_handler![
+            commands::search,
+            commands::session_key,
+            commands::copy_key,
+            commands::send_invitation,
+            commands::jump,
+            commands::open_ticket,
+            commands::activity,
+            commands::retry_job,
+            commands::check_now,
+            commands::worker_status,
+            commands::set_paused,
+            commands::settings,
+            commands::save_profile,
+            commands::store_secret,
+            commands::test_connection,
+            commands::set_autostart,
+            commands::hide_window,
+        ])
+        .on_window_event(|window, event| {
+            // Closing hides: the app lives in the tray until Quit.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .setup(move |app| {
+            tray::build(app.handle())?;
+            println!("bt-autotask: tray ready in {} ms", started.elapsed().as_millis());
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move { begin(handle).await });
+            notices::start(app.handle());
+            if show_at_start {
+                tray::show(app.handle(), "search");
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .context("the window could not be created")?
+        .run(|app, event| {
+            if let RunEvent::Exit = event {
+                let state = app.state::<AppState>();
+                tauri::async_runtime::block_on(async {
+                    if let Some(worker) = state.worker.lock().await.take() {
+                        let _ = worker.stop().await;
+                    }
+                });
+            }
+        });
+    Ok(())
+}
+
+/// Starts the worker; in the demo, then ends two sessions and looks for them at once.
+async fn begin(app: tauri::AppHandle) {
+    let state = app.state::<AppState>();
+    state.restart_worker().await;
+    if let Some(demo) = &state.demo {
+        match demo.end_sessions().await {
+            Ok(()) => {
+                if let Some(worker) = state.worker.lock().await.as_ref() {
+                    worker.check_now();
+                }
+            }
+            Err(e) => tracing::warn!("the demo sessions could not be ended: {e}"),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Desktop notifications, and the window's live Activity list: when the embedded worker writes a
+//! session into a ticket or fails to, and when one of the rep's open tickets changes in Autotask
+//! (one threshold-aware query per profile every `ticket_watch_seconds`). Clicking a notification
+//! opens its ticket.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bta_core::store::Activity;
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::state::AppState;
+
+/// How often the activity log is read for news.
+const ACTIVITY_EVERY: Duration = Duration::from_millis(1000);
+
+/// What a click on a notification opens.
+#[derive(Debug, Clone)]
+enum Target {
+    Ticket { profile: String, ticket_id: i64 },
+    Activity,
+}
+
+pub fn start(app: &AppHandle) {
+    tauri::async_runtime::spawn(activity_loop(app.clone()));
+    tauri::async_runtime::spawn(watch_loop(app.clone()));
+}
+
+/// Tickets the worker just wrote, so the watch does not report the worker's own note as a change.
+#[derive(Debug, Default)]
+pub struct RecentWrites(std::sync::Mutex<HashMap<i64, Instant>>);
+
+impl RecentWrites {
+    fn add(&self, ticket: i64) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(ticket, Instant::now());
+    }
+
+    fn contains(&self, ticket: i64, within: Duration) -> bool {
+        let mut writes = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        writes.retain(|_, at| at.elapsed() < within);
+        writes.contains_key(&ticket)
+    }
+}
+
+async fn activity_loop(app: AppHandle) {
+    let state = app.state::<AppState>();
+    // Only what happens from now on is news.
+    let mut seen = newest(&state).await.unwrap_or(0);
+    loop {
+        tokio::time::sleep(ACTIVITY_EVERY).await;
+        let rows = match state.store.run(|s| s.recent_activity(50)).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!("the activity log could not be read: {e}");
+                continue;
+            }
+        };
+        let fresh: Vec<&Activity> = rows.iter().filter(|a| a.id > seen).collect();
+        if fresh.is_empty() {
+            continue;
+        }
+        seen = rows.iter().map(|a| a.id).max().unwrap_or(seen);
+        let _ = app.emit("activity", ());
+        for a in fresh.into_iter().rev() {
+            announce(&app, a);
+        }
+    }
+}
+
+async fn newest(state: &AppState) -> Option<i64> {
+    state.store.run(|s| s.recent_activity(1)).await.ok()?.first().map(|a| a.id)
+}
+
+fn announce(app: &AppHandle, a: &Activity) {
+    match (a.level.as_str(), a.ticket_id) {
+        ("info", Some(ticket_id)) => {
+            app.state::<RecentWrites>().add(ticket_id);
+            let target = Target::Ticket { profile: a.profile.clone(), ticket_id };
+            show(app, "Session written to its ticket", &a.summary, target);
+        }
+        ("error", _) => {
+            let what = a.lsid.as_deref().map(|l| format!("session {l}")).unwrap_or_else(|| "a session".into());
+            show(app, &format!("Could not write {what}"), &a.summary, Target::Activity);
+        }
+        _ => {}
+    }
+}
+
+async fn watch_loop(app: AppHandle) {
+    let state = app.state::<AppState>();
+    loop {
+        let every = state.loaded().config.as_ref().map_or(Duration::from_secs(180), |c| c.ticket_watch);
+        let desks: Vec<_> = state.loaded().desks.values().cloned().collect();
+        for desk in desks {
+            if desk.profile().rep_email.is_none() {
+                continue;
+            }
+            match desk.changed_tickets().await {
+                Ok(changes) => {
+                    for change in changes {
+                        if app.state::<RecentWrites>().contains(change.id, every * 2) {
+                            continue;
+                        }
+                        let target = Target::Ticket { profile: desk.profile().name.clone(), ticket_id: change.id };
+                        show(&app, &format!("{} changed in Autotask", change.number), &change.title, target);
+                    }
+                }
+                Err(e) => tracing::warn!(profile = desk.profile().name, "could not look at my tickets: {e}"),
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Shows a notification off the async threads; a click opens its target.
+fn show(app: &AppHandle, summary: &str, body: &str, target: Target) {
+    let (app, summary, body) = (app.clone(), summary.to_owned(), body.to_owned());
+    tauri::async_runtime::spawn_blocking(move || {
+        let mut note = notify_rust::Notification::new();
+        note.appname("bt-autotask").summary(&summary).body(&body).icon("bt-autotask").action("default", "Open");
+        match note.show() {
+            Ok(handle) => on_click(app, handle, target),
+            Err(e) => tracing::warn!("the desktop did not take the notification: {e}"),
+        }
+    });
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn on_click(app: AppHandle, handle: notify_rust::NotificationHandle, target: Target) {
+    handle.wait_for_action(|action| {
+        if action == "default" {
+            tauri::async_runtime::spawn(open(app, target));
+        }
+    });
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn on_click<H>(_app: AppHandle, _handle: H, _target: Target) {}
+
+async fn open(app: AppHandle, target: Target) {
+    match target {
+        Target::Activity => crate::tray::show(&app, "activity"),
+        Target::Ticket { profile, ticket_id } => {
+            let state = app.state::<AppState>();
+            let url = match state.desk(&profile) {
+                Ok(desk) => desk.ticket_url(ticket_id).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            let opened = match url {
+                Ok(url) => crate::opener::open_page(&state, &url).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = opened {
+                tracing::warn!("the ticket could not be opened: {e}");
+            }
+        }
+    }
+}

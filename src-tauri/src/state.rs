@@ -1,0 +1,158 @@
+//! What the app holds while it runs: the configuration file and what loading it found, one
+//! [`Desk`] per usable profile, the store, the embedded worker, and the secret store — managed
+//! by Tauri and reached from the commands, the tray and the notification loop.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bta_core::config::{SecretStore, SkipSecrets, WorkerConfig};
+use bta_core::desk::Desk;
+use bta_core::service::{Mode, Service};
+use bta_core::store::{AsyncStore, Store};
+use url::Url;
+
+/// A secret store the app can share between threads.
+pub type Secrets = Arc<dyn SecretStore + Send + Sync>;
+
+/// The configuration as last loaded.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub config: Option<WorkerConfig>,
+    /// What keeps the configuration (or a profile's secrets) from being usable, to show in Settings.
+    pub problems: Vec<String>,
+    pub desks: HashMap<String, Arc<Desk>>,
+}
+
+pub struct AppState {
+    pub config_path: PathBuf,
+    pub secrets: Secrets,
+    pub store: AsyncStore,
+    pub loaded: RwLock<Loaded>,
+    pub worker: tokio::sync::Mutex<Option<Service>>,
+    pub paused: std::sync::atomic::AtomicBool,
+    /// The invitation e-mail of the last key made for each ticket.
+    pub invitations: Mutex<HashMap<i64, Url>>,
+    pub clipboard: Mutex<Option<arboard::Clipboard>>,
+    /// The search in flight, cancelled when the rep types on.
+    pub search: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Stand-ins of the demo, kept running while the app runs.
+    pub demo: Option<crate::demo::Demo>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("config_path", &self.config_path).finish_non_exhaustive()
+    }
+}
+
+/// Reads the configuration: with every secret when it can, else without them (so Settings can
+/// still show the profiles and what is missing).
+pub fn load(path: &std::path::Path, secrets: &dyn SecretStore) -> Loaded {
+    if !path.exists() {
+        return Loaded {
+            problems: vec![format!("no configuration yet at {}; add a profile in Settings", path.display())],
+            ..Loaded::default()
+        };
+    }
+    let (config, problems) = match WorkerConfig::load(path, secrets) {
+        Ok(config) => (Some(config), Vec::new()),
+        Err(errors) => match WorkerConfig::load(path, &SkipSecrets) {
+            Ok(config) => (Some(config), errors.0),
+            Err(structural) => (None, structural.0),
+        },
+    };
+    let mut problems = problems;
+    let mut desks = HashMap::new();
+    for profile in config.iter().flat_map(|c| &c.profiles).filter(|p| !p.disabled) {
+        let prefix = format!("profile '{}'", profile.name);
+        if problems.iter().any(|p| p.starts_with(&prefix)) {
+            continue;
+        }
+        match Desk::new(profile) {
+            Ok(desk) => {
+                desks.insert(profile.name.clone(), Arc::new(desk));
+            }
+            Err(e) => problems.push(format!("{prefix}: {e}")),
+        }
+    }
+    Loaded { config, problems, desks }
+}
+
+impl AppState {
+    pub fn new(config_path: PathBuf, secrets: Secrets, store: Store, demo: Option<crate::demo::Demo>) -> AppState {
+        let loaded = load(&config_path, secrets.as_ref());
+        AppState {
+            config_path,
+            secrets,
+            store: AsyncStore::new(store),
+            loaded: RwLock::new(loaded),
+            worker: tokio::sync::Mutex::new(None),
+            paused: std::sync::atomic::AtomicBool::new(false),
+            invitations: Mutex::new(HashMap::new()),
+            clipboard: Mutex::new(None),
+            search: Mutex::new(None),
+            demo,
+        }
+    }
+
+    pub fn loaded(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        self.loaded.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The desk of a profile, or why it cannot be used.
+    pub fn desk(&self, profile: &str) -> Result<Arc<Desk>, String> {
+        let loaded = self.loaded();
+        if let Some(desk) = loaded.desks.get(profile) {
+            return Ok(desk.clone());
+        }
+        let prefix = format!("profile '{profile}'");
+        let why: Vec<&str> = loaded.problems.iter().filter(|p| p.starts_with(&prefix)).map(String::as_str).collect();
+        if why.is_empty() {
+            Err(format!("{prefix} is not set up or is disabled — check Settings"))
+        } else {
+            Err(format!("{} — fix it in Settings", why.join("; ")))
+        }
+    }
+
+    /// Reads the configuration again and restarts the worker on it.
+    pub async fn reload(&self) {
+        let loaded = load(&self.config_path, self.secrets.as_ref());
+        *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = loaded;
+        self.invitations.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.restart_worker().await;
+    }
+
+    /// Stops the embedded worker (finishing its jobs in flight) and starts it again unless paused.
+    pub async fn restart_worker(&self) {
+        let mut worker = self.worker.lock().await;
+        if let Some(running) = worker.take() {
+            let _ = running.stop().await;
+        }
+        if self.paused.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let config = self.loaded().config.clone();
+        let Some(config) = config else { return };
+        let mut usable = config.clone();
+        usable.profiles.retain(|p| self.loaded().desks.contains_key(&p.name));
+        match Service::start(&usable, self.store.clone(), Mode::Desktop) {
+            Ok(service) => {
+                tracing::info!(profiles = ?bta_core::service::desktop_profiles(&usable).iter().map(|p| &p.name).collect::<Vec<_>>(), "worker running");
+                *worker = Some(service);
+            }
+            Err(e) => tracing::error!("the worker cannot start: {e}"),
+        }
+    }
+
+    /// Whether `url` goes to a configured appliance or Autotask web UI.
+    pub async fn may_open(&self, url: &Url) -> bool {
+        let desks: Vec<Arc<Desk>> = self.loaded().desks.values().cloned().collect();
+        for desk in desks {
+            if desk.may_open(url).await {
+                return true;
+            }
+        }
+        false
+    }
+}

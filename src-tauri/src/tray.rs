@@ -1,0 +1,89 @@
+//! The tray icon and its menu: Open, Activity, Settings, Pause/Resume worker, Quit. A left click
+//! (where the desktop reports one) shows or hides the window.
+
+use std::sync::atomic::Ordering;
+
+use tauri::image::Image;
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::state::AppState;
+
+const ICON: &[u8] = include_bytes!("../../icons/tray.png");
+const PAUSED_ICON: &[u8] = include_bytes!("../../icons/tray-paused.png");
+
+/// The Pause/Resume item, kept to change its text.
+pub struct PauseItem(pub MenuItem<tauri::Wry>);
+
+pub fn build(app: &AppHandle) -> tauri::Result<()> {
+    let open = MenuItem::with_id(app, "open", "Open", true, None::<&str>)?;
+    let activity = MenuItem::with_id(app, "activity", "Activity", true, None::<&str>)?;
+    let settings = MenuItem::with_id(app, "settings", "Settings", true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", "Pause worker", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &activity, &settings, &pause, &quit])?;
+    app.manage(PauseItem(pause));
+    TrayIconBuilder::with_id("main")
+        .icon(Image::from_bytes(ICON)?)
+        .tooltip("bt-autotask")
+        .menu(&menu)
+        .show_menu_on_left_click(false)
+        .on_menu_event(|app, event| match event.id.as_ref() {
+            "open" => show(app, "search"),
+            "activity" => show(app, "activity"),
+            "settings" => show(app, "settings"),
+            "pause" => {
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    let paused = app.state::<AppState>().paused.load(Ordering::SeqCst);
+                    set_paused(&app, !paused).await;
+                });
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        })
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
+                toggle(tray.app_handle());
+            }
+        })
+        .build(app)?;
+    Ok(())
+}
+
+/// Shows the window on a view (`search`, `activity`, `settings`).
+pub fn show(app: &AppHandle, view: &str) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+    let _ = app.emit("navigate", view);
+}
+
+fn toggle(app: &AppHandle) {
+    match app.get_webview_window("main") {
+        Some(window) if window.is_visible().unwrap_or(false) => {
+            let _ = window.hide();
+        }
+        _ => show(app, "search"),
+    }
+}
+
+/// Pauses or resumes the embedded worker, and says so in the menu, the icon and the window.
+pub async fn set_paused(app: &AppHandle, paused: bool) {
+    let state = app.state::<AppState>();
+    state.paused.store(paused, Ordering::SeqCst);
+    state.restart_worker().await;
+    if let Some(item) = app.try_state::<PauseItem>() {
+        let _ = item.0.set_text(if paused { "Resume worker" } else { "Pause worker" });
+    }
+    if let Some(tray) = app.tray_by_id("main")
+        && let Ok(icon) = Image::from_bytes(if paused { PAUSED_ICON } else { ICON })
+    {
+        let _ = tray.set_icon(Some(icon));
+    }
+    tracing::info!(paused, "worker {}", if paused { "paused" } else { "resumed" });
+    let _ = app.emit("worker", paused);
+}

@@ -1,0 +1,59 @@
+// The window: three views (Search, Activity, Settings), the worker switch, and the profile
+// chooser. The tray's menu picks a view through the "navigate" event.
+
+import { invoke, listen, $, el, current } from './ipc.js';
+import * as search from './search.js';
+import * as activity from './activity.js';
+import * as settings from './settings.js';
+
+const views = { search, activity, settings };
+let shown = null;
+
+function show(view) {
+  if (!views[view]) return;
+  shown = view;
+  for (const name of Object.keys(views)) {
+    $(`#view-${name}`).hidden = name !== view;
+    $(`#tab-${name}`).classList.toggle('active', name === view);
+  }
+  views[view].enter();
+}
+
+async function refreshStatus() {
+  const status = await invoke('worker_status');
+  const button = $('#worker');
+  button.textContent = status.paused ? 'Worker paused — resume' : status.running ? 'Worker running' : 'Worker off';
+  button.className = `pill ${status.paused ? 'paused' : status.running ? 'running' : ''}`;
+  button.dataset.paused = status.paused;
+  const chooser = $('#profile');
+  chooser.replaceChildren(...status.profiles.map((p) => el('option', { value: p, textContent: p })));
+  chooser.hidden = status.profiles.length < 2;
+  if (!status.profiles.includes(current.profile)) current.profile = status.profiles[0] ?? null;
+  chooser.value = current.profile ?? '';
+  return status;
+}
+
+document.addEventListener('DOMContentLoaded', async () => {
+  for (const name of Object.keys(views)) {
+    views[name].init();
+    $(`#tab-${name}`).addEventListener('click', () => show(name));
+  }
+  $('#worker').addEventListener('click', async () => {
+    await invoke('set_paused', { paused: $('#worker').dataset.paused !== 'true' });
+  });
+  $('#profile').addEventListener('change', (e) => {
+    current.profile = e.target.value;
+    if (shown === 'search') search.enter();
+  });
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') invoke('hide_window');
+  });
+  await listen('navigate', show);
+  await listen('worker', refreshStatus);
+  await listen('activity', () => shown === 'activity' && activity.enter());
+  window.addEventListener('settings-saved', refreshStatus);
+  const status = await refreshStatus();
+  show(status.profiles.length === 0 ? 'settings' : 'search');
+});
+
+export { refreshStatus };

@@ -1,0 +1,135 @@
+// Search: results as the rep types (stale answers ignored, the app cancels them), arrows to
+// choose, Enter for a session key, Ctrl+J to Jump, Ctrl+O to open the ticket in Autotask.
+
+import { invoke, $, el, current } from './ipc.js';
+
+let rows = [];
+let selected = 0;
+let asked = 0;
+let timer = null;
+
+export function init() {
+  const box = $('#search');
+  box.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(run, 120);
+  });
+  box.addEventListener('keydown', onKey);
+  $('#key-copy').addEventListener('click', () => act(() => invoke('copy_key', { key: $('#key-code').textContent })
+    .then(() => { $('#key-copied').textContent = 'Copied to the clipboard'; })));
+  $('#key-invite').addEventListener('click', () => act(() => invoke('send_invitation', { ticketId: Number($('#key').dataset.ticket) })));
+}
+
+export function enter() {
+  $('#search').focus();
+  run();
+}
+
+function onKey(e) {
+  const ctrl = e.ctrlKey || e.metaKey;
+  if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+    e.preventDefault();
+    choose(selected + (e.key === 'ArrowDown' ? 1 : -1));
+  } else if (e.key === 'Enter') {
+    e.preventDefault();
+    sessionKey();
+  } else if (ctrl && e.key.toLowerCase() === 'j') {
+    e.preventDefault();
+    jump();
+  } else if (ctrl && e.key.toLowerCase() === 'o') {
+    e.preventDefault();
+    openTicket();
+  }
+}
+
+async function run() {
+  if (!current.profile) return showError('No profile is set up yet — add one in Settings.');
+  const mine = ++asked;
+  const text = $('#search').value;
+  try {
+    const found = await invoke('search', { profile: current.profile, text });
+    if (mine !== asked) return;
+    showError(null);
+    rows = found;
+    selected = 0;
+    render();
+  } catch (e) {
+    if (mine !== asked || e === 'cancelled') return;
+    rows = [];
+    render();
+    showError(String(e));
+  }
+}
+
+function render() {
+  $('#search-empty').hidden = rows.length > 0 || !$('#search-error').hidden;
+  $('#results').replaceChildren(...rows.map((t, i) => el('li', {
+    class: `ticket${i === selected ? ' selected' : ''}`,
+    role: 'option',
+    dataset: { id: t.id, number: t.number },
+    onclick: () => choose(i),
+    ondblclick: sessionKey,
+  },
+  el('div', { class: 'top' },
+    el('span', { class: 'number' }, t.number),
+    el('span', { class: 'title', title: t.title }, t.title),
+    el('span', { class: 'status' }, t.status)),
+  el('div', { class: 'meta' }, [t.company, t.contact, t.device ? `CI ${t.device}` : 'no configuration item'].filter(Boolean).join(' · ')),
+  el('div', { class: 'actions' },
+    el('button', { class: 'do-key', onclick: (e) => { e.stopPropagation(); choose(i); sessionKey(); } }, 'Session key'),
+    el('button', { class: 'do-jump', onclick: (e) => { e.stopPropagation(); choose(i); jump(); } }, 'Jump'),
+    el('button', { class: 'do-open', onclick: (e) => { e.stopPropagation(); choose(i); openTicket(); } }, 'Open ticket')))));
+}
+
+function choose(i) {
+  if (rows.length === 0) return;
+  selected = Math.max(0, Math.min(rows.length - 1, i));
+  render();
+  $('#results').children[selected]?.scrollIntoView({ block: 'nearest' });
+  $('#search').focus();
+}
+
+const ticket = () => rows[selected];
+
+function showError(message) {
+  const box = $('#search-error');
+  box.hidden = !message;
+  box.textContent = message ?? '';
+}
+
+async function act(action) {
+  try {
+    showError(null);
+    await action();
+  } catch (e) {
+    showError(String(e));
+  }
+}
+
+function sessionKey() {
+  const t = ticket();
+  if (!t) return;
+  act(async () => {
+    const key = await invoke('session_key', { profile: current.profile, ticketId: t.id });
+    const panel = $('#key');
+    panel.hidden = false;
+    panel.dataset.ticket = t.id;
+    const isKey = key.kind === 'key';
+    $('#key-console').hidden = isKey;
+    $('#key-code').textContent = isKey ? key.short_key : '';
+    $('#key-url').textContent = isKey ? key.key_url : '';
+    $('#key-copied').textContent = isKey ? (key.copied ? `for ${t.number} · copied to the clipboard` : `for ${t.number}`) : '';
+    $('#key-copy').hidden = !isKey;
+    $('#key-invite').hidden = !(isKey && key.has_invitation);
+  });
+}
+
+function jump() {
+  const t = ticket();
+  if (t) act(() => invoke('jump', { profile: current.profile, ticketId: t.id }));
+}
+
+function openTicket() {
+  const t = ticket();
+  if (t) act(() => invoke('open_ticket', { profile: current.profile, ticketId: t.id }));
+}
