@@ -30,6 +30,7 @@ pub enum Mode {
 pub struct Service {
     stop: watch::Sender<bool>,
     poke: watch::Sender<()>,
+    wake: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
     intake: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -63,6 +64,7 @@ impl Service {
         let wake = Arc::new(Notify::new());
         let (poke, poked) = watch::channel(());
         let worker = Worker::new(&config, store.clone(), wake.clone(), timing)?;
+        let jobs_due = worker.wake();
         let (stop, stopped) = watch::channel(false);
         let until_stopped = move || {
             let mut stopped = stopped.clone();
@@ -92,12 +94,14 @@ impl Service {
         };
         let shutdown = until_stopped();
         tasks.push(tokio::spawn(async move { worker.run(shutdown).await }));
-        Ok(Service { stop, poke, tasks, intake })
+        Ok(Service { stop, poke, wake: jobs_due, tasks, intake })
     }
 
-    /// Polls every profile now instead of at its next interval ("Check now").
+    /// Polls every profile now instead of at its next interval, and runs the jobs that are due
+    /// ("Check now", and after a Retry).
     pub fn check_now(&self) {
         self.poke.send_replace(());
+        self.wake.notify_one();
     }
 
     /// Stops taking work, finishes the jobs in flight, and returns the listener's result.

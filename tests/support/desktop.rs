@@ -1,0 +1,308 @@
+//! A private desktop for driving the real tray app: an Xvfb display, a D-Bus session with a
+//! gnome-keyring and the dunst notification server, a `dbus-monitor` recording notifications, a
+//! recording `xdg-open` first on PATH, and `tauri-driver` (WebKitWebDriver) to launch the app and
+//! drive its window. Everything is per test and stopped when dropped.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+
+/// The app binary next to this test's own (built by `cargo build --workspace --bins`).
+pub fn app_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe.parent().and_then(|deps| deps.parent()).unwrap().join("bt-autotask");
+    assert!(binary.is_file(), "{} is missing; build it first: cargo xtask test does", binary.display());
+    binary
+}
+
+fn need(tool: &str) {
+    let found =
+        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
+    assert!(found, "{tool} is not installed; run `cargo xtask setup` (it installs the desktop test tools)");
+}
+
+/// Kills a child process when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub struct Desktop {
+    // Dropped in order: the driver (and the app) first, the display last.
+    driver: Running,
+    _helpers: Vec<Running>,
+    _bus: Running,
+    _display: Running,
+    pub display: String,
+    pub bus: String,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for Desktop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desktop").field("display", &self.display).field("port", &self.port).finish()
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} did not happen within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn start_display() -> (Running, String) {
+    for n in 100 + (std::process::id() % 300)..1000 {
+        if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            continue;
+        }
+        let child = Command::new("Xvfb")
+            .args([&format!(":{n}"), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts");
+        let mut running = Running(child);
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if Path::new(&socket).exists() {
+                return (running, format!(":{n}"));
+            }
+            if running.0.try_wait().ok().flatten().is_some() {
+                break; // lost a race for this display number; try the next
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("no free X display number for Xvfb");
+}
+
+fn start_bus() -> (Running, String) {
+    let mut child = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-daemon starts");
+    let mut address = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut address).unwrap();
+    (Running(child), address.trim().to_owned())
+}
+
+/// What the app is launched with.
+#[derive(Debug, Default)]
+pub struct Launch<'a> {
+    pub args: Vec<String>,
+    pub env: Vec<(&'a str, &'a str)>,
+}
+
+impl Desktop {
+    /// Starts the desktop; `env` reaches the app (through tauri-driver and WebKitWebDriver).
+    pub fn start(env: &[(&str, &str)]) -> Desktop {
+        for tool in ["Xvfb", "dbus-daemon", "gnome-keyring-daemon", "dunst", "dbus-monitor", "tauri-driver"] {
+            need(tool);
+        }
+        need("WebKitWebDriver");
+        let (display_process, display) = start_display();
+        let (bus_process, bus) = start_bus();
+        let dir = tempfile::tempdir().unwrap();
+        let desktop_env = |c: &mut Command| {
+            c.env("DISPLAY", &display).env("DBUS_SESSION_BUS_ADDRESS", &bus);
+        };
+        let mut helpers = Vec::new();
+        // A keyring of this desktop's own: its files and socket in the test's folder.
+        let (keyring_data, keyring_run) = (dir.path().join("keyring-data"), dir.path().join("keyring-run"));
+        for d in [&keyring_data, &keyring_run] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let mut keyring = Command::new("gnome-keyring-daemon");
+        keyring.args(["--replace", "--unlock", "--components=secrets", "--foreground"]);
+        keyring.env("XDG_DATA_HOME", &keyring_data).env("XDG_RUNTIME_DIR", &keyring_run);
+        desktop_env(&mut keyring);
+        let mut keyring = keyring.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        keyring.stdin.take().unwrap().write_all(b"desktop-test-keyring").unwrap();
+        helpers.push(Running(keyring));
+        let mut dunst = Command::new("dunst");
+        desktop_env(&mut dunst);
+        helpers.push(Running(dunst.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()));
+        let log = std::fs::File::create(dir.path().join("notifications.log")).unwrap();
+        let mut monitor = Command::new("dbus-monitor");
+        monitor.args(["--session", "interface='org.freedesktop.Notifications'"]);
+        desktop_env(&mut monitor);
+        helpers.push(Running(monitor.stdout(log).stderr(Stdio::null()).spawn().unwrap()));
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let opener = bin.join("xdg-open");
+        let opened = dir.path().join("opened.log");
+        std::fs::write(&opener, format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", opened.display())).unwrap();
+        let executable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+        std::fs::set_permissions(&opener, executable).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let port = crate::free_port();
+        let native_port = crate::free_port();
+        let mut driver = Command::new("tauri-driver");
+        driver.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]).env("PATH", &path);
+        desktop_env(&mut driver);
+        for (k, v) in env {
+            driver.env(k, v);
+        }
+        let driver_log = std::fs::File::create(dir.path().join("app.log")).unwrap();
+        let driver = driver.stdout(driver_log.try_clone().unwrap()).stderr(driver_log).spawn().unwrap();
+        let driver = Running(driver);
+        wait_until("tauri-driver listening", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Desktop { driver, _helpers: helpers, _bus: bus_process, _display: display_process, display, bus, port, dir }
+    }
+
+    /// Launches the real app with `args` and connects to its window.
+    pub async fn launch(&self, args: &[&str]) -> App {
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert("tauri:options".into(), serde_json::json!({"application": app_binary(), "args": args}));
+        // WebDriver on loopback is plain HTTP: no TLS stack needed.
+        let client = fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .unwrap_or_else(|e| panic!("the app did not start under tauri-driver: {e}\n{}", self.app_log()));
+        let shots = app_binary().parent().map(|d| d.join("ui-failures")).unwrap_or_default();
+        App { client, shots }
+    }
+
+    /// URLs handed to the OS opener, in order.
+    pub fn opened(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("opened.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Every Notify call seen on the session bus, as dbus-monitor prints them.
+    pub fn notifications(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("notifications.log")).unwrap_or_default()
+    }
+
+    pub fn app_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("app.log")).unwrap_or_default()
+    }
+
+    /// The text on the X clipboard.
+    pub fn clipboard(&self) -> String {
+        let out = Command::new("xclip")
+            .args(["-o", "-selection", "clipboard"])
+            .env("DISPLAY", &self.display)
+            .output()
+            .expect("xclip runs (cargo xtask setup installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A secret the app stored in this desktop's keyring, read with secret-tool.
+    pub fn keyring_lookup(&self, key: &str) -> Option<String> {
+        let out = Command::new("secret-tool")
+            .args(["lookup", "service", bta_core::config::KEYRING_SERVICE, "username", key])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .output()
+            .expect("secret-tool runs (cargo xtask setup installs libsecret-tools)");
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Waits for a condition on this desktop (the opener, the bus), failing after `secs`.
+    pub async fn eventually(&self, what: &str, secs: u64, mut ready: impl FnMut(&Desktop) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !ready(self) {
+            assert!(Instant::now() < deadline, "{what} did not happen within {secs} s\napp log:\n{}", self.app_log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        let _ = self.driver.0.kill();
+    }
+}
+
+/// The app's window, through WebDriver.
+#[derive(Debug)]
+pub struct App {
+    pub client: Client,
+    /// Where a failing wait leaves a screenshot of the window.
+    shots: PathBuf,
+}
+
+impl App {
+    /// Waits for an element to exist and satisfy `ready` (given its text), failing after 30 s.
+    pub async fn wait_text(&self, css: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = String::new();
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+            {
+                if ready(&text) {
+                    return text;
+                }
+                last = text;
+            }
+            if Instant::now() > deadline {
+                let _ = std::fs::create_dir_all(&self.shots);
+                let shot = self.shots.join(format!("{}.png", std::thread::current().name().unwrap_or("test")));
+                if let Ok(png) = self.client.screenshot().await {
+                    let _ = std::fs::write(&shot, png);
+                }
+                let shown = self.client.source().await.unwrap_or_default();
+                panic!(
+                    "'{css}' never became ready; it last said: {last:?}\nscreenshot: {}\npage:\n{shown}",
+                    shot.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The texts of every element matching `css`.
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for element in self.client.find_all(Locator::Css(css)).await.unwrap() {
+            out.push(element.text().await.unwrap_or_default());
+        }
+        out
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no '{css}': {e}")).click().await.unwrap();
+    }
+
+    /// Replaces the text of an input, as typed.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let input = self.client.find(Locator::Css(css)).await.unwrap();
+        input.clear().await.unwrap();
+        if !text.is_empty() {
+            input.send_keys(text).await.unwrap();
+        } else {
+            // Clearing fires no input event; a space and a backspace do.
+            input.send_keys(" \u{E003}").await.unwrap();
+        }
+    }
+
+    /// Sends keys to the element with focus-taking `css` (WebDriver key codes for Enter, Ctrl…).
+    pub async fn keys(&self, css: &str, keys: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().send_keys(keys).await.unwrap();
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}

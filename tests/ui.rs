@@ -1,0 +1,159 @@
+//! The tray app end to end: the real `bt-autotask` binary, driven through its window with
+//! WebDriver (tauri-driver + WebKitWebDriver) on a private Xvfb desktop with a real keyring and
+//! notification server, against both stand-ins.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use bta_core::config::SecretRef;
+use bta_e2e::Stands;
+use bta_e2e::desktop::Desktop;
+use serde_json::{Value, json};
+
+const ALEX: &str = "rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@example.com\"\n";
+const CTRL: &str = "\u{E009}";
+const ENTER: &str = "\u{E007}";
+const RELEASE: &str = "\u{E000}";
+
+fn secrets() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("BTA_BT_SECRET", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
+        ("BTA_AT_SECRET", bta_sim::autotask::DEFAULT_SECRET),
+        ("BTA_AT_CODE", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
+    ]
+}
+
+/// The app's configuration: one profile for Alex on both stand-ins.
+fn app_config(stands: &Stands, profile: &str) -> PathBuf {
+    let text = format!("data_dir = \"data\"\nretry_delay_ms = 1000\nreport_lag_wait_ms = 300\n\n{profile}");
+    stands.write_config(&text)
+}
+
+/// Alex's open tickets, as the Autotask stand-in holds them.
+async fn alex_open_tickets(stands: &Stands) -> Vec<String> {
+    let resources = stands.records("Resources").await;
+    let alex = resources.iter().find(|r| r["email"] == "alex.morgan@example.com").unwrap()["id"].clone();
+    let mut numbers: Vec<String> = stands
+        .records("Tickets")
+        .await
+        .into_iter()
+        .filter(|t| t["assignedResourceID"] == alex && t["status"] != json!(5))
+        .map(|t| t["ticketNumber"].as_str().unwrap().to_owned())
+        .collect();
+    numbers.sort();
+    numbers
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_makes_keys_jumps_and_opens_tickets() {
+    let stands = Stands::start().await;
+    let config = app_config(&stands, &stands.profile("Desk", ALEX));
+    let desktop = Desktop::start(&secrets());
+    let app = desktop.launch(&["--config", config.to_str().unwrap(), "--show"]).await;
+
+    // Empty search: my open tickets.
+    app.wait_text("#results .ticket .number", |t| t.starts_with('T')).await;
+    let mut mine = app.texts("#results .ticket .number").await;
+    mine.sort();
+    assert_eq!(mine, alex_open_tickets(&stands).await);
+
+    // Words of the title, then a ticket number.
+    app.type_into("#search", "Teams camera").await;
+    app.wait_text("#results .ticket .top", |t| t.contains("Teams camera not detected")).await;
+    app.type_into("#search", "T20261124.0042").await;
+    app.wait_text("#results .ticket .number", |t| t == "T20261124.0042").await;
+    assert_eq!(app.texts("#results .ticket").await.len(), 1);
+
+    // Enter: a session key, shown and on the clipboard, tied to the ticket.
+    app.keys("#search", ENTER).await;
+    let key = app.wait_text("#key-code", |t| t.len() == 7).await;
+    assert!(key.chars().all(|c| c.is_ascii_digit()), "{key}");
+    desktop.eventually("the key on the clipboard", 10, |d| d.clipboard() == key).await;
+    let keys = stands.get(format!("{}/_sim/session-keys", stands.appliance.base_url)).await;
+    let made = keys.as_array().unwrap().iter().find(|k| k["short_key"] == json!(key)).cloned().unwrap_or(Value::Null);
+    assert_eq!(made["external_key"], "7201", "the key is tied to the ticket: {keys}");
+    assert!(app.wait_text("#key-url", |t| t.starts_with("http")).await.contains(&key));
+
+    // Ctrl+J: the appliance's Jump LiveLink for the ticket's device; Ctrl+O: the ticket in Autotask.
+    app.keys("#search", &format!("{CTRL}j{RELEASE}")).await;
+    desktop.eventually("Jump handed to the OS opener", 10, |d| !d.opened().is_empty()).await;
+    let jump = desktop.opened()[0].clone();
+    assert!(jump.starts_with(&stands.appliance.base_url), "{jump}");
+    assert!(jump.contains("start_pinned_client_session") && jump.contains("WS-0042"), "{jump}");
+    assert!(jump.contains("7201"), "{jump}");
+    app.keys("#search", &format!("{CTRL}o{RELEASE}")).await;
+    desktop.eventually("Open ticket handed to the OS opener", 10, |d| d.opened().len() == 2).await;
+    let open = desktop.opened()[1].clone();
+    assert!(open.starts_with(&stands.autotask.base_url), "{open}");
+    assert!(open.contains("Code=OpenTicketDetail") && open.contains("TicketID=7201"), "{open}");
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_finished_session_shows_in_activity_and_a_failed_one_is_retried() {
+    let stands = Stands::start().await;
+    let config = app_config(&stands, &stands.profile("Desk", ALEX));
+    let desktop = Desktop::start(&secrets());
+    let app = desktop.launch(&["--config", config.to_str().unwrap(), "--show"]).await;
+    app.wait_text("#worker", |t| t == "Worker running").await;
+
+    // Autotask refuses the time entry once: the session fails, is notified, and shows Retry.
+    let refuse = json!({"method": "POST", "path": "/ATServicesRest/v1.0/TimeEntries", "status": 400, "count": 1});
+    stands.autotask_fault(refuse).await;
+    let session = json!({"external_key": "7201", "duration": 600, "reps": [{"username": "alex.morgan"}],
+                         "chat": [{"from": "rep", "text": "Restarting the print spooler."}]});
+    stands.appliance("sessions", session).await;
+    app.click("#tab-activity").await;
+    app.click("#check-now").await;
+    let failed = app.wait_text("#activity li.level-error .what", |t| t.contains("TimeEntries")).await;
+    assert!(failed.contains("HTTP 400"), "{failed}");
+    desktop.eventually("a failure notification", 15, |d| d.notifications().contains("Could not write session")).await;
+
+    app.click("#activity li.level-error button.retry").await;
+    let done = app.wait_text("#activity li.level-info .what", |t| t.contains("ticket 7201")).await;
+    assert!(done.contains("time entry"), "{done}");
+    desktop
+        .eventually("a success notification", 15, |d| d.notifications().contains("Session written to its ticket"))
+        .await;
+
+    // Exactly once: one note and one time entry for the session, however it got there.
+    let lsid = done.rsplit("session ").next().unwrap().trim_end_matches(')').to_owned();
+    let notes = stands.records("TicketNotes").await;
+    assert_eq!(notes.iter().filter(|n| n["description"].as_str().unwrap_or("").contains(&lsid)).count(), 1);
+    let entries = stands.records("TimeEntries").await;
+    assert_eq!(entries.iter().filter(|e| e["ticketID"] == json!(7201)).count(), 1);
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_store_a_secret_in_the_keyring_and_test_the_connection() {
+    let stands = Stands::start().await;
+    // The Autotask secret is not in the environment: it must come from the keyring.
+    let profile = stands.profile("Desk", ALEX).replace("autotask_password_env = \"BTA_AT_SECRET\"\n", "");
+    let config = app_config(&stands, &profile);
+    let desktop = Desktop::start(&secrets());
+    let app = desktop.launch(&["--config", config.to_str().unwrap(), "--show"]).await;
+
+    app.click("#tab-settings").await;
+    app.wait_text("#problems", |t| t.contains("autotask_password")).await;
+    app.wait_text("#field-autotask_password-state", |t| t == "not stored yet").await;
+    app.wait_text("#field-client_secret-state", |t| t.contains("BTA_BT_SECRET")).await;
+
+    let secret = bta_sim::autotask::DEFAULT_SECRET;
+    app.keys("#field-autotask_password", secret).await;
+    app.click("#field-autotask_password-store").await;
+    app.wait_text("#settings-note", |t| t.contains("stored in the OS keyring")).await;
+    app.wait_text("#field-autotask_password-state", |t| t == "stored in the OS keyring").await;
+    let key = SecretRef::store_key("Desk", "autotask_password");
+    assert_eq!(desktop.keyring_lookup(&key).as_deref(), Some(secret), "the secret is in the real keyring");
+    let page = app.client.source().await.unwrap();
+    assert!(!page.contains(secret), "the secret never comes back to the window");
+    assert!(!desktop.app_log().contains(secret), "nor into the logs");
+
+    app.click("#test").await;
+    let report = app.wait_text("#check", |t| t.contains("checks passed") || t.contains("failed")).await;
+    assert!(report.contains("All checks passed."), "{report}");
+    assert!(report.contains("✓ Autotask"), "{report}");
+    app.close().await;
+}
