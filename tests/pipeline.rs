@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use bta_core::store::JobState;
+use bta_core::store::{AsyncStore, JobState, Store};
 use bta_e2e::Pipeline;
 use serde_json::{Value, json};
 
@@ -381,13 +381,21 @@ async fn a_ticket_created_but_its_answer_lost_is_found_again_not_created_twice()
     assert_eq!(created_tickets(&system, &lsid).await.len(), 1, "found by its marker, not created again");
 }
 
-#[tokio::test]
-async fn two_reps_embedded_workers_write_every_session_exactly_once() {
-    let stands = std::sync::Arc::new(bta_e2e::Stands::start().await);
-    let polling =
-        "outbound_event_types = []\npolling_event_types = [\"support_session_end\"]\npolling_interval_minutes = 1";
-    let alex = Pipeline::start_on(stands.clone(), polling, Pipeline::quick()).await;
-    let sam = Pipeline::start_on(stands.clone(), polling, Pipeline::quick()).await;
+/// Many reps run the tray app at once: each app's worker (the desktop service, as the app runs
+/// it) writes only the sessions whose primary rep is its rep, and a rep whose profile has the
+/// embedded worker off writes nothing — so every session is written exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_reps_app_workers_write_every_session_exactly_once() {
+    use bta_core::service::{Mode, Service};
+    let stands = bta_e2e::Stands::start().await;
+    let mut apps = Vec::new();
+    for (rep, embedded) in [("alex.morgan", true), ("sam.lee", true), ("jordan.kim", false)] {
+        let config = stands.desk_config(&format!("rep_username = \"{rep}\"\nembedded_worker = {embedded}"));
+        let dir = tempfile::tempdir().unwrap();
+        let store = AsyncStore::new(Store::open(&dir.path().join("app.sqlite3")).unwrap());
+        let service = Service::start(&config, store.clone(), Mode::Desktop).unwrap();
+        apps.push((rep, store, service, dir));
+    }
     let mut sessions = Vec::new();
     for (i, rep) in ["alex.morgan", "sam.lee", "jordan.kim"].iter().cycle().take(12).enumerate() {
         let mut s = scenario(&(7201 + i as i64).to_string());
@@ -395,20 +403,31 @@ async fn two_reps_embedded_workers_write_every_session_exactly_once() {
         let lsid = stands.appliance("sessions", s).await["lsid"].as_str().unwrap().to_owned();
         sessions.push((lsid, *rep, 7201 + i as i64));
     }
-    let now = chrono::Utc::now();
-    for (pipeline, rep) in [(&alex, "alex.morgan"), (&sam, "sam.lee")] {
-        let profile = pipeline.config.profiles[0].clone();
-        let appliance = bta_core::beyondtrust::BeyondTrustClient::new(profile.beyondtrust.clone()).unwrap();
-        let scope = bta_core::polling::Scope::PrimaryRep(rep.to_owned());
-        assert_eq!(bta_core::polling::poll_once(&profile, &appliance, &pipeline.store, &scope, now).await.unwrap(), 4);
-        pipeline.worker.wake().notify_one();
+    for (_, _, service, _) in &apps {
+        service.check_now();
     }
-    alex.settled(4).await;
-    sam.settled(4).await;
-    let notes = stands.records("TicketNotes").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let notes = loop {
+        let notes = stands.records("TicketNotes").await;
+        let written = sessions.iter().filter(|(lsid, _, ticket)| !notes_for(&notes, *ticket, lsid).is_empty()).count();
+        if written >= 8 {
+            break notes;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "only {written} of alex's and sam's 8 sessions were written");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     for (lsid, rep, ticket) in &sessions {
-        let written = notes_for(&notes, *ticket, lsid).len();
         let expected = usize::from(*rep != "jordan.kim");
-        assert_eq!(written, expected, "{rep}'s session {lsid}: only its primary rep's worker writes it, once");
+        assert_eq!(
+            notes_for(&notes, *ticket, lsid).len(),
+            expected,
+            "{rep}'s session {lsid}: written once, by its rep's app"
+        );
+    }
+    for (rep, store, service, _dir) in apps {
+        let jobs = store.run(|s| s.recent_jobs(100)).await.unwrap();
+        let expected = if rep == "jordan.kim" { 0 } else { 4 };
+        assert_eq!(jobs.len(), expected, "{rep}'s app took only {rep}'s sessions: {jobs:#?}");
+        service.stop().await.unwrap();
     }
 }

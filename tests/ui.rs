@@ -157,3 +157,54 @@ async fn settings_store_a_secret_in_the_keyring_and_test_the_connection() {
     assert!(report.contains("✓ Autotask"), "{report}");
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn my_ticket_changed_in_autotask_is_notified_and_the_notification_opens_it() {
+    let stands = Stands::start().await;
+    let text = format!("ticket_watch_seconds = 5\n\n{}", stands.profile("Desk", ALEX));
+    let config = app_config(&stands, &text);
+    let desktop = Desktop::start(&secrets());
+    let app = desktop.launch(&["--config", config.to_str().unwrap()]).await;
+
+    // Someone updates one of Alex's open tickets in Autotask (again, until the app's watch has
+    // had its first look and sees a change).
+    let update = json!({"id": 7206, "title": "VPN drops every 10 minutes (customer called again)"});
+    let mut seen = false;
+    for _ in 0..5 {
+        let answer = stands
+            .http
+            .patch(format!("{}/ATServicesRest/v1.0/Tickets", stands.autotask.base_url))
+            .header("UserName", bta_sim::autotask::DEFAULT_USERNAME)
+            .header("Secret", bta_sim::autotask::DEFAULT_SECRET)
+            .header("ApiIntegrationCode", bta_sim::autotask::DEFAULT_INTEGRATION_CODE)
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+        while std::time::Instant::now() < deadline && !seen {
+            seen = desktop.notifications().contains("changed in Autotask");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        if seen {
+            break;
+        }
+    }
+    assert!(seen, "no notification of the change on D-Bus:\n{}", desktop.notifications());
+    assert!(desktop.notifications().contains("customer called again"));
+
+    // Clicking it (dunst's default action) opens the ticket in Autotask.
+    let clicked = std::process::Command::new("dunstctl")
+        .arg("action")
+        .arg("0")
+        .env("DBUS_SESSION_BUS_ADDRESS", &desktop.bus)
+        .env("DISPLAY", &desktop.display)
+        .status()
+        .unwrap();
+    assert!(clicked.success());
+    desktop.eventually("the ticket opened from the notification", 10, |d| !d.opened().is_empty()).await;
+    let opened = desktop.opened()[0].clone();
+    assert!(opened.contains("TicketID=7206"), "{opened}");
+    app.close().await;
+}

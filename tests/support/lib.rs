@@ -78,6 +78,28 @@ impl Stands {
         )
     }
 
+    /// The "Desk" profile as a loaded configuration, secrets in memory; `extra` settings replace
+    /// the profile's defaults of the same name.
+    pub fn desk_config(&self, extra: &str) -> WorkerConfig {
+        let key = |line: &str| line.split_once(" =").map(|(k, _)| k.trim().to_owned());
+        let overridden: Vec<String> = extra.lines().filter_map(key).collect();
+        let profile = self.profile("Desk", "");
+        let kept: Vec<&str> = profile
+            .lines()
+            .filter(|l| !l.contains("_env =") && key(l).is_none_or(|k| !overridden.contains(&k)))
+            .collect();
+        let text = format!("{}\n{extra}\n", kept.join("\n"));
+        let secrets = MemoryStore::default();
+        for (setting, value) in [
+            ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
+            ("autotask_password", bta_sim::autotask::DEFAULT_SECRET),
+            ("autotask_integration_code", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
+        ] {
+            secrets.set(&SecretRef::store_key("Desk", setting), &Secret::new(value)).unwrap();
+        }
+        WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap()
+    }
+
     /// Writes a configuration file of the given text.
     pub fn write_config(&self, text: &str) -> PathBuf {
         let path = self.dir.path().join("worker.toml");
@@ -202,23 +224,7 @@ impl Pipeline {
 
     /// A pipeline, with its own store, on stand-ins it may share with others.
     pub async fn start_on(stands: Arc<Stands>, extra: &str, timing: Timing) -> Pipeline {
-        let key = |line: &str| line.split_once(" =").map(|(k, _)| k.trim().to_owned());
-        let overridden: Vec<String> = extra.lines().filter_map(key).collect();
-        let profile = stands.profile("Desk", "");
-        let kept: Vec<&str> = profile
-            .lines()
-            .filter(|l| !l.contains("_env =") && key(l).is_none_or(|k| !overridden.contains(&k)))
-            .collect();
-        let text = format!("{}\n{extra}\n", kept.join("\n"));
-        let secrets = MemoryStore::default();
-        for (setting, value) in [
-            ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
-            ("autotask_password", bta_sim::autotask::DEFAULT_SECRET),
-            ("autotask_integration_code", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
-        ] {
-            secrets.set(&SecretRef::store_key("Desk", setting), &Secret::new(value)).unwrap();
-        }
-        let config = Arc::new(WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap());
+        let config = Arc::new(stands.desk_config(extra));
         let store_dir = tempfile::tempdir().unwrap();
         let store = AsyncStore::new(Store::open(&store_dir.path().join("store.sqlite3")).unwrap());
         let wake = Arc::new(tokio::sync::Notify::new());

@@ -30,6 +30,16 @@ const REQUIREMENTS: &[Requirement] = &[
     },
     Requirement { package: "nodejs", command: Some("node"), why: "runs the off-the-shelf Autotask client check" },
     Requirement { package: "npm", command: Some("npm"), why: "installs that client" },
+    Requirement { package: "libwebkit2gtk-4.1-dev", command: None, why: "the tray app's window (Tauri on WebKitGTK)" },
+    Requirement { package: "libssl-dev", command: None, why: "Tauri's build and bundling tools" },
+    Requirement { package: "libayatana-appindicator3-dev", command: None, why: "the tray icon" },
+    Requirement { package: "librsvg2-dev", command: None, why: "icons in the tray menu" },
+    Requirement { package: "libxdo-dev", command: None, why: "Tauri's menu keyboard shortcuts on X11" },
+    Requirement { package: "xvfb", command: Some("Xvfb"), why: "a screen for the UI tests and screenshots" },
+    Requirement { package: "webkit2gtk-driver", command: Some("WebKitWebDriver"), why: "WebDriver for the UI tests" },
+    Requirement { package: "dunst", command: Some("dunst"), why: "a notification server for the UI tests" },
+    Requirement { package: "libsecret-tools", command: Some("secret-tool"), why: "reads the keyring in the UI tests" },
+    Requirement { package: "xclip", command: Some("xclip"), why: "reads the clipboard in the UI tests" },
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -37,9 +47,9 @@ type Result<T = ()> = std::result::Result<T, String>;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("setup") => setup(),
+        Some("setup") => setup().and_then(|()| install_tauri_driver()),
         Some("demo") => setup().and_then(|()| demo(&args[1..])),
-        Some("test") => setup().and_then(|()| test()),
+        Some("test") => setup().and_then(|()| install_tauri_driver()).and_then(|()| test()),
         Some("bench") => setup().and_then(|()| bench()),
         _ => Err("usage: cargo xtask <demo | test | setup | bench>".to_owned()),
     };
@@ -111,6 +121,16 @@ fn setup() -> Result {
     apt(&install)
 }
 
+/// Installs `tauri-driver` (WebDriver for Tauri apps, from crates.io) when it is not on PATH.
+fn install_tauri_driver() -> Result {
+    if on_path("tauri-driver") {
+        return Ok(());
+    }
+    println!("xtask: missing tauri-driver (WebDriver for the tray app's UI tests)");
+    println!("xtask: running: cargo install tauri-driver --locked");
+    run("cargo", &["install", "tauri-driver", "--locked"])
+}
+
 /// A stand-in started as a child process; killed when dropped.
 struct Stand {
     child: Child,
@@ -142,16 +162,36 @@ fn start_sim(profile: &str, args: &[&str]) -> Result<Stand> {
     Ok(Stand { child, base_url })
 }
 
+const DEMO_USAGE: &str = "usage: cargo xtask demo              the tray app on built-in stand-ins\n       \
+    cargo xtask demo --headless [--port N]   the stand-ins and bt-autotask-worker (Autotask on N, BeyondTrust on N+1, the worker on N+2)";
+
+/// The tray app on its built-in demo; without a screen, the headless worker's demo.
 fn demo(args: &[String]) -> Result {
-    let port: u16 = match args {
-        [flag, port] if flag == "--port" => port.parse().map_err(|_| format!("'{port}' is not a port number"))?,
-        [] => 8470,
-        _ => {
-            return Err(
-                "usage: cargo xtask demo [--port N]  (Autotask on N, BeyondTrust on N+1, the worker on N+2)".to_owned()
-            );
+    match args {
+        [] if has_screen() => {
+            run("cargo", &["build", "--quiet", "-p", "bt-autotask"])?;
+            println!("xtask: starting bt-autotask --demo (its icon is in the tray; Quit from its menu or Ctrl-C here)");
+            run(&workspace_root().join("target/debug/bt-autotask").to_string_lossy(), &["--demo"])
         }
-    };
+        [] => {
+            println!(
+                "xtask: no screen here (DISPLAY and WAYLAND_DISPLAY are unset): running the headless demo instead"
+            );
+            headless_demo(8470)
+        }
+        [flag] if flag == "--headless" => headless_demo(8470),
+        [flag, port_flag, port] if flag == "--headless" && port_flag == "--port" => {
+            headless_demo(port.parse().map_err(|_| format!("'{port}' is not a port number"))?)
+        }
+        _ => Err(DEMO_USAGE.to_owned()),
+    }
+}
+
+fn has_screen() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
+}
+
+fn headless_demo(port: u16) -> Result {
     run("cargo", &["build", "--quiet", "-p", "bta-sim", "-p", "bt-autotask-worker"])?;
     let autotask = start_sim("debug", &["autotask", "--port", &port.to_string()])?;
     let appliance = start_sim("debug", &["beyondtrust", "--port", &(port + 1).to_string()])?;
