@@ -137,3 +137,38 @@ async fn the_watch_reports_my_tickets_that_changed_since_the_last_look() {
     assert_eq!(changed.iter().map(|c| c.number.as_str()).collect::<Vec<_>>(), ["T20261124.0042"]);
     assert!(watch.check(&d.autotask, me).await.unwrap().is_empty(), "each change is told once");
 }
+
+/// A rep searches fifty times a day: once the desk knows a ticket's company, contact and device,
+/// searching again costs one Autotask request (the tickets), and a first look runs its lookups
+/// side by side.
+#[tokio::test]
+async fn a_desk_searches_again_with_one_request_and_looks_up_side_by_side() {
+    let stands = Stands::start().await;
+    let config = stands.desk_config("rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@example.com\"");
+    let desk = desk::Desk::new(&config.profiles[0]).unwrap();
+    let requests = || async {
+        stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await.as_array().unwrap().clone()
+    };
+    // With each request taking 50 ms, lookups side by side overlap in the stand-in's log.
+    stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": 50})).await;
+    let first = desk.search("").await.unwrap();
+    assert!(first.iter().all(|t| !t.company.is_empty() && !t.contact.is_empty()), "{first:#?}");
+    let lookups: Vec<_> = requests()
+        .await
+        .into_iter()
+        .filter(|r| {
+            ["Companies", "Contacts", "ConfigurationItems"].iter().any(|e| r["path"].as_str().unwrap().contains(e))
+        })
+        .collect();
+    assert_eq!(lookups.len(), 3, "{lookups:#?}");
+    let overlap = |a: &serde_json::Value, b: &serde_json::Value| {
+        a["started_ms"].as_f64() < b["finished_ms"].as_f64() && b["started_ms"].as_f64() < a["finished_ms"].as_f64()
+    };
+    assert!(overlap(&lookups[0], &lookups[1]) || overlap(&lookups[1], &lookups[2]), "side by side: {lookups:#?}");
+
+    let before = requests().await.len();
+    let again = desk.search("").await.unwrap();
+    assert_eq!(again, first);
+    let after = requests().await;
+    assert_eq!(after.len() - before, 1, "only the tickets: {:#?}", &after[before..]);
+}

@@ -208,3 +208,33 @@ async fn my_ticket_changed_in_autotask_is_notified_and_the_notification_opens_it
     assert!(opened.contains("TicketID=7206"), "{opened}");
     app.close().await;
 }
+
+/// Writes a screenshot of each view of the demo to `$BTA_SCREENSHOTS` (`cargo xtask screenshots`
+/// sets it to docs/screenshots).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "writes docs/screenshots; run by cargo xtask screenshots"]
+async fn screenshots() {
+    let out = PathBuf::from(std::env::var("BTA_SCREENSHOTS").expect("BTA_SCREENSHOTS names the folder"));
+    std::fs::create_dir_all(&out).unwrap();
+    let desktop = Desktop::start(&[]);
+    let app = desktop.launch(&["--demo"]).await;
+    let shoot = |name: &'static str| {
+        let (client, path) = (app.client.clone(), out.join(format!("{name}.png")));
+        async move { std::fs::write(path, client.screenshot().await.unwrap()).unwrap() }
+    };
+    app.wait_text("#results .ticket .number", |t| t.starts_with('T')).await;
+    shoot("search").await;
+    app.keys("#search", ENTER).await;
+    app.wait_text("#key-code", |t| t.len() == 7).await;
+    shoot("session-key").await;
+    app.click("#tab-activity").await;
+    app.wait_text("#activity li.level-error .what", |t| !t.is_empty()).await;
+    app.wait_text("#activity li.level-info .what", |t| !t.is_empty()).await;
+    shoot("activity").await;
+    app.click("#tab-settings").await;
+    app.wait_text("#settings-form legend", |t| !t.is_empty()).await;
+    app.click("#test").await;
+    app.wait_text("#check", |t| t.contains("checks passed")).await;
+    shoot("settings").await;
+    app.close().await;
+}

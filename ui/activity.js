@@ -29,7 +29,7 @@ export async function enter() {
   $('#activity-empty').hidden = lines.length > 0;
   $('#activity').replaceChildren(...lines.map((a) => el('li', { class: `level-${a.level}`, dataset: { job: a.job_id ?? '' } },
     el('span', { class: 'when', title: a.at }, new Date(a.at).toLocaleString()),
-    el('span', { class: 'what' }, a.lsid ? `${a.summary} (session ${a.lsid})` : a.summary),
+    el('span', { class: 'what' }, a.lsid && !a.summary.includes(a.lsid) ? `${a.summary} (session ${a.lsid})` : a.summary),
     a.ticket_id ? el('button', { class: 'open', onclick: () => open(a) }, 'Open ticket') : null,
     a.retryable ? el('button', { class: 'retry', onclick: () => retry(a.job_id) }, 'Retry') : null)));
 }

@@ -5,6 +5,7 @@
 //! - `cargo xtask test`  — installs what is missing, then runs every test (what CI runs).
 //! - `cargo xtask setup` — only installs the missing system packages.
 //! - `cargo xtask bench` — builds release binaries and runs the benchmarks.
+//! - `cargo xtask screenshots` — writes a screenshot of each view of the tray app to docs/screenshots.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -51,7 +52,8 @@ fn main() -> ExitCode {
         Some("demo") => setup().and_then(|()| demo(&args[1..])),
         Some("test") => setup().and_then(|()| install_tauri_driver()).and_then(|()| test()),
         Some("bench") => setup().and_then(|()| bench()),
-        _ => Err("usage: cargo xtask <demo | test | setup | bench>".to_owned()),
+        Some("screenshots") => setup().and_then(|()| install_tauri_driver()).and_then(|()| screenshots()),
+        _ => Err("usage: cargo xtask <demo | test | setup | bench | screenshots>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -357,6 +359,23 @@ fn run_counting(program: &str, args: &[&str], tally: &mut Tally) -> Result {
     }
     let status = child.wait().map_err(|e| format!("waiting for {program}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("`{program} {}` failed ({status})", args.join(" "))) }
+}
+
+/// Screenshots of each view of the real app on its demo, under Xvfb, into docs/screenshots.
+fn screenshots() -> Result {
+    run("cargo", &["build", "--quiet", "--workspace", "--bins"])?;
+    let out = workspace_root().join("docs/screenshots");
+    let status = Command::new("cargo")
+        .args(["test", "-p", "bta-e2e", "--test", "ui", "--", "--ignored", "--exact", "screenshots"])
+        .env("BTA_SCREENSHOTS", &out)
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("could not start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("the screenshots were not taken ({status})"));
+    }
+    println!("xtask: screenshots written to {}", out.display());
+    Ok(())
 }
 
 fn bench() -> Result {

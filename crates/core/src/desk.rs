@@ -108,44 +108,95 @@ pub async fn my_resource_id(autotask: &AutotaskClient, email: &str) -> Result<i6
 
 /// Finds tickets; `me` is the rep's resource id (needed for "my open tickets").
 pub async fn search(autotask: &AutotaskClient, text: &str, me: Option<i64>) -> Result<Vec<TicketRow>, DeskError> {
+    search_with(autotask, text, me, &Lookups::default()).await
+}
+
+/// Finds tickets, taking companies, contacts and devices already known from `lookups`.
+async fn search_with(
+    autotask: &AutotaskClient,
+    text: &str,
+    me: Option<i64>,
+    lookups: &Lookups,
+) -> Result<Vec<TicketRow>, DeskError> {
     let Some(query) = Search::parse(text).query(me) else { return Ok(Vec::new()) };
     let mut tickets = autotask.query_page::<Ticket>(&query).await?.items;
     tickets.sort_by_key(|t| std::cmp::Reverse(t.last_activity_date));
-    rows(autotask, tickets).await
+    rows(autotask, tickets, lookups).await
 }
 
-async fn by_ids<E: autotask::Entity>(
-    autotask: &AutotaskClient,
-    ids: impl Iterator<Item = i64>,
-) -> Result<Vec<E>, DeskError> {
-    let mut ids: Vec<i64> = ids.collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(Vec::new());
+/// How long a looked-up company, contact or device is taken as current.
+const LOOKUP_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Records looked up by id, kept for [`LOOKUP_TTL`].
+#[derive(Debug)]
+struct Cache<V>(Mutex<HashMap<i64, (V, std::time::Instant)>>);
+
+impl<V> Default for Cache<V> {
+    fn default() -> Self {
+        Cache(Mutex::new(HashMap::new()))
     }
-    Ok(autotask.query_page::<E>(&Query::new(Filter::is_in("id", ids)).max_records(SEARCH_LIMIT)).await?.items)
 }
 
-/// Fills in each ticket's company, contact, status label and device: three queries at most.
-async fn rows(autotask: &AutotaskClient, tickets: Vec<Ticket>) -> Result<Vec<TicketRow>, DeskError> {
-    let companies: HashMap<i64, String> = by_ids::<Company>(autotask, tickets.iter().filter_map(|t| t.company_id))
-        .await?
-        .into_iter()
-        .filter_map(|c| Some((c.id?, c.company_name.unwrap_or_default())))
-        .collect();
-    let contacts: HashMap<i64, Contact> = by_ids::<Contact>(autotask, tickets.iter().filter_map(|t| t.contact_id))
-        .await?
-        .into_iter()
-        .filter_map(|c| Some((c.id?, c)))
-        .collect();
-    let devices: HashMap<i64, Option<String>> =
-        by_ids::<ConfigurationItem>(autotask, tickets.iter().filter_map(|t| t.configuration_item_id))
-            .await?
-            .into_iter()
-            .filter_map(|ci| Some((ci.id?, ci.device_name())))
-            .collect();
-    let fields = autotask.fields::<Ticket>().await?;
+impl<V: Clone> Cache<V> {
+    /// The records of `ids`: those known from the cache, the rest in one query.
+    async fn fetch<E: autotask::Entity>(
+        &self,
+        autotask: &AutotaskClient,
+        ids: impl Iterator<Item = i64>,
+        keep: impl Fn(E) -> Option<(i64, V)>,
+    ) -> Result<HashMap<i64, V>, DeskError> {
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            for id in ids {
+                match entries.get(&id) {
+                    Some((value, at)) if at.elapsed() < LOOKUP_TTL => {
+                        found.insert(id, value.clone());
+                    }
+                    _ => missing.push(id),
+                }
+            }
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let query = Query::new(Filter::is_in("id", missing)).max_records(SEARCH_LIMIT);
+        let fresh = autotask.query_page::<E>(&query).await?.items;
+        let mut entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, value) in fresh.into_iter().filter_map(keep) {
+            entries.insert(id, (value.clone(), std::time::Instant::now()));
+            found.insert(id, value);
+        }
+        Ok(found)
+    }
+}
+
+/// Companies, contacts and devices a desk has looked up: once they are known, a search takes
+/// one Autotask round trip (the tickets); the others run side by side when needed.
+#[derive(Debug, Default)]
+pub struct Lookups {
+    companies: Cache<String>,
+    contacts: Cache<Contact>,
+    devices: Cache<Option<String>>,
+}
+
+/// Fills in each ticket's company, contact, status label and device.
+async fn rows(autotask: &AutotaskClient, tickets: Vec<Ticket>, lookups: &Lookups) -> Result<Vec<TicketRow>, DeskError> {
+    let (companies, contacts, devices, fields) = futures::try_join!(
+        lookups.companies.fetch(autotask, tickets.iter().filter_map(|t| t.company_id), |c: Company| {
+            Some((c.id?, c.company_name.unwrap_or_default()))
+        }),
+        lookups.contacts.fetch(autotask, tickets.iter().filter_map(|t| t.contact_id), |c: Contact| Some((c.id?, c))),
+        lookups.devices.fetch(
+            autotask,
+            tickets.iter().filter_map(|t| t.configuration_item_id),
+            |ci: ConfigurationItem| { Some((ci.id?, ci.device_name())) }
+        ),
+        async { autotask.fields::<Ticket>().await.map_err(DeskError::from) },
+    )?;
     let statuses = fields.picklist("status");
     Ok(tickets
         .into_iter()
@@ -293,6 +344,7 @@ pub struct Desk {
     beyondtrust: BeyondTrustClient,
     me: tokio::sync::OnceCell<i64>,
     shown: Mutex<HashMap<i64, TicketRow>>,
+    lookups: Lookups,
     watch: tokio::sync::Mutex<TicketWatch>,
 }
 
@@ -304,6 +356,7 @@ impl Desk {
             beyondtrust: BeyondTrustClient::new(profile.beyondtrust.clone())?,
             me: tokio::sync::OnceCell::new(),
             shown: Mutex::new(HashMap::new()),
+            lookups: Lookups::default(),
             watch: tokio::sync::Mutex::new(TicketWatch::default()),
         })
     }
@@ -325,7 +378,7 @@ impl Desk {
             Search::Mine => Some(self.me().await?),
             _ => None,
         };
-        let rows = search(&self.autotask, text, me).await?;
+        let rows = search_with(&self.autotask, text, me, &self.lookups).await?;
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         // Keep earlier results too: the rep may act on a row while the next search runs.
         if shown.len() > 1000 {

@@ -33,10 +33,17 @@ pub struct Field {
     pub group: &'static str,
     pub kind: Kind,
     pub help: &'static str,
+    /// What an unset on/off setting means.
+    pub default_on: bool,
 }
 
 const fn field(group: &'static str, key: &'static str, label: &'static str, kind: Kind, help: &'static str) -> Field {
-    Field { key, label, group, kind, help }
+    Field { key, label, group, kind, help, default_on: false }
+}
+
+/// An on/off setting that is on unless switched off.
+const fn on_by_default(group: &'static str, key: &'static str, label: &'static str, help: &'static str) -> Field {
+    Field { key, label, group, kind: Kind::Bool, help, default_on: true }
 }
 
 const BT: &str = "BeyondTrust Appliance B Series";
@@ -176,11 +183,10 @@ pub const FIELDS: &[Field] = &[
         "Your own queue for session keys; the sessions this app writes",
     ),
     field(DESKTOP, "rep_email", "Your Autotask e-mail", Kind::Text, "Finds \"my open tickets\""),
-    field(
+    on_by_default(
         DESKTOP,
         "embedded_worker",
         "Write my sessions from this app",
-        Kind::Bool,
         "Off when the desk runs bt-autotask-worker for everyone",
     ),
     field(DESKTOP, "templates_dir", "Templates folder", Kind::Text, "Handlebars templates replacing the built-in ones"),
@@ -228,7 +234,8 @@ fn profile_form(table: &Table, secrets: &dyn SecretStore) -> ProfileForm {
             };
             Value::String(state)
         } else {
-            table.get(f.key).and_then(Item::as_value).map(to_json).unwrap_or(Value::Null)
+            let unset = if f.kind == Kind::Bool { Value::Bool(f.default_on) } else { Value::Null };
+            table.get(f.key).and_then(Item::as_value).map(to_json).unwrap_or(unset)
         };
         values.insert(f.key.to_owned(), value);
     }
@@ -336,6 +343,10 @@ pub fn save_profile(
     };
     for f in FIELDS.iter().filter(|f| f.kind != Kind::Secret) {
         let Some(value) = values.get(f.key) else { continue };
+        // An on/off setting left at its default is not written into a file that lacks it.
+        if f.kind == Kind::Bool && *value == Value::Bool(f.default_on) && !table.contains_key(f.key) {
+            continue;
+        }
         match checked(f, value)?.as_ref().and_then(to_toml) {
             Some(v) => match table.get_mut(f.key).and_then(Item::as_value_mut) {
                 // Keep the comment that decorates the existing line.
@@ -386,6 +397,11 @@ autotask_services_url = "https://webservices5.autotask.net/ATServicesRest"
         assert_eq!(v["autotask_password"], "stored");
         assert_eq!(v["autotask_integration_code"], "missing");
         assert_eq!(v["locale"], Value::Null);
+        assert_eq!(
+            (&v["embedded_worker"], &v["disabled"]),
+            (&Value::Bool(true), &Value::Bool(false)),
+            "unset: defaults"
+        );
         assert!(!serde_json::to_string(&forms).unwrap().contains("hunter2"));
     }
 
@@ -395,7 +411,8 @@ autotask_services_url = "https://webservices5.autotask.net/ATServicesRest"
             r#"{"appliance_host": "bt.example.net", "locale": "de-de", "update_time_entry": true,
                 "polling_interval_minutes": "7", "outbound_event_types": "support_session_end, customer_exit_survey_is_completed",
                 "time_entry_default_data": "{\"defaultDomain\": \"example.net\", \"roleName\": \"Tech\", \"summaryNotes\": \"S\"}",
-                "rep_username": "alex.morgan", "rep_email": "", "client_secret": "never-written"}"#,
+                "rep_username": "alex.morgan", "rep_email": "", "client_secret": "never-written",
+                "embedded_worker": true, "disabled": false, "allow_invalid_certificates": true}"#,
         )
         .unwrap();
         let text = save_profile(TEXT, std::path::Path::new("."), Some("Production"), &values).unwrap();
@@ -403,6 +420,8 @@ autotask_services_url = "https://webservices5.autotask.net/ATServicesRest"
         assert!(text.contains("appliance_host = \"bt.example.net\""), "{text}");
         assert!(text.contains("polling_interval_minutes = 7"), "{text}");
         assert!(!text.contains("never-written") && !text.contains("rep_email"), "{text}");
+        assert!(!text.contains("embedded_worker") && !text.contains("disabled"), "defaults stay unwritten: {text}");
+        assert!(text.contains("allow_invalid_certificates = true"), "{text}");
         let config = WorkerConfig::parse(&text, std::path::Path::new("."), &SkipSecrets).unwrap();
         let p = &config.profiles[0];
         assert_eq!(p.beyondtrust.host, "bt.example.net");
