@@ -56,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    lighten_webkit();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
     let args = match parse_args() {
@@ -73,6 +74,22 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// The window is one small plain page: WebKitGTK's GPU compositing buys nothing there and costs
+/// about 70 MB in the web process (measured by the app benchmark), so it is off unless the
+/// user's environment says otherwise.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn lighten_webkit() {
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        // SAFETY: called first thing in main, before any other thread exists that could read
+        // the environment concurrently.
+        unsafe { std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1") };
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lighten_webkit() {}
 
 fn default_config_path() -> anyhow::Result<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "bt-autotask")
