@@ -118,9 +118,10 @@ async fn a_finished_session_shows_in_activity_and_a_failed_one_is_retried() {
         .await;
 
     // Exactly once: one note and one time entry for the session, however it got there.
-    let lsid = done.rsplit("session ").next().unwrap().trim_end_matches(')').to_owned();
+    let lsid = done.split("session ").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap().to_owned();
     let notes = stands.records("TicketNotes").await;
-    assert_eq!(notes.iter().filter(|n| n["description"].as_str().unwrap_or("").contains(&lsid)).count(), 1);
+    let written = notes.iter().filter(|n| n["description"].as_str().unwrap_or("").contains(&lsid)).count();
+    assert_eq!(written, 1, "session {lsid:?} (from {done:?}): one note");
     let entries = stands.records("TimeEntries").await;
     assert_eq!(entries.iter().filter(|e| e["ticketID"] == json!(7201)).count(), 1);
     app.close().await;
@@ -191,7 +192,12 @@ async fn my_ticket_changed_in_autotask_is_notified_and_the_notification_opens_it
             break;
         }
     }
-    assert!(seen, "no notification of the change on D-Bus:\n{}", desktop.notifications());
+    assert!(
+        seen,
+        "no notification of the change on D-Bus:\n{}\napp log:\n{}",
+        desktop.notifications(),
+        desktop.app_log()
+    );
     assert!(desktop.notifications().contains("customer called again"));
 
     // Clicking it (dunst's default action) opens the ticket in Autotask.

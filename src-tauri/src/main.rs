@@ -57,8 +57,6 @@ fn parse_args() -> Result<Args, String> {
 fn main() -> ExitCode {
     let started = Instant::now();
     lighten_webkit();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
@@ -66,6 +64,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    let _logs = start_logging(args.demo);
     match run(args, started) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -90,6 +89,34 @@ fn lighten_webkit() {
 
 #[cfg(not(target_os = "linux"))]
 fn lighten_webkit() {}
+
+/// Logs to stderr and, outside the demo, to daily files in the OS's local data folder (`logs/`,
+/// the last 7 kept): a tray app started from a menu has no terminal to read.
+fn start_logging(demo: bool) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let dir = directories::ProjectDirs::from("", "", "bt-autotask").map(|d| d.data_local_dir().join("logs"));
+    let files = dir.filter(|_| !demo).and_then(|dir| {
+        tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("bt-autotask")
+            .filename_suffix("log")
+            .max_log_files(7)
+            .build(dir)
+            .ok()
+    });
+    let (file_layer, guard) = match files {
+        Some(appender) => {
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            (Some(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer)), Some(guard))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry().with(filter).with(stderr).with(file_layer).init();
+    guard
+}
 
 fn default_config_path() -> anyhow::Result<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "bt-autotask")

@@ -163,7 +163,8 @@ async fn main() {
     let round_trip = one_round_trip_ms(&stands).await;
     let app = desktop.launch(&["--config", config, "--show"]).await;
     app.wait_text("#results .ticket .number", |t| t.starts_with('T')).await;
-    let texts = ["", "T20261124.0042", "Outlook", "7206", "Teams camera", "T2026111", "printer", "VPN", "7211", "backup"];
+    let texts =
+        ["", "T20261124.0042", "Outlook", "7206", "Teams camera", "T2026111", "printer", "VPN", "7211", "backup"];
     // A rep's first searches of the day fill the desk's lookups; then fifty more.
     search_times(&app, &texts).await;
     let many: Vec<&str> = texts.iter().cycle().take(50).copied().collect();

@@ -60,31 +60,19 @@ fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// Xvfb on a display number it picks itself (`-displayfd`), so parallel tests never share one.
 fn start_display() -> (Running, String) {
-    for n in 100 + (std::process::id() % 300)..1000 {
-        if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-            continue;
-        }
-        let child = Command::new("Xvfb")
-            .args([&format!(":{n}"), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb starts");
-        let mut running = Running(child);
-        let socket = format!("/tmp/.X11-unix/X{n}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if Path::new(&socket).exists() {
-                return (running, format!(":{n}"));
-            }
-            if running.0.try_wait().ok().flatten().is_some() {
-                break; // lost a race for this display number; try the next
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    panic!("no free X display number for Xvfb");
+    let mut child = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb starts");
+    let mut number = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut number).unwrap();
+    let number = number.trim().to_owned();
+    assert!(number.parse::<u32>().is_ok(), "Xvfb did not say its display number (said {number:?})");
+    (Running(child), format!(":{number}"))
 }
 
 fn start_bus() -> (Running, String) {
@@ -152,6 +140,8 @@ impl Desktop {
         let native_port = crate::free_port();
         let mut driver = Command::new("tauri-driver");
         driver.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]).env("PATH", &path);
+        // The app's logs, autostart entry and default folders stay in this desktop's folder.
+        driver.env("XDG_DATA_HOME", dir.path().join("data")).env("XDG_CONFIG_HOME", dir.path().join("config"));
         desktop_env(&mut driver);
         for (k, v) in env {
             driver.env(k, v);
