@@ -6,6 +6,7 @@
 //! - `cargo xtask setup` — only installs the missing system packages.
 //! - `cargo xtask bench` — builds release binaries and runs the benchmarks.
 //! - `cargo xtask screenshots` — writes a screenshot of each view of the tray app to docs/screenshots.
+//! - `cargo xtask package` — builds the tray app's .deb and .rpm with the Tauri CLI.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ const REQUIREMENTS: &[Requirement] = &[
     Requirement { package: "librsvg2-dev", command: None, why: "icons in the tray menu" },
     Requirement { package: "libxdo-dev", command: None, why: "Tauri's menu keyboard shortcuts on X11" },
     Requirement { package: "xvfb", command: Some("Xvfb"), why: "a screen for the UI tests and screenshots" },
+    Requirement { package: "xauth", command: Some("xauth"), why: "xvfb-run, which starts the packaged app" },
     Requirement { package: "webkit2gtk-driver", command: Some("WebKitWebDriver"), why: "WebDriver for the UI tests" },
     Requirement { package: "dunst", command: Some("dunst"), why: "a notification server for the UI tests" },
     Requirement { package: "libsecret-tools", command: Some("secret-tool"), why: "reads the keyring in the UI tests" },
@@ -53,7 +55,8 @@ fn main() -> ExitCode {
         Some("test") => setup().and_then(|()| install_tauri_driver()).and_then(|()| test()),
         Some("bench") => setup().and_then(|()| bench()),
         Some("screenshots") => setup().and_then(|()| install_tauri_driver()).and_then(|()| screenshots()),
-        _ => Err("usage: cargo xtask <demo | test | setup | bench | screenshots>".to_owned()),
+        Some("package") => setup().and_then(|()| package()).and_then(|()| check_packages(&mut Tally::default())),
+        _ => Err("usage: cargo xtask <demo | test | setup | bench | screenshots | package>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -310,7 +313,9 @@ fn test() -> Result {
     run("cargo", &["build", "--quiet", "--workspace", "--bins"])?;
     let mut tally = Tally::default();
     compat_check(&mut tally)?;
-    let outcome = run_counting("cargo", &["test", "--workspace"], &mut tally);
+    let outcome = run_counting("cargo", &["test", "--workspace"], &mut tally)
+        .and_then(|()| package())
+        .and_then(|()| check_packages(&mut tally));
     // One closing line for the whole run, so a reader need not add up every binary's.
     println!("\nall tests: {} passed, {} failed, {} skipped", tally.passed, tally.failed, tally.ignored);
     outcome
@@ -328,7 +333,10 @@ impl Tally {
     /// Reads `test result: ok. 3 passed; 0 failed; 1 ignored; …` (cargo) and
     /// `compat: 4 passed, 0 failed` (the npm check).
     fn add_line(&mut self, line: &str) {
-        let summary = line.strip_prefix("test result: ").or_else(|| line.strip_prefix("compat: "));
+        let summary = line
+            .strip_prefix("test result: ")
+            .or_else(|| line.strip_prefix("compat: "))
+            .or_else(|| line.strip_prefix("package: "));
         let Some(summary) = summary else { return };
         let words: Vec<&str> = summary.split([' ', ';', ',', '.']).filter(|w| !w.is_empty()).collect();
         for pair in words.windows(2) {
@@ -376,6 +384,93 @@ fn screenshots() -> Result {
     }
     println!("xtask: screenshots written to {}", out.display());
     Ok(())
+}
+
+/// The Tauri CLI, as its npm package (a prebuilt binary), kept in target/tauri-cli.
+fn tauri_cli() -> Result<PathBuf> {
+    let dir = workspace_root().join("target/tauri-cli");
+    let cli = dir.join("node_modules/.bin/tauri");
+    if !cli.is_file() {
+        let dir_text = dir.to_string_lossy().into_owned();
+        println!("xtask: running: npm install --prefix {dir_text} @tauri-apps/cli@2");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir_text}: {e}"))?;
+        run(
+            "npm",
+            &["install", "--prefix", &dir_text, "--no-audit", "--no-fund", "--loglevel=error", "@tauri-apps/cli@2"],
+        )?;
+    }
+    Ok(cli)
+}
+
+/// The tray app's Debian and RPM packages, in target/release/bundle/.
+fn package() -> Result {
+    let cli = tauri_cli()?;
+    // Packages ship a stripped binary (the release profile keeps line tables for benchmarks).
+    let status = Command::new(&cli)
+        .args(["build", "--bundles", "deb,rpm"])
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
+        .current_dir(workspace_root().join("src-tauri"))
+        .status()
+        .map_err(|e| format!("could not start {}: {e}", cli.display()))?;
+    if !status.success() {
+        return Err(format!("the packages were not built ({status})"));
+    }
+    println!("xtask: packages in {}", workspace_root().join("target/release/bundle").display());
+    Ok(())
+}
+
+/// Checks the built packages as a user would meet them: the .deb's dependencies resolve on this
+/// system, and its binary, unpacked, starts to its tray on a private X display; the .rpm exists.
+/// Prints `package: N passed, N failed` for the test tally.
+fn check_packages(tally: &mut Tally) -> Result {
+    let bundle = workspace_root().join("target/release/bundle");
+    let find = |kind: &str, ext: &str| -> Option<PathBuf> {
+        std::fs::read_dir(bundle.join(kind))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == ext))
+    };
+    let mut results: Vec<(&str, Result)> = Vec::new();
+    let deb = find("deb", "deb").ok_or("no .deb was built")?;
+    results.push(("the .rpm exists", find("rpm", "rpm").map(|_| ()).ok_or_else(|| "no .rpm was built".to_owned())));
+    let simulate = Command::new("apt-get").args(["install", "--simulate", "-q"]).arg(&deb).output();
+    results.push((
+        "the .deb's dependencies resolve",
+        match simulate {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => Err(String::from_utf8_lossy(&o.stderr).into_owned()),
+            Err(e) => Err(e.to_string()),
+        },
+    ));
+    let unpacked = workspace_root().join("target/package-check");
+    let _ = std::fs::remove_dir_all(&unpacked);
+    run("dpkg-deb", &["-x", &deb.to_string_lossy(), &unpacked.to_string_lossy()])?;
+    let binary = unpacked.join("usr/bin/bt-autotask");
+    // Start it, wait for its tray (at most 30 s), then stop it.
+    let script = format!(
+        "{} --demo > {out} 2>/dev/null & app=$!; for _ in $(seq 300); do grep -q 'tray ready' {out} && break; sleep 0.1; done; kill $app; cat {out}",
+        binary.display(),
+        out = unpacked.join("started.txt").display()
+    );
+    let started = Command::new("xvfb-run").args(["-a", "dbus-run-session", "--", "sh", "-c", &script]).output();
+    results.push((
+        "the packaged app starts to its tray",
+        match started {
+            Ok(o) if String::from_utf8_lossy(&o.stdout).contains("tray ready") => Ok(()),
+            Ok(o) => {
+                Err(format!("it said: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+            }
+            Err(e) => Err(format!("xvfb-run could not start: {e}")),
+        },
+    ));
+    let failed: Vec<String> =
+        results.iter().filter_map(|(what, r)| r.as_ref().err().map(|e| format!("{what}: {e}"))).collect();
+    let line = format!("package: {} passed, {} failed", results.len() - failed.len(), failed.len());
+    println!("{line}");
+    tally.add_line(&line);
+    if failed.is_empty() { Ok(()) } else { Err(failed.join("\n")) }
 }
 
 fn bench() -> Result {
