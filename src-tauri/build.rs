@@ -19,6 +19,7 @@ fn main() {
         "set_paused",
         "settings",
         "save_profile",
+        "remove_profile",
         "store_secret",
         "test_connection",
         "set_autostart",

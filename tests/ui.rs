@@ -156,6 +156,13 @@ async fn settings_store_a_secret_in_the_keyring_and_test_the_connection() {
     let report = app.wait_text("#check", |t| t.contains("checks passed") || t.contains("failed")).await;
     assert!(report.contains("All checks passed."), "{report}");
     assert!(report.contains("✓ Autotask"), "{report}");
+
+    // Remove profile asks first, then takes it out of the file.
+    app.click("#remove-profile").await;
+    app.client.accept_alert().await.unwrap();
+    app.wait_text("#settings-note", |t| t.contains("Removed")).await;
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(!text.contains("[[profile]]") && text.contains("data_dir"), "{text}");
     app.close().await;
 }
 

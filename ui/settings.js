@@ -10,6 +10,7 @@ let editing = null; // the profile's saved name; null for a new one
 export function init() {
   $('#settings-profile').addEventListener('change', (e) => { editing = e.target.value; render(); });
   $('#add-profile').addEventListener('click', () => { editing = null; render(); });
+  $('#remove-profile').addEventListener('click', remove);
   $('#save').addEventListener('click', save);
   $('#test').addEventListener('click', test);
   $('#autostart').addEventListener('change', async (e) => {
@@ -50,6 +51,7 @@ function render() {
   $('#settings-form').replaceChildren(...groups.values());
   $('#check').hidden = true;
   $('#test').disabled = editing === null;
+  $('#remove-profile').disabled = editing === null;
 }
 
 function field(f, value) {
@@ -108,6 +110,20 @@ async function save() {
     await invoke('save_profile', { original: editing, values });
     editing = values.name ?? editing;
     note('Saved.');
+    await enter();
+    window.dispatchEvent(new Event('settings-saved'));
+  } catch (e) {
+    note(String(e));
+  }
+}
+
+async function remove() {
+  if (editing === null) return render();
+  if (!window.confirm(`Remove the profile "${editing}"? Its secrets stay in the OS keyring.`)) return;
+  try {
+    await invoke('remove_profile', { name: editing });
+    note(`Removed "${editing}".`);
+    editing = null;
     await enter();
     window.dispatchEvent(new Event('settings-saved'));
   } catch (e) {

@@ -225,6 +225,17 @@ pub async fn save_profile(
     Ok(())
 }
 
+/// Removes a profile from the configuration (its stored secrets stay in the keyring).
+#[tauri::command]
+pub async fn remove_profile(state: State<'_, AppState>, name: String) -> Answer<()> {
+    let text = std::fs::read_to_string(&state.config_path).map_err(|e| format!("the settings cannot be read: {e}"))?;
+    let base = state.config_path.parent().unwrap_or(std::path::Path::new("."));
+    let new_text = form::remove_profile(&text, base, &name).map_err(self::text)?;
+    write_atomically(&state.config_path, &new_text)?;
+    state.reload().await;
+    Ok(())
+}
+
 /// Replaces the file in one step, so a crash never leaves half a configuration.
 fn write_atomically(path: &std::path::Path, text: &str) -> Answer<()> {
     let dir = path.parent().ok_or("the configuration has no folder")?;

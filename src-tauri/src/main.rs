@@ -173,6 +173,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             commands::set_paused,
             commands::settings,
             commands::save_profile,
+            commands::remove_profile,
             commands::store_secret,
             commands::test_connection,
             commands::set_autostart,

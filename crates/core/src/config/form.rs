@@ -369,6 +369,29 @@ pub fn save_profile(
     Ok(text)
 }
 
+/// Removes a profile from the configuration text; its secrets stay in the keyring.
+pub fn remove_profile(text: &str, base: &std::path::Path, name: &str) -> Result<String, FormError> {
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FormError::Unreadable(e.to_string()))?;
+    let tables = doc
+        .get_mut("profile")
+        .and_then(Item::as_array_of_tables_mut)
+        .ok_or_else(|| FormError::NoSuchProfile(name.to_owned()))?;
+    let before = tables.len();
+    tables.retain(|t| t.get("name").and_then(Item::as_str) != Some(name));
+    if tables.len() == before {
+        return Err(FormError::NoSuchProfile(name.to_owned()));
+    }
+    if tables.is_empty() {
+        doc.remove("profile");
+    }
+    let text = doc.to_string();
+    // A file left without profiles is allowed here: Settings then offers to add one.
+    if doc.contains_key("profile") {
+        WorkerConfig::parse(&text, base, &SkipSecrets).map_err(FormError::Invalid)?;
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,6 +461,21 @@ autotask_services_url = "https://webservices5.autotask.net/ATServicesRest"
             serde_json::from_str(r#"{"appliance_host": "https://x.example.com/"}"#).unwrap();
         let e = save_profile(TEXT, std::path::Path::new("."), Some("Production"), &invalid).unwrap_err();
         assert!(e.to_string().contains("appliance_host"), "{e}");
+    }
+
+    #[test]
+    fn a_profile_is_removed_and_the_others_kept() {
+        let lab: Map<String, Value> = serde_json::from_str(
+            r#"{"name": "Lab", "appliance_id": "lab", "appliance_host": "lab.example.com", "client_id": "x", "autotask_username": "a@example.com"}"#,
+        )
+        .unwrap();
+        let two = save_profile(TEXT, std::path::Path::new("."), None, &lab).unwrap();
+        let one = remove_profile(&two, std::path::Path::new("."), "Production").unwrap();
+        let config = WorkerConfig::parse(&one, std::path::Path::new("."), &SkipSecrets).unwrap();
+        assert_eq!(config.profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Lab"]);
+        let none = remove_profile(&one, std::path::Path::new("."), "Lab").unwrap();
+        assert!(!none.contains("[[profile]]"), "{none}");
+        assert!(matches!(remove_profile(&none, std::path::Path::new("."), "Lab"), Err(FormError::NoSuchProfile(_))));
     }
 
     #[test]
