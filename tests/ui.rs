@@ -7,22 +7,14 @@
 use std::path::PathBuf;
 
 use bta_core::config::SecretRef;
-use bta_e2e::Stands;
 use bta_e2e::desktop::Desktop;
+use bta_e2e::{Stands, secret_env as secrets};
 use serde_json::{Value, json};
 
 const ALEX: &str = "rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@example.com\"\n";
 const CTRL: &str = "\u{E009}";
 const ENTER: &str = "\u{E007}";
 const RELEASE: &str = "\u{E000}";
-
-fn secrets() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("BTA_BT_SECRET", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
-        ("BTA_AT_SECRET", bta_sim::autotask::DEFAULT_SECRET),
-        ("BTA_AT_CODE", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
-    ]
-}
 
 /// The app's configuration: one profile for Alex on both stand-ins.
 fn app_config(stands: &Stands, profile: &str) -> PathBuf {
@@ -179,16 +171,7 @@ async fn my_ticket_changed_in_autotask_is_notified_and_the_notification_opens_it
     let update = json!({"id": 7206, "title": "VPN drops every 10 minutes (customer called again)"});
     let mut seen = false;
     for _ in 0..5 {
-        let answer = stands
-            .http
-            .patch(format!("{}/ATServicesRest/v1.0/Tickets", stands.autotask.base_url))
-            .header("UserName", bta_sim::autotask::DEFAULT_USERNAME)
-            .header("Secret", bta_sim::autotask::DEFAULT_SECRET)
-            .header("ApiIntegrationCode", bta_sim::autotask::DEFAULT_INTEGRATION_CODE)
-            .json(&update)
-            .send()
-            .await
-            .unwrap();
+        let answer = stands.autotask_api(reqwest::Method::PATCH, "Tickets").json(&update).send().await.unwrap();
         assert!(answer.status().is_success(), "{}", answer.status());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
         while std::time::Instant::now() < deadline && !seen {

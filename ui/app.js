@@ -55,5 +55,3 @@ document.addEventListener('DOMContentLoaded', async () => {
   const status = await refreshStatus();
   show(status.profiles.length === 0 ? 'settings' : 'search');
 });
-
-export { refreshStatus };

@@ -107,8 +107,7 @@ pub async fn jump(state: State<'_, AppState>, profile: String, ticket_id: i64) -
 
 #[tauri::command]
 pub async fn open_ticket(state: State<'_, AppState>, profile: String, ticket_id: i64) -> Answer<()> {
-    let url = state.desk(&profile)?.ticket_url(ticket_id).await.map_err(text)?;
-    opener::open_page(&state, &url).await
+    opener::open_ticket(&state, &profile, ticket_id).await
 }
 
 /// A line of Activity, with whether its job can be retried now.
@@ -217,21 +216,27 @@ pub async fn save_profile(
     original: Option<String>,
     values: Map<String, Value>,
 ) -> Answer<()> {
-    let text = std::fs::read_to_string(&state.config_path).unwrap_or_default();
-    let base = state.config_path.parent().unwrap_or(std::path::Path::new("."));
-    let new_text = form::save_profile(&text, base, original.as_deref(), &values).map_err(self::text)?;
-    write_atomically(&state.config_path, &new_text)?;
-    state.reload().await;
-    Ok(())
+    edit_config(&state, |text, base| form::save_profile(text, base, original.as_deref(), &values)).await
 }
 
 /// Removes a profile from the configuration (its stored secrets stay in the keyring).
 #[tauri::command]
 pub async fn remove_profile(state: State<'_, AppState>, name: String) -> Answer<()> {
-    let text = std::fs::read_to_string(&state.config_path).map_err(|e| format!("the settings cannot be read: {e}"))?;
+    edit_config(&state, |text, base| form::remove_profile(text, base, &name)).await
+}
+
+/// Rewrites the configuration file with `change` (which checks the result), then reloads it.
+async fn edit_config(
+    state: &AppState,
+    change: impl FnOnce(&str, &std::path::Path) -> Result<String, form::FormError>,
+) -> Answer<()> {
+    let text = match std::fs::read_to_string(&state.config_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("the settings cannot be read: {e}")),
+    };
     let base = state.config_path.parent().unwrap_or(std::path::Path::new("."));
-    let new_text = form::remove_profile(&text, base, &name).map_err(self::text)?;
-    write_atomically(&state.config_path, &new_text)?;
+    write_atomically(&state.config_path, &change(&text, base).map_err(self::text)?)?;
     state.reload().await;
     Ok(())
 }
@@ -282,13 +287,7 @@ pub struct CheckReport {
 pub async fn test_connection(state: State<'_, AppState>, profile: String) -> Answer<CheckReport> {
     let chosen = state.loaded().config.as_ref().and_then(|c| c.profile(&profile).cloned());
     let chosen = chosen.ok_or_else(|| format!("no profile is named '{profile}'"))?;
-    let problems: Vec<String> = state
-        .loaded()
-        .problems
-        .iter()
-        .filter(|p| p.starts_with(&format!("profile '{profile}'")))
-        .map(|p| format!("✗ {p}"))
-        .collect();
+    let problems: Vec<String> = state.loaded().problems_of(&profile).iter().map(|p| format!("✗ {p}")).collect();
     if !problems.is_empty() {
         let failures = problems.len();
         return Ok(CheckReport { lines: problems, failures });

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use bta_core::config::{KeyringStore, SkipSecrets, WorkerConfig};
+use bta_core::config::{KeyringStore, WorkerConfig, default_data_dir};
 use bta_core::store::Store;
 use tauri::{Manager, RunEvent, WindowEvent};
 
@@ -125,14 +125,10 @@ fn default_config_path() -> anyhow::Result<PathBuf> {
 }
 
 /// The store: in the configuration's data_dir, else the OS data folder.
-fn open_store(config_path: &std::path::Path) -> anyhow::Result<Store> {
-    let configured = WorkerConfig::load(config_path, &SkipSecrets).ok().and_then(|c| c.data_dir);
-    let dir = match configured {
-        Some(dir) => dir,
-        None => directories::ProjectDirs::from("", "", "bt-autotask")
-            .map(|d| d.data_dir().to_path_buf())
-            .context("no data folder is known for this user; set data_dir in the configuration")?,
-    };
+fn open_store(config: Option<&WorkerConfig>) -> anyhow::Result<Store> {
+    let dir = config
+        .map_or_else(default_data_dir, WorkerConfig::store_dir)
+        .context("no data folder is known for this user; set data_dir in the configuration")?;
     std::fs::create_dir_all(&dir).with_context(|| format!("{} cannot be created", dir.display()))?;
     Ok(Store::open(&dir.join("app.sqlite3"))?)
 }
@@ -150,9 +146,10 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
         };
         (None, Arc::new(KeyringStore) as Secrets, path)
     };
-    let store = open_store(&config_path)?;
+    let loaded = state::load(&config_path, secrets.as_ref());
+    let store = open_store(loaded.config.as_ref())?;
     let show_at_start = args.show || demo.is_some() || !config_path.exists();
-    let state = AppState::new(config_path, secrets, store, demo);
+    let state = AppState::new(config_path, secrets, loaded, store, demo);
     tauri::Builder::default()
         // First, so a second launch only shows the running app's window.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| tray::show(app, "search")))

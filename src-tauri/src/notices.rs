@@ -141,16 +141,7 @@ async fn open(app: AppHandle, target: Target) {
     match target {
         Target::Activity => crate::tray::show(&app, "activity"),
         Target::Ticket { profile, ticket_id } => {
-            let state = app.state::<AppState>();
-            let url = match state.desk(&profile) {
-                Ok(desk) => desk.ticket_url(ticket_id).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            let opened = match url {
-                Ok(url) => crate::opener::open_page(&state, &url).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = opened {
+            if let Err(e) = crate::opener::open_ticket(&app.state::<AppState>(), &profile, ticket_id).await {
                 tracing::warn!("the ticket could not be opened: {e}");
             }
         }

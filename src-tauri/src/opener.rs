@@ -22,6 +22,12 @@ pub async fn open_page(state: &AppState, url: &Url) -> Result<(), String> {
     launch(url)
 }
 
+/// Opens a ticket of a profile in the Autotask web UI.
+pub async fn open_ticket(state: &AppState, profile: &str, ticket_id: i64) -> Result<(), String> {
+    let url = state.desk(profile)?.ticket_url(ticket_id).await.map_err(|e| e.to_string())?;
+    open_page(state, &url).await
+}
+
 /// Opens the invitation e-mail in the rep's mail program.
 pub fn open_mail(url: &Url) -> Result<(), String> {
     if url.scheme() != "mailto" {

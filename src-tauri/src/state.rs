@@ -46,6 +46,14 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+impl Loaded {
+    /// The problems that keep a profile from being usable.
+    pub fn problems_of(&self, profile: &str) -> Vec<&str> {
+        let prefix = format!("profile '{profile}'");
+        self.problems.iter().filter(|p| p.starts_with(&prefix)).map(String::as_str).collect()
+    }
+}
+
 /// Reads the configuration: with every secret when it can, else without them (so Settings can
 /// still show the profiles and what is missing).
 pub fn load(path: &std::path::Path, secrets: &dyn SecretStore) -> Loaded {
@@ -80,8 +88,13 @@ pub fn load(path: &std::path::Path, secrets: &dyn SecretStore) -> Loaded {
 }
 
 impl AppState {
-    pub fn new(config_path: PathBuf, secrets: Secrets, store: Store, demo: Option<crate::demo::Demo>) -> AppState {
-        let loaded = load(&config_path, secrets.as_ref());
+    pub fn new(
+        config_path: PathBuf,
+        secrets: Secrets,
+        loaded: Loaded,
+        store: Store,
+        demo: Option<crate::demo::Demo>,
+    ) -> AppState {
         AppState {
             config_path,
             secrets,
@@ -106,10 +119,9 @@ impl AppState {
         if let Some(desk) = loaded.desks.get(profile) {
             return Ok(desk.clone());
         }
-        let prefix = format!("profile '{profile}'");
-        let why: Vec<&str> = loaded.problems.iter().filter(|p| p.starts_with(&prefix)).map(String::as_str).collect();
+        let why = loaded.problems_of(profile);
         if why.is_empty() {
-            Err(format!("{prefix} is not set up or is disabled — check Settings"))
+            Err(format!("profile '{profile}' is not set up or is disabled — check Settings"))
         } else {
             Err(format!("{} — fix it in Settings", why.join("; ")))
         }
@@ -132,13 +144,15 @@ impl AppState {
         if self.paused.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
-        let config = self.loaded().config.clone();
-        let Some(config) = config else { return };
-        let mut usable = config.clone();
-        usable.profiles.retain(|p| self.loaded().desks.contains_key(&p.name));
+        let usable = {
+            let loaded = self.loaded();
+            let Some(mut config) = loaded.config.clone() else { return };
+            config.profiles.retain(|p| loaded.desks.contains_key(&p.name));
+            config
+        };
         match Service::start(&usable, self.store.clone(), Mode::Desktop) {
             Ok(service) => {
-                tracing::info!(profiles = ?bta_core::service::desktop_profiles(&usable).iter().map(|p| &p.name).collect::<Vec<_>>(), "worker running");
+                tracing::info!("worker running");
                 *worker = Some(service);
             }
             Err(e) => tracing::error!("the worker cannot start: {e}"),

@@ -13,8 +13,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bta_e2e::Stands;
 use bta_e2e::desktop::{Desktop, app_binary};
+use bta_e2e::{Stands, secret_env as secrets};
 use serde_json::json;
 
 fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
@@ -24,14 +24,6 @@ fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
 
 fn median(values: Vec<f64>) -> f64 {
     percentile(values, 0.5)
-}
-
-fn secrets() -> [(&'static str, &'static str); 3] {
-    [
-        ("BTA_BT_SECRET", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
-        ("BTA_AT_SECRET", bta_sim::autotask::DEFAULT_SECRET),
-        ("BTA_AT_CODE", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
-    ]
 }
 
 fn app_command(desktop: &Desktop, args: &[&str]) -> Command {
@@ -86,16 +78,7 @@ async fn one_round_trip_ms(stands: &Stands) -> f64 {
     let mut times = Vec::new();
     for _ in 0..20 {
         let started = Instant::now();
-        let answer = stands
-            .http
-            .post(format!("{}/ATServicesRest/v1.0/Tickets/query", stands.autotask.base_url))
-            .header("UserName", bta_sim::autotask::DEFAULT_USERNAME)
-            .header("Secret", bta_sim::autotask::DEFAULT_SECRET)
-            .header("ApiIntegrationCode", bta_sim::autotask::DEFAULT_INTEGRATION_CODE)
-            .json(&query)
-            .send()
-            .await
-            .unwrap();
+        let answer = stands.autotask_api(reqwest::Method::POST, "Tickets/query").json(&query).send().await.unwrap();
         assert!(answer.status().is_success());
         answer.bytes().await.unwrap();
         times.push(started.elapsed().as_secs_f64() * 1000.0);

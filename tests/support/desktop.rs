@@ -36,7 +36,7 @@ impl Drop for Running {
 
 pub struct Desktop {
     // Dropped in order: the driver (and the app) first, the display last.
-    driver: Running,
+    _driver: Running,
     _helpers: Vec<Running>,
     _bus: Running,
     _display: Running,
@@ -152,7 +152,16 @@ impl Desktop {
         wait_until("tauri-driver listening", Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
-        Desktop { driver, _helpers: helpers, _bus: bus_process, _display: display_process, display, bus, port, dir }
+        Desktop {
+            _driver: driver,
+            _helpers: helpers,
+            _bus: bus_process,
+            _display: display_process,
+            display,
+            bus,
+            port,
+            dir,
+        }
     }
 
     /// Launches the real app with `args` and connects to its window.
@@ -215,12 +224,6 @@ impl Desktop {
             assert!(Instant::now() < deadline, "{what} did not happen within {secs} s\napp log:\n{}", self.app_log());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-}
-
-impl Drop for Desktop {
-    fn drop(&mut self) {
-        let _ = self.driver.0.kill();
     }
 }
 

@@ -31,6 +31,15 @@ pub fn worker_binary() -> PathBuf {
     binary
 }
 
+/// The stand-ins' secrets in the environment variables `Stands::profile` names.
+pub fn secret_env() -> [(&'static str, &'static str); 3] {
+    [
+        ("BTA_BT_SECRET", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
+        ("BTA_AT_SECRET", bta_sim::autotask::DEFAULT_SECRET),
+        ("BTA_AT_CODE", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
+    ]
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -98,6 +107,16 @@ impl Stands {
             secrets.set(&SecretRef::store_key("Desk", setting), &Secret::new(value)).unwrap();
         }
         WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap()
+    }
+
+    /// A request to the Autotask stand-in's REST API (`path` under `/ATServicesRest/v1.0/`),
+    /// as the demo API user.
+    pub fn autotask_api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/ATServicesRest/v1.0/{path}", self.autotask.base_url))
+            .header("UserName", bta_sim::autotask::DEFAULT_USERNAME)
+            .header("Secret", bta_sim::autotask::DEFAULT_SECRET)
+            .header("ApiIntegrationCode", bta_sim::autotask::DEFAULT_INTEGRATION_CODE)
     }
 
     /// Writes a configuration file of the given text.

@@ -125,12 +125,8 @@ fn load_for_store(path: &Path) -> anyhow::Result<WorkerConfig> {
 
 /// The store's file: in the configuration's data_dir, else the OS data directory.
 fn store_path(config: &WorkerConfig) -> anyhow::Result<PathBuf> {
-    let dir = match &config.data_dir {
-        Some(dir) => dir.clone(),
-        None => directories::ProjectDirs::from("", "", "bt-autotask")
-            .map(|d| d.data_dir().to_path_buf())
-            .context("no data directory is known for this user; set data_dir in the configuration")?,
-    };
+    let dir =
+        config.store_dir().context("no data directory is known for this user; set data_dir in the configuration")?;
     Ok(dir.join("worker.sqlite3"))
 }
 

@@ -204,6 +204,11 @@ impl WorkerConfig {
         }
     }
 
+    /// Where the store lives: `data_dir`, else the OS data folder.
+    pub fn store_dir(&self) -> Option<PathBuf> {
+        self.data_dir.clone().or_else(default_data_dir)
+    }
+
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.name == name)
     }
@@ -212,6 +217,11 @@ impl WorkerConfig {
     pub fn profile_for_appliance(&self, appliance_id: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| !p.disabled && p.appliance_id.eq_ignore_ascii_case(appliance_id))
     }
+}
+
+/// bt-autotask's folder in the OS data folder (on Linux `~/.local/share/bt-autotask`).
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "bt-autotask").map(|d| d.data_dir().to_path_buf())
 }
 
 fn check_profiles_together(profiles: &[Profile], problems: &mut Vec<String>) {
