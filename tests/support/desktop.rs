@@ -169,12 +169,25 @@ impl Desktop {
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), "wry".into());
         caps.insert("tauri:options".into(), serde_json::json!({"application": app_binary(), "args": args}));
-        // WebDriver on loopback is plain HTTP: no TLS stack needed.
-        let client = fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .unwrap_or_else(|e| panic!("the app did not start under tauri-driver: {e}\n{}", self.app_log()));
+        // tauri-driver starts WebKitWebDriver for each session and may try it before it listens
+        // (seen on a loaded machine): a session that could not be created is asked for again.
+        let mut attempt = 1;
+        let client = loop {
+            // WebDriver on loopback is plain HTTP: no TLS stack needed.
+            let connected = fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{}", self.port))
+                .await;
+            match connected {
+                Ok(client) => break client,
+                Err(e) if attempt < 3 => {
+                    eprintln!("no WebDriver session yet ({e}); asking again");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => panic!("the app did not start under tauri-driver: {e}\n{}", self.app_log()),
+            }
+        };
         let shots = app_binary().parent().map(|d| d.join("ui-failures")).unwrap_or_default();
         App { client, shots }
     }
