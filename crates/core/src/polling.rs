@@ -64,7 +64,7 @@ pub async fn poll_once(
             .session_listing(since, Duration::ZERO)
             .await?
             .into_iter()
-            .filter_map(|s| s.end_time.map(|end| (s.lsid, end)))
+            .filter_map(|s| s.end_time.map(|end| (s.lsid.into(), end)))
             .collect(),
         // The listing does not name the rep: read the window's reports and keep this rep's.
         Scope::PrimaryRep(username) => appliance
@@ -76,7 +76,7 @@ pub async fn poll_once(
                     .and_then(|r| r.username.as_deref())
                     .is_some_and(|u| u.eq_ignore_ascii_case(username))
             })
-            .filter_map(|s| s.end_time.map(|end| (s.lsid, end)))
+            .filter_map(|s| s.end_time.map(|end| (s.lsid.into(), end)))
             .collect(),
     };
     let newest = ended.iter().map(|(_, end)| *end).max();

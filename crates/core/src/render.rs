@@ -145,7 +145,7 @@ fn human_duration(seconds: u64) -> String {
 }
 
 fn name_of(party: &Option<Party>) -> String {
-    party.as_ref().map(|p| p.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| "System".to_owned())
+    party.as_ref().map(|p| p.name.as_str()).filter(|n| !n.is_empty()).unwrap_or("System").to_owned()
 }
 
 /// The system-information sections the seed shows: General, plus disk, memory and network.
@@ -206,15 +206,18 @@ impl Renderer {
             _ => ("customer_survey", "customer survey", "Customer exit survey"),
         };
         let view = SurveyView {
-            lsid: survey.lsid.clone(),
+            lsid: survey.lsid.to_string(),
             submitted: when(survey.timestamp, zone, "%Y-%m-%d %H:%M:%S %:z"),
             submitted_by: name_of(&survey.submitted_by),
-            primary_rep: survey.primary_rep.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
-            primary_customer: survey.primary_customer.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+            primary_rep: survey.primary_rep.as_ref().map(|p| p.name.to_string()).unwrap_or_default(),
+            primary_customer: survey.primary_customer.as_ref().map(|p| p.name.to_string()).unwrap_or_default(),
             questions: survey
                 .questions
                 .iter()
-                .map(|q| Question { label: q.title().to_owned(), answers: q.answers.clone() })
+                .map(|q| Question {
+                    label: q.title().to_owned(),
+                    answers: q.answers.iter().map(ToString::to_string).collect(),
+                })
                 .collect(),
         };
         let text = self.render(template, &survey.lsid, &view)?;
@@ -237,9 +240,11 @@ where
         let who = name_of(&e.performed_by);
         match e.kind {
             EventKind::ChatMessage => {
-                transcript.push(Line { time: time(e), who, text: e.body.clone().unwrap_or_default() })
+                transcript.push(Line { time: time(e), who, text: e.body.as_deref().unwrap_or_default().to_owned() })
             }
-            EventKind::SessionNote => notes.push(Line { time: time(e), who, text: e.body.clone().unwrap_or_default() }),
+            EventKind::SessionNote => {
+                notes.push(Line { time: time(e), who, text: e.body.as_deref().unwrap_or_default().to_owned() })
+            }
             EventKind::FileTransfer => {
                 let name = e.data("Filename").or(e.data("FileName")).unwrap_or("(unnamed file)").to_owned();
                 let size = e.data("FileSize").map(str::to_owned);
@@ -253,9 +258,11 @@ where
                     let rows = category
                         .rows
                         .iter()
-                        .map(|row| row.iter().map(|(l, v)| Cell { label: l.clone(), value: v.clone() }).collect())
+                        .map(|row| {
+                            row.iter().map(|(l, v)| Cell { label: l.to_string(), value: v.to_string() }).collect()
+                        })
                         .collect();
-                    system_info.push(Section { name: category.name.clone(), rows });
+                    system_info.push(Section { name: category.name.to_string(), rows });
                 }
                 transcript.push(Line { time: time(e), who, text: "System information retrieved".to_owned() });
             }
@@ -281,38 +288,38 @@ where
             c.info
                 .iter()
                 .filter(|(k, v)| !v.is_empty() && !STANDARD.contains(&k.as_ref()))
-                .map(|(k, v)| Field { name: k.to_string(), value: v.clone() })
+                .map(|(k, v)| Field { name: k.to_string(), value: v.to_string() })
                 .collect()
         })
         .unwrap_or_default();
     let primary = s.primary_representative();
     let rep_name = |r: &crate::beyondtrust::Representative| {
-        r.display_name.clone().or_else(|| r.username.clone()).unwrap_or_default()
+        r.display_name.as_deref().or(r.username.as_deref()).unwrap_or_default().to_owned()
     };
     SessionView {
-        lsid: s.lsid.clone(),
+        lsid: s.lsid.to_string(),
         started: when(s.start_time, zone, "%Y-%m-%d %H:%M:%S %:z"),
         ended: when(s.end_time, zone, "%Y-%m-%d %H:%M:%S %:z"),
         duration: s.duration_seconds().map(human_duration).unwrap_or_default(),
-        public_site: s.public_site.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
-        external_key: s.external_key.clone().unwrap_or_default(),
+        public_site: s.public_site.as_ref().map(|p| p.name.to_string()).unwrap_or_default(),
+        external_key: s.external_key.as_deref().unwrap_or_default().to_owned(),
         primary_rep: primary
             .map(rep_name)
-            .or_else(|| s.primary_rep.as_ref().map(|p| p.name.clone()))
+            .or_else(|| s.primary_rep.as_ref().map(|p| p.name.to_string()))
             .unwrap_or_default(),
         other_reps: s.reps.iter().filter(|r| !r.primary).map(rep_name).collect(),
         customer: CustomerView {
             name: {
                 let name = info("name");
                 if name.is_empty() {
-                    s.primary_customer.as_ref().map(|p| p.name.clone()).unwrap_or_default()
+                    s.primary_customer.as_ref().map(|p| p.name.to_string()).unwrap_or_default()
                 } else {
                     name
                 }
             },
             company: info("company"),
-            hostname: customer.and_then(|c| c.hostname.clone()).unwrap_or_default(),
-            os: customer.and_then(|c| c.os.clone()).unwrap_or_default(),
+            hostname: customer.and_then(|c| c.hostname.as_deref()).unwrap_or_default().to_owned(),
+            os: customer.and_then(|c| c.os.as_deref()).unwrap_or_default().to_owned(),
             issue: info("issue"),
             details: info("details"),
             fields,
@@ -321,7 +328,7 @@ where
         notes,
         files,
         system_info,
-        chat_url: s.chat_view_url.clone().unwrap_or_default(),
+        chat_url: s.chat_view_url.as_deref().unwrap_or_default().to_owned(),
     }
 }
 

@@ -30,7 +30,7 @@ fn a_remote_support_report_reads_into_every_field() {
     assert_eq!(s.custom("customer_email"), Some("dana.whitfield@contoso.example"));
     assert!(s.chat_view_url.as_deref().unwrap().ends_with("dl_action=chat&view=1"));
     assert_eq!(s.other_urls[0].0, "session_recording_view_url");
-    assert_eq!(s.extra, [("lseq_note".to_owned(), "kept as an unknown element".to_owned())]);
+    assert_eq!(s.extra, [("lseq_note".into(), "kept as an unknown element".into())]);
     assert_eq!(s.primary_rep.as_ref().unwrap().name, "Alex Morgan");
 
     let customer = &s.customers[0];
@@ -55,12 +55,12 @@ fn a_remote_support_report_reads_into_every_field() {
     assert_eq!(s.events[2].performed_by.as_ref().unwrap().kind.as_deref(), Some("customer"));
     let info = &s.events[3].system_info;
     assert_eq!(info.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["General", "Disk"]);
-    assert_eq!(info[1].rows[1], [("Drive".to_owned(), "D:".to_owned()), ("Free".to_owned(), "410 GB".to_owned())]);
+    assert_eq!(info[1].rows[1], [("Drive".into(), "D:".into()), ("Free".into(), "410 GB".into())]);
     assert_eq!(s.events[3].body, None, "a body holding only tables has no text");
     assert_eq!(s.events[4].data("filename"), Some("outlook-fix.reg"));
     assert_eq!(s.events[6].event_type, "Screen Sharing Started");
     assert_eq!(s.events[7].event_type, "Holographic Handshake", "unknown event types are kept");
-    assert_eq!(s.events[7].extra, [("sparkle".to_owned(), "bright".to_owned())]);
+    assert_eq!(s.events[7].extra, [("sparkle".into(), "bright".into())]);
 }
 
 #[test]
@@ -92,6 +92,29 @@ fn missing_elements_leave_fields_empty() {
 }
 
 #[test]
+fn attributes_read_in_every_way_xml_allows_them_to_be_written() {
+    let xml = "<session_list><session lsid = 'a&amp;b'><session_details>\
+        <event\ttimestamp=\"1795514400\"\n event_type='Chat &quot;Message&quot;'>\
+        <performed_by bt:gsnumber=\"7\" type=\"customer\" id='x>y'>Dana</performed_by></event>\
+        <event event_type=\"File Transferred\"><data><value name=\"Filename\" value=\"a&#x20;b.txt\"/>\
+        <value name=\"Note\" junk value=\"2\"/></data></event>\
+        </session_details></session></session_list>";
+    let s = sessions(xml).remove(0);
+    assert_eq!(s.lsid, "a&b", "spaces around = and single quotes");
+    let chat = &s.events[0];
+    assert_eq!(chat.event_type, "Chat \"Message\"");
+    assert_eq!(chat.timestamp.map(|t| t.timestamp()), Some(1795514400), "a tab and a newline between attributes");
+    let by = chat.performed_by.as_ref().unwrap();
+    assert_eq!(
+        (by.gsnumber.as_deref(), by.kind.as_deref(), by.id.as_deref()),
+        (Some("7"), Some("customer"), Some("x>y"))
+    );
+    // A malformed attribute ends that element's attributes; the report still reads.
+    assert_eq!(s.events[1].data("Filename"), Some("a b.txt"));
+    assert_eq!(s.events[1].data[1], ("Note".into(), "".into()));
+}
+
+#[test]
 fn exit_surveys_read_with_questions_and_answers_as_attributes_or_elements() {
     let surveys: Vec<_> = read_surveys(fixture("exit_surveys.xml").as_bytes()).collect::<Result<_, _>>().unwrap();
     let survey = &surveys[0];
@@ -115,7 +138,7 @@ fn a_listing_reads_summaries() {
     assert_eq!(list.len(), 2);
     assert!(list[0].has_recording && !list[1].has_recording);
     assert_eq!(list[0].end_time.unwrap().timestamp(), 1795515302);
-    assert_eq!(list[0].fields, [("duration".to_owned(), "00:01:00".to_owned())]);
+    assert_eq!(list[0].fields, [("duration".into(), "00:01:00".into())]);
 }
 
 #[test]

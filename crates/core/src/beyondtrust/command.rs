@@ -261,9 +261,9 @@ pub(crate) fn custom_attributes(elements: &[Element]) -> Vec<CustomAttribute> {
         .iter()
         .filter(|e| e.name == "custom_attribute")
         .map(|e| CustomAttribute {
-            code_name: e.attr("code_name").unwrap_or_default().to_owned(),
-            display_name: e.attr("display_name").map(str::to_owned),
-            value: e.text.trim().to_owned(),
+            code_name: e.attr("code_name").unwrap_or_default().into(),
+            display_name: e.attr("display_name").map(Into::into),
+            value: e.text.trim().into(),
         })
         .collect()
 }

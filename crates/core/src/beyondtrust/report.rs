@@ -1,58 +1,42 @@
 //! Typed reports from the Reporting API: support sessions with everything in them, session
 //! listings and exit surveys. Plain structs; `xml.rs` fills them from the appliance's XML.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, Utc};
 
-/// Text that is usually one of a few words the appliance repeats (event types, party kinds,
-/// issue-form field names): those are shared, not allocated per use.
-pub type Word = Cow<'static, str>;
+/// Text in a report. Most of a report's values are short (ids, names, addresses, field names):
+/// up to 24 bytes are kept inline, so a session costs a few allocations instead of a hundred.
+pub type Text = compact_str::CompactString;
 
-/// The shared copy of a common word, or an owned copy of anything else.
+/// Text that is usually one of a few words the appliance repeats (event types, party kinds,
+/// issue-form field names).
+pub type Word = Text;
+
+/// A word as `Text`. Short words are inline anyway; the long event types the appliance repeats
+/// are shared, not allocated per event.
 pub fn word(text: &str) -> Word {
-    const COMMON: &[&str] = &[
-        "Chat Message",
-        "Session Note Added",
-        "System Information Retrieved",
-        "File Transferred",
-        "File Downloaded",
-        "File Uploaded",
-        "Screen Sharing Started",
-        "Screen Sharing Stopped",
-        "Conference Owner Changed",
-        "Customer Left Session",
-        "Customer Connected",
-        "Representative Left Session",
-        "Representative Joined Session",
-        "Customer Exit Survey",
-        "representative",
-        "customer",
-        "system",
-        "name",
-        "company",
-        "company_code",
-        "issue",
-        "details",
-    ];
-    match COMMON.iter().find(|w| **w == text) {
-        Some(w) => Cow::Borrowed(w),
-        None => Cow::Owned(text.to_owned()),
+    const LONG: &[&str] =
+        &["System Information Retrieved", "Representative Joined Session", "Representative Left Session"];
+    if text.len() <= std::mem::size_of::<Text>() {
+        return Text::new(text);
+    }
+    match LONG.iter().find(|w| **w == text) {
+        Some(w) => Text::const_new(w),
+        None => Text::new(text),
     }
 }
 
 /// One support session (`session_list/session`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SupportSession {
-    pub lsid: String,
+    pub lsid: Text,
     pub lseq: Option<u64>,
-    pub session_type: Option<String>,
+    pub session_type: Option<Text>,
     pub start_time: Option<DateTime<Utc>>,
     /// Absent while the session has not finished (the report can lag the end event).
     pub end_time: Option<DateTime<Utc>>,
     /// `HH:MM:SS` as the appliance reports it.
-    pub duration: Option<String>,
-    pub external_key: Option<String>,
+    pub duration: Option<Text>,
+    pub external_key: Option<Text>,
     pub file_transfer_count: Option<u64>,
     pub public_site: Option<PublicSite>,
     pub custom_attributes: Vec<CustomAttribute>,
@@ -61,12 +45,12 @@ pub struct SupportSession {
     pub customers: Vec<Customer>,
     pub reps: Vec<Representative>,
     pub events: Vec<SessionEvent>,
-    pub chat_view_url: Option<String>,
-    pub chat_download_url: Option<String>,
+    pub chat_view_url: Option<Text>,
+    pub chat_download_url: Option<Text>,
     /// Recording and other URLs, by element name (`session_recording_view_url`, …).
-    pub other_urls: Vec<(String, String)>,
+    pub other_urls: Vec<(Text, Text)>,
     /// Child elements this parser does not know, by name, with their text.
-    pub extra: Vec<(String, String)>,
+    pub extra: Vec<(Text, Text)>,
 }
 
 impl SupportSession {
@@ -98,38 +82,38 @@ impl SupportSession {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PublicSite {
-    pub id: Option<String>,
-    pub name: String,
+    pub id: Option<Text>,
+    pub name: Text,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomAttribute {
-    pub code_name: String,
-    pub display_name: Option<String>,
-    pub value: String,
+    pub code_name: Text,
+    pub display_name: Option<Text>,
+    pub value: Text,
 }
 
 /// Someone named in the session (`primary_customer`, `primary_rep`, an event's performer).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Party {
-    pub gsnumber: Option<String>,
-    pub id: Option<String>,
+    pub gsnumber: Option<Text>,
+    pub id: Option<Text>,
     /// `customer`, `representative`, `system`… where the appliance says.
     pub kind: Option<Word>,
-    pub name: String,
+    pub name: Text,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Customer {
-    pub gsnumber: Option<String>,
-    pub username: Option<String>,
-    pub public_ip: Option<String>,
-    pub private_ip: Option<String>,
-    pub hostname: Option<String>,
-    pub os: Option<String>,
+    pub gsnumber: Option<Text>,
+    pub username: Option<Text>,
+    pub public_ip: Option<Text>,
+    pub private_ip: Option<Text>,
+    pub hostname: Option<Text>,
+    pub os: Option<Text>,
     pub primary: bool,
     /// The issue form's fields (`name`, `company`, `company_code`, `issue`, `details`, custom code names).
-    pub info: Vec<(Word, String)>,
+    pub info: Vec<(Word, Text)>,
 }
 
 impl Customer {
@@ -140,14 +124,14 @@ impl Customer {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Representative {
-    pub gsnumber: Option<String>,
-    pub id: Option<String>,
-    pub username: Option<String>,
-    pub display_name: Option<String>,
-    pub public_ip: Option<String>,
-    pub private_ip: Option<String>,
-    pub hostname: Option<String>,
-    pub os: Option<String>,
+    pub gsnumber: Option<Text>,
+    pub id: Option<Text>,
+    pub username: Option<Text>,
+    pub display_name: Option<Text>,
+    pub public_ip: Option<Text>,
+    pub private_ip: Option<Text>,
+    pub hostname: Option<Text>,
+    pub os: Option<Text>,
     pub primary: bool,
     pub seconds_involved: Option<u64>,
 }
@@ -188,12 +172,12 @@ pub struct SessionEvent {
     pub timestamp: Option<DateTime<Utc>>,
     pub performed_by: Option<Party>,
     pub destination: Option<Party>,
-    pub body: Option<String>,
+    pub body: Option<Text>,
     /// `data/value name= value=` pairs (file names and sizes, …).
-    pub data: Vec<(String, String)>,
+    pub data: Vec<(Text, Text)>,
     /// For system-information events: the tables in the body.
     pub system_info: Vec<SystemInfoCategory>,
-    pub extra: Vec<(String, String)>,
+    pub extra: Vec<(Text, Text)>,
 }
 
 impl SessionEvent {
@@ -205,20 +189,20 @@ impl SessionEvent {
 /// A section of retrieved system information (`General`, `Disk`, `Memory`, `Network`…).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SystemInfoCategory {
-    pub name: String,
+    pub name: Text,
     /// Each row is its fields in order, as (field id, value).
-    pub rows: Vec<Vec<(String, String)>>,
+    pub rows: Vec<Vec<(Text, Text)>>,
 }
 
 /// One line of `SupportSessionListing`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionSummary {
-    pub lsid: String,
+    pub lsid: Text,
     pub has_recording: bool,
     pub start_time: Option<DateTime<Utc>>,
     pub end_time: Option<DateTime<Utc>>,
     /// Other child elements by name, with their text.
-    pub fields: Vec<(String, String)>,
+    pub fields: Vec<(Text, Text)>,
 }
 
 /// Who filled in an exit survey.
@@ -230,7 +214,7 @@ pub enum SurveyKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExitSurvey {
-    pub lsid: String,
+    pub lsid: Text,
     pub timestamp: Option<DateTime<Utc>>,
     pub submitted_by: Option<Party>,
     pub primary_rep: Option<Party>,
@@ -253,12 +237,12 @@ impl ExitSurvey {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SurveyQuestion {
-    pub id: Option<String>,
-    pub question_type: Option<String>,
-    pub name: Option<String>,
-    pub label: Option<String>,
-    pub report_header: Option<String>,
-    pub answers: Vec<String>,
+    pub id: Option<Text>,
+    pub question_type: Option<Text>,
+    pub name: Option<Text>,
+    pub label: Option<Text>,
+    pub report_header: Option<Text>,
+    pub answers: Vec<Text>,
 }
 
 impl SurveyQuestion {

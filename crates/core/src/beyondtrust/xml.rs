@@ -156,49 +156,111 @@ struct Opened<'a> {
 }
 
 impl Opened<'_> {
-    fn name(&self) -> String {
-        self.local.to_owned()
+    fn name(&self) -> Text {
+        Text::new(self.local)
     }
 
     /// Every attribute in one pass, as (local name, value with entities resolved).
     fn each_attr(&self, mut f: impl FnMut(&str, &str)) {
-        for a in self.start.attributes().with_checks(false).flatten() {
-            let name = a.key.local_name();
-            if a.value.contains('&') {
-                f(name.as_ref(), &resolve_references(&a.value));
+        for (name, value) in RawAttributes(self.start.attributes_raw()) {
+            if value.contains('&') {
+                f(name, &resolve_references(value));
             } else {
-                f(name.as_ref(), &a.value);
+                f(name, value);
             }
         }
     }
 
     /// An attribute's value by local name, entities resolved as in text.
-    fn attr(&self, name: &str) -> Option<String> {
-        self.start
-            .attributes()
-            .flatten()
-            .find(|a| a.key.local_name().as_ref() == name)
-            .map(|a| resolve_references(&a.value))
+    fn attr(&self, name: &str) -> Option<Text> {
+        let [value] = self.attrs([name]);
+        value
+    }
+
+    /// Several attributes' values by local name, read in one pass.
+    fn attrs<const N: usize>(&self, names: [&str; N]) -> [Option<Text>; N] {
+        let mut values = [const { None }; N];
+        self.each_attr(|name, value| {
+            // The first of a repeated attribute counts.
+            if let Some(i) = names.iter().position(|n| *n == name)
+                && values[i].is_none()
+            {
+                values[i] = Some(Text::new(value));
+            }
+        });
+        values
     }
 
     fn timestamp(&self) -> Option<DateTime<Utc>> {
-        let attribute = self
-            .start
-            .attributes()
-            .with_checks(false)
-            .flatten()
-            .find(|a| a.key.local_name().as_ref() == "timestamp")?;
-        let seconds = attribute.value.trim().parse::<i64>().ok()?;
-        Utc.timestamp_opt(seconds, 0).single()
+        let (_, value) = RawAttributes(self.start.attributes_raw()).find(|(name, _)| *name == "timestamp")?;
+        unix_time(value)
     }
 }
 
-/// What a report reader does with elements; `close` returns a record when one is complete.
+/// The attributes of a start tag, read straight from its text as (local name, value as
+/// written). Reports carry some fifty attributes per session, and quick-xml's iterator (which
+/// checks for duplicates and recovers from errors) was the reader's largest cost after the
+/// tokenizer itself. Lenient like the rest of the reader: a malformed attribute ends the list
+/// rather than failing the report.
+struct RawAttributes<'a>(&'a str);
+
+impl<'a> Iterator for RawAttributes<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let attribute = self.split_first();
+        if attribute.is_none() {
+            self.0 = "";
+        }
+        attribute
+    }
+}
+
+impl<'a> RawAttributes<'a> {
+    fn split_first(&mut self) -> Option<(&'a str, &'a str)> {
+        let (text, bytes) = (self.0, self.0.as_bytes());
+        let skip_space = |mut i: usize| {
+            while bytes.get(i).is_some_and(|b| is_xml_space(*b)) {
+                i += 1;
+            }
+            i
+        };
+        let key_start = skip_space(0);
+        let key_len = bytes[key_start..].iter().position(|b| *b == b'=' || is_xml_space(*b))?;
+        let key_end = key_start + key_len;
+        let equals = skip_space(key_end);
+        if key_len == 0 || bytes.get(equals) != Some(&b'=') {
+            return None;
+        }
+        let open = skip_space(equals + 1);
+        let quote = *bytes.get(open).filter(|q| matches!(q, b'"' | b'\''))?;
+        let value_len = bytes[open + 1..].iter().position(|b| *b == quote)?;
+        let close = open + 1 + value_len;
+        // Every index is at an ASCII byte, so each slice is whole characters.
+        let key = text.get(key_start..key_end)?;
+        let value = text.get(open + 1..close)?;
+        self.0 = text.get(close + 1..)?;
+        let local = match key.bytes().rposition(|b| b == b':') {
+            Some(colon) => key.get(colon + 1..)?,
+            None => key,
+        };
+        Some((local, value))
+    }
+}
+
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// What a report reader does with elements. `close` says whether a record is now complete and
+/// `take` hands it over: only a flag travels back from each element, because records are large
+/// and moving one out of every close would copy it each time.
 trait Handler {
     type Record;
     const ROOT: &'static str;
     fn open(&mut self, path: &[Tag], element: &Opened<'_>);
-    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> Option<Self::Record>;
+    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> bool;
+    fn take(&mut self) -> Option<Self::Record>;
 }
 
 /// Reads a report with a handler, yielding records as they complete.
@@ -286,23 +348,22 @@ impl<S: Source, H: Handler> Records<S, H> {
                     check_root::<H>(self.path.is_empty(), tag, local.as_ref())?;
                     self.handler.open(&self.path, &Opened { tag, local: local.as_ref(), start: &start });
                     self.path.push(tag);
-                    let record = self.close_current(false)?;
-                    if record.is_some() {
-                        return Ok(record);
+                    if self.close_current(false)?
+                        && let Some(record) = self.handler.take()
+                    {
+                        return Ok(Some(record));
                     }
                 }
                 Event::End(_) => {
-                    let record = self.close_current(true)?;
-                    if record.is_some() {
-                        return Ok(record);
+                    if self.close_current(true)?
+                        && let Some(record) = self.handler.take()
+                    {
+                        return Ok(Some(record));
                     }
                 }
-                Event::Text(t) => {
-                    // Indentation between elements is dropped at once; kept text is trimmed anyway.
-                    let content = t.xml10_content();
-                    if !self.text.is_empty() || !content.trim_ascii_start().is_empty() {
-                        self.text.push_str(&content);
-                    }
+                // Indentation between elements is dropped at once; kept text is trimmed anyway.
+                Event::Text(t) if !self.text.is_empty() || !t.trim_ascii_start().is_empty() => {
+                    self.text.push_str(&t.xml10_content());
                 }
                 Event::CData(c) => self.text.push_str(&c),
                 Event::GeneralRef(r) => push_reference(&mut self.text, &r),
@@ -323,7 +384,7 @@ impl<S: Source, H: Handler> Records<S, H> {
     }
 
     /// Closes the innermost element, with the text gathered since it opened (none for `<x/>`).
-    fn close_current(&mut self, with_text: bool) -> Result<Option<H::Record>, ReportError> {
+    fn close_current(&mut self, with_text: bool) -> Result<bool, ReportError> {
         let Some(tag) = self.path.pop() else {
             return Err(self.malformed("an end tag without a start".to_owned()));
         };
@@ -331,10 +392,10 @@ impl<S: Source, H: Handler> Records<S, H> {
         if tag == Tag::Error && self.path.is_empty() {
             return Err(ReportError::Appliance(text.trim().to_owned()));
         }
-        let record = self.handler.close(&self.path, tag, text);
+        let complete = self.handler.close(&self.path, tag, text);
         // The buffer is reused: text between elements never costs an allocation.
         self.text.clear();
-        Ok(record)
+        Ok(complete)
     }
 }
 
@@ -435,9 +496,13 @@ fn char_reference(name: &str) -> Option<char> {
     char::from_u32(code).filter(|c| *c != '\0')
 }
 
-fn nonempty(text: &str) -> Option<String> {
+fn nonempty(text: &str) -> Option<Text> {
     let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+    (!trimmed.is_empty()).then(|| Text::new(trimmed))
+}
+
+fn trimmed(text: &str) -> Text {
+    Text::new(text.trim())
 }
 
 fn flag(text: &str) -> bool {
@@ -451,8 +516,8 @@ fn parent(path: &[Tag]) -> Option<Tag> {
 fn party(element: &Opened<'_>) -> Party {
     let mut party = Party::default();
     element.each_attr(|name, value| match name {
-        "gsnumber" => party.gsnumber = Some(value.to_owned()),
-        "id" => party.id = Some(value.to_owned()),
+        "gsnumber" => party.gsnumber = Some(Text::new(value)),
+        "id" => party.id = Some(Text::new(value)),
         "type" => party.kind = Some(word(value)),
         _ => {}
     });
@@ -463,22 +528,67 @@ fn unix_time(value: &str) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(value.trim().parse::<i64>().ok()?, 0).single()
 }
 
+/// Items of a list being read. `finish` hands them over in an allocation of exactly their
+/// number and keeps the space for the next list: nothing grows or shrinks per record, and a
+/// report held whole costs what it contains.
+struct Gather<T>(Vec<T>);
+
+impl<T> Default for Gather<T> {
+    fn default() -> Self {
+        Gather(Vec::new())
+    }
+}
+
+impl<T> Gather<T> {
+    fn push(&mut self, item: T) {
+        self.0.push(item);
+    }
+
+    fn finish(&mut self) -> Vec<T> {
+        self.0.drain(..).collect()
+    }
+
+    /// The item being read, filled in place.
+    fn last(&mut self) -> Option<&mut T> {
+        self.0.last_mut()
+    }
+}
+
+/// The lists of the session being read, each filled while its owner is open.
+#[derive(Default)]
+struct SessionLists {
+    custom_attributes: Gather<CustomAttribute>,
+    customers: Gather<Customer>,
+    info: Gather<(Word, Text)>,
+    reps: Gather<Representative>,
+    events: Gather<SessionEvent>,
+    data: Gather<(Text, Text)>,
+    system_info: Gather<SystemInfoCategory>,
+    rows: Gather<Vec<(Text, Text)>>,
+    row: Gather<(Text, Text)>,
+    event_extra: Gather<(Text, Text)>,
+    other_urls: Gather<(Text, Text)>,
+    extra: Gather<(Text, Text)>,
+}
+
 /// Reads `SupportSession` reports.
 #[derive(Default)]
 struct SessionHandler {
+    lists: SessionLists,
     session: Option<SupportSession>,
     customer: Option<Customer>,
     rep: Option<Representative>,
-    event: Option<SessionEvent>,
+    /// An event is open: it is the last of `lists.events`.
+    in_event: bool,
     party: Option<Party>,
     attribute: Option<CustomAttribute>,
     category: Option<SystemInfoCategory>,
-    row: Option<Vec<(String, String)>>,
-    field_id: Option<String>,
-    site_id: Option<String>,
+    in_row: bool,
+    field_id: Option<Text>,
+    site_id: Option<Text>,
     start_time: Option<DateTime<Utc>>,
     /// The element name of an unknown child of a session or event.
-    child_name: Option<String>,
+    child_name: Option<Text>,
     /// The name of the customer `info` field being read.
     info_name: Option<Word>,
 }
@@ -497,17 +607,19 @@ impl Handler for SessionHandler {
             (Some(Tag::Session), Tag::PublicSite) => self.site_id = e.attr("id"),
             (Some(Tag::Session), Tag::PrimaryCustomer | Tag::PrimaryRep) => self.party = Some(party(e)),
             (Some(Tag::CustomAttributes), Tag::CustomAttribute) => {
+                let [code_name, display_name] = e.attrs(["code_name", "display_name"]);
                 self.attribute = Some(CustomAttribute {
-                    code_name: e.attr("code_name").unwrap_or_default(),
-                    display_name: e.attr("display_name"),
-                    value: String::new(),
+                    code_name: code_name.unwrap_or_default(),
+                    display_name,
+                    value: Text::default(),
                 })
             }
             (Some(Tag::CustomerList), Tag::Customer) => {
                 self.customer = Some(Customer { gsnumber: e.attr("gsnumber"), ..Default::default() })
             }
             (Some(Tag::RepList), Tag::Representative) => {
-                self.rep = Some(Representative { gsnumber: e.attr("gsnumber"), id: e.attr("id"), ..Default::default() })
+                let [gsnumber, id] = e.attrs(["gsnumber", "id"]);
+                self.rep = Some(Representative { gsnumber, id, ..Default::default() })
             }
             (Some(Tag::SessionDetails), Tag::Event) => {
                 let (mut event_type, mut timestamp) = (Word::default(), None);
@@ -516,7 +628,8 @@ impl Handler for SessionHandler {
                     "timestamp" => timestamp = unix_time(value),
                     _ => {}
                 });
-                self.event = Some(SessionEvent {
+                self.in_event = true;
+                self.lists.events.push(SessionEvent {
                     kind: EventKind::of(&event_type),
                     event_type,
                     timestamp,
@@ -529,59 +642,70 @@ impl Handler for SessionHandler {
                 })
             }
             (Some(Tag::Event), Tag::PerformedBy | Tag::Destination) => self.party = Some(party(e)),
-            (Some(Tag::Data), Tag::Value) => {
-                if let Some(event) = &mut self.event {
-                    event.data.push((e.attr("name").unwrap_or_default(), e.attr("value").unwrap_or_default()));
-                }
+            (Some(Tag::Data), Tag::Value) if self.in_event => {
+                let [name, value] = e.attrs(["name", "value"]);
+                self.lists.data.push((name.unwrap_or_default(), value.unwrap_or_default()));
             }
-            (_, Tag::Category) if self.event.is_some() => {
-                let name = e.attr("name").or_else(|| e.attr("id")).or_else(|| e.attr("title")).unwrap_or_default();
+            (_, Tag::Category) if self.in_event => {
+                let [name, id, title] = e.attrs(["name", "id", "title"]);
+                let name = name.or(id).or(title).unwrap_or_default();
                 self.category = Some(SystemInfoCategory { name, rows: Vec::new() });
             }
-            (_, Tag::Row) if self.category.is_some() => self.row = Some(Vec::new()),
-            (_, Tag::Field) if self.row.is_some() => self.field_id = e.attr("id").or_else(|| e.attr("name")),
+            (_, Tag::Row) if self.category.is_some() => self.in_row = true,
+            (_, Tag::Field) if self.in_row => {
+                let [id, name] = e.attrs(["id", "name"]);
+                self.field_id = id.or(name);
+            }
             (Some(Tag::Session | Tag::Event), Tag::Other) => self.child_name = Some(e.name()),
             (Some(Tag::Info), _) => self.info_name = Some(word(e.local)),
             _ => {}
         }
     }
 
-    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> Option<SupportSession> {
+    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> bool {
         let at = parent(path);
         if at == Some(Tag::SessionList) && tag == Tag::Session {
-            return self.session.take().map(shrink);
+            if let Some(session) = self.session.as_mut() {
+                self.lists.finish_session(session);
+            }
+            return true;
         }
         if self.customer.is_some() {
             self.close_customer(at, tag, text);
-            return None;
+            return false;
         }
         if self.rep.is_some() {
             self.close_rep(at, tag, text);
-            return None;
+            return false;
         }
-        if self.event.is_some() {
+        if self.in_event {
             self.close_event(at, tag, text);
-            return None;
+            return false;
         }
         match (at, tag) {
             (Some(Tag::CustomAttributes), Tag::CustomAttribute) => {
-                if let (Some(session), Some(mut attribute)) = (self.session.as_mut(), self.attribute.take()) {
-                    attribute.value = text.trim().to_owned();
-                    session.custom_attributes.push(attribute);
+                if let (Some(_), Some(mut attribute)) = (self.session.as_ref(), self.attribute.take()) {
+                    attribute.value = trimmed(text);
+                    self.lists.custom_attributes.push(attribute);
                 }
             }
             (Some(Tag::Session), tag) => self.close_session_child(tag, text),
             _ => {}
         }
-        None
+        false
+    }
+
+    fn take(&mut self) -> Option<SupportSession> {
+        self.session.take()
     }
 }
 
 impl SessionHandler {
     fn close_customer(&mut self, at: Option<Tag>, tag: Tag, text: &str) {
         if (at, tag) == (Some(Tag::CustomerList), Tag::Customer) {
-            if let (Some(s), Some(c)) = (self.session.as_mut(), self.customer.take()) {
-                s.customers.push(c);
+            if let (Some(_), Some(mut c)) = (self.session.as_ref(), self.customer.take()) {
+                c.info = self.lists.info.finish();
+                self.lists.customers.push(c);
             }
             return;
         }
@@ -589,7 +713,7 @@ impl SessionHandler {
         match (at, tag) {
             (Some(Tag::Info), _) => {
                 if let Some(name) = self.info_name.take() {
-                    customer.info.push((name, text.trim().to_owned()));
+                    self.lists.info.push((name, trimmed(text)));
                 }
             }
             (Some(Tag::Customer), Tag::Username) => customer.username = nonempty(text),
@@ -604,8 +728,8 @@ impl SessionHandler {
 
     fn close_rep(&mut self, at: Option<Tag>, tag: Tag, text: &str) {
         if (at, tag) == (Some(Tag::RepList), Tag::Representative) {
-            if let (Some(s), Some(r)) = (self.session.as_mut(), self.rep.take()) {
-                s.reps.push(r);
+            if let (Some(_), Some(r)) = (self.session.as_ref(), self.rep.take()) {
+                self.lists.reps.push(r);
             }
             return;
         }
@@ -636,12 +760,10 @@ impl SessionHandler {
             Tag::Duration => session.duration = nonempty(text),
             Tag::ExternalKey => session.external_key = nonempty(text),
             Tag::FileTransferCount => session.file_transfer_count = text.trim().parse().ok(),
-            Tag::PublicSite => {
-                session.public_site = Some(PublicSite { id: h.site_id.take(), name: text.trim().to_owned() })
-            }
+            Tag::PublicSite => session.public_site = Some(PublicSite { id: h.site_id.take(), name: trimmed(text) }),
             Tag::PrimaryCustomer | Tag::PrimaryRep => {
                 if let Some(mut p) = h.party.take() {
-                    p.name = text.trim().to_owned();
+                    p.name = trimmed(text);
                     if tag == Tag::PrimaryCustomer {
                         session.primary_customer = Some(p);
                     } else {
@@ -654,11 +776,11 @@ impl SessionHandler {
             Tag::CustomAttributes | Tag::CustomerList | Tag::RepList | Tag::SessionDetails => {}
             _ => {
                 if let Some(name) = h.child_name.take() {
-                    let value = text.trim().to_owned();
+                    let value = trimmed(text);
                     if name.ends_with("_url") {
-                        session.other_urls.push((name, value));
+                        h.lists.other_urls.push((name, value));
                     } else {
-                        session.extra.push((name, value));
+                        h.lists.extra.push((name, value));
                     }
                 }
             }
@@ -668,16 +790,18 @@ impl SessionHandler {
 
 impl SessionHandler {
     fn close_event(&mut self, at: Option<Tag>, tag: Tag, text: &str) {
-        let Some(event) = self.event.as_mut() else { return };
+        let lists = &mut self.lists;
+        let Some(event) = lists.events.last() else { return };
         match (at, tag) {
             (Some(Tag::SessionDetails), Tag::Event) => {
-                if let (Some(s), Some(e)) = (self.session.as_mut(), self.event.take()) {
-                    s.events.push(e);
-                }
+                self.in_event = false;
+                event.data = lists.data.finish();
+                event.system_info = lists.system_info.finish();
+                event.extra = lists.event_extra.finish();
             }
             (Some(Tag::Event), Tag::PerformedBy | Tag::Destination) => {
                 if let Some(mut p) = self.party.take() {
-                    p.name = text.trim().to_owned();
+                    p.name = trimmed(text);
                     if tag == Tag::PerformedBy {
                         event.performed_by = Some(p);
                     } else {
@@ -686,26 +810,25 @@ impl SessionHandler {
                 }
             }
             (Some(Tag::Event), Tag::Body) => event.body = nonempty(text),
-            (_, Tag::Field) if self.row.is_some() => {
+            (_, Tag::Field) if self.in_row => {
                 let id = self.field_id.take().unwrap_or_default();
-                if let Some(row) = &mut self.row {
-                    row.push((id, text.trim().to_owned()));
-                }
+                lists.row.push((id, trimmed(text)));
             }
-            (_, Tag::Row) if self.category.is_some() => {
-                if let (Some(row), Some(category)) = (self.row.take(), self.category.as_mut()) {
-                    category.rows.push(row);
-                }
+            (_, Tag::Row) if self.in_row => {
+                self.in_row = false;
+                let row = lists.row.finish();
+                lists.rows.push(row);
             }
             (_, Tag::Category) => {
-                if let Some(category) = self.category.take() {
-                    event.system_info.push(category);
+                if let Some(mut category) = self.category.take() {
+                    category.rows = lists.rows.finish();
+                    lists.system_info.push(category);
                 }
             }
             (Some(Tag::Event), Tag::Data) => {}
             (Some(Tag::Event), _) => {
                 if let Some(name) = self.child_name.take() {
-                    event.extra.push((name, text.trim().to_owned()));
+                    lists.event_extra.push((name, trimmed(text)));
                 }
             }
             _ => {}
@@ -713,25 +836,16 @@ impl SessionHandler {
     }
 }
 
-/// Gives back the spare capacity of every list, so a report held whole costs what it contains.
-fn shrink(mut s: SupportSession) -> SupportSession {
-    for event in &mut s.events {
-        for category in &mut event.system_info {
-            category.rows.iter_mut().for_each(Vec::shrink_to_fit);
-            category.rows.shrink_to_fit();
-        }
-        event.system_info.shrink_to_fit();
-        event.data.shrink_to_fit();
-        event.extra.shrink_to_fit();
+impl SessionLists {
+    /// Hands the session the lists gathered while it was open.
+    fn finish_session(&mut self, s: &mut SupportSession) {
+        s.custom_attributes = self.custom_attributes.finish();
+        s.customers = self.customers.finish();
+        s.reps = self.reps.finish();
+        s.events = self.events.finish();
+        s.other_urls = self.other_urls.finish();
+        s.extra = self.extra.finish();
     }
-    s.customers.iter_mut().for_each(|c| c.info.shrink_to_fit());
-    s.events.shrink_to_fit();
-    s.customers.shrink_to_fit();
-    s.reps.shrink_to_fit();
-    s.custom_attributes.shrink_to_fit();
-    s.other_urls.shrink_to_fit();
-    s.extra.shrink_to_fit();
-    s
 }
 
 /// Reads `SupportSessionListing` reports.
@@ -739,7 +853,7 @@ fn shrink(mut s: SupportSession) -> SupportSession {
 struct ListingHandler {
     summary: Option<SessionSummary>,
     time: Option<DateTime<Utc>>,
-    child_name: Option<String>,
+    child_name: Option<Text>,
 }
 
 impl Handler for ListingHandler {
@@ -749,9 +863,10 @@ impl Handler for ListingHandler {
     fn open(&mut self, path: &[Tag], e: &Opened<'_>) {
         match (parent(path), e.tag) {
             (Some(Tag::SummaryList), Tag::Summary) => {
+                let [lsid, has_recording] = e.attrs(["lsid", "has_recording"]);
                 self.summary = Some(SessionSummary {
-                    lsid: e.attr("lsid").unwrap_or_default(),
-                    has_recording: e.attr("has_recording").is_some_and(|v| flag(&v)),
+                    lsid: lsid.unwrap_or_default(),
+                    has_recording: has_recording.is_some_and(|v| flag(&v)),
                     ..Default::default()
                 })
             }
@@ -761,31 +876,33 @@ impl Handler for ListingHandler {
         }
     }
 
-    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> Option<SessionSummary> {
+    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> bool {
         match (parent(path), tag) {
-            (Some(Tag::SummaryList), Tag::Summary) => self.summary.take(),
+            (Some(Tag::SummaryList), Tag::Summary) => return true,
             (Some(Tag::Summary), Tag::StartTime) => {
                 let time = self.time.take();
                 if let Some(s) = self.summary.as_mut() {
                     s.start_time = time;
                 }
-                None
             }
             (Some(Tag::Summary), Tag::EndTime) => {
                 let time = self.time.take();
                 if let Some(s) = self.summary.as_mut() {
                     s.end_time = time;
                 }
-                None
             }
             (Some(Tag::Summary), _) => {
                 if let (Some(s), Some(name)) = (self.summary.as_mut(), self.child_name.take()) {
-                    s.fields.push((name, text.trim().to_owned()));
+                    s.fields.push((name, trimmed(text)));
                 }
-                None
             }
-            _ => None,
+            _ => {}
         }
+        false
+    }
+
+    fn take(&mut self) -> Option<SessionSummary> {
+        self.summary.take()
     }
 }
 
@@ -817,25 +934,21 @@ impl Handler for SurveyHandler {
                 self.party = Some(party(e))
             }
             (Some(Tag::QuestionList), Tag::Question) => {
-                self.question = Some(SurveyQuestion {
-                    id: e.attr("id"),
-                    question_type: e.attr("type"),
-                    name: e.attr("name"),
-                    label: e.attr("label"),
-                    report_header: e.attr("report_header"),
-                    answers: Vec::new(),
-                })
+                let [id, question_type, name, label, report_header] =
+                    e.attrs(["id", "type", "name", "label", "report_header"]);
+                self.question =
+                    Some(SurveyQuestion { id, question_type, name, label, report_header, answers: Vec::new() })
             }
             _ => {}
         }
     }
 
-    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> Option<ExitSurvey> {
+    fn close(&mut self, path: &[Tag], tag: Tag, text: &str) -> bool {
         match (parent(path), tag) {
-            (Some(Tag::SurveyList), Tag::Survey) => return self.survey.take(),
+            (Some(Tag::SurveyList), Tag::Survey) => return true,
             (Some(Tag::Survey), Tag::SubmittedBy | Tag::PrimaryRep | Tag::PrimaryCustomer) => {
                 if let (Some(survey), Some(mut p)) = (self.survey.as_mut(), self.party.take()) {
-                    p.name = text.trim().to_owned();
+                    p.name = trimmed(text);
                     match tag {
                         Tag::SubmittedBy => survey.submitted_by = Some(p),
                         Tag::PrimaryRep => survey.primary_rep = Some(p),
@@ -867,7 +980,11 @@ impl Handler for SurveyHandler {
             }
             _ => {}
         }
-        None
+        false
+    }
+
+    fn take(&mut self) -> Option<ExitSurvey> {
+        self.survey.take()
     }
 }
 

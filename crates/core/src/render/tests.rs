@@ -48,7 +48,7 @@ fn a_long_transcript_is_split_into_numbered_parts_within_the_limit() {
     let chat = s.events[1].clone();
     for i in 0..3000 {
         let mut line = chat.clone();
-        line.body = Some(format!("Line {i:04} of a very long troubleshooting conversation."));
+        line.body = Some(format!("Line {i:04} of a very long troubleshooting conversation.").into());
         s.events.push(line);
     }
     let notes = Renderer::new(None).unwrap().session_notes(&s, &Utc).unwrap();

@@ -21,7 +21,8 @@ pub(super) async fn handle(
     if session.end_time.is_none() {
         return Err(Failure::NotReady(format!("the report of session {lsid} does not show its end yet")));
     }
-    let mut key = session.external_key.clone().or_else(|| event.external_key.clone()).unwrap_or_default();
+    let mut key: String =
+        session.external_key.as_deref().or(event.external_key.as_deref()).unwrap_or_default().to_owned();
     if parse_external_key(&key).is_none() {
         // A ticket created for this session whose id never reached the session (it ended first).
         let (p, l) = (clients.profile.name.clone(), lsid.to_owned());
@@ -131,7 +132,7 @@ async fn time_entry(
     };
     let entry = LedgerEntry {
         profile: profile.name.clone(),
-        lsid,
+        lsid: lsid.into(),
         kind: "time_entry".into(),
         part: 0,
         ticket_id: Some(ticket_id),

@@ -27,7 +27,9 @@ pub(super) async fn handle(
     };
     let key = match event.external_key.clone().filter(|k| !k.is_empty()) {
         Some(key) => key,
-        None => clients.beyondtrust.support_session(lsid).await?.and_then(|s| s.external_key).unwrap_or_default(),
+        None => {
+            clients.beyondtrust.support_session(lsid).await?.and_then(|s| s.external_key).unwrap_or_default().into()
+        }
     };
     let Some(reference) = parse_external_key(&key) else {
         return Ok(Outcome::Skipped(format!("No ticket for the exit survey of session {lsid}")));

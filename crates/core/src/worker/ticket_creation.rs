@@ -59,7 +59,7 @@ pub(super) async fn handle(
     let Some(session) = clients.beyondtrust.support_session(lsid).await? else {
         return Err(Failure::NotReady(format!("the appliance has no report for session {lsid} yet")));
     };
-    let session_type = session.session_type.clone().unwrap_or_else(|| "support".to_owned());
+    let session_type = session.session_type.clone().unwrap_or_else(|| "support".into());
     if !profile.automatic_ticket_creation_session_types.iter().any(|t| t.eq_ignore_ascii_case(&session_type)) {
         return Ok(Outcome::Quiet(format!("session type '{session_type}' is not among those that create tickets")));
     }
