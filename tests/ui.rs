@@ -212,7 +212,16 @@ async fn my_ticket_changed_in_autotask_is_notified_and_the_notification_opens_it
 async fn screenshots() {
     let out = PathBuf::from(std::env::var("BTA_SCREENSHOTS").expect("BTA_SCREENSHOTS names the folder"));
     std::fs::create_dir_all(&out).unwrap();
-    let desktop = Desktop::start(&[]);
+    // WebKitWebDriver takes screenshots from WebKit's compositor, which the app keeps off for its
+    // plain page (a screenshot then never arrives); here it runs with WebKit's own defaults,
+    // set explicitly so the app leaves them alone. The page looks the same either way.
+    let webkit_defaults = [
+        ("WEBKIT_DISABLE_COMPOSITING_MODE", "0"),
+        ("WEBKIT_DISABLE_DMABUF_RENDERER", "0"),
+        ("GDK_GL", ""),
+        ("WEBKIT_WEB_RENDER_DEVICE_FILE", ""),
+    ];
+    let desktop = Desktop::start(&webkit_defaults);
     let app = desktop.launch(&["--demo"]).await;
     let shoot = |name: &'static str| {
         let (client, path) = (app.client.clone(), out.join(format!("{name}.png")));

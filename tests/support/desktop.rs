@@ -265,14 +265,16 @@ impl App {
             if Instant::now() > deadline {
                 let _ = std::fs::create_dir_all(&self.shots);
                 let shot = self.shots.join(format!("{}.png", std::thread::current().name().unwrap_or("test")));
-                if let Ok(png) = self.client.screenshot().await {
-                    let _ = std::fs::write(&shot, png);
-                }
+                // WebKitWebDriver's screenshot waits for a composited frame, which the app's
+                // plain page never makes (it keeps compositing off): bounded, so the failure is
+                // still reported, with the page's source either way.
+                let screenshot = tokio::time::timeout(Duration::from_secs(5), self.client.screenshot()).await;
+                let picture = match screenshot {
+                    Ok(Ok(png)) if std::fs::write(&shot, &png).is_ok() => format!("screenshot: {}", shot.display()),
+                    _ => "no screenshot (WebKitWebDriver takes them from composited pages only)".to_owned(),
+                };
                 let shown = self.client.source().await.unwrap_or_default();
-                panic!(
-                    "'{css}' never became ready; it last said: {last:?}\nscreenshot: {}\npage:\n{shown}",
-                    shot.display()
-                );
+                panic!("'{css}' never became ready; it last said: {last:?}\n{picture}\npage:\n{shown}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
