@@ -179,9 +179,16 @@ async fn secrets_set_into_the_real_keyring_are_used_by_check() {
     }
     let stands = Stands::start().await;
     let config = stands.config(free_port(), "client_secret_env = \"BTA_BT_SECRET\"");
+    // A keyring of the test's own: its files and socket in a temporary folder, never the user's.
+    let keyring = tempfile::tempdir().unwrap();
+    let (data, run) = (keyring.path().join("data"), keyring.path().join("run"));
+    for dir in [&data, &run] {
+        std::fs::create_dir(dir).unwrap();
+    }
     let script = format!(
         "set -e\n\
-         printf %s keyring-password | gnome-keyring-daemon --replace --unlock --components=secrets >/dev/null 2>&1\n\
+         printf %s keyring-password | XDG_DATA_HOME='{data}' XDG_RUNTIME_DIR='{run}' \
+         gnome-keyring-daemon --replace --unlock --components=secrets >/dev/null 2>&1\n\
          printf %s '{at_secret}' | {bin} secret set Desk autotask_password\n\
          printf '%s\\n' '{at_code}' | {bin} secret set Desk autotask_integration_code\n\
          {bin} check --config '{config}'\n",
@@ -189,6 +196,8 @@ async fn secrets_set_into_the_real_keyring_are_used_by_check() {
         at_code = bta_sim::autotask::DEFAULT_INTEGRATION_CODE,
         bin = BIN,
         config = config.display(),
+        data = data.display(),
+        run = run.display(),
     );
     let output = Command::new("dbus-run-session")
         .args(["--", "sh", "-c", &script])
