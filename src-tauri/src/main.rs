@@ -104,14 +104,12 @@ fn lighten_webkit() {
 /// The first DRM render node (`/dev/dri/renderD128` on most machines with a GPU).
 #[cfg(target_os = "linux")]
 fn first_render_node() -> Option<String> {
-    let mut nodes: Vec<String> = std::fs::read_dir("/dev/dri")
+    std::fs::read_dir("/dev/dri")
         .ok()?
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("renderD"))
         .map(|e| e.path().to_string_lossy().into_owned())
-        .collect();
-    nodes.sort();
-    nodes.into_iter().next()
+        .min()
 }
 
 #[cfg(not(target_os = "linux"))]

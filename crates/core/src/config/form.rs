@@ -463,13 +463,17 @@ autotask_services_url = "https://webservices5.autotask.net/ATServicesRest"
         assert!(e.to_string().contains("appliance_host"), "{e}");
     }
 
-    #[test]
-    fn a_profile_is_removed_and_the_others_kept() {
-        let lab: Map<String, Value> = serde_json::from_str(
+    /// The form's values for a second profile, "Lab".
+    fn lab_profile() -> Map<String, Value> {
+        serde_json::from_str(
             r#"{"name": "Lab", "appliance_id": "lab", "appliance_host": "lab.example.com", "client_id": "x", "autotask_username": "a@example.com"}"#,
         )
-        .unwrap();
-        let two = save_profile(TEXT, std::path::Path::new("."), None, &lab).unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_profile_is_removed_and_the_others_kept() {
+        let two = save_profile(TEXT, std::path::Path::new("."), None, &lab_profile()).unwrap();
         let one = remove_profile(&two, std::path::Path::new("."), "Production").unwrap();
         let config = WorkerConfig::parse(&one, std::path::Path::new("."), &SkipSecrets).unwrap();
         assert_eq!(config.profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Lab"]);
@@ -480,11 +484,7 @@ autotask_services_url = "https://webservices5.autotask.net/ATServicesRest"
 
     #[test]
     fn a_new_profile_is_added_after_the_others() {
-        let values: Map<String, Value> = serde_json::from_str(
-            r#"{"name": "Lab", "appliance_id": "lab", "appliance_host": "lab.example.com", "client_id": "x", "autotask_username": "a@example.com"}"#,
-        )
-        .unwrap();
-        let text = save_profile(TEXT, std::path::Path::new("."), None, &values).unwrap();
+        let text = save_profile(TEXT, std::path::Path::new("."), None, &lab_profile()).unwrap();
         let config = WorkerConfig::parse(&text, std::path::Path::new("."), &SkipSecrets).unwrap();
         let names: Vec<&str> = config.profiles.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["Production", "Lab"]);
