@@ -44,6 +44,11 @@ async fn search_makes_keys_jumps_and_opens_tickets() {
     let desktop = Desktop::start(&secrets());
     let app = desktop.launch(&["--config", config.to_str().unwrap(), "--show"]).await;
 
+    // With no panel on this 1280×800 desktop, the window opens in the bottom-right corner,
+    // 8 pixels from the edges, where the tray is on most desktops.
+    let (x, y, width, height) = app.client.get_window_rect().await.unwrap();
+    assert_eq!((x + width, y + height), (1272, 792), "the window is at {x},{y} and {width}×{height}");
+
     // Empty search: my open tickets.
     app.wait_text("#results .ticket .number", |t| t.starts_with('T')).await;
     let mut mine = app.texts("#results .ticket .number").await;

@@ -11,8 +11,10 @@ mod commands;
 mod demo;
 mod notices;
 mod opener;
+mod placement;
 mod state;
 mod tray;
+mod webkit_env;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +26,7 @@ use bta_core::config::{KeyringStore, WorkerConfig, default_data_dir};
 use bta_core::store::Store;
 use tauri::{Manager, RunEvent, WindowEvent};
 
+use placement::Near;
 use state::{AppState, Secrets};
 
 const USAGE: &str = "usage: bt-autotask [--config FILE] [--show] | --demo\n\
@@ -56,7 +59,7 @@ fn parse_args() -> Result<Args, String> {
 
 fn main() -> ExitCode {
     let started = Instant::now();
-    lighten_webkit();
+    webkit_env::lighten_webkit();
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
@@ -73,47 +76,6 @@ fn main() -> ExitCode {
         }
     }
 }
-
-/// The window is one small plain page, so the app keeps GTK and WebKitGTK off the GPU unless the
-/// user's environment says otherwise. Measured by the app benchmark: GPU compositing costs about
-/// 70 MB in the web process; and without the last three settings GTK (choosing GL visuals when
-/// the display opens) and WebKit (asking EGL for the render device and DMA-BUF formats) each load
-/// the GL driver into the app's own process — with Mesa's software rasterizer that is LLVM,
-/// about 20 MB, for a window that never draws with GL.
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn lighten_webkit() {
-    let render_node = first_render_node();
-    let settings = [
-        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
-        // The DMA-BUF renderer only carries composited frames, which are off above.
-        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
-        ("GDK_GL", "disable"),
-        // What WebKit would otherwise ask EGL for; "none" where the machine has no GPU.
-        ("WEBKIT_WEB_RENDER_DEVICE_FILE", render_node.as_deref().unwrap_or("none")),
-    ];
-    for (name, value) in settings {
-        if std::env::var_os(name).is_none() {
-            // SAFETY: called first thing in main, before any other thread exists that could
-            // read the environment concurrently.
-            unsafe { std::env::set_var(name, value) };
-        }
-    }
-}
-
-/// The first DRM render node (`/dev/dri/renderD128` on most machines with a GPU).
-#[cfg(target_os = "linux")]
-fn first_render_node() -> Option<String> {
-    std::fs::read_dir("/dev/dri")
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("renderD"))
-        .map(|e| e.path().to_string_lossy().into_owned())
-        .min()
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lighten_webkit() {}
 
 /// Logs to stderr and, outside the demo, to daily files in the OS's local data folder (`logs/`,
 /// the last 7 kept): a tray app started from a menu has no terminal to read.
@@ -177,7 +139,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
     let state = AppState::new(config_path, secrets, loaded, store, demo);
     tauri::Builder::default()
         // First, so a second launch only shows the running app's window.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| tray::show(app, "search")))
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| tray::show(app, "search", Near::Panel)))
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .manage(state)
         .manage(notices::RecentWrites::default())
@@ -215,7 +177,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             tauri::async_runtime::spawn(async move { begin(handle).await });
             notices::start(app.handle());
             if show_at_start {
-                tray::show(app.handle(), "search");
+                tray::show(app.handle(), "search", Near::Panel);
             }
             Ok(())
         })

@@ -139,7 +139,7 @@ fn on_click<H>(_app: AppHandle, _handle: H, _target: Target) {}
 
 async fn open(app: AppHandle, target: Target) {
     match target {
-        Target::Activity => crate::tray::show(&app, "activity"),
+        Target::Activity => crate::tray::show(&app, "activity", crate::placement::Near::Panel),
         Target::Ticket { profile, ticket_id } => {
             if let Err(e) = crate::opener::open_ticket(&app.state::<AppState>(), &profile, ticket_id).await {
                 tracing::warn!("the ticket could not be opened: {e}");

@@ -8,6 +8,7 @@ use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Emitter, Manager};
 
+use crate::placement::{self, Near};
 use crate::state::AppState;
 
 const ICON: &[u8] = include_bytes!("../../icons/tray.png");
@@ -30,9 +31,9 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
         .menu(&menu)
         .show_menu_on_left_click(false)
         .on_menu_event(|app, event| match event.id.as_ref() {
-            "open" => show(app, "search"),
-            "activity" => show(app, "activity"),
-            "settings" => show(app, "settings"),
+            "open" => show(app, "search", Near::Pointer),
+            "activity" => show(app, "activity", Near::Pointer),
+            "settings" => show(app, "settings", Near::Pointer),
             "pause" => {
                 let app = app.clone();
                 tauri::async_runtime::spawn(async move {
@@ -44,17 +45,24 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
             _ => {}
         })
         .on_tray_icon_event(|tray, event| {
-            if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
-                toggle(tray.app_handle());
+            if let TrayIconEvent::Click {
+                button: MouseButton::Left, button_state: MouseButtonState::Up, rect, ..
+            } = event
+            {
+                toggle(tray.app_handle(), rect);
             }
         })
         .build(app)?;
     Ok(())
 }
 
-/// Shows the window on a view (`search`, `activity`, `settings`).
-pub fn show(app: &AppHandle, view: &str) {
+/// Shows the window on a view (`search`, `activity`, `settings`); a hidden window first moves
+/// next to `near`, a shown one stays where the rep has it.
+pub fn show(app: &AppHandle, view: &str, near: Near) {
     if let Some(window) = app.get_webview_window("main") {
+        if !window.is_visible().unwrap_or(false) {
+            placement::place(&window, near);
+        }
         let _ = window.show();
         let _ = window.unminimize();
         let _ = window.set_focus();
@@ -62,12 +70,12 @@ pub fn show(app: &AppHandle, view: &str) {
     let _ = app.emit("navigate", view);
 }
 
-fn toggle(app: &AppHandle) {
+fn toggle(app: &AppHandle, icon: tauri::Rect) {
     match app.get_webview_window("main") {
         Some(window) if window.is_visible().unwrap_or(false) => {
             let _ = window.hide();
         }
-        _ => show(app, "search"),
+        _ => show(app, "search", Near::Icon(icon)),
     }
 }
 

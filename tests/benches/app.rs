@@ -3,13 +3,16 @@
 //!
 //! - start to tray ready (goal < 1 s), beside the floor of starting the same binary to print
 //!   its version;
-//! - idle memory of the app plus its WebKit processes, as proportional set size (goal ≤ 150 MB);
+//! - idle memory of the app plus its WebKit processes, as proportional set size (goal ≤ 150 MB),
+//!   beside the floor of a blank Tauri window with the same WebKit settings
+//!   (`src-tauri/examples/blank_window.rs`);
 //! - search p95 through the real window and IPC, with 50 ms added to every Autotask request,
 //!   against one Autotask round trip measured in the same run (goal ≤ 1.3×).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,20 +30,39 @@ fn median(values: Vec<f64>) -> f64 {
 }
 
 fn app_command(desktop: &Desktop, args: &[&str]) -> Command {
-    let mut command = Command::new(app_binary());
+    desktop_command(desktop, app_binary(), args)
+}
+
+fn desktop_command(desktop: &Desktop, binary: PathBuf, args: &[&str]) -> Command {
+    let mut command = Command::new(binary);
     command.args(args).env("DISPLAY", &desktop.display).env("DBUS_SESSION_BUS_ADDRESS", &desktop.bus);
     command.envs(secrets()).env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null());
     command
 }
 
-/// Seconds from spawning the app to its "tray ready" line; the app is left running.
-fn start_to_tray(desktop: &Desktop, config: &str) -> (f64, std::process::Child) {
+/// Seconds from spawning a command to its first line, which must contain `ready`; the process
+/// is left running.
+fn start_until_ready(mut command: Command) -> (f64, std::process::Child) {
     let started = Instant::now();
-    let mut child = app_command(desktop, &["--config", config, "--show"]).spawn().unwrap();
+    let mut child = command.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("tray ready"), "the app said: {line:?}");
+    assert!(line.contains("ready"), "{:?} said: {line:?}", command.get_program());
     (started.elapsed().as_secs_f64(), child)
+}
+
+/// Idle memory in MB of a started process and its WebKit processes, once its window has loaded,
+/// with each process's share; the process is then ended.
+async fn idle_memory(child: std::process::Child) -> (f64, String) {
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let (kb, processes) = pss_kb(child.id());
+    end(child);
+    (kb as f64 / 1024.0, processes.join(", "))
+}
+
+fn end(mut child: std::process::Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 fn version_floor(desktop: &Desktop) -> f64 {
@@ -71,6 +93,17 @@ fn pss_kb(root: u32) -> (u64, Vec<String>) {
         todo.extend(children.get(&pid).into_iter().flatten());
     }
     (total, each)
+}
+
+/// The blank-window floor, built beside the app by `cargo xtask bench`.
+fn blank_window_binary() -> PathBuf {
+    let binary = app_binary().with_file_name("examples").join("blank_window");
+    assert!(
+        binary.is_file(),
+        "{} is missing; build it first: cargo build --profile bench -p bt-autotask --example blank_window --features bench-floor",
+        binary.display()
+    );
+    binary
 }
 
 async fn one_round_trip_ms(stands: &Stands) -> f64 {
@@ -115,24 +148,25 @@ async fn main() {
     let desktop = Desktop::start(&secrets());
 
     let floor = median((0..5).map(|_| version_floor(&desktop)).collect());
+    let start_app = || start_until_ready(app_command(&desktop, &["--config", config, "--show"]));
     let mut starts = Vec::new();
-    for run in 0..5 {
-        let (seconds, mut child) = start_to_tray(&desktop, config);
+    for _ in 0..4 {
+        let (seconds, child) = start_app();
         starts.push(seconds);
-        if run == 4 {
-            // The last one stays up to measure idle memory once its window has loaded.
-            tokio::time::sleep(Duration::from_secs(8)).await;
-            let (kb, processes) = pss_kb(child.id());
-            let mb = kb as f64 / 1024.0;
-            println!(
-                "idle memory: {mb:.0} MB proportional set size ({}) — goal ≤ 150 MB: {}",
-                processes.join(", "),
-                if mb <= 150.0 { "met" } else { "NOT met" }
-            );
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        end(child);
     }
+    // The last one stays up to measure idle memory, then the floor on the same desktop.
+    let (seconds, child) = start_app();
+    starts.push(seconds);
+    let (ours, processes) = idle_memory(child).await;
+    let (_, blank) = start_until_ready(desktop_command(&desktop, blank_window_binary(), &[]));
+    let (floor_mb, floor_processes) = idle_memory(blank).await;
+    println!(
+        "idle memory: {ours:.0} MB proportional set size ({processes}); floor, a blank Tauri window with the same \
+         WebKit settings: {floor_mb:.0} MB ({floor_processes}); {:.2}× — goal ≤ 150 MB: {}",
+        ours / floor_mb,
+        if ours <= 150.0 { "met" } else { "NOT met" }
+    );
     let start = median(starts);
     println!(
         "start to tray ready: {:.0} ms median of 5 (floor, the same binary printing its version: {:.0} ms; {:.1}×) — goal < 1 s: {}",

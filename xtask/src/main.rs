@@ -477,9 +477,11 @@ fn bench() -> Result {
     run("cargo", &["build", "--release", "--quiet", "-p", "bta-sim"])?;
     run("cargo", &["bench", "-p", "bta-core", "--bench", "autotask", "--bench", "reports"])?;
     run("cargo", &["bench", "-p", "bta-e2e", "--bench", "worker"])?;
-    // The tray app's benchmark drives the release app, which cargo bench does not build itself.
+    // The tray app's benchmark drives the release app and its blank-window floor, which cargo
+    // bench does not build itself.
     install_tauri_driver()?;
-    run("cargo", &["build", "--profile", "bench", "--quiet", "-p", "bt-autotask"])?;
+    let app = ["build", "--profile", "bench", "--quiet", "-p", "bt-autotask"];
+    run("cargo", &[&app[..], &["--bins", "--example", "blank_window", "--features", "bench-floor"]].concat())?;
     run("cargo", &["bench", "-p", "bta-e2e", "--bench", "app"])
 }
 
