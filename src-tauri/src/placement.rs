@@ -23,17 +23,7 @@ const GAP: f64 = 8.0;
 
 /// Moves the (hidden) window next to `near`; where the desktop tells too little, it stays.
 pub fn place<R: Runtime>(window: &WebviewWindow<R>, near: Near) {
-    let scale = window.scale_factor().unwrap_or(1.0);
-    let anchor = match near {
-        Near::Icon(icon) => {
-            let (at, size) = (icon.position.to_physical::<i32>(scale), icon.size.to_physical::<i32>(scale));
-            Some(Rect { x: at.x, y: at.y, width: size.width, height: size.height })
-        }
-        Near::Pointer => {
-            window.cursor_position().ok().map(|at| Rect { x: at.x as i32, y: at.y as i32, width: 0, height: 0 })
-        }
-        Near::Panel => None,
-    };
+    let anchor = anchor_of(window, near);
     let monitors = window.available_monitors().unwrap_or_default();
     let monitor = anchor
         .and_then(|at| monitors.into_iter().find(|m| screen_of(m).contains(at.x, at.y)))
@@ -49,6 +39,23 @@ pub fn place<R: Runtime>(window: &WebviewWindow<R>, near: Near) {
     };
     if let Err(e) = window.set_position(PhysicalPosition::new(x, y)) {
         tracing::debug!("the window could not be moved by the tray: {e}");
+    }
+}
+
+/// The rectangle to open next to: the icon's, or a point at the pointer.
+fn anchor_of<R: Runtime>(window: &WebviewWindow<R>, near: Near) -> Option<Rect> {
+    match near {
+        Near::Icon(icon) => {
+            let scale = window.scale_factor().unwrap_or(1.0);
+            let (at, size) = (icon.position.to_physical::<i32>(scale), icon.size.to_physical::<i32>(scale));
+            Some(Rect { x: at.x, y: at.y, width: size.width, height: size.height })
+        }
+        // Where the pointer cannot be read (Wayland), tao says the origin, never a tray menu's spot.
+        Near::Pointer => {
+            let at = window.cursor_position().ok().filter(|at| (at.x, at.y) != (0.0, 0.0))?;
+            Some(Rect { x: at.x as i32, y: at.y as i32, width: 0, height: 0 })
+        }
+        Near::Panel => None,
     }
 }
 
