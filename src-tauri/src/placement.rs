@@ -5,7 +5,7 @@
 //!
 //! Everything here is in physical pixels of the virtual screen, as the OS reports them.
 
-use tauri::{Monitor, PhysicalPosition, Runtime, WebviewWindow};
+use tauri::{Monitor, PhysicalPosition, PhysicalSize, Runtime, WebviewWindow};
 
 /// What the window should open next to.
 #[derive(Debug, Clone, Copy)]
@@ -29,9 +29,7 @@ pub fn place<R: Runtime>(window: &WebviewWindow<R>, near: Near) {
         .and_then(|at| monitors.into_iter().find(|m| screen_of(m).contains(at.x, at.y)))
         .or_else(|| window.primary_monitor().ok().flatten());
     let (Some(monitor), Some(size)) = (monitor, size_of(window)) else { return };
-    let work = monitor.work_area();
-    let work =
-        Rect { x: work.position.x, y: work.position.y, width: work.size.width as i32, height: work.size.height as i32 };
+    let work = Rect::physical(monitor.work_area().position, monitor.work_area().size);
     let gap = (GAP * monitor.scale_factor()).round() as i32;
     let (x, y) = match anchor {
         Some(anchor) => next_to(anchor, size, work, gap),
@@ -47,13 +45,12 @@ fn anchor_of<R: Runtime>(window: &WebviewWindow<R>, near: Near) -> Option<Rect> 
     match near {
         Near::Icon(icon) => {
             let scale = window.scale_factor().unwrap_or(1.0);
-            let (at, size) = (icon.position.to_physical::<i32>(scale), icon.size.to_physical::<i32>(scale));
-            Some(Rect { x: at.x, y: at.y, width: size.width, height: size.height })
+            Some(Rect::physical(icon.position.to_physical(scale), icon.size.to_physical(scale)))
         }
         // Where the pointer cannot be read (Wayland), tao says the origin, never a tray menu's spot.
         Near::Pointer => {
             let at = window.cursor_position().ok().filter(|at| (at.x, at.y) != (0.0, 0.0))?;
-            Some(Rect { x: at.x as i32, y: at.y as i32, width: 0, height: 0 })
+            Some(Rect::physical(at.cast(), PhysicalSize::new(0, 0)))
         }
         Near::Panel => None,
     }
@@ -74,20 +71,23 @@ fn size_of<R: Runtime>(window: &WebviewWindow<R>) -> Option<(i32, i32)> {
 }
 
 fn screen_of(monitor: &Monitor) -> Rect {
-    let (at, size) = (monitor.position(), monitor.size());
-    Rect { x: at.x, y: at.y, width: size.width as i32, height: size.height as i32 }
+    Rect::physical(*monitor.position(), *monitor.size())
 }
 
 /// A rectangle: a tray icon, a monitor, or a monitor's work area (the monitor less its panels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rect {
-    pub x: i32,
-    pub y: i32,
-    pub width: i32,
-    pub height: i32,
+struct Rect {
+    x: i32,
+    y: i32,
+    width: i32,
+    height: i32,
 }
 
 impl Rect {
+    fn physical(at: PhysicalPosition<i32>, size: PhysicalSize<u32>) -> Rect {
+        Rect { x: at.x, y: at.y, width: size.width as i32, height: size.height as i32 }
+    }
+
     fn right(&self) -> i32 {
         self.x + self.width
     }
@@ -96,14 +96,14 @@ impl Rect {
         self.y + self.height
     }
 
-    pub fn contains(&self, x: i32, y: i32) -> bool {
+    fn contains(&self, x: i32, y: i32) -> bool {
         (self.x..self.right()).contains(&x) && (self.y..self.bottom()).contains(&y)
     }
 }
 
 /// Top-left corner for a window of `size` (width, height) next to `icon`: centred on it, below
 /// it when it is in the top half of the work area, else above, and wholly inside the work area.
-pub fn next_to(icon: Rect, size: (i32, i32), work: Rect, gap: i32) -> (i32, i32) {
+fn next_to(icon: Rect, size: (i32, i32), work: Rect, gap: i32) -> (i32, i32) {
     let (width, height) = size;
     let x = icon.x + icon.width / 2 - width / 2;
     let y =
@@ -116,7 +116,7 @@ pub fn next_to(icon: Rect, size: (i32, i32), work: Rect, gap: i32) -> (i32, i32)
 /// a side one (Ubuntu's dock is on the left, its tray in the top bar); the tray is at the right
 /// end of a panel, or at the bottom of a side panel. With no panel, bottom right, where the
 /// tray is on most desktops.
-pub fn by_panel(screen: Rect, work: Rect, size: (i32, i32), gap: i32) -> (i32, i32) {
+fn by_panel(screen: Rect, work: Rect, size: (i32, i32), gap: i32) -> (i32, i32) {
     let (width, height) = size;
     let top = work.y - screen.y;
     let bottom = screen.bottom() - work.bottom();
