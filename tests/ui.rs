@@ -2,6 +2,8 @@
 //! WebDriver (tauri-driver + WebKitWebDriver) on a private Xvfb desktop with a real keyring and
 //! notification server, against both stand-ins.
 
+// It starts a private Linux desktop (Xvfb, D-Bus, dunst); WebView2 cannot be driven under Wine.
+#![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;

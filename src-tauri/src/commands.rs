@@ -93,10 +93,10 @@ pub fn copy_key(state: State<'_, AppState>, key: String) -> Answer<()> {
 
 /// Opens the invitation e-mail of the key last made for the ticket.
 #[tauri::command]
-pub fn send_invitation(state: State<'_, AppState>, ticket_id: i64) -> Answer<()> {
+pub async fn send_invitation(state: State<'_, AppState>, ticket_id: i64) -> Answer<()> {
     let mail = state.invitations.lock().unwrap_or_else(|e| e.into_inner()).get(&ticket_id).cloned();
     let mail = mail.ok_or("make a session key for this ticket first; its contact has no e-mail, or no key was made")?;
-    opener::open_mail(&mail)
+    opener::open_mail(&mail).await
 }
 
 #[tauri::command]

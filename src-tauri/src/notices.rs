@@ -116,26 +116,73 @@ async fn watch_loop(app: AppHandle) {
 fn show(app: &AppHandle, summary: &str, body: &str, target: Target) {
     let (app, summary, body) = (app.clone(), summary.to_owned(), body.to_owned());
     tauri::async_runtime::spawn_blocking(move || {
-        let mut note = notify_rust::Notification::new();
-        note.appname("bt-autotask").summary(&summary).body(&body).icon("bt-autotask").action("default", "Open");
-        match note.show() {
-            Ok(handle) => on_click(app, handle, target),
-            Err(e) => tracing::warn!("the desktop did not take the notification: {e}"),
+        if let Err(e) = deliver(app, &summary, &body, target) {
+            tracing::warn!("the desktop did not take the notification: {e}");
         }
     });
 }
 
+fn clicked(app: AppHandle, target: Target) {
+    tauri::async_runtime::spawn(open(app, target));
+}
+
+/// Through the desktop's notification server (D-Bus), which reports the click; blocks until the
+/// notification is closed.
 #[cfg(all(unix, not(target_os = "macos")))]
-fn on_click(app: AppHandle, handle: notify_rust::NotificationHandle, target: Target) {
+fn deliver(app: AppHandle, summary: &str, body: &str, target: Target) -> Result<(), String> {
+    let handle = desktop_note(summary, body).show().map_err(|e| e.to_string())?;
     handle.wait_for_action(|action| {
         if action == "default" {
-            tauri::async_runtime::spawn(open(app, target));
+            clicked(app, target);
         }
     });
+    Ok(())
 }
 
-#[cfg(not(all(unix, not(target_os = "macos"))))]
-fn on_click<H>(_app: AppHandle, _handle: H, _target: Target) {}
+/// Notification Center, through notify-rust, which reports no click.
+#[cfg(target_os = "macos")]
+fn deliver(_app: AppHandle, summary: &str, body: &str, _target: Target) -> Result<(), String> {
+    desktop_note(summary, body).show().map(drop).map_err(|e| e.to_string())
+}
+
+#[cfg(not(windows))]
+fn desktop_note(summary: &str, body: &str) -> notify_rust::Notification {
+    let mut note = notify_rust::Notification::new();
+    note.appname("bt-autotask").summary(summary).body(body).icon("bt-autotask").action("default", "Open");
+    note
+}
+
+/// A WinRT toast; Windows reports a click on it to the running app.
+#[cfg(windows)]
+fn deliver(app: AppHandle, summary: &str, body: &str, target: Target) -> Result<(), String> {
+    let app_id = toast_app_id(&app.config().identifier, std::env::var_os("APPDATA").as_deref());
+    tauri_winrt_notification::Toast::new(&app_id)
+        .title(summary)
+        .text1(body)
+        .on_activated(move |_| {
+            clicked(app.clone(), target.clone());
+            Ok(())
+        })
+        .show()
+        .map_err(|e| e.to_string())
+}
+
+/// The AppUserModelID a toast is shown under. Windows drops the toasts of an id no Start-menu
+/// shortcut registers, so the app's own identifier is used once the installer's shortcut exists,
+/// and PowerShell's otherwise (a build started from its folder).
+#[cfg(any(windows, test))]
+fn toast_app_id(identifier: &str, roaming_app_data: Option<&std::ffi::OsStr>) -> String {
+    const POWERSHELL_APP_ID: &str = "{1AC14E77-02E7-4E5D-B744-2EB1AE5198B7}\\WindowsPowerShell\\v1.0\\powershell.exe";
+    let shortcut = roaming_app_data
+        .map(|dir| std::path::Path::new(dir).join(START_MENU_SHORTCUT))
+        .is_some_and(|path| path.is_file());
+    if shortcut { identifier.to_owned() } else { POWERSHELL_APP_ID.to_owned() }
+}
+
+/// The installer's Start-menu shortcut, under the roaming application data folder; it carries the
+/// app's identifier as its AppUserModelID (`src-tauri/windows/installer.nsi`).
+#[cfg(any(windows, test))]
+const START_MENU_SHORTCUT: &str = "Microsoft/Windows/Start Menu/Programs/bt-autotask.lnk";
 
 async fn open(app: AppHandle, target: Target) {
     match target {
@@ -145,5 +192,23 @@ async fn open(app: AppHandle, target: Target) {
                 tracing::warn!("the ticket could not be opened: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toasts_use_the_apps_identifier_only_once_the_installer_registered_it() {
+        let roaming = tempfile::tempdir().unwrap();
+        let dir = roaming.path().as_os_str();
+        let unregistered = toast_app_id("com.example.bt-autotask", Some(dir));
+        assert!(unregistered.ends_with("powershell.exe"), "{unregistered}");
+        assert!(toast_app_id("com.example.bt-autotask", None).ends_with("powershell.exe"));
+        let shortcut = roaming.path().join(START_MENU_SHORTCUT);
+        std::fs::create_dir_all(shortcut.parent().unwrap()).unwrap();
+        std::fs::write(&shortcut, b"").unwrap();
+        assert_eq!(toast_app_id("com.example.bt-autotask", Some(dir)), "com.example.bt-autotask");
     }
 }

@@ -1,5 +1,5 @@
-//! Hands URLs to the OS opener (`xdg-open`, `open`, `start`). The app opens only what it built
-//! itself: http(s) pages of a configured appliance or Autotask web UI, and the invitation
+//! Hands URLs to the OS's default handler through the `open` crate (`xdg-open` and its kin on
+//! Linux, `ShellExecuteW` on Windows, `open` on macOS). The app opens only what it built itself: http(s) pages of a configured appliance or Autotask web UI, and the invitation
 //! `mailto:` it made; anything else is refused and logged.
 
 use url::Url;
@@ -19,7 +19,7 @@ pub async fn open_page(state: &AppState, url: &Url) -> Result<(), String> {
             url.host_str().unwrap_or(url.scheme())
         ));
     }
-    launch(url)
+    launch(url).await
 }
 
 /// Opens a ticket of a profile in the Autotask web UI.
@@ -29,48 +29,31 @@ pub async fn open_ticket(state: &AppState, profile: &str, ticket_id: i64) -> Res
 }
 
 /// Opens the invitation e-mail in the rep's mail program.
-pub fn open_mail(url: &Url) -> Result<(), String> {
+pub async fn open_mail(url: &Url) -> Result<(), String> {
     if url.scheme() != "mailto" {
         tracing::warn!(scheme = url.scheme(), "refused to open an invitation that is not an e-mail");
         return Err("the invitation is not an e-mail address".into());
     }
-    launch(url)
+    launch(url).await
 }
 
-fn launch(url: &Url) -> Result<(), String> {
+async fn launch(url: &Url) -> Result<(), String> {
     // The query may hold a session key: log where, never the whole URL.
     tracing::info!(scheme = url.scheme(), host = url.host_str().unwrap_or(""), "opening");
-    let mut command = opener_command();
-    command.arg(url.as_str());
-    command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
-    match command.spawn() {
-        // Reap the opener when it exits, off the caller's thread.
-        Ok(mut child) => {
-            std::thread::spawn(move || child.wait());
-            Ok(())
-        }
-        Err(e) => Err(format!("the system could not open the link ({e}); is xdg-utils installed?")),
+    // On Linux the crate waits a moment to see whether a launcher fails, so off the async threads.
+    let target = url.as_str().to_owned();
+    match tauri::async_runtime::spawn_blocking(move || open::that_detached(target)).await {
+        Ok(Ok(())) => Ok(()),
+        // The crate's message names the launcher with the whole URL: say only what kind of failure.
+        Ok(Err(e)) => Err(format!("the system could not open the link ({}); {OPENER_HINT}", e.kind())),
+        Err(e) => Err(format!("the link could not be handed to the system: {e}")),
     }
 }
 
-#[cfg(target_os = "linux")]
-fn opener_command() -> std::process::Command {
-    std::process::Command::new("xdg-open")
-}
-
+/// What to check when no handler took the link.
+#[cfg(windows)]
+const OPENER_HINT: &str = "check the default browser and e-mail apps in Windows Settings › Apps › Default apps";
 #[cfg(target_os = "macos")]
-fn opener_command() -> std::process::Command {
-    std::process::Command::new("open")
-}
-
-#[cfg(target_os = "windows")]
-fn opener_command() -> std::process::Command {
-    let mut command = std::process::Command::new("rundll32");
-    command.arg("url.dll,FileProtocolHandler");
-    command
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
-fn opener_command() -> std::process::Command {
-    std::process::Command::new("xdg-open")
-}
+const OPENER_HINT: &str = "check the default browser and mail apps";
+#[cfg(not(any(windows, target_os = "macos")))]
+const OPENER_HINT: &str = "is xdg-utils installed?";

@@ -3,7 +3,9 @@
 //! pointer when the rep picks a menu item (the menu hangs from the icon), and otherwise in the
 //! corner of the screen where the desktop's panel — and so its tray — is.
 //!
-//! Everything here is in physical pixels of the virtual screen, as the OS reports them.
+//! Positions are in physical pixels of the virtual screen, as the OS reports them; the window's
+//! size is kept in logical pixels, because on a monitor with another scale factor the OS gives it
+//! another physical size.
 
 use tauri::{Monitor, PhysicalPosition, PhysicalSize, Runtime, WebviewWindow};
 
@@ -23,18 +25,11 @@ const GAP: f64 = 8.0;
 
 /// Moves the (hidden) window next to `near`; where the desktop tells too little, it stays.
 pub fn place<R: Runtime>(window: &WebviewWindow<R>, near: Near) {
-    let anchor = anchor_of(window, near);
-    let monitors = window.available_monitors().unwrap_or_default();
-    let monitor = anchor
-        .and_then(|at| monitors.into_iter().find(|m| screen_of(m).contains(at.x, at.y)))
-        .or_else(|| window.primary_monitor().ok().flatten());
-    let (Some(monitor), Some(size)) = (monitor, size_of(window)) else { return };
-    let work = Rect::physical(monitor.work_area().position, monitor.work_area().size);
-    let gap = (GAP * monitor.scale_factor()).round() as i32;
-    let (x, y) = match anchor {
-        Some(anchor) => next_to(anchor, size, work, gap),
-        None => by_panel(screen_of(&monitor), work, size, gap),
-    };
+    let screens: Vec<Screen> = window.available_monitors().unwrap_or_default().iter().map(Screen::of).collect();
+    let primary = window.primary_monitor().ok().flatten().map(|m| Screen::of(&m));
+    let (Some(size), Ok(scale)) = (size_of(window), window.scale_factor()) else { return };
+    let logical = (f64::from(size.0) / scale, f64::from(size.1) / scale);
+    let Some((x, y)) = position(anchor_of(window, near), &screens, primary, logical) else { return };
     if let Err(e) = window.set_position(PhysicalPosition::new(x, y)) {
         tracing::debug!("the window could not be moved by the tray: {e}");
     }
@@ -59,7 +54,7 @@ fn anchor_of<R: Runtime>(window: &WebviewWindow<R>, near: Near) -> Option<Rect> 
 /// The window's size with its frame. Until a window is first shown, tao on Linux reports its
 /// origin as its outer size, so the outer size counts only when it is the inner size plus at
 /// most a frame's worth.
-fn size_of<R: Runtime>(window: &WebviewWindow<R>) -> Option<(i32, i32)> {
+fn size_of<R: Runtime>(window: &WebviewWindow<R>) -> Option<(u32, u32)> {
     const FRAME: u32 = 200;
     let inner = window.inner_size().ok()?;
     let outer = window.outer_size().ok().filter(|outer| {
@@ -67,11 +62,44 @@ fn size_of<R: Runtime>(window: &WebviewWindow<R>) -> Option<(i32, i32)> {
             && (inner.height..=inner.height + FRAME).contains(&outer.height)
     });
     let size = outer.unwrap_or(inner);
-    Some((size.width as i32, size.height as i32))
+    Some((size.width, size.height))
 }
 
-fn screen_of(monitor: &Monitor) -> Rect {
-    Rect::physical(*monitor.position(), *monitor.size())
+/// A monitor: all of it, its work area (less taskbars and panels), and its scale factor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Screen {
+    bounds: Rect,
+    work: Rect,
+    scale: f64,
+}
+
+impl Screen {
+    fn of(monitor: &Monitor) -> Screen {
+        Screen {
+            bounds: Rect::physical(*monitor.position(), *monitor.size()),
+            work: Rect::physical(monitor.work_area().position, monitor.work_area().size),
+            scale: monitor.scale_factor(),
+        }
+    }
+}
+
+/// The window's top-left corner: next to `anchor` on the monitor that holds it, or (no anchor,
+/// or one on no known monitor) by the panel of the primary monitor. `window` is the window's size
+/// in logical pixels; on the chosen monitor it takes that monitor's scale.
+fn position(
+    anchor: Option<Rect>,
+    screens: &[Screen],
+    primary: Option<Screen>,
+    window: (f64, f64),
+) -> Option<(i32, i32)> {
+    let on = anchor.and_then(|at| screens.iter().copied().find(|s| s.bounds.contains(at.x, at.y)));
+    let screen = on.or(primary).or_else(|| screens.first().copied())?;
+    let size = ((window.0 * screen.scale).round() as i32, (window.1 * screen.scale).round() as i32);
+    let gap = (GAP * screen.scale).round() as i32;
+    Some(match anchor.filter(|_| on.is_some()) {
+        Some(anchor) => next_to(anchor, size, screen.work, gap),
+        None => by_panel(screen.bounds, screen.work, size, gap),
+    })
 }
 
 /// A rectangle: a tray icon, a monitor, or a monitor's work area (the monitor less its panels).
@@ -101,13 +129,22 @@ impl Rect {
     }
 }
 
-/// Top-left corner for a window of `size` (width, height) next to `icon`: centred on it, below
-/// it when it is in the top half of the work area, else above, and wholly inside the work area.
+/// Top-left corner for a window of `size` (width, height) next to `icon`, wholly inside the work
+/// area. An icon in a taskbar at the side (outside the work area, left or right) gets the window
+/// beside the taskbar, level with the icon's bottom, as Windows' own flyouts open; otherwise the
+/// window is centred on the icon, below it when the icon is in the top half of the screen (a
+/// top taskbar, macOS's menu bar), else above it.
 fn next_to(icon: Rect, size: (i32, i32), work: Rect, gap: i32) -> (i32, i32) {
     let (width, height) = size;
-    let x = icon.x + icon.width / 2 - width / 2;
-    let y =
-        if icon.y + icon.height / 2 < work.y + work.height / 2 { icon.bottom() + gap } else { icon.y - gap - height };
+    let (x, y) = if icon.right() <= work.x {
+        (work.x + gap, icon.bottom() - height)
+    } else if icon.x >= work.right() {
+        (work.right() - gap - width, icon.bottom() - height)
+    } else if icon.y + icon.height / 2 < work.y + work.height / 2 {
+        (icon.x + icon.width / 2 - width / 2, icon.bottom() + gap)
+    } else {
+        (icon.x + icon.width / 2 - width / 2, icon.y - gap - height)
+    };
     inside(x, y, size, work, gap)
 }
 
@@ -216,6 +253,67 @@ mod tests {
         assert_eq!(by_panel(small, small, WINDOW, GAP), (232, 0));
         let icon = rect(700, 580, 16, 16);
         assert_eq!(next_to(icon, WINDOW, small, GAP), (232, 0));
+    }
+
+    /// Windows at 1920×1080 with its taskbar (40 px) on the given side.
+    fn taskbar(side: &str) -> (Rect, Rect) {
+        let work = match side {
+            "bottom" => rect(0, 0, 1920, 1040),
+            "top" => rect(0, 40, 1920, 1040),
+            "left" => rect(62, 0, 1858, 1080),
+            _ => rect(0, 0, 1858, 1080),
+        };
+        (full_hd(), work)
+    }
+
+    #[test]
+    fn a_taskbar_on_each_side_gets_the_window_next_to_its_tray() {
+        let cases = [
+            // An icon in the bottom and top taskbars, and at the bottom of a side taskbar.
+            ("bottom", rect(1500, 1044, 24, 32), (1232, 1040 - 8 - 640)),
+            ("top", rect(1500, 4, 24, 32), (1232, 48)),
+            ("left", rect(19, 980, 24, 32), (62 + 8, 1012 - 640)),
+            ("right", rect(1877, 980, 24, 32), (1858 - 8 - 560, 1012 - 640)),
+        ];
+        for (side, icon, expected) in cases {
+            let (screen, work) = taskbar(side);
+            let at = position(Some(icon), &[Screen { bounds: screen, work, scale: 1.0 }], None, (560.0, 640.0));
+            assert_eq!(at, Some(expected), "taskbar at the {side}");
+        }
+    }
+
+    #[test]
+    fn an_icon_on_a_second_monitor_with_another_scale_opens_the_window_there_at_its_size() {
+        // A 100 % laptop screen, and a 4K monitor at 150 % to its right holding the taskbar.
+        let laptop = Screen { bounds: rect(0, 0, 1920, 1080), work: rect(0, 0, 1920, 1032), scale: 1.0 };
+        let big = Screen { bounds: rect(1920, 0, 3840, 2160), work: rect(1920, 0, 3840, 2088), scale: 1.5 };
+        let icon = rect(4800, 2100, 36, 48);
+        let at = position(Some(icon), &[laptop, big], Some(laptop), (560.0, 640.0));
+        // 840 × 960 physical, centred on the icon, 12 px (8 × 1.5) above the taskbar.
+        assert_eq!(at, Some((4818 - 420, 2088 - 12 - 960)));
+        // On the laptop screen the same window is 560 × 640, 8 px above its taskbar.
+        let icon = rect(1500, 1040, 24, 32);
+        assert_eq!(position(Some(icon), &[laptop, big], Some(laptop), (560.0, 640.0)), Some((1232, 1032 - 8 - 640)));
+    }
+
+    #[test]
+    fn a_monitor_at_a_negative_position_and_a_high_scale_keeps_the_window_inside_it() {
+        let left = Screen { bounds: rect(-2560, -200, 2560, 1440), work: rect(-2560, -200, 2560, 1392), scale: 2.0 };
+        let main = Screen { bounds: full_hd(), work: rect(0, 0, 1920, 1040), scale: 1.0 };
+        let icon = rect(-60, 1200, 48, 48);
+        let (x, y) = position(Some(icon), &[main, left], Some(main), (560.0, 640.0)).unwrap();
+        assert_eq!((x, y), (-16 - 1120, 1192 - 16 - 1280));
+        assert!(left.work.contains(x, y) && left.work.contains(x + 1120 - 1, y + 1280 - 1));
+    }
+
+    #[test]
+    fn no_anchor_or_one_off_every_monitor_means_the_primary_monitors_panel_corner() {
+        let laptop = Screen { bounds: full_hd(), work: rect(0, 0, 1920, 1040), scale: 1.25 };
+        let expected = Some((1920 - 10 - 700, 1040 - 10 - 800));
+        assert_eq!(position(None, &[laptop], Some(laptop), (560.0, 640.0)), expected);
+        let lost = rect(9000, 9000, 24, 24);
+        assert_eq!(position(Some(lost), &[laptop], Some(laptop), (560.0, 640.0)), expected);
+        assert_eq!(position(None, &[], None, (560.0, 640.0)), None);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// A Linux desktop of the tests' own (Xvfb, D-Bus, keyring, notifications) for the tray app.
+#[cfg(target_os = "linux")]
 pub mod desktop;
 
 use std::path::PathBuf;

@@ -6,7 +6,10 @@
 //! - `cargo xtask setup` — only installs the missing system packages.
 //! - `cargo xtask bench` — builds release binaries and runs the benchmarks.
 //! - `cargo xtask screenshots` — writes a screenshot of each view of the tray app to docs/screenshots.
-//! - `cargo xtask package` — builds the tray app's .deb and .rpm with the Tauri CLI.
+//! - `cargo xtask package` — builds the tray app's .deb and .rpm with the Tauri CLI, and its
+//!   Windows installer with makensis.
+
+mod windows;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -45,17 +48,34 @@ const REQUIREMENTS: &[Requirement] = &[
     Requirement { package: "xclip", command: Some("xclip"), why: "reads the clipboard in the UI tests" },
 ];
 
+/// What building, testing and packaging for Windows needs besides.
+const WINDOWS_REQUIREMENTS: &[Requirement] = &[
+    Requirement {
+        package: "gcc-mingw-w64-x86-64",
+        command: Some("x86_64-w64-mingw32-gcc"),
+        why: "links the Windows build",
+    },
+    Requirement { package: "wine64", command: None, why: "runs the Windows build's tests" },
+    Requirement { package: "nsis", command: Some("makensis"), why: "builds the Windows installer" },
+];
+
 type Result<T = ()> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("setup") => setup().and_then(|()| install_tauri_driver()),
+        Some("setup") => setup().and_then(|()| setup_windows()).and_then(|()| install_tauri_driver()),
         Some("demo") => setup().and_then(|()| demo(&args[1..])),
-        Some("test") => setup().and_then(|()| install_tauri_driver()).and_then(|()| test()),
+        Some("test") => {
+            setup().and_then(|()| setup_windows()).and_then(|()| install_tauri_driver()).and_then(|()| test())
+        }
         Some("bench") => setup().and_then(|()| bench()),
         Some("screenshots") => setup().and_then(|()| install_tauri_driver()).and_then(|()| screenshots()),
-        Some("package") => setup().and_then(|()| package()).and_then(|()| check_packages(&mut Tally::default())),
+        Some("package") => setup()
+            .and_then(|()| setup_windows())
+            .and_then(|()| package())
+            .and_then(|()| check_packages(&mut Tally::default()))
+            .and_then(|()| windows::package()),
         _ => Err("usage: cargo xtask <demo | test | setup | bench | screenshots | package>".to_owned()),
     };
     match result {
@@ -94,8 +114,17 @@ fn run(program: &str, args: &[&str]) -> Result {
 
 /// Installs the system packages that are missing, printing the apt line it runs.
 fn setup() -> Result {
+    install_packages(REQUIREMENTS)
+}
+
+/// Installs what the Windows build needs: its packages and Rust's standard library for Windows.
+fn setup_windows() -> Result {
+    install_packages(WINDOWS_REQUIREMENTS).and_then(|()| windows::add_rust_target())
+}
+
+fn install_packages(requirements: &[Requirement]) -> Result {
     let missing: Vec<&Requirement> =
-        REQUIREMENTS.iter().filter(|r| !r.command.is_some_and(on_path) && !dpkg_installed(r.package)).collect();
+        requirements.iter().filter(|r| !r.command.is_some_and(on_path) && !dpkg_installed(r.package)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -306,16 +335,19 @@ fn compat_check(tally: &mut Tally) -> Result {
     let script = dir.join("check.js");
     let args =
         [&*script.to_string_lossy(), &sim.base_url, "bta-api@example.com", "demo-secret", "DEMO-INTEGRATION-CODE"];
-    run_counting("node", &args, tally)
+    run_counting(Command::new("node").args(args), tally)
 }
 
 fn test() -> Result {
     run("cargo", &["build", "--quiet", "--workspace", "--bins"])?;
     let mut tally = Tally::default();
     compat_check(&mut tally)?;
-    let outcome = run_counting("cargo", &["test", "--workspace"], &mut tally)
-        .and_then(|()| package())
-        .and_then(|()| check_packages(&mut tally));
+    // The Wine suite (tests/windows.rs) runs in the Windows part, after the Windows build.
+    let outcome =
+        run_counting(Command::new("cargo").args(["test", "--workspace", "--", "--skip", "wine_"]), &mut tally)
+            .and_then(|()| package())
+            .and_then(|()| check_packages(&mut tally))
+            .and_then(|()| windows::test(&mut tally));
     // One closing line for the whole run, so a reader need not add up every binary's.
     println!("\nall tests: {} passed, {} failed, {} skipped", tally.passed, tally.failed, tally.ignored);
     outcome
@@ -352,9 +384,9 @@ impl Tally {
 }
 
 /// Runs a command, echoing its output and counting the test summaries in it.
-fn run_counting(program: &str, args: &[&str], tally: &mut Tally) -> Result {
-    let mut child = Command::new(program)
-        .args(args)
+fn run_counting(command: &mut Command, tally: &mut Tally) -> Result {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
         .current_dir(workspace_root())
         .stdout(Stdio::piped())
         .spawn()
@@ -366,7 +398,7 @@ fn run_counting(program: &str, args: &[&str], tally: &mut Tally) -> Result {
         }
     }
     let status = child.wait().map_err(|e| format!("waiting for {program}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`{program} {}` failed ({status})", args.join(" "))) }
+    if status.success() { Ok(()) } else { Err(format!("`{command:?}` failed ({status})")) }
 }
 
 /// Screenshots of each view of the real app on its demo, under Xvfb, into docs/screenshots.

@@ -1,8 +1,12 @@
 //! `bt-autotask-worker`: the headless worker for a server — a thin command line over bta-core.
 //! `run` listens for outbound events and writes sessions into Autotask; `check` tests every
 //! connection; `render` shows the notes a report would make; `jobs`, `retry` and `secret set`
-//! look after the queue and the keyring.
+//! look after the queue and the keyring; on Windows, `service` runs it as a Windows service.
 
+#[cfg(windows)]
+mod windows_service;
+
+use std::future::Future;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -33,15 +37,16 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Listen for outbound events and process them until SIGTERM or Ctrl-C.
+    /// Listen for outbound events and process them until SIGTERM or Ctrl-C (as a Windows
+    /// service: until the service is stopped).
     Run {
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Test every connection and setting of every enabled profile, and print a report.
     Check {
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Print the note(s) a SupportSession report would make, without any network.
     Render {
@@ -53,22 +58,23 @@ enum Command {
     },
     /// List the most recent jobs.
     Jobs {
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
+        /// How many jobs to list, newest first.
         #[arg(long, default_value_t = 30)]
         limit: usize,
     },
     /// Queue a failed or finished job again.
     Retry {
         id: i64,
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Print, ready to paste, the Autotask LiveLinks and the BeyondTrust custom link and outbound
     /// event URL for a profile.
     Livelinks {
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
         #[arg(long)]
         profile: String,
         /// This host's name as the appliance reaches it, for the outbound event URL.
@@ -80,6 +86,20 @@ enum Command {
         #[command(subcommand)]
         action: SecretAction,
     },
+    /// Run as a Windows service: install, uninstall, start or stop it.
+    #[cfg(windows)]
+    Service {
+        #[command(subcommand)]
+        action: windows_service::Action,
+    },
+}
+
+/// The configuration file, by default in the machine's place for it.
+#[derive(Debug, Clone, clap::Args)]
+struct ConfigFile {
+    /// The configuration file (TOML; see examples/worker.toml).
+    #[arg(long = "config", value_name = "FILE", default_value_os_t = bta_core::config::default_worker_config())]
+    path: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,21 +116,37 @@ const SECRET_SETTINGS: [&str; 3] = ["client_secret", "autotask_password", "autot
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
-    match cli.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
+    if !cli.command.logs_itself() {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+        let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+        match cli.log_format {
+            LogFormat::Text => logs.init(),
+            LogFormat::Json => logs.json().init(),
+        }
     }
     let runtime = tokio::runtime::Runtime::new().context("the async runtime could not start")?;
     match cli.command {
-        Command::Run { config } => runtime.block_on(run(&config)),
-        Command::Check { config } => runtime.block_on(check(&config)),
+        Command::Run { config } => runtime.block_on(run(&config.path, shutdown_signal())),
+        Command::Check { config } => runtime.block_on(check(&config.path)),
         Command::Render { report, templates } => render(&report, templates.as_deref()),
-        Command::Jobs { config, limit } => jobs(&config, limit),
-        Command::Retry { id, config } => retry(&config, id),
-        Command::Livelinks { config, profile, host } => runtime.block_on(livelinks(&config, &profile, &host)),
+        Command::Jobs { config, limit } => jobs(&config.path, limit),
+        Command::Retry { id, config } => retry(&config.path, id),
+        Command::Livelinks { config, profile, host } => runtime.block_on(livelinks(&config.path, &profile, &host)),
         Command::Secret { action: SecretAction::Set { profile, setting } } => set_secret(&profile, &setting),
+        #[cfg(windows)]
+        Command::Service { action } => windows_service::manage(action, cli.log_format),
+    }
+}
+
+impl Command {
+    /// Whether the command sets up its own logging: a Windows service has no console, so it logs
+    /// to files.
+    fn logs_itself(&self) -> bool {
+        #[cfg(windows)]
+        if let Command::Service { action: windows_service::Action::Run { .. } } = self {
+            return true;
+        }
+        false
     }
 }
 
@@ -123,18 +159,34 @@ fn load_for_store(path: &Path) -> anyhow::Result<WorkerConfig> {
     WorkerConfig::load(path, &bta_core::config::SkipSecrets).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// The store's file: in the configuration's data_dir, else the OS data directory.
+/// The worker's data folder: the configuration's data_dir, else the machine's (on Windows
+/// `%ProgramData%\bt-autotask`) or the user's data folder.
+fn data_dir(config: &WorkerConfig) -> anyhow::Result<PathBuf> {
+    config
+        .data_dir
+        .clone()
+        .or_else(bta_core::config::machine_data_dir)
+        .context("no data directory is known for this user; set data_dir in the configuration")
+}
+
+/// The store's file, in the data folder.
 fn store_path(config: &WorkerConfig) -> anyhow::Result<PathBuf> {
-    let dir =
-        config.store_dir().context("no data directory is known for this user; set data_dir in the configuration")?;
-    Ok(dir.join("worker.sqlite3"))
+    Ok(data_dir(config)?.join("worker.sqlite3"))
 }
 
 fn open_store(config: &WorkerConfig) -> anyhow::Result<Store> {
     Ok(Store::open(&store_path(config)?)?)
 }
 
-async fn run(path: &Path) -> anyhow::Result<()> {
+/// Runs the worker until `stop` completes, then lets the jobs in flight finish.
+async fn run(path: &Path, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let service = start(path).await?;
+    stop.await;
+    finish(service).await
+}
+
+/// Loads the configuration, opens the store, and starts listening and working.
+async fn start(path: &Path) -> anyhow::Result<bta_core::service::Service> {
     let config = load(path)?;
     let store = AsyncStore::new(open_store(&config)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -143,7 +195,11 @@ async fn run(path: &Path) -> anyhow::Result<()> {
     let mode = bta_core::service::Mode::Headless { listener };
     let service = bta_core::service::Service::start(&config, store, mode)?;
     tracing::info!(listen = %config.listen, profiles = config.profiles.len(), "bt-autotask-worker is running");
-    shutdown_signal().await;
+    Ok(service)
+}
+
+/// Stops taking events and lets the jobs in flight finish.
+async fn finish(service: bta_core::service::Service) -> anyhow::Result<()> {
     tracing::info!("stopping: finishing the jobs in flight");
     service.stop().await.context("the listener stopped unexpectedly")?;
     tracing::info!("stopped");

@@ -1,5 +1,7 @@
 //! The headless binary as an admin uses it: `render` without a network, `check` against both
-//! stand-ins, `run` end to end with a clean stop on SIGTERM, and secrets in a real keyring.
+//! stand-ins, `run` end to end with a clean stop on SIGTERM, and secrets in a real keyring (on
+//! Linux gnome-keyring, on Windows the Credential Manager). `cargo xtask test` runs them on Linux
+//! and, built for Windows, under Wine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -116,11 +118,11 @@ async fn check_reports_each_connection_and_fails_on_a_bad_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_writes_a_session_into_its_ticket_and_stops_cleanly_on_sigterm() {
+async fn run_writes_a_session_into_its_ticket_and_stops_cleanly() {
     let stands = Stands::start().await;
     let port = free_port();
     let config = stands.config(port, ENV_SECRETS);
-    let mut worker = with_secrets(
+    let worker = with_secrets(
         Command::new(BIN).args(["run", "--config"]).arg(&config),
         bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET,
     )
@@ -163,14 +165,84 @@ async fn run_writes_a_session_into_its_ticket_and_stops_cleanly_on_sigterm() {
         assert!(tokio::time::Instant::now() < deadline, "the session never reached its ticket");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
-    let status = worker.wait().unwrap();
-    assert!(status.success(), "a clean stop: {status}");
+    stop(worker);
 
     let jobs = with_secrets(Command::new(BIN).args(["jobs", "--config"]).arg(&config), "x").output().unwrap();
     assert!(text(&jobs).contains("done"), "{}", text(&jobs));
 }
 
+/// SIGTERM, as systemd stops it, and a clean exit.
+#[cfg(unix)]
+fn stop(mut worker: std::process::Child) {
+    Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+    let status = worker.wait().unwrap();
+    assert!(status.success(), "a clean stop: {status}");
+}
+
+/// A console program cannot be sent Ctrl-C from another console; on Windows the clean stop is
+/// the service's (tests/windows.rs), so here the process is ended.
+#[cfg(windows)]
+fn stop(mut worker: std::process::Child) {
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+}
+
+#[cfg(windows)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_set_into_the_credential_manager_are_used_by_check() {
+    let stands = Stands::start().await;
+    // A profile of this run's own, whose entries in the Credential Manager are removed at the end:
+    // on a real Windows machine that is the user's own.
+    let profile = format!("Desk {}", std::process::id());
+    let _cleanup = CredentialsOf(profile.clone());
+    let config = stands.config(free_port(), "client_secret_env = \"BTA_BT_SECRET\"");
+    let renamed =
+        std::fs::read_to_string(&config).unwrap().replace("name = \"Desk\"", &format!("name = \"{profile}\""));
+    std::fs::write(&config, renamed).unwrap();
+    for (setting, value) in [
+        ("autotask_password", bta_sim::autotask::DEFAULT_SECRET),
+        ("autotask_integration_code", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
+    ] {
+        let mut child = Command::new(BIN)
+            .args(["secret", "set", &profile, setting])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), value.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        assert!(text(&output).contains("in the OS keyring"), "{}", text(&output));
+    }
+    let output = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("BTA_BT_SECRET", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET)
+        .output()
+        .unwrap();
+    let report = text(&output);
+    assert!(output.status.success(), "{report}");
+    assert!(report.contains("✓ Autotask zone") && report.contains("All checks passed."), "{report}");
+    assert!(!report.contains(bta_sim::autotask::DEFAULT_SECRET), "the secret is never printed");
+}
+
+/// Removes a profile's secrets from the Credential Manager when dropped.
+#[cfg(windows)]
+struct CredentialsOf(String);
+
+#[cfg(windows)]
+impl Drop for CredentialsOf {
+    fn drop(&mut self) {
+        for setting in ["client_secret", "autotask_password", "autotask_integration_code"] {
+            let key = bta_core::config::SecretRef::store_key(&self.0, setting);
+            if let Ok(entry) = keyring::Entry::new(bta_core::config::KEYRING_SERVICE, &key) {
+                let _ = entry.delete_credential();
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_set_into_the_real_keyring_are_used_by_check() {
     for tool in ["dbus-run-session", "gnome-keyring-daemon"] {

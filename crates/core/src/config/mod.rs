@@ -219,9 +219,30 @@ impl WorkerConfig {
     }
 }
 
-/// bt-autotask's folder in the OS data folder (on Linux `~/.local/share/bt-autotask`).
+/// bt-autotask's folder in the OS data folder of the user (on Linux `~/.local/share/bt-autotask`,
+/// on Windows `%APPDATA%\bt-autotask\data`).
 pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "bt-autotask").map(|d| d.data_dir().to_path_buf())
+}
+
+/// The headless worker's data folder when the configuration names none. On Windows it is the
+/// machine's, `%ProgramData%\bt-autotask`, so the service (running as LocalSystem) and the
+/// administrator's `jobs` and `retry` share one store; elsewhere the user's data folder.
+pub fn machine_data_dir() -> Option<PathBuf> {
+    if cfg!(windows) {
+        std::env::var_os("ProgramData").map(|dir| PathBuf::from(dir).join("bt-autotask"))
+    } else {
+        default_data_dir()
+    }
+}
+
+/// The headless worker's configuration file when none is named: `worker.toml` in
+/// `%ProgramData%\bt-autotask` on Windows, `/etc/bt-autotask/worker.toml` elsewhere.
+pub fn default_worker_config() -> PathBuf {
+    match std::env::var_os("ProgramData") {
+        Some(dir) if cfg!(windows) => PathBuf::from(dir).join("bt-autotask").join("worker.toml"),
+        _ => PathBuf::from("/etc/bt-autotask/worker.toml"),
+    }
 }
 
 fn check_profiles_together(profiles: &[Profile], problems: &mut Vec<String>) {

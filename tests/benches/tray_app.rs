@@ -1,0 +1,189 @@
+//! The tray app benchmark's body, on a private Linux desktop (`app.rs` says what it measures).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bta_e2e::desktop::{Desktop, app_binary};
+use bta_e2e::{Stands, secret_env as secrets};
+use serde_json::json;
+
+fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[((values.len() as f64 * p).ceil() as usize).saturating_sub(1).min(values.len() - 1)]
+}
+
+fn median(values: Vec<f64>) -> f64 {
+    percentile(values, 0.5)
+}
+
+fn app_command(desktop: &Desktop, args: &[&str]) -> Command {
+    desktop_command(desktop, app_binary(), args)
+}
+
+fn desktop_command(desktop: &Desktop, binary: PathBuf, args: &[&str]) -> Command {
+    let mut command = Command::new(binary);
+    command.args(args).env("DISPLAY", &desktop.display).env("DBUS_SESSION_BUS_ADDRESS", &desktop.bus);
+    command.envs(secrets()).env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null());
+    command
+}
+
+/// Seconds from spawning a command to its first line, which must contain `ready`; the process
+/// is left running.
+fn start_until_ready(mut command: Command) -> (f64, std::process::Child) {
+    let started = Instant::now();
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("ready"), "{:?} said: {line:?}", command.get_program());
+    (started.elapsed().as_secs_f64(), child)
+}
+
+/// Idle memory in MB of a started process and its WebKit processes, once its window has loaded,
+/// with each process's share; the process is then ended.
+async fn idle_memory(child: std::process::Child) -> (f64, String) {
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let (kb, processes) = pss_kb(child.id());
+    end(child);
+    (kb as f64 / 1024.0, processes.join(", "))
+}
+
+fn end(mut child: std::process::Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+fn version_floor(desktop: &Desktop) -> f64 {
+    let started = Instant::now();
+    let out = app_command(desktop, &["--version"]).output().unwrap();
+    assert!(out.status.success());
+    started.elapsed().as_secs_f64()
+}
+
+/// Proportional set size in kB of a process and all its descendants (the WebKit processes).
+fn pss_kb(root: u32) -> (u64, Vec<String>) {
+    let mut children: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let after_name = stat.rsplit(')').next().unwrap_or("");
+        let parent = after_name.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+        children.entry(parent).or_default().push(pid);
+    }
+    let (mut total, mut each, mut todo) = (0, Vec::new(), vec![root]);
+    while let Some(pid) = todo.pop() {
+        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        let pss = rollup.lines().find(|l| l.starts_with("Pss:")).and_then(|l| l.split_whitespace().nth(1));
+        let kb = pss.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        each.push(format!("{} {} MB", name.trim(), kb / 1024));
+        total += kb;
+        todo.extend(children.get(&pid).into_iter().flatten());
+    }
+    (total, each)
+}
+
+/// The blank-window floor, built beside the app by `cargo xtask bench`.
+fn blank_window_binary() -> PathBuf {
+    let binary = app_binary().with_file_name("examples").join("blank_window");
+    assert!(
+        binary.is_file(),
+        "{} is missing; build it first: cargo build --profile bench -p bt-autotask --example blank_window --features bench-floor",
+        binary.display()
+    );
+    binary
+}
+
+async fn one_round_trip_ms(stands: &Stands) -> f64 {
+    let query = json!({"filter": [{"op": "eq", "field": "id", "value": 7201}]});
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let answer = stands.autotask_api(reqwest::Method::POST, "Tickets/query").json(&query).send().await.unwrap();
+        assert!(answer.status().is_success());
+        answer.bytes().await.unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    median(times)
+}
+
+/// Times searches through the window's own IPC, in the page, in milliseconds.
+async fn search_times(app: &bta_e2e::desktop::App, texts: &[&str]) -> Vec<f64> {
+    let script = r#"
+        const [texts, done] = [arguments[0], arguments[arguments.length - 1]];
+        (async () => {
+          const times = [];
+          for (const text of texts) {
+            const started = performance.now();
+            await window.__TAURI__.core.invoke('search', { profile: 'Desk', text });
+            times.push(performance.now() - started);
+          }
+          done(times);
+        })().catch((e) => done(String(e)));
+    "#;
+    let answer = app.client.execute_async(script, vec![json!(texts)]).await.unwrap();
+    let times = answer.as_array().unwrap_or_else(|| panic!("the searches failed: {answer}"));
+    times.iter().map(|t| t.as_f64().unwrap()).collect()
+}
+
+#[tokio::main]
+pub async fn run() {
+    let stands = Stands::start().await;
+    let rep = "rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@example.com\"";
+    let text = format!("data_dir = \"data\"\n\n{}", stands.profile("Desk", rep));
+    let config = stands.write_config(&text);
+    let config = config.to_str().unwrap();
+    let desktop = Desktop::start(&secrets());
+
+    let floor = median((0..5).map(|_| version_floor(&desktop)).collect());
+    let start_app = || start_until_ready(app_command(&desktop, &["--config", config, "--show"]));
+    let mut starts = Vec::new();
+    for _ in 0..4 {
+        let (seconds, child) = start_app();
+        starts.push(seconds);
+        end(child);
+    }
+    // The last one stays up to measure idle memory, then the floor on the same desktop.
+    let (seconds, child) = start_app();
+    starts.push(seconds);
+    let (ours, processes) = idle_memory(child).await;
+    let (_, blank) = start_until_ready(desktop_command(&desktop, blank_window_binary(), &[]));
+    let (floor_mb, floor_processes) = idle_memory(blank).await;
+    println!(
+        "idle memory: {ours:.0} MB proportional set size ({processes}); floor, a blank Tauri window with the same \
+         WebKit settings: {floor_mb:.0} MB ({floor_processes}); {:.2}× — goal ≤ 150 MB: {}",
+        ours / floor_mb,
+        if ours <= 150.0 { "met" } else { "NOT met" }
+    );
+    let start = median(starts);
+    println!(
+        "start to tray ready: {:.0} ms median of 5 (floor, the same binary printing its version: {:.0} ms; {:.1}×) — goal < 1 s: {}",
+        start * 1000.0,
+        floor * 1000.0,
+        start / floor,
+        if start < 1.0 { "met" } else { "NOT met" }
+    );
+
+    stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": 50})).await;
+    let round_trip = one_round_trip_ms(&stands).await;
+    let app = desktop.launch(&["--config", config, "--show"]).await;
+    app.wait_text("#results .ticket .number", |t| t.starts_with('T')).await;
+    let texts =
+        ["", "T20261124.0042", "Outlook", "7206", "Teams camera", "T2026111", "printer", "VPN", "7211", "backup"];
+    // A rep's first searches of the day fill the desk's lookups; then fifty more.
+    search_times(&app, &texts).await;
+    let many: Vec<&str> = texts.iter().cycle().take(50).copied().collect();
+    let times = search_times(&app, &many).await;
+    let p95 = percentile(times.clone(), 0.95);
+    println!(
+        "search p95: {p95:.0} ms (p50 {:.0} ms) over 50 searches through the window; one Autotask round trip {round_trip:.0} ms; \
+         ratio {:.2} — goal ≤ 1.3: {}",
+        percentile(times, 0.5),
+        p95 / round_trip,
+        if p95 / round_trip <= 1.3 { "met" } else { "NOT met" }
+    );
+    app.close().await;
+}
