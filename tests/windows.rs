@@ -7,6 +7,8 @@
 //!
 //! `cargo xtask test` builds the Windows programs and the installer, prepares a Wine prefix of its
 //! own and runs these with `--ignored`; they need what it sets up, so a plain `cargo test` skips them.
+//! It also keeps a Wine session open while they run (Wine would otherwise end the service with
+//! the last program, and start its own background programs holding a test's output pipes).
 
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -225,6 +227,7 @@ async fn wine_service_runs_the_worker_and_stops_cleanly() {
     eventually("the service to write the session", async || written(&stands, &lsid, 7204).await == (1, 1)).await;
 
     assert!(succeeds(windows.worker().args(["service", "stop"])).contains("has stopped"));
+    assert!(succeeds(windows.worker().args(["service", "stop"])).contains("is not running"));
     let logs = stands.dir.path().join("data/logs");
     let log = std::fs::read_dir(&logs)
         .unwrap()
@@ -256,8 +259,18 @@ fn wine_installer_installs_for_the_user_and_its_uninstaller_keeps_the_settings()
     assert!(app.is_file() && shortcut.is_file(), "installed into {} with a Start-menu shortcut", program.display());
     let version = succeeds(windows.program(&app).arg("--version"));
     assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
-    let registry = std::fs::read_to_string(windows.drive_c.parent().unwrap().join("user.reg")).unwrap();
-    assert!(registry.contains(r"Uninstall\\bt-autotask]"), "listed in Settings › Apps");
+    // Where the README says the app keeps its files.
+    let help = succeeds(windows.program(&app).arg("--help"));
+    for folder in [
+        r"\AppData\Roaming\bt-autotask\config\config.toml",
+        r"\AppData\Roaming\bt-autotask\data",
+        r"\AppData\Local\bt-autotask\data\logs",
+    ] {
+        assert!(help.contains(folder), "{folder} in:\n{help}");
+    }
+    let key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\bt-autotask";
+    let listed = succeeds(windows.program(Path::new("reg.exe")).args(["query", key, "/v", "DisplayVersion"]));
+    assert!(listed.contains(env!("CARGO_PKG_VERSION")), "listed in Settings › Apps: {listed}");
 
     // The rep's settings, where the app keeps them, outlive an uninstall.
     let config = user.join("AppData/Roaming/bt-autotask/config/config.toml");

@@ -29,10 +29,21 @@ use tauri::{Manager, RunEvent, WindowEvent};
 use placement::Near;
 use state::{AppState, Secrets};
 
-const USAGE: &str = "usage: bt-autotask [--config FILE] [--show] | --demo\n\
-    --config FILE  the configuration (default: config.toml in the OS config folder)\n\
-    --show         open the window at start instead of waiting in the tray\n\
-    --demo         run on built-in stand-ins of Autotask and BeyondTrust, nothing of yours is touched";
+/// The usage, with where this user's files are.
+fn usage() -> String {
+    let shown =
+        |path: Option<PathBuf>| path.map_or_else(|| "unknown for this user".to_owned(), |p| p.display().to_string());
+    format!(
+        "usage: bt-autotask [--config FILE] [--show] | --demo\n\
+         \x20 --config FILE  the configuration (default: {})\n\
+         \x20 --show         open the window at start instead of waiting in the tray\n\
+         \x20 --demo         run on built-in stand-ins of Autotask and BeyondTrust, nothing of yours is touched\n\
+         The store is app.sqlite3 in {} (or the configuration's data_dir); logs are in {}.",
+        shown(default_config_path().ok()),
+        shown(default_data_dir()),
+        shown(log_dir()),
+    )
+}
 
 #[derive(Debug, Default)]
 struct Args {
@@ -50,8 +61,8 @@ fn parse_args() -> Result<Args, String> {
             "--show" => args.show = true,
             "--config" => args.config = Some(words.next().ok_or("--config needs a file")?.into()),
             "--version" => return Err(format!("bt-autotask {}", env!("CARGO_PKG_VERSION"))),
-            "--help" | "-h" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
+            "--help" | "-h" => return Err(usage()),
+            other => return Err(format!("unknown argument '{other}'\n{}", usage())),
         }
     }
     Ok(args)
@@ -63,6 +74,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
+            attach_to_console();
             println!("{message}");
             return ExitCode::SUCCESS;
         }
@@ -71,11 +83,29 @@ fn main() -> ExitCode {
     match run(args, started) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Started from a menu the app has no terminal: the log file keeps why it stopped.
+            tracing::error!("bt-autotask could not start: {e:#}");
+            attach_to_console();
             eprintln!("bt-autotask: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
+
+/// A Windows release build is a GUI program, which Windows starts without a console; to answer
+/// `--help` and `--version` (or say why it stopped) in the prompt it was typed in, it attaches to
+/// that prompt's console. Elsewhere, and without such a prompt, nothing changes.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+fn attach_to_console() {
+    use windows_sys::Win32::System::Console::{ATTACH_PARENT_PROCESS, AttachConsole};
+    // SAFETY: AttachConsole takes a process id only; when there is no console to attach to it
+    // fails and changes nothing.
+    unsafe { AttachConsole(ATTACH_PARENT_PROCESS) };
+}
+
+#[cfg(not(windows))]
+fn attach_to_console() {}
 
 /// Logs to stderr and, outside the demo, to daily files in the OS's local data folder (`logs/`,
 /// the last 7 kept): a tray app started from a menu has no terminal to read.
@@ -84,8 +114,7 @@ fn start_logging(demo: bool) -> Option<tracing_appender::non_blocking::WorkerGua
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let dir = directories::ProjectDirs::from("", "", "bt-autotask").map(|d| d.data_local_dir().join("logs"));
-    let files = dir.filter(|_| !demo).and_then(|dir| {
+    let files = log_dir().filter(|_| !demo).and_then(|dir| {
         tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
             .filename_prefix("bt-autotask")
@@ -103,6 +132,11 @@ fn start_logging(demo: bool) -> Option<tracing_appender::non_blocking::WorkerGua
     };
     tracing_subscriber::registry().with(filter).with(stderr).with(file_layer).init();
     guard
+}
+
+/// `logs` in the OS's local data folder (on Windows `%LOCALAPPDATA%\bt-autotask\data\logs`).
+fn log_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "bt-autotask").map(|d| d.data_local_dir().join("logs"))
 }
 
 fn default_config_path() -> anyhow::Result<PathBuf> {

@@ -2,8 +2,9 @@
 //! needs one command to see the demo and one to run every test. No product logic lives here.
 //!
 //! - `cargo xtask demo`  — installs what is missing, then runs the demo.
-//! - `cargo xtask test`  — installs what is missing, then runs every test (what CI runs).
-//! - `cargo xtask setup` — only installs the missing system packages.
+//! - `cargo xtask test`  — installs what is missing, then runs every test (what CI runs): on
+//!   Linux, then the Windows build's under Wine (`--windows`: only those).
+//! - `cargo xtask setup` — only installs the missing system packages and the Windows target.
 //! - `cargo xtask bench` — builds release binaries and runs the benchmarks.
 //! - `cargo xtask screenshots` — writes a screenshot of each view of the tray app to docs/screenshots.
 //! - `cargo xtask package` — builds the tray app's .deb and .rpm with the Tauri CLI, and its
@@ -66,6 +67,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup().and_then(|()| setup_windows()).and_then(|()| install_tauri_driver()),
         Some("demo") => setup().and_then(|()| demo(&args[1..])),
+        Some("test") if args.get(1).is_some_and(|a| a == "--windows") => setup_windows().and_then(|()| {
+            let mut tally = Tally::default();
+            let outcome = windows::test(&mut tally);
+            tally.print();
+            outcome
+        }),
         Some("test") => {
             setup().and_then(|()| setup_windows()).and_then(|()| install_tauri_driver()).and_then(|()| test())
         }
@@ -76,7 +83,7 @@ fn main() -> ExitCode {
             .and_then(|()| package())
             .and_then(|()| check_packages(&mut Tally::default()))
             .and_then(|()| windows::package()),
-        _ => Err("usage: cargo xtask <demo | test | setup | bench | screenshots | package>".to_owned()),
+        _ => Err("usage: cargo xtask <demo | test [--windows] | setup | bench | screenshots | package>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,12 +111,16 @@ fn dpkg_installed(package: &str) -> bool {
 
 /// Runs a command in the workspace root, failing with its exit status.
 fn run(program: &str, args: &[&str]) -> Result {
-    let status = Command::new(program)
-        .args(args)
+    run_command(Command::new(program).args(args), &format!("`{program} {}` failed", args.join(" ")))
+}
+
+/// Runs a prepared command in the workspace root; `failed` says what did not happen if it fails.
+fn run_command(command: &mut Command, failed: &str) -> Result {
+    let status = command
         .current_dir(workspace_root())
         .status()
-        .map_err(|e| format!("could not start {program}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`{program} {}` failed ({status})", args.join(" "))) }
+        .map_err(|e| format!("could not start {}: {e}", command.get_program().to_string_lossy()))?;
+    if status.success() { Ok(()) } else { Err(format!("{failed} ({status})")) }
 }
 
 /// Installs the system packages that are missing, printing the apt line it runs.
@@ -348,8 +359,7 @@ fn test() -> Result {
             .and_then(|()| package())
             .and_then(|()| check_packages(&mut tally))
             .and_then(|()| windows::test(&mut tally));
-    // One closing line for the whole run, so a reader need not add up every binary's.
-    println!("\nall tests: {} passed, {} failed, {} skipped", tally.passed, tally.failed, tally.ignored);
+    tally.print();
     outcome
 }
 
@@ -362,6 +372,11 @@ struct Tally {
 }
 
 impl Tally {
+    /// One closing line for the whole run, so a reader need not add up every binary's.
+    fn print(&self) {
+        println!("\nall tests: {} passed, {} failed, {} skipped", self.passed, self.failed, self.ignored);
+    }
+
     /// Reads `test result: ok. 3 passed; 0 failed; 1 ignored; …` (cargo) and
     /// `compat: 4 passed, 0 failed` (the npm check).
     fn add_line(&mut self, line: &str) {

@@ -2,9 +2,9 @@
 //! Wine (in a Wine prefix of the tests' own, `target/wine/prefix`), and packaged with makensis.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use crate::{Result, Tally, run, run_counting, workspace_root};
+use crate::{Result, Tally, run, run_command, run_counting, workspace_root};
 
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
 /// Debian's Wine 8 keeps its 64-bit loader here; there is no `wine` on PATH.
@@ -58,22 +58,18 @@ pub fn installer_path() -> PathBuf {
 /// The tray app's Windows installer: a stripped release build for Windows, put into the
 /// project's own NSIS script by Debian's makensis.
 pub fn package() -> Result {
-    let build = Command::new("cargo")
-        .args(["build", "--release", "--quiet", "--target", TARGET, "-p", "bt-autotask"])
-        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
-        .current_dir(workspace_root())
-        .status()
-        .map_err(|e| format!("could not start cargo: {e}"))?;
-    if !build.success() {
-        return Err(format!("the Windows release build failed ({build})"));
-    }
+    // The installer ships a stripped binary (the release profile keeps line tables for benchmarks).
+    let mut build = Command::new("cargo");
+    build.args(["build", "--release", "--quiet", "--target", TARGET, "-p", "bt-autotask"]);
+    build.env("CARGO_PROFILE_RELEASE_DEBUG", "false").env("CARGO_PROFILE_RELEASE_STRIP", "symbols");
+    run_command(&mut build, "the Windows release build failed")?;
     let out = installer_path();
     let out_dir = out.parent().ok_or("the installer path has no folder")?;
     std::fs::create_dir_all(out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let root = workspace_root();
     let define = |name: &str, value: &Path| format!("-D{name}={}", value.display());
-    let status = Command::new("makensis")
+    let mut makensis = Command::new("makensis");
+    makensis
         .arg("-V2")
         .arg(format!("-DVERSION={VERSION}"))
         .arg(define("APP_EXE", &target_dir("release").join("bt-autotask.exe")))
@@ -81,12 +77,8 @@ pub fn package() -> Result {
         .arg(define("ICON", &root.join("icons/icon.ico")))
         .arg(format!("-DIDENTIFIER={}", identifier()?))
         .arg(define("OUT_FILE", &out))
-        .arg(root.join(INSTALLER_SCRIPT))
-        .status()
-        .map_err(|e| format!("could not start makensis: {e}"))?;
-    if !status.success() {
-        return Err(format!("makensis could not build the installer ({status})"));
-    }
+        .arg(root.join(INSTALLER_SCRIPT));
+    run_command(&mut makensis, "makensis could not build the installer")?;
     println!("xtask: Windows installer: {}", out.display());
     Ok(())
 }
@@ -100,18 +92,26 @@ fn identifier() -> Result<String> {
     config["identifier"].as_str().map(str::to_owned).ok_or_else(|| format!("no identifier in {}", path.display()))
 }
 
-/// A Wine prefix of the tests' own, ready to run Rust programs.
+/// A Wine prefix of the tests' own, ready to run Rust programs, with a session open in it.
 struct Wine {
     prefix: PathBuf,
+    /// A program kept running (`cmd.exe`, waiting for its input) while the tests run: Wine ends
+    /// its services with its last program, and starts its background programs (services.exe and
+    /// the like) with the output of whichever program needs them first — a test's pipe would then
+    /// stay open until Wine ends. With the session open, `wineboot` starts them with none.
+    session: Option<std::process::Child>,
 }
 
 impl Wine {
     /// Creates the prefix on first use, and puts the `bcryptprimitives.dll` shim into its
     /// system32: Debian's Wine 8 lacks that DLL, whose `ProcessPrng` every Rust program imports.
     fn prepare() -> Result<Wine> {
-        let wine = Wine { prefix: workspace_root().join("target/wine/prefix") };
+        let mut wine = Wine { prefix: workspace_root().join("target/wine/prefix"), session: None };
         if !wine.prefix.join("system.reg").is_file() {
             println!("xtask: creating the Wine prefix for the Windows tests in {}", wine.prefix.display());
+            // Wine makes the prefix's folder, but not its parent.
+            let parent = wine.prefix.parent().ok_or("the Wine prefix has no parent folder")?;
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
             wine.command(WINE)
                 .args(["wineboot", "--init"])
                 .status()
@@ -122,6 +122,12 @@ impl Wine {
         let system32 = wine.prefix.join("drive_c/windows/system32");
         std::fs::copy(&shim, system32.join("bcryptprimitives.dll"))
             .map_err(|e| format!("the shim could not be put into {}: {e}", system32.display()))?;
+        let mut session = wine.command(WINE);
+        session.arg("cmd.exe").stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+        wine.session = Some(session.spawn().map_err(|e| format!("could not start Wine: {e}"))?);
+        let mut boot = wine.command(WINE);
+        boot.arg("wineboot").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        boot.status().map_err(|e| format!("could not start Wine's background programs: {e}"))?;
         Ok(wine)
     }
 
@@ -148,8 +154,12 @@ impl Wine {
         command
     }
 
-    /// Ends every program of the prefix (services included), so none outlives the run.
-    fn stop(&self) {
+    /// Ends the session and every program of the prefix (services included), so none outlives the run.
+    fn stop(mut self) {
+        if let Some(mut session) = self.session.take() {
+            drop(session.stdin.take());
+            let _ = session.wait();
+        }
         let _ = self.command(WINESERVER).arg("-k").status();
         let _ = self.command(WINESERVER).arg("-w").status();
     }

@@ -35,6 +35,17 @@ enum LogFormat {
     Json,
 }
 
+#[cfg(windows)]
+impl LogFormat {
+    /// The option's value, as typed.
+    fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Listen for outbound events and process them until SIGTERM or Ctrl-C (as a Windows

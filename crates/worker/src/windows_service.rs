@@ -55,7 +55,7 @@ pub enum Action {
 
 pub fn manage(action: Action, format: LogFormat) -> anyhow::Result<()> {
     match action {
-        Action::Install { config, account } => install(&config.path, account),
+        Action::Install { config, account } => install(&config.path, account, format),
         Action::Uninstall => uninstall(),
         Action::Start => start(),
         Action::Stop => stop(),
@@ -63,7 +63,8 @@ pub fn manage(action: Action, format: LogFormat) -> anyhow::Result<()> {
     }
 }
 
-fn install(config: &Path, account: Option<String>) -> anyhow::Result<()> {
+/// Registers the service; `format` (the global `--log-format`) is what it will log in.
+fn install(config: &Path, account: Option<String>, format: LogFormat) -> anyhow::Result<()> {
     let config = std::path::absolute(config).with_context(|| format!("{} is not a usable path", config.display()))?;
     // The file must load now; its secrets are the service account's to read, checked at start.
     crate::load_for_store(&config)?;
@@ -77,7 +78,14 @@ fn install(config: &Path, account: Option<String>) -> anyhow::Result<()> {
         start_type: ServiceStartType::AutoStart,
         error_control: ServiceErrorControl::Normal,
         executable_path: std::env::current_exe().context("this program's own path is unknown")?,
-        launch_arguments: vec!["service".into(), "run".into(), "--config".into(), config.clone().into()],
+        launch_arguments: vec![
+            "--log-format".into(),
+            format.name().into(),
+            "service".into(),
+            "run".into(),
+            "--config".into(),
+            config.clone().into(),
+        ],
         dependencies: vec![],
         account_name: account.map(OsString::from),
         account_password: password.map(OsString::from),
@@ -114,9 +122,16 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password.to_owned())
 }
 
+/// Starts the service; one that runs already (Windows starts it at boot) is no error.
 fn start() -> anyhow::Result<()> {
     let service = open(ServiceAccess::START | ServiceAccess::QUERY_STATUS)?;
-    service.start(&[] as &[&OsStr]).map_err(|e| scm_error("start", e))?;
+    match service.start(&[] as &[&OsStr]) {
+        Err(e) if os_error(&e) == Some(SERVICE_ALREADY_RUNNING) => {
+            println!("The service '{NAME}' is running already.");
+            return Ok(());
+        }
+        started => started.map_err(|e| scm_error("start", e))?,
+    }
     match wait_for(&service, ServiceState::Running, Duration::from_secs(60))? {
         ServiceState::Running => {
             println!("The service '{NAME}' is running.");
@@ -129,8 +144,13 @@ fn start() -> anyhow::Result<()> {
     }
 }
 
+/// Stops the service; one that is not running is no error.
 fn stop() -> anyhow::Result<()> {
     let service = open(ServiceAccess::STOP | ServiceAccess::QUERY_STATUS)?;
+    if service.query_status().map_err(|e| scm_error("ask about", e))?.current_state == ServiceState::Stopped {
+        println!("The service '{NAME}' is not running.");
+        return Ok(());
+    }
     stop_and_wait(&service)?;
     println!("The service '{NAME}' has stopped.");
     Ok(())
@@ -179,28 +199,32 @@ fn wait_for(
     }
 }
 
+// Windows' error codes that the service commands answer in words of their own.
+const ACCESS_DENIED: i32 = 5;
+const SERVICE_ALREADY_RUNNING: i32 = 1056;
+const SERVICE_DOES_NOT_EXIST: i32 = 1060;
+const SERVICE_NOT_ACTIVE: i32 = 1062;
+const SERVICE_EXISTS: i32 = 1073;
+
+fn os_error(error: &windows_service::Error) -> Option<i32> {
+    match error {
+        windows_service::Error::Winapi(e) => e.raw_os_error(),
+        _ => None,
+    }
+}
+
 /// The service control manager's refusal, with what to do about the usual ones.
 fn scm_error(action: &str, error: windows_service::Error) -> anyhow::Error {
-    const ACCESS_DENIED: i32 = 5;
-    const SERVICE_DOES_NOT_EXIST: i32 = 1060;
-    const SERVICE_ALREADY_RUNNING: i32 = 1056;
-    const SERVICE_NOT_ACTIVE: i32 = 1062;
-    const SERVICE_EXISTS: i32 = 1073;
-    let (cause, advice) = match &error {
-        windows_service::Error::Winapi(e) => (
-            e.to_string(),
-            match e.raw_os_error() {
-                Some(ACCESS_DENIED) => "run this from a command prompt opened as administrator",
-                Some(SERVICE_DOES_NOT_EXIST) => {
-                    "it is not installed; install it with `bt-autotask-worker service install`"
-                }
-                Some(SERVICE_ALREADY_RUNNING) => "it is running already",
-                Some(SERVICE_NOT_ACTIVE) => "it is not running",
-                Some(SERVICE_EXISTS) => "it is installed already; `service uninstall` first to install it anew",
-                _ => "the Windows error says why",
-            },
-        ),
-        other => (other.to_string(), "the error says why"),
+    let advice = match os_error(&error) {
+        Some(ACCESS_DENIED) => "run this from a command prompt opened as administrator",
+        Some(SERVICE_DOES_NOT_EXIST) => "it is not installed; install it with `bt-autotask-worker service install`",
+        Some(SERVICE_NOT_ACTIVE) => "it is not running",
+        Some(SERVICE_EXISTS) => "it is installed already; `service uninstall` first to install it anew",
+        _ => "the error says why",
+    };
+    let cause = match &error {
+        windows_service::Error::Winapi(e) => e.to_string(),
+        other => other.to_string(),
     };
     anyhow::anyhow!("could not {action} the service '{NAME}': {cause}; {advice}")
 }
