@@ -113,7 +113,7 @@ fn start_logging(demo: bool) -> Option<tracing_appender::non_blocking::WorkerGua
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(bta_core::colour_on_stderr());
     let files = log_dir().filter(|_| !demo).and_then(|dir| {
         tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)

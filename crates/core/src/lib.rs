@@ -16,3 +16,10 @@ pub mod transport_policy;
 pub mod worker;
 
 pub use secret::Secret;
+
+/// Whether log lines on stderr may carry colour: only for a person at a terminal, and not when
+/// `NO_COLOR` is set (no-color.org); a service manager's or a collector's file gets plain text.
+pub fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

@@ -129,7 +129,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if !cli.command.logs_itself() {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-        let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+        let logs = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(bta_core::colour_on_stderr())
+            .with_env_filter(filter);
         match cli.log_format {
             LogFormat::Text => logs.init(),
             LogFormat::Json => logs.json().init(),

@@ -171,6 +171,33 @@ async fn run_writes_a_session_into_its_ticket_and_stops_cleanly() {
     assert!(text(&jobs).contains("done"), "{}", text(&jobs));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_sent_to_a_file_carry_no_colour_codes() {
+    let stands = Stands::start().await;
+    let port = free_port();
+    let config = stands.config(port, ENV_SECRETS);
+    let log_path = stands.dir.path().join("worker.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let worker = with_secrets(
+        Command::new(BIN).args(["run", "--config"]).arg(&config),
+        bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET,
+    )
+    .env("RUST_LOG", "info")
+    .env_remove("NO_COLOR")
+    .stderr(log)
+    .spawn()
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the worker never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop(worker);
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logged.contains("bt-autotask-worker is running"), "{logged}");
+    assert!(!logged.contains('\u{1b}'), "no ANSI escapes in a file:\n{logged:?}");
+}
+
 /// SIGTERM, as systemd stops it, and a clean exit.
 #[cfg(unix)]
 fn stop(mut worker: std::process::Child) {
