@@ -133,8 +133,9 @@ async fn a_filter_on_an_unknown_field_is_rejected_with_autotasks_words() {
     let at = Autotask::start().await;
     let err = at.client().query_all::<Ticket>(Query::new(Filter::eq("colour", "red"))).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Rejected);
-    assert_eq!(err.status, Some(400));
+    assert_eq!(err.status, Some(500), "Autotask answers a broken rule 500");
     assert_eq!(err.messages, ["Unable to find colour in the Tickets Entity."]);
+    assert_eq!(at.requests_to("Tickets/query").await.len(), 1, "a rejected query is not sent again");
 }
 
 #[tokio::test]
@@ -190,7 +191,7 @@ async fn picklists_map_labels_to_values_and_are_cached() {
     let client = at.client();
     let fields = client.fields::<TicketNote>().await.unwrap();
     let publish = fields.picklist("publish").unwrap();
-    assert_eq!(publish.value_of("Internal Only"), Some(2));
+    assert_eq!(publish.value_of("Internal Project Team"), Some(2));
     assert_eq!(fields.picklist("noteType").unwrap().label_of(1), Some("Task Detail"));
     client.fields::<TicketNote>().await.unwrap();
     assert_eq!(at.requests_to("entityInformation").await.len(), 1);

@@ -83,20 +83,21 @@ async fn server_errors_that_persist_surface_with_a_clear_message() {
 }
 
 #[tokio::test]
-async fn validation_messages_come_through_verbatim_and_are_not_retried() {
+async fn rule_violations_answered_500_come_through_verbatim_and_are_not_retried() {
     let at = Autotask::start().await;
     let mut bad = note();
     bad.title = Some("x".repeat(251));
     bad.note_type = Some(77);
     let err = at.client().create_child(7201, &bad).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Rejected);
-    assert_eq!(err.status, Some(400));
+    assert_eq!(err.status, Some(500), "Autotask answers a broken rule 500 with its reasons");
     let mut messages = err.messages.clone();
     messages.sort();
     assert_eq!(
         messages,
-        ["77 is not a valid value for the picklist noteType.", "title is 251 characters long; the maximum is 250."]
+        ["Picklist value [77] does not exist for noteType", "title is 251 characters long; the maximum is 250."]
     );
+    assert!(!err.to_string().contains("the answer was lost"), "{err}");
     assert!(err.to_string().contains("title is 251 characters long"), "{err}");
     assert_eq!(at.requests_to("Tickets/7201/Notes").await.len(), 1);
 }

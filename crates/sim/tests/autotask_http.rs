@@ -68,49 +68,135 @@ async fn a_query_works_as_post_body_and_as_get_search_parameter() {
     assert_eq!(count["queryCount"].as_u64().unwrap() as usize, posted["items"].as_array().unwrap().len());
 }
 
+const ENTRY: &str = r#"{"ticketID": 7201, "resourceID": 29684001, "roleID": 29683461,
+    "dateWorked": "2026-11-24T00:00:00Z", "hoursWorked": 1.0, "summaryNotes": "Remote support"}"#;
+
+/// A time entry like the worker's, with `change` applied (null removes a field).
+fn entry(change: Value) -> Value {
+    let mut body: Value = serde_json::from_str(ENTRY).unwrap();
+    for (k, v) in change.as_object().unwrap() {
+        if v.is_null() {
+            body.as_object_mut().unwrap().remove(k);
+        } else {
+            body[k] = v.clone();
+        }
+    }
+    body
+}
+
 #[tokio::test]
-async fn bad_queries_and_writes_answer_400_with_errors() {
+async fn broken_rules_answer_500_with_autotask_words() {
     let api = Api::start(quick()).await;
+    let ticket = json!({"companyID": 174, "title": "t", "status": 1, "priority": 2, "queueID": 8,
+                        "dueDateTime": "2026-12-01T00:00:00Z"});
+    let with = |change: Value| {
+        let mut t = ticket.clone();
+        t.as_object_mut().unwrap().extend(change.as_object().unwrap().clone());
+        t
+    };
     let cases = [
-        (Method::POST, "/atservicesrest/v1.0/Tickets/query", json!({"filter": []}), "at least one filter"),
+        ("Tickets/query", json!({"filter": []}), "at least one filter"),
+        ("Tickets/query", json!({"MaxRecords": 501, "filter": [{"op": "exist", "field": "id"}]}), "MaxRecords"),
+        ("Tickets/query", json!({"filter": [{"op": "like", "field": "id", "value": 1}]}), "Unknown filter operator"),
+        ("Tickets/query", json!({"filter": [{"op": "eq", "field": "colour", "value": 1}]}), "Unable to find colour"),
+        ("Tickets", json!({"title": "x"}), "Value does not exist for the required field companyID"),
+        ("Tickets", with(json!({"priority": "High"})), "Could not convert string to integer: High. Path 'priority'"),
+        ("Tickets", with(json!({"priority": 9})), "Picklist value [9] does not exist for priority"),
+        ("Tickets", with(json!({"companyID": 999})), "Value does not reference an existing entity for companyID"),
+        ("Tickets", with(json!({"title": "x".repeat(256)})), "title is 256 characters long; the maximum is 255"),
         (
-            Method::POST,
-            "/atservicesrest/v1.0/Tickets/query",
-            json!({"MaxRecords": 501, "filter": [{"op": "exist", "field": "id"}]}),
-            "MaxRecords",
+            "Tickets",
+            with(json!({"assignedResourceID": 29684001})),
+            "When assigning a Resource, you must assign both a assignedResourceID and assignedResourceRoleID.",
         ),
         (
-            Method::POST,
-            "/atservicesrest/v1.0/Tickets/query",
-            json!({"filter": [{"op": "like", "field": "id", "value": 1}]}),
-            "Unknown filter operator",
+            "Tickets",
+            with(json!({"assignedResourceID": 29684005, "assignedResourceRoleID": 29683461})),
+            "The specified AssignedResourceID and AssignedRoleID combination is not currently defined",
         ),
-        (Method::POST, "/atservicesrest/v1.0/Tickets", json!({"title": "x"}), "companyID is required"),
         (
-            Method::POST,
-            "/atservicesrest/v1.0/Tickets/7201/Notes",
+            "Tickets/7201/Notes",
             json!({"title": "t", "description": "d", "noteType": 1, "publish": 1, "color": "red"}),
             "Unable to find color",
         ),
+        ("Tickets/7201/Notes", json!({"title": "t", "description": "d", "noteType": 1, "publish": 3}), "[3]"),
         (
-            Method::POST,
-            "/atservicesrest/v1.0/TimeEntries",
-            json!({"ticketID": 7201, "resourceID": 29684005, "roleID": 29683461, "dateWorked": "2026-11-24T00:00:00Z", "hoursWorked": 1.0, "summaryNotes": "s"}),
-            "does not hold role",
+            "TimeEntries",
+            entry(json!({"resourceID": 29684005})),
+            "The specified AssignedResourceID and AssignedRoleID combination is not currently defined",
         ),
-        (
-            Method::POST,
-            "/atservicesrest/v1.0/TimeEntries",
-            json!({"ticketID": 7201, "resourceID": 29684001, "roleID": 29683461, "dateWorked": "2026-11-24T00:00:00Z", "hoursWorked": 25.0}),
-            "summaryNotes is required",
-        ),
+        ("TimeEntries", entry(json!({"roleID": null})), "TimeEntries for Tickets must have a roleID"),
+        ("TimeEntries", entry(json!({"roleID": 1})), "Role does not exist or is invalid"),
+        ("TimeEntries", entry(json!({"summaryNotes": " "})), "TimeEntry.summaryNotes can not be blank."),
+        ("TimeEntries", entry(json!({"summaryNotes": null})), "TimeEntry.summaryNotes can not be blank."),
+        ("TimeEntries", entry(json!({"hoursWorked": 25.0})), "hoursWorked greater than 24 hours"),
     ];
-    for (method, path, body, expected) in cases {
-        let (status, answer) = api.call(method, path, Some(body.clone())).await;
-        assert_eq!(status, 400, "{body} → {answer}");
+    for (path, body, expected) in cases {
+        let (status, answer) =
+            api.call(Method::POST, &format!("/atservicesrest/v1.0/{path}"), Some(body.clone())).await;
+        assert_eq!(status, 500, "{body} → {answer}");
         let messages = answer["errors"].to_string();
         assert!(messages.contains(expected), "{body}: expected '{expected}' in {messages}");
     }
+    let (status, _) = api.call(Method::POST, "/atservicesrest/v1.0/TimeEntries", Some(entry(json!({})))).await;
+    assert_eq!(status, 200, "the unchanged time entry is valid");
+    let (status, _) = api.call(Method::POST, "/atservicesrest/v1.0/Tickets", Some(ticket)).await;
+    assert_eq!(status, 200, "the unchanged ticket is valid");
+}
+
+#[tokio::test]
+async fn an_assignment_changed_by_update_needs_a_role_the_resource_holds() {
+    let api = Api::start(quick()).await;
+    let change = json!({"id": 7201, "assignedResourceID": 29684005, "assignedResourceRoleID": 29683461});
+    let (status, answer) = api.call(Method::PATCH, "/atservicesrest/v1.0/Tickets", Some(change)).await;
+    assert_eq!(status, 500, "{answer}");
+    assert!(answer["errors"][0].as_str().unwrap().contains("combination is not currently defined"));
+    let change = json!({"id": 7201, "assignedResourceID": 29684001, "assignedResourceRoleID": 29683461});
+    let (status, answer) = api.call(Method::PATCH, "/atservicesrest/v1.0/Tickets", Some(change)).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[tokio::test]
+async fn outages_answer_without_errors_and_a_wrong_integration_code_answers_500() {
+    let api = Api::start(quick()).await;
+    for status in [500, 503] {
+        let fault = json!({"path": "/atservicesrest/v1.0/Tickets/7201", "status": status});
+        let (set, _) = api.call(Method::POST, "/_sim/faults", Some(fault)).await;
+        assert_eq!(set, 200);
+        let response = api
+            .http
+            .get(format!("{}/atservicesrest/v1.0/Tickets/7201", api.base))
+            .header("UserName", DEFAULT_USERNAME)
+            .header("Secret", DEFAULT_SECRET)
+            .header("ApiIntegrationCode", DEFAULT_INTEGRATION_CODE)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("errors"), "an outage carries no errors list: {body}");
+    }
+    let response = api
+        .http
+        .get(format!("{}/atservicesrest/v1.0/Tickets/7201", api.base))
+        .header("UserName", DEFAULT_USERNAME)
+        .header("Secret", DEFAULT_SECRET)
+        .header("ApiIntegrationCode", "not-the-code")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert!(response.text().await.unwrap().contains("IntegrationCode is invalid."));
+    let response = api
+        .http
+        .get(format!("{}/atservicesrest/v1.0/Tickets/7201", api.base))
+        .header("UserName", DEFAULT_USERNAME)
+        .header("Secret", "wrong")
+        .header("ApiIntegrationCode", DEFAULT_INTEGRATION_CODE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "a wrong secret stays 401");
 }
 
 #[tokio::test]

@@ -436,6 +436,9 @@ impl AutotaskClient {
             };
             let error = self.describe(call, &failure);
             tracing::debug!(operation = %call.operation, entity = call.entity, attempt, elapsed_ms = started.elapsed().as_millis() as u64, "Autotask call failed: {error}");
+            if error.kind == ErrorKind::Rejected {
+                return Err(error); // Autotask said why; the same request would be refused again
+            }
             let retry = match &failure {
                 Failure::Status { status, retry_after, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
                     self.inner.limiter.note_exhausted();
@@ -531,6 +534,8 @@ impl AutotaskClient {
                     403 => ErrorKind::Permission,
                     404 => ErrorKind::NotFound,
                     429 => ErrorKind::ThresholdExceeded,
+                    // Autotask answers a broken rule 500 with its reasons; nothing was written.
+                    500 if is_rule_violation(body) => ErrorKind::Rejected,
                     500..=599 if !is_idempotent(call.operation) => ErrorKind::Ambiguous,
                     500..=599 => ErrorKind::Server,
                     _ => ErrorKind::Rejected,
@@ -564,6 +569,15 @@ fn decode<T: DeserializeOwned>(call: &Call<'_>, body: &[u8]) -> Result<T, Error>
         Error::new(call.operation, call.entity, ErrorKind::UnexpectedResponse)
             .with_detail(format!("the answer could not be read: {e}"))
     })
+}
+
+/// Whether a 500 is Autotask refusing the request for a rule it broke — a JSON body with a
+/// non-empty `errors` array — rather than an outage (an HTML page, an empty body, a bare `Message`).
+fn is_rule_violation(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("errors").and_then(Value::as_array).map(|list| !list.is_empty()))
+        .unwrap_or(false)
 }
 
 /// Autotask's `errors` array; failing that, an ASP.NET `Message`, or the start of the text.
@@ -605,6 +619,15 @@ mod tests {
         );
         assert_eq!(error_messages(b"<html>Bad Gateway</html>"), vec!["<html>Bad Gateway</html>"]);
         assert!(error_messages(b"").is_empty());
+    }
+
+    #[test]
+    fn only_a_500_carrying_errors_is_a_rule_violation() {
+        assert!(is_rule_violation(br#"{"errors":["TimeEntry.summaryNotes can not be blank."]}"#));
+        assert!(!is_rule_violation(br#"{"errors":[]}"#));
+        assert!(!is_rule_violation(br#"{"Message":"An error has occurred."}"#));
+        assert!(!is_rule_violation(b"<html><body>Service Unavailable</body></html>"));
+        assert!(!is_rule_violation(b""));
     }
 
     #[test]

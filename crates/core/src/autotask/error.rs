@@ -42,7 +42,8 @@ pub enum ErrorKind {
     Permission,
     /// 404 or an absent record.
     NotFound,
-    /// 400 and other 4xx: Autotask refused the content; its messages say why.
+    /// A broken rule — 500 with an `errors` body, 400 and other 4xx: Autotask refused the
+    /// content and wrote nothing; its messages say why. Sending it again cannot help.
     Rejected,
     /// 429 still after the allowed retries: the hourly request threshold is used up.
     ThresholdExceeded,
@@ -118,6 +119,11 @@ impl Error {
     }
 
     fn advice(&self) -> &'static str {
+        if self.kind == ErrorKind::Rejected
+            && let Some(advice) = rule_advice(&self.messages)
+        {
+            return advice;
+        }
         match self.kind {
             ErrorKind::Settings => "correct the Autotask settings",
             ErrorKind::Credentials => {
@@ -138,6 +144,30 @@ impl Error {
                 "check that the Services URL points at Autotask's REST API (ATServicesRest)"
             }
         }
+    }
+}
+
+/// What to fix for the rule violations integrations meet most, recognised by Autotask's wording.
+fn rule_advice(messages: &[String]) -> Option<&'static str> {
+    let said = messages.join(" ").to_ascii_lowercase();
+    let has = |words: &str| said.contains(words);
+    if has("integrationcode is invalid") {
+        Some("check Settings › Autotask: the API integration code (tracking identifier)")
+    } else if has("combination is not currently defined")
+        || has("must have a roleid")
+        || has("role does not exist")
+        || has("must assign both a assignedresourceid and assignedresourceroleid")
+    {
+        Some(
+            "the resource must hold the role: give it that role in Autotask (Admin › Resources › the resource › \
+             Roles), or name a role it holds",
+        )
+    } else if has("could not convert string to integer") || has("picklist value") {
+        Some("picklist fields take their numeric value, not the label (`bt-autotask-worker check` lists them)")
+    } else if has("summarynotes can not be blank") {
+        Some("give summaryNotes a text in Time Entry Default Data")
+    } else {
+        None
     }
 }
 
@@ -166,6 +196,21 @@ mod tests {
         assert!(text.contains("HTTP 400"), "{text}");
         assert!(text.contains("title is required for TicketNotes."), "{text}");
         assert!(text.contains("correct the data"), "{text}");
+    }
+
+    #[test]
+    fn known_rule_violations_say_what_to_fix() {
+        let e = Error::new(Operation::Create, "TimeEntries", ErrorKind::Rejected).with_status(500).with_messages(vec![
+            "The specified AssignedResourceID and AssignedRoleID combination is not currently defined".into(),
+        ]);
+        let text = e.to_string();
+        assert!(text.contains("HTTP 500"), "{text}");
+        assert!(text.contains("combination is not currently defined"), "{text}");
+        assert!(text.contains("give it that role in Autotask"), "{text}");
+        assert!(!e.is_transient());
+        let label = Error::new(Operation::Create, "Tickets", ErrorKind::Rejected)
+            .with_messages(vec!["Could not convert string to integer: High. Path 'priority'.".into()]);
+        assert!(label.to_string().contains("numeric value, not the label"), "{label}");
     }
 
     #[test]

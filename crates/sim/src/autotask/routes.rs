@@ -127,9 +127,21 @@ async fn api(sim: &Sim, method: &Method, uri: &Uri, headers: &HeaderMap, body: &
     }
 }
 
+/// An injected fault answers as the service does when it fails rather than refuses: a 500 as
+/// ASP.NET's bare `Message`, a 502–504 as the front end's HTML page — never an `errors` list,
+/// which would be a rule violation.
 fn fault_response(fault: &crate::faults::Fault) -> Response {
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = error(status, format!("Injected fault: HTTP {}", fault.status)).into_response();
+    let mut response = match status.as_u16() {
+        500 => (status, axum::Json(json!({"Message": "An error has occurred."}))).into_response(),
+        501..=599 => (
+            status,
+            [(header::CONTENT_TYPE, "text/html")],
+            format!("<html><body><h1>{status}</h1><p>Injected fault</p></body></html>"),
+        )
+            .into_response(),
+        _ => error(status, format!("Injected fault: HTTP {}", fault.status)).into_response(),
+    };
     if let Some(seconds) = fault.retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
@@ -162,12 +174,14 @@ fn authenticate(sim: &Sim, headers: &HeaderMap) -> Result<(), Problem> {
     if user_ok && secret_ok && code_ok {
         return Ok(());
     }
-    let message = if !code_ok {
-        "The ApiIntegrationCode header is missing or not a valid tracking identifier."
-    } else {
-        "Authentication failed: the UserName and Secret headers do not match an active API user."
-    };
-    Err(error(StatusCode::UNAUTHORIZED, message))
+    if !code_ok {
+        // The npm client's maintainers, against the live service: a wrong code answers 500, not 401.
+        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "IntegrationCode is invalid."));
+    }
+    Err(error(
+        StatusCode::UNAUTHORIZED,
+        "Authentication failed: the UserName and Secret headers do not match an active API user.",
+    ))
 }
 
 /// Counts the request in the rolling hour: 429 at the limit, added latency past 50 % and 75 %.
@@ -226,9 +240,10 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// A body Json.NET cannot read fails in Autotask's handler, so it too answers 500 (unconfirmed).
 fn json_body(body: &Bytes) -> Result<Value, Problem> {
     serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("The request body is not valid JSON: {e}")))
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("The request body is not valid JSON: {e}")))
 }
 
 fn entity_or_404(name: &str) -> Result<&'static Entity, Problem> {
@@ -376,7 +391,8 @@ fn write(
         if method == Method::POST { store.create(entity, &body, ctx) } else { store.update(entity, &body, ctx) };
     match result {
         Ok(id) => Ok(ok(json!({ "itemId": id }))),
-        Err(messages) => Err(errors(StatusCode::BAD_REQUEST, messages)),
+        // The real service answers a broken rule 500, with its reasons in `errors`.
+        Err(messages) => Err(errors(StatusCode::INTERNAL_SERVER_ERROR, messages)),
     }
 }
 
@@ -399,7 +415,7 @@ struct Search {
 
 fn parse_search(entity: &Entity, search: &Value) -> Result<Search, Problem> {
     let Some(object) = search.as_object() else {
-        return Err(error(StatusCode::BAD_REQUEST, "The query must be a JSON object with a 'filter' array."));
+        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "The query must be a JSON object with a 'filter' array."));
     };
     let mut problems = Vec::new();
     let max_records = match key(object, "MaxRecords") {
@@ -434,10 +450,11 @@ fn parse_search(entity: &Entity, search: &Value) -> Result<Search, Problem> {
     let condition = filter::parse(entity, key(object, "filter").unwrap_or(&Value::Null));
     match condition {
         Ok(condition) if problems.is_empty() => Ok(Search { condition, max_records, include }),
-        Ok(_) => Err(errors(StatusCode::BAD_REQUEST, problems)),
+        // Reported against the live service: "Unable to find … in the … Entity" answers 500.
+        Ok(_) => Err(errors(StatusCode::INTERNAL_SERVER_ERROR, problems)),
         Err(more) => {
             problems.extend(more);
-            Err(errors(StatusCode::BAD_REQUEST, problems))
+            Err(errors(StatusCode::INTERNAL_SERVER_ERROR, problems))
         }
     }
 }

@@ -112,7 +112,8 @@ pub const NOTE_TYPE: &[(i64, &str)] = &[
     (13, "Internal Notes"),
     (18, "Remote Support Session"),
 ];
-pub const NOTE_PUBLISH: &[(i64, &str)] = &[(1, "All Autotask Users"), (2, "Internal Only")];
+pub const NOTE_PUBLISH: &[(i64, &str)] =
+    &[(1, "All Autotask Users"), (2, "Internal Project Team"), (4, "Internal & Co-Managed")];
 pub const TIME_ENTRY_TYPE: &[(i64, &str)] = &[(2, "Ticket"), (6, "Task"), (7, "Regular")];
 pub const COMPANY_TYPE: &[(i64, &str)] =
     &[(1, "Customer"), (2, "Lead"), (3, "Prospect"), (4, "Dead"), (5, "Cancellation"), (6, "Vendor"), (7, "Partner")];

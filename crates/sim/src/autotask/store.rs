@@ -101,6 +101,11 @@ impl Store {
             return Err(vec![format!("No {} with id {id} exists.", entity.name)]);
         }
         let changes = self.validate(entity, body, Mode::Update)?;
+        if entity.name == "Tickets" && changes.keys().any(|k| k.starts_with("assignedResource")) {
+            let mut merged = self.get(entity, id).cloned().unwrap_or_default();
+            merged.extend(changes.clone());
+            self.check_assignment(&merged)?;
+        }
         let table = self.tables.entry(entity.name).or_default();
         if let Some(record) = table.get_mut(&id) {
             for (k, v) in changes {
@@ -164,7 +169,7 @@ impl Store {
             let missing = record.get(field.name).is_none_or(Value::is_null);
             let named = record.contains_key(field.name);
             if (mode == Mode::Create && missing) || (mode == Mode::Update && named && missing) {
-                errors.push(format!("{} is required for {}.", field.name, entity.name));
+                errors.push(missing_required(entity, field));
             }
         }
         if errors.is_empty() { Ok(record) } else { Err(errors) }
@@ -176,9 +181,16 @@ impl Store {
         }
         let name = field.name;
         let checked = match field.kind {
-            Kind::Integer => {
-                value.as_i64().map(Value::from).ok_or_else(|| format!("{name} must be a whole number, got {value}."))?
-            }
+            // Autotask reads bodies with Json.NET, whose words these are.
+            Kind::Integer => match value {
+                Value::String(text) => {
+                    return Err(format!("Could not convert string to integer: {text}. Path '{name}'."));
+                }
+                _ => value
+                    .as_i64()
+                    .map(Value::from)
+                    .ok_or_else(|| format!("Could not convert {value} to integer. Path '{name}'."))?,
+            },
             Kind::Decimal => {
                 value.as_f64().map(Value::from).ok_or_else(|| format!("{name} must be a number, got {value}."))?
             }
@@ -207,12 +219,16 @@ impl Store {
         if let (Some(list), Some(v)) = (field.picklist, checked.as_i64())
             && !list.iter().any(|(value, _)| *value == v)
         {
-            return Err(format!("{v} is not a valid value for the picklist {name}."));
+            return Err(format!("Picklist value [{v}] does not exist for {name}"));
         }
         if let (Some(target), Some(id)) = (field.reference, checked.as_i64())
             && !self.exists(target, id)
         {
-            return Err(format!("{name} {id} does not refer to an existing {target} record."));
+            return Err(if target == "Roles" {
+                "Role does not exist or is invalid".to_owned()
+            } else {
+                format!("Value does not reference an existing entity for {name}.")
+            });
         }
         Ok(checked)
     }
@@ -227,8 +243,8 @@ impl Store {
         let has = |r: &Map<String, Value>, k: &str| r.get(k).is_some_and(|v| !v.is_null());
         match entity.name {
             "Tickets" => {
-                let assigned = has(record, "assignedResourceID") && has(record, "assignedResourceRoleID");
-                if !has(record, "queueID") && !assigned {
+                self.check_assignment(record)?;
+                if !has(record, "queueID") && !has(record, "assignedResourceID") {
                     return Err(vec![
                         "A ticket needs a queueID, or an assignedResourceID together with an assignedResourceRoleID."
                             .to_owned(),
@@ -260,17 +276,31 @@ impl Store {
         Ok(())
     }
 
+    /// A ticket assigned to a resource needs a role the resource holds (on create and update).
+    fn check_assignment(&self, record: &Map<String, Value>) -> Result<(), Rejection> {
+        let id = |k: &str| record.get(k).and_then(Value::as_i64);
+        match (id("assignedResourceID"), id("assignedResourceRoleID")) {
+            (None, None) => Ok(()),
+            (Some(resource), Some(role)) if self.holds_role(resource, role) => Ok(()),
+            (Some(_), Some(_)) => Err(vec![PAIR_NOT_DEFINED.to_owned()]),
+            _ => Err(vec![
+                "When assigning a Resource, you must assign both a assignedResourceID and assignedResourceRoleID."
+                    .to_owned(),
+            ]),
+        }
+    }
+
     fn check_time_entry(&self, record: &Map<String, Value>) -> Result<(), Rejection> {
         let mut errors = Vec::new();
         if record.get("ticketID").is_none_or(Value::is_null) {
             errors.push("ticketID is required: this service records time against tickets.".to_owned());
         }
         if record.get("summaryNotes").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
-            errors.push("summaryNotes is required for a ticket time entry.".to_owned());
+            errors.push("TimeEntry.summaryNotes can not be blank.".to_owned());
         }
         let hours = record.get("hoursWorked").and_then(Value::as_f64).unwrap_or(0.0);
         if !(hours > 0.0 && hours <= 24.0) {
-            errors.push(format!("hoursWorked must be more than 0 and at most 24, got {hours}."));
+            errors.push("hoursWorked greater than 24 hours or less than zero hours".to_owned());
         }
         let start = record.get("startDateTime").and_then(Value::as_str).and_then(parse_datetime);
         let end = record.get("endDateTime").and_then(Value::as_str).and_then(parse_datetime);
@@ -288,7 +318,7 @@ impl Store {
                 errors.push(format!("Resource {resource} is inactive and cannot record time."));
             }
             if !self.holds_role(resource, role) {
-                errors.push(format!("Resource {resource} does not hold role {role}."));
+                errors.push(PAIR_NOT_DEFINED.to_owned());
             }
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
@@ -326,6 +356,21 @@ impl Store {
             out.insert(e.name.to_owned(), Value::Array(self.table(e).cloned().map(Value::Object).collect()));
         }
         Value::Object(out)
+    }
+}
+
+/// Autotask's answer to a resource and role that are not a pair in ResourceRoles.
+const PAIR_NOT_DEFINED: &str =
+    "The specified AssignedResourceID and AssignedRoleID combination is not currently defined";
+
+/// Autotask's words for a required field left out: its general form, and the rules it words its own way.
+fn missing_required(entity: &Entity, field: &Field) -> String {
+    match (entity.name, field.name) {
+        ("TimeEntries", "roleID") => "TimeEntries for Tickets must have a roleID".to_owned(),
+        ("TimeEntries", "hoursWorked") => {
+            "Must have at least one of hoursWorked or startDateTime/endDateTime".to_owned()
+        }
+        (_, name) => format!("Value does not exist for the required field {name}"),
     }
 }
 
