@@ -188,7 +188,7 @@ async fn a_long_transcript_is_written_as_numbered_notes_each_once() {
 const CREATION: &str = r#"outbound_event_types = ["support_session_end", "someone_joins_a_support_session"]
 enable_automatic_ticket_creation = true
 automatic_ticket_creation_without_external_key = true
-ticket_default_data = { companyName = "Dynamo Corporation", title = "BeyondTrust Remote Support Chat: {{Issue}}", description = "{{Details}}", contactID = "{{emailAddress|customer_email}}", defaultContactID = 30684007, assignedResourceRoleName = "Technician", status = "New", priority = 2, queueID = 8 }"#;
+ticket_default_data = { companyName = "Dynamo Corporation", title = "BeyondTrust Remote Support Chat: {{Issue}}", description = "{{Details}}", contactID = "{{emailAddress|customer_email}}", defaultContactID = 30684007, assignedResourceID = 29684001, assignedResourceRoleName = "Technician", status = "New", priority = 2, queueID = 8 }"#;
 
 async fn created_tickets(system: &Pipeline, lsid: &str) -> Vec<Value> {
     let marker = format!("[BeyondTrust session {lsid} created this ticket]");

@@ -105,8 +105,8 @@ async fn a_finished_session_shows_in_activity_and_a_failed_one_is_retried() {
     stands.appliance("sessions", session).await;
     app.click("#tab-activity").await;
     app.click("#check-now").await;
-    let failed = app.wait_text("#activity li.level-error .what", |t| t.contains("TimeEntries")).await;
-    assert!(failed.contains("HTTP 400"), "{failed}");
+    let failed = app.wait_text("#activity li.level-error .what", |t| t.contains("refused the time entry")).await;
+    assert!(failed.contains("alex.morgan@example.com") && failed.contains("HTTP 400"), "{failed}");
     desktop.eventually("a failure notification", 15, |d| d.notifications().contains("Could not write session")).await;
 
     app.click("#activity li.level-error button.retry").await;

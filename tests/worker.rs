@@ -143,3 +143,159 @@ async fn polling_finds_sessions_without_outbound_events() {
     .await;
     assert!(worker.stop());
 }
+
+/// `bt-autotask-worker <args> --config <config>`'s standard output, with the stand-ins' secrets.
+fn worker_says(args: &[&str], config: &std::path::Path) -> String {
+    let output = Command::new(worker_binary())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .envs(bta_e2e::secret_env())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The `jobs` line of a session's job of this event.
+fn job_line(listing: &str, lsid: &str, event: &str) -> String {
+    listing.lines().find(|l| l.contains(lsid) && l.contains(event)).unwrap_or_default().to_owned()
+}
+
+/// Autotask's rule violations (HTTP 500 with its reasons) as a desk meets them: each rejected
+/// write fails its job after one try, whatever the retry limit, with Autotask's words and what to
+/// fix; an outage 500 is still retried and lands once; after the fix, `retry` writes exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_the_fix() {
+    let stands = Stands::start().await;
+    let rep = json!([{"email": "pat.doe@example.com", "userName": "pat.doe", "firstName": "Pat", "lastName": "Doe",
+                      "isActive": true}]);
+    let pat = stands.post(format!("{}/_sim/records/Resources", stands.autotask.base_url), rep).await["firstId"]
+        .as_i64()
+        .unwrap();
+    let spawn = || bta_sim::beyondtrust::spawn(bta_sim::beyondtrust::Config { demo: false, ..Default::default() }, 0);
+    let (creating, noting) = (spawn().await.unwrap(), spawn().await.unwrap());
+    let port = free_port();
+    let on = |appliance: &bta_sim::beyondtrust::Running, profile: String| {
+        profile.replace(&stands.appliance.host(), &appliance.host())
+    };
+    let tickets = on(
+        &creating,
+        stands.profile(
+            "Tickets",
+            "appliance_id = \"tickets\"\noutbound_event_types = [\"support_session_end\", \"someone_joins_a_support_session\"]\n\
+             enable_automatic_ticket_creation = true\nautomatic_ticket_creation_without_external_key = true\n\
+             ticket_default_data = { companyName = \"Dynamo Corporation\", status = 1, priority = 2, queueID = 8, \
+             assignedResourceID = 29684001, assignedResourceRoleName = \"Engineer\" }",
+        ),
+    );
+    let notes_profile = on(&noting, stands.profile("Notes", "appliance_id = \"notes\"\nnote_type = 77"));
+    let config = stands.write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nretry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{}\n{tickets}\n{notes_profile}",
+        stands.profile("Desk", "retry_attempt_limit = 5"),
+    ));
+    let worker = Worker::start(&config, port).await;
+    let url = |query: &str| format!("http://127.0.0.1:{port}/ERSPost{query}");
+    stands.appliance("recipients", json!({"url": url(""), "retry_ms": 50})).await;
+    stands.post(format!("{}/_sim/recipients", creating.base_url), json!({"url": url("?appliance=tickets")})).await;
+    stands.post(format!("{}/_sim/recipients", noting.base_url), json!({"url": url("?appliance=notes")})).await;
+    // An outage, not a refusal: two time entry requests answered 500 without an errors list.
+    stands
+        .autotask_fault(
+            json!({"method": "POST", "path": "/atservicesrest/v1.0/TimeEntries", "status": 500, "count": 2}),
+        )
+        .await;
+
+    let outage = stands.appliance("sessions", session("7217")).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("the time entry through the outage", async || {
+        let entries = stands.records("TimeEntries").await;
+        entries.iter().any(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(&outage)))
+    })
+    .await;
+    let mut without_role = session("7216");
+    without_role["reps"] = json!([{"username": "pat.doe"}]);
+    let refused = stands.appliance("sessions", without_role).await["lsid"].as_str().unwrap().to_owned();
+    let joined = json!({"external_key": "", "live": true, "reps": [{"username": "alex.morgan"}],
+                        "customer": {"name": "Miguel Ortega", "issue": "VPN Access", "details": "VPN drops"}});
+    let portal =
+        stands.post(format!("{}/_sim/sessions", creating.base_url), joined).await["lsid"].as_str().unwrap().to_owned();
+    let badly_typed = stands.post(format!("{}/_sim/sessions", noting.base_url), session("7218")).await["lsid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listing = || worker_says(&["jobs"], &config);
+    wait_until("every job to settle", async || {
+        let all = listing();
+        [(&refused, "support_conference_end"), (&portal, "member_added"), (&badly_typed, "support_conference_end")]
+            .iter()
+            .all(|(lsid, event)| job_line(&all, lsid, event).contains("failed"))
+    })
+    .await;
+
+    let all = listing();
+    for (lsid, event, words) in [
+        (
+            &refused,
+            "support_conference_end",
+            "Autotask refused the time entry for pat.doe@example.com as \"Sample Role\" on ticket 7216: The specified \
+             AssignedResourceID and AssignedRoleID combination is not currently defined (HTTP 500) — the resource must \
+             hold the role",
+        ),
+        (&portal, "member_added", "Autotask refused the ticket for session"),
+        (
+            &badly_typed,
+            "support_conference_end",
+            "Picklist value [77] does not exist for noteType (HTTP 500) — picklist fields take their numeric value",
+        ),
+    ] {
+        let line = job_line(&all, lsid, event);
+        assert!(line.contains("failed"), "{line}");
+        assert!(line.contains(words), "«{words}» missing in: {line}");
+        assert!(!line.contains("answer was lost"), "{line}");
+    }
+    assert!(job_line(&all, &portal, "member_added").contains("combination is not currently defined"), "{all}");
+    // Each refused write was sent once, whatever the retry limit; the outage's three times.
+    let requests = stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await;
+    let posts = |path: &str| {
+        let of = |r: &&Value| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with(path));
+        requests.as_array().unwrap().iter().filter(of).map(|r| r["status"].as_u64().unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(posts("/TimeEntries"), [500, 200, 500], "the outage retried, the refusal sent once");
+    assert_eq!(posts("/Tickets"), [500], "the refused ticket sent once");
+    assert_eq!(posts("/Tickets/7218/Notes"), [500], "the refused note sent once");
+    let outage_line = job_line(&all, &outage, "support_conference_end");
+    assert!(
+        outage_line.contains("done") && outage_line.contains("tries 2 "),
+        "retried through the outage: {outage_line}"
+    );
+
+    let notes = stands.records("TicketNotes").await;
+    let entries = stands.records("TimeEntries").await;
+    let timed =
+        |lsid: &str| entries.iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(lsid))).count();
+    assert_eq!((notes_of(&notes, &outage).len(), timed(&outage)), (1, 1), "the outage wrote nothing twice");
+    assert_eq!((notes_of(&notes, &refused).len(), timed(&refused)), (1, 0), "the note before the refusal is kept");
+    assert!(notes_of(&notes, &badly_typed).is_empty());
+    for (name, appliance) in [("main", &stands.appliance), ("tickets", &creating), ("notes", &noting)] {
+        let deliveries = stands.get(format!("{}/_sim/deliveries", appliance.base_url)).await;
+        let stats = &deliveries[0];
+        assert_eq!(
+            (stats["failures"].as_u64(), stats["last_status"].as_u64(), stats["pending"].as_u64()),
+            (Some(0), Some(200), Some(0)),
+            "{name}: every delivery answered 200 at intake: {deliveries}"
+        );
+    }
+
+    // The fix in Autotask, then Retry: the time entry lands; the note already there is not written again.
+    let role = json!([{"resourceID": pat, "roleID": bta_sim::autotask::SAMPLE_ROLE_ID, "isActive": true}]);
+    stands.post(format!("{}/_sim/records/ResourceRoles", stands.autotask.base_url), role).await;
+    let id = job_line(&all, &refused, "support_conference_end").split_whitespace().next().unwrap().to_owned();
+    assert!(worker_says(&["retry", &id], &config).contains("queued again"));
+    wait_until("the retried job", async || job_line(&listing(), &refused, "support_conference_end").contains("done"))
+        .await;
+    let notes = stands.records("TicketNotes").await;
+    let entries = stands.records("TimeEntries").await;
+    let timed = entries.iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(&refused))).count();
+    assert_eq!((notes_of(&notes, &refused).len(), timed), (1, 1), "written exactly once after the fix");
+    assert!(worker.stop());
+}

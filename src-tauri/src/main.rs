@@ -233,6 +233,10 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
 /// Starts the worker; in the demo, then ends two sessions and looks for them at once.
 async fn begin(app: tauri::AppHandle) {
     let state = app.state::<AppState>();
+    // Only now, past the single-instance guard, is this the one process working the store.
+    if let Err(e) = state.store.run(|s| s.requeue_interrupted()).await {
+        tracing::warn!("jobs interrupted by the last stop could not be queued again: {e}");
+    }
     state.restart_worker().await;
     if let Some(demo) = &state.demo {
         match demo.end_sessions().await {

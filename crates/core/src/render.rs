@@ -192,7 +192,13 @@ impl Renderer {
     {
         let view = session_view(session, zone);
         let text = self.render("session", &session.lsid, &view)?;
-        let title = format!("Remote support session {}", when(session.start_time, zone, "%Y-%m-%d %H:%M"));
+        let customer = session.customers.iter().find(|c| c.primary).or(session.customers.first());
+        let minutes = session.duration_seconds().map(|s| format!("{} min", (s + 30) / 60)).unwrap_or_default();
+        let title = note_title(&[
+            format!("Remote support session {}", when(session.start_time, zone, "%Y-%m-%d %H:%M")),
+            customer.and_then(|c| c.info("name").or(c.username.as_deref())).unwrap_or_default().to_owned(),
+            minutes,
+        ]);
         Ok(split(&session.lsid, "session", &title, &text))
     }
 
@@ -221,7 +227,8 @@ impl Renderer {
                 .collect(),
         };
         let text = self.render(template, &survey.lsid, &view)?;
-        let mut notes = split(&survey.lsid, kind, title, &text);
+        let title = note_title(&[title.to_owned(), view.submitted_by, when(survey.timestamp, zone, "%Y-%m-%d %H:%M")]);
+        let mut notes = split(&survey.lsid, kind, &title, &text);
         // A survey is short; should one ever be longer than a note, its first part says most.
         Ok(notes.remove(0))
     }
@@ -330,6 +337,25 @@ where
         system_info,
         chat_url: s.chat_view_url.as_deref().unwrap_or_default().to_owned(),
     }
+}
+
+/// A note's title: what, who and when, short enough to read at a glance in Autotask's list of a
+/// ticket's notes (far under its 250 characters) and distinct between two sessions on one ticket.
+fn note_title(parts: &[String]) -> String {
+    const NAME_ROOM: usize = 40;
+    parts
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            if p.chars().count() > NAME_ROOM {
+                format!("{}…", p.chars().take(NAME_ROOM - 1).collect::<String>())
+            } else {
+                p.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// Splits text into notes within Autotask's limits, at line breaks where it can; every part

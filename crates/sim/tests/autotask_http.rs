@@ -111,7 +111,7 @@ async fn broken_rules_answer_500_with_autotask_words() {
         ),
         (
             "Tickets",
-            with(json!({"assignedResourceID": 29684005, "assignedResourceRoleID": 29683461})),
+            with(json!({"assignedResourceID": 29684001, "assignedResourceRoleID": 29683463})),
             "The specified AssignedResourceID and AssignedRoleID combination is not currently defined",
         ),
         (
@@ -122,7 +122,7 @@ async fn broken_rules_answer_500_with_autotask_words() {
         ("Tickets/7201/Notes", json!({"title": "t", "description": "d", "noteType": 1, "publish": 3}), "[3]"),
         (
             "TimeEntries",
-            entry(json!({"resourceID": 29684005})),
+            entry(json!({"roleID": 29683463})),
             "The specified AssignedResourceID and AssignedRoleID combination is not currently defined",
         ),
         ("TimeEntries", entry(json!({"roleID": null})), "TimeEntries for Tickets must have a roleID"),
@@ -147,7 +147,7 @@ async fn broken_rules_answer_500_with_autotask_words() {
 #[tokio::test]
 async fn an_assignment_changed_by_update_needs_a_role_the_resource_holds() {
     let api = Api::start(quick()).await;
-    let change = json!({"id": 7201, "assignedResourceID": 29684005, "assignedResourceRoleID": 29683461});
+    let change = json!({"id": 7201, "assignedResourceID": 29684001, "assignedResourceRoleID": 29683463});
     let (status, answer) = api.call(Method::PATCH, "/atservicesrest/v1.0/Tickets", Some(change)).await;
     assert_eq!(status, 500, "{answer}");
     assert!(answer["errors"][0].as_str().unwrap().contains("combination is not currently defined"));

@@ -202,7 +202,12 @@ async fn run(path: &Path, stop: impl Future<Output = ()>) -> anyhow::Result<()> 
 /// Loads the configuration, opens the store, and starts listening and working.
 async fn start(path: &Path) -> anyhow::Result<bta_core::service::Service> {
     let config = load(path)?;
-    let store = AsyncStore::new(open_store(&config)?);
+    let store = open_store(&config)?;
+    let requeued = store.requeue_interrupted()?;
+    if requeued > 0 {
+        tracing::info!("{requeued} job(s) interrupted by the last stop are queued again");
+    }
+    let store = AsyncStore::new(store);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is another program using the port?", config.listen))?;
@@ -320,7 +325,7 @@ fn jobs(path: &Path, limit: usize) -> anyhow::Result<()> {
 fn retry(path: &Path, id: i64) -> anyhow::Result<()> {
     let store = open_store(&load_for_store(path)?)?;
     if store.retry(id, chrono::Utc::now())? {
-        println!("Job {id} is queued again; a running worker picks it up.");
+        println!("Job {id} is queued again; a running worker picks it up within 5 seconds.");
         Ok(())
     } else {
         bail!("job {id} is not a failed, ignored or finished job (see: bt-autotask-worker jobs)")

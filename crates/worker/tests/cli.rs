@@ -107,6 +107,8 @@ async fn check_reports_each_connection_and_fails_on_a_bad_secret() {
         "requests used this hour",
         "note type 1 is \"Task Detail\"",
         "role \"Sample Role\" found",
+        "all 5 active Autotask resources @example.com hold the role \"Sample Role\"",
+        "notes are published as \"Internal Project Team\" (2)",
         "All checks passed.",
     ] {
         assert!(report.contains(expected), "missing «{expected}» in:\n{report}");
@@ -115,6 +117,78 @@ async fn check_reports_each_connection_and_fails_on_a_bad_secret() {
     assert!(!bad.status.success());
     assert!(text(&bad).contains("BeyondTrust rejected the OAuth client"), "{}", text(&bad));
     assert!(!text(&bad).contains("wrong\n"), "the secret is not printed");
+}
+
+/// `check`'s report with the stand-ins' secrets.
+fn check(config: &Path) -> (bool, String) {
+    let output = with_secrets(
+        Command::new(BIN).args(["check", "--config"]).arg(config),
+        bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET,
+    )
+    .output()
+    .unwrap();
+    (output.status.success(), text(&output))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_finds_what_autotask_would_refuse_before_a_session_ends() {
+    let stands = Stands::start().await;
+    // A new rep at the desk's domain, not yet given the time entry role.
+    let rep = json!([{"email": "pat.doe@example.com", "userName": "pat.doe", "firstName": "Pat", "lastName": "Doe", "isActive": true}]);
+    let loaded = reqwest::Client::new()
+        .post(format!("{}/_sim/records/Resources", stands.autotask.base_url))
+        .json(&rep)
+        .send()
+        .await
+        .unwrap();
+    assert!(loaded.status().is_success());
+    let creation = "outbound_event_types = [\"support_session_end\", \"someone_joins_a_support_session\"]\n\
+                    enable_automatic_ticket_creation = true\n";
+    let defaults = "ticket_default_data = { companyName = \"Dynamo Corporation\", status = \"New\", priority = \"Urgent\", \
+                    queueID = 99, billingCodeID = \"Remote\", colour = \"red\", assignedResourceID = 29684001 }";
+    let config = stands.config(free_port(), &format!("{ENV_SECRETS}\n{creation}{defaults}"));
+    let (passed, report) = check(&config);
+    assert!(!passed, "{report}");
+    for expected in [
+        "✗ 1 of 6 active Autotask resources @example.com do not hold the role \"Sample Role\", so Autotask would refuse their time entries: pat.doe@example.com",
+        "✗ Ticket Default Data: \"Urgent\" is not a priority in Autotask; use one of: High, Medium, Low, Critical",
+        "✗ Ticket Default Data: Picklist value [99] does not exist for queueID",
+        "✗ Ticket Default Data: billingCodeID takes a number, not \"Remote\"",
+        "✗ Ticket Default Data: Autotask's tickets have no field colour",
+        "✗ Ticket Default Data: When assigning a Resource, you must assign both a assignedResourceID and assignedResourceRoleID",
+    ] {
+        assert!(report.contains(expected), "missing «{expected}» in:\n{report}");
+    }
+    assert!(!report.contains("status"), "a status given by its label is fine:\n{report}");
+
+    let pair = "ticket_default_data = { companyName = \"Dynamo Corporation\", status = 1, priority = 2, queueID = 8, \
+                assignedResourceID = 29684001, assignedResourceRoleName = \"Engineer\" }";
+    let (_, report) = check(&stands.config(free_port(), &format!("{ENV_SECRETS}\n{creation}{pair}")));
+    assert!(
+        report.contains("✗ Ticket Default Data: resource 29684001 does not hold the role \"Engineer\""),
+        "{report}"
+    );
+    let fine = pair.replace("Engineer", "Technician");
+    let (_, report) = check(&stands.config(free_port(), &format!("{ENV_SECRETS}\n{creation}{fine}")));
+    assert!(
+        report.contains("✓ Ticket Default Data: its fields, picklist values, company and assignment match Autotask"),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_says_an_unreachable_autotask_once() {
+    let stands = Stands::start().await;
+    let config = stands.config(free_port(), ENV_SECRETS);
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let text = std::fs::read_to_string(&config).unwrap().replace(&stands.autotask.base_url, &closed);
+    std::fs::write(&config, text).unwrap();
+    let (passed, report) = check(&config);
+    assert!(!passed);
+    let failures: Vec<&str> = report.lines().filter(|l| l.contains('✗')).collect();
+    assert_eq!(failures.len(), 1, "one cause, one failure:\n{report}");
+    assert!(failures[0].contains("could not be reached"), "{report}");
+    assert!(report.contains("the remaining Autotask checks need the above to work"), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

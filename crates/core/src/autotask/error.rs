@@ -98,6 +98,15 @@ impl Error {
         matches!(self.kind, ErrorKind::ThresholdExceeded | ErrorKind::Server | ErrorKind::Network)
     }
 
+    /// Autotask's reasons, the status and what to do, without the operation — for callers that
+    /// say themselves what was being written ("Autotask refused the time entry for …: <reason>").
+    pub fn reason(&self) -> String {
+        let status = self.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+        let mut said: Vec<&str> = self.messages.iter().map(String::as_str).collect();
+        said.extend(self.detail.as_deref());
+        format!("{}{status} — {}", said.join("; "), self.advice())
+    }
+
     fn what_happened(&self) -> String {
         let status = self.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
         let mut said: Vec<&str> = self.messages.iter().map(String::as_str).collect();
@@ -208,6 +217,8 @@ mod tests {
         assert!(text.contains("combination is not currently defined"), "{text}");
         assert!(text.contains("give it that role in Autotask"), "{text}");
         assert!(!e.is_transient());
+        assert!(e.reason().starts_with("The specified AssignedResourceID"), "{}", e.reason());
+        assert!(e.reason().contains("(HTTP 500) — the resource must hold the role"), "{}", e.reason());
         let label = Error::new(Operation::Create, "Tickets", ErrorKind::Rejected)
             .with_messages(vec!["Could not convert string to integer: High. Path 'priority'.".into()]);
         assert!(label.to_string().contains("numeric value, not the label"), "{label}");

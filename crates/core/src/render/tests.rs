@@ -16,7 +16,7 @@ fn a_session_note_holds_transcript_notes_files_system_information_and_its_marker
     let notes = Renderer::new(None).unwrap().session_notes(&session(), &Utc).unwrap();
     assert_eq!(notes.len(), 1);
     let note = &notes[0];
-    assert_eq!(note.title, "Remote support session 2026-11-24 10:00");
+    assert_eq!(note.title, "Remote support session 2026-11-24 10:00 · Dana Whitfield · 15 min");
     let text = &note.description;
     for expected in [
         "BeyondTrust Remote Support session c69a8e10bea9428f816cfababe9815fe",
@@ -82,7 +82,7 @@ fn a_profile_template_replaces_the_built_in_one_and_a_broken_one_is_named() {
 fn a_survey_note_lists_every_question_with_its_answers() {
     let survey = read_surveys(fixture("exit_surveys.xml").as_bytes()).next().unwrap().unwrap();
     let note = Renderer::new(None).unwrap().survey_note(&survey, &Utc).unwrap();
-    assert_eq!(note.title, "Customer exit survey");
+    assert!(note.title.starts_with("Customer exit survey · Dana Whitfield · 2026-11-24 "), "{}", note.title);
     for expected in [
         "BeyondTrust customer exit survey for session c69a8e10bea9428f816cfababe9815fe",
         "by Dana Whitfield — representative Alex Morgan",

@@ -172,8 +172,9 @@ fn time(ms: i64) -> DateTime<Utc> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store, migrates it, and returns jobs caught running by a
-    /// crash to the queue.
+    /// Opens (creating if needed) the store and migrates it. Jobs marked running stay so: another
+    /// process (the worker beside a `jobs` listing) may be running them; the process that works
+    /// the queue calls [`Store::requeue_interrupted`] as it starts.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let open_error = |message: String| StoreError::Open { path: path.to_owned(), message };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -185,8 +186,13 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         schema::migrate(&conn).map_err(|e| open_error(format!("migrating: {e}")))?;
-        conn.execute("UPDATE jobs SET state = 'pending' WHERE state = 'running'", [])?;
         Ok(Store { path: path.to_owned(), conn: Mutex::new(conn) })
+    }
+
+    /// Returns jobs a stopped or crashed worker left running to the queue; how many. Only the
+    /// one process that works this store's queue calls it, as it starts.
+    pub fn requeue_interrupted(&self) -> Result<usize, StoreError> {
+        Ok(self.conn().execute("UPDATE jobs SET state = 'pending' WHERE state = 'running'", [])?)
     }
 
     pub fn path(&self) -> &Path {

@@ -89,7 +89,22 @@ fn jobs_caught_running_by_a_crash_run_again_after_reopening() {
         // Dropped while the job is running, as a crash would leave it.
     }
     let store = Store::open(&path).unwrap();
+    assert!(store.claim_due(now, 10).unwrap().is_empty(), "opening alone takes no running job");
+    assert_eq!(store.requeue_interrupted().unwrap(), 1);
     assert_eq!(store.claim_due(now, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn a_second_opening_beside_a_working_store_leaves_its_running_jobs_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite3");
+    let now = Utc::now();
+    let worker = Store::open(&path).unwrap();
+    worker.accept(&event("k1"), now).unwrap();
+    assert_eq!(worker.claim_due(now, 10).unwrap().len(), 1);
+    let listing = Store::open(&path).unwrap(); // `bt-autotask-worker jobs` while the worker runs
+    assert_eq!(listing.recent_jobs(10).unwrap()[0].state, JobState::Running);
+    assert!(worker.claim_due(now, 10).unwrap().is_empty(), "the running job is not handed out twice");
 }
 
 #[test]

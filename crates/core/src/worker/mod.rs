@@ -58,6 +58,16 @@ impl From<autotask::Error> for Failure {
     }
 }
 
+/// A failed write, said with what was being written: a refusal in Autotask's words and what to
+/// fix (never retried — the same request would be refused again), anything else as usual.
+fn refused(what: impl FnOnce() -> String, e: autotask::Error) -> Failure {
+    if e.kind == autotask::ErrorKind::Rejected {
+        Failure::Permanent(format!("Autotask refused {}: {}", what(), e.reason()))
+    } else {
+        e.into()
+    }
+}
+
 impl From<beyondtrust::Error> for Failure {
     fn from(e: beyondtrust::Error) -> Failure {
         if e.is_transient() { Failure::Transient(e.to_string()) } else { Failure::Permanent(e.to_string()) }
@@ -75,6 +85,10 @@ impl From<RenderError> for Failure {
         Failure::Permanent(e.to_string())
     }
 }
+
+/// How long the worker waits at most before looking at the store again: another process
+/// (`bt-autotask-worker retry`, `attach`) may have queued a job it was not told about.
+const IDLE_LOOK: Duration = Duration::from_secs(5);
 
 /// Timing of retries; the defaults suit production, tests shorten them.
 #[derive(Debug, Clone)]
@@ -178,8 +192,8 @@ impl Worker {
             let next_due = self.store.run(|s| s.next_due()).await.ok().flatten();
             let wait = next_due
                 .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(60))
-                .min(Duration::from_secs(60));
+                .unwrap_or(IDLE_LOOK)
+                .min(IDLE_LOOK);
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = self.wake.notified() => {}

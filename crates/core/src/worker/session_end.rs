@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use super::tickets::{TicketRef, parse_external_key};
-use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of};
+use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of, refused};
 use crate::autotask::{Filter, Query, Resource, Role, TimeEntry};
 use crate::beyondtrust::{OutboundEvent, SupportSession};
 use crate::store::LedgerEntry;
@@ -54,14 +54,13 @@ pub(super) async fn handle(
         }
         Err(e) => return Err(e),
     };
-    let time = if clients.profile.update_time_entry {
-        time_entry(worker, clients, job, &session, ticket_id).await?;
-        " and a time entry"
+    let (time, timed) = if clients.profile.update_time_entry {
+        (" and a time entry", time_entry(worker, clients, job, &session, ticket_id).await?)
     } else {
-        ""
+        ("", false)
     };
     let parts = if notes.len() == 1 { "a note".to_owned() } else { format!("{} notes", notes.len()) };
-    let again = if written == 0 { " (already there)" } else { "" };
+    let again = if written == 0 && !timed { " (already there)" } else { "" };
     Ok(Outcome::Done {
         summary: format!("Wrote {parts}{time} to ticket {key} for session {lsid}{again}"),
         ticket_id: Some(ticket_id),
@@ -73,19 +72,20 @@ pub fn hours_worked(seconds: u64) -> f64 {
     ((seconds as f64 / 36.0).ceil() / 100.0).clamp(0.01, 24.0)
 }
 
+/// Writes the primary rep's time entry unless it is there; whether it was written now.
 async fn time_entry(
     worker: &Worker,
     clients: &ProfileClients,
     job: &Job,
     session: &SupportSession,
     ticket_id: i64,
-) -> Result<(), Failure> {
+) -> Result<bool, Failure> {
     let profile = &clients.profile;
     let lsid = session.lsid.clone();
     let (p, l) = (profile.name.clone(), lsid.clone());
     let done = worker.store.run(move |s| s.writes_for(&p, &l)).await?;
     if done.iter().any(|w| w.kind == "time_entry") {
-        return Ok(());
+        return Ok(false);
     }
     let defaults = &profile.time_entry_default_data;
     let username = session.primary_representative().and_then(|r| r.username.clone()).ok_or_else(|| {
@@ -106,6 +106,7 @@ async fn time_entry(
     } else {
         None
     };
+    let written = existing.is_none();
     let id = match existing {
         Some(id) => id,
         None => {
@@ -127,7 +128,8 @@ async fn time_entry(
                 offset_hours: defaults.offset_hours(),
                 ..Default::default()
             };
-            clients.autotask.create(&entry).await?
+            let what = || format!("the time entry for {email} as \"{role_name}\" on ticket {ticket_id}");
+            clients.autotask.create(&entry).await.map_err(|e| refused(what, e))?
         }
     };
     let entry = LedgerEntry {
@@ -139,7 +141,7 @@ async fn time_entry(
         autotask_id: id,
     };
     worker.store.run(move |s| s.record_write(&entry, Utc::now())).await?;
-    Ok(())
+    Ok(written)
 }
 
 impl Worker {

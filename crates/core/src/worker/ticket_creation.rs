@@ -9,10 +9,14 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 
 use super::tickets::parse_external_key;
-use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of};
+use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of, refused};
 use crate::autotask::{Company, Contact, Filter, Query, Role, Ticket};
 use crate::beyondtrust::{OutboundEvent, SupportSession};
 use crate::store::LedgerEntry;
+
+/// Autotask keeps at most this many characters of a ticket's description; a customer who pasted
+/// a long error log into the portal form still gets a ticket, its description cut short.
+const TICKET_DESCRIPTION_LIMIT: usize = 8000;
 
 /// The line added to a created ticket's description, searched for before creating again.
 pub fn ticket_marker(lsid: &str) -> String {
@@ -68,7 +72,8 @@ pub(super) async fn handle(
         Some(id) => id,
         None => {
             let ticket = ticket_fields(clients, &session, overlay).await?;
-            clients.autotask.create(&ticket).await?
+            let what = || format!("the ticket for session {lsid} (check Ticket Default Data)");
+            clients.autotask.create(&ticket).await.map_err(|e| refused(what, e))?
         }
     };
     let entry = LedgerEntry {
@@ -160,7 +165,10 @@ async fn ticket_fields(
         title.filter(|t| !t.is_empty()).unwrap_or_else(|| format!("BeyondTrust Remote Support session: {issue}"));
     fields.insert("title".into(), title.trim_end_matches([':', ' ']).chars().take(255).collect::<String>().into());
     let description = take(&mut fields, "description").as_ref().and_then(text).map(fill).unwrap_or(details.clone());
-    let description = format!("{}\n\n{}", description.trim(), ticket_marker(&session.lsid));
+    let marker = ticket_marker(&session.lsid);
+    let room = TICKET_DESCRIPTION_LIMIT - marker.chars().count() - 2;
+    let description: String = description.trim().chars().take(room).collect();
+    let description = format!("{description}\n\n{marker}");
     fields.insert("description".into(), description.trim_start().into());
     picklist_labels(clients, &mut fields).await?;
     if !fields.keys().any(|k| k.eq_ignore_ascii_case("dueDateTime")) {

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 
-use super::{Failure, Job, ProfileClients, Worker};
+use super::{Failure, Job, ProfileClients, Worker, refused};
 use crate::autotask::{ErrorKind, Filter, Query, Ticket, TicketNote};
 use crate::render::{NoteText, marker};
 use crate::store::LedgerEntry;
@@ -86,7 +86,8 @@ impl Worker {
                         ..Default::default()
                     };
                     written += 1;
-                    clients.autotask.create_child(ticket_id, &new).await?
+                    let what = || format!("the {kind} note \"{}\" on ticket {ticket_id}", note.title);
+                    clients.autotask.create_child(ticket_id, &new).await.map_err(|e| refused(what, e))?
                 }
             };
             let entry = LedgerEntry {

@@ -156,10 +156,13 @@ fn load_people(store: &mut Store, api_username: &str) {
                    "firstName": rep.first_name, "lastName": rep.last_name, "title": "Support Technician",
                    "isActive": rep.active}),
         );
-        // Every rep but the last holds the seed's "Sample Role"; the last one only Engineer,
-        // so a time entry for that rep fails the way it does in a misconfigured database.
-        let roles: &[i64] =
-            if i + 1 < DEMO_REPS.len() { &[SAMPLE_ROLE_ID, TECHNICIAN_ROLE_ID] } else { &[ENGINEER_ROLE_ID] };
+        // Every rep holds the seed's "Sample Role" (the demo is a desk set up right; tests add a
+        // rep without it); the last one is an engineer rather than a technician.
+        let roles: &[i64] = if i + 1 < DEMO_REPS.len() {
+            &[SAMPLE_ROLE_ID, TECHNICIAN_ROLE_ID]
+        } else {
+            &[SAMPLE_ROLE_ID, ENGINEER_ROLE_ID]
+        };
         for role in roles {
             insert(
                 store,

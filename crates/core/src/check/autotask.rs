@@ -1,0 +1,128 @@
+//! The Autotask half of a check: the connection, then the settings whose mistakes Autotask
+//! would only refuse at write time (note type and publish values, the time entry role of every
+//! rep, Ticket Default Data).
+
+use std::collections::HashSet;
+
+use super::{Report, ticket_defaults};
+use crate::autotask::{AutotaskClient, Error, ErrorKind, Filter, Query, Resource, ResourceRole, Role, TicketNote};
+use crate::config::Profile;
+
+/// At most this many reps are named in one line; the rest are counted.
+const NAMED: usize = 8;
+
+pub(super) async fn check(profile: &Profile, r: &mut Report<'_>) {
+    let client = match AutotaskClient::new(profile.autotask.clone()) {
+        Ok(c) => c,
+        Err(e) => return r.fail(format!("Autotask: {e}")),
+    };
+    if let Err(e) = checks(&client, profile, r).await {
+        // One cause (no network, a wrong secret) would fail every call after it: say it once.
+        r.fail(e.to_string());
+        r.say("the remaining Autotask checks need the above to work, so they were not tried");
+    }
+}
+
+/// Whether an error ends the checks: only a refusal of one entity leaves the others worth trying.
+fn stops_the_checks(e: &Error) -> bool {
+    !matches!(e.kind, ErrorKind::Permission | ErrorKind::NotFound)
+}
+
+/// Turns an error that does not stop the checks into a failed line.
+pub(super) fn settle<T>(r: &mut Report<'_>, result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if stops_the_checks(&e) => Err(e),
+        Err(e) => {
+            r.fail(e.to_string());
+            Ok(None)
+        }
+    }
+}
+
+async fn checks(client: &AutotaskClient, profile: &Profile, r: &mut Report<'_>) -> Result<(), Error> {
+    let zone = client.zone().await?;
+    r.pass(format!("Autotask zone: {} (web {})", zone.api_root, zone.web_root));
+    let usage = client.refresh_usage().await?;
+    r.pass(format!("Autotask: {} of {} requests used this hour", usage.used, usage.limit));
+    notes(client, profile, r).await?;
+    if profile.update_time_entry {
+        time_entries(client, profile, r).await?;
+    }
+    if profile.enable_automatic_ticket_creation {
+        ticket_defaults::check(client, profile, r).await?;
+    }
+    Ok(())
+}
+
+async fn notes(client: &AutotaskClient, profile: &Profile, r: &mut Report<'_>) -> Result<(), Error> {
+    let Some(fields) = settle(r, client.fields::<TicketNote>().await)? else { return Ok(()) };
+    match fields.picklist("noteType").and_then(|p| p.label_of(profile.note_type).map(str::to_owned)) {
+        Some(label) => r.pass(format!("Autotask note type {} is \"{label}\"", profile.note_type)),
+        None => {
+            r.fail(format!("Autotask has no note type {}; set note_type to one of its note types", profile.note_type))
+        }
+    }
+    let publish = if profile.publish_notes_as_public { 1 } else { 2 };
+    match fields.picklist("publish").and_then(|p| p.label_of(publish).map(str::to_owned)) {
+        Some(label) => r.pass(format!("notes are published as \"{label}\" ({publish})")),
+        None => r.fail(format!(
+            "Autotask's notes have no publish value {publish}; tell us which values your Autotask lists, and switch publish_notes_as_public meanwhile"
+        )),
+    }
+    Ok(())
+}
+
+/// The role by name, and every active rep at the default domain who lacks it: Autotask refuses a
+/// time entry whose resource and role are not a pair, so each of them would lose their time.
+async fn time_entries(client: &AutotaskClient, profile: &Profile, r: &mut Report<'_>) -> Result<(), Error> {
+    let defaults = &profile.time_entry_default_data;
+    let role_name = defaults.role_name().unwrap_or_default();
+    let roles = settle(r, client.query_all::<Role>(Query::new(Filter::eq("name", role_name))).await)?;
+    let Some(role) = roles.and_then(|roles| roles.into_iter().find_map(|role| role.id)) else {
+        r.fail(format!("Autotask has no role \"{role_name}\"; correct roleName in Time Entry Default Data"));
+        return Ok(());
+    };
+    r.pass(format!("Autotask role \"{role_name}\" found"));
+    let domain = defaults.default_domain().unwrap_or_default();
+    let reps = Query::new(Filter::ends_with("email", format!("@{domain}")))
+        .and(Filter::eq("isActive", true))
+        .include_fields(["id", "email"]);
+    let Some(mut reps) = settle(r, client.query_all::<Resource>(reps).await)? else { return Ok(()) };
+    // The integration's own API user is a resource too, but never records time.
+    let api_user = &profile.autotask.username;
+    reps.retain(|rep| rep.email.as_deref().is_none_or(|e| !e.eq_ignore_ascii_case(api_user)));
+    if reps.is_empty() {
+        r.fail(format!("no active Autotask resource has an e-mail @{domain}; correct defaultDomain"));
+        return Ok(());
+    }
+    let holders =
+        Query::new(Filter::eq("roleID", role)).and(Filter::eq("isActive", true)).include_fields(["resourceID"]);
+    let Some(holders) = settle(r, client.query_all::<ResourceRole>(holders).await)? else { return Ok(()) };
+    let holders: HashSet<i64> = holders.into_iter().filter_map(|h| h.resource_id).collect();
+    let lacking: Vec<&str> = reps
+        .iter()
+        .filter(|rep| rep.id.is_none_or(|id| !holders.contains(&id)))
+        .filter_map(|rep| rep.email.as_deref())
+        .collect();
+    if lacking.is_empty() {
+        r.pass(format!("all {} active Autotask resources @{domain} hold the role \"{role_name}\"", reps.len()));
+    } else {
+        r.fail(format!(
+            "{} of {} active Autotask resources @{domain} do not hold the role \"{role_name}\", so Autotask would refuse their time entries: {} — give them the role in Autotask (Admin › Resources › the resource › Roles), or set roleName to a role they hold",
+            lacking.len(),
+            reps.len(),
+            named(&lacking)
+        ));
+    }
+    Ok(())
+}
+
+/// The first few names, and how many more.
+pub(super) fn named(names: &[&str]) -> String {
+    let shown = names.iter().take(NAMED).copied().collect::<Vec<_>>().join(", ");
+    match names.len().saturating_sub(NAMED) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
