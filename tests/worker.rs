@@ -144,6 +144,26 @@ async fn polling_finds_sessions_without_outbound_events() {
     assert!(worker.stop());
 }
 
+/// Ticket Default Data that Autotask refuses, each in a profile of its own: name, data, Autotask's words.
+const REFUSED_TICKETS: [(&str, &str, &str); 3] = [
+    (
+        "pair",
+        "companyName = \"Dynamo Corporation\", status = 1, priority = 2, queueID = 8, assignedResourceID = 29684001, \
+         assignedResourceRoleName = \"Engineer\"",
+        "The specified AssignedResourceID and AssignedRoleID combination is not currently defined",
+    ),
+    (
+        "reference",
+        "companyID = 999, status = 1, priority = 2, queueID = 8",
+        "Value does not reference an existing entity for companyID.",
+    ),
+    (
+        "required",
+        "companyName = \"Dynamo Corporation\", priority = 2, queueID = 8",
+        "Value does not exist for the required field status",
+    ),
+];
+
 /// `bt-autotask-worker <args> --config <config>`'s standard output, with the stand-ins' secrets.
 fn worker_says(args: &[&str], config: &std::path::Path) -> String {
     let output = Command::new(worker_binary())
@@ -174,30 +194,39 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
         .as_i64()
         .unwrap();
     let spawn = || bta_sim::beyondtrust::spawn(bta_sim::beyondtrust::Config { demo: false, ..Default::default() }, 0);
-    let (creating, noting) = (spawn().await.unwrap(), spawn().await.unwrap());
+    let noting = spawn().await.unwrap();
+    let mut creating = Vec::new();
+    for _ in REFUSED_TICKETS {
+        creating.push(spawn().await.unwrap());
+    }
     let port = free_port();
     let on = |appliance: &bta_sim::beyondtrust::Running, profile: String| {
         profile.replace(&stands.appliance.host(), &appliance.host())
     };
-    let tickets = on(
-        &creating,
-        stands.profile(
-            "Tickets",
-            "appliance_id = \"tickets\"\noutbound_event_types = [\"support_session_end\", \"someone_joins_a_support_session\"]\n\
-             enable_automatic_ticket_creation = true\nautomatic_ticket_creation_without_external_key = true\n\
-             ticket_default_data = { companyName = \"Dynamo Corporation\", status = 1, priority = 2, queueID = 8, \
-             assignedResourceID = 29684001, assignedResourceRoleName = \"Engineer\" }",
-        ),
-    );
-    let notes_profile = on(&noting, stands.profile("Notes", "appliance_id = \"notes\"\nnote_type = 77"));
-    let config = stands.write_config(&format!(
-        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nretry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{}\n{tickets}\n{notes_profile}",
+    let mut profiles = vec![
         stands.profile("Desk", "retry_attempt_limit = 5"),
+        on(&noting, stands.profile("Notes", "appliance_id = \"notes\"\nnote_type = 77")),
+    ];
+    for ((name, defaults, _), appliance) in REFUSED_TICKETS.iter().zip(&creating) {
+        let creation = format!(
+            "appliance_id = \"{name}\"\noutbound_event_types = [\"support_session_end\", \"someone_joins_a_support_session\"]\n\
+             enable_automatic_ticket_creation = true\nautomatic_ticket_creation_without_external_key = true\n\
+             ticket_default_data = {{ {defaults} }}"
+        );
+        profiles.push(on(appliance, stands.profile(name, &creation)));
+    }
+    let config = stands.write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nretry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{}",
+        profiles.join("\n")
     ));
     let worker = Worker::start(&config, port).await;
     let url = |query: &str| format!("http://127.0.0.1:{port}/ERSPost{query}");
     stands.appliance("recipients", json!({"url": url(""), "retry_ms": 50})).await;
-    stands.post(format!("{}/_sim/recipients", creating.base_url), json!({"url": url("?appliance=tickets")})).await;
+    for ((name, _, _), appliance) in REFUSED_TICKETS.iter().zip(&creating) {
+        stands
+            .post(format!("{}/_sim/recipients", appliance.base_url), json!({"url": url(&format!("?appliance={name}"))}))
+            .await;
+    }
     stands.post(format!("{}/_sim/recipients", noting.base_url), json!({"url": url("?appliance=notes")})).await;
     // An outage, not a refusal: two time entry requests answered 500 without an errors list.
     stands
@@ -217,8 +246,11 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
     let refused = stands.appliance("sessions", without_role).await["lsid"].as_str().unwrap().to_owned();
     let joined = json!({"external_key": "", "live": true, "reps": [{"username": "alex.morgan"}],
                         "customer": {"name": "Miguel Ortega", "issue": "VPN Access", "details": "VPN drops"}});
-    let portal =
-        stands.post(format!("{}/_sim/sessions", creating.base_url), joined).await["lsid"].as_str().unwrap().to_owned();
+    let mut portal = Vec::new();
+    for appliance in &creating {
+        let lsid = stands.post(format!("{}/_sim/sessions", appliance.base_url), joined.clone()).await["lsid"].clone();
+        portal.push(lsid.as_str().unwrap().to_owned());
+    }
     let badly_typed = stands.post(format!("{}/_sim/sessions", noting.base_url), session("7218")).await["lsid"]
         .as_str()
         .unwrap()
@@ -226,9 +258,9 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
     let listing = || worker_says(&["jobs"], &config);
     wait_until("every job to settle", async || {
         let all = listing();
-        [(&refused, "support_conference_end"), (&portal, "member_added"), (&badly_typed, "support_conference_end")]
-            .iter()
-            .all(|(lsid, event)| job_line(&all, lsid, event).contains("failed"))
+        let ended =
+            [&refused, &badly_typed].into_iter().all(|l| job_line(&all, l, "conference_end").contains("failed"));
+        ended && portal.iter().all(|l| job_line(&all, l, "member_added").contains("failed"))
     })
     .await;
 
@@ -241,7 +273,6 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
              AssignedResourceID and AssignedRoleID combination is not currently defined (HTTP 500) — the resource must \
              hold the role",
         ),
-        (&portal, "member_added", "Autotask refused the ticket for session"),
         (
             &badly_typed,
             "support_conference_end",
@@ -253,7 +284,11 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
         assert!(line.contains(words), "«{words}» missing in: {line}");
         assert!(!line.contains("answer was lost"), "{line}");
     }
-    assert!(job_line(&all, &portal, "member_added").contains("combination is not currently defined"), "{all}");
+    for ((_, _, words), lsid) in REFUSED_TICKETS.iter().zip(&portal) {
+        let line = job_line(&all, lsid, "member_added");
+        assert!(line.contains("failed") && line.contains("Autotask refused the ticket for session"), "{line}");
+        assert!(line.contains(words), "«{words}» missing in: {line}");
+    }
     // Each refused write was sent once, whatever the retry limit; the outage's three times.
     let requests = stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await;
     let posts = |path: &str| {
@@ -261,7 +296,7 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
         requests.as_array().unwrap().iter().filter(of).map(|r| r["status"].as_u64().unwrap()).collect::<Vec<_>>()
     };
     assert_eq!(posts("/TimeEntries"), [500, 200, 500], "the outage retried, the refusal sent once");
-    assert_eq!(posts("/Tickets"), [500], "the refused ticket sent once");
+    assert_eq!(posts("/Tickets"), [500; REFUSED_TICKETS.len()], "each refused ticket sent once");
     assert_eq!(posts("/Tickets/7218/Notes"), [500], "the refused note sent once");
     let outage_line = job_line(&all, &outage, "support_conference_end");
     assert!(
@@ -276,7 +311,8 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
     assert_eq!((notes_of(&notes, &outage).len(), timed(&outage)), (1, 1), "the outage wrote nothing twice");
     assert_eq!((notes_of(&notes, &refused).len(), timed(&refused)), (1, 0), "the note before the refusal is kept");
     assert!(notes_of(&notes, &badly_typed).is_empty());
-    for (name, appliance) in [("main", &stands.appliance), ("tickets", &creating), ("notes", &noting)] {
+    let appliances = [&stands.appliance, &noting].into_iter().chain(&creating);
+    for (name, appliance) in ["main", "notes", "pair", "reference", "required"].into_iter().zip(appliances) {
         let deliveries = stands.get(format!("{}/_sim/deliveries", appliance.base_url)).await;
         let stats = &deliveries[0];
         assert_eq!(

@@ -144,7 +144,13 @@ pub const FIELDS: &[Field] = &[
     field(AT, "autotask_integration_code", "Autotask API Integration Code", Kind::Secret, "The tracking identifier"),
     field(AT, "autotask_impersonation_resource_id", "Impersonation resource id", Kind::Integer, "Optional"),
     field(AT, "note_type", "Autotask Note Type", Kind::Integer, "Default 1"),
-    field(AT, "publish_notes_as_public", "Autotask Publish Notes as Public", Kind::Bool, ""),
+    field(
+        AT,
+        "publish_notes_as_public",
+        "Autotask Publish Notes as Public",
+        Kind::Bool,
+        "on: \"All Autotask Users\", shown on the client portal too; off: \"Internal Project Team\"",
+    ),
     field(AT, "update_time_entry", "Autotask Update Time Entry", Kind::Bool, ""),
     field(
         AT,
