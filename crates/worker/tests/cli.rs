@@ -168,6 +168,12 @@ async fn check_finds_what_autotask_would_refuse_before_a_session_ends() {
         report.contains("✗ Ticket Default Data: resource 29684001 does not hold the role \"Engineer\""),
         "{report}"
     );
+    // A blank summaryNotes (Autotask: "TimeEntry.summaryNotes can not be blank.") stops at loading.
+    let blank =
+        std::fs::read_to_string(&config).unwrap().replace("summaryNotes = \"Remote support\"", "summaryNotes = \" \"");
+    std::fs::write(&config, blank).unwrap();
+    let (passed, report) = check(&config);
+    assert!(!passed && report.contains("needs summaryNotes when update_time_entry is on"), "{report}");
     let fine = pair.replace("Engineer", "Technician");
     let (_, report) = check(&stands.config(free_port(), &format!("{ENV_SECRETS}\n{creation}{fine}")));
     assert!(
