@@ -431,3 +431,38 @@ async fn two_reps_app_workers_write_every_session_exactly_once() {
         service.stop().await.unwrap();
     }
 }
+
+/// The time entries a desk's billing rules make for sessions of these lengths (seconds), as
+/// (hoursWorked, hoursToBill) in the order the sessions were made.
+async fn billed(rules: &str, durations: &[u64]) -> Vec<(Value, Value)> {
+    let system = Pipeline::start(rules).await;
+    system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
+    let mut lsids = Vec::new();
+    for (i, seconds) in durations.iter().enumerate() {
+        let mut session = scenario(&(7202 + i as i64).to_string());
+        session["duration"] = json!(seconds);
+        lsids.push(system.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned());
+    }
+    system.settled(durations.len()).await;
+    let entries = system.records("TimeEntries").await;
+    let of = |lsid: &String| {
+        let entry = entries.iter().find(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(lsid))).unwrap();
+        (entry["hoursWorked"].clone(), entry["hoursToBill"].clone())
+    };
+    lsids.iter().map(of).collect()
+}
+
+#[tokio::test]
+async fn time_entries_bill_in_quarter_hours_with_a_half_hour_minimum() {
+    let desk = "time_entry_rounding_minutes = 15\ntime_entry_minimum_minutes = 30";
+    let entries = billed(desk, &[10 * 60, 31 * 60, 75 * 60]).await;
+    assert_eq!(
+        entries,
+        [(json!(0.17), json!(0.5)), (json!(0.52), json!(0.75)), (json!(1.25), json!(1.25))],
+        "hours worked keep the seed's rounding; hours to bill follow the blocks and the minimum"
+    );
+    let both = billed(&format!("{desk}\ntime_entry_round_hours_worked = true"), &[10 * 60, 31 * 60]).await;
+    assert_eq!(both, [(json!(0.5), json!(0.5)), (json!(0.75), json!(0.75))], "hours worked follow them too");
+    let seed = billed("", &[902]).await;
+    assert_eq!(seed, [(json!(0.26), Value::Null)], "without rules Autotask bills the hours worked (the seed)");
+}

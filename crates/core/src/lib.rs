@@ -3,6 +3,7 @@
 
 pub mod autotask;
 pub mod beyondtrust;
+pub mod billing;
 pub mod check;
 pub mod config;
 pub mod desk;

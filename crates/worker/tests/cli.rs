@@ -108,6 +108,7 @@ async fn check_reports_each_connection_and_fails_on_a_bad_secret() {
         "note type 1 is \"Task Detail\"",
         "role \"Sample Role\" found",
         "all 5 active Autotask resources @example.com hold the role \"Sample Role\"",
+        "time entries: hours to bill rounded up to the next 0.01 h (the seed's rounding)",
         "notes are published as \"Internal Project Team\" (2)",
         "All checks passed.",
     ] {

@@ -84,6 +84,7 @@ async fn time_entries(client: &AutotaskClient, profile: &Profile, r: &mut Report
         return Ok(());
     };
     r.pass(format!("Autotask role \"{role_name}\" found"));
+    r.pass(format!("time entries: {}", profile.billing.describe()));
     let domain = defaults.default_domain().unwrap_or_default();
     let reps = Query::new(Filter::ends_with("email", format!("@{domain}")))
         .and(Filter::eq("isActive", true))

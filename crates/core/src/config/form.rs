@@ -160,6 +160,21 @@ pub const FIELDS: &[Field] = &[
         "JSON with defaultDomain, roleName, summaryNotes",
     ),
     field(
+        AT,
+        "time_entry_rounding_minutes",
+        "Bill time in blocks of (minutes)",
+        Kind::Integer,
+        "0: the seed's rounding up to 0.01 h; 15 bills every started quarter hour",
+    ),
+    field(AT, "time_entry_minimum_minutes", "Bill at least (minutes)", Kind::Integer, "0: no minimum"),
+    field(
+        AT,
+        "time_entry_round_hours_worked",
+        "Apply these to hours worked too",
+        Kind::Bool,
+        "Off: only hours to bill follow the blocks and the minimum",
+    ),
+    field(
         TICKETS,
         "enable_automatic_ticket_creation",
         "Enable Automatic Ticket Creation on Session Start",

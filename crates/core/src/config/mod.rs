@@ -112,6 +112,8 @@ pub struct Profile {
     pub publish_notes_as_public: bool,
     pub update_time_entry: bool,
     pub time_entry_default_data: TimeEntryDefaults,
+    /// Beyond the seed: blocks and a minimum for the time entry's billed hours.
+    pub billing: crate::billing::BillingRules,
     pub enable_automatic_ticket_creation: bool,
     pub automatic_ticket_creation_without_external_key: bool,
     pub automatic_ticket_creation_session_types: Vec<String>,
@@ -359,6 +361,11 @@ fn read_profile(
             }
         }
     }
+    let billing = crate::billing::BillingRules {
+        rounding_minutes: s.integer("time_entry_rounding_minutes", 0..=480).unwrap_or(0) as u32,
+        minimum_minutes: s.integer("time_entry_minimum_minutes", 0..=1440).unwrap_or(0) as u32,
+        round_hours_worked: s.bool("time_entry_round_hours_worked", false),
+    };
     let enable_automatic_ticket_creation = s.bool("enable_automatic_ticket_creation", false);
     let automatic_ticket_creation_without_external_key =
         s.bool("automatic_ticket_creation_without_external_key", false);
@@ -404,6 +411,7 @@ fn read_profile(
         publish_notes_as_public,
         update_time_entry,
         time_entry_default_data,
+        billing,
         enable_automatic_ticket_creation,
         automatic_ticket_creation_without_external_key,
         automatic_ticket_creation_session_types,

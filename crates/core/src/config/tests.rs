@@ -83,6 +83,8 @@ polling_event_types = ["customer_exit_survey_is_completed"]
 update_time_entry = true
 time_entry_default_data = { roleName = "Sample Role" }
 retry_attempt_limit = 1000
+time_entry_rounding_minutes = 600
+time_entry_minimum_minutes = -5
 wibble = 1
 
 [[profile]]
@@ -105,6 +107,8 @@ automatic_ticket_creation_without_external_key = true
         "needs defaultDomain when update_time_entry is on",
         "needs summaryNotes when update_time_entry is on",
         "profile 'A', key 'retry_attempt_limit': is 1000",
+        "profile 'A', key 'time_entry_rounding_minutes': is 600",
+        "profile 'A', key 'time_entry_minimum_minutes': is -5",
         "profile 'A', key 'wibble': is not a known setting",
         "profile number 2, key 'name': is missing",
         "profile number 2, key 'automatic_ticket_creation_without_external_key': needs enable_automatic_ticket_creation",

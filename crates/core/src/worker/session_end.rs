@@ -67,11 +67,6 @@ pub(super) async fn handle(
     })
 }
 
-/// Hours as Autotask takes them: rounded up to the next hundredth, at least 0.01, at most 24.
-pub fn hours_worked(seconds: u64) -> f64 {
-    ((seconds as f64 / 36.0).ceil() / 100.0).clamp(0.01, 24.0)
-}
-
 /// Writes the primary rep's time entry unless it is there; whether it was written now.
 async fn time_entry(
     worker: &Worker,
@@ -122,7 +117,9 @@ async fn time_entry(
                 date_worked: session.start_time,
                 start_date_time: session.start_time,
                 end_date_time: session.end_time,
-                hours_worked: Some(hours_worked(seconds)),
+                hours_worked: Some(profile.billing.hours_worked(seconds)),
+                // Set only under a desk's own rules; otherwise Autotask bills the hours worked.
+                hours_to_bill: profile.billing.is_set().then(|| profile.billing.hours_to_bill(seconds)),
                 summary_notes: defaults.summary_notes().map(str::to_owned),
                 internal_notes: Some(internal),
                 offset_hours: defaults.offset_hours(),
@@ -184,19 +181,5 @@ impl Worker {
                 "Autotask has no role named '{name}'; correct roleName in Time Entry Default Data"
             ))
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::hours_worked;
-
-    #[test]
-    fn hours_round_up_to_the_hundredth() {
-        assert_eq!(hours_worked(902), 0.26);
-        assert_eq!(hours_worked(36), 0.01);
-        assert_eq!(hours_worked(37), 0.02);
-        assert_eq!(hours_worked(0), 0.01);
-        assert_eq!(hours_worked(200_000), 24.0);
     }
 }
