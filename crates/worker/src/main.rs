@@ -61,6 +61,7 @@ enum Command {
     },
     /// Print the note(s) a SupportSession report would make, without any network.
     Render {
+        /// A SupportSession report saved from the appliance's reporting API (XML).
         #[arg(long)]
         report: PathBuf,
         /// A directory of templates replacing the built-in ones.
@@ -77,6 +78,7 @@ enum Command {
     },
     /// Queue a failed or finished job again.
     Retry {
+        /// The job's number, as `jobs` lists it.
         id: i64,
         #[command(flatten)]
         config: ConfigFile,
@@ -86,6 +88,7 @@ enum Command {
     Livelinks {
         #[command(flatten)]
         config: ConfigFile,
+        /// The profile whose links to print, by its name.
         #[arg(long)]
         profile: String,
         /// This host's name as the appliance reaches it, for the outbound event URL.
@@ -117,6 +120,7 @@ struct ConfigFile {
 enum SecretAction {
     /// Read a secret from standard input into the keyring.
     Set {
+        /// The profile the secret belongs to, by its name.
         profile: String,
         /// client_secret, autotask_password or autotask_integration_code.
         setting: String,
@@ -168,8 +172,9 @@ fn load(path: &Path) -> anyhow::Result<WorkerConfig> {
     WorkerConfig::load(path, &KeyringStore).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// The configuration without its secrets, for commands that only read the store.
-fn load_for_store(path: &Path) -> anyhow::Result<WorkerConfig> {
+/// The configuration without its secrets, for commands that need none (`jobs`, `retry`,
+/// `livelinks`): they work on a server without a keyring session.
+fn load_without_secrets(path: &Path) -> anyhow::Result<WorkerConfig> {
     WorkerConfig::load(path, &bta_core::config::SkipSecrets).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
@@ -268,14 +273,14 @@ async fn check(path: &Path) -> anyhow::Result<()> {
 }
 
 async fn livelinks(path: &Path, name: &str, host: &str) -> anyhow::Result<()> {
-    let config = load(path)?;
+    let config = load_without_secrets(path)?;
     let Some(profile) = config.profile(name) else {
         let names: Vec<&str> = config.profiles.iter().map(|p| p.name.as_str()).collect();
         bail!("no profile is named '{name}'; the profiles are: {}", names.join(", "));
     };
     let appliance = profile.beyondtrust.base_url().map_err(|e| anyhow::anyhow!(e))?;
     // With a Services URL the web UI is derived; otherwise zone discovery asks Autotask.
-    let zone = bta_core::autotask::AutotaskClient::new(profile.autotask.clone())?.zone().await?.clone();
+    let zone = bta_core::autotask::AutotaskClient::zone_without_secrets(&profile.autotask).await?;
     let query = if profile.appliance_id.eq_ignore_ascii_case("default") {
         String::new()
     } else {
@@ -305,7 +310,7 @@ fn render(report: &Path, templates: Option<&Path>) -> anyhow::Result<()> {
 }
 
 fn jobs(path: &Path, limit: usize) -> anyhow::Result<()> {
-    let store = open_store(&load_for_store(path)?)?;
+    let store = open_store(&load_without_secrets(path)?)?;
     for job in store.recent_jobs(limit)? {
         let why = job.last_error.as_deref().unwrap_or("");
         println!(
@@ -323,7 +328,7 @@ fn jobs(path: &Path, limit: usize) -> anyhow::Result<()> {
 }
 
 fn retry(path: &Path, id: i64) -> anyhow::Result<()> {
-    let store = open_store(&load_for_store(path)?)?;
+    let store = open_store(&load_without_secrets(path)?)?;
     if store.retry(id, chrono::Utc::now())? {
         println!("Job {id} is queued again; a running worker picks it up within 5 seconds.");
         Ok(())
@@ -349,4 +354,30 @@ fn set_secret(profile: &str, setting: &str) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!(e))?;
     println!("Stored {setting} of profile '{profile}' in the OS keyring.");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// An operator reads `--help`: every command and every option of each says what it is.
+    #[test]
+    fn every_command_and_option_has_a_help_line() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments().filter(|a| !matches!(a.get_id().as_str(), "help" | "version")) {
+                if arg.get_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {}", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "bt-autotask-worker", &mut missing);
+        assert!(missing.is_empty(), "no help line: {missing:?}");
+    }
 }

@@ -179,6 +179,16 @@ impl AutotaskClient {
     }
 
     /// The zone: from the Services URL if one is set, else discovered once and cached.
+    /// The zone of the settings' API user when its secrets are not at hand (`livelinks` on a
+    /// server without a keyring session): discovery is unauthenticated and a Services URL needs
+    /// no request, so the placeholders set here are never sent.
+    pub async fn zone_without_secrets(settings: &AutotaskSettings) -> Result<Zone, Error> {
+        let mut settings = settings.clone();
+        settings.secret = crate::Secret::new("unused: zone discovery sends no credentials");
+        settings.integration_code = crate::Secret::new("unused");
+        Ok(AutotaskClient::new(settings)?.zone().await?.clone())
+    }
+
     pub async fn zone(&self) -> Result<&Zone, Error> {
         self.inner.zone.get_or_try_init(|| self.find_zone()).await
     }
