@@ -466,3 +466,28 @@ async fn time_entries_bill_in_quarter_hours_with_a_half_hour_minimum() {
     let seed = billed("", &[902]).await;
     assert_eq!(seed, [(json!(0.26), Value::Null)], "without rules Autotask bills the hours worked (the seed)");
 }
+
+#[tokio::test]
+async fn a_session_delivered_again_after_pruning_is_not_written_twice() {
+    let system = Pipeline::start("").await;
+    system.appliance("recipients", json!({"url": system.intake_url, "events": ["support_conference_end"]})).await;
+    let lsid = system.appliance("sessions", scenario("7203")).await["lsid"].as_str().unwrap().to_owned();
+    system.settled(1).await;
+    // Everything up to a minute from now goes: the job, its event, the ledger.
+    let pruned = system.store.prune(chrono::Utc::now() + chrono::Duration::minutes(1)).await.unwrap();
+    assert!(pruned.jobs == 1 && pruned.ledger >= 2, "{pruned:?}");
+
+    let again = format!(
+        "event=support_conference_end&version=3&timestamp={}&lsid={lsid}&external_key=7203",
+        chrono::Utc::now().timestamp()
+    );
+    let answer = system.http.post(&system.intake_url).body(again).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let jobs = system.settled(1).await;
+    assert_eq!(jobs[0].state, JobState::Done);
+    assert!(jobs[0].last_error.as_deref().unwrap_or_default().contains("already there"), "{:?}", jobs[0]);
+    let notes = notes_for(&system.records("TicketNotes").await, 7203, &lsid);
+    let entries = system.records("TimeEntries").await;
+    let timed = entries.iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(&lsid))).count();
+    assert_eq!((notes.len(), timed), (1, 1), "found by their markers, not written again");
+}

@@ -140,11 +140,12 @@ async fn receive(
 }
 
 async fn health(State(intake): State<Intake>) -> Response {
-    match intake.store.run(|s| s.queue_health()).await {
-        Ok(h) => {
+    match intake.store.run(|s| Ok((s.queue_health()?, s.size_bytes()?))).await {
+        Ok((h, bytes)) => {
             let oldest = h.oldest_pending.map(|t| (Utc::now() - t).num_seconds().max(0));
             axum::Json(json!({
                 "store": "ok",
+                "store_bytes": bytes,
                 "queue": {"pending": h.pending, "running": h.running, "failed": h.failed, "oldest_pending_seconds": oldest},
             }))
             .into_response()

@@ -73,6 +73,7 @@ impl Service {
             }
         };
         let mut tasks = Vec::new();
+        let store_for_pruning = store.clone();
         for profile in config.profiles.iter().filter(|p| !p.disabled && !p.polling_event_types.is_empty()) {
             let appliance = BeyondTrustClient::new(profile.beyondtrust.clone())
                 .map_err(|e| SetupError { profile: profile.name.clone(), message: e.to_string() })?;
@@ -92,6 +93,7 @@ impl Service {
             }
             Mode::Desktop => None,
         };
+        tasks.push(tokio::spawn(prune_daily(store_for_pruning, config.retention, until_stopped())));
         let shutdown = until_stopped();
         tasks.push(tokio::spawn(async move { worker.run(shutdown).await }));
         Ok(Service { stop, poke, wake: jobs_due, tasks, intake })
@@ -115,5 +117,27 @@ impl Service {
             let _ = task.await;
         }
         result
+    }
+}
+
+/// Prunes what is older than the retention as the service starts, then once a day.
+async fn prune_daily(store: AsyncStore, retention: chrono::Duration, stopped: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stopped);
+    loop {
+        match store.prune(chrono::Utc::now() - retention).await {
+            Ok(p) if !p.is_empty() => tracing::info!(
+                "pruned {} finished job(s), {} activity line(s) and {} ledger row(s) older than {} days",
+                p.jobs,
+                p.activity,
+                p.ledger,
+                retention.num_days()
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("the store could not be pruned: {e}"),
+        }
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)) => {}
+        }
     }
 }

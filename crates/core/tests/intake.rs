@@ -75,6 +75,7 @@ async fn an_event_is_stored_then_answered_and_a_retry_makes_no_second_job() {
         listener.http.get(format!("{}/healthz", listener.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["store"], "ok");
     assert_eq!(health["queue"]["pending"], 1);
+    assert!(health["store_bytes"].as_u64().is_some_and(|b| b > 0), "{health}");
 }
 
 #[tokio::test]

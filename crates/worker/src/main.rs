@@ -256,6 +256,7 @@ async fn check(path: &Path) -> anyhow::Result<()> {
         config.profiles.len(),
         config.listen
     );
+    println!("{}", store_line(&config));
     let mut failures = 0;
     for profile in &config.profiles {
         if profile.disabled {
@@ -270,6 +271,19 @@ async fn check(path: &Path) -> anyhow::Result<()> {
     }
     println!("\nAll checks passed.");
     Ok(())
+}
+
+/// The store's place and size, and how long it keeps what is finished.
+fn store_line(config: &WorkerConfig) -> String {
+    let days = config.retention.num_days();
+    match store_path(config).and_then(|path| Ok((open_store(config)?.size_bytes()?, path))) {
+        Ok((bytes, path)) => format!(
+            "Store {}: {:.1} MB; finished jobs, activity and the ledger are kept {days} days",
+            path.display(),
+            bytes as f64 / 1_000_000.0
+        ),
+        Err(e) => format!("Store: {e}"),
+    }
 }
 
 async fn livelinks(path: &Path, name: &str, host: &str) -> anyhow::Result<()> {

@@ -67,7 +67,7 @@ pub fn manage(action: Action, format: LogFormat) -> anyhow::Result<()> {
 fn install(config: &Path, account: Option<String>, format: LogFormat) -> anyhow::Result<()> {
     let config = std::path::absolute(config).with_context(|| format!("{} is not a usable path", config.display()))?;
     // The file must load now; its secrets are the service account's to read, checked at start.
-    crate::load_for_store(&config)?;
+    crate::load_without_secrets(&config)?;
     let password = account.as_ref().map(|_| read_password()).transpose()?;
     let access = ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE;
     let manager = ServiceManager::local_computer(None::<&str>, access).map_err(|e| scm_error("install", e))?;
@@ -304,7 +304,7 @@ fn report(status: ServiceStatusHandle, state: ServiceState, exit_code: ServiceEx
 
 /// Daily log files (30 kept) in `logs` of the worker's data folder; a service has no console.
 fn start_logging(config: &Path, format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = crate::load_for_store(config)
+    let dir = crate::load_without_secrets(config)
         .and_then(|c| crate::data_dir(&c))
         .ok()
         .or_else(bta_core::config::machine_data_dir)?

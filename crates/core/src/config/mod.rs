@@ -142,6 +142,8 @@ pub struct WorkerConfig {
     pub report_lag_wait: std::time::Duration,
     /// How often the tray app looks for changes to the rep's open tickets.
     pub ticket_watch: std::time::Duration,
+    /// Finished jobs, their events, activity and the ledger are pruned once this old.
+    pub retention: chrono::Duration,
     pub profiles: Vec<Profile>,
 }
 
@@ -150,8 +152,7 @@ pub struct WorkerConfig {
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str =
-    "top-level keys are listen, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, retention_days and [[profile]]";
 const PROFILE_KEYS_HINT: &str = "every profile key is shown in examples/worker.toml";
 
 impl WorkerConfig {
@@ -177,6 +178,7 @@ impl WorkerConfig {
         let report_lag_wait = millis(top.integer("report_lag_wait_ms", 1..=3_600_000), 5_000);
         let ticket_watch =
             std::time::Duration::from_secs(top.integer("ticket_watch_seconds", 5..=86_400).unwrap_or(180) as u64);
+        let retention = chrono::Duration::days(top.integer("retention_days", 1..=3650).unwrap_or(90));
         let has_profiles = top.has("profile");
         top.finish(TOP_KEYS_HINT);
         let listen = listen.parse::<SocketAddr>().unwrap_or_else(|_| {
@@ -200,7 +202,7 @@ impl WorkerConfig {
         }
         check_profiles_together(&profiles, &mut problems);
         if problems.is_empty() {
-            Ok(WorkerConfig { listen, data_dir, retry_delay, report_lag_wait, ticket_watch, profiles })
+            Ok(WorkerConfig { listen, data_dir, retry_delay, report_lag_wait, ticket_watch, retention, profiles })
         } else {
             Err(ConfigErrors(problems))
         }

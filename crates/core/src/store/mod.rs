@@ -5,6 +5,7 @@
 //! SQLite work is blocking: async callers go through [`AsyncStore`], which runs it on the
 //! blocking pool.
 
+mod retention;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -185,6 +186,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        retention::allow_incremental_vacuum(&conn).map_err(|e| open_error(format!("setting up vacuum: {e}")))?;
         schema::migrate(&conn).map_err(|e| open_error(format!("migrating: {e}")))?;
         Ok(Store { path: path.to_owned(), conn: Mutex::new(conn) })
     }

@@ -56,6 +56,11 @@ const MIGRATIONS: &[&str] = &[
         fetched_at INTEGER NOT NULL,
         PRIMARY KEY (kind, key)
     );",
+    // 2: what pruning needs — indexes on the times rows are pruned by, and what was pruned.
+    "CREATE INDEX jobs_finished ON jobs (state, updated_at);
+    CREATE INDEX activity_at ON activity (at);
+    CREATE INDEX ledger_written ON ledger (written_at);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -173,3 +173,58 @@ fn an_unusable_location_says_where_and_what_to_check() {
     let text = err.to_string();
     assert!(text.contains("could not be opened") && text.contains("permissions"), "{text}");
 }
+
+#[test]
+fn pruning_removes_what_is_finished_and_old_and_keeps_what_waits_for_a_person() {
+    let (_dir, store) = open();
+    let old = Utc::now() - Duration::days(100);
+    let now = Utc::now();
+    let finish = |key: &str, state: JobState, at| {
+        let Accepted::New { job_id } = store.accept(&event(key), at).unwrap() else { panic!("not new") };
+        store.finish(job_id, state, None, at).unwrap();
+    };
+    for i in 0..1200 {
+        finish(&format!("done-{i}"), JobState::Done, old);
+    }
+    finish("ignored", JobState::Ignored, old);
+    finish("failed", JobState::Failed, old);
+    store.accept(&event("pending"), old).unwrap();
+    finish("recent", JobState::Done, now);
+    for i in 0..700 {
+        store.log_activity("Production", Some("abc"), None, "info", "written", None, old).unwrap();
+        let entry = LedgerEntry {
+            profile: "Production".into(),
+            lsid: format!("{i:032x}"),
+            kind: "note:session".into(),
+            part: 1,
+            ticket_id: Some(7201),
+            autotask_id: i,
+        };
+        store.record_write(&entry, old).unwrap();
+    }
+    let before = store.size_bytes().unwrap();
+
+    let cutoff = now - Duration::days(90);
+    let mut batches = Vec::new();
+    loop {
+        let pruned = store.prune_batch(cutoff).unwrap();
+        if pruned.is_empty() {
+            break;
+        }
+        assert!(pruned.jobs <= retention::BATCH && pruned.ledger <= retention::BATCH, "small batches: {pruned:?}");
+        batches.push(pruned);
+    }
+    store.finish_pruning(cutoff).unwrap();
+    assert_eq!(batches.iter().map(|b| b.jobs).sum::<usize>(), 1201, "the done and ignored jobs");
+    assert_eq!(batches.iter().map(|b| (b.activity, b.ledger)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)), (700, 700));
+    let left: Vec<String> = store.recent_jobs(100).unwrap().into_iter().map(|j| format!("{:?}", j.state)).collect();
+    assert_eq!(left.len(), 3, "failed, pending and recent stay: {left:?}");
+    let inbox: i64 = store.conn().query_row("SELECT COUNT(*) FROM inbox", [], |r| r.get(0)).unwrap();
+    assert_eq!(inbox, 3, "the events of pruned jobs went with them");
+    assert_eq!(store.pruned_before().unwrap().map(|t| t.timestamp()), Some(cutoff.timestamp()));
+    assert!(
+        store.size_bytes().unwrap() < before,
+        "freed pages were given back: {before} → {}",
+        store.size_bytes().unwrap()
+    );
+}

@@ -223,6 +223,14 @@ impl Worker {
 
     async fn handle(&self, clients: &ProfileClients, job: &Job) -> Result<Outcome, Failure> {
         let event = parse_event(job.body.as_bytes()).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let rerun;
+        let job = if job.attempts <= 1 && self.may_have_been_pruned(&event).await? {
+            // Its ledger rows may be gone: look for its markers first, as a rerun does.
+            rerun = Job { attempts: 2, ..job.clone() };
+            &rerun
+        } else {
+            job
+        };
         match event.event_type {
             EventType::SessionEnd => session_end::handle(self, clients, job, &event).await,
             EventType::CustomerExitSurveyCompleted | EventType::RepExitSurveyCompleted => {
@@ -231,6 +239,16 @@ impl Worker {
             EventType::MemberAdded => ticket_creation::handle(self, clients, job, &event).await,
             _ => Ok(Outcome::Skipped(format!("{} events are not processed", event.name))),
         }
+    }
+
+    /// Whether the event is as old as what pruning removed (an event delivered again long after).
+    async fn may_have_been_pruned(&self, event: &OutboundEvent) -> Result<bool, Failure> {
+        let pruned = self.store.run(|s| s.pruned_before()).await?;
+        Ok(match (event.timestamp, pruned) {
+            (Some(at), Some(pruned)) => at <= pruned,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        })
     }
 
     /// Records a job's outcome: done, skipped, rescheduled or failed, with an activity line.
