@@ -160,7 +160,10 @@ impl Error {
 fn rule_advice(messages: &[String]) -> Option<&'static str> {
     let said = messages.join(" ").to_ascii_lowercase();
     let has = |words: &str| said.contains(words);
-    if has("integrationcode is invalid") {
+    if has("adequate permissions") {
+        // Reported against the live service: a create the security level forbids answers 500.
+        Some("give the API user's security level (and an impersonated resource's) the right to add this entity")
+    } else if has("integrationcode is invalid") {
         Some("check Settings › Autotask: the API integration code (tracking identifier)")
     } else if has("combination is not currently defined")
         || has("must have a roleid")
@@ -222,6 +225,10 @@ mod tests {
         let label = Error::new(Operation::Create, "Tickets", ErrorKind::Rejected)
             .with_messages(vec!["Could not convert string to integer: High. Path 'priority'.".into()]);
         assert!(label.to_string().contains("numeric value, not the label"), "{label}");
+        let forbidden = Error::new(Operation::Create, "TimeEntries", ErrorKind::Rejected).with_messages(vec![
+            "The logged in Resource does not have the adequate permissions to create this entity type.".into(),
+        ]);
+        assert!(forbidden.to_string().contains("security level"), "{forbidden}");
     }
 
     #[test]
