@@ -335,3 +335,65 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
     assert_eq!((notes_of(&notes, &refused).len(), timed), (1, 1), "written exactly once after the fix");
     assert!(worker.stop());
 }
+
+/// A series' value in a Prometheus scrape (0 when it is not there yet).
+fn series(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_move_as_a_session_is_written_and_as_a_fault_strikes() {
+    let stands = Stands::start().await;
+    let port = free_port();
+    let config = stands.config(port, "retry_delay_ms = 50\nreport_lag_wait_ms = 50", "");
+    let worker = Worker::start(&config, port).await;
+    let scrape = async || stands.http.get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap();
+    let first = scrape().await;
+    assert!(first.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(first.text().await.unwrap().contains("# TYPE bta_session_written_seconds histogram"));
+    stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost"), "retry_ms": 50})).await;
+
+    let written = stands.appliance("sessions", session("7219")).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("the session's note", async || notes_of(&stands.records("TicketNotes").await, &written).len() == 1)
+        .await;
+    wait_until("the session counted", async || {
+        series(&scrape().await.text().await.unwrap(), "bta_session_written_seconds_count") == 1.0
+    })
+    .await;
+    let text = scrape().await.text().await.unwrap();
+    for (name, at_least) in [
+        ("bta_intake_answers_total{profile=\"Desk\",status=\"200\"}", 1.0),
+        ("bta_autotask_calls_total{entity=\"TicketNotes\",operation=\"create\",outcome=\"ok\"}", 1.0),
+        ("bta_autotask_calls_total{entity=\"TimeEntries\",operation=\"create\",outcome=\"ok\"}", 1.0),
+        ("bta_beyondtrust_calls_total{command=\"SupportSession\",outcome=\"ok\"}", 1.0),
+    ] {
+        assert!(series(&text, name) >= at_least, "{name} in:\n{text}");
+    }
+    assert_eq!(series(&text, "bta_jobs{state=\"failed\"}"), 0.0, "{text}");
+    assert!(series(&text, "bta_autotask_threshold_used_ratio") > 0.0, "{text}");
+
+    // An outage answering the note's create: counted by its outcome, the job retried, then written.
+    stands
+        .autotask_fault(json!({"method": "POST", "path": "/atservicesrest/v1.0/Tickets/7220/Notes", "status": 503}))
+        .await;
+    let faulted = stands.appliance("sessions", session("7220")).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("the faulted session's note", async || {
+        notes_of(&stands.records("TicketNotes").await, &faulted).len() == 1
+    })
+    .await;
+    wait_until("both sessions counted", async || {
+        series(&scrape().await.text().await.unwrap(), "bta_session_written_seconds_count") == 2.0
+    })
+    .await;
+    let text = scrape().await.text().await.unwrap();
+    assert_eq!(
+        series(&text, "bta_autotask_calls_total{entity=\"TicketNotes\",operation=\"create\",outcome=\"ambiguous\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(series(&text, "bta_job_retries_total{profile=\"Desk\"}"), 1.0, "{text}");
+    assert!(worker.stop());
+}

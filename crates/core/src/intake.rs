@@ -42,9 +42,11 @@ impl Intake {
     }
 
     pub fn router(self) -> Router {
+        let counted = axum::middleware::from_fn_with_state(self.clone(), count_answer);
         Router::new()
-            .route("/ERSPost", post(receive))
+            .route("/ERSPost", post(receive).layer(counted))
             .route("/healthz", get(health))
+            .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(self)
     }
@@ -136,6 +138,39 @@ async fn receive(
             tracing::error!(profile = profile.name, "could not store an outbound event: {e}");
             answer(StatusCode::SERVICE_UNAVAILABLE, "the event could not be stored; send it again")
         }
+    }
+}
+
+/// Counts each answer to the appliance by the profile its appliance id names, and status.
+async fn count_answer(
+    State(intake): State<Intake>,
+    Query(target): Query<Target>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let appliance = target.appliance.unwrap_or_else(|| "default".to_owned());
+    let profile = intake
+        .config
+        .profiles
+        .iter()
+        .filter(|p| p.appliance_id.eq_ignore_ascii_case(&appliance))
+        .min_by_key(|p| p.disabled)
+        .map_or_else(|| format!("(appliance {appliance})"), |p| p.name.clone());
+    let response = next.run(request).await;
+    crate::metrics::global().intake_answered(&profile, response.status().as_u16());
+    response
+}
+
+/// The Prometheus scrape: every counter, and the queue as the store holds it now.
+async fn metrics(State(intake): State<Intake>) -> Response {
+    match intake.store.run(|s| s.queue_health()).await {
+        Ok(queue) => {
+            let oldest = queue.oldest_pending.map_or(0, |t| (Utc::now() - t).num_seconds().max(0));
+            let text = crate::metrics::global().render(&queue, oldest);
+            ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+                .into_response()
+        }
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }
 

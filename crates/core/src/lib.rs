@@ -8,6 +8,7 @@ pub mod check;
 pub mod config;
 pub mod desk;
 pub mod intake;
+pub mod metrics;
 pub mod polling;
 pub mod render;
 pub mod secret;

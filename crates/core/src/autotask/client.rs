@@ -371,6 +371,7 @@ impl AutotaskClient {
         let info: ThresholdInformation = self.call(call).await?;
         let usage = Usage::new(info.current_timeframe_request_count, info.external_request_threshold);
         self.inner.limiter.record(usage);
+        crate::metrics::global().threshold_used(usage.used, usage.limit);
         if usage.pressure > Pressure::Normal {
             tracing::warn!(
                 used = usage.used,
@@ -440,11 +441,19 @@ impl AutotaskClient {
             let started = Instant::now();
             let outcome = self.send_once(call, &url).await;
             drop(permit);
+            let record = |outcome: &str| {
+                let operation = format!("{:?}", call.operation).to_ascii_lowercase();
+                crate::metrics::global().autotask_call(call.entity, &operation, outcome)
+            };
             let failure = match outcome {
-                Ok(body) => return decode(call, &body),
+                Ok(body) => {
+                    record("ok");
+                    return decode(call, &body);
+                }
                 Err(f) => f,
             };
             let error = self.describe(call, &failure);
+            record(&format!("{:?}", error.kind).to_ascii_lowercase());
             tracing::debug!(operation = %call.operation, entity = call.entity, attempt, elapsed_ms = started.elapsed().as_millis() as u64, "Autotask call failed: {error}");
             if error.kind == ErrorKind::Rejected {
                 return Err(error); // Autotask said why; the same request would be refused again

@@ -157,9 +157,25 @@ impl BeyondTrustClient {
             .map_err(|e| Error::new(operation, ErrorKind::Settings).with_detail(format!("bad path {path}: {e}")))
     }
 
-    /// POSTs form parameters to an API endpoint with the token; a 401 renews the token once
-    /// and retries once. Connection failures before anything was sent are retried twice.
-    async fn call(
+    /// POSTs form parameters to an API endpoint with the token, counting the outcome.
+    async fn call(&self, path: &str, params: Vec<(String, String)>, operation: &'static str) -> Result<Bytes, Error> {
+        // The API's own name for what is asked: the report, or the command's action.
+        let command = params
+            .iter()
+            .find(|(k, _)| k == "generate_report" || k == "action")
+            .map_or_else(|| path.to_owned(), |(_, v)| v.clone());
+        let result = self.send(path, params, operation).await;
+        let outcome = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("{:?}", e.kind).to_ascii_lowercase(),
+        };
+        crate::metrics::global().beyondtrust_call(&command, &outcome);
+        result
+    }
+
+    /// A 401 renews the token once and retries once; connection failures before anything was
+    /// sent are retried twice.
+    async fn send(
         &self,
         path: &str,
         mut params: Vec<(String, String)>,

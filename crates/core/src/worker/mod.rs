@@ -264,6 +264,7 @@ impl Worker {
         match result {
             Ok(Outcome::Done { summary, ticket_id }) => {
                 tracing::info!("{summary}");
+                observe_written(job, now);
                 let finish = summary.clone();
                 self.store.run(move |s| s.finish(id, JobState::Done, Some(&finish), now)).await?;
                 self.store.run(log("info", summary, ticket_id)).await?;
@@ -285,6 +286,7 @@ impl Worker {
             Err(Failure::Transient(why)) if job.attempts <= retries => {
                 let delay = self.backoff(job.attempts);
                 tracing::warn!("will retry in {} s: {why}", delay.as_secs());
+                crate::metrics::global().retried(&job.profile);
                 let at = now + chrono::Duration::from_std(delay).unwrap_or_default();
                 let summary = format!("Retrying in {} s: {why}", delay.as_secs());
                 self.store.run(move |s| s.reschedule(id, at, &why, now)).await?;
@@ -315,6 +317,16 @@ impl Worker {
     fn backoff(&self, attempts: u32) -> Duration {
         let exp = self.timing.retry_base.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
         exp.min(self.timing.retry_max)
+    }
+}
+
+/// A session written: how long after its end event (the event's own time, or the poll's end time).
+fn observe_written(job: &Job, now: chrono::DateTime<Utc>) {
+    if job.event != EventType::SessionEnd.name() {
+        return;
+    }
+    if let Some(ended) = parse_event(job.body.as_bytes()).ok().and_then(|e| e.timestamp) {
+        crate::metrics::global().session_written((now - ended).num_milliseconds() as f64 / 1000.0);
     }
 }
 

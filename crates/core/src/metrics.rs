@@ -1,0 +1,133 @@
+//! What a monitoring system scrapes from the headless worker at `GET /metrics`, in the
+//! Prometheus (OpenMetrics) text format: intake answers, Autotask and BeyondTrust calls and
+//! their outcomes, retries, how long a session takes from its end event to its ticket, the
+//! Autotask threshold in use, and the queue. One set per process: the clients record into it
+//! wherever they run, so no handle has to be passed through every layer.
+
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::store::QueueHealth;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// The process's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    intake: Family<Labels, Counter>,
+    autotask_calls: Family<Labels, Counter>,
+    beyondtrust_calls: Family<Labels, Counter>,
+    retries: Family<Labels, Counter>,
+    written: Histogram,
+    threshold: Gauge<f64, AtomicU64>,
+    jobs: Family<Labels, Gauge>,
+    oldest_pending: Gauge,
+}
+
+/// The process's metrics, made on first use.
+pub fn global() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+/// Seconds from a session's end to its ticket: from a few seconds to a day of retries.
+const WRITTEN_BUCKETS: [f64; 12] = [1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0];
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("bta");
+        let intake = Family::<Labels, Counter>::default();
+        let autotask_calls = Family::<Labels, Counter>::default();
+        let beyondtrust_calls = Family::<Labels, Counter>::default();
+        let retries = Family::<Labels, Counter>::default();
+        let written = Histogram::new(WRITTEN_BUCKETS);
+        let threshold = Gauge::<f64, AtomicU64>::default();
+        let jobs = Family::<Labels, Gauge>::default();
+        let oldest_pending = Gauge::default();
+        registry.register("intake_answers", "Outbound events answered, by profile and HTTP status", intake.clone());
+        registry.register(
+            "autotask_calls",
+            "Autotask requests, by entity, operation and outcome (ok, rejected, server, network…)",
+            autotask_calls.clone(),
+        );
+        registry.register(
+            "beyondtrust_calls",
+            "BeyondTrust API requests, by command and outcome",
+            beyondtrust_calls.clone(),
+        );
+        registry.register("job_retries", "Jobs rescheduled after a transient failure, by profile", retries.clone());
+        registry.register(
+            "session_written_seconds",
+            "From a session's end event to its note and time entry written",
+            written.clone(),
+        );
+        registry.register(
+            "autotask_threshold_used_ratio",
+            "Share of Autotask's hourly request threshold in use, as last read",
+            threshold.clone(),
+        );
+        registry.register("jobs", "Jobs in the store, by state", jobs.clone());
+        registry.register("oldest_pending_job_seconds", "Age of the oldest job still waiting", oldest_pending.clone());
+        Metrics {
+            registry,
+            intake,
+            autotask_calls,
+            beyondtrust_calls,
+            retries,
+            written,
+            threshold,
+            jobs,
+            oldest_pending,
+        }
+    }
+
+    pub fn intake_answered(&self, profile: &str, status: u16) {
+        self.intake.get_or_create(&vec![("profile", profile.to_owned()), ("status", status.to_string())]).inc();
+    }
+
+    pub fn autotask_call(&self, entity: &str, operation: &str, outcome: &str) {
+        let labels =
+            vec![("entity", entity.to_owned()), ("operation", operation.to_owned()), ("outcome", outcome.to_owned())];
+        self.autotask_calls.get_or_create(&labels).inc();
+    }
+
+    pub fn beyondtrust_call(&self, command: &str, outcome: &str) {
+        self.beyondtrust_calls
+            .get_or_create(&vec![("command", command.to_owned()), ("outcome", outcome.to_owned())])
+            .inc();
+    }
+
+    pub fn retried(&self, profile: &str) {
+        self.retries.get_or_create(&vec![("profile", profile.to_owned())]).inc();
+    }
+
+    pub fn session_written(&self, seconds: f64) {
+        self.written.observe(seconds.max(0.0));
+    }
+
+    pub fn threshold_used(&self, used: u64, limit: u64) {
+        if limit > 0 {
+            self.threshold.set(used as f64 / limit as f64);
+        }
+    }
+
+    /// The text a scrape gets, with the queue as the store holds it now.
+    pub fn render(&self, queue: &QueueHealth, oldest_pending_seconds: i64) -> String {
+        for (state, count) in [("pending", queue.pending), ("running", queue.running), ("failed", queue.failed)] {
+            self.jobs.get_or_create(&vec![("state", state.to_owned())]).set(count as i64);
+        }
+        self.oldest_pending.set(oldest_pending_seconds);
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
