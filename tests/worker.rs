@@ -397,3 +397,72 @@ async fn metrics_move_as_a_session_is_written_and_as_a_fault_strikes() {
     assert_eq!(series(&text, "bta_job_retries_total{profile=\"Desk\"}"), 1.0, "{text}");
     assert!(worker.stop());
 }
+
+/// A new CA and a certificate for 127.0.0.1 it signed, as PEM: (CA, certificate, key).
+fn certificate_from_a_new_ca() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    let cert = params.signed_by(&key, &Issuer::from_params(&ca, &ca_key)).unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
+}
+
+/// Whether a client trusting only `ca` reaches the worker's intake over HTTPS.
+async fn trusted_by(ca: &str, port: u16) -> bool {
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    client.get(format!("https://127.0.0.1:{port}/healthz")).send().await.is_ok_and(|r| r.status() == 200)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_intake_takes_a_new_certificate_mid_stream_and_loses_nothing() {
+    let stands = Stands::start().await;
+    let (first_ca, cert, key) = certificate_from_a_new_ca();
+    let (next_ca, next_cert, next_key) = certificate_from_a_new_ca();
+    let files = [stands.dir.path().join("intake.crt"), stands.dir.path().join("intake.key")];
+    std::fs::write(&files[0], cert).unwrap();
+    std::fs::write(&files[1], key).unwrap();
+    let port = free_port();
+    let top = "retry_delay_ms = 50\nreport_lag_wait_ms = 50\ntls_certificate_file = \"intake.crt\"\ntls_key_file = \"intake.key\"";
+    let worker = Worker::start(&stands.config(port, top, ""), port).await;
+    assert!(
+        trusted_by(&first_ca, port).await && !trusted_by(&next_ca, port).await,
+        "served with the first certificate"
+    );
+    let plain = stands.http.get(format!("http://127.0.0.1:{port}/healthz")).send().await;
+    assert!(plain.is_err() || plain.is_ok_and(|r| r.status() != 200), "no plain HTTP beside HTTPS");
+    // The appliance trusts both CAs, as a desk renewing its certificate sets it up.
+    let recipient = json!({"url": format!("https://127.0.0.1:{port}/ERSPost"), "retry_ms": 50,
+                           "ca_pem": format!("{first_ca}{next_ca}")});
+    stands.appliance("recipients", recipient).await;
+
+    let mut lsids = Vec::new();
+    for i in 0..8 {
+        if i == 4 {
+            std::fs::write(&files[0], &next_cert).unwrap();
+            std::fs::write(&files[1], &next_key).unwrap();
+            worker.hangup();
+        }
+        let ticket = (7201 + i).to_string();
+        lsids.push(stands.appliance("sessions", session(&ticket)).await["lsid"].as_str().unwrap().to_owned());
+    }
+    wait_until("every session's note", async || {
+        let notes = stands.records("TicketNotes").await;
+        lsids.iter().all(|l| notes_of(&notes, l).len() == 1)
+    })
+    .await;
+    wait_until("the new certificate", async || trusted_by(&next_ca, port).await).await;
+    assert!(!trusted_by(&first_ca, port).await, "the old certificate is no longer served");
+    let deliveries = stands.deliveries().await;
+    assert_eq!(deliveries[0]["pending"], 0, "{deliveries}");
+    let notes = stands.records("TicketNotes").await;
+    assert!(lsids.iter().all(|l| notes_of(&notes, l).len() == 1), "each session written once");
+    assert!(worker.stop(), "stopped cleanly, open connections finished");
+}

@@ -179,9 +179,9 @@ impl Worker {
             .stderr(log)
             .spawn()
             .unwrap();
-        let http = reqwest::Client::new();
+        // Listening, over HTTP or HTTPS: the port takes connections.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
             let exited = child.try_wait().unwrap();
             if exited.is_some() || tokio::time::Instant::now() > deadline {
                 let said = std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -190,6 +190,12 @@ impl Worker {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Worker { child, port }
+    }
+
+    /// SIGHUP: reload what can be reloaded (the HTTPS certificate).
+    pub fn hangup(&self) {
+        let sent = Command::new("kill").args(["-HUP", &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
     }
 
     /// SIGKILL: no shutdown, no flush — as a crash or a pulled plug leaves it.

@@ -89,7 +89,14 @@ impl Service {
         let intake = match mode {
             Mode::Headless { listener } => {
                 let intake = crate::intake::Intake::new(config.clone(), store, wake);
-                Some(tokio::spawn(intake.serve(listener, until_stopped())))
+                Some(match &config.tls {
+                    Some(files) => {
+                        let certificate = crate::intake::tls::ReloadingCertificate::new(files.clone())
+                            .map_err(|message| SetupError { profile: "(HTTPS)".to_owned(), message })?;
+                        tokio::spawn(intake.serve_tls(listener, Arc::new(certificate), until_stopped()))
+                    }
+                    None => tokio::spawn(intake.serve(listener, until_stopped())),
+                })
             }
             Mode::Desktop => None,
         };

@@ -250,8 +250,12 @@ async fn shutdown_signal() {
 
 async fn check(path: &Path) -> anyhow::Result<()> {
     let config = load(path)?;
+    let scheme = match &config.tls {
+        Some(files) => format!("HTTPS with {}", files.certificate.display()),
+        None => "plain HTTP".to_owned(),
+    };
     println!(
-        "Configuration {}: {} profile(s), outbound events on {}",
+        "Configuration {}: {} profile(s), outbound events on {} ({scheme})",
         path.display(),
         config.profiles.len(),
         config.listen

@@ -134,6 +134,8 @@ pub struct Profile {
 pub struct WorkerConfig {
     /// Where the outbound event listener binds (the seed's default port is 8180).
     pub listen: SocketAddr,
+    /// Serve the intake over HTTPS with these PEM files (plain HTTP when absent).
+    pub tls: Option<crate::intake::tls::TlsFiles>,
     /// Where the store lives; the OS data directory when absent.
     pub data_dir: Option<PathBuf>,
     /// First wait before retrying a failed job (doubled each retry, at most an hour).
@@ -152,7 +154,7 @@ pub struct WorkerConfig {
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, retention_days and [[profile]]";
 const PROFILE_KEYS_HINT: &str = "every profile key is shown in examples/worker.toml";
 
 impl WorkerConfig {
@@ -179,6 +181,24 @@ impl WorkerConfig {
         let ticket_watch =
             std::time::Duration::from_secs(top.integer("ticket_watch_seconds", 5..=86_400).unwrap_or(180) as u64);
         let retention = chrono::Duration::days(top.integer("retention_days", 1..=3650).unwrap_or(90));
+        let tls = match (top.string("tls_certificate_file"), top.string("tls_key_file")) {
+            (Some(certificate), Some(key)) => {
+                let files = crate::intake::tls::TlsFiles { certificate: base.join(certificate), key: base.join(key) };
+                if let Err(e) = files.load() {
+                    top.problem("tls_certificate_file", format!("HTTPS cannot be served: {e}"));
+                }
+                Some(files)
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                top.problem("tls_key_file", "is needed with tls_certificate_file: the certificate's private key (PEM)");
+                None
+            }
+            (None, Some(_)) => {
+                top.problem("tls_certificate_file", "is needed with tls_key_file: the certificate chain (PEM)");
+                None
+            }
+        };
         let has_profiles = top.has("profile");
         top.finish(TOP_KEYS_HINT);
         let listen = listen.parse::<SocketAddr>().unwrap_or_else(|_| {
@@ -202,7 +222,7 @@ impl WorkerConfig {
         }
         check_profiles_together(&profiles, &mut problems);
         if problems.is_empty() {
-            Ok(WorkerConfig { listen, data_dir, retry_delay, report_lag_wait, ticket_watch, retention, profiles })
+            Ok(WorkerConfig { listen, tls, data_dir, retry_delay, report_lag_wait, ticket_watch, retention, profiles })
         } else {
             Err(ConfigErrors(problems))
         }

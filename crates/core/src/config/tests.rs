@@ -138,3 +138,17 @@ fn broken_toml_says_where() {
     let err = WorkerConfig::parse("[[profile]\nname = 1", Path::new("."), &NoStore).unwrap_err();
     assert!(err.0[0].starts_with("the file is not valid TOML"), "{err}");
 }
+
+#[test]
+fn https_needs_both_files_and_says_which_cannot_be_read() {
+    let profile = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
+    let half = format!("tls_certificate_file = \"intake.crt\"\n{profile}");
+    let err = WorkerConfig::parse(&half, Path::new("."), &store_for("Desk")).unwrap_err().to_string();
+    assert!(err.contains("key 'tls_key_file': is needed with tls_certificate_file"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = format!("tls_certificate_file = \"intake.crt\"\ntls_key_file = \"intake.key\"\n{profile}");
+    let err = WorkerConfig::parse(&missing, dir.path(), &store_for("Desk")).unwrap_err().to_string();
+    assert!(err.contains("key 'tls_certificate_file': HTTPS cannot be served") && err.contains("intake.crt"), "{err}");
+    let plain = WorkerConfig::parse(&profile, Path::new("."), &store_for("Desk")).unwrap();
+    assert!(plain.tls.is_none(), "plain HTTP stays the default");
+}

@@ -114,6 +114,9 @@ struct RecipientRequest {
     retry_ms: u64,
     #[serde(default = "default_timeout")]
     timeout_ms: u64,
+    /// A CA certificate (PEM) to trust for an `https://` recipient, as an appliance is given one.
+    #[serde(default)]
+    ca_pem: Option<String>,
 }
 
 fn default_retry() -> u64 {
@@ -131,8 +134,25 @@ async fn add_recipient(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     if url::Url::parse(&request.url).is_err() {
         return bad_request(format!("'{}' is not a URL", request.url));
     }
+    let mut http = reqwest::Client::builder();
+    if let Some(pem) = &request.ca_pem {
+        match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
+            Ok(cas) if !cas.is_empty() => {
+                for ca in cas {
+                    http = http.add_root_certificate(ca);
+                }
+            }
+            Ok(_) => return bad_request("ca_pem holds no PEM certificate"),
+            Err(e) => return bad_request(format!("ca_pem is not a PEM certificate: {e}")),
+        }
+    }
+    let http = match http.build() {
+        Ok(h) => h,
+        Err(e) => return bad_request(format!("no HTTP client for this recipient: {e}")),
+    };
     let id = sim.deliveries.add(
         request.url,
+        http,
         request.events,
         Duration::from_millis(request.retry_ms),
         Duration::from_millis(request.timeout_ms),

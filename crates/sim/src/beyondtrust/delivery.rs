@@ -18,6 +18,8 @@ type Fields = Vec<(String, String)>;
 struct Recipient {
     id: usize,
     url: String,
+    /// Trusts the system's roots, and the recipient's own CA when one was given.
+    http: reqwest::Client,
     /// Event names sent to this recipient; all when empty.
     events: Vec<String>,
     retry: Duration,
@@ -70,11 +72,19 @@ fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
 
 impl Deliveries {
     /// Registers a recipient and starts delivering to it.
-    pub fn add(&self, url: String, events: Vec<String>, retry: Duration, timeout: Duration) -> usize {
+    pub fn add(
+        &self,
+        url: String,
+        http: reqwest::Client,
+        events: Vec<String>,
+        retry: Duration,
+        timeout: Duration,
+    ) -> usize {
         let mut recipients = lock(&self.recipients);
         let recipient = Arc::new(Recipient {
             id: recipients.len() + 1,
             url,
+            http,
             events,
             retry,
             timeout,
@@ -131,7 +141,7 @@ impl Deliveries {
 }
 
 async fn deliver(recipient: Arc<Recipient>) {
-    let http = reqwest::Client::new();
+    let http = recipient.http.clone();
     let mut backoff = recipient.retry;
     loop {
         let head = lock(&recipient.queue).front().cloned();

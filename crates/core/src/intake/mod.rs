@@ -1,6 +1,9 @@
 //! Outbound event intake: the HTTP listener the appliance posts to (`/ERSPost[?appliance=<id>]`).
 //! Each event is stored durably and only then answered 200; nothing here ever calls BeyondTrust
-//! or Autotask, because the appliance holds its whole queue until it gets that 200.
+//! or Autotask, because the appliance holds its whole queue until it gets that 200. Plain HTTP
+//! by default; HTTPS with a certificate that is reloaded when it changes (`tls`).
+
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +52,16 @@ impl Intake {
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(self)
+    }
+
+    /// Serves the listener over TLS until `shutdown` completes, open connections finishing.
+    pub async fn serve_tls(
+        self,
+        listener: TcpListener,
+        certificate: Arc<tls::ReloadingCertificate>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tls::serve(listener, self.router(), certificate, shutdown).await
     }
 
     /// Serves the listener until the future is dropped or `shutdown` completes.
