@@ -99,6 +99,16 @@ async fn a_desk_with_several_profiles_gets_every_session_into_its_ticket() {
     );
     let branch_note = notes_of(&notes, &branch_session)[0];
     assert_eq!((branch_note["noteType"].clone(), branch_note["publish"].clone()), (json!(13), json!(1)));
+    // A job writes its time entry after its notes: wait for the jobs, not only the notes.
+    let finished = [&surveyed, &lagged, &branch_session, &failing];
+    wait_until("every session's job", async || {
+        let listing = worker_says(&["jobs"], &config);
+        finished.iter().all(|l| {
+            let line = job_line(&listing, l, "support_conference_end");
+            line.contains("done") || line.contains("failed")
+        })
+    })
+    .await;
     let entries = stands.records("TimeEntries").await;
     let timed =
         |lsid: &str| entries.iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(lsid))).count();
