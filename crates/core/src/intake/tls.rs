@@ -22,6 +22,9 @@ use tokio_rustls::TlsAcceptor;
 /// How often the files' modification times are looked at.
 const LOOK_EVERY: Duration = Duration::from_secs(5);
 
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The certificate chain and private key files (PEM).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -124,8 +127,9 @@ pub async fn serve(
         };
         let (acceptor, app, watcher) = (acceptor.clone(), app.clone(), graceful.watcher());
         tokio::spawn(async move {
-            // A client that refuses our certificate ends the handshake; the appliance logs it.
-            let Ok(tls) = acceptor.accept(stream).await else { return };
+            // A client that refuses our certificate ends the handshake (the appliance logs it);
+            // one that never finishes it is dropped rather than held for ever.
+            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else { return };
             // What the plain listener's ConnectInfo gives the intake's source_allowlist check.
             let service = TowerToHyperService::new(app.layer(axum::Extension(ConnectInfo(remote))));
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
