@@ -278,14 +278,16 @@ async fn check(path: &Path) -> anyhow::Result<()> {
 }
 
 /// The store's place and size, and how long it keeps what is finished.
+/// Read from the file, never by opening the store: `check` run as another user (root, before the
+/// service's user exists) must not create or migrate a store the service then cannot write.
 fn store_line(config: &WorkerConfig) -> String {
     let days = config.retention.num_days();
-    match store_path(config).and_then(|path| Ok((open_store(config)?.size_bytes()?, path))) {
-        Ok((bytes, path)) => format!(
-            "Store {}: {:.1} MB; finished jobs, activity and the ledger are kept {days} days",
-            path.display(),
-            bytes as f64 / 1_000_000.0
-        ),
+    let kept = format!("finished jobs, activity and the ledger are kept {days} days");
+    match store_path(config) {
+        Ok(path) => match std::fs::metadata(&path) {
+            Ok(file) => format!("Store {}: {:.1} MB; {kept}", path.display(), file.len() as f64 / 1_000_000.0),
+            Err(_) => format!("Store {}: not created yet (the worker makes it when it starts); {kept}", path.display()),
+        },
         Err(e) => format!("Store: {e}"),
     }
 }

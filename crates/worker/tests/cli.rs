@@ -110,10 +110,12 @@ async fn check_reports_each_connection_and_fails_on_a_bad_secret() {
         "all 5 active Autotask resources @example.com hold the role \"Sample Role\"",
         "time entries: hours to bill rounded up to the next 0.01 h (the seed's rounding)",
         "notes are published as \"Internal Project Team\" (2)",
+        "worker.sqlite3: not created yet (the worker makes it when it starts)",
         "All checks passed.",
     ] {
         assert!(report.contains(expected), "missing «{expected}» in:\n{report}");
     }
+    assert!(!config.with_file_name("data").join("worker.sqlite3").exists(), "check creates no store");
     let bad = with_secrets(Command::new(BIN).args(["check", "--config"]).arg(&config), "wrong").output().unwrap();
     assert!(!bad.status.success());
     assert!(text(&bad).contains("BeyondTrust rejected the OAuth client"), "{}", text(&bad));

@@ -120,7 +120,7 @@ async fn time_entries(client: &AutotaskClient, profile: &Profile, r: &mut Report
 }
 
 /// The first few names, and how many more.
-pub(super) fn named(names: &[&str]) -> String {
+fn named(names: &[&str]) -> String {
     let shown = names.iter().take(NAMED).copied().collect::<Vec<_>>().join(", ");
     match names.len().saturating_sub(NAMED) {
         0 => shown,
