@@ -42,7 +42,21 @@ pub struct NoteText {
 
 /// The line each written note ends with; searched for to never write a note twice.
 pub fn marker(lsid: &str, kind: &str, part: u32, parts: u32) -> String {
-    format!("[BeyondTrust {kind} {lsid} part {part} of {parts}]")
+    format!("[BeyondTrust {kind} {} part {part} of {parts}]", marked_id(lsid))
+}
+
+/// A session id as every marker writes it. An appliance's ids are 32 characters; one longer than
+/// `MARKED_ID_LIMIT` (a hostile or broken report) is shortened to its start and a hash of the
+/// whole, so its marker still fits a note, a time entry and a query — and is always the same.
+pub fn marked_id(lsid: &str) -> std::borrow::Cow<'_, str> {
+    const MARKED_ID_LIMIT: usize = 64;
+    if lsid.len() <= MARKED_ID_LIMIT {
+        return lsid.into();
+    }
+    let start: String = lsid.chars().take(40).collect();
+    // FNV-1a: stable across versions and platforms, unlike std's hasher.
+    let hash = lsid.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{start}~{hash:016x}").into()
 }
 
 #[derive(Debug)]

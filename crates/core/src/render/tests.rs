@@ -94,3 +94,19 @@ fn a_survey_note_lists_every_question_with_its_answers() {
     }
     assert!(note.description.ends_with(&marker(&survey.lsid, "customer survey", 1, 1)));
 }
+
+#[test]
+fn a_session_id_longer_than_a_note_still_renders_within_the_limit() {
+    let mut s = session();
+    s.lsid = "7".repeat(40_000).into();
+    let notes = Renderer::new(None).unwrap().session_notes(&s, &Utc).unwrap();
+    for note in &notes {
+        assert!(note.description.chars().count() <= DESCRIPTION_LIMIT, "{} chars", note.description.len());
+        assert!(note.description.ends_with(&marker(&s.lsid, "session", note.part, note.parts)));
+    }
+    // Shortened, and never the same for two different ids.
+    let other = "7".repeat(39_999) + "8";
+    assert!(marked_id(&s.lsid).len() <= 64);
+    assert_ne!(marked_id(&s.lsid), marked_id(&other));
+    assert_eq!(marked_id("c69a8e10bea9428f816cfababe9815fe"), "c69a8e10bea9428f816cfababe9815fe");
+}

@@ -91,7 +91,7 @@ async fn time_entry(
     let resource_id = worker.resource_id(clients, &email).await?;
     let role_name = defaults.role_name().unwrap_or_default().to_owned();
     let role_id = worker.role_id(clients, &role_name).await?;
-    let mark = format!("[BeyondTrust session {lsid}]");
+    let mark = format!("[BeyondTrust session {}]", crate::render::marked_id(&lsid));
     let existing = if job.attempts > 1 {
         let query = Query::new(Filter::eq("ticketID", ticket_id))
             .and(Filter::contains("internalNotes", mark.clone()))

@@ -20,7 +20,7 @@ const TICKET_DESCRIPTION_LIMIT: usize = 8000;
 
 /// The line added to a created ticket's description, searched for before creating again.
 pub fn ticket_marker(lsid: &str) -> String {
-    format!("[BeyondTrust session {lsid} created this ticket]")
+    format!("[BeyondTrust session {} created this ticket]", crate::render::marked_id(lsid))
 }
 
 pub(super) async fn handle(
