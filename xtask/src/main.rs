@@ -6,10 +6,13 @@
 //!   Linux, then the Windows build's under Wine (`--windows`: only those).
 //! - `cargo xtask setup` — only installs the missing system packages and the Windows target.
 //! - `cargo xtask bench` — builds release binaries and runs the benchmarks.
+//! - `cargo xtask fuzz [SECONDS]` — runs every fuzz target in `fuzz/` for SECONDS each.
+//! - `cargo xtask soak [MINUTES]` — runs the release worker for MINUTES (30) under steady load.
 //! - `cargo xtask screenshots` — writes a screenshot of each view of the tray app to docs/screenshots.
 //! - `cargo xtask package` — builds the tray app's .deb and .rpm with the Tauri CLI, and its
 //!   Windows installer with makensis.
 
+mod fuzz;
 mod windows;
 
 use std::io::{BufRead, BufReader};
@@ -77,13 +80,18 @@ fn main() -> ExitCode {
             setup().and_then(|()| setup_windows()).and_then(|()| install_tauri_driver()).and_then(|()| test())
         }
         Some("bench") => setup().and_then(|()| bench()),
+        Some("fuzz") => setup().and_then(|()| fuzz::fuzz(&args[1..])),
+        Some("soak") => setup().and_then(|()| soak(&args[1..])),
         Some("screenshots") => setup().and_then(|()| install_tauri_driver()).and_then(|()| screenshots()),
         Some("package") => setup()
             .and_then(|()| setup_windows())
             .and_then(|()| package())
             .and_then(|()| check_packages(&mut Tally::default()))
             .and_then(|()| windows::package()),
-        _ => Err("usage: cargo xtask <demo | test [--windows] | setup | bench | screenshots | package>".to_owned()),
+        _ => {
+            Err("usage: cargo xtask <demo | test [--windows] | setup | bench | fuzz [SECONDS] | soak [MINUTES] | screenshots | package>"
+                .to_owned())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -530,6 +538,17 @@ fn bench() -> Result {
     let app = ["build", "--profile", "bench", "--quiet", "-p", "bt-autotask"];
     run("cargo", &[&app[..], &["--bins", "--example", "blank_window", "--features", "bench-floor"]].concat())?;
     run("cargo", &["bench", "-p", "bta-e2e", "--bench", "app"])
+}
+
+/// The soak benchmark (tests/benches/soak.rs) on the release worker binary it starts.
+fn soak(args: &[String]) -> Result {
+    let minutes = match args {
+        [] => "30".to_owned(),
+        [m] if m.parse::<f64>().is_ok_and(|m| m > 0.0) => m.clone(),
+        _ => return Err("usage: cargo xtask soak [MINUTES]".to_owned()),
+    };
+    run("cargo", &["build", "--release", "--quiet", "-p", "bt-autotask-worker"])?;
+    run("cargo", &["bench", "-p", "bta-e2e", "--bench", "soak", "--", "--minutes", &minutes])
 }
 
 #[cfg(test)]
