@@ -192,6 +192,11 @@ impl Worker {
         Worker { child, port }
     }
 
+    /// The process id, to read its memory.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGHUP: reload what can be reloaded (the HTTPS certificate).
     pub fn hangup(&self) {
         let sent = Command::new("kill").args(["-HUP", &self.child.id().to_string()]).status().unwrap();

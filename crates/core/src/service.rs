@@ -127,24 +127,27 @@ impl Service {
     }
 }
 
-/// Prunes what is older than the retention as the service starts, then once a day.
+/// Prunes what is older than the retention as the service starts, then once a day — or every
+/// quarter of the retention when that is shorter, so a short one is kept to as well.
 async fn prune_daily(store: AsyncStore, retention: chrono::Duration, stopped: impl std::future::Future<Output = ()>) {
     tokio::pin!(stopped);
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let every = (retention / 4).to_std().map_or(day, |quarter| quarter.min(day));
     loop {
         match store.prune(chrono::Utc::now() - retention).await {
             Ok(p) if !p.is_empty() => tracing::info!(
-                "pruned {} finished job(s), {} activity line(s) and {} ledger row(s) older than {} days",
+                "pruned {} finished job(s), {} activity line(s) and {} ledger row(s) older than {}",
                 p.jobs,
                 p.activity,
                 p.ledger,
-                retention.num_days()
+                crate::config::describe_retention(retention)
             ),
             Ok(_) => {}
             Err(e) => tracing::warn!("the store could not be pruned: {e}"),
         }
         tokio::select! {
             _ = &mut stopped => break,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)) => {}
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }

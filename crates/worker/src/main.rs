@@ -281,8 +281,10 @@ async fn check(path: &Path) -> anyhow::Result<()> {
 /// Read from the file, never by opening the store: `check` run as another user (root, before the
 /// service's user exists) must not create or migrate a store the service then cannot write.
 fn store_line(config: &WorkerConfig) -> String {
-    let days = config.retention.num_days();
-    let kept = format!("finished jobs, activity and the ledger are kept {days} days");
+    let kept = format!(
+        "finished jobs, activity and the ledger are kept {}",
+        bta_core::config::describe_retention(config.retention)
+    );
     match store_path(config) {
         Ok(path) => match std::fs::metadata(&path) {
             Ok(file) => format!("Store {}: {:.1} MB; {kept}", path.display(), file.len() as f64 / 1_000_000.0),

@@ -180,7 +180,9 @@ impl WorkerConfig {
         let report_lag_wait = millis(top.integer("report_lag_wait_ms", 1..=3_600_000), 5_000);
         let ticket_watch =
             std::time::Duration::from_secs(top.integer("ticket_watch_seconds", 5..=86_400).unwrap_or(180) as u64);
-        let retention = chrono::Duration::days(top.integer("retention_days", 1..=3650).unwrap_or(90));
+        // Fractions of a day are for trying pruning out (the soak benchmark); a desk keeps days.
+        let retention_days = top.number("retention_days", 0.001..=3650.0).unwrap_or(90.0);
+        let retention = chrono::Duration::milliseconds((retention_days * 86_400_000.0) as i64);
         let tls = match (top.string("tls_certificate_file"), top.string("tls_key_file")) {
             (Some(certificate), Some(key)) => {
                 let files = crate::intake::tls::TlsFiles { certificate: base.join(certificate), key: base.join(key) };
@@ -241,6 +243,18 @@ impl WorkerConfig {
     pub fn profile_for_appliance(&self, appliance_id: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| !p.disabled && p.appliance_id.eq_ignore_ascii_case(appliance_id))
     }
+}
+
+/// How long the store keeps what is finished, in words: "90 days", "2.4 hours", "7 minutes".
+pub fn describe_retention(retention: chrono::Duration) -> String {
+    let minutes = retention.num_seconds() as f64 / 60.0;
+    let (n, unit) = match minutes {
+        m if m >= 1440.0 => (m / 1440.0, "days"),
+        m if m >= 60.0 => (m / 60.0, "hours"),
+        m => (m, "minutes"),
+    };
+    let n = format!("{n:.1}");
+    format!("{} {unit}", n.strip_suffix(".0").unwrap_or(&n))
 }
 
 /// bt-autotask's folder in the OS data folder of the user (on Linux `~/.local/share/bt-autotask`,

@@ -82,6 +82,24 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A whole or fractional number within `range`.
+    pub fn number(&mut self, key: &'static str, range: std::ops::RangeInclusive<f64>) -> Option<f64> {
+        let n = match self.get(key)? {
+            Value::Integer(n) => *n as f64,
+            Value::Float(f) => *f,
+            other => {
+                self.problem(key, format!("must be a number, not {}", other.type_str()));
+                return None;
+            }
+        };
+        if range.contains(&n) {
+            Some(n)
+        } else {
+            self.problem(key, format!("is {n}; it must be from {} to {}", range.start(), range.end()));
+            None
+        }
+    }
+
     pub fn strings(&mut self, key: &'static str) -> Option<Vec<String>> {
         match self.get(key)? {
             Value::Array(items) => {

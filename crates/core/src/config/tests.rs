@@ -152,3 +152,19 @@ fn https_needs_both_files_and_says_which_cannot_be_read() {
     let plain = WorkerConfig::parse(&profile, Path::new("."), &store_for("Desk")).unwrap();
     assert!(plain.tls.is_none(), "plain HTTP stays the default");
 }
+
+#[test]
+fn retention_is_days_with_fractions_allowed_and_said_in_words() {
+    let profile = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
+    let with = |days: &str| {
+        WorkerConfig::parse(&format!("retention_days = {days}\n{profile}"), Path::new("."), &store_for("Desk"))
+    };
+    let default = WorkerConfig::parse(&profile, Path::new("."), &store_for("Desk")).unwrap();
+    assert_eq!(describe_retention(default.retention), "90 days");
+    assert_eq!(describe_retention(with("0.005").unwrap().retention), "7.2 minutes");
+    assert_eq!(describe_retention(with("0.1").unwrap().retention), "2.4 hours");
+    let err = with("0").unwrap_err().to_string();
+    assert!(err.contains("key 'retention_days': is 0; it must be from 0.001 to 3650"), "{err}");
+    let err = with("\"a week\"").unwrap_err().to_string();
+    assert!(err.contains("key 'retention_days': must be a number, not string"), "{err}");
+}
