@@ -476,3 +476,103 @@ async fn https_intake_takes_a_new_certificate_mid_stream_and_loses_nothing() {
     assert!(lsids.iter().all(|l| notes_of(&notes, l).len() == 1), "each session written once");
     assert!(worker.stop(), "stopped cleanly, open connections finished");
 }
+
+/// Sessions that ended without a ticket, as a desk lead handles them headless: `unlinked` lists
+/// every rep's with the customer, company and length; `attach` (twice at once, by two people)
+/// writes the note and time entry to the ticket exactly once and the session leaves the list;
+/// `dismiss` removes another, and the activity log says who did what.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_without_a_ticket_are_listed_attached_once_and_dismissed() {
+    let stands = Stands::start().await;
+    let port = free_port();
+    let config = stands.config(port, "retry_delay_ms = 50\nreport_lag_wait_ms = 50", "");
+    let worker = Worker::start(&config, port).await;
+    stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost")})).await;
+    let portal = json!({"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],
+                        "customer": {"name": "Pat Lee", "company": "Dynamo Corporation", "issue": "Printer offline"},
+                        "chat": [{"from": "rep", "text": "Printer is back."}]});
+    let billable = stands.appliance("sessions", portal.clone()).await["lsid"].as_str().unwrap().to_owned();
+    let mut courtesy = portal;
+    courtesy["customer"]["name"] = json!("Sam Ortiz");
+    courtesy["external_key"] = json!("not-a-ticket");
+    let courtesy = stands.appliance("sessions", courtesy).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("both sessions in the list", async || {
+        let listing = worker_says(&["unlinked"], &config);
+        listing.contains(&billable) && listing.contains(&courtesy)
+    })
+    .await;
+    let listing = worker_says(&["unlinked"], &config);
+    assert!(listing.contains("2 session(s) of the last 14 days are not in a ticket"), "{listing}");
+    assert!(
+        listing.contains("alex.morgan") && listing.contains("Pat Lee (Dynamo Corporation, 25 min) — Printer offline")
+    );
+    assert!(listing.contains("has the external key 'not-a-ticket', which is no ticket id or number"), "{listing}");
+
+    // Two people attach the same session at the same moment, by its first characters.
+    let attach = |by: &'static str| {
+        let config = config.clone();
+        let prefix = billable[..10].to_owned();
+        std::thread::spawn(move || {
+            Command::new(worker_binary())
+                .args(["attach", &prefix, "T20261124.0042", "--by", by, "--config"])
+                .arg(&config)
+                .output()
+                .unwrap()
+        })
+    };
+    let (lead, rep) = (attach("lead"), attach("alex"));
+    let answers = [lead.join().unwrap(), rep.join().unwrap()];
+    assert!(answers.iter().all(|a| a.status.success()), "{answers:?}");
+    let said: Vec<String> = answers.iter().map(|a| String::from_utf8_lossy(&a.stdout).into_owned()).collect();
+    assert_eq!(said.iter().filter(|s| s.contains("goes to ticket T20261124.0042")).count(), 1, "{said:?}");
+    assert_eq!(said.iter().filter(|s| s.contains("was already attached to ticket T20261124.0042")).count(), 1);
+    let ticket = stands.records("Tickets").await.into_iter().find(|t| t["ticketNumber"] == "T20261124.0042").unwrap();
+    wait_until("the attached session's time entry", async || {
+        stands
+            .records("TimeEntries")
+            .await
+            .iter()
+            .any(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(&billable)))
+    })
+    .await;
+    let notes = stands.records("TicketNotes").await;
+    let written = notes_of(&notes, &billable);
+    assert_eq!(written.len(), 1, "one note: {written:?}");
+    assert_eq!(written[0]["ticketID"], ticket["id"]);
+    let entries = stands.records("TimeEntries").await;
+    let timed: Vec<_> =
+        entries.iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(&billable))).collect();
+    assert_eq!((timed.len(), &timed[0]["ticketID"], &timed[0]["hoursWorked"]), (1, &ticket["id"], &json!(0.42)));
+    // Attached elsewhere afterwards: refused, nothing written twice.
+    let again =
+        Command::new(worker_binary()).args(["attach", &billable, "7201", "--config"]).arg(&config).output().unwrap();
+    let why = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && why.contains("already attached to ticket T20261124.0042 by"), "{why}");
+
+    let dismissed = worker_says(&["dismiss", &courtesy, "--by", "lead"], &config);
+    assert!(dismissed.contains("Sam Ortiz (Dynamo Corporation, 25 min) is dismissed"), "{dismissed}");
+    let listing = worker_says(&["unlinked"], &config);
+    assert!(listing.contains("No session of the last 14 days is waiting for a ticket"), "{listing}");
+    let bad = Command::new(worker_binary())
+        .args(["attach", &courtesy, "ticket-9", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("'ticket-9' is no ticket id (like 7216) or ticket number"));
+    assert!(worker.stop());
+    let store = bta_core::store::Store::open(&stands.dir.path().join("data/worker.sqlite3")).unwrap();
+    let activity: Vec<String> = store.recent_activity(50).unwrap().into_iter().map(|a| a.summary).collect();
+    assert!(
+        activity
+            .iter()
+            .any(|a| a
+                .ends_with("attached the session with Pat Lee (Dynamo Corporation, 25 min) to ticket T20261124.0042")),
+        "{activity:?}"
+    );
+    assert!(
+        activity.contains(
+            &"lead dismissed the session with Sam Ortiz (Dynamo Corporation, 25 min) as not billable".to_owned()
+        ),
+        "{activity:?}"
+    );
+}

@@ -3,6 +3,7 @@
 //! connection; `render` shows the notes a report would make; `jobs`, `retry` and `secret set`
 //! look after the queue and the keyring; on Windows, `service` runs it as a Windows service.
 
+mod unlinked;
 #[cfg(windows)]
 mod windows_service;
 
@@ -83,6 +84,38 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// List every rep's sessions of the last days that ended without a ticket (billable time
+    /// not in Autotask yet).
+    Unlinked {
+        #[command(flatten)]
+        config: ConfigFile,
+        /// How many days back to look.
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+    },
+    /// Attach a session that ended without a ticket to a ticket: the running worker writes its
+    /// note(s) and time entry there, once.
+    Attach {
+        /// The session's id (lsid), or its first characters, as `unlinked` lists it.
+        session: String,
+        /// The ticket: its id (7216) or its number (T20261124.0042).
+        ticket: String,
+        #[command(flatten)]
+        config: ConfigFile,
+        /// Who attaches it, for the activity log (default: the logged-in user).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Dismiss a session that ended without a ticket as not billable: it leaves the list.
+    Dismiss {
+        /// The session's id (lsid), or its first characters, as `unlinked` lists it.
+        session: String,
+        #[command(flatten)]
+        config: ConfigFile,
+        /// Who dismisses it, for the activity log (default: the logged-in user).
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Print, ready to paste, the Autotask LiveLinks and the BeyondTrust custom link and outbound
     /// event URL for a profile.
     Livelinks {
@@ -149,6 +182,9 @@ fn main() -> anyhow::Result<()> {
         Command::Render { report, templates } => render(&report, templates.as_deref()),
         Command::Jobs { config, limit } => jobs(&config.path, limit),
         Command::Retry { id, config } => retry(&config.path, id),
+        Command::Unlinked { config, days } => unlinked::list(&config.path, days),
+        Command::Attach { session, ticket, config, by } => unlinked::attach(&config.path, &session, &ticket, by),
+        Command::Dismiss { session, config, by } => unlinked::dismiss(&config.path, &session, by),
         Command::Livelinks { config, profile, host } => runtime.block_on(livelinks(&config.path, &profile, &host)),
         Command::Secret { action: SecretAction::Set { profile, setting } } => set_secret(&profile, &setting),
         #[cfg(windows)]

@@ -7,12 +7,15 @@
 
 mod retention;
 mod schema;
+mod unlinked;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
+
+pub use unlinked::{Attached, UnlinkedSession};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

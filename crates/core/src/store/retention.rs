@@ -67,6 +67,7 @@ impl Store {
         let activity = older("activity", "at")?;
         let ledger = older("ledger", "written_at")?;
         older("cache", "fetched_at")?;
+        older("unlinked", "noted_at")?;
         tx.commit()?;
         Ok(Pruned { jobs: finished.len(), activity, ledger })
     }

@@ -61,6 +61,27 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX activity_at ON activity (at);
     CREATE INDEX ledger_written ON ledger (written_at);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    // 3: sessions that ended without a ticket, until attached to one or dismissed.
+    "CREATE TABLE unlinked (
+        profile TEXT NOT NULL,
+        lsid TEXT NOT NULL,
+        job_id INTEGER NOT NULL,
+        rep TEXT,
+        customer TEXT,
+        company TEXT,
+        issue TEXT,
+        started_at INTEGER,
+        duration_s INTEGER,
+        ended_at INTEGER,
+        reason TEXT NOT NULL,
+        state TEXT NOT NULL,
+        ticket TEXT,
+        decided_by TEXT,
+        decided_at INTEGER,
+        noted_at INTEGER NOT NULL,
+        PRIMARY KEY (profile, lsid)
+    );
+    CREATE INDEX unlinked_noted ON unlinked (noted_at);",
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

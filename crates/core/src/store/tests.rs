@@ -228,3 +228,44 @@ fn pruning_removes_what_is_finished_and_old_and_keeps_what_waits_for_a_person() 
         store.size_bytes().unwrap()
     );
 }
+
+#[test]
+fn a_session_without_a_ticket_is_listed_until_attached_and_open_again_when_its_ticket_is_missing() {
+    let (_dir, store) = open();
+    // The store keeps milliseconds.
+    let now = time(millis(Utc::now()));
+    let Accepted::New { job_id } = store.accept(&event("k1"), now).unwrap() else { panic!("not new") };
+    store.finish(job_id, JobState::Ignored, Some("No ticket"), now).unwrap();
+    let session = UnlinkedSession {
+        profile: "Production".into(),
+        lsid: "abc".into(),
+        job_id,
+        customer: Some("Pat Lee".into()),
+        company: Some("Dynamo Corporation".into()),
+        duration_seconds: Some(1500),
+        ended_at: Some(now),
+        reason: "No ticket: session abc has no external key".into(),
+        ..UnlinkedSession::default()
+    };
+    store.note_unlinked(&session, now).unwrap();
+    assert_eq!(store.unlinked_since(now - Duration::days(14)).unwrap(), vec![session.clone()]);
+    assert_eq!(session.described(), "Pat Lee (Dynamo Corporation, 25 min)");
+    assert!(store.unlinked_since(now + Duration::seconds(1)).unwrap().is_empty(), "older than asked");
+
+    assert_eq!(store.attach("Production", "abc", "7201", "lead", now).unwrap(), Attached::Queued { job_id });
+    assert_eq!(store.job(job_id).unwrap().unwrap().state, JobState::Pending);
+    assert_eq!(store.attached_ticket("Production", "abc").unwrap().as_deref(), Some("7201"));
+    assert_eq!(store.attach("Production", "abc", "7201", "rep", now).unwrap(), Attached::Already { by: "lead".into() });
+    let elsewhere = store.attach("Production", "abc", "7202", "rep", now).unwrap();
+    assert_eq!(elsewhere, Attached::Elsewhere { ticket: "7201".into(), by: "lead".into() });
+    assert!(store.unlinked_since(now - Duration::days(14)).unwrap().is_empty(), "attached: off the list");
+    assert!(!store.dismiss("Production", "abc", "lead", now).unwrap(), "only an open one is dismissed");
+
+    // The worker found no ticket 7201 after all: the session is back on the list, with why.
+    let missing = UnlinkedSession { reason: "No ticket: Autotask has no ticket 7201".into(), ..session };
+    store.note_unlinked(&missing, now).unwrap();
+    assert_eq!(store.unlinked_since(now - Duration::days(14)).unwrap(), vec![missing]);
+    assert_eq!(store.attached_ticket("Production", "abc").unwrap(), None);
+    assert!(store.dismiss("Production", "abc", "lead", now).unwrap());
+    assert_eq!(store.attach("Production", "zzz", "7201", "lead", now).unwrap(), Attached::Unknown);
+}

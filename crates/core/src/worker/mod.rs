@@ -25,6 +25,8 @@ use crate::config::{Profile, SeedEvent, WorkerConfig};
 use crate::render::{RenderError, Renderer};
 use crate::store::{AsyncStore, Job, JobState, Source, StoreError};
 
+pub use tickets::{TicketRef, parse_external_key};
+
 /// How a job ended.
 #[derive(Debug)]
 enum Outcome {

@@ -6,7 +6,7 @@ use super::tickets::{TicketRef, parse_external_key};
 use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of, refused};
 use crate::autotask::{Filter, Query, Resource, Role, TimeEntry};
 use crate::beyondtrust::{OutboundEvent, SupportSession};
-use crate::store::LedgerEntry;
+use crate::store::{LedgerEntry, UnlinkedSession};
 
 pub(super) async fn handle(
     worker: &Worker,
@@ -24,22 +24,27 @@ pub(super) async fn handle(
     let mut key: String =
         session.external_key.as_deref().or(event.external_key.as_deref()).unwrap_or_default().to_owned();
     if parse_external_key(&key).is_none() {
-        // A ticket created for this session whose id never reached the session (it ended first).
+        // A ticket created for this session whose id never reached the session (it ended first),
+        // or the one a person attached it to.
         let (p, l) = (clients.profile.name.clone(), lsid.to_owned());
         let created = worker.store.run(move |s| s.writes_for(&p, &l)).await?.into_iter().find(|w| w.kind == "ticket");
-        if let Some(ticket) = created {
-            key = ticket.autotask_id.to_string();
+        let (p, l) = (clients.profile.name.clone(), lsid.to_owned());
+        let attached = worker.store.run(move |s| s.attached_ticket(&p, &l)).await?;
+        if let Some(ticket) = created.map(|t| t.autotask_id.to_string()).or(attached) {
+            key = ticket;
         }
     }
     let Some(reference) = parse_external_key(&key) else {
-        return Ok(Outcome::Skipped(if key.is_empty() {
+        let why = if key.is_empty() {
             format!("No ticket: session {lsid} has no external key")
         } else {
             format!("No ticket: session {lsid} has the external key '{key}', which is no ticket id or number")
-        }));
+        };
+        return no_ticket(worker, clients, job, &session, why).await;
     };
     let Some(ticket_id) = worker.ticket_id(clients, &reference).await? else {
-        return Ok(Outcome::Skipped(format!("No ticket: Autotask has no ticket {key} (session {lsid})")));
+        let why = format!("No ticket: Autotask has no ticket {key} (session {lsid})");
+        return no_ticket(worker, clients, job, &session, why).await;
     };
     let notes = clients.renderer.session_notes(&session, &chrono::Local)?;
     let written = match worker.write_notes(clients, job, lsid, ticket_id, "session", &notes).await {
@@ -48,9 +53,8 @@ pub(super) async fn handle(
             if worker.ticket_exists(clients, ticket_id).await? {
                 return Err(Failure::Permanent(why));
             }
-            return Ok(Outcome::Skipped(format!(
-                "No ticket: Autotask has no ticket with id {ticket_id} (session {lsid})"
-            )));
+            let why = format!("No ticket: Autotask has no ticket with id {ticket_id} (session {lsid})");
+            return no_ticket(worker, clients, job, &session, why).await;
         }
         Err(e) => return Err(e),
     };
@@ -65,6 +69,34 @@ pub(super) async fn handle(
         summary: format!("Wrote {parts}{time} to ticket {key} for session {lsid}{again}"),
         ticket_id: Some(ticket_id),
     })
+}
+
+/// A session that ended without a ticket it can be written to: kept in the "Not in a ticket"
+/// list with what a person needs to bill it, and reported.
+async fn no_ticket(
+    worker: &Worker,
+    clients: &ProfileClients,
+    job: &Job,
+    session: &SupportSession,
+    why: String,
+) -> Result<Outcome, Failure> {
+    let customer = session.customers.iter().find(|c| c.primary).or(session.customers.first());
+    let info = |field: &str| customer.and_then(|c| c.info(field)).filter(|v| !v.is_empty()).map(str::to_owned);
+    let unlinked = UnlinkedSession {
+        profile: clients.profile.name.clone(),
+        lsid: session.lsid.to_string(),
+        job_id: job.id,
+        rep: session.primary_representative().and_then(|r| r.username.as_deref().map(str::to_owned)),
+        customer: info("name").or_else(|| session.primary_customer.as_ref().map(|p| p.name.to_string())),
+        company: info("company"),
+        issue: info("issue"),
+        started_at: session.start_time,
+        duration_seconds: session.duration_seconds(),
+        ended_at: session.end_time,
+        reason: why.clone(),
+    };
+    worker.store.run(move |s| s.note_unlinked(&unlinked, Utc::now())).await?;
+    Ok(Outcome::Skipped(why))
 }
 
 /// Writes the primary rep's time entry unless it is there; whether it was written now.

@@ -1,0 +1,188 @@
+//! Sessions that ended without a ticket ("Not in a ticket"): kept with what a person needs to
+//! bill them — the rep, the customer, how long — until someone attaches them to a ticket (their
+//! job then runs again and writes there, with the same markers and ledger as any write) or
+//! dismisses them as not billable. One row per session; attaching is one transaction, so two
+//! people attaching the same session at once make one write.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, millis, time};
+
+/// What is known of a session that ended without a ticket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnlinkedSession {
+    pub profile: String,
+    pub lsid: String,
+    pub job_id: i64,
+    /// The primary rep's username on the appliance.
+    pub rep: Option<String>,
+    pub customer: Option<String>,
+    pub company: Option<String>,
+    pub issue: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<u64>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Why it is not in a ticket (no external key; a ticket Autotask does not have…).
+    pub reason: String,
+}
+
+/// What became of an attach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attached {
+    /// Its job runs again now, to write to the ticket.
+    Queued { job_id: i64 },
+    /// Already attached to this ticket (someone else was first): nothing more to do.
+    Already { by: String },
+    /// Attached to another ticket before; it stays there.
+    Elsewhere { ticket: String, by: String },
+    /// No session of that id ended without a ticket here.
+    Unknown,
+    /// Its event is no longer kept (older than the retention).
+    Pruned,
+}
+
+impl Store {
+    /// Records (or updates) a session that ended without a ticket. One that was attached to a
+    /// ticket Autotask then did not have is open again, with the new reason.
+    pub fn note_unlinked(&self, s: &UnlinkedSession, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO unlinked (profile, lsid, job_id, rep, customer, company, issue, started_at, duration_s,
+                                   ended_at, reason, state, noted_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12)
+             ON CONFLICT (profile, lsid) DO UPDATE SET job_id = excluded.job_id, reason = excluded.reason,
+                 state = CASE WHEN state = 'attached' THEN 'open' ELSE state END,
+                 ticket = CASE WHEN state = 'attached' THEN NULL ELSE ticket END",
+            params![
+                s.profile,
+                s.lsid,
+                s.job_id,
+                s.rep,
+                s.customer,
+                s.company,
+                s.issue,
+                s.started_at.map(millis),
+                s.duration_seconds.map(|d| d as i64),
+                s.ended_at.map(millis),
+                s.reason,
+                millis(now)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Open sessions without a ticket that ended (or were noted) since `since`, newest first.
+    pub fn unlinked_since(&self, since: DateTime<Utc>) -> Result<Vec<UnlinkedSession>, StoreError> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM unlinked WHERE state = 'open' AND COALESCE(ended_at, noted_at) >= ?1
+             ORDER BY COALESCE(ended_at, noted_at) DESC"
+        );
+        let mut statement = conn.prepare(&sql)?;
+        let rows = statement.query_map([millis(since)], session_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Attaches a session to a ticket (an id or a number) and queues its job to write there.
+    pub fn attach(
+        &self,
+        profile: &str,
+        lsid: &str,
+        ticket: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Attached, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let row: Option<(i64, String, Option<String>, Option<String>)> = tx
+            .query_row(
+                "SELECT job_id, state, ticket, decided_by FROM unlinked WHERE profile = ?1 AND lsid = ?2",
+                params![profile, lsid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((job_id, state, attached_to, decided_by)) = row else { return Ok(Attached::Unknown) };
+        let by_before = decided_by.unwrap_or_default();
+        match attached_to.filter(|_| state == "attached") {
+            Some(t) if t.eq_ignore_ascii_case(ticket) => return Ok(Attached::Already { by: by_before }),
+            Some(t) => return Ok(Attached::Elsewhere { ticket: t, by: by_before }),
+            None => {}
+        }
+        let requeued = tx.execute(
+            "UPDATE jobs SET state = 'pending', attempts = 0, next_run_at = ?2, updated_at = ?2
+             WHERE id = ?1 AND state IN ('failed', 'ignored', 'done')",
+            params![job_id, millis(now)],
+        )?;
+        if requeued == 0 {
+            return Ok(Attached::Pruned);
+        }
+        tx.execute(
+            "UPDATE unlinked SET state = 'attached', ticket = ?3, decided_by = ?4, decided_at = ?5
+             WHERE profile = ?1 AND lsid = ?2",
+            params![profile, lsid, ticket, by, millis(now)],
+        )?;
+        tx.commit()?;
+        Ok(Attached::Queued { job_id })
+    }
+
+    /// Dismisses an open session as not billable; whether there was one.
+    pub fn dismiss(&self, profile: &str, lsid: &str, by: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE unlinked SET state = 'dismissed', decided_by = ?3, decided_at = ?4
+             WHERE profile = ?1 AND lsid = ?2 AND state = 'open'",
+            params![profile, lsid, by, millis(now)],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// The ticket a person attached the session to, if any.
+    pub fn attached_ticket(&self, profile: &str, lsid: &str) -> Result<Option<String>, StoreError> {
+        let ticket = self
+            .conn()
+            .query_row(
+                "SELECT ticket FROM unlinked WHERE profile = ?1 AND lsid = ?2 AND state = 'attached'",
+                params![profile, lsid],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?;
+        Ok(ticket.flatten())
+    }
+
+    /// Sessions without a ticket, in any state, whose id starts with `prefix` (a person types
+    /// the first characters).
+    pub fn unlinked_matching(&self, prefix: &str) -> Result<Vec<UnlinkedSession>, StoreError> {
+        let conn = self.conn();
+        let sql = format!("SELECT {COLUMNS} FROM unlinked WHERE substr(lsid, 1, length(?1)) = ?1 ORDER BY lsid");
+        let mut statement = conn.prepare(&sql)?;
+        let rows = statement.query_map([prefix], session_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+const COLUMNS: &str = "profile, lsid, job_id, rep, customer, company, issue, started_at, duration_s, ended_at, reason";
+
+fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UnlinkedSession> {
+    Ok(UnlinkedSession {
+        profile: r.get(0)?,
+        lsid: r.get(1)?,
+        job_id: r.get(2)?,
+        rep: r.get(3)?,
+        customer: r.get(4)?,
+        company: r.get(5)?,
+        issue: r.get(6)?,
+        started_at: r.get::<_, Option<i64>>(7)?.map(time),
+        duration_seconds: r.get::<_, Option<i64>>(8)?.map(|d| d.max(0) as u64),
+        ended_at: r.get::<_, Option<i64>>(9)?.map(time),
+        reason: r.get(10)?,
+    })
+}
+
+impl UnlinkedSession {
+    /// "Dana Whitfield (Contoso Ltd, 15 min)", as a person names the session.
+    pub fn described(&self) -> String {
+        let who = self.customer.clone().unwrap_or_else(|| "an unnamed customer".to_owned());
+        let mut about: Vec<String> = self.company.iter().cloned().collect();
+        about.extend(self.duration_seconds.map(|s| format!("{} min", (s + 30) / 60)));
+        if about.is_empty() { who } else { format!("{who} ({})", about.join(", ")) }
+    }
+}
