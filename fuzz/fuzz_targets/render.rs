@@ -27,8 +27,7 @@ fuzz_target!(|data: &[u8]| {
     }
     for survey in read_surveys(data).take(64).flatten() {
         if let Ok(note) = renderer.survey_note(&survey, &chrono::Utc) {
-            let kind =
-                if survey.kind() == Some(SurveyKind::Representative) { "rep survey" } else { "customer survey" };
+            let kind = if survey.kind() == Some(SurveyKind::Representative) { "rep survey" } else { "customer survey" };
             check(std::slice::from_ref(&note), &survey.lsid, kind);
         }
     }
