@@ -2,6 +2,9 @@
 //! as received, the jobs made from them, the ledger of every Autotask write, the activity log
 //! the tray app shows, the polling watermarks, and caches. Every change is one transaction, so
 //! a `kill -9` at any moment leaves it whole; jobs caught running are picked up again on open.
+//! Transactions that read before they write take the write lock first (IMMEDIATE): the worker
+//! and a command beside it (`attach`, `retry`) then wait their turn instead of one failing with
+//! "database is locked" when it upgrades a read.
 //! SQLite work is blocking: async callers go through [`AsyncStore`], which runs it on the
 //! blocking pool.
 
@@ -13,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub use unlinked::{Attached, UnlinkedSession};
 
@@ -211,7 +214,7 @@ impl Store {
     /// Keeps an event and makes its job, in one transaction; a duplicate makes nothing.
     pub fn accept(&self, event: &NewEvent, now: DateTime<Utc>) -> Result<Accepted, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let inserted = tx.execute(
             "INSERT INTO inbox (profile, source, event, lsid, dedupe_key, body, received_at, remote_addr)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (dedupe_key) DO NOTHING",
@@ -270,7 +273,7 @@ impl Store {
     /// same session runs, and a batch holds at most one job per session.
     pub fn claim_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let jobs = {
             let sql = format!(
                 "SELECT {} FROM jobs j JOIN inbox i ON i.id = j.inbox_id
@@ -440,7 +443,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut new = 0;
         for event in events {
             let inserted = tx.execute(

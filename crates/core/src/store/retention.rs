@@ -7,7 +7,7 @@
 //! whenever the session ended before the pruned time ([`Store::pruned_before`]).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{Store, StoreError, millis, time};
 
@@ -42,7 +42,7 @@ impl Store {
     /// Deletes at most `BATCH` rows of each kind older than `before`, in one transaction.
     pub fn prune_batch(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let cutoff = millis(before);
         let finished: Vec<(i64, i64)> = {
             let mut statement = tx.prepare(

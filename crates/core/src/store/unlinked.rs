@@ -5,7 +5,7 @@
 //! people attaching the same session at once make one write.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Store, StoreError, millis, time};
 
@@ -93,7 +93,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Attached, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row: Option<(i64, String, Option<String>, Option<String>)> = tx
             .query_row(
                 "SELECT job_id, state, ticket, decided_by FROM unlinked WHERE profile = ?1 AND lsid = ?2",
