@@ -172,3 +172,34 @@ async fn a_desk_searches_again_with_one_request_and_looks_up_side_by_side() {
     let after = requests().await;
     assert_eq!(after.len() - before, 1, "only the tickets: {:#?}", &after[before..]);
 }
+
+/// The watch spares a threshold the whole MSP shares: past half of it, one look in two asks
+/// Autotask; past three-quarters none does (thresholds pretended through the stand-in).
+#[tokio::test]
+async fn the_watch_slows_past_half_the_threshold_and_pauses_past_three_quarters() {
+    let d = desk().await;
+    let me = desk::my_resource_id(&d.autotask, "alex.morgan@example.com").await.unwrap();
+    let mut watch = desk::TicketWatch::default();
+    let autotask = &d.stands.autotask.base_url;
+    let watch_queries = async || {
+        let log = d.stands.get(format!("{autotask}/_sim/requests")).await;
+        let requests = log.as_array().cloned().unwrap_or_default();
+        requests
+            .iter()
+            .filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with("Tickets/query")))
+            .count()
+    };
+    let mut queries_for = async |used: u64| {
+        d.stands.post(format!("{autotask}/_sim/usage"), json!({"count": used})).await;
+        d.autotask.refresh_usage().await.unwrap();
+        let before = watch_queries().await;
+        for _ in 0..6 {
+            watch.check(&d.autotask, me).await.unwrap();
+        }
+        watch_queries().await - before
+    };
+    assert_eq!(queries_for(1_000).await, 6, "below half: every look asks");
+    assert_eq!(queries_for(6_000).await, 3, "past half: every other look");
+    assert_eq!(queries_for(8_000).await, 0, "past three-quarters: none");
+    assert_eq!(queries_for(2_000).await, 6, "and back to every look once it eases");
+}
