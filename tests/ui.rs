@@ -212,6 +212,86 @@ async fn my_ticket_changed_in_autotask_is_notified_and_the_notification_opens_it
     app.close().await;
 }
 
+/// A session of mine that ended without a ticket: notified, counted on the tab, attached to a
+/// ticket found with the search — its note and time entry written there once — and gone from the
+/// list; another dismissed as not billable, which Activity says.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_without_a_ticket_is_notified_attached_once_and_another_dismissed() {
+    let stands = Stands::start().await;
+    let config = app_config(&stands, &stands.profile("Desk", ALEX));
+    let desktop = Desktop::start(&secrets());
+    let app = desktop.launch(&["--config", config.to_str().unwrap(), "--show"]).await;
+    app.wait_text("#worker", |t| t == "Worker running").await;
+
+    let portal = json!({"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],
+                        "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd", "issue": "Outlook"},
+                        "chat": [{"from": "rep", "text": "Outlook works again."}]});
+    let billable = stands.appliance("sessions", portal.clone()).await["lsid"].as_str().unwrap().to_owned();
+    let mut courtesy = portal;
+    courtesy["customer"]["name"] = json!("Sam Ortiz");
+    let courtesy = stands.appliance("sessions", courtesy).await["lsid"].as_str().unwrap().to_owned();
+    app.click("#tab-activity").await;
+    app.click("#check-now").await;
+    desktop
+        .eventually("the not-in-a-ticket notification", 20, |d| {
+            d.notifications().contains("Session with Dana Whitfield (Contoso Ltd), 25 min, is not in a ticket")
+        })
+        .await;
+    app.wait_text("#unlinked-count", |t| t == "2").await;
+
+    app.click("#tab-unlinked").await;
+    let listed = app.wait_text(&format!("#unlinked li[data-lsid='{billable}'] .what"), |t| !t.is_empty()).await;
+    assert_eq!(listed, "Dana Whitfield (Contoso Ltd, 25 min) — Outlook");
+    app.click(&format!("#unlinked li[data-lsid='{billable}'] button.attach")).await;
+    app.type_into("#attach-search", "T20261124.0042").await;
+    app.wait_text("#attach-results .ticket .number", |t| t == "T20261124.0042").await;
+    app.click("#attach-results .ticket button.attach-here").await;
+    let said = app.wait_text("#unlinked-note", |t| t.starts_with("Writing")).await;
+    assert_eq!(said, "Writing the session with Dana Whitfield (Contoso Ltd, 25 min) to T20261124.0042.");
+    app.wait_text("#unlinked-count", |t| t == "1").await;
+
+    app.click(&format!("#unlinked li[data-lsid='{courtesy}'] button.dismiss")).await;
+    app.wait_text("#unlinked-empty", |t| t.contains("Every session of yours is in a ticket")).await;
+
+    // Written once, to the ticket chosen: one note and one time entry for the session.
+    let entry_of = |entries: &[Value]| {
+        entries
+            .iter()
+            .filter(|e| e["internalNotes"].as_str().unwrap_or("").contains(&billable))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let mut entries = Vec::new();
+    for _ in 0..100 {
+        entries = entry_of(&stands.records("TimeEntries").await);
+        if !entries.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(entries.len(), 1, "one time entry");
+    assert_eq!(entries[0]["ticketID"], json!(7201));
+    let notes = stands.records("TicketNotes").await;
+    let written: Vec<_> =
+        notes.iter().filter(|n| n["description"].as_str().unwrap_or("").contains(&billable)).collect();
+    assert_eq!(written.len(), 1, "one note");
+    assert_eq!(written[0]["ticketID"], json!(7201));
+
+    app.click("#tab-activity").await;
+    let dismissed = "alex.morgan dismissed the session with Sam Ortiz (Contoso Ltd, 25 min) as not billable";
+    let mut lines = Vec::new();
+    for _ in 0..50 {
+        lines = app.texts("#activity li .what").await;
+        if lines.iter().any(|l| l.starts_with(dismissed)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(lines.iter().any(|l| l.starts_with(dismissed)), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("alex.morgan attached the session with Dana Whitfield")), "{lines:?}");
+    app.close().await;
+}
+
 /// Writes a screenshot of each view of the demo to `$BTA_SCREENSHOTS` (`cargo xtask screenshots`
 /// sets it to docs/screenshots).
 #[tokio::test(flavor = "multi_thread")]

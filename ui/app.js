@@ -1,12 +1,13 @@
-// The window: three views (Search, Activity, Settings), the worker switch, and the profile
+// The window: four views (Search, Activity, Not in a ticket, Settings), the worker switch, and the profile
 // chooser. The tray's menu picks a view through the "navigate" event.
 
 import { invoke, listen, $, el, current } from './ipc.js';
 import * as search from './search.js';
 import * as activity from './activity.js';
 import * as settings from './settings.js';
+import * as unlinked from './unlinked.js';
 
-const views = { search, activity, settings };
+const views = { search, activity, unlinked, settings };
 let shown = null;
 
 function show(view) {
@@ -50,8 +51,13 @@ document.addEventListener('DOMContentLoaded', async () => {
   });
   await listen('navigate', show);
   await listen('worker', refreshStatus);
-  await listen('activity', () => shown === 'activity' && activity.enter());
+  await listen('activity', () => {
+    if (shown === 'activity') activity.enter();
+    if (shown === 'unlinked') unlinked.enter();
+    else unlinked.count();
+  });
   window.addEventListener('settings-saved', refreshStatus);
   const status = await refreshStatus();
+  unlinked.count();
   show(status.profiles.length === 0 ? 'settings' : 'search');
 });

@@ -6,13 +6,15 @@ use std::sync::atomic::Ordering;
 use bta_core::config::SecretRef;
 use bta_core::config::form::{self, FIELDS, Field, Kind, ProfileForm};
 use bta_core::desk::{KeyOffer, TicketRow};
-use bta_core::store::{Activity, JobState};
+use bta_core::store::{Activity, Attached, JobState};
+use bta_core::worker::{TicketRef, parse_external_key};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tauri::{AppHandle, Manager, State};
 
 use crate::opener;
 use crate::state::AppState;
+use crate::unlinked::UnlinkedView;
 
 type Answer<T> = Result<T, String>;
 
@@ -150,6 +152,58 @@ pub async fn retry_job(state: State<'_, AppState>, job_id: i64) -> Answer<()> {
         worker.check_now();
     }
     Ok(())
+}
+
+/// My sessions of the last 14 days that ended without a ticket.
+#[tauri::command]
+pub async fn unlinked(state: State<'_, AppState>) -> Answer<Vec<UnlinkedView>> {
+    Ok(crate::unlinked::mine(&state).await?.into_iter().map(UnlinkedView::from).collect())
+}
+
+/// Attaches a session of mine to a ticket (its id or number); the worker writes it there now.
+#[tauri::command]
+pub async fn attach_session(
+    state: State<'_, AppState>,
+    profile: String,
+    lsid: String,
+    ticket: String,
+) -> Answer<String> {
+    let ticket = match parse_external_key(&ticket) {
+        Some(TicketRef::Id(id)) => id.to_string(),
+        Some(TicketRef::Number(number)) => number,
+        None => return Err(format!("'{ticket}' is no ticket id or number")),
+    };
+    let session = crate::unlinked::find(&state, &profile, &lsid).await?;
+    let by = crate::unlinked::who(&state, &profile);
+    let (attached, to) = (session.clone(), ticket.clone());
+    let outcome =
+        state.store.run(move |s| s.attach_logged(&attached, &to, &by, chrono::Utc::now())).await.map_err(text)?;
+    match outcome {
+        Attached::Queued { .. } => {
+            if let Some(worker) = state.worker.lock().await.as_ref() {
+                worker.check_now();
+            }
+            Ok(format!("Writing the session with {} to {ticket}.", session.described()))
+        }
+        Attached::Already { .. } => Ok(format!("The session was already attached to {ticket}.")),
+        Attached::Elsewhere { ticket: there, by } => {
+            Err(format!("{by} already attached this session to {there}; it is written there, not twice"))
+        }
+        Attached::Unknown => Err(format!("session {lsid} is no longer waiting for a ticket")),
+        Attached::Pruned => {
+            Err("this session's event is no longer kept (retention_days); write it in Autotask by hand".into())
+        }
+    }
+}
+
+/// Dismisses a session of mine as not billable.
+#[tauri::command]
+pub async fn dismiss_session(state: State<'_, AppState>, profile: String, lsid: String) -> Answer<()> {
+    let session = crate::unlinked::find(&state, &profile, &lsid).await?;
+    let by = crate::unlinked::who(&state, &profile);
+    let dismissed =
+        state.store.run(move |s| s.dismiss_logged(&session, &by, chrono::Utc::now())).await.map_err(text)?;
+    if dismissed { Ok(()) } else { Err(format!("session {lsid} is no longer waiting for a ticket")) }
 }
 
 /// Looks for finished sessions now instead of at the next polling interval.

@@ -14,6 +14,7 @@ mod opener;
 mod placement;
 mod state;
 mod tray;
+mod unlinked;
 mod webkit_env;
 
 use std::path::PathBuf;
@@ -186,6 +187,9 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             commands::open_ticket,
             commands::activity,
             commands::retry_job,
+            commands::unlinked,
+            commands::attach_session,
+            commands::dismiss_session,
             commands::check_now,
             commands::worker_status,
             commands::set_paused,

@@ -1,7 +1,7 @@
 //! Desktop notifications, and the window's live Activity list: when the embedded worker writes a
 //! session into a ticket or fails to, and when one of the rep's open tickets changes in Autotask
-//! (one threshold-aware query per profile every `ticket_watch_seconds`). Clicking a notification
-//! opens its ticket.
+//! (one threshold-aware query per profile every `ticket_watch_seconds`), and when a session of
+//! the rep's ends without a ticket. Clicking a notification opens its ticket (or the list).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ const ACTIVITY_EVERY: Duration = Duration::from_millis(1000);
 enum Target {
     Ticket { profile: String, ticket_id: i64 },
     Activity,
+    Unlinked,
 }
 
 pub fn start(app: &AppHandle) {
@@ -63,8 +64,19 @@ async fn activity_loop(app: AppHandle) {
         let _ = app.emit("activity", ());
         for a in fresh.into_iter().rev() {
             announce(&app, a);
+            if a.level == "warning" && a.summary.starts_with("No ticket") {
+                not_in_a_ticket(&app, a).await;
+            }
         }
     }
+}
+
+/// A session of mine that ended without a ticket: billable time to attach.
+async fn not_in_a_ticket(app: &AppHandle, a: &Activity) {
+    let Some(lsid) = a.lsid.as_deref() else { return };
+    let Ok(session) = crate::unlinked::find(&app.state::<AppState>(), &a.profile, lsid).await else { return };
+    let body = "Attach it to its ticket, or dismiss it, under Not in a ticket.";
+    show(app, &crate::unlinked::headline(&session), body, Target::Unlinked);
 }
 
 async fn newest(state: &AppState) -> Option<i64> {
@@ -187,6 +199,7 @@ const START_MENU_SHORTCUT: &str = "Microsoft/Windows/Start Menu/Programs/bt-auto
 async fn open(app: AppHandle, target: Target) {
     match target {
         Target::Activity => crate::tray::show(&app, "activity", crate::placement::Near::Panel),
+        Target::Unlinked => crate::tray::show(&app, "unlinked", crate::placement::Near::Panel),
         Target::Ticket { profile, ticket_id } => {
             if let Err(e) = crate::opener::open_ticket(&app.state::<AppState>(), &profile, ticket_id).await {
                 tracing::warn!("the ticket could not be opened: {e}");

@@ -1,4 +1,4 @@
-//! The tray icon and its menu: Open, Activity, Settings, Pause/Resume worker, Quit. A left click
+//! The tray icon and its menu: Open, Activity, Not in a ticket, Settings, Pause/Resume worker, Quit. A left click
 //! (where the desktop reports one) shows or hides the window.
 
 use std::sync::atomic::Ordering;
@@ -20,10 +20,11 @@ pub struct PauseItem(pub MenuItem<tauri::Wry>);
 pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, "open", "Open", true, None::<&str>)?;
     let activity = MenuItem::with_id(app, "activity", "Activity", true, None::<&str>)?;
+    let unlinked = MenuItem::with_id(app, "unlinked", "Not in a ticket", true, None::<&str>)?;
     let settings = MenuItem::with_id(app, "settings", "Settings", true, None::<&str>)?;
     let pause = MenuItem::with_id(app, "pause", "Pause worker", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&open, &activity, &settings, &pause, &quit])?;
+    let menu = Menu::with_items(app, &[&open, &activity, &unlinked, &settings, &pause, &quit])?;
     app.manage(PauseItem(pause));
     TrayIconBuilder::with_id("main")
         .icon(Image::from_bytes(ICON)?)
@@ -33,6 +34,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
         .on_menu_event(|app, event| match event.id.as_ref() {
             "open" => show(app, "search", Near::Pointer),
             "activity" => show(app, "activity", Near::Pointer),
+            "unlinked" => show(app, "unlinked", Near::Pointer),
             "settings" => show(app, "settings", Near::Pointer),
             "pause" => {
                 let app = app.clone();
@@ -56,7 +58,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
     Ok(())
 }
 
-/// Shows the window on a view (`search`, `activity`, `settings`); a hidden window first moves
+/// Shows the window on a view (`search`, `activity`, `unlinked`, `settings`); a hidden window first moves
 /// next to `near`, a shown one stays where the rep has it.
 pub fn show(app: &AppHandle, view: &str, near: Near) {
     if let Some(window) = app.get_webview_window("main") {

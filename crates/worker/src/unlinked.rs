@@ -49,18 +49,8 @@ pub fn attach(path: &Path, lsid: &str, ticket: &str, by: Option<String>) -> anyh
     let session = find(&store, lsid)?;
     let by = by.unwrap_or_else(who);
     let described = session.described();
-    match store.attach(&session.profile, &session.lsid, ticket, &by, Utc::now())? {
+    match store.attach_logged(&session, ticket, &by, Utc::now())? {
         Attached::Queued { job_id } => {
-            let summary = format!("{by} attached the session with {described} to ticket {ticket}");
-            store.log_activity(
-                &session.profile,
-                Some(&session.lsid),
-                None,
-                "info",
-                &summary,
-                Some(job_id),
-                Utc::now(),
-            )?;
             println!(
                 "Session {} with {described} goes to ticket {ticket}: its note and time entry are written by the running worker within 5 seconds (job {job_id}; see: bt-autotask-worker jobs).",
                 session.lsid
@@ -87,19 +77,9 @@ pub fn dismiss(path: &Path, lsid: &str, by: Option<String>) -> anyhow::Result<()
     let store = open_store(&load_without_secrets(path)?)?;
     let session = find(&store, lsid)?;
     let by = by.unwrap_or_else(who);
-    if !store.dismiss(&session.profile, &session.lsid, &by, Utc::now())? {
+    if !store.dismiss_logged(&session, &by, Utc::now())? {
         bail!("session {} is no longer waiting for a ticket (see: bt-autotask-worker unlinked)", session.lsid);
     }
-    let summary = format!("{by} dismissed the session with {} as not billable", session.described());
-    store.log_activity(
-        &session.profile,
-        Some(&session.lsid),
-        None,
-        "info",
-        &summary,
-        Some(session.job_id),
-        Utc::now(),
-    )?;
     println!("Session {} with {} is dismissed; it leaves the list.", session.lsid, session.described());
     Ok(())
 }

@@ -125,6 +125,34 @@ impl Store {
         Ok(Attached::Queued { job_id })
     }
 
+    /// Attaches a session as a person asked, and says so in the activity log: who attached which
+    /// session to which ticket.
+    pub fn attach_logged(
+        &self,
+        session: &UnlinkedSession,
+        ticket: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Attached, StoreError> {
+        let attached = self.attach(&session.profile, &session.lsid, ticket, by, now)?;
+        if let Attached::Queued { job_id } = attached {
+            let summary = format!("{by} attached the session with {} to ticket {ticket}", session.described());
+            self.log_activity(&session.profile, Some(&session.lsid), None, "info", &summary, Some(job_id), now)?;
+        }
+        Ok(attached)
+    }
+
+    /// Dismisses a session as not billable and says who did in the activity log; whether it was
+    /// still open.
+    pub fn dismiss_logged(&self, session: &UnlinkedSession, by: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        if !self.dismiss(&session.profile, &session.lsid, by, now)? {
+            return Ok(false);
+        }
+        let summary = format!("{by} dismissed the session with {} as not billable", session.described());
+        self.log_activity(&session.profile, Some(&session.lsid), None, "info", &summary, Some(session.job_id), now)?;
+        Ok(true)
+    }
+
     /// Dismisses an open session as not billable; whether there was one.
     pub fn dismiss(&self, profile: &str, lsid: &str, by: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let changed = self.conn().execute(
