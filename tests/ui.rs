@@ -212,13 +212,14 @@ async fn my_ticket_changed_in_autotask_is_notified_and_the_notification_opens_it
     app.close().await;
 }
 
-/// A session of mine that ended without a ticket: notified, counted on the tab, attached to a
+/// Sessions of mine that ended without a ticket: notified, counted on the tab, one attached to a
 /// ticket found with the search — its note and time entry written there once — and gone from the
 /// list; another dismissed as not billable, which Activity says.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_without_a_ticket_is_notified_attached_once_and_another_dismissed() {
     let stands = Stands::start().await;
-    let config = app_config(&stands, &stands.profile("Desk", ALEX));
+    let defaults = "ticket_default_data = { companyName = \"Dynamo Corporation\", title = \"Remote support: {{Issue}}\", defaultContactID = 30684007, status = \"New\", priority = 2, queueID = 8 }\n";
+    let config = app_config(&stands, &stands.profile("Desk", &format!("{ALEX}{defaults}")));
     let desktop = Desktop::start(&secrets());
     let app = desktop.launch(&["--config", config.to_str().unwrap(), "--show"]).await;
     app.wait_text("#worker", |t| t == "Worker running").await;
@@ -227,9 +228,13 @@ async fn a_session_without_a_ticket_is_notified_attached_once_and_another_dismis
                         "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd", "issue": "Outlook"},
                         "chat": [{"from": "rep", "text": "Outlook works again."}]});
     let billable = stands.appliance("sessions", portal.clone()).await["lsid"].as_str().unwrap().to_owned();
-    let mut courtesy = portal;
+    let mut courtesy = portal.clone();
     courtesy["customer"]["name"] = json!("Sam Ortiz");
     let courtesy = stands.appliance("sessions", courtesy).await["lsid"].as_str().unwrap().to_owned();
+    let mut walk_in = portal;
+    walk_in["customer"]["name"] = json!("Lee Park");
+    walk_in["customer"]["issue"] = json!("Docking station");
+    let walk_in = stands.appliance("sessions", walk_in).await["lsid"].as_str().unwrap().to_owned();
     app.click("#tab-activity").await;
     app.click("#check-now").await;
     desktop
@@ -237,7 +242,7 @@ async fn a_session_without_a_ticket_is_notified_attached_once_and_another_dismis
             d.notifications().contains("Session with Dana Whitfield (Contoso Ltd), 25 min, is not in a ticket")
         })
         .await;
-    app.wait_text("#unlinked-count", |t| t == "2").await;
+    app.wait_text("#unlinked-count", |t| t == "3").await;
 
     app.click("#tab-unlinked").await;
     let listed = app.wait_text(&format!("#unlinked li[data-lsid='{billable}'] .what"), |t| !t.is_empty()).await;
@@ -248,6 +253,12 @@ async fn a_session_without_a_ticket_is_notified_attached_once_and_another_dismis
     app.click("#attach-results .ticket button.attach-here").await;
     let said = app.wait_text("#unlinked-note", |t| t.starts_with("Writing")).await;
     assert_eq!(said, "Writing the session with Dana Whitfield (Contoso Ltd, 25 min) to T20261124.0042.");
+    app.wait_text("#unlinked-count", |t| t == "2").await;
+
+    // A new ticket, from the profile's Ticket Default Data.
+    app.click(&format!("#unlinked li[data-lsid='{walk_in}'] button.new-ticket")).await;
+    let said = app.wait_text("#unlinked-note", |t| t.contains("Lee Park")).await;
+    assert_eq!(said, "Writing the session with Lee Park (Contoso Ltd, 25 min) to a new ticket.");
     app.wait_text("#unlinked-count", |t| t == "1").await;
 
     app.click(&format!("#unlinked li[data-lsid='{courtesy}'] button.dismiss")).await;
@@ -276,19 +287,35 @@ async fn a_session_without_a_ticket_is_notified_attached_once_and_another_dismis
         notes.iter().filter(|n| n["description"].as_str().unwrap_or("").contains(&billable)).collect();
     assert_eq!(written.len(), 1, "one note");
     assert_eq!(written[0]["ticketID"], json!(7201));
-
-    app.click("#tab-activity").await;
-    let dismissed = "alex.morgan dismissed the session with Sam Ortiz (Contoso Ltd, 25 min) as not billable";
-    let mut lines = Vec::new();
-    for _ in 0..50 {
-        lines = app.texts("#activity li .what").await;
-        if lines.iter().any(|l| l.starts_with(dismissed)) {
+    let mut made = Vec::new();
+    for _ in 0..100 {
+        let notes = stands.records("TicketNotes").await;
+        made = notes.iter().filter(|n| n["description"].as_str().unwrap_or("").contains(&walk_in)).cloned().collect();
+        if !made.is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert!(lines.iter().any(|l| l.starts_with(dismissed)), "{lines:?}");
-    assert!(lines.iter().any(|l| l.starts_with("alex.morgan attached the session with Dana Whitfield")), "{lines:?}");
+    let tickets = stands.records("Tickets").await;
+    let new: Vec<_> = tickets.iter().filter(|t| t["description"].as_str().unwrap_or("").contains(&walk_in)).collect();
+    assert_eq!((new.len(), made.len()), (1, 1), "one new ticket, one note on it");
+    assert_eq!((&new[0]["title"], &made[0]["ticketID"]), (&json!("Remote support: Docking station"), &new[0]["id"]));
+
+    app.click("#tab-activity").await;
+    let dismissed = "alex.morgan dismissed the session with Sam Ortiz (Contoso Ltd, 25 min) as not billable";
+    let attached =
+        "alex.morgan attached the session with Dana Whitfield (Contoso Ltd, 25 min) to ticket T20261124.0042";
+    // Read until both show: the list is redrawn as the worker writes, and a read can span a redraw.
+    let both = |lines: &[String]| [dismissed, attached].iter().all(|w| lines.iter().any(|l| l.starts_with(w)));
+    let mut lines = Vec::new();
+    for _ in 0..50 {
+        lines = app.texts("#activity li .what").await;
+        if both(&lines) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(both(&lines), "{lines:?}");
     app.close().await;
 }
 

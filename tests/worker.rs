@@ -485,7 +485,8 @@ async fn https_intake_takes_a_new_certificate_mid_stream_and_loses_nothing() {
 async fn sessions_without_a_ticket_are_listed_attached_once_and_dismissed() {
     let stands = Stands::start().await;
     let port = free_port();
-    let config = stands.config(port, "retry_delay_ms = 50\nreport_lag_wait_ms = 50", "");
+    let defaults = "ticket_default_data = { companyName = \"Dynamo Corporation\", title = \"Remote support: {{Issue}}\", description = \"{{Details}}\", defaultContactID = 30684007, status = \"New\", priority = 2, queueID = 8 }";
+    let config = stands.config(port, "retry_delay_ms = 50\nreport_lag_wait_ms = 50", defaults);
     let worker = Worker::start(&config, port).await;
     stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost")})).await;
     let portal = json!({"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],
@@ -496,13 +497,18 @@ async fn sessions_without_a_ticket_are_listed_attached_once_and_dismissed() {
     courtesy["customer"]["name"] = json!("Sam Ortiz");
     courtesy["external_key"] = json!("not-a-ticket");
     let courtesy = stands.appliance("sessions", courtesy).await["lsid"].as_str().unwrap().to_owned();
-    wait_until("both sessions in the list", async || {
+    let walk_in = json!({"external_key": "", "duration": 600, "reps": [{"username": "alex.morgan"}],
+                         "customer": {"name": "Lee Park", "company": "Dynamo Corporation", "issue": "Docking station",
+                                      "details": "Laptop will not dock"},
+                         "chat": [{"from": "rep", "text": "Firmware updated."}]});
+    let walk_in = stands.appliance("sessions", walk_in).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("the sessions in the list", async || {
         let listing = worker_says(&["unlinked"], &config);
-        listing.contains(&billable) && listing.contains(&courtesy)
+        [&billable, &courtesy, &walk_in].iter().all(|l| listing.contains(l.as_str()))
     })
     .await;
     let listing = worker_says(&["unlinked"], &config);
-    assert!(listing.contains("2 session(s) of the last 14 days are not in a ticket"), "{listing}");
+    assert!(listing.contains("3 session(s) of the last 14 days are not in a ticket"), "{listing}");
     assert!(
         listing.contains("alex.morgan") && listing.contains("Pat Lee (Dynamo Corporation, 25 min) — Printer offline")
     );
@@ -549,6 +555,32 @@ async fn sessions_without_a_ticket_are_listed_attached_once_and_dismissed() {
     let why = String::from_utf8_lossy(&again.stderr);
     assert!(!again.status.success() && why.contains("already attached to ticket T20261124.0042 by"), "{why}");
 
+    // A new ticket for a session that has none, from Ticket Default Data: made once, written to.
+    let said = worker_says(&["attach", &walk_in, "new"], &config);
+    assert!(said.contains("Lee Park (Dynamo Corporation, 10 min) goes to ticket new"), "{said}");
+    wait_until("the new ticket's time entry", async || {
+        stands
+            .records("TimeEntries")
+            .await
+            .iter()
+            .any(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(&walk_in)))
+    })
+    .await;
+    let made: Vec<Value> = stands
+        .records("Tickets")
+        .await
+        .into_iter()
+        .filter(|t| t["description"].as_str().is_some_and(|d| d.contains(&walk_in)))
+        .collect();
+    assert_eq!(made.len(), 1, "one new ticket: {made:?}");
+    assert_eq!(made[0]["title"], "Remote support: Docking station");
+    assert!(made[0]["description"].as_str().unwrap().starts_with("Laptop will not dock"));
+    let notes = stands.records("TicketNotes").await;
+    assert_eq!(
+        notes_of(&notes, &walk_in).iter().map(|n| n["ticketID"].clone()).collect::<Vec<_>>(),
+        [made[0]["id"].clone()]
+    );
+
     let dismissed = worker_says(&["dismiss", &courtesy, "--by", "lead"], &config);
     assert!(dismissed.contains("Sam Ortiz (Dynamo Corporation, 25 min) is dismissed"), "{dismissed}");
     let listing = worker_says(&["unlinked"], &config);
@@ -558,7 +590,10 @@ async fn sessions_without_a_ticket_are_listed_attached_once_and_dismissed() {
         .arg(&config)
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("'ticket-9' is no ticket id (like 7216) or ticket number"));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("'ticket-9' is no ticket id (like 7216), ticket number (like T20261124.0042) or 'new'")
+    );
     assert!(worker.stop());
     let store = bta_core::store::Store::open(&stands.dir.path().join("data/worker.sqlite3")).unwrap();
     let activity: Vec<String> = store.recent_activity(50).unwrap().into_iter().map(|a| a.summary).collect();

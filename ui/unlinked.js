@@ -1,6 +1,7 @@
 // Not in a ticket: my sessions that ended without a ticket. Attach one to a ticket found with the
-// same search as the Search view (the worker then writes its notes and time entry there), or
-// dismiss it as not billable. The tab's badge counts them.
+// same search as the Search view, or to a new ticket made from the profile's Ticket Default Data
+// (the worker then writes its notes and time entry there), or dismiss it as not billable. The
+// tab's badge counts them.
 
 import { invoke, $, el } from './ipc.js';
 
@@ -51,6 +52,7 @@ export async function enter() {
     el('span', { class: 'when', title: s.ended_at ?? '' }, s.ended_at ? new Date(s.ended_at).toLocaleString() : ''),
     el('span', { class: 'what', title: s.reason }, s.issue ? `${s.described} — ${s.issue}` : s.described),
     el('button', { class: 'attach', onclick: () => showAttach(s) }, 'Attach…'),
+    s.can_create ? el('button', { class: 'new-ticket', title: 'A new ticket from the profile\'s Ticket Default Data', onclick: () => attachTo(s, 'new') }, 'New ticket') : null,
     el('button', { class: 'dismiss', onclick: () => dismiss(s) }, 'Dismiss'))));
 }
 
@@ -87,10 +89,13 @@ async function searchTickets() {
     el('div', { class: 'actions' }, el('button', { class: 'attach-here', onclick: () => attach(t) }, 'Attach here')))));
 }
 
-async function attach(ticket) {
-  const session = attaching;
+function attach(ticket) {
+  return attachTo(attaching, ticket.number || String(ticket.id));
+}
+
+async function attachTo(session, ticket) {
   try {
-    note(await invoke('attach_session', { profile: session.profile, lsid: session.lsid, ticket: ticket.number || String(ticket.id) }));
+    note(await invoke('attach_session', { profile: session.profile, lsid: session.lsid, ticket }));
     showAttach(null);
   } catch (e) {
     note(String(e));

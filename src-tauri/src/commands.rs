@@ -7,7 +7,7 @@ use bta_core::config::SecretRef;
 use bta_core::config::form::{self, FIELDS, Field, Kind, ProfileForm};
 use bta_core::desk::{KeyOffer, TicketRow};
 use bta_core::store::{Activity, Attached, JobState};
-use bta_core::worker::{TicketRef, parse_external_key};
+use bta_core::worker::{NEW_TICKET, attach_target};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tauri::{AppHandle, Manager, State};
@@ -157,7 +157,7 @@ pub async fn retry_job(state: State<'_, AppState>, job_id: i64) -> Answer<()> {
 /// My sessions of the last 14 days that ended without a ticket.
 #[tauri::command]
 pub async fn unlinked(state: State<'_, AppState>) -> Answer<Vec<UnlinkedView>> {
-    Ok(crate::unlinked::mine(&state).await?.into_iter().map(UnlinkedView::from).collect())
+    crate::unlinked::views(&state).await
 }
 
 /// Attaches a session of mine to a ticket (its id or number); the worker writes it there now.
@@ -168,11 +168,7 @@ pub async fn attach_session(
     lsid: String,
     ticket: String,
 ) -> Answer<String> {
-    let ticket = match parse_external_key(&ticket) {
-        Some(TicketRef::Id(id)) => id.to_string(),
-        Some(TicketRef::Number(number)) => number,
-        None => return Err(format!("'{ticket}' is no ticket id or number")),
-    };
+    let Some(ticket) = attach_target(&ticket) else { return Err(format!("'{ticket}' is no ticket id or number")) };
     let session = crate::unlinked::find(&state, &profile, &lsid).await?;
     let by = crate::unlinked::who(&state, &profile);
     let (attached, to) = (session.clone(), ticket.clone());
@@ -183,7 +179,8 @@ pub async fn attach_session(
             if let Some(worker) = state.worker.lock().await.as_ref() {
                 worker.check_now();
             }
-            Ok(format!("Writing the session with {} to {ticket}.", session.described()))
+            let to = if ticket == NEW_TICKET { "a new ticket".to_owned() } else { ticket };
+            Ok(format!("Writing the session with {} to {to}.", session.described()))
         }
         Attached::Already { .. } => Ok(format!("The session was already attached to {ticket}.")),
         Attached::Elsewhere { ticket: there, by } => {

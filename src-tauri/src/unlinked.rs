@@ -24,11 +24,14 @@ pub struct UnlinkedView {
     issue: Option<String>,
     ended_at: Option<DateTime<Utc>>,
     reason: String,
+    /// Whether its profile has Ticket Default Data to make a new ticket from.
+    can_create: bool,
 }
 
-impl From<UnlinkedSession> for UnlinkedView {
-    fn from(s: UnlinkedSession) -> UnlinkedView {
+impl UnlinkedView {
+    fn new(s: UnlinkedSession, can_create: bool) -> UnlinkedView {
         UnlinkedView {
+            can_create,
             described: s.described(),
             profile: s.profile,
             lsid: s.lsid,
@@ -38,6 +41,17 @@ impl From<UnlinkedSession> for UnlinkedView {
             reason: s.reason,
         }
     }
+}
+
+/// My sessions without a ticket as the window shows them.
+pub async fn views(state: &AppState) -> Result<Vec<UnlinkedView>, String> {
+    let creates: HashMap<String, bool> = {
+        let loaded = state.loaded();
+        let profiles = loaded.config.iter().flat_map(|c| &c.profiles);
+        profiles.map(|p| (p.name.clone(), !p.ticket_default_data.is_empty())).collect()
+    };
+    let sessions = mine(state).await?;
+    Ok(sessions.into_iter().map(|s| UnlinkedView::new(s.clone(), creates.get(&s.profile) == Some(&true))).collect())
 }
 
 /// Each profile's rep on this desktop (`rep_username`); a profile without one shows all.

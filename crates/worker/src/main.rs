@@ -98,7 +98,8 @@ enum Command {
     Attach {
         /// The session's id (lsid), or its first characters, as `unlinked` lists it.
         session: String,
-        /// The ticket: its id (7216) or its number (T20261124.0042).
+        /// The ticket: its id (7216), its number (T20261124.0042), or `new` for a new ticket made
+        /// from the profile's Ticket Default Data.
         ticket: String,
         #[command(flatten)]
         config: ConfigFile,

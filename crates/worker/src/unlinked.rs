@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::bail;
 use bta_core::store::{Attached, Store, UnlinkedSession};
-use bta_core::worker::{TicketRef, parse_external_key};
+use bta_core::worker::attach_target;
 use chrono::{Duration, Local, Utc};
 
 use crate::{load_without_secrets, open_store};
@@ -39,10 +39,10 @@ pub fn list(path: &Path, days: u32) -> anyhow::Result<()> {
 
 /// Attaches a session to a ticket; the running worker writes it there.
 pub fn attach(path: &Path, lsid: &str, ticket: &str, by: Option<String>) -> anyhow::Result<()> {
-    let ticket = match parse_external_key(ticket) {
-        Some(TicketRef::Id(id)) => id.to_string(),
-        Some(TicketRef::Number(number)) => number,
-        None => bail!("'{ticket}' is no ticket id (like 7216) or ticket number (like T20261124.0042)"),
+    let Some(ticket) = attach_target(ticket) else {
+        bail!(
+            "'{ticket}' is no ticket id (like 7216), ticket number (like T20261124.0042) or 'new' (a new ticket from Ticket Default Data)"
+        );
     };
     let ticket = ticket.as_str();
     let store = open_store(&load_without_secrets(path)?)?;

@@ -25,6 +25,7 @@ use crate::config::{Profile, SeedEvent, WorkerConfig};
 use crate::render::{RenderError, Renderer};
 use crate::store::{AsyncStore, Job, JobState, Source, StoreError};
 
+pub use session_end::{NEW_TICKET, attach_target};
 pub use tickets::{TicketRef, parse_external_key};
 
 /// How a job ended.

@@ -8,6 +8,19 @@ use crate::autotask::{Filter, Query, Resource, Role, TimeEntry};
 use crate::beyondtrust::{OutboundEvent, SupportSession};
 use crate::store::{LedgerEntry, UnlinkedSession};
 
+/// What a person attaches a session to when it needs a ticket of its own.
+pub const NEW_TICKET: &str = "new";
+
+/// What a person typed to attach a session to, as kept: a ticket id, a ticket number in capitals,
+/// or `new`; `None` when it is none of these.
+pub fn attach_target(typed: &str) -> Option<String> {
+    match parse_external_key(typed) {
+        Some(TicketRef::Id(id)) => Some(id.to_string()),
+        Some(TicketRef::Number(number)) => Some(number),
+        None => typed.trim().eq_ignore_ascii_case(NEW_TICKET).then(|| NEW_TICKET.to_owned()),
+    }
+}
+
 pub(super) async fn handle(
     worker: &Worker,
     clients: &ProfileClients,
@@ -32,6 +45,11 @@ pub(super) async fn handle(
         let attached = worker.store.run(move |s| s.attached_ticket(&p, &l)).await?;
         if let Some(ticket) = created.map(|t| t.autotask_id.to_string()).or(attached) {
             key = ticket;
+        }
+        if key.eq_ignore_ascii_case(NEW_TICKET) {
+            // A person asked for a new ticket for it: made from Ticket Default Data, once.
+            let created = super::ticket_creation::create_for(worker, clients, job, &session, Default::default());
+            key = created.await?.to_string();
         }
     }
     let Some(reference) = parse_external_key(&key) else {

@@ -67,29 +67,43 @@ pub(super) async fn handle(
     if !profile.automatic_ticket_creation_session_types.iter().any(|t| t.eq_ignore_ascii_case(&session_type)) {
         return Ok(Outcome::Quiet(format!("session type '{session_type}' is not among those that create tickets")));
     }
-    let existing = if job.attempts > 1 { find_created(clients, lsid).await? } else { None };
+    let ticket_id = create_for(worker, clients, job, &session, overlay).await?;
+    clients.beyondtrust.set_session_attributes(lsid, Some(&ticket_id.to_string()), &[]).await?;
+    Ok(Outcome::Done {
+        summary: format!("Created ticket {ticket_id} for session {lsid} and tied the session to it"),
+        ticket_id: Some(ticket_id),
+    })
+}
+
+/// Creates the session's ticket from Ticket Default Data (and `overlay`) and records it in the
+/// ledger; a job running again looks for the ticket's marker first, so it is made once.
+pub(super) async fn create_for(
+    worker: &Worker,
+    clients: &ProfileClients,
+    job: &Job,
+    session: &SupportSession,
+    overlay: Map<String, Value>,
+) -> Result<i64, Failure> {
+    let lsid = session.lsid.to_string();
+    let existing = if job.attempts > 1 { find_created(clients, &lsid).await? } else { None };
     let ticket_id = match existing {
         Some(id) => id,
         None => {
-            let ticket = ticket_fields(clients, &session, overlay).await?;
+            let ticket = ticket_fields(clients, session, overlay).await?;
             let what = || format!("the ticket for session {lsid} (check Ticket Default Data)");
             clients.autotask.create(&ticket).await.map_err(|e| refused(what, e))?
         }
     };
     let entry = LedgerEntry {
-        profile: profile.name.clone(),
-        lsid: lsid.to_owned(),
+        profile: clients.profile.name.clone(),
+        lsid,
         kind: "ticket".to_owned(),
         part: 0,
         ticket_id: Some(ticket_id),
         autotask_id: ticket_id,
     };
     worker.store.run(move |s| s.record_write(&entry, Utc::now())).await?;
-    clients.beyondtrust.set_session_attributes(lsid, Some(&ticket_id.to_string()), &[]).await?;
-    Ok(Outcome::Done {
-        summary: format!("Created ticket {ticket_id} for session {lsid} and tied the session to it"),
-        ticket_id: Some(ticket_id),
-    })
+    Ok(ticket_id)
 }
 
 async fn find_created(clients: &ProfileClients, lsid: &str) -> Result<Option<i64>, Failure> {
