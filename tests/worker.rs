@@ -611,3 +611,45 @@ async fn sessions_without_a_ticket_are_listed_attached_once_and_dismissed() {
         "{activity:?}"
     );
 }
+
+/// A session attached on two writers — the rep's tray app and the desk's worker each keep their
+/// own store — is written once: the second looks for the first one's markers before writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_attached_on_two_writers_is_written_once() {
+    let stands = Stands::start().await;
+    let (port_a, port_b) = (free_port(), free_port());
+    let quick = "retry_delay_ms = 50\nreport_lag_wait_ms = 50";
+    let config_a = stands.config(port_a, quick, "");
+    let dir_b = stands.dir.path().join("desk");
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let config_b = dir_b.join("worker.toml");
+    let text_b =
+        format!("listen = \"127.0.0.1:{port_b}\"\ndata_dir = \"data\"\n{quick}\n\n{}", stands.profile("Desk", ""));
+    std::fs::write(&config_b, text_b).unwrap();
+    let (a, b) = (Worker::start(&config_a, port_a).await, Worker::start(&config_b, port_b).await);
+    for port in [port_a, port_b] {
+        stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost")})).await;
+    }
+    let portal = json!({"external_key": "", "duration": 900, "reps": [{"username": "alex.morgan"}],
+                        "customer": {"name": "Pat Lee", "company": "Dynamo Corporation"},
+                        "chat": [{"from": "rep", "text": "Done."}]});
+    let lsid = stands.appliance("sessions", portal).await["lsid"].as_str().unwrap().to_owned();
+    for config in [&config_a, &config_b] {
+        wait_until("the session in both lists", async || worker_says(&["unlinked"], config).contains(&lsid)).await;
+    }
+    let timed = async || {
+        let entries = stands.records("TimeEntries").await;
+        entries.iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(&lsid))).count()
+    };
+    worker_says(&["attach", &lsid, "7203"], &config_a);
+    wait_until("the first writer's time entry", async || timed().await == 1).await;
+    worker_says(&["attach", &lsid, "7203"], &config_b);
+    wait_until("the second writer's job", async || {
+        job_line(&worker_says(&["jobs"], &config_b), &lsid, "support_conference_end").contains("done")
+    })
+    .await;
+    let line = job_line(&worker_says(&["jobs"], &config_b), &lsid, "support_conference_end");
+    assert!(line.contains("(already there)"), "{line}");
+    assert_eq!((notes_of(&stands.records("TicketNotes").await, &lsid).len(), timed().await), (1, 1));
+    assert!(a.stop() && b.stop());
+}

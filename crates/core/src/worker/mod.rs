@@ -227,8 +227,8 @@ impl Worker {
     async fn handle(&self, clients: &ProfileClients, job: &Job) -> Result<Outcome, Failure> {
         let event = parse_event(job.body.as_bytes()).map_err(|e| Failure::Permanent(e.to_string()))?;
         let rerun;
-        let job = if job.attempts <= 1 && self.may_have_been_pruned(&event).await? {
-            // Its ledger rows may be gone: look for its markers first, as a rerun does.
+        let job = if job.attempts <= 1 && self.must_look_first(job, &event).await? {
+            // Look for its markers first, as a rerun does.
             rerun = Job { attempts: 2, ..job.clone() };
             &rerun
         } else {
@@ -244,14 +244,19 @@ impl Worker {
         }
     }
 
-    /// Whether the event is as old as what pruning removed (an event delivered again long after).
-    async fn may_have_been_pruned(&self, event: &OutboundEvent) -> Result<bool, Failure> {
+    /// Whether a first run must look for the session's markers before writing: its ledger rows
+    /// may have been pruned (an event delivered again long after), or a person attached it to a
+    /// ticket — and someone on another writer (the rep's tray app, the desk's worker) may have too.
+    async fn must_look_first(&self, job: &Job, event: &OutboundEvent) -> Result<bool, Failure> {
         let pruned = self.store.run(|s| s.pruned_before()).await?;
-        Ok(match (event.timestamp, pruned) {
+        let pruned = match (event.timestamp, pruned) {
             (Some(at), Some(pruned)) => at <= pruned,
             (None, Some(_)) => true,
             (_, None) => false,
-        })
+        };
+        let Some(lsid) = job.lsid.clone().filter(|_| !pruned) else { return Ok(pruned) };
+        let profile = job.profile.clone();
+        Ok(self.store.run(move |s| s.attached_ticket(&profile, &lsid)).await?.is_some())
     }
 
     /// Records a job's outcome: done, skipped, rescheduled or failed, with an activity line.
