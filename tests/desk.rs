@@ -203,3 +203,33 @@ async fn the_watch_slows_past_half_the_threshold_and_pauses_past_three_quarters(
     assert_eq!(queries_for(8_000).await, 0, "past three-quarters: none");
     assert_eq!(queries_for(2_000).await, 6, "and back to every look once it eases");
 }
+
+/// The last tickets I made a key for come first when I search for nothing, the latest first,
+/// above my open tickets — from the same one request.
+#[tokio::test]
+async fn my_last_tickets_come_first_in_an_empty_search() {
+    let stands = Stands::start().await;
+    let profile = stands.desk_config("rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@example.com\"");
+    let desk = desk::Desk::new(&profile.profiles[0]).unwrap();
+    let mine: Vec<i64> = desk.search("").await.unwrap().iter().map(|r| r.id).collect();
+    let others: Vec<i64> = [7202, 7203, 7204, 7205].into_iter().filter(|id| !mine.contains(id)).take(2).collect();
+    assert_eq!(others.len(), 2, "two tickets that are not Alex's open ones");
+    for id in &others {
+        desk.search(&id.to_string()).await.unwrap();
+        desk.session_key(*id).await.unwrap();
+    }
+    let requests = async || stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await;
+    let before = requests().await.as_array().unwrap().len();
+    let rows = desk.search("").await.unwrap();
+    let asked = requests().await.as_array().unwrap().len() - before;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    assert_eq!(ids[..2], [others[1], others[0]], "the latest first: {ids:?}");
+    assert!(rows[..2].iter().all(|r| r.recent) && rows[2..].iter().all(|r| !r.recent));
+    let mut rest = ids[2..].to_vec();
+    rest.sort();
+    let mut expected = mine.clone();
+    expected.sort();
+    assert_eq!(rest, expected, "then my open tickets");
+    assert_eq!(asked, 1, "one request: the tickets (companies, contacts and devices already known)");
+    assert!(desk.search("Teams").await.unwrap().iter().all(|r| !r.recent), "words search as before");
+}

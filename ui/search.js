@@ -73,6 +73,7 @@ function render() {
   el('div', { class: 'top' },
     el('span', { class: 'number' }, t.number),
     el('span', { class: 'title', title: t.title }, t.title),
+    t.recent ? el('span', { class: 'recent', title: 'You made a key for it or Jumped from it lately' }, 'recent') : null,
     el('span', { class: 'status' }, t.status)),
   el('div', { class: 'meta' }, [t.company, t.contact, t.device ? `CI ${t.device}` : 'no configuration item'].filter(Boolean).join(' · ')),
   el('div', { class: 'actions' },

@@ -67,9 +67,13 @@ impl Search {
         Search::Words(text.split_whitespace().map(str::to_owned).collect())
     }
 
-    fn query(&self, me: Option<i64>) -> Option<Query> {
+    /// The query for this search; "mine" also fetches the `recent` tickets, in the same request.
+    fn query(&self, me: Option<i64>, recent: &[i64]) -> Option<Query> {
         let filter = match self {
-            Search::Mine => Filter::all_of([Filter::eq("assignedResourceID", me?), Filter::noteq("status", COMPLETE)]),
+            Search::Mine => {
+                let open = Filter::all_of([Filter::eq("assignedResourceID", me?), Filter::noteq("status", COMPLETE)]);
+                if recent.is_empty() { open } else { Filter::any_of([open, Filter::is_in("id", recent.to_vec())]) }
+            }
             Search::Number(n) => Filter::begins_with("ticketNumber", n.clone()),
             Search::Digits(d) => {
                 let mut any = vec![Filter::ends_with("ticketNumber", d.clone())];
@@ -97,7 +101,13 @@ pub struct TicketRow {
     /// The configuration item's device name ("Device Name" UDF, else its title).
     pub device: Option<String>,
     pub last_activity: Option<chrono::DateTime<chrono::Utc>>,
+    /// One of the last tickets I made a key for or Jumped from (shown first when I search for
+    /// nothing).
+    pub recent: bool,
 }
+
+/// How many of my last tickets an empty search offers first.
+const RECENT: usize = 5;
 
 /// The rep's own Autotask resource, by e-mail.
 pub async fn my_resource_id(autotask: &AutotaskClient, email: &str) -> Result<i64, DeskError> {
@@ -108,7 +118,7 @@ pub async fn my_resource_id(autotask: &AutotaskClient, email: &str) -> Result<i6
 
 /// Finds tickets; `me` is the rep's resource id (needed for "my open tickets").
 pub async fn search(autotask: &AutotaskClient, text: &str, me: Option<i64>) -> Result<Vec<TicketRow>, DeskError> {
-    search_with(autotask, text, me, &Lookups::default()).await
+    search_with(autotask, text, me, &[], &Lookups::default()).await
 }
 
 /// Finds tickets, taking companies, contacts and devices already known from `lookups`.
@@ -116,12 +126,21 @@ async fn search_with(
     autotask: &AutotaskClient,
     text: &str,
     me: Option<i64>,
+    recent: &[i64],
     lookups: &Lookups,
 ) -> Result<Vec<TicketRow>, DeskError> {
-    let Some(query) = Search::parse(text).query(me) else { return Ok(Vec::new()) };
+    let search = Search::parse(text);
+    let recent = if search == Search::Mine { recent } else { &[] };
+    let Some(query) = search.query(me, recent) else { return Ok(Vec::new()) };
     let mut tickets = autotask.query_page::<Ticket>(&query).await?.items;
-    tickets.sort_by_key(|t| std::cmp::Reverse(t.last_activity_date));
-    rows(autotask, tickets, lookups).await
+    // My last tickets first, the latest first; then by last activity.
+    let rank = |t: &Ticket| t.id.and_then(|id| recent.iter().position(|&r| r == id)).unwrap_or(RECENT);
+    tickets.sort_by_key(|t| (rank(t), std::cmp::Reverse(t.last_activity_date)));
+    let mut rows = rows(autotask, tickets, lookups).await?;
+    for row in &mut rows {
+        row.recent = recent.contains(&row.id);
+    }
+    Ok(rows)
 }
 
 /// How long a looked-up company, contact or device is taken as current.
@@ -220,6 +239,7 @@ async fn rows(autotask: &AutotaskClient, tickets: Vec<Ticket>, lookups: &Lookups
                 contact_email: contact.and_then(|c| c.email_address.clone()),
                 device: t.configuration_item_id.and_then(|id| devices.get(&id).cloned().flatten()),
                 last_activity: t.last_activity_date,
+                recent: false,
             })
         })
         .collect())
@@ -284,7 +304,7 @@ mod tests {
         assert_eq!(Search::parse("7201"), Search::Digits("7201".into()));
         assert_eq!(Search::parse("vpn  drops"), Search::Words(vec!["vpn".into(), "drops".into()]));
         assert_eq!(Search::parse("Teams camera"), Search::Words(vec!["Teams".into(), "camera".into()]));
-        assert!(Search::Mine.query(None).is_none(), "my tickets need to know who I am");
+        assert!(Search::Mine.query(None, &[]).is_none(), "my tickets need to know who I am");
     }
 }
 
@@ -350,6 +370,8 @@ pub struct Desk {
     shown: Mutex<HashMap<i64, TicketRow>>,
     lookups: Lookups,
     watch: tokio::sync::Mutex<TicketWatch>,
+    /// The last tickets I made a key for or Jumped from, the latest first (this run of the app).
+    recent: Mutex<Vec<i64>>,
 }
 
 impl Desk {
@@ -362,6 +384,7 @@ impl Desk {
             shown: Mutex::new(HashMap::new()),
             lookups: Lookups::default(),
             watch: tokio::sync::Mutex::new(TicketWatch::default()),
+            recent: Mutex::new(Vec::new()),
         })
     }
 
@@ -382,7 +405,8 @@ impl Desk {
             Search::Mine => Some(self.me().await?),
             _ => None,
         };
-        let rows = search_with(&self.autotask, text, me, &self.lookups).await?;
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let rows = search_with(&self.autotask, text, me, &recent, &self.lookups).await?;
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         // Keep earlier results too: the rep may act on a row while the next search runs.
         if shown.len() > 1000 {
@@ -403,12 +427,24 @@ impl Desk {
         let ticket = self.shown(ticket_id)?;
         let rep =
             self.profile.rep_username.as_deref().ok_or_else(|| DeskError::NoRepUsername(self.profile.name.clone()))?;
-        session_key(&self.beyondtrust, &ticket, rep).await
+        let offer = session_key(&self.beyondtrust, &ticket, rep).await?;
+        self.used(ticket_id);
+        Ok(offer)
     }
 
     /// The Jump LiveLink for a shown ticket's device.
     pub fn jump(&self, ticket_id: i64) -> Result<Url, DeskError> {
-        jump(self.beyondtrust.base_url(), &self.shown(ticket_id)?)
+        let url = jump(self.beyondtrust.base_url(), &self.shown(ticket_id)?)?;
+        self.used(ticket_id);
+        Ok(url)
+    }
+
+    /// Puts a ticket first among my last ones.
+    fn used(&self, ticket_id: i64) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.retain(|&id| id != ticket_id);
+        recent.insert(0, ticket_id);
+        recent.truncate(RECENT);
     }
 
     /// The ticket in the Autotask web UI.
