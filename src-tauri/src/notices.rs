@@ -47,6 +47,9 @@ async fn activity_loop(app: AppHandle) {
     let state = app.state::<AppState>();
     // Only what happens from now on is news.
     let mut seen = newest(&state).await.unwrap_or(0);
+    if let Ok(unlinked) = crate::unlinked::mine(&state).await {
+        crate::tray::show_unlinked(&app, unlinked.len());
+    }
     loop {
         tokio::time::sleep(ACTIVITY_EVERY).await;
         let rows = match state.store.run(|s| s.recent_activity(50)).await {
@@ -62,6 +65,9 @@ async fn activity_loop(app: AppHandle) {
         }
         seen = rows.iter().map(|a| a.id).max().unwrap_or(seen);
         let _ = app.emit("activity", ());
+        if let Ok(unlinked) = crate::unlinked::mine(&state).await {
+            crate::tray::show_unlinked(&app, unlinked.len());
+        }
         for a in fresh.into_iter().rev() {
             announce(&app, a);
             if a.level == "warning" && a.summary.starts_with("No ticket") {

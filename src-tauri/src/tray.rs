@@ -17,6 +17,9 @@ const PAUSED_ICON: &[u8] = include_bytes!("../../icons/tray-paused.png");
 /// The Pause/Resume item, kept to change its text.
 pub struct PauseItem(pub MenuItem<tauri::Wry>);
 
+/// The "Not in a ticket" item, kept to show how many there are.
+pub struct UnlinkedItem(pub MenuItem<tauri::Wry>);
+
 pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, "open", "Open", true, None::<&str>)?;
     let activity = MenuItem::with_id(app, "activity", "Activity", true, None::<&str>)?;
@@ -26,6 +29,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let menu = Menu::with_items(app, &[&open, &activity, &unlinked, &settings, &pause, &quit])?;
     app.manage(PauseItem(pause));
+    app.manage(UnlinkedItem(unlinked));
     TrayIconBuilder::with_id("main")
         .icon(Image::from_bytes(ICON)?)
         .tooltip("bt-autotask")
@@ -78,6 +82,14 @@ fn toggle(app: &AppHandle, icon: tauri::Rect) {
             let _ = window.hide();
         }
         _ => show(app, "search", Near::Icon(icon)),
+    }
+}
+
+/// Shows in the menu how many of my sessions are not in a ticket.
+pub fn show_unlinked(app: &AppHandle, count: usize) {
+    if let Some(item) = app.try_state::<UnlinkedItem>() {
+        let text = if count == 0 { "Not in a ticket".to_owned() } else { format!("Not in a ticket ({count})") };
+        let _ = item.0.set_text(text);
     }
 }
 
