@@ -350,6 +350,11 @@ async fn screenshots() {
     app.wait_text("#activity li.level-error .what", |t| !t.is_empty()).await;
     app.wait_text("#activity li.level-info .what", |t| !t.is_empty()).await;
     shoot("activity").await;
+    app.click("#tab-unlinked").await;
+    app.wait_text("#unlinked li .what", |t| t.contains("Pat Lee")).await;
+    app.click("#unlinked li button.attach").await;
+    app.wait_text("#attach-results .ticket .number", |t| t.starts_with('T')).await;
+    shoot("not-in-a-ticket").await;
     app.click("#tab-settings").await;
     app.wait_text("#settings-form legend", |t| !t.is_empty()).await;
     app.click("#test").await;

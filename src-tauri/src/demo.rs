@@ -58,9 +58,10 @@ impl Demo {
         self.dir.path().join("config.toml")
     }
 
-    /// Ends two of Alex's sessions on the appliance: one is written at once; the other's time
+    /// Ends three of Alex's sessions on the appliance: one is written at once; the second's time
     /// entry is refused once by Autotask, so Activity shows a failure whose Retry then writes the
-    /// time entry without writing the note twice.
+    /// time entry without writing the note twice; the third came in through the portal with no
+    /// ticket, so Not in a ticket offers it to attach.
     pub async fn end_sessions(&self) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         let refuse_once = serde_json::json!({"method": "POST", "path": "/ATServicesRest/v1.0/TimeEntries", "status": 400, "count": 1});
@@ -75,6 +76,10 @@ impl Demo {
             serde_json::json!({"external_key": "7206", "duration": 300, "reps": [{"username": REP}],
                 "customer": {"name": "Miguel Ortega", "company": "Dynamo Corporation", "issue": "VPN Access"},
                 "chat": [{"from": "rep", "text": "The VPN profile is reinstalled; try now."}]}),
+            serde_json::json!({"external_key": "", "duration": 1500, "reps": [{"username": REP}],
+                "customer": {"name": "Pat Lee", "company": "Dynamo Corporation", "issue": "Printer offline",
+                             "details": "The office printer shows offline for everyone"},
+                "chat": [{"from": "rep", "text": "The print spooler is restarted; the printer is back."}]}),
         ];
         for session in sessions {
             let url = format!("{}/_sim/sessions", self.appliance.base_url);
