@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{Result, on_path, run, workspace_root};
+use crate::{Result, install_cargo_tool, run, workspace_root};
 
 /// Named first inputs of a target's corpus.
 type Seeds = Vec<(String, Vec<u8>)>;
@@ -46,7 +46,7 @@ pub fn fuzz(args: &[String]) -> Result {
         [s] => s.parse().map_err(|_| format!("'{s}' is not a number of seconds; usage: cargo xtask fuzz [SECONDS]"))?,
         _ => return Err("usage: cargo xtask fuzz [SECONDS]".to_owned()),
     };
-    install_cargo_fuzz()?;
+    install_cargo_tool("cargo-fuzz", "runs the fuzz targets with libFuzzer")?;
     let root = workspace_root();
     let build_dir = root.join("target/fuzz/build");
     let build_dir = build_dir.to_string_lossy();
@@ -62,16 +62,6 @@ pub fn fuzz(args: &[String]) -> Result {
     let found: Vec<String> =
         results.iter().filter_map(|(name, o)| o.finding.as_ref().map(|f| format!("{name}: {f}"))).collect();
     if found.is_empty() { Ok(()) } else { Err(format!("the fuzzers found problems:\n  {}", found.join("\n  "))) }
-}
-
-/// Installs `cargo-fuzz` (from crates.io) when it is not on PATH.
-fn install_cargo_fuzz() -> Result {
-    if on_path("cargo-fuzz") {
-        return Ok(());
-    }
-    println!("xtask: missing cargo-fuzz (runs the fuzz targets with libFuzzer)");
-    println!("xtask: running: cargo install cargo-fuzz --locked");
-    run("cargo", &["install", "cargo-fuzz", "--locked"])
 }
 
 /// The target's corpus folder, with the seeds written into it (what earlier runs found stays).

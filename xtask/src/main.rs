@@ -176,12 +176,17 @@ fn install_packages(requirements: &[Requirement]) -> Result {
 
 /// Installs `tauri-driver` (WebDriver for Tauri apps, from crates.io) when it is not on PATH.
 fn install_tauri_driver() -> Result {
-    if on_path("tauri-driver") {
+    install_cargo_tool("tauri-driver", "WebDriver for the tray app's UI tests")
+}
+
+/// Installs a tool from crates.io with `cargo install` when it is not on PATH.
+fn install_cargo_tool(name: &str, why: &str) -> Result {
+    if on_path(name) {
         return Ok(());
     }
-    println!("xtask: missing tauri-driver (WebDriver for the tray app's UI tests)");
-    println!("xtask: running: cargo install tauri-driver --locked");
-    run("cargo", &["install", "tauri-driver", "--locked"])
+    println!("xtask: missing {name} ({why})");
+    println!("xtask: running: cargo install {name} --locked");
+    run("cargo", &["install", name, "--locked"])
 }
 
 /// A stand-in started as a child process; killed when dropped.
