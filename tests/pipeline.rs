@@ -64,7 +64,9 @@ async fn a_finished_session_lands_in_its_ticket_once() {
     assert_eq!(system.records("TimeEntries").await.iter().filter(|t| t["ticketID"] == 7201).count(), 1);
     let activity = system.store.run(|s| s.recent_activity(20)).await.unwrap();
     assert!(
-        activity.iter().any(|a| a.summary.contains("Wrote a note and a time entry to ticket 7201")),
+        activity.iter().any(|a| a.summary.starts_with("Wrote the session with ")
+            && a.summary.contains(" to ticket 7201")
+            && a.details.as_deref().is_some_and(|d| d.contains("a time entry · session ") && d.contains("ticket id 7201"))),
         "{activity:#?}"
     );
 }

@@ -100,27 +100,41 @@ async fn a_finished_session_shows_in_activity_and_a_failed_one_is_retried() {
     // Autotask refuses the time entry once: the session fails, is notified, and shows Retry.
     let refuse = json!({"method": "POST", "path": "/ATServicesRest/v1.0/TimeEntries", "status": 400, "count": 1});
     stands.autotask_fault(refuse).await;
+    // The key was made elsewhere (the rep console), so the worker knows the ticket by id only:
+    // Activity names it by number and title all the same.
     let session = json!({"external_key": "7201", "duration": 600, "reps": [{"username": "alex.morgan"}],
+                         "customer": {"name": "Pat Lee", "company": "Dynamo Corporation"},
                          "chat": [{"from": "rep", "text": "Restarting the print spooler."}]});
-    stands.appliance("sessions", session).await;
+    let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
     app.click("#tab-activity").await;
     app.click("#check-now").await;
     let failed = app.wait_text("#activity li.level-error .what", |t| t.contains("refused the time entry")).await;
+    let what = "the session with Pat Lee (Dynamo Corporation, 10 min) to T20261124.0042 Outlook keeps asking for password";
+    assert!(failed.starts_with(&format!("Could not write {what}: Autotask refused")), "{failed}");
     assert!(failed.contains("alex.morgan@example.com") && failed.contains("HTTP 400"), "{failed}");
-    desktop.eventually("a failure notification", 15, |d| d.notifications().contains("Could not write session")).await;
+    let details = app.wait_text("#activity li.level-error .details", |t| !t.is_empty()).await;
+    assert!(details.contains(&format!("session {lsid}")) && details.contains("ticket id 7201"), "{details}");
+    desktop
+        .eventually("a failure notification in the same words", 15, |d| {
+            d.notifications().contains(&format!("Could not write {what}"))
+        })
+        .await;
 
     app.click("#activity li.level-error button.retry").await;
-    let done = app.wait_text("#activity li.level-info .what", |t| t.contains("ticket 7201")).await;
-    assert!(done.contains("time entry"), "{done}");
+    let done = app.wait_text("#activity li.level-info .what", |t| t.starts_with("Wrote")).await;
+    assert_eq!(done, format!("Wrote {what}"));
+    let details = app.wait_text("#activity li.level-info .details", |t| !t.is_empty()).await;
+    assert!(details.starts_with("a note and a time entry · ") && details.contains("ticket id 7201"), "{details}");
     desktop
-        .eventually("a success notification", 15, |d| d.notifications().contains("Session written to its ticket"))
+        .eventually("a success notification in the same words", 15, |d| {
+            d.notifications().contains("Session written to its ticket") && d.notifications().contains(&done)
+        })
         .await;
 
     // Exactly once: one note and one time entry for the session, however it got there.
-    let lsid = done.split("session ").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap().to_owned();
     let notes = stands.records("TicketNotes").await;
     let written = notes.iter().filter(|n| n["description"].as_str().unwrap_or("").contains(&lsid)).count();
-    assert_eq!(written, 1, "session {lsid:?} (from {done:?}): one note");
+    assert_eq!(written, 1, "session {lsid:?}: one note");
     let entries = stands.records("TimeEntries").await;
     assert_eq!(entries.iter().filter(|e| e["ticketID"] == json!(7201)).count(), 1);
     app.close().await;
@@ -252,7 +266,8 @@ async fn a_session_without_a_ticket_is_notified_attached_once_and_another_dismis
     app.wait_text("#attach-results .ticket .number", |t| t == "T20261124.0042").await;
     app.click("#attach-results .ticket button.attach-here").await;
     let said = app.wait_text("#unlinked-note", |t| t.starts_with("Writing")).await;
-    assert_eq!(said, "Writing the session with Dana Whitfield (Contoso Ltd, 25 min) to T20261124.0042.");
+    let to = "T20261124.0042 Outlook keeps asking for password";
+    assert_eq!(said, format!("Writing the session with Dana Whitfield (Contoso Ltd, 25 min) to {to}."));
     app.wait_text("#unlinked-count", |t| t == "2").await;
 
     // A new ticket, from the profile's Ticket Default Data.
@@ -303,10 +318,9 @@ async fn a_session_without_a_ticket_is_notified_attached_once_and_another_dismis
 
     app.click("#tab-activity").await;
     let dismissed = "alex.morgan dismissed the session with Sam Ortiz (Contoso Ltd, 25 min) as not billable";
-    let attached =
-        "alex.morgan attached the session with Dana Whitfield (Contoso Ltd, 25 min) to ticket T20261124.0042";
+    let attached = &format!("alex.morgan attached the session with Dana Whitfield (Contoso Ltd, 25 min) to {to}");
     // Read until both show: the list is redrawn as the worker writes, and a read can span a redraw.
-    let both = |lines: &[String]| [dismissed, attached].iter().all(|w| lines.iter().any(|l| l.starts_with(w)));
+    let both = |lines: &[String]| [dismissed, attached].iter().all(|w| lines.iter().any(|l| l.starts_with(*w)));
     let mut lines = Vec::new();
     for _ in 0..50 {
         lines = app.texts("#activity li .what").await;

@@ -512,7 +512,7 @@ async fn sessions_without_a_ticket_are_listed_attached_once_and_dismissed() {
     assert!(
         listing.contains("alex.morgan") && listing.contains("Pat Lee (Dynamo Corporation, 25 min) — Printer offline")
     );
-    assert!(listing.contains("has the external key 'not-a-ticket', which is no ticket id or number"), "{listing}");
+    assert!(listing.contains("its external key 'not-a-ticket' is no ticket id or number"), "{listing}");
 
     // Two people attach the same session at the same moment, by its first characters.
     let attach = |by: &'static str| {
@@ -601,7 +601,7 @@ async fn sessions_without_a_ticket_are_listed_attached_once_and_dismissed() {
         activity
             .iter()
             .any(|a| a
-                .ends_with("attached the session with Pat Lee (Dynamo Corporation, 25 min) to ticket T20261124.0042")),
+                .ends_with("attached the session with Pat Lee (Dynamo Corporation, 25 min) to T20261124.0042")),
         "{activity:?}"
     );
     assert!(

@@ -1,5 +1,6 @@
-// Activity: every session the embedded worker handled — what it wrote where — and failures with
-// their reason and a Retry button. It refreshes itself when the worker records something.
+// Activity: every session the embedded worker handled — who it was with, which ticket it went to,
+// the ids on a details line — and failures with their reason and a Retry button. It refreshes
+// itself when the worker records something.
 
 import { invoke, $, el, current } from './ipc.js';
 
@@ -29,7 +30,9 @@ export async function enter() {
   $('#activity-empty').hidden = lines.length > 0;
   $('#activity').replaceChildren(...lines.map((a) => el('li', { class: `level-${a.level}`, dataset: { job: a.job_id ?? '' } },
     el('span', { class: 'when', title: a.at }, new Date(a.at).toLocaleString()),
-    el('span', { class: 'what' }, a.lsid && !a.summary.includes(a.lsid) ? `${a.summary} (session ${a.lsid})` : a.summary),
+    el('div', { class: 'line' },
+      el('span', { class: 'what' }, a.summary),
+      el('span', { class: 'details' }, a.details ?? (a.lsid ? `session ${a.lsid}` : ''))),
     a.ticket_id ? el('button', { class: 'open', onclick: () => open(a) }, 'Open ticket') : null,
     a.retryable ? el('button', { class: 'retry', onclick: () => retry(a.job_id) }, 'Retry') : null)));
 }

@@ -90,7 +90,7 @@ async function searchTickets() {
 }
 
 function attach(ticket) {
-  return attachTo(attaching, ticket.number || String(ticket.id));
+  return attachTo(attaching, String(ticket.id));
 }
 
 async function attachTo(session, ticket) {

@@ -57,7 +57,9 @@ pub enum KeyView {
 #[tauri::command]
 pub async fn session_key(state: State<'_, AppState>, profile: String, ticket_id: i64) -> Answer<KeyView> {
     let desk = state.desk(&profile)?;
-    match desk.session_key(ticket_id).await.map_err(text)? {
+    let offer = desk.session_key(ticket_id).await.map_err(text)?;
+    crate::activity::remember_shown(&state, &profile, ticket_id).await;
+    match offer {
         KeyOffer::Key { short_key, key_url, invitation } => {
             let copied = copy(&state, &short_key).is_ok();
             let has_invitation = invitation.is_some();
@@ -104,6 +106,7 @@ pub async fn send_invitation(state: State<'_, AppState>, ticket_id: i64) -> Answ
 #[tauri::command]
 pub async fn jump(state: State<'_, AppState>, profile: String, ticket_id: i64) -> Answer<()> {
     let url = state.desk(&profile)?.jump(ticket_id).map_err(text)?;
+    crate::activity::remember_shown(&state, &profile, ticket_id).await;
     opener::open_page(&state, &url).await
 }
 
@@ -120,13 +123,15 @@ pub struct ActivityView {
     retryable: bool,
 }
 
-/// The worker's recent activity, newest first; a failed job's newest line offers Retry.
+/// The worker's recent activity, newest first, its tickets named; a failed job's newest line
+/// offers Retry.
 #[tauri::command]
 pub async fn activity(state: State<'_, AppState>) -> Answer<Vec<ActivityView>> {
+    let lines = state.store.run(|s| s.recent_activity(100)).await.map_err(text)?;
+    let lines = crate::activity::named(&state, lines).await;
     state
         .store
         .run(|s| {
-            let lines = s.recent_activity(100)?;
             let mut offered = std::collections::HashSet::new();
             let mut views = Vec::with_capacity(lines.len());
             for line in lines {
@@ -171,6 +176,11 @@ pub async fn attach_session(
     let Some(ticket) = attach_target(&ticket) else { return Err(format!("'{ticket}' is no ticket id or number")) };
     let session = crate::unlinked::find(&state, &profile, &lsid).await?;
     let by = crate::unlinked::who(&state, &profile);
+    let named = match ticket.parse() {
+        Ok(id) => crate::activity::remember_shown(&state, &profile, id).await.unwrap_or_else(|| format!("ticket {id}")),
+        Err(_) if ticket == NEW_TICKET => "a new ticket".to_owned(),
+        Err(_) => ticket.clone(),
+    };
     let (attached, to) = (session.clone(), ticket.clone());
     let outcome =
         state.store.run(move |s| s.attach_logged(&attached, &to, &by, chrono::Utc::now())).await.map_err(text)?;
@@ -179,10 +189,9 @@ pub async fn attach_session(
             if let Some(worker) = state.worker.lock().await.as_ref() {
                 worker.check_now();
             }
-            let to = if ticket == NEW_TICKET { "a new ticket".to_owned() } else { ticket };
-            Ok(format!("Writing the session with {} to {to}.", session.described()))
+            Ok(format!("Writing the session with {} to {named}.", session.described()))
         }
-        Attached::Already { .. } => Ok(format!("The session was already attached to {ticket}.")),
+        Attached::Already { .. } => Ok(format!("The session was already attached to {named}.")),
         Attached::Elsewhere { ticket: there, by } => {
             Err(format!("{by} already attached this session to {there}; it is written there, not twice"))
         }

@@ -59,7 +59,7 @@ async fn activity_loop(app: AppHandle) {
                 continue;
             }
         };
-        let fresh: Vec<&Activity> = rows.iter().filter(|a| a.id > seen).collect();
+        let fresh: Vec<Activity> = rows.iter().filter(|a| a.id > seen).cloned().collect();
         if fresh.is_empty() {
             continue;
         }
@@ -68,19 +68,24 @@ async fn activity_loop(app: AppHandle) {
         if let Ok(unlinked) = crate::unlinked::mine(&state).await {
             crate::tray::show_unlinked(&app, unlinked.len());
         }
-        for a in fresh.into_iter().rev() {
+        // The same words as Activity: the ticket by number and title.
+        for a in crate::activity::named(&state, fresh).await.iter().rev() {
             announce(&app, a);
-            if a.level == "warning" && a.summary.starts_with("No ticket") {
+            if a.level == "warning" {
                 not_in_a_ticket(&app, a).await;
             }
         }
     }
 }
 
-/// A session of mine that ended without a ticket: billable time to attach.
+/// A session of mine that ended without a ticket (this very line's job put it on the list):
+/// billable time to attach.
 async fn not_in_a_ticket(app: &AppHandle, a: &Activity) {
     let Some(lsid) = a.lsid.as_deref() else { return };
     let Ok(session) = crate::unlinked::find(&app.state::<AppState>(), &a.profile, lsid).await else { return };
+    if a.job_id != Some(session.job_id) {
+        return;
+    }
     let body = "Attach it to its ticket, or dismiss it, under Not in a ticket.";
     show(app, &crate::unlinked::headline(&session), body, Target::Unlinked);
 }
@@ -96,10 +101,7 @@ fn announce(app: &AppHandle, a: &Activity) {
             let target = Target::Ticket { profile: a.profile.clone(), ticket_id };
             show(app, "Session written to its ticket", &a.summary, target);
         }
-        ("error", _) => {
-            let what = a.lsid.as_deref().map(|l| format!("session {l}")).unwrap_or_else(|| "a session".into());
-            show(app, &format!("Could not write {what}"), &a.summary, Target::Activity);
-        }
+        ("error", _) => show(app, "Could not write a session to Autotask", &a.summary, Target::Activity),
         _ => {}
     }
 }

@@ -447,6 +447,27 @@ impl Desk {
         recent.truncate(RECENT);
     }
 
+    /// Tickets' names ("T20261124.0042 Outlook keeps asking…", see [`store::ticket_label`]) in
+    /// one request, for activity lines written before their names were known.
+    ///
+    /// [`store::ticket_label`]: crate::store::ticket_label
+    pub async fn ticket_names(&self, ids: &[i64]) -> Result<HashMap<i64, String>, DeskError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let query = Query::new(Filter::is_in("id", ids.to_vec()))
+            .include_fields(["id", "ticketNumber", "title"])
+            .max_records(SEARCH_LIMIT);
+        let tickets = self.autotask.query_page::<Ticket>(&query).await?.items;
+        Ok(tickets
+            .into_iter()
+            .filter_map(|t| {
+                let (number, title) = (t.ticket_number.unwrap_or_default(), t.title.unwrap_or_default());
+                Some((t.id?, crate::store::ticket_label(&number, &title)))
+            })
+            .collect())
+    }
+
     /// The ticket in the Autotask web UI.
     pub async fn ticket_url(&self, ticket_id: i64) -> Result<Url, DeskError> {
         Ok(self.autotask.zone().await?.ticket_url(ticket_id))

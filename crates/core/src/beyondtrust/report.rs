@@ -74,10 +74,34 @@ impl SupportSession {
         })
     }
 
+    /// A field of the primary customer's issue form (`name`, `company`, `issue`…), when filled in.
+    pub fn customer_info(&self, field: &str) -> Option<&str> {
+        let customer = self.customers.iter().find(|c| c.primary).or(self.customers.first())?;
+        customer.info(field).filter(|v| !v.is_empty())
+    }
+
+    /// The customer's name: from the issue form, else as the session names its primary customer.
+    pub fn customer_name(&self) -> Option<&str> {
+        self.customer_info("name").or_else(|| self.primary_customer.as_ref().map(|p| p.name.as_str()))
+    }
+
+    /// Who and how long, as a rep reads it: "Pat Lee (Dynamo Corporation, 25 min)".
+    pub fn described(&self) -> String {
+        describe_session(self.customer_name(), self.customer_info("company"), self.duration_seconds())
+    }
+
     /// The value of a custom attribute by code name.
     pub fn custom(&self, code_name: &str) -> Option<&str> {
         self.custom_attributes.iter().find(|a| a.code_name.eq_ignore_ascii_case(code_name)).map(|a| a.value.as_str())
     }
+}
+
+/// A session as a rep reads it: "Pat Lee (Dynamo Corporation, 25 min)"; the minutes rounded.
+pub fn describe_session(customer: Option<&str>, company: Option<&str>, duration_seconds: Option<u64>) -> String {
+    let who = customer.filter(|c| !c.trim().is_empty()).unwrap_or("an unnamed customer");
+    let mut about: Vec<String> = company.filter(|c| !c.trim().is_empty()).map(str::to_owned).into_iter().collect();
+    about.extend(duration_seconds.map(|s| format!("{} min", (s + 30) / 60)));
+    if about.is_empty() { who.to_owned() } else { format!("{who} ({})", about.join(", ")) }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -8,6 +8,7 @@
 //! SQLite work is blocking: async callers go through [`AsyncStore`], which runs it on the
 //! blocking pool.
 
+mod activity;
 mod retention;
 mod schema;
 mod unlinked;
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+pub use activity::{Activity, ActivityLine, ticket_label, ticket_or_id};
 pub use unlinked::{Attached, UnlinkedSession};
 
 #[derive(Debug, thiserror::Error)]
@@ -138,20 +140,6 @@ pub struct LedgerEntry {
     pub part: u32,
     pub ticket_id: Option<i64>,
     pub autotask_id: i64,
-}
-
-/// A line of the activity log.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Activity {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub profile: String,
-    pub lsid: Option<String>,
-    pub ticket_id: Option<i64>,
-    /// `info`, `warning` or `error`.
-    pub level: String,
-    pub summary: String,
-    pub job_id: Option<i64>,
 }
 
 /// Queue figures for `/healthz`.
@@ -384,46 +372,6 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Adds a line to the activity log; returns its id.
-    #[allow(clippy::too_many_arguments)]
-    pub fn log_activity(
-        &self,
-        profile: &str,
-        lsid: Option<&str>,
-        ticket_id: Option<i64>,
-        level: &str,
-        summary: &str,
-        job_id: Option<i64>,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO activity (at, profile, lsid, ticket_id, level, summary, job_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![millis(now), profile, lsid, ticket_id, level, summary, job_id],
-        )?;
-        Ok(conn.last_insert_rowid())
-    }
-
-    /// The newest activity first.
-    pub fn recent_activity(&self, limit: usize) -> Result<Vec<Activity>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare(
-            "SELECT id, at, profile, lsid, ticket_id, level, summary, job_id FROM activity ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = statement.query_map([limit as i64], |r| {
-            Ok(Activity {
-                id: r.get(0)?,
-                at: time(r.get(1)?),
-                profile: r.get(2)?,
-                lsid: r.get(3)?,
-                ticket_id: r.get(4)?,
-                level: r.get(5)?,
-                summary: r.get(6)?,
-                job_id: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    }
 
     pub fn watermark(&self, profile: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let conn = self.conn();

@@ -82,6 +82,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (profile, lsid)
     );
     CREATE INDEX unlinked_noted ON unlinked (noted_at);",
+    // 4: activity lines say what happened in a rep's words; the ids behind it go to `details`.
+    "ALTER TABLE activity ADD COLUMN details TEXT",
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -141,17 +141,40 @@ fn polling_moves_the_watermark_with_its_jobs_and_never_back() {
     assert_eq!(store.recent_jobs(10).unwrap()[0].source, Source::Polling);
 }
 
+fn activity(lsid: &str) -> ActivityLine {
+    ActivityLine {
+        profile: "Production".into(),
+        lsid: Some(lsid.into()),
+        level: "info",
+        summary: "written".into(),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn activity_and_caches() {
     let (_dir, store) = open();
     let now = Utc::now();
-    store
-        .log_activity("Production", Some("abc"), Some(7201), "info", "Note added to T20261124.0042", Some(1), now)
-        .unwrap();
-    store.log_activity("Production", Some("def"), None, "error", "No ticket", None, now).unwrap();
+    let written = ActivityLine {
+        profile: "Production".into(),
+        lsid: Some("abc".into()),
+        ticket_id: Some(7201),
+        level: "info",
+        summary: "Wrote the session with Pat Lee (25 min) to ticket 7201".into(),
+        details: Some("session abc · ticket id 7201".into()),
+        job_id: Some(1),
+    };
+    store.log_activity(&written, now).unwrap();
+    let failed = ActivityLine { level: "error", summary: "No ticket".into(), ..activity("def") };
+    store.log_activity(&failed, now).unwrap();
     let recent = store.recent_activity(10).unwrap();
     assert_eq!(recent[0].summary, "No ticket");
-    assert_eq!(recent[1].ticket_id, Some(7201));
+    assert_eq!((recent[1].ticket_id, recent[1].details.as_deref()), (Some(7201), Some("session abc · ticket id 7201")));
+
+    assert_eq!(store.ticket_name("Production", 7201, now).unwrap(), None);
+    store.remember_ticket("Production", 7201, "T20261124.0042 Outlook", now).unwrap();
+    assert_eq!(store.ticket_name("Production", 7201, now).unwrap().as_deref(), Some("T20261124.0042 Outlook"));
+    assert_eq!(store.ticket_name("Staging", 7201, now).unwrap(), None, "ticket ids are per Autotask database");
 
     store.cache("resource", "alex.morgan@example.com", "29684001", now).unwrap();
     assert_eq!(
@@ -191,7 +214,7 @@ fn pruning_removes_what_is_finished_and_old_and_keeps_what_waits_for_a_person() 
     store.accept(&event("pending"), old).unwrap();
     finish("recent", JobState::Done, now);
     for i in 0..700 {
-        store.log_activity("Production", Some("abc"), None, "info", "written", None, old).unwrap();
+        store.log_activity(&activity("abc"), old).unwrap();
         let entry = LedgerEntry {
             profile: "Production".into(),
             lsid: format!("{i:032x}"),

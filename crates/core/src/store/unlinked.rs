@@ -136,8 +136,14 @@ impl Store {
     ) -> Result<Attached, StoreError> {
         let attached = self.attach(&session.profile, &session.lsid, ticket, by, now)?;
         if let Attached::Queued { job_id } = attached {
-            let summary = format!("{by} attached the session with {} to ticket {ticket}", session.described());
-            self.log_activity(&session.profile, Some(&session.lsid), None, "info", &summary, Some(job_id), now)?;
+            let ticket_id = ticket.parse::<i64>().ok();
+            let named = match ticket_id {
+                Some(id) => super::ticket_or_id(self.ticket_name(&session.profile, id, now)?, id),
+                None if ticket == crate::worker::NEW_TICKET => "a new ticket".to_owned(),
+                None => ticket.to_owned(),
+            };
+            let summary = format!("{by} attached the session with {} to {named}", session.described());
+            self.log_activity(&super::ActivityLine { ticket_id, ..session.activity(summary, Some(job_id)) }, now)?;
         }
         Ok(attached)
     }
@@ -149,7 +155,7 @@ impl Store {
             return Ok(false);
         }
         let summary = format!("{by} dismissed the session with {} as not billable", session.described());
-        self.log_activity(&session.profile, Some(&session.lsid), None, "info", &summary, Some(session.job_id), now)?;
+        self.log_activity(&session.activity(summary, Some(session.job_id)), now)?;
         Ok(true)
     }
 
@@ -208,9 +214,18 @@ fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UnlinkedSession> 
 impl UnlinkedSession {
     /// "Dana Whitfield (Contoso Ltd, 15 min)", as a person names the session.
     pub fn described(&self) -> String {
-        let who = self.customer.clone().unwrap_or_else(|| "an unnamed customer".to_owned());
-        let mut about: Vec<String> = self.company.iter().cloned().collect();
-        about.extend(self.duration_seconds.map(|s| format!("{} min", (s + 30) / 60)));
-        if about.is_empty() { who } else { format!("{who} ({})", about.join(", ")) }
+        crate::beyondtrust::describe_session(self.customer.as_deref(), self.company.as_deref(), self.duration_seconds)
+    }
+
+    fn activity(&self, summary: String, job_id: Option<i64>) -> super::ActivityLine {
+        super::ActivityLine {
+            profile: self.profile.clone(),
+            lsid: Some(self.lsid.clone()),
+            level: "info",
+            summary,
+            details: Some(format!("session {}", self.lsid)),
+            job_id,
+            ticket_id: None,
+        }
     }
 }

@@ -23,7 +23,7 @@ use crate::autotask::{self, AutotaskClient};
 use crate::beyondtrust::{self, BeyondTrustClient, EventType, OutboundEvent, parse_event};
 use crate::config::{Profile, SeedEvent, WorkerConfig};
 use crate::render::{RenderError, Renderer};
-use crate::store::{AsyncStore, Job, JobState, Source, StoreError};
+use crate::store::{ActivityLine, AsyncStore, Job, JobState, Source, StoreError};
 
 pub use session_end::{NEW_TICKET, attach_target};
 pub use tickets::{TicketRef, parse_external_key};
@@ -31,8 +31,9 @@ pub use tickets::{TicketRef, parse_external_key};
 /// How a job ended.
 #[derive(Debug)]
 enum Outcome {
-    /// Written; the summary says what and where.
-    Done { summary: String, ticket_id: Option<i64> },
+    /// Written; the summary says what and where in a rep's words, `wrote` exactly what
+    /// ("a note and a time entry") for the details line.
+    Done { summary: String, wrote: String, ticket_id: Option<i64> },
     /// Nothing to do, for a reason a person may want to see (no ticket, …).
     Skipped(String),
     /// Nothing to do, routinely (a session already tied to a ticket joined by a rep): no activity line.
@@ -134,6 +135,17 @@ pub struct Worker {
     store: AsyncStore,
     wake: Arc<Notify>,
     timing: Timing,
+    /// What each running job has learnt for its activity line, by job id.
+    told: Arc<std::sync::Mutex<HashMap<i64, Told>>>,
+}
+
+/// What a job's activity line names, as its handler learns it: the session (who and how long)
+/// and its ticket — so a failure says which session and ticket it was for.
+#[derive(Debug, Clone, Default)]
+struct Told {
+    /// "Pat Lee (Dynamo Corporation, 25 min)".
+    session: Option<String>,
+    ticket_id: Option<i64>,
 }
 
 /// A profile whose clients or templates cannot be built.
@@ -163,7 +175,7 @@ impl Worker {
                 Arc::new(ProfileClients { profile: profile.clone(), beyondtrust, autotask, renderer }),
             );
         }
-        Ok(Worker { profiles: Arc::new(profiles), store, wake, timing })
+        Ok(Worker { profiles: Arc::new(profiles), store, wake, timing, told: Default::default() })
     }
 
     /// The notifier intake pokes when it stores an event.
@@ -259,23 +271,72 @@ impl Worker {
         Ok(self.store.run(move |s| s.attached_ticket(&profile, &lsid)).await?.is_some())
     }
 
+    /// Notes who the job's session was with, for its activity line.
+    fn tell_session(&self, job: &Job, session: &crate::beyondtrust::SupportSession) {
+        self.told.lock().unwrap_or_else(|e| e.into_inner()).entry(job.id).or_default().session = Some(session.described());
+    }
+
+    /// Notes the job's ticket, for its activity line.
+    fn tell_ticket(&self, job: &Job, ticket_id: i64) {
+        self.told.lock().unwrap_or_else(|e| e.into_inner()).entry(job.id).or_default().ticket_id = Some(ticket_id);
+    }
+
+    /// A ticket as its activity line names it: number and title when known, else its id.
+    async fn ticket_named(&self, profile: &str, ticket_id: i64) -> Result<String, StoreError> {
+        let profile = profile.to_owned();
+        let known = self.store.run(move |s| s.ticket_name(&profile, ticket_id, Utc::now())).await?;
+        Ok(crate::store::ticket_or_id(known, ticket_id))
+    }
+
+    /// What the job was doing, in a rep's words: "write the session with Pat Lee (Dynamo
+    /// Corporation, 25 min) to T20261124.0042 Outlook keeps asking for password".
+    async fn doing(&self, job: &Job, told: &Told) -> Result<String, StoreError> {
+        let session = told.session.as_ref().map_or_else(|| "a session".to_owned(), |s| format!("the session with {s}"));
+        let to = match told.ticket_id {
+            Some(id) => format!(" to {}", self.ticket_named(&job.profile, id).await?),
+            None => String::new(),
+        };
+        Ok(match EventType::from_name(&job.event) {
+            EventType::SessionEnd => format!("write {session}{to}"),
+            EventType::CustomerExitSurveyCompleted | EventType::RepExitSurveyCompleted => {
+                format!("write the exit survey of {session}{to}")
+            }
+            EventType::MemberAdded => format!("create a ticket for {session}"),
+            _ => format!("handle the {} event of {session}", job.event),
+        })
+    }
+
     /// Records a job's outcome: done, skipped, rescheduled or failed, with an activity line.
     async fn settle(&self, job: &Job, result: Result<Outcome, Failure>) -> Result<(), StoreError> {
         let now = Utc::now();
-        let (id, profile, lsid) = (job.id, job.profile.clone(), job.lsid.clone());
+        let id = job.id;
+        let told = self.told.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).unwrap_or_default();
         let retries = self.retries_allowed(job);
-        let log = move |level: &'static str, summary: String, ticket: Option<i64>| {
-            move |s: &crate::store::Store| {
-                s.log_activity(&profile, lsid.as_deref(), ticket, level, &summary, Some(id), now)
-            }
+        let ids: Vec<String> = job
+            .lsid
+            .iter()
+            .map(|l| format!("session {l}"))
+            .chain(told.ticket_id.map(|t| format!("ticket id {t}")))
+            .chain([format!("job {id}")])
+            .collect();
+        let line = |level: &'static str, summary: String, details: String| ActivityLine {
+            profile: job.profile.clone(),
+            lsid: job.lsid.clone(),
+            ticket_id: told.ticket_id,
+            level,
+            summary,
+            details: Some(details),
+            job_id: Some(id),
         };
+        let log = |line: ActivityLine| move |s: &crate::store::Store| s.log_activity(&line, now);
         match result {
-            Ok(Outcome::Done { summary, ticket_id }) => {
+            Ok(Outcome::Done { summary, wrote, ticket_id }) => {
                 tracing::info!("{summary}");
                 observe_written(job, now);
                 let finish = summary.clone();
                 self.store.run(move |s| s.finish(id, JobState::Done, Some(&finish), now)).await?;
-                self.store.run(log("info", summary, ticket_id)).await?;
+                let details = std::iter::once(wrote).chain(ids).collect::<Vec<_>>().join(" · ");
+                self.store.run(log(ActivityLine { ticket_id, ..line("info", summary, details) })).await?;
             }
             Ok(Outcome::Quiet(why)) => {
                 tracing::debug!("nothing to do: {why}");
@@ -285,7 +346,7 @@ impl Worker {
                 tracing::info!("skipped: {why}");
                 let note = why.clone();
                 self.store.run(move |s| s.finish(id, JobState::Ignored, Some(&note), now)).await?;
-                self.store.run(log("warning", why, None)).await?;
+                self.store.run(log(line("warning", why, ids.join(" · ")))).await?;
             }
             Err(Failure::NotReady(why)) if job.attempts < self.timing.report_lag_tries => {
                 let at = now + chrono::Duration::from_std(self.timing.report_lag_wait).unwrap_or_default();
@@ -296,15 +357,15 @@ impl Worker {
                 tracing::warn!("will retry in {} s: {why}", delay.as_secs());
                 crate::metrics::global().retried(&job.profile);
                 let at = now + chrono::Duration::from_std(delay).unwrap_or_default();
-                let summary = format!("Retrying in {} s: {why}", delay.as_secs());
+                let summary = format!("Will try again in {} s to {}: {why}", delay.as_secs(), self.doing(job, &told).await?);
                 self.store.run(move |s| s.reschedule(id, at, &why, now)).await?;
-                self.store.run(log("warning", summary, None)).await?;
+                self.store.run(log(line("warning", summary, ids.join(" · ")))).await?;
             }
             Err(Failure::Transient(why) | Failure::Permanent(why) | Failure::NotReady(why)) => {
                 tracing::error!("failed: {why}");
-                let note = why.clone();
-                self.store.run(move |s| s.finish(id, JobState::Failed, Some(&note), now)).await?;
-                self.store.run(log("error", why, None)).await?;
+                let summary = format!("Could not {}: {why}", self.doing(job, &told).await?);
+                self.store.run(move |s| s.finish(id, JobState::Failed, Some(&why), now)).await?;
+                self.store.run(log(line("error", summary, ids.join(" · ")))).await?;
             }
         }
         Ok(())

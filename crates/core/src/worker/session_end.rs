@@ -34,6 +34,7 @@ pub(super) async fn handle(
     if session.end_time.is_none() {
         return Err(Failure::NotReady(format!("the report of session {lsid} does not show its end yet")));
     }
+    worker.tell_session(job, &session);
     let mut key: String =
         session.external_key.as_deref().or(event.external_key.as_deref()).unwrap_or_default().to_owned();
     if parse_external_key(&key).is_none() {
@@ -54,16 +55,16 @@ pub(super) async fn handle(
     }
     let Some(reference) = parse_external_key(&key) else {
         let why = if key.is_empty() {
-            format!("No ticket: session {lsid} has no external key")
+            "it has no external key".to_owned()
         } else {
-            format!("No ticket: session {lsid} has the external key '{key}', which is no ticket id or number")
+            format!("its external key '{key}' is no ticket id or number")
         };
         return no_ticket(worker, clients, job, &session, why).await;
     };
     let Some(ticket_id) = worker.ticket_id(clients, &reference).await? else {
-        let why = format!("No ticket: Autotask has no ticket {key} (session {lsid})");
-        return no_ticket(worker, clients, job, &session, why).await;
+        return no_ticket(worker, clients, job, &session, format!("Autotask has no ticket {key}")).await;
     };
+    worker.tell_ticket(job, ticket_id);
     let notes = clients.renderer.session_notes(&session, &chrono::Local)?;
     let written = match worker.write_notes(clients, job, lsid, ticket_id, "session", &notes).await {
         Ok(n) => n,
@@ -71,7 +72,7 @@ pub(super) async fn handle(
             if worker.ticket_exists(clients, ticket_id).await? {
                 return Err(Failure::Permanent(why));
             }
-            let why = format!("No ticket: Autotask has no ticket with id {ticket_id} (session {lsid})");
+            let why = format!("Autotask has no ticket with id {ticket_id}");
             return no_ticket(worker, clients, job, &session, why).await;
         }
         Err(e) => return Err(e),
@@ -83,8 +84,10 @@ pub(super) async fn handle(
     };
     let parts = if notes.len() == 1 { "a note".to_owned() } else { format!("{} notes", notes.len()) };
     let again = if written == 0 && !timed { " (already there)" } else { "" };
+    let ticket = worker.ticket_named(&clients.profile.name, ticket_id).await?;
     Ok(Outcome::Done {
-        summary: format!("Wrote {parts}{time} to ticket {key} for session {lsid}{again}"),
+        summary: format!("Wrote the session with {} to {ticket}{again}", session.described()),
+        wrote: format!("{parts}{time}"),
         ticket_id: Some(ticket_id),
     })
 }
@@ -98,14 +101,13 @@ async fn no_ticket(
     session: &SupportSession,
     why: String,
 ) -> Result<Outcome, Failure> {
-    let customer = session.customers.iter().find(|c| c.primary).or(session.customers.first());
-    let info = |field: &str| customer.and_then(|c| c.info(field)).filter(|v| !v.is_empty()).map(str::to_owned);
+    let info = |field: &str| session.customer_info(field).map(str::to_owned);
     let unlinked = UnlinkedSession {
         profile: clients.profile.name.clone(),
         lsid: session.lsid.to_string(),
         job_id: job.id,
         rep: session.primary_representative().and_then(|r| r.username.as_deref().map(str::to_owned)),
-        customer: info("name").or_else(|| session.primary_customer.as_ref().map(|p| p.name.to_string())),
+        customer: session.customer_name().map(str::to_owned),
         company: info("company"),
         issue: info("issue"),
         started_at: session.start_time,
@@ -114,7 +116,10 @@ async fn no_ticket(
         reason: why.clone(),
     };
     worker.store.run(move |s| s.note_unlinked(&unlinked, Utc::now())).await?;
-    Ok(Outcome::Skipped(why))
+    Ok(Outcome::Skipped(format!(
+        "The session with {} is not in a ticket: {why}. Attach it to its ticket under Not in a ticket, or dismiss it",
+        session.described()
+    )))
 }
 
 /// Writes the primary rep's time entry unless it is there; whether it was written now.

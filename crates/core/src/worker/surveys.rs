@@ -25,23 +25,29 @@ pub(super) async fn handle(
     let Some(survey) = surveys.into_iter().filter(|s| s.lsid == lsid).max_by_key(|s| s.timestamp) else {
         return Err(Failure::NotReady(format!("the exit survey of session {lsid} is not in the report yet")));
     };
+    let session = clients.beyondtrust.support_session(lsid).await?;
+    if let Some(session) = &session {
+        worker.tell_session(job, session);
+    }
     let key = match event.external_key.clone().filter(|k| !k.is_empty()) {
         Some(key) => key,
-        None => {
-            clients.beyondtrust.support_session(lsid).await?.and_then(|s| s.external_key).unwrap_or_default().into()
-        }
+        None => session.as_ref().and_then(|s| s.external_key.clone()).unwrap_or_default().into(),
     };
+    let label = if kind == SurveyKind::Customer { "customer survey" } else { "rep survey" };
+    let of = session.as_ref().map_or_else(|| "a session".to_owned(), |s| format!("the session with {}", s.described()));
     let Some(reference) = parse_external_key(&key) else {
-        return Ok(Outcome::Skipped(format!("No ticket for the exit survey of session {lsid}")));
+        return Ok(Outcome::Skipped(format!("The {label} of {of} is in no ticket: the session has no ticket")));
     };
     let Some(ticket_id) = worker.ticket_id(clients, &reference).await? else {
-        return Ok(Outcome::Skipped(format!("No ticket: Autotask has no ticket {key} (survey of session {lsid})")));
+        return Ok(Outcome::Skipped(format!("The {label} of {of} is in no ticket: Autotask has no ticket {key}")));
     };
+    worker.tell_ticket(job, ticket_id);
     let note = clients.renderer.survey_note(&survey, &chrono::Local)?;
-    let label = if kind == SurveyKind::Customer { "customer survey" } else { "rep survey" };
     worker.write_notes(clients, job, lsid, ticket_id, label, &[note]).await?;
+    let ticket = worker.ticket_named(&clients.profile.name, ticket_id).await?;
     Ok(Outcome::Done {
-        summary: format!("Wrote the {label} of session {lsid} to ticket {key}"),
+        summary: format!("Wrote the {label} of {of} to {ticket}"),
+        wrote: "a note".to_owned(),
         ticket_id: Some(ticket_id),
     })
 }

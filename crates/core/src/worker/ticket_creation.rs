@@ -67,10 +67,14 @@ pub(super) async fn handle(
     if !profile.automatic_ticket_creation_session_types.iter().any(|t| t.eq_ignore_ascii_case(&session_type)) {
         return Ok(Outcome::Quiet(format!("session type '{session_type}' is not among those that create tickets")));
     }
+    worker.tell_session(job, &session);
     let ticket_id = create_for(worker, clients, job, &session, overlay).await?;
+    worker.tell_ticket(job, ticket_id);
     clients.beyondtrust.set_session_attributes(lsid, Some(&ticket_id.to_string()), &[]).await?;
+    let ticket = worker.ticket_named(&profile.name, ticket_id).await?;
     Ok(Outcome::Done {
-        summary: format!("Created ticket {ticket_id} for session {lsid} and tied the session to it"),
+        summary: format!("Created {ticket} for the session with {} and tied the session to it", session.described()),
+        wrote: "a ticket from Ticket Default Data".to_owned(),
         ticket_id: Some(ticket_id),
     })
 }

@@ -5,7 +5,7 @@ use chrono::Utc;
 use super::{Failure, Job, ProfileClients, Worker, refused};
 use crate::autotask::{ErrorKind, Filter, Query, Ticket, TicketNote};
 use crate::render::{NoteText, marker};
-use crate::store::LedgerEntry;
+use crate::store::{LedgerEntry, ticket_label};
 
 /// What an external key names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +42,20 @@ impl Worker {
         if let Some(id) = cached.and_then(|v| v.parse().ok()) {
             return Ok(Some(id));
         }
-        let query = Query::new(Filter::eq("ticketNumber", number.clone())).include_fields(["id"]).max_records(1);
-        let found = clients.autotask.query_page::<Ticket>(&query).await?.items.into_iter().find_map(|t| t.id);
-        if let Some(id) = found {
-            self.store.run(move |s| s.cache("ticket_number", &number, &id.to_string(), Utc::now())).await?;
-        }
-        Ok(found)
+        // Its title comes in the same answer, for the activity line.
+        let query = Query::new(Filter::eq("ticketNumber", number.clone()))
+            .include_fields(["id", "ticketNumber", "title"])
+            .max_records(1);
+        let found = clients.autotask.query_page::<Ticket>(&query).await?.items.into_iter().next();
+        let Some((id, title)) = found.and_then(|t| Some((t.id?, t.title.unwrap_or_default()))) else { return Ok(None) };
+        let (profile, label) = (clients.profile.name.clone(), ticket_label(&number, &title));
+        self.store
+            .run(move |s| {
+                s.cache("ticket_number", &number, &id.to_string(), Utc::now())?;
+                s.remember_ticket(&profile, id, &label, Utc::now())
+            })
+            .await?;
+        Ok(Some(id))
     }
 
     /// Writes each note not yet written (by the ledger, and on a retry by its marker on the
