@@ -26,6 +26,7 @@ fn main() {
         "store_secret",
         "test_connection",
         "set_autostart",
+        "set_global_shortcut",
         "hide_window",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {

@@ -66,7 +66,9 @@ async fn a_finished_session_lands_in_its_ticket_once() {
     assert!(
         activity.iter().any(|a| a.summary.starts_with("Wrote the session with ")
             && a.summary.contains(" to ticket 7201")
-            && a.details.as_deref().is_some_and(|d| d.contains("a time entry · session ") && d.contains("ticket id 7201"))),
+            && a.details
+                .as_deref()
+                .is_some_and(|d| d.contains("a time entry · session ") && d.contains("ticket id 7201"))),
         "{activity:#?}"
     );
 }

@@ -17,6 +17,7 @@ const ALEX: &str = "rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@ex
 const CTRL: &str = "\u{E009}";
 const ENTER: &str = "\u{E007}";
 const RELEASE: &str = "\u{E000}";
+const ESCAPE: &str = "\u{E00C}";
 
 /// The app's configuration: one profile for Alex on both stand-ins.
 fn app_config(stands: &Stands, profile: &str) -> PathBuf {
@@ -109,7 +110,8 @@ async fn a_finished_session_shows_in_activity_and_a_failed_one_is_retried() {
     app.click("#tab-activity").await;
     app.click("#check-now").await;
     let failed = app.wait_text("#activity li.level-error .what", |t| t.contains("refused the time entry")).await;
-    let what = "the session with Pat Lee (Dynamo Corporation, 10 min) to T20261124.0042 Outlook keeps asking for password";
+    let what =
+        "the session with Pat Lee (Dynamo Corporation, 10 min) to T20261124.0042 Outlook keeps asking for password";
     assert!(failed.starts_with(&format!("Could not write {what}: Autotask refused")), "{failed}");
     assert!(failed.contains("alex.morgan@example.com") && failed.contains("HTTP 400"), "{failed}");
     let details = app.wait_text("#activity li.level-error .details", |t| !t.is_empty()).await;
@@ -137,6 +139,54 @@ async fn a_finished_session_shows_in_activity_and_a_failed_one_is_retried() {
     assert_eq!(written, 1, "session {lsid:?}: one note");
     let entries = stands.records("TimeEntries").await;
     assert_eq!(entries.iter().filter(|e| e["ticketID"] == json!(7201)).count(), 1);
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_global_shortcut_opens_the_window_on_the_search_and_is_changed_in_settings() {
+    let stands = Stands::start().await;
+    let config = app_config(&stands, &stands.profile("Desk", ALEX));
+    let desktop = Desktop::start(&secrets());
+    let app = desktop.launch(&["--config", config.to_str().unwrap(), "--show"]).await;
+    app.wait_text("#worker", |t| t == "Worker running").await;
+    app.click("#tab-settings").await;
+    let said = app.wait_text("#shortcut-note", |t| !t.is_empty()).await;
+    assert_eq!(said, "Press Ctrl+Alt+Space anywhere to search.");
+
+    let hidden_then_pressed = async |keys: &str| {
+        app.keys("#shortcut", ESCAPE).await;
+        desktop.eventually("the window hidden", 10, |d| !d.window_shown("bt-autotask")).await;
+        desktop.press(keys);
+    };
+    hidden_then_pressed("ctrl+alt+space").await;
+    desktop.eventually("the window shown by the shortcut", 10, |d| d.window_shown("bt-autotask")).await;
+    app.wait_text("#tab-search.active", |_| true).await;
+    for _ in 0..50 {
+        if app.focused().await == "search" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.focused().await, "search", "the search has the keyboard");
+
+    // Keys that are no combination are refused, and nothing is written.
+    app.click("#tab-settings").await;
+    app.type_into("#shortcut", "Ctrl+Alt+Spacebar").await;
+    app.click("#set-shortcut").await;
+    let why = app.wait_text("#shortcut-note", |t| t.contains("not a key combination")).await;
+    assert!(why.contains("like Ctrl+Alt+Space"), "{why}");
+    assert!(!std::fs::read_to_string(&config).unwrap().contains("global_shortcut"));
+
+    // Other keys: written to the configuration, and the old ones let go.
+    app.type_into("#shortcut", "Ctrl+Shift+F9").await;
+    app.click("#set-shortcut").await;
+    app.wait_text("#shortcut-note", |t| t == "Press Ctrl+Shift+F9 anywhere to search.").await;
+    assert!(std::fs::read_to_string(&config).unwrap().contains("global_shortcut = \"Ctrl+Shift+F9\""));
+    hidden_then_pressed("ctrl+alt+space").await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(!desktop.window_shown("bt-autotask"), "the old keys no longer open the window");
+    desktop.press("ctrl+shift+F9");
+    desktop.eventually("the window shown by the new keys", 10, |d| d.window_shown("bt-autotask")).await;
     app.close().await;
 }
 

@@ -600,8 +600,7 @@ async fn sessions_without_a_ticket_are_listed_attached_once_and_dismissed() {
     assert!(
         activity
             .iter()
-            .any(|a| a
-                .ends_with("attached the session with Pat Lee (Dynamo Corporation, 25 min) to T20261124.0042")),
+            .any(|a| a.ends_with("attached the session with Pat Lee (Dynamo Corporation, 25 min) to T20261124.0042")),
         "{activity:?}"
     );
     assert!(

@@ -13,6 +13,8 @@ export function init() {
   $('#remove-profile').addEventListener('click', remove);
   $('#save').addEventListener('click', save);
   $('#test').addEventListener('click', test);
+  $('#set-shortcut').addEventListener('click', setShortcut);
+  $('#shortcut').addEventListener('keydown', (e) => { if (e.key === 'Enter') setShortcut(); });
   $('#autostart').addEventListener('change', async (e) => {
     try { await invoke('set_autostart', { enabled: e.target.checked }); } catch (err) { note(String(err)); }
   });
@@ -27,6 +29,7 @@ export async function enter() {
   }
   $('#config-path').textContent = view.path;
   $('#autostart').checked = view.autostart;
+  showShortcut(view.shortcut);
   $('#problems').replaceChildren(...view.problems.map((p) => el('li', {}, p)));
   const names = view.profiles.map((p) => p.name);
   if (editing === null || !names.includes(editing)) editing = names[0] ?? null;
@@ -35,6 +38,19 @@ export async function enter() {
 
 function note(text) {
   $('#settings-note').textContent = text;
+}
+
+function showShortcut(status) {
+  $('#shortcut').value = status.keys;
+  $('#shortcut-note').textContent = status.note ?? (status.active ? `Press ${status.keys} anywhere to search.` : '');
+}
+
+async function setShortcut() {
+  try {
+    showShortcut(await invoke('set_global_shortcut', { keys: $('#shortcut').value }));
+  } catch (e) {
+    $('#shortcut-note').textContent = String(e);
+  }
 }
 
 function render() {

@@ -67,7 +67,9 @@ async fn remember(state: &AppState, profile: &str, names: &HashMap<i64, String>)
     let (profile, names) = (profile.to_owned(), names.clone());
     let kept = state
         .store
-        .run(move |s| names.iter().try_for_each(|(id, name)| s.remember_ticket(&profile, *id, name, chrono::Utc::now())))
+        .run(move |s| {
+            names.iter().try_for_each(|(id, name)| s.remember_ticket(&profile, *id, name, chrono::Utc::now()))
+        })
         .await;
     if let Err(e) = kept {
         tracing::warn!("the tickets' names could not be kept: {e}");

@@ -254,6 +254,7 @@ pub struct SettingsView {
     profiles: Vec<ProfileForm>,
     problems: Vec<String>,
     autostart: bool,
+    shortcut: crate::shortcut::ShortcutStatus,
 }
 
 #[tauri::command]
@@ -266,6 +267,7 @@ pub fn settings(app: AppHandle, state: State<'_, AppState>) -> Answer<SettingsVi
         profiles,
         problems: state.loaded().problems.clone(),
         autostart: crate::autostart::enabled(&app),
+        shortcut: app.state::<crate::shortcut::Current>().status(),
     })
 }
 
@@ -361,6 +363,28 @@ pub async fn test_connection(state: State<'_, AppState>, profile: String) -> Ans
 #[tauri::command]
 pub fn set_autostart(app: AppHandle, enabled: bool) -> Answer<()> {
     crate::autostart::set(&app, enabled)
+}
+
+/// Changes the keys that open the window from anywhere ("" = none): taken from the desktop
+/// first, and written to the configuration only once they are.
+#[tauri::command]
+pub async fn set_global_shortcut(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    keys: String,
+) -> Answer<crate::shortcut::ShortcutStatus> {
+    let keys = keys.trim().to_owned();
+    if !keys.is_empty() {
+        crate::shortcut::parse(&keys)?;
+    }
+    let before = app.state::<crate::shortcut::Current>().status();
+    let now = crate::shortcut::apply(&app, &keys);
+    if !now.active && !keys.is_empty() {
+        crate::shortcut::apply(&app, &before.keys);
+        return Err(now.note.unwrap_or_else(|| format!("{keys} could not be taken from the desktop")));
+    }
+    edit_config(&state, |text, _| form::set_desktop_setting(text, "global_shortcut", &keys)).await?;
+    Ok(now)
 }
 
 #[tauri::command]

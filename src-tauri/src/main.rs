@@ -13,6 +13,7 @@ mod demo;
 mod notices;
 mod opener;
 mod placement;
+mod shortcut;
 mod state;
 mod tray;
 mod unlinked;
@@ -177,7 +178,9 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
         // First, so a second launch only shows the running app's window.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| tray::show(app, "search", Near::Panel)))
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        .plugin(shortcut::plugin())
         .manage(state)
+        .manage(shortcut::Current::default())
         .manage(notices::RecentWrites::default())
         .invoke_handler(tauri::generate_handler![
             commands::search,
@@ -200,6 +203,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             commands::store_secret,
             commands::test_connection,
             commands::set_autostart,
+            commands::set_global_shortcut,
             commands::hide_window,
         ])
         .on_window_event(|window, event| {
@@ -211,6 +215,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
         })
         .setup(move |app| {
             tray::build(app.handle())?;
+            shortcut::apply(app.handle(), &shortcut::configured(app.handle()));
             println!("bt-autotask: tray ready in {} ms", started.elapsed().as_millis());
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { begin(handle).await });

@@ -192,6 +192,24 @@ impl Desktop {
         App { client, shots }
     }
 
+    /// Presses keys on this desktop as a person would (XTest, through xdotool): a desktop-wide
+    /// shortcut reaches whichever program grabbed it.
+    pub fn press(&self, keys: &str) {
+        need("xdotool");
+        let status =
+            Command::new("xdotool").args(["key", "--clearmodifiers", keys]).env("DISPLAY", &self.display).status();
+        assert!(status.is_ok_and(|s| s.success()), "xdotool could not press {keys}");
+    }
+
+    /// Whether a window of this title is on the screen (mapped), as the desktop sees it.
+    pub fn window_shown(&self, title: &str) -> bool {
+        let found = Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", &format!("^{title}$")])
+            .env("DISPLAY", &self.display)
+            .output();
+        found.is_ok_and(|o| o.status.success() && !o.stdout.trim_ascii().is_empty())
+    }
+
     /// URLs handed to the OS opener, in order.
     pub fn opened(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("opened.log"))
@@ -308,6 +326,12 @@ impl App {
     /// Sends keys to the element with focus-taking `css` (WebDriver key codes for Enter, Ctrl…).
     pub async fn keys(&self, css: &str, keys: &str) {
         self.client.find(Locator::Css(css)).await.unwrap().send_keys(keys).await.unwrap();
+    }
+
+    /// The id of the element with the keyboard focus.
+    pub async fn focused(&self) -> String {
+        let id = self.client.execute("return document.activeElement && document.activeElement.id", vec![]).await;
+        id.ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
     }
 
     pub async fn close(self) {

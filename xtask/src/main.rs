@@ -50,6 +50,7 @@ const REQUIREMENTS: &[Requirement] = &[
     Requirement { package: "dunst", command: Some("dunst"), why: "a notification server for the UI tests" },
     Requirement { package: "libsecret-tools", command: Some("secret-tool"), why: "reads the keyring in the UI tests" },
     Requirement { package: "xclip", command: Some("xclip"), why: "reads the clipboard in the UI tests" },
+    Requirement { package: "xdotool", command: Some("xdotool"), why: "presses the global shortcut in the UI tests" },
 ];
 
 /// What building, testing and packaging for Windows needs besides.

@@ -390,6 +390,26 @@ pub fn save_profile(
     Ok(text)
 }
 
+/// Sets a top-level text setting of this desktop (`global_shortcut`…) in the configuration text,
+/// keeping the rest of the file as it is (its caller checks the value; the profiles, complete
+/// or not, are left as they are).
+pub fn set_desktop_setting(text: &str, key: &str, value: &str) -> Result<String, FormError> {
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FormError::Unreadable(e.to_string()))?;
+    match doc.get_mut(key).and_then(Item::as_value_mut) {
+        Some(existing) => {
+            let decor = existing.decor().clone();
+            *existing = value.into();
+            *existing.decor_mut() = decor;
+        }
+        None => {
+            // toml_edit writes a new top-level key above the [[profile]] tables, where TOML reads it
+            // as top-level.
+            doc.insert(key, Item::Value(value.into()));
+        }
+    }
+    Ok(doc.to_string())
+}
+
 /// Removes a profile from the configuration text; its secrets stay in the keyring.
 pub fn remove_profile(text: &str, base: &std::path::Path, name: &str) -> Result<String, FormError> {
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FormError::Unreadable(e.to_string()))?;
@@ -417,6 +437,18 @@ pub fn remove_profile(text: &str, base: &std::path::Path, name: &str) -> Result<
 mod tests {
     use super::*;
     use crate::config::MemoryStore;
+
+    #[test]
+    fn a_desktop_setting_is_written_above_the_profiles_and_read_back() {
+        let text = "# the desk\nticket_watch_seconds = 60\n\n[[profile]]\nname = \"Desk\"\n";
+        let written = set_desktop_setting(text, "global_shortcut", "Ctrl+Shift+K").unwrap();
+        let table: toml::Table = written.parse().unwrap();
+        assert_eq!(table["global_shortcut"].as_str(), Some("Ctrl+Shift+K"), "{written}");
+        assert!(written.starts_with("# the desk\n"), "{written}");
+        let again = set_desktop_setting(&written, "global_shortcut", "").unwrap();
+        assert_eq!(again.matches("global_shortcut").count(), 1, "{again}");
+        assert!(set_desktop_setting("x = [", "global_shortcut", "a").is_err());
+    }
 
     const TEXT: &str = r#"# my desk
 [[profile]]

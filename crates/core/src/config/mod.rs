@@ -144,6 +144,8 @@ pub struct WorkerConfig {
     pub report_lag_wait: std::time::Duration,
     /// How often the tray app looks for changes to the rep's open tickets.
     pub ticket_watch: std::time::Duration,
+    /// The keys that open the tray app's window with the search focused ("" = none).
+    pub global_shortcut: String,
     /// Finished jobs, their events, activity and the ledger are pruned once this old.
     pub retention: chrono::Duration,
     pub profiles: Vec<Profile>,
@@ -154,7 +156,10 @@ pub struct WorkerConfig {
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, global_shortcut, retention_days and [[profile]]";
+
+/// The tray app's global shortcut unless the configuration names another.
+pub const DEFAULT_GLOBAL_SHORTCUT: &str = "Ctrl+Alt+Space";
 const PROFILE_KEYS_HINT: &str = "every profile key is shown in examples/worker.toml";
 
 impl WorkerConfig {
@@ -180,6 +185,7 @@ impl WorkerConfig {
         let report_lag_wait = millis(top.integer("report_lag_wait_ms", 1..=3_600_000), 5_000);
         let ticket_watch =
             std::time::Duration::from_secs(top.integer("ticket_watch_seconds", 5..=86_400).unwrap_or(180) as u64);
+        let global_shortcut = top.string("global_shortcut").unwrap_or_else(|| DEFAULT_GLOBAL_SHORTCUT.to_owned());
         // Fractions of a day are for trying pruning out (the soak benchmark); a desk keeps days.
         let retention_days = top.number("retention_days", 0.001..=3650.0).unwrap_or(90.0);
         let retention = chrono::Duration::milliseconds((retention_days * 86_400_000.0) as i64);
@@ -224,7 +230,17 @@ impl WorkerConfig {
         }
         check_profiles_together(&profiles, &mut problems);
         if problems.is_empty() {
-            Ok(WorkerConfig { listen, tls, data_dir, retry_delay, report_lag_wait, ticket_watch, retention, profiles })
+            Ok(WorkerConfig {
+                listen,
+                tls,
+                data_dir,
+                retry_delay,
+                report_lag_wait,
+                ticket_watch,
+                global_shortcut,
+                retention,
+                profiles,
+            })
         } else {
             Err(ConfigErrors(problems))
         }

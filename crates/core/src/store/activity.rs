@@ -133,7 +133,13 @@ impl Store {
     }
 
     /// Keeps a ticket's name (see [`ticket_label`]) for the lines written about it.
-    pub fn remember_ticket(&self, profile: &str, ticket_id: i64, label: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn remember_ticket(
+        &self,
+        profile: &str,
+        ticket_id: i64,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.cache("ticket_name", &format!("{profile}/{ticket_id}"), label, now)
     }
 

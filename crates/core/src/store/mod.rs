@@ -372,7 +372,6 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-
     pub fn watermark(&self, profile: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let conn = self.conn();
         let at: Option<i64> = conn

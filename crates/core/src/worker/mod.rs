@@ -273,7 +273,8 @@ impl Worker {
 
     /// Notes who the job's session was with, for its activity line.
     fn tell_session(&self, job: &Job, session: &crate::beyondtrust::SupportSession) {
-        self.told.lock().unwrap_or_else(|e| e.into_inner()).entry(job.id).or_default().session = Some(session.described());
+        self.told.lock().unwrap_or_else(|e| e.into_inner()).entry(job.id).or_default().session =
+            Some(session.described());
     }
 
     /// Notes the job's ticket, for its activity line.
@@ -357,7 +358,8 @@ impl Worker {
                 tracing::warn!("will retry in {} s: {why}", delay.as_secs());
                 crate::metrics::global().retried(&job.profile);
                 let at = now + chrono::Duration::from_std(delay).unwrap_or_default();
-                let summary = format!("Will try again in {} s to {}: {why}", delay.as_secs(), self.doing(job, &told).await?);
+                let summary =
+                    format!("Will try again in {} s to {}: {why}", delay.as_secs(), self.doing(job, &told).await?);
                 self.store.run(move |s| s.reschedule(id, at, &why, now)).await?;
                 self.store.run(log(line("warning", summary, ids.join(" · ")))).await?;
             }
