@@ -233,3 +233,78 @@ async fn my_last_tickets_come_first_in_an_empty_search() {
     assert_eq!(asked, 1, "one request: the tickets (companies, contacts and devices already known)");
     assert!(desk.search("Teams").await.unwrap().iter().all(|r| !r.recent), "words search as before");
 }
+
+/// A rep types the customer, not the ticket: "dynamo" finds Dynamo Corporation's open tickets,
+/// "miguel ortega" his, beside title matches. A first search looks the names up beside the title
+/// search and asks for their tickets next; once the desk knows the names, one request; and typing
+/// on after a search that matched no name ("outl" → "outlook") asks nothing more.
+#[tokio::test]
+async fn search_finds_open_tickets_by_company_or_contact_name_in_one_request_once_known() {
+    let stands = Stands::start().await;
+    let config = stands.desk_config("rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@example.com\"");
+    let desk = desk::Desk::new(&config.profiles[0]).unwrap();
+    let log = || async {
+        stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await.as_array().unwrap().clone()
+    };
+    let tickets = stands.records("Tickets").await;
+    let contacts = stands.records("Contacts").await;
+    let open_of = |field: &str, id: &serde_json::Value| -> Vec<i64> {
+        let mut ids: Vec<i64> = tickets
+            .iter()
+            .filter(|t| &t[field] == id && t["status"] != json!(5))
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let ids = |rows: &[desk::TicketRow]| {
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids
+    };
+    // Asked afresh: the paths asked, in order.
+    let asked = |before: usize| async move {
+        log().await[before..].iter().map(|r| r["path"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+
+    let dynamo = open_of("companyID", &json!(175));
+    assert!(!dynamo.is_empty());
+    let before = log().await.len();
+    let found = desk.search("dynamo").await.unwrap();
+    assert_eq!(ids(&found), dynamo, "Dynamo Corporation's open tickets (no title says dynamo)");
+    assert!(found.iter().all(|r| r.company == "Dynamo Corporation"));
+    let first = asked(before).await;
+    let count = |what: &str| first.iter().filter(|p| p.ends_with(what)).count();
+    // (and the rows' contacts, devices and status labels, looked up once for the desk)
+    assert_eq!(
+        (count("Tickets/query"), count("Companies/query")),
+        (2, 1),
+        "names beside the titles, then their tickets: {first:?}"
+    );
+
+    let before = log().await.len();
+    assert_eq!(ids(&desk.search("Dynamo").await.unwrap()), dynamo);
+    assert_eq!(asked(before).await.len(), 1, "known now: one request");
+
+    let miguel = contacts.iter().find(|c| c["firstName"] == "Miguel" && c["lastName"] == "Ortega").unwrap();
+    let his = open_of("contactID", &miguel["id"]);
+    let found = desk.search("miguel ortega").await.unwrap();
+    assert_eq!(ids(&found), his, "his open tickets");
+    assert!(!his.is_empty() && found.iter().all(|r| r.contact == "Miguel Ortega"));
+
+    // Title matches still come, merged; a name no one has asks nothing more as the rep types on.
+    let titled: Vec<i64> = tickets
+        .iter()
+        .filter(|t| t["title"].as_str().unwrap().to_lowercase().contains("outlook"))
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    desk.search("outl").await.unwrap();
+    let before = log().await.len();
+    let found = desk.search("outlook").await.unwrap();
+    assert_eq!(ids(&found), {
+        let mut t = titled.clone();
+        t.sort_unstable();
+        t
+    });
+    assert_eq!(asked(before).await, vec!["/ATServicesRest/v1.0/Tickets/query".to_owned()], "no name lookup");
+}

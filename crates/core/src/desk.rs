@@ -1,5 +1,5 @@
 //! What a rep does from the tray, without the screen: find tickets (mine, by number, by id, by
-//! words of the title), make a session key tied to one, Jump to its configuration item, and open
+//! words of the title, by company or contact name), make a session key tied to one, Jump to its configuration item, and open
 //! it in Autotask. The tray app's commands are thin calls into here.
 
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ pub enum Search {
     Number(String),
     /// Digits: a ticket id, or the end of a number.
     Digits(String),
-    /// Words of the title.
+    /// Words of the title, or of a company's or contact's name.
     Words(Vec<String>),
 }
 
@@ -131,8 +131,13 @@ async fn search_with(
 ) -> Result<Vec<TicketRow>, DeskError> {
     let search = Search::parse(text);
     let recent = if search == Search::Mine { recent } else { &[] };
-    let Some(query) = search.query(me, recent) else { return Ok(Vec::new()) };
-    let mut tickets = autotask.query_page::<Ticket>(&query).await?.items;
+    let mut tickets = match &search {
+        Search::Words(words) => by_words(autotask, words, lookups).await?,
+        _ => match search.query(me, recent) {
+            Some(query) => autotask.query_page::<Ticket>(&query).await?.items,
+            None => return Ok(Vec::new()),
+        },
+    };
     // My last tickets first, the latest first; then by last activity.
     let rank = |t: &Ticket| t.id.and_then(|id| recent.iter().position(|&r| r == id)).unwrap_or(RECENT);
     tickets.sort_by_key(|t| (rank(t), std::cmp::Reverse(t.last_activity_date)));
@@ -141,6 +146,77 @@ async fn search_with(
         row.recent = recent.contains(&row.id);
     }
     Ok(rows)
+}
+
+/// Fewest characters a search needs before it is also matched against company and contact
+/// names (one or two letters would name half the customers).
+const NAME_MIN_CHARS: usize = 3;
+/// Most companies and contacts a search takes the tickets of.
+const NAMES_MAX: usize = 20;
+
+/// Words: tickets whose title has them all, and the open tickets of the companies and contacts
+/// whose name has them all ("dynamo", "pat lee"). Names the desk already knows cost nothing —
+/// one request in all; otherwise companies and contacts are looked up beside the title search,
+/// and their open tickets asked next (then known, so the next search takes one request).
+async fn by_words(autotask: &AutotaskClient, words: &[String], lookups: &Lookups) -> Result<Vec<Ticket>, DeskError> {
+    let titled = Filter::all_of(words.iter().map(|w| Filter::contains("title", w.clone())));
+    let tickets = |filter: Filter| async move {
+        let query = Query::new(filter).max_records(SEARCH_LIMIT);
+        Ok::<_, DeskError>(autotask.query_page::<Ticket>(&query).await?.items)
+    };
+    let text = words.join(" ").to_lowercase();
+    if text.chars().count() < NAME_MIN_CHARS {
+        return tickets(titled).await;
+    }
+    let known = lookups.known_names(words);
+    if let Some(theirs) = known.open_tickets() {
+        return tickets(Filter::any_of([titled, theirs])).await;
+    }
+    if lookups.matched_no_names(&text) {
+        return tickets(titled).await;
+    }
+    let (mut found, names) = futures::try_join!(tickets(titled), lookups.find_names(autotask, words))?;
+    let Some(theirs) = names.open_tickets() else {
+        lookups.no_names_for(text);
+        return Ok(found);
+    };
+    for ticket in tickets(theirs).await? {
+        if !found.iter().any(|t| t.id == ticket.id) {
+            found.push(ticket);
+        }
+    }
+    Ok(found)
+}
+
+/// Companies and contacts a search matched by name.
+#[derive(Debug, Default)]
+struct Names {
+    companies: Vec<i64>,
+    contacts: Vec<i64>,
+}
+
+impl Names {
+    /// Their open tickets; none when nothing matched.
+    fn open_tickets(&self) -> Option<Filter> {
+        let mut whose = Vec::new();
+        if !self.companies.is_empty() {
+            whose.push(Filter::is_in("companyID", self.companies.clone()));
+        }
+        if !self.contacts.is_empty() {
+            whose.push(Filter::is_in("contactID", self.contacts.clone()));
+        }
+        (!whose.is_empty()).then(|| Filter::all_of([Filter::noteq("status", COMPLETE), Filter::any_of(whose)]))
+    }
+}
+
+/// Whether a name has every word of a search in it, in any case.
+fn name_has(name: &str, words: &[String]) -> bool {
+    let name = name.to_lowercase();
+    words.iter().all(|w| name.contains(&w.to_lowercase()))
+}
+
+fn full_name(c: &Contact) -> String {
+    format!("{} {}", c.first_name.as_deref().unwrap_or(""), c.last_name.as_deref().unwrap_or("")).trim().to_owned()
 }
 
 /// How long a looked-up company, contact or device is taken as current.
@@ -193,6 +269,24 @@ impl<V: Clone> Cache<V> {
     }
 }
 
+impl<V: Clone> Cache<V> {
+    /// Keeps records found another way (by name).
+    fn keep(&self, found: impl IntoIterator<Item = (i64, V)>) {
+        let mut entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        entries.extend(found.into_iter().map(|(id, value)| (id, (value, std::time::Instant::now()))));
+    }
+
+    /// The ids of known records that `matches`, however long ago they were looked up (a name
+    /// seldom changes; their tickets are asked for afresh).
+    fn ids_where(&self, matches: impl Fn(&V) -> bool) -> Vec<i64> {
+        let entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<i64> = entries.iter().filter(|(_, (v, _))| matches(v)).map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.truncate(NAMES_MAX);
+        ids
+    }
+}
+
 /// Companies, contacts and devices a desk has looked up: once they are known, a search takes
 /// one Autotask round trip (the tickets); the others run side by side when needed.
 #[derive(Debug, Default)]
@@ -200,6 +294,59 @@ pub struct Lookups {
     companies: Cache<String>,
     contacts: Cache<Contact>,
     devices: Cache<Option<String>>,
+    /// Searches that matched no company or contact by name, with when: typing on after one
+    /// ("outl" → "outlook") can only match fewer, so it does not ask again.
+    nameless: Mutex<Vec<(String, std::time::Instant)>>,
+}
+
+impl Lookups {
+    /// Companies and contacts already known whose name has every word.
+    fn known_names(&self, words: &[String]) -> Names {
+        Names {
+            companies: self.companies.ids_where(|name| name_has(name, words)),
+            contacts: self.contacts.ids_where(|c| name_has(&full_name(c), words)),
+        }
+    }
+
+    /// Companies and contacts whose name has the words, asked of Autotask side by side, and kept.
+    async fn find_names(&self, autotask: &AutotaskClient, words: &[String]) -> Result<Names, DeskError> {
+        let contains = |field: &str, word: &String| Filter::contains(field, word.clone());
+        let companies = Filter::all_of(words.iter().map(|w| contains("companyName", w)));
+        let contacts = match words {
+            [one] => Filter::any_of([contains("firstName", one), contains("lastName", one)]),
+            [first, .., last] => Filter::all_of([contains("firstName", first), contains("lastName", last)]),
+            [] => return Ok(Names::default()),
+        };
+        let limit = NAMES_MAX as u32;
+        let (companies, contacts) = (Query::new(companies).max_records(limit), Query::new(contacts).max_records(limit));
+        let (companies, contacts) =
+            futures::try_join!(autotask.query_page::<Company>(&companies), autotask.query_page::<Contact>(&contacts),)?;
+        let companies: Vec<(i64, String)> =
+            companies.items.into_iter().filter_map(|c| Some((c.id?, c.company_name.unwrap_or_default()))).collect();
+        let contacts: Vec<(i64, Contact)> = contacts.items.into_iter().filter_map(|c| Some((c.id?, c))).collect();
+        let names = Names {
+            companies: companies.iter().map(|(id, _)| *id).collect(),
+            contacts: contacts.iter().map(|(id, _)| *id).collect(),
+        };
+        self.companies.keep(companies);
+        self.contacts.keep(contacts);
+        Ok(names)
+    }
+
+    /// Whether an earlier search this one begins with matched no names (and is still fresh).
+    fn matched_no_names(&self, text: &str) -> bool {
+        let mut nameless = self.nameless.lock().unwrap_or_else(|e| e.into_inner());
+        nameless.retain(|(_, at)| at.elapsed() < LOOKUP_TTL);
+        nameless.iter().any(|(earlier, _)| text.starts_with(earlier.as_str()))
+    }
+
+    fn no_names_for(&self, text: String) {
+        let mut nameless = self.nameless.lock().unwrap_or_else(|e| e.into_inner());
+        if nameless.len() >= 500 {
+            nameless.remove(0);
+        }
+        nameless.push((text, std::time::Instant::now()));
+    }
 }
 
 /// Fills in each ticket's company, contact, status label and device.
