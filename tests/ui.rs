@@ -312,9 +312,10 @@ async fn a_session_without_a_ticket_is_notified_attached_once_and_another_dismis
     let listed = app.wait_text(&format!("#unlinked li[data-lsid='{billable}'] .what"), |t| !t.is_empty()).await;
     assert_eq!(listed, "Dana Whitfield (Contoso Ltd, 25 min) — Outlook");
     app.click(&format!("#unlinked li[data-lsid='{billable}'] button.attach")).await;
-    app.type_into("#attach-search", "T20261124.0042").await;
-    app.wait_text("#attach-results .ticket .number", |t| t == "T20261124.0042").await;
-    app.click("#attach-results .ticket button.attach-here").await;
+    // Found by the customer's company, as the rep remembers the customer rather than the ticket.
+    app.type_into("#attach-search", "contoso").await;
+    app.wait_text("#attach-results .ticket[data-number='T20261124.0042'] .number", |t| t == "T20261124.0042").await;
+    app.click("#attach-results .ticket[data-number='T20261124.0042'] button.attach-here").await;
     let said = app.wait_text("#unlinked-note", |t| t.starts_with("Writing")).await;
     let to = "T20261124.0042 Outlook keeps asking for password";
     assert_eq!(said, format!("Writing the session with Dana Whitfield (Contoso Ltd, 25 min) to {to}."));
