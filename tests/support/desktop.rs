@@ -307,8 +307,23 @@ impl App {
         out
     }
 
+    /// Clicks the element; one the page redrew between finding and clicking (a result list
+    /// answering the rep's last keystrokes) is found again.
     pub async fn click(&self, css: &str) {
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no '{css}': {e}")).click().await.unwrap();
+        let mut attempt = 1;
+        loop {
+            let element = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no '{css}': {e}"));
+            match element.click().await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference && attempt < 20 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("'{css}' could not be clicked: {e}"),
+            }
+        }
     }
 
     /// Replaces the text of an input, as typed.
