@@ -28,6 +28,7 @@ fn main() {
         "set_autostart",
         "set_global_shortcut",
         "hide_window",
+        "window_ready",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri build step failed: {e:#}");

@@ -190,6 +190,93 @@ async fn the_global_shortcut_opens_the_window_on_the_search_and_is_changed_in_se
     app.close().await;
 }
 
+/// A window hidden a while is closed with its web view — WebKit's processes exit — while the
+/// worker goes on; the shortcut and a notification's click make it anew, on the search as the rep
+/// left it (results shown without asking Autotask again) or on Activity.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_hidden_a_while_is_released_and_made_anew_where_it_is_wanted() {
+    let stands = Stands::start().await;
+    let text = format!(
+        "data_dir = \"data\"\nretry_delay_ms = 1000\nreport_lag_wait_ms = 300\nrelease_window_after_minutes = 0.02\n\n{}",
+        stands.profile("Desk", ALEX)
+    );
+    let config = stands.write_config(&text);
+    let config = config.to_str().unwrap();
+    let desktop = Desktop::start(&secrets());
+    let app = desktop.launch(&["--config", config, "--show"]).await;
+    app.wait_text("#worker", |t| t == "Worker running").await;
+    app.type_into("#search", "VPN").await;
+    let vpn = app.wait_text("#results .ticket .title", |t| t.contains("VPN")).await;
+    let pid = bta_e2e::desktop::app_process(config).expect("the app's process");
+    let web = bta_e2e::desktop::web_processes(pid);
+    assert!(!web.is_empty(), "WebKit's processes run beside the window");
+
+    // A session ends; the worker is still writing it (Autotask is slow today) when the window,
+    // hidden past the release time, is released: WebKit's web process exits, the app does not.
+    let session = json!({"external_key": "7201", "duration": 600, "reps": [{"username": "alex.morgan"}],
+                         "customer": {"name": "Pat Lee", "company": "Dynamo Corporation"},
+                         "chat": [{"from": "rep", "text": "Fixed while the window was closed."}]});
+    let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
+    stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": 2500})).await;
+    app.click("#tab-activity").await;
+    app.click("#check-now").await;
+    app.keys("#check-now", ESCAPE).await;
+    desktop
+        .eventually("the window released: its web process gone", 20, |_| {
+            web.iter().all(|&p| !bta_e2e::desktop::alive(p))
+        })
+        .await;
+    assert!(bta_e2e::desktop::alive(pid), "the app lives on in the tray");
+    let written = |notes: &[Value]| notes.iter().any(|n| n["description"].as_str().unwrap_or("").contains(&lsid));
+    assert!(!written(&stands.records("TicketNotes").await), "not written yet when the window was released");
+    desktop
+        .eventually("the session written", 60, |d| d.notifications().contains("Session written to its ticket"))
+        .await;
+    assert!(written(&stands.records("TicketNotes").await));
+    stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": 0})).await;
+    let requests = || async { stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await };
+    let tickets_asked = || async {
+        let log = requests().await;
+        log.as_array().unwrap().iter().filter(|r| r["path"].as_str().unwrap().ends_with("Tickets/query")).count()
+    };
+    let asked_before = tickets_asked().await;
+
+    // The shortcut makes it anew: the search focused, as the rep left it, not asked again.
+    desktop.press("ctrl+alt+space");
+    desktop.eventually("the window made anew", 20, |d| d.window_shown("bt-autotask")).await;
+    app.follow_new_window().await;
+    app.wait_text("#results .ticket .title", |t| t == vpn).await;
+    let typed = app.client.find(fantoccini::Locator::Css("#search")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(typed.as_deref(), Some("VPN"));
+    assert_eq!(app.focused().await, "search");
+    assert_eq!(tickets_asked().await, asked_before, "fresh results are shown from the app's memory");
+    app.click("#tab-activity").await;
+    let line = app.wait_text("#activity li.level-info .details", |t| t.contains(&lsid)).await;
+    assert!(line.contains("ticket id 7201"), "{line}");
+
+    // Released again; a notification's click makes it anew on what it is about.
+    desktop.dismiss_notifications();
+    let refuse = json!({"method": "POST", "path": "/ATServicesRest/v1.0/TimeEntries", "status": 400, "count": 1});
+    stands.autotask_fault(refuse).await;
+    let session = json!({"external_key": "7202", "duration": 300, "reps": [{"username": "alex.morgan"}],
+                         "chat": [{"from": "rep", "text": "Refused."}]});
+    stands.appliance("sessions", session).await;
+    stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": 1500})).await;
+    app.click("#check-now").await;
+    app.keys("#check-now", ESCAPE).await;
+    let web = bta_e2e::desktop::web_processes(pid);
+    assert!(!web.is_empty(), "the window made anew has its web view");
+    desktop.eventually("the window released again", 20, |_| web.iter().all(|&p| !bta_e2e::desktop::alive(p))).await;
+    desktop.eventually("the failure notified", 60, |d| d.notifications().contains("Could not write")).await;
+    stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": 0})).await;
+    desktop.click_notification();
+    desktop.eventually("the window made anew by the click", 20, |d| d.window_shown("bt-autotask")).await;
+    app.follow_new_window().await;
+    app.wait_text("#tab-activity.active", |_| true).await;
+    app.wait_text("#activity li.level-error .what", |t| t.contains("refused the time entry")).await;
+    app.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn settings_store_a_secret_in_the_keyring_and_test_the_connection() {
     let stands = Stands::start().await;

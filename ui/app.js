@@ -59,5 +59,9 @@ document.addEventListener('DOMContentLoaded', async () => {
   window.addEventListener('settings-saved', refreshStatus);
   const status = await refreshStatus();
   unlinked.count();
-  show(status.profiles.length === 0 ? 'settings' : 'search');
+  // The window shows once the page is ready; one made anew opens where it was asked to, with the
+  // last search (and its results while fresh) as the rep left it.
+  const opening = await invoke('window_ready');
+  if (opening.search) search.restore(opening.search);
+  show(opening.view ?? (status.profiles.length === 0 ? 'settings' : 'search'));
 });

@@ -20,9 +20,26 @@ export function init() {
   $('#key-invite').addEventListener('click', () => act(() => invoke('send_invitation', { ticketId: Number($('#key').dataset.ticket) })));
 }
 
+let restored = false;
+
 export function enter() {
   $('#search').focus();
+  if (restored) {
+    restored = false;
+    return;
+  }
   run();
+}
+
+// The last search of a window made anew: its text, and its results when still fresh.
+export function restore(last) {
+  if (last.profile !== current.profile) return;
+  $('#search').value = last.text;
+  if (!last.rows) return;
+  rows = last.rows;
+  selected = 0;
+  restored = true;
+  render();
 }
 
 function onKey(e) {

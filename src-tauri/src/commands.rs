@@ -29,12 +29,17 @@ pub async fn search(state: State<'_, AppState>, profile: String, text: String) -
         return Err("the search is too long; type a ticket number, an id or a few words of the title".into());
     }
     let desk = state.desk(&profile)?;
-    let task = tokio::spawn(async move { desk.search(&text).await });
+    let asked = text.clone();
+    let task = tokio::spawn(async move { desk.search(&asked).await });
     if let Some(previous) = state.search.lock().unwrap_or_else(|e| e.into_inner()).replace(task.abort_handle()) {
         previous.abort();
     }
     match task.await {
-        Ok(result) => result.map_err(self::text),
+        Ok(Ok(rows)) => {
+            state.remember_search(&profile, &text, &rows);
+            Ok(rows)
+        }
+        Ok(Err(e)) => Err(e.to_string()),
         Err(e) if e.is_cancelled() => Err("cancelled".into()),
         Err(e) => Err(format!("the search stopped unexpectedly: {e}")),
     }
@@ -389,8 +394,21 @@ pub async fn set_global_shortcut(
 
 #[tauri::command]
 pub fn hide_window(app: AppHandle) -> Answer<()> {
-    if let Some(window) = app.get_webview_window("main") {
-        window.hide().map_err(text)?;
-    }
+    crate::window::hide(&app);
     Ok(())
+}
+
+/// What a page that has just loaded opens on: the view asked for, and the last search with its
+/// results while they are fresh (a window made anew shows them without asking Autotask again).
+#[derive(Debug, Serialize)]
+pub struct Opening {
+    view: Option<String>,
+    search: Option<crate::state::LastSearch>,
+}
+
+/// The page is ready: the window shows now (a window made anew waits for this).
+#[tauri::command]
+pub fn window_ready(app: AppHandle, state: State<'_, AppState>) -> Answer<Opening> {
+    let view = crate::window::ready(&app);
+    Ok(Opening { view, search: state.last_search() })
 }

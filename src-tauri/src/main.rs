@@ -18,6 +18,7 @@ mod state;
 mod tray;
 mod unlinked;
 mod webkit_env;
+mod window;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -176,11 +177,12 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
     let state = AppState::new(config_path, secrets, loaded, store, demo);
     tauri::Builder::default()
         // First, so a second launch only shows the running app's window.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| tray::show(app, "search", Near::Panel)))
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| window::show(app, "search", Near::Panel)))
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .plugin(shortcut::plugin())
         .manage(state)
         .manage(shortcut::Current::default())
+        .manage(window::Life::default())
         .manage(notices::RecentWrites::default())
         .invoke_handler(tauri::generate_handler![
             commands::search,
@@ -205,12 +207,13 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             commands::set_autostart,
             commands::set_global_shortcut,
             commands::hide_window,
+            commands::window_ready,
         ])
         .on_window_event(|window, event| {
             // Closing hides: the app lives in the tray until Quit.
             if let WindowEvent::CloseRequested { api, .. } = event {
                 api.prevent_close();
-                let _ = window.hide();
+                window::hide(window.app_handle());
             }
         })
         .setup(move |app| {
@@ -221,13 +224,19 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             tauri::async_runtime::spawn(async move { begin(handle).await });
             notices::start(app.handle());
             if show_at_start {
-                tray::show(app.handle(), "search", Near::Panel);
+                window::show(app.handle(), "search", Near::Panel);
+            } else {
+                window::release_later(app.handle());
             }
             Ok(())
         })
         .build(tauri::generate_context!())
         .context("the window could not be created")?
         .run(|app, event| {
+            // A released window was the last one; the app lives on in the tray until Quit.
+            if let RunEvent::ExitRequested { code: None, api, .. } = &event {
+                api.prevent_exit();
+            }
             if let RunEvent::Exit = event {
                 let state = app.state::<AppState>();
                 tauri::async_runtime::block_on(async {

@@ -206,8 +206,8 @@ const START_MENU_SHORTCUT: &str = "Microsoft/Windows/Start Menu/Programs/bt-auto
 
 async fn open(app: AppHandle, target: Target) {
     match target {
-        Target::Activity => crate::tray::show(&app, "activity", crate::placement::Near::Panel),
-        Target::Unlinked => crate::tray::show(&app, "unlinked", crate::placement::Near::Panel),
+        Target::Activity => crate::window::show(&app, "activity", crate::placement::Near::Panel),
+        Target::Unlinked => crate::window::show(&app, "unlinked", crate::placement::Near::Panel),
         Target::Ticket { profile, ticket_id } => {
             if let Err(e) = crate::opener::open_ticket(&app.state::<AppState>(), &profile, ticket_id).await {
                 tracing::warn!("the ticket could not be opened: {e}");

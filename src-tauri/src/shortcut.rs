@@ -41,7 +41,7 @@ pub fn plugin() -> TauriPlugin<Wry> {
     tauri_plugin_global_shortcut::Builder::new()
         .with_handler(|app, _shortcut, event| {
             if event.state() == ShortcutState::Pressed {
-                crate::tray::show(app, "search", Near::Panel);
+                crate::window::show(app, "search", Near::Panel);
             }
         })
         .build()

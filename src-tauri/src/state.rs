@@ -36,6 +36,8 @@ pub struct AppState {
     pub clipboard: Mutex<Option<arboard::Clipboard>>,
     /// The search in flight, cancelled when the rep types on.
     pub search: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The last search answered, for a window made anew.
+    pub last_search: Mutex<Option<(LastSearch, std::time::Instant)>>,
     /// Stand-ins of the demo, kept running while the app runs.
     pub demo: Option<crate::demo::Demo>,
 }
@@ -45,6 +47,18 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState").field("config_path", &self.config_path).finish_non_exhaustive()
     }
 }
+
+/// The last search the window made and what it found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LastSearch {
+    pub profile: String,
+    pub text: String,
+    /// Only while fresh (see [`AppState::last_search`]).
+    pub rows: Option<Vec<bta_core::desk::TicketRow>>,
+}
+
+/// How long a search's results are shown again without asking Autotask.
+const SEARCH_FRESH: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Loaded {
     /// The problems that keep a profile from being usable.
@@ -105,8 +119,23 @@ impl AppState {
             invitations: Mutex::new(HashMap::new()),
             clipboard: Mutex::new(None),
             search: Mutex::new(None),
+            last_search: Mutex::new(None),
             demo,
         }
+    }
+
+    /// Keeps the search the window just made, for a window made anew.
+    pub fn remember_search(&self, profile: &str, text: &str, rows: &[bta_core::desk::TicketRow]) {
+        let last = LastSearch { profile: profile.to_owned(), text: text.to_owned(), rows: Some(rows.to_vec()) };
+        *self.last_search.lock().unwrap_or_else(|e| e.into_inner()) = Some((last, std::time::Instant::now()));
+    }
+
+    /// The last search; its results only while fresh.
+    pub fn last_search(&self) -> Option<LastSearch> {
+        let kept = self.last_search.lock().unwrap_or_else(|e| e.into_inner());
+        let (last, at) = kept.as_ref()?;
+        let rows = last.rows.clone().filter(|_| at.elapsed() < SEARCH_FRESH);
+        Some(LastSearch { rows, ..last.clone() })
     }
 
     pub fn loaded(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {

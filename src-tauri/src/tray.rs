@@ -8,8 +8,9 @@ use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Emitter, Manager};
 
-use crate::placement::{self, Near};
+use crate::placement::Near;
 use crate::state::AppState;
+use crate::window;
 
 const ICON: &[u8] = include_bytes!("../../icons/tray.png");
 const PAUSED_ICON: &[u8] = include_bytes!("../../icons/tray-paused.png");
@@ -36,10 +37,10 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
         .menu(&menu)
         .show_menu_on_left_click(false)
         .on_menu_event(|app, event| match event.id.as_ref() {
-            "open" => show(app, "search", Near::Pointer),
-            "activity" => show(app, "activity", Near::Pointer),
-            "unlinked" => show(app, "unlinked", Near::Pointer),
-            "settings" => show(app, "settings", Near::Pointer),
+            "open" => window::show(app, "search", Near::Pointer),
+            "activity" => window::show(app, "activity", Near::Pointer),
+            "unlinked" => window::show(app, "unlinked", Near::Pointer),
+            "settings" => window::show(app, "settings", Near::Pointer),
             "pause" => {
                 let app = app.clone();
                 tauri::async_runtime::spawn(async move {
@@ -55,34 +56,11 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
                 button: MouseButton::Left, button_state: MouseButtonState::Up, rect, ..
             } = event
             {
-                toggle(tray.app_handle(), rect);
+                window::toggle(tray.app_handle(), Near::Icon(rect));
             }
         })
         .build(app)?;
     Ok(())
-}
-
-/// Shows the window on a view (`search`, `activity`, `unlinked`, `settings`); a hidden window first moves
-/// next to `near`, a shown one stays where the rep has it.
-pub fn show(app: &AppHandle, view: &str, near: Near) {
-    if let Some(window) = app.get_webview_window("main") {
-        if !window.is_visible().unwrap_or(false) {
-            placement::place(&window, near);
-        }
-        let _ = window.show();
-        let _ = window.unminimize();
-        let _ = window.set_focus();
-    }
-    let _ = app.emit("navigate", view);
-}
-
-fn toggle(app: &AppHandle, icon: tauri::Rect) {
-    match app.get_webview_window("main") {
-        Some(window) if window.is_visible().unwrap_or(false) => {
-            let _ = window.hide();
-        }
-        _ => show(app, "search", Near::Icon(icon)),
-    }
 }
 
 /// Shows in the menu how many of my sessions are not in a ticket.

@@ -210,6 +210,26 @@ impl Desktop {
         found.is_ok_and(|o| o.status.success() && !o.stdout.trim_ascii().is_empty())
     }
 
+    /// Clicks the newest notification, as a person clicking it (dunst's default action).
+    pub fn click_notification(&self) {
+        let clicked = Command::new("dunstctl")
+            .args(["action", "0"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env("DISPLAY", &self.display)
+            .status();
+        assert!(clicked.is_ok_and(|s| s.success()), "dunstctl could not click the notification");
+    }
+
+    /// Closes every notification shown.
+    pub fn dismiss_notifications(&self) {
+        let closed = Command::new("dunstctl")
+            .arg("close-all")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env("DISPLAY", &self.display)
+            .status();
+        assert!(closed.is_ok_and(|s| s.success()), "dunstctl could not close the notifications");
+    }
+
     /// URLs handed to the OS opener, in order.
     pub fn opened(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("opened.log"))
@@ -256,6 +276,52 @@ impl Desktop {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The process of the app started with `marker` among its arguments (its configuration's path),
+/// so tests running side by side each find their own.
+pub fn app_process(marker: &str) -> Option<u32> {
+    processes().into_iter().find(|p| p.comm == "bt-autotask" && p.cmdline.contains(marker)).map(|p| p.pid)
+}
+
+/// The app's WebKit web processes (the page's; the network process is WebKit's own to keep).
+pub fn web_processes(app: u32) -> Vec<u32> {
+    let web = |p: &Process| p.parent == app && p.comm.starts_with("WebKitWebProc");
+    processes().into_iter().filter(web).map(|p| p.pid).collect()
+}
+
+/// The app's child processes, by name, to say what is still running.
+pub fn children(app: u32) -> Vec<String> {
+    processes().into_iter().filter(|p| p.parent == app).map(|p| format!("{} {}", p.pid, p.comm)).collect()
+}
+
+/// Whether a process is still running (not gone, not a zombie).
+pub fn alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z'))
+}
+
+struct Process {
+    pid: u32,
+    parent: u32,
+    comm: String,
+    cmdline: String,
+}
+
+fn processes() -> Vec<Process> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(") ")?;
+            let comm = head.split_once(" (")?.1.to_owned();
+            let parent = rest.split_whitespace().nth(1)?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            Some(Process { pid, parent, comm, cmdline })
+        })
+        .collect()
 }
 
 /// The app's window, through WebDriver.
@@ -347,6 +413,23 @@ impl App {
     pub async fn focused(&self) -> String {
         let id = self.client.execute("return document.activeElement && document.activeElement.id", vec![]).await;
         id.ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
+    /// Follows the app to its window made anew (the one WebDriver drove was closed with its web
+    /// view).
+    pub async fn follow_new_window(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(handles) = self.client.windows().await
+                && let Some(handle) = handles.into_iter().last()
+                && self.client.switch_to_window(handle).await.is_ok()
+                && self.client.execute("return document.readyState", vec![]).await.is_ok_and(|s| s == "complete")
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "WebDriver never saw the window made anew");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     pub async fn close(self) {

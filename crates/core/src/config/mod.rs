@@ -146,6 +146,9 @@ pub struct WorkerConfig {
     pub ticket_watch: std::time::Duration,
     /// The keys that open the tray app's window with the search focused ("" = none).
     pub global_shortcut: String,
+    /// How long the tray app's window stays hidden before its web view is closed to free its
+    /// memory (`None` = never).
+    pub release_window_after: Option<std::time::Duration>,
     /// Finished jobs, their events, activity and the ledger are pruned once this old.
     pub retention: chrono::Duration,
     pub profiles: Vec<Profile>,
@@ -156,7 +159,7 @@ pub struct WorkerConfig {
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, global_shortcut, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
 
 /// The tray app's global shortcut unless the configuration names another.
 pub const DEFAULT_GLOBAL_SHORTCUT: &str = "Ctrl+Alt+Space";
@@ -186,6 +189,10 @@ impl WorkerConfig {
         let ticket_watch =
             std::time::Duration::from_secs(top.integer("ticket_watch_seconds", 5..=86_400).unwrap_or(180) as u64);
         let global_shortcut = top.string("global_shortcut").unwrap_or_else(|| DEFAULT_GLOBAL_SHORTCUT.to_owned());
+        // Fractions of a minute are for trying the release out (the UI tests); a rep keeps minutes.
+        let release_minutes = top.number("release_window_after_minutes", 0.0..=1440.0).unwrap_or(10.0);
+        let release_window_after =
+            (release_minutes > 0.0).then(|| std::time::Duration::from_secs_f64(release_minutes * 60.0));
         // Fractions of a day are for trying pruning out (the soak benchmark); a desk keeps days.
         let retention_days = top.number("retention_days", 0.001..=3650.0).unwrap_or(90.0);
         let retention = chrono::Duration::milliseconds((retention_days * 86_400_000.0) as i64);
@@ -238,6 +245,7 @@ impl WorkerConfig {
                 report_lag_wait,
                 ticket_watch,
                 global_shortcut,
+                release_window_after,
                 retention,
                 profiles,
             })
