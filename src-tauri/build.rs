@@ -27,6 +27,7 @@ fn main() {
         "test_connection",
         "set_autostart",
         "set_global_shortcut",
+        "set_release_window_after",
         "hide_window",
         "window_ready",
     ]);

@@ -177,6 +177,14 @@ async fn the_global_shortcut_opens_the_window_on_the_search_and_is_changed_in_se
     assert!(why.contains("like Ctrl+Alt+Space"), "{why}");
     assert!(!std::fs::read_to_string(&config).unwrap().contains("global_shortcut"));
 
+    // How long the hidden window is kept: ten minutes unless changed here.
+    let said = app.wait_text("#release-note", |t| !t.is_empty()).await;
+    assert!(said.starts_with("Hidden 10 min, the window closes"), "{said}");
+    app.type_into("#release-minutes", "25").await;
+    app.click("#set-release").await;
+    app.wait_text("#release-note", |t| t.starts_with("Hidden 25 min")).await;
+    assert!(std::fs::read_to_string(&config).unwrap().contains("release_window_after_minutes = 25"));
+
     // Other keys: written to the configuration, and the old ones let go.
     app.type_into("#shortcut", "Ctrl+Shift+F9").await;
     app.click("#set-shortcut").await;

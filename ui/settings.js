@@ -14,6 +14,7 @@ export function init() {
   $('#save').addEventListener('click', save);
   $('#test').addEventListener('click', test);
   $('#set-shortcut').addEventListener('click', setShortcut);
+  $('#set-release').addEventListener('click', setRelease);
   $('#shortcut').addEventListener('keydown', (e) => { if (e.key === 'Enter') setShortcut(); });
   $('#autostart').addEventListener('change', async (e) => {
     try { await invoke('set_autostart', { enabled: e.target.checked }); } catch (err) { note(String(err)); }
@@ -30,6 +31,8 @@ export async function enter() {
   $('#config-path').textContent = view.path;
   $('#autostart').checked = view.autostart;
   showShortcut(view.shortcut);
+  $('#release-minutes').value = view.release_minutes;
+  $('#release-note').textContent = view.release_note;
   $('#problems').replaceChildren(...view.problems.map((p) => el('li', {}, p)));
   const names = view.profiles.map((p) => p.name);
   if (editing === null || !names.includes(editing)) editing = names[0] ?? null;
@@ -43,6 +46,14 @@ function note(text) {
 function showShortcut(status) {
   $('#shortcut').value = status.keys;
   $('#shortcut-note').textContent = status.note ?? (status.active ? `Press ${status.keys} anywhere to search.` : '');
+}
+
+async function setRelease() {
+  try {
+    $('#release-note').textContent = await invoke('set_release_window_after', { minutes: Number($('#release-minutes').value) });
+  } catch (e) {
+    $('#release-note').textContent = String(e);
+  }
 }
 
 async function setShortcut() {

@@ -206,6 +206,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             commands::test_connection,
             commands::set_autostart,
             commands::set_global_shortcut,
+            commands::set_release_window_after,
             commands::hide_window,
             commands::window_ready,
         ])

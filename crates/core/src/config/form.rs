@@ -390,15 +390,19 @@ pub fn save_profile(
     Ok(text)
 }
 
-/// Sets a top-level text setting of this desktop (`global_shortcut`…) in the configuration text,
-/// keeping the rest of the file as it is (its caller checks the value; the profiles, complete
-/// or not, are left as they are).
-pub fn set_desktop_setting(text: &str, key: &str, value: &str) -> Result<String, FormError> {
+/// Sets a top-level setting of this desktop (`global_shortcut`, `release_window_after_minutes`)
+/// in the configuration text, keeping the rest of the file as it is (its caller checks the
+/// value; the profiles, complete or not, are left as they are).
+pub fn set_desktop_setting(
+    text: &str,
+    key: &str,
+    value: impl Into<toml_edit::Value> + Clone,
+) -> Result<String, FormError> {
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FormError::Unreadable(e.to_string()))?;
     match doc.get_mut(key).and_then(Item::as_value_mut) {
         Some(existing) => {
             let decor = existing.decor().clone();
-            *existing = value.into();
+            *existing = value.clone().into();
             *existing.decor_mut() = decor;
         }
         None => {
@@ -447,6 +451,9 @@ mod tests {
         assert!(written.starts_with("# the desk\n"), "{written}");
         let again = set_desktop_setting(&written, "global_shortcut", "").unwrap();
         assert_eq!(again.matches("global_shortcut").count(), 1, "{again}");
+        let minutes = set_desktop_setting(&again, "release_window_after_minutes", 2.5).unwrap();
+        let table: toml::Table = minutes.parse().unwrap();
+        assert_eq!(table["release_window_after_minutes"].as_float(), Some(2.5), "{minutes}");
         assert!(set_desktop_setting("x = [", "global_shortcut", "a").is_err());
     }
 
