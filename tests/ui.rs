@@ -282,6 +282,21 @@ async fn a_window_hidden_a_while_is_released_and_made_anew_where_it_is_wanted() 
     app.follow_new_window().await;
     app.wait_text("#tab-activity.active", |_| true).await;
     app.wait_text("#activity li.level-error .what", |t| t.contains("refused the time entry")).await;
+
+    // Released once more; starting the app again (as from the desktop's menu) makes it anew.
+    let web = bta_e2e::desktop::web_processes(pid);
+    app.keys("#check-now", ESCAPE).await;
+    desktop.eventually("released a third time", 20, |_| web.iter().all(|&p| !bta_e2e::desktop::alive(p))).await;
+    let second = std::process::Command::new(bta_e2e::desktop::app_binary())
+        .args(["--config", config])
+        .env("DISPLAY", &desktop.display)
+        .env("DBUS_SESSION_BUS_ADDRESS", &desktop.bus)
+        .status()
+        .unwrap();
+    assert!(second.success(), "the second start hands over to the running app and ends");
+    desktop.eventually("the window made anew by a second start", 20, |d| d.window_shown("bt-autotask")).await;
+    app.follow_new_window().await;
+    app.wait_text("#tab-search.active", |_| true).await;
     app.close().await;
 }
 
