@@ -264,7 +264,8 @@ async fn release_and_reopen(desktop: &Desktop, app: &bta_e2e::desktop::App, conf
         harness.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let harness = median(harness);
-    let (released, before) = released_memory(app, pid).await;
+    hide(app, pid, true).await;
+    let (released, before) = released_memory(pid);
     let mut cold = Vec::new();
     for _ in 0..10 {
         cold.push(open_by_shortcut(desktop, app, true).await);
@@ -296,10 +297,8 @@ async fn release_and_reopen(desktop: &Desktop, app: &bta_e2e::desktop::App, conf
     long_day(desktop, app, pid, released).await;
 }
 
-/// The app process's own proportional set size once its window is released, in MB, with what
-/// else of it still runs.
-async fn released_memory(app: &bta_e2e::desktop::App, pid: u32) -> (f64, String) {
-    hide(app, pid, true).await;
+/// The app process's own proportional set size, in MB, with what else of it still runs.
+fn released_memory(pid: u32) -> (f64, String) {
     let (_, each) = pss_kb(pid);
     let own = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
     let kb = own.lines().find(|l| l.starts_with("Pss:")).and_then(|l| l.split_whitespace().nth(1));
@@ -329,7 +328,7 @@ async fn long_day(desktop: &Desktop, app: &bta_e2e::desktop::App, pid: u32, befo
         app.type_into("#search", "").await;
         hide(app, pid, true).await;
     }
-    let (after, _) = released_memory(app, pid).await;
+    let (after, _) = released_memory(pid);
     println!(
         "a long day (500 searches, 100 session keys, 20 release and reopen cycles): the released app {before:.1} MB \
          before, {after:.1} MB after ({:+.1} %) — goal within 10 %: {}",
