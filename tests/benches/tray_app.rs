@@ -266,6 +266,7 @@ async fn release_and_reopen(desktop: &Desktop, app: &bta_e2e::desktop::App, conf
     let harness = median(harness);
     hide(app, pid, true).await;
     let (released, before) = released_memory(pid);
+    println!("the released app's own process, by mapping: {}", pss_by_mapping(pid));
     let mut cold = Vec::new();
     for _ in 0..10 {
         cold.push(open_by_shortcut(desktop, app, true).await);
@@ -295,6 +296,35 @@ async fn release_and_reopen(desktop: &Desktop, app: &bta_e2e::desktop::App, conf
         if cold_p95 <= 400.0 { "met" } else { "NOT met" }
     );
     long_day(desktop, app, pid, released).await;
+}
+
+/// Where a process's proportional set size lies, largest first: its heap, other anonymous
+/// memory, and each library's mapped pages (what a released window cannot give back).
+fn pss_by_mapping(pid: u32) -> String {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut by: std::collections::HashMap<String, u64> = Default::default();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.contains('-') && first.chars().next().is_some_and(|c| c.is_ascii_hexdigit()) {
+            let path = line.split_whitespace().nth(5).unwrap_or("");
+            current = match path {
+                "" => "anonymous".to_owned(),
+                p if p.starts_with('[') => p.to_owned(),
+                p => p.rsplit('/').next().unwrap_or(p).split(".so").next().unwrap_or(p).to_owned(),
+            };
+        } else if let Some(kb) = line.strip_prefix("Pss:") {
+            *by.entry(current.clone()).or_default() += kb.trim().trim_end_matches(" kB").parse::<u64>().unwrap_or(0);
+        }
+    }
+    let mut parts: Vec<(String, u64)> = by.into_iter().collect();
+    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
+    parts
+        .iter()
+        .take(8)
+        .map(|(name, kb)| format!("{name} {:.1} MB", *kb as f64 / 1024.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The app process's own proportional set size, in MB, with what else of it still runs.
