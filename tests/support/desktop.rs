@@ -290,11 +290,6 @@ pub fn web_processes(app: u32) -> Vec<u32> {
     processes().into_iter().filter(web).map(|p| p.pid).collect()
 }
 
-/// The app's child processes, by name, to say what is still running.
-pub fn children(app: u32) -> Vec<String> {
-    processes().into_iter().filter(|p| p.parent == app).map(|p| format!("{} {}", p.pid, p.comm)).collect()
-}
-
 /// Whether a process is still running (not gone, not a zombie).
 pub fn alive(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
