@@ -269,9 +269,7 @@ pub struct SettingsView {
 pub fn settings(app: AppHandle, state: State<'_, AppState>) -> Answer<SettingsView> {
     let text = std::fs::read_to_string(&state.config_path).unwrap_or_default();
     let profiles = form::profiles(&text, state.secrets.as_ref()).map_err(self::text)?;
-    let release =
-        state.loaded().config.as_ref().map_or(Some(600.0), |c| c.release_window_after.map(|d| d.as_secs_f64()));
-    let release_minutes = release.map_or(0.0, |s| s / 60.0);
+    let release_minutes = crate::window::release_after(&state).map_or(0.0, |d| d.as_secs_f64() / 60.0);
     Ok(SettingsView {
         path: state.config_path.display().to_string(),
         fields: FIELDS,
@@ -280,7 +278,7 @@ pub fn settings(app: AppHandle, state: State<'_, AppState>) -> Answer<SettingsVi
         autostart: crate::autostart::enabled(&app),
         shortcut: app.state::<crate::shortcut::Current>().status(),
         release_minutes,
-        release_note: release_said(Some(release_minutes)),
+        release_note: release_said(release_minutes),
     })
 }
 
@@ -407,14 +405,15 @@ pub async fn set_release_window_after(state: State<'_, AppState>, minutes: f64) 
         return Err(format!("{minutes} minutes: give 0 (never) to 1440 minutes"));
     }
     edit_config(&state, |text, _| form::set_desktop_setting(text, "release_window_after_minutes", minutes)).await?;
-    Ok(release_said(Some(minutes)))
+    Ok(release_said(minutes))
 }
 
-/// What Settings says about the release, from the configured minutes.
-fn release_said(minutes: Option<f64>) -> String {
-    match minutes {
-        Some(m) if m > 0.0 => format!("Hidden {m} min, the window closes to free its memory; it opens again at once."),
-        _ => "The hidden window is kept, with WebKit's processes (about 130 MB here).".to_owned(),
+/// What Settings says about the release, from the configured minutes (0 = never).
+fn release_said(minutes: f64) -> String {
+    if minutes > 0.0 {
+        format!("Hidden {minutes} min, the window closes to free its memory; it opens again at once.")
+    } else {
+        "The hidden window is kept, with WebKit's processes (about 130 MB here).".to_owned()
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bta_core::config::DEFAULT_RELEASE_WINDOW_AFTER;
 use tauri::{AppHandle, Emitter, Manager, WebviewWindow, WebviewWindowBuilder};
 
 use crate::placement::{self, Near};
@@ -107,7 +108,7 @@ pub fn toggle(app: &AppHandle, near: Near) {
 
 /// Closes the window and its web view once it has stayed hidden for the configured time.
 pub fn release_later(app: &AppHandle) {
-    let after = app.state::<AppState>().loaded().config.as_ref().map_or(DEFAULT_RELEASE, |c| c.release_window_after);
+    let after = release_after(&app.state::<AppState>());
     let Some(after) = after else { return };
     let moment = app.state::<Life>().moments.fetch_add(1, Ordering::SeqCst) + 1;
     let app = app.clone();
@@ -145,5 +146,7 @@ fn give_back_freed_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn give_back_freed_memory() {}
 
-/// As `release_window_after_minutes` defaults when the configuration cannot be read.
-const DEFAULT_RELEASE: Option<Duration> = Some(Duration::from_secs(600));
+/// How long the hidden window is kept: the configuration's, else the default (`None` = always).
+pub fn release_after(state: &AppState) -> Option<Duration> {
+    state.loaded().config.as_ref().map_or(Some(DEFAULT_RELEASE_WINDOW_AFTER), |c| c.release_window_after)
+}

@@ -161,6 +161,9 @@ pub struct ConfigErrors(pub Vec<String>);
 
 const TOP_KEYS_HINT: &str = "top-level keys are listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
 
+/// How long the tray app's hidden window is kept unless the configuration says otherwise.
+pub const DEFAULT_RELEASE_WINDOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// The tray app's global shortcut unless the configuration names another.
 pub const DEFAULT_GLOBAL_SHORTCUT: &str = "Ctrl+Alt+Space";
 const PROFILE_KEYS_HINT: &str = "every profile key is shown in examples/worker.toml";
@@ -190,9 +193,10 @@ impl WorkerConfig {
             std::time::Duration::from_secs(top.integer("ticket_watch_seconds", 5..=86_400).unwrap_or(180) as u64);
         let global_shortcut = top.string("global_shortcut").unwrap_or_else(|| DEFAULT_GLOBAL_SHORTCUT.to_owned());
         // Fractions of a minute are for trying the release out (the UI tests); a rep keeps minutes.
-        let release_minutes = top.number("release_window_after_minutes", 0.0..=1440.0).unwrap_or(10.0);
-        let release_window_after =
-            (release_minutes > 0.0).then(|| std::time::Duration::from_secs_f64(release_minutes * 60.0));
+        let release_window_after = match top.number("release_window_after_minutes", 0.0..=1440.0) {
+            Some(minutes) => (minutes > 0.0).then(|| std::time::Duration::from_secs_f64(minutes * 60.0)),
+            None => Some(DEFAULT_RELEASE_WINDOW_AFTER),
+        };
         // Fractions of a day are for trying pruning out (the soak benchmark); a desk keeps days.
         let retention_days = top.number("retention_days", 0.001..=3650.0).unwrap_or(90.0);
         let retention = chrono::Duration::milliseconds((retention_days * 86_400_000.0) as i64);
