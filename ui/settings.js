@@ -76,6 +76,10 @@ function render() {
     groups.get(f.group).append(field(f, values[f.key]));
   }
   $('#settings-form').replaceChildren(...groups.values());
+  // Who writes this profile's sessions, when it follows the desk's worker.
+  const writer = view.writers[editing];
+  $('#desk-writer').textContent = writer ?? '';
+  $('#desk-writer').hidden = !writer;
   $('#check').hidden = true;
   $('#test').disabled = editing === null;
   $('#remove-profile').disabled = editing === null;

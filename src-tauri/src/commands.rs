@@ -1,6 +1,7 @@
 //! The window's commands, all in one place and each a thin call into core. Inputs are names and
 //! ids, checked here; the window never hands over a URL, and never receives a secret.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use bta_core::config::SecretRef;
@@ -263,6 +264,8 @@ pub struct SettingsView {
     /// `release_window_after_minutes` (0 = never), and what it means.
     release_minutes: f64,
     release_note: String,
+    /// Per profile following the desk's worker: who writes its sessions now, in a sentence.
+    writers: HashMap<String, String>,
 }
 
 #[tauri::command]
@@ -279,6 +282,12 @@ pub fn settings(app: AppHandle, state: State<'_, AppState>) -> Answer<SettingsVi
         shortcut: app.state::<crate::shortcut::Current>().status(),
         release_minutes,
         release_note: release_said(release_minutes),
+        writers: state
+            .loaded()
+            .desks
+            .iter()
+            .filter_map(|(name, desk)| Some((name.clone(), desk.link()?.said())))
+            .collect(),
     })
 }
 

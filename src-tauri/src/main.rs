@@ -15,6 +15,7 @@ mod opener;
 mod placement;
 mod shortcut;
 mod state;
+mod ticket_watch;
 mod tray;
 mod unlinked;
 mod webkit_env;
@@ -224,6 +225,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { begin(handle).await });
             notices::start(app.handle());
+            ticket_watch::start(app.handle());
             if show_at_start {
                 window::show(app.handle(), "search", Near::Panel);
             } else {

@@ -1,7 +1,7 @@
 //! Desktop notifications, and the window's live Activity list: when the embedded worker writes a
-//! session into a ticket or fails to, and when one of the rep's open tickets changes in Autotask
-//! (one threshold-aware query per profile every `ticket_watch_seconds`), and when a session of
-//! the rep's ends without a ticket. Clicking a notification opens its ticket (or the list).
+//! session into a ticket or fails to, when one of the rep's open tickets changes in Autotask (told
+//! by `ticket_watch`), and when a session of the rep's ends without a ticket. Clicking a
+//! notification opens its ticket (or the list).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ const ACTIVITY_EVERY: Duration = Duration::from_millis(1000);
 
 /// What a click on a notification opens.
 #[derive(Debug, Clone)]
-enum Target {
+pub enum Target {
     Ticket { profile: String, ticket_id: i64 },
     Activity,
     Unlinked,
@@ -24,7 +24,6 @@ enum Target {
 
 pub fn start(app: &AppHandle) {
     tauri::async_runtime::spawn(activity_loop(app.clone()));
-    tauri::async_runtime::spawn(watch_loop(app.clone()));
 }
 
 /// Tickets the worker just wrote, so the watch does not report the worker's own note as a change.
@@ -36,7 +35,7 @@ impl RecentWrites {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(ticket, Instant::now());
     }
 
-    fn contains(&self, ticket: i64, within: Duration) -> bool {
+    pub fn contains(&self, ticket: i64, within: Duration) -> bool {
         let mut writes = self.0.lock().unwrap_or_else(|e| e.into_inner());
         writes.retain(|_, at| at.elapsed() < within);
         writes.contains_key(&ticket)
@@ -106,34 +105,8 @@ fn announce(app: &AppHandle, a: &Activity) {
     }
 }
 
-async fn watch_loop(app: AppHandle) {
-    let state = app.state::<AppState>();
-    loop {
-        let every = state.loaded().config.as_ref().map_or(Duration::from_secs(180), |c| c.ticket_watch);
-        let desks: Vec<_> = state.loaded().desks.values().cloned().collect();
-        for desk in desks {
-            if desk.profile().rep_email.is_none() {
-                continue;
-            }
-            match desk.changed_tickets().await {
-                Ok(changes) => {
-                    for change in changes {
-                        if app.state::<RecentWrites>().contains(change.id, every * 2) {
-                            continue;
-                        }
-                        let target = Target::Ticket { profile: desk.profile().name.clone(), ticket_id: change.id };
-                        show(&app, &format!("{} changed in Autotask", change.number), &change.title, target);
-                    }
-                }
-                Err(e) => tracing::warn!(profile = desk.profile().name, "could not look at my tickets: {e}"),
-            }
-        }
-        tokio::time::sleep(every).await;
-    }
-}
-
 /// Shows a notification off the async threads; a click opens its target.
-fn show(app: &AppHandle, summary: &str, body: &str, target: Target) {
+pub fn show(app: &AppHandle, summary: &str, body: &str, target: Target) {
     let (app, summary, body) = (app.clone(), summary.to_owned(), body.to_owned());
     tauri::async_runtime::spawn_blocking(move || {
         if let Err(e) = deliver(app, &summary, &body, target) {

@@ -30,6 +30,9 @@ pub struct AppState {
     pub store: AsyncStore,
     pub loaded: RwLock<Loaded>,
     pub worker: tokio::sync::Mutex<Option<Service>>,
+    /// The profiles the embedded worker was last started without: their desk's worker writes
+    /// their sessions.
+    pub stood_down: Mutex<std::collections::BTreeSet<String>>,
     pub paused: std::sync::atomic::AtomicBool,
     /// The invitation e-mail of the last key made for each ticket.
     pub invitations: Mutex<HashMap<i64, Url>>,
@@ -115,6 +118,7 @@ impl AppState {
             store: AsyncStore::new(store),
             loaded: RwLock::new(loaded),
             worker: tokio::sync::Mutex::new(None),
+            stood_down: Mutex::new(Default::default()),
             paused: std::sync::atomic::AtomicBool::new(false),
             invitations: Mutex::new(HashMap::new()),
             clipboard: Mutex::new(None),
@@ -136,6 +140,11 @@ impl AppState {
         let (last, at) = kept.as_ref()?;
         let rows = last.rows.clone().filter(|_| at.elapsed() < SEARCH_FRESH);
         Some(LastSearch { rows, ..last.clone() })
+    }
+
+    /// The profiles the embedded worker runs without, as last started.
+    pub fn stood_down(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.stood_down.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn loaded(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
@@ -167,18 +176,21 @@ impl AppState {
     /// Stops the embedded worker (finishing its jobs in flight) and starts it again unless paused.
     pub async fn restart_worker(&self) {
         let mut worker = self.worker.lock().await;
+        let embedded = {
+            let loaded = self.loaded();
+            loaded.config.as_ref().map(|config| bta_core::desk::embedded_config(config, &loaded.desks))
+        };
+        *self.stood_down() = embedded.as_ref().map(|(_, names)| names.clone()).unwrap_or_default();
         if let Some(running) = worker.take() {
             let _ = running.stop().await;
+        }
+        let Some((usable, stood_down)) = embedded else { return };
+        for profile in &stood_down {
+            tracing::info!(profile, "the desk's worker writes this profile's sessions; this app's worker stands down");
         }
         if self.paused.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
-        let usable = {
-            let loaded = self.loaded();
-            let Some(mut config) = loaded.config.clone() else { return };
-            config.profiles.retain(|p| loaded.desks.contains_key(&p.name));
-            config
-        };
         match Service::start(&usable, self.store.clone(), Mode::Desktop) {
             Ok(service) => {
                 tracing::info!("worker running");

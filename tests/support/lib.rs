@@ -92,6 +92,11 @@ impl Stands {
     /// The "Desk" profile as a loaded configuration, secrets in memory; `extra` settings replace
     /// the profile's defaults of the same name.
     pub fn desk_config(&self, extra: &str) -> WorkerConfig {
+        self.desk_config_with(extra, &[])
+    }
+
+    /// [`Stands::desk_config`] with more of the profile's secrets in memory (`desk_token`).
+    pub fn desk_config_with(&self, extra: &str, secrets_too: &[(&'static str, &str)]) -> WorkerConfig {
         let key = |line: &str| line.split_once(" =").map(|(k, _)| k.trim().to_owned());
         let overridden: Vec<String> = extra.lines().filter_map(key).collect();
         let profile = self.profile("Desk", "");
@@ -105,7 +110,10 @@ impl Stands {
             ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
             ("autotask_password", bta_sim::autotask::DEFAULT_SECRET),
             ("autotask_integration_code", bta_sim::autotask::DEFAULT_INTEGRATION_CODE),
-        ] {
+        ]
+        .into_iter()
+        .chain(secrets_too.iter().copied())
+        {
             secrets.set(&SecretRef::store_key("Desk", setting), &Secret::new(value)).unwrap();
         }
         WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap()

@@ -10,7 +10,8 @@ use url::Url;
 
 use crate::autotask::{self, AutotaskClient, Company, ConfigurationItem, Contact, Filter, Query, Resource, Ticket};
 use crate::beyondtrust::{self, BeyondTrustClient, Queue, SessionKeyRequest, livelinks};
-use crate::config::Profile;
+use crate::config::{DeskRole, Profile, WorkerConfig};
+use crate::desk_watch::link::{DeskLink, Writer};
 
 /// The ticket status Autotask uses for "Complete".
 const COMPLETE: i64 = 5;
@@ -33,6 +34,8 @@ pub enum DeskError {
     NoRepUsername(String),
     #[error("ticket {0} is not in the list any more; search again")]
     NotShown(i64),
+    #[error("profile '{0}': {1}")]
+    DeskLink(String, String),
 }
 
 /// What the rep typed, understood.
@@ -506,6 +509,22 @@ impl TicketWatch {
     }
 }
 
+/// What the app's embedded worker runs on: the profiles that have a desk, except those whose
+/// sessions the desk's worker writes now (one writer per session) — returned by name too.
+pub fn embedded_config(
+    config: &WorkerConfig,
+    desks: &HashMap<String, std::sync::Arc<Desk>>,
+) -> (WorkerConfig, std::collections::BTreeSet<String>) {
+    let stood_down: std::collections::BTreeSet<String> =
+        desks.values().filter(|d| d.desk_worker_writes()).map(|d| d.profile.name.clone()).collect();
+    let mut config = config.clone();
+    config.profiles.retain(|p| desks.contains_key(&p.name));
+    for profile in config.profiles.iter_mut().filter(|p| stood_down.contains(&p.name)) {
+        profile.embedded_worker = false;
+    }
+    (config, stood_down)
+}
+
 /// One profile as the tray uses it: its two clients, who the rep is, and the tickets last shown,
 /// so the window asks for every action by ticket id alone and never hands over a URL or a row.
 #[derive(Debug)]
@@ -519,6 +538,16 @@ pub struct Desk {
     watch: tokio::sync::Mutex<TicketWatch>,
     /// The last tickets I made a key for or Jumped from, the latest first (this run of the app).
     recent: Mutex<Vec<i64>>,
+    /// The desk's worker, when the profile follows its desk-wide watch.
+    link: Option<DeskLink>,
+}
+
+/// What one look at my tickets found, and from where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watched {
+    pub changes: Vec<TicketChange>,
+    /// From the desk's worker (no Autotask request); else the app looked itself.
+    pub from_desk_worker: bool,
 }
 
 impl Desk {
@@ -532,7 +561,24 @@ impl Desk {
             lookups: Lookups::default(),
             watch: tokio::sync::Mutex::new(TicketWatch::default()),
             recent: Mutex::new(Vec::new()),
+            link: match &profile.desk {
+                DeskRole::Follows { url, token, takeover_after } => Some(
+                    DeskLink::new(url, &profile.appliance_id, token.clone(), *takeover_after)
+                        .map_err(|e| DeskError::DeskLink(profile.name.clone(), e))?,
+                ),
+                _ => None,
+            },
         })
+    }
+
+    /// The desk's worker, when this profile follows its desk-wide watch.
+    pub fn link(&self) -> Option<&DeskLink> {
+        self.link.as_ref()
+    }
+
+    /// Whether the desk's worker writes this profile's sessions now (see [`DeskLink::writer`]).
+    pub fn desk_worker_writes(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.writer() == Writer::DeskWorker)
     }
 
     pub fn profile(&self) -> &Profile {
@@ -636,9 +682,29 @@ impl Desk {
             && (same_place(self.beyondtrust.base_url()) || web.as_ref().is_some_and(same_place))
     }
 
-    /// The rep's open tickets that changed in Autotask since the last look.
-    pub async fn changed_tickets(&self) -> Result<Vec<TicketChange>, DeskError> {
+    /// The rep's open tickets that changed in Autotask: from the desk's worker, waiting up to
+    /// `wait` for news, when the profile follows it and it answers; else by one look of the app's
+    /// own (at once).
+    pub async fn watch(&self, wait: std::time::Duration) -> Result<Watched, DeskError> {
         let me = self.me().await?;
-        self.watch.lock().await.check(&self.autotask, me).await
+        if let Some(link) = &self.link {
+            match link.changes(me, wait).await {
+                Ok(changes) => {
+                    // Should the worker go away, the app's own watch starts from then.
+                    *self.watch.lock().await = TicketWatch::default();
+                    let changes = changes
+                        .into_iter()
+                        .map(|c| TicketChange { id: c.id, number: c.number, title: c.title })
+                        .collect();
+                    return Ok(Watched { changes, from_desk_worker: true });
+                }
+                Err(e) => {
+                    tracing::warn!(profile = self.profile.name, "{e}");
+                    link.start_afresh();
+                }
+            }
+        }
+        let changes = self.watch.lock().await.check(&self.autotask, me).await?;
+        Ok(Watched { changes, from_desk_worker: false })
     }
 }

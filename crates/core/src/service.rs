@@ -88,7 +88,12 @@ impl Service {
         }
         let intake = match mode {
             Mode::Headless { listener } => {
-                let intake = crate::intake::Intake::new(config.clone(), store, wake);
+                let feeds = crate::desk_watch::feed::Feeds::new(&config, stop.subscribe());
+                let looks = feeds
+                    .start_looking(&config, &store, &until_stopped)
+                    .map_err(|e| SetupError { profile: "(desk watch)".to_owned(), message: e.to_string() })?;
+                tasks.extend(looks);
+                let intake = crate::intake::Intake::new(config.clone(), store, wake).with_desk_watch(feeds);
                 Some(match &config.tls {
                     Some(files) => {
                         let certificate = crate::intake::tls::ReloadingCertificate::new(files.clone())

@@ -210,6 +210,27 @@ pub const FIELDS: &[Field] = &[
         "Write my sessions from this app",
         "Off when the desk runs bt-autotask-worker for everyone",
     ),
+    field(
+        DESKTOP,
+        "desk_worker_url",
+        "The desk's worker",
+        Kind::Text,
+        "Where the desk runs bt-autotask-worker (https://server:8180): it watches your tickets and writes your sessions",
+    ),
+    field(
+        DESKTOP,
+        "desk_token",
+        "Desk token",
+        Kind::Secret,
+        "From the worker's administrator (bt-autotask-worker desk-token)",
+    ),
+    field(
+        DESKTOP,
+        "embedded_worker_takeover_minutes",
+        "Write my sessions myself after (minutes)",
+        Kind::Integer,
+        "Without an answer from the desk's worker; default 30",
+    ),
     field(DESKTOP, "templates_dir", "Templates folder", Kind::Text, "Handlebars templates replacing the built-in ones"),
 ];
 

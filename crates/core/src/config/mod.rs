@@ -127,6 +127,23 @@ pub struct Profile {
     pub rep_username: Option<String>,
     /// The tray app's rep: their Autotask resource's e-mail ("my open tickets").
     pub rep_email: Option<String>,
+    /// How this profile takes part in a desk-wide watch (none, serving it, or following it).
+    pub desk: DeskRole,
+}
+
+/// A profile's part in the desk-wide watch: the headless worker serves it, the tray apps follow
+/// it, both with the desk's token.
+#[derive(Debug, Clone, Default)]
+pub enum DeskRole {
+    /// Each tray app watches its rep's tickets itself.
+    #[default]
+    Alone,
+    /// The headless worker: looks once per interval for every rep's changed tickets and serves
+    /// them at `/desk/changes` to apps that show this token.
+    Serves { token: Secret },
+    /// The tray app: learns of changes from the desk's worker at `url`, and lets it write the
+    /// rep's sessions while it answers; takes over after `takeover_after` without an answer.
+    Follows { url: url::Url, token: Secret, takeover_after: std::time::Duration },
 }
 
 /// The whole configuration file.
@@ -451,6 +468,7 @@ fn read_profile(
     if rep_email.as_deref().is_some_and(|e| !e.contains('@')) {
         s.problem("rep_email", "is not an e-mail address; give your Autotask resource's e-mail, e.g. alex@example.com");
     }
+    let desk = read_desk_role(&mut s, &name, store);
     let templates_dir = s.string("templates_dir").map(|d| base.join(d));
     if let Some(dir) = &templates_dir
         && !dir.is_dir()
@@ -484,6 +502,51 @@ fn read_profile(
         embedded_worker,
         rep_username,
         rep_email,
+        desk,
+    }
+}
+
+/// Shortest desk token taken: it guards every rep's ticket titles on the desk's network.
+const DESK_TOKEN_MIN_CHARS: usize = 24;
+
+fn read_desk_role(s: &mut Section<'_>, profile: &str, store: &dyn SecretStore) -> DeskRole {
+    let serves = s.bool("desk_watch", false);
+    let url = s.string("desk_worker_url");
+    let minutes = s.number("embedded_worker_takeover_minutes", 0.0..=10_080.0).unwrap_or(30.0);
+    if !serves && url.is_none() {
+        if s.has("desk_token_env") {
+            s.problem(
+                "desk_token_env",
+                "is used only with desk_watch = true (the worker) or desk_worker_url (the app)",
+            );
+        }
+        return DeskRole::Alone;
+    }
+    let token = secret(s, profile, "desk_token", "desk_token_env", store);
+    if store.resolves() && !token.expose().is_empty() && token.expose().chars().count() < DESK_TOKEN_MIN_CHARS {
+        s.problem(
+            "desk_token",
+            format!("is shorter than {DESK_TOKEN_MIN_CHARS} characters; make one with: bt-autotask-worker desk-token '{profile}'"),
+        );
+    }
+    match url {
+        Some(_) if serves => {
+            s.problem(
+                "desk_worker_url",
+                "is for the tray app; the worker that serves desk_watch does not follow another",
+            );
+            DeskRole::Alone
+        }
+        Some(text) => match crate::transport_policy::secure_url(&text, "desk_worker_url") {
+            Ok(url) => {
+                DeskRole::Follows { url, token, takeover_after: std::time::Duration::from_secs_f64(minutes * 60.0) }
+            }
+            Err(e) => {
+                s.problem("desk_worker_url", e);
+                DeskRole::Alone
+            }
+        },
+        None => DeskRole::Serves { token },
     }
 }
 

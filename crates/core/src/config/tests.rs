@@ -168,3 +168,38 @@ fn retention_is_days_with_fractions_allowed_and_said_in_words() {
     let err = with("\"a week\"").unwrap_err().to_string();
     assert!(err.contains("key 'retention_days': must be a number, not string"), "{err}");
 }
+
+#[test]
+fn the_desk_wide_watch_is_served_or_followed_with_the_desks_token() {
+    let text = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
+    let parse = |extra: &str, token: Option<&str>| {
+        let store = store_for("Desk");
+        if let Some(token) = token {
+            store.set(&SecretRef::store_key("Desk", "desk_token"), &Secret::new(token)).unwrap();
+        }
+        WorkerConfig::parse(&format!("{text}{extra}\n"), Path::new("."), &store)
+    };
+    let token = crate::desk_watch::new_token();
+    let token = Some(token.expose());
+    assert!(matches!(parse("", None).unwrap().profiles[0].desk, DeskRole::Alone));
+    let served = parse("desk_watch = true", token).unwrap();
+    assert!(matches!(&served.profiles[0].desk, DeskRole::Serves { token: t } if Some(t.expose()) == token));
+    let followed = parse("desk_worker_url = \"https://desk.example.com:8180\"", token).unwrap();
+    match &followed.profiles[0].desk {
+        DeskRole::Follows { url, takeover_after, .. } => {
+            assert_eq!(url.as_str(), "https://desk.example.com:8180/");
+            assert_eq!(takeover_after.as_secs(), 30 * 60, "30 minutes unless set");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let problems = |extra: &str, token: Option<&str>| parse(extra, token).unwrap_err().0.join("\n");
+    let missing = problems("desk_watch = true", None);
+    assert!(missing.contains("key 'desk_token'") && missing.contains("secret set 'Desk' desk_token"), "{missing}");
+    let short = problems("desk_watch = true", Some("letmein"));
+    assert!(short.contains("shorter than 24") && short.contains("desk-token 'Desk'") && !short.contains("letmein"));
+    let plain = problems("desk_worker_url = \"http://desk.example.com:8180\"", token);
+    assert!(plain.contains("desk_worker_url") && plain.contains("use https"), "{plain}");
+    let both = problems("desk_watch = true\ndesk_worker_url = \"https://desk.example.com\"", token);
+    assert!(both.contains("does not follow another"), "{both}");
+}

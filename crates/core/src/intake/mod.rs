@@ -32,6 +32,8 @@ pub struct Intake {
     store: AsyncStore,
     /// Called after an event is stored, to wake the pipeline.
     wake: Arc<tokio::sync::Notify>,
+    /// The desk-wide watch, served beside the events (none unless a profile serves it).
+    desk: crate::desk_watch::feed::Feeds,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,17 +43,25 @@ struct Target {
 
 impl Intake {
     pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<tokio::sync::Notify>) -> Intake {
-        Intake { config, store, wake }
+        Intake { config, store, wake, desk: Default::default() }
+    }
+
+    /// Serves the desk-wide watch's `/desk/changes` too.
+    pub fn with_desk_watch(mut self, feeds: crate::desk_watch::feed::Feeds) -> Intake {
+        self.desk = feeds;
+        self
     }
 
     pub fn router(self) -> Router {
         let counted = axum::middleware::from_fn_with_state(self.clone(), count_answer);
+        let desk = self.desk.clone().routes();
         Router::new()
             .route("/ERSPost", post(receive).layer(counted))
             .route("/healthz", get(health))
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(self)
+            .merge(desk)
     }
 
     /// Serves the listener over TLS until `shutdown` completes, open connections finishing.

@@ -372,6 +372,21 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The tickets this worker wrote to since `since`: changes it made itself, which the
+    /// desk-wide watch does not tell the reps about.
+    pub fn tickets_written_since(
+        &self,
+        profile: &str,
+        since: DateTime<Utc>,
+    ) -> Result<std::collections::HashSet<i64>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT DISTINCT ticket_id FROM ledger WHERE profile = ?1 AND written_at >= ?2 AND ticket_id IS NOT NULL",
+        )?;
+        let rows = statement.query_map(params![profile, millis(since)], |r| r.get::<_, i64>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn watermark(&self, profile: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let conn = self.conn();
         let at: Option<i64> = conn

@@ -21,7 +21,7 @@ use tracing::Instrument;
 
 use crate::autotask::{self, AutotaskClient};
 use crate::beyondtrust::{self, BeyondTrustClient, EventType, OutboundEvent, parse_event};
-use crate::config::{Profile, SeedEvent, WorkerConfig};
+use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
 use crate::render::{RenderError, Renderer};
 use crate::store::{ActivityLine, AsyncStore, Job, JobState, Source, StoreError};
 
@@ -129,6 +129,9 @@ struct ProfileClients {
     renderer: Renderer,
 }
 
+/// A session the desk's worker meets this long after its event may have been taken over by an app.
+const LATE: chrono::Duration = chrono::Duration::minutes(5);
+
 #[derive(Debug, Clone)]
 pub struct Worker {
     profiles: Arc<HashMap<String, Arc<ProfileClients>>>,
@@ -137,6 +140,9 @@ pub struct Worker {
     timing: Timing,
     /// What each running job has learnt for its activity line, by job id.
     told: Arc<std::sync::Mutex<HashMap<i64, Told>>>,
+    /// When this worker started: a desk's worker meeting a session that ended before then may
+    /// find it written by a rep's app that took over meanwhile.
+    started: chrono::DateTime<Utc>,
 }
 
 /// What a job's activity line names, as its handler learns it: the session (who and how long)
@@ -175,7 +181,7 @@ impl Worker {
                 Arc::new(ProfileClients { profile: profile.clone(), beyondtrust, autotask, renderer }),
             );
         }
-        Ok(Worker { profiles: Arc::new(profiles), store, wake, timing, told: Default::default() })
+        Ok(Worker { profiles: Arc::new(profiles), store, wake, timing, told: Default::default(), started: Utc::now() })
     }
 
     /// The notifier intake pokes when it stores an event.
@@ -239,7 +245,7 @@ impl Worker {
     async fn handle(&self, clients: &ProfileClients, job: &Job) -> Result<Outcome, Failure> {
         let event = parse_event(job.body.as_bytes()).map_err(|e| Failure::Permanent(e.to_string()))?;
         let rerun;
-        let job = if job.attempts <= 1 && self.must_look_first(job, &event).await? {
+        let job = if job.attempts <= 1 && self.must_look_first(clients, job, &event).await? {
             // Look for its markers first, as a rerun does.
             rerun = Job { attempts: 2, ..job.clone() };
             &rerun
@@ -259,7 +265,15 @@ impl Worker {
     /// Whether a first run must look for the session's markers before writing: its ledger rows
     /// may have been pruned (an event delivered again long after), or a person attached it to a
     /// ticket — and someone on another writer (the rep's tray app, the desk's worker) may have too.
-    async fn must_look_first(&self, job: &Job, event: &OutboundEvent) -> Result<bool, Failure> {
+    async fn must_look_first(
+        &self,
+        clients: &ProfileClients,
+        job: &Job,
+        event: &OutboundEvent,
+    ) -> Result<bool, Failure> {
+        if self.another_writer_may_have(&clients.profile, event) {
+            return Ok(true);
+        }
         let pruned = self.store.run(|s| s.pruned_before()).await?;
         let pruned = match (event.timestamp, pruned) {
             (Some(at), Some(pruned)) => at <= pruned,
@@ -269,6 +283,19 @@ impl Worker {
         let Some(lsid) = job.lsid.clone().filter(|_| !pruned) else { return Ok(pruned) };
         let profile = job.profile.clone();
         Ok(self.store.run(move |s| s.attached_ticket(&profile, &lsid)).await?.is_some())
+    }
+
+    /// Whether the other writer of a desk-wide watch may have written this event's session: a
+    /// rep's app writes only after it took over from the desk's worker, so the worker may have
+    /// written it before; the desk's worker may meet a session late (it was stopped, or its
+    /// events queued at the appliance) that an app took over meanwhile. A session the desk's
+    /// worker meets on time — the usual case — costs no marker search.
+    fn another_writer_may_have(&self, profile: &Profile, event: &OutboundEvent) -> bool {
+        match profile.desk {
+            DeskRole::Alone => false,
+            DeskRole::Follows { .. } => true,
+            DeskRole::Serves { .. } => event.timestamp.is_none_or(|at| at < self.started || Utc::now() - at > LATE),
+        }
     }
 
     /// Notes who the job's session was with, for its activity line.

@@ -38,6 +38,8 @@ pub struct RequestRecord {
     pub path: String,
     pub endpoint: String,
     pub status: u16,
+    /// The fields a query's filter names (empty for other requests).
+    pub filter_fields: Vec<String>,
     /// Milliseconds since the stand-in started, when the request arrived and when it was answered.
     pub started_ms: f64,
     pub finished_ms: f64,

@@ -57,6 +57,7 @@ pub async fn handle(
         return control::handle(&sim, &method, &path, &body);
     }
     let endpoint = endpoint_of(&path);
+    let filter_fields = filter_fields(&uri, &body);
     lock(&sim.control).enter(&endpoint);
     let started_ms = sim.started.elapsed().as_secs_f64() * 1000.0;
     let response = api(&sim, &method, &uri, &headers, &body).await;
@@ -67,10 +68,36 @@ pub async fn handle(
         path,
         endpoint,
         status: response.status().as_u16(),
+        filter_fields,
         started_ms,
         finished_ms: sim.started.elapsed().as_secs_f64() * 1000.0,
     });
     response
+}
+
+/// The fields a query's filter names, in order, each once (none for other requests): what a
+/// test reads to tell one kind of query from another.
+fn filter_fields(uri: &Uri, body: &[u8]) -> Vec<String> {
+    if !uri.path().to_ascii_lowercase().contains("/query") {
+        return Vec::new();
+    }
+    let search = query_param(uri.query(), "search").and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    let Some(query) = search.or_else(|| serde_json::from_slice::<Value>(body).ok()) else { return Vec::new() };
+    fn walk(item: &Value, fields: &mut Vec<String>) {
+        if let Some(field) = item.get("field").and_then(Value::as_str)
+            && !fields.iter().any(|f| f.eq_ignore_ascii_case(field))
+        {
+            fields.push(field.to_owned());
+        }
+        for child in item.get("items").and_then(Value::as_array).into_iter().flatten() {
+            walk(child, fields);
+        }
+    }
+    let mut fields = Vec::new();
+    for item in query.get("filter").and_then(Value::as_array).into_iter().flatten() {
+        walk(item, &mut fields);
+    }
+    fields
 }
 
 /// The entity a request addresses (the child entity for `Tickets/1/Notes`), for concurrency accounting.

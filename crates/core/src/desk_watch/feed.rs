@@ -1,0 +1,274 @@
+//! The worker's side of the desk-wide watch: per profile with `desk_watch = true`, one Autotask
+//! query per `ticket_watch_seconds` for every open ticket whose last activity is newer than the
+//! last look, kept as a numbered list of changes; and `GET /desk/changes` on the worker's
+//! listener, where each tray app (showing the desk's token) waits for the changes after its
+//! cursor, its own rep's only.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use super::{Answer, DeskChange, LONGEST_WAIT, PATH, same_token};
+use crate::Secret;
+use crate::autotask::{self, AutotaskClient, Filter, Ticket};
+use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
+use crate::store::AsyncStore;
+
+/// The ticket status Autotask uses for "Complete": complete tickets are no rep's news.
+const COMPLETE: i64 = 5;
+/// Each look also reaches this far behind the last one's start, for Autotask's clock being a
+/// little behind ours; what was already told is not told again.
+const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
+/// Most changes kept for apps that were away.
+const KEPT: usize = 5_000;
+
+/// Every profile's feed, by appliance id (as `/ERSPost?appliance=` names them).
+#[derive(Debug, Clone, Default)]
+pub struct Feeds {
+    by_appliance: HashMap<String, Arc<Feed>>,
+    /// Set when the worker stops, so that waiting requests end at once.
+    stopping: Option<watch::Receiver<bool>>,
+}
+
+/// One profile's changes.
+#[derive(Debug)]
+pub struct Feed {
+    profile: String,
+    token: Secret,
+    writes_sessions: bool,
+    every: Duration,
+    /// Tells a restarted worker's cursors from the last run's.
+    epoch: u64,
+    state: Mutex<Kept>,
+    /// The number of the newest change.
+    newest: watch::Sender<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    changes: VecDeque<(u64, DeskChange)>,
+    /// Each ticket's last activity already seen, back to the overlap.
+    seen: HashMap<i64, DateTime<Utc>>,
+    /// When the last look started (none before the first).
+    last_look: Option<DateTime<Utc>>,
+}
+
+impl Feeds {
+    /// The feeds of the enabled profiles that serve the desk-wide watch.
+    pub fn new(config: &WorkerConfig, stopping: watch::Receiver<bool>) -> Feeds {
+        let by_appliance = config
+            .profiles
+            .iter()
+            .filter(|p| !p.disabled)
+            .filter_map(|p| match &p.desk {
+                DeskRole::Serves { token } => {
+                    Some((p.appliance_id.to_lowercase(), Arc::new(Feed::new(p, token.clone(), config.ticket_watch))))
+                }
+                _ => None,
+            })
+            .collect();
+        Feeds { by_appliance, stopping: Some(stopping) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_appliance.is_empty()
+    }
+
+    /// Starts each feed's looks at Autotask, until `stopped` completes.
+    pub fn start_looking<F>(
+        &self,
+        config: &WorkerConfig,
+        store: &AsyncStore,
+        stopped: impl Fn() -> F,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, autotask::Error>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let mut tasks = Vec::new();
+        for feed in self.by_appliance.values() {
+            let Some(profile) = config.profile(&feed.profile) else { continue };
+            let autotask = AutotaskClient::new(profile.autotask.clone())?;
+            tasks.push(tokio::spawn(keep_looking(feed.clone(), autotask, store.clone(), stopped())));
+        }
+        Ok(tasks)
+    }
+
+    /// `GET /desk/changes`, for the worker's listener.
+    pub fn routes(self) -> Router {
+        Router::new().route(PATH, get(changes)).with_state(self)
+    }
+}
+
+impl Feed {
+    fn new(profile: &Profile, token: Secret, every: Duration) -> Feed {
+        let has_session_ends = |events: &[SeedEvent]| events.contains(&SeedEvent::SupportSessionEnd);
+        Feed {
+            profile: profile.name.clone(),
+            token,
+            writes_sessions: has_session_ends(&profile.outbound_event_types)
+                || has_session_ends(&profile.polling_event_types),
+            every,
+            epoch: rand::random::<u64>() >> 12,
+            state: Mutex::new(Kept::default()),
+            newest: watch::Sender::new(0),
+        }
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks Autotask once for the open tickets active since the last look and keeps those not
+    /// told yet. The first look only remembers; the worker's own writes are not news.
+    async fn look(&self, autotask: &AutotaskClient, store: &AsyncStore) -> Result<usize, autotask::Error> {
+        let started = Utc::now();
+        let last_look = self.kept().last_look;
+        let since = last_look.unwrap_or(started) - OVERLAP;
+        let query = autotask::Query::new(Filter::gte("lastActivityDate", since.to_rfc3339()))
+            .and(Filter::noteq("status", COMPLETE))
+            .include_fields(["id", "ticketNumber", "title", "lastActivityDate", "assignedResourceID"]);
+        let tickets: Vec<Ticket> = autotask.query_all(query).await?;
+        let profile = self.profile.clone();
+        let ours = store.run(move |s| s.tickets_written_since(&profile, since)).await.unwrap_or_else(|e| {
+            tracing::warn!("the worker's own writes could not be read: {e}");
+            Default::default()
+        });
+        let mut kept = self.kept();
+        let mut newest = *self.newest.borrow();
+        let mut told = 0;
+        for t in tickets {
+            let (Some(id), Some(active)) = (t.id, t.last_activity_date) else { continue };
+            if kept.seen.insert(id, active) == Some(active) || last_look.is_none() || ours.contains(&id) {
+                continue;
+            }
+            newest += 1;
+            told += 1;
+            let change = DeskChange {
+                id,
+                number: t.ticket_number.unwrap_or_default(),
+                title: t.title.unwrap_or_default(),
+                assigned: t.assigned_resource_id,
+            };
+            kept.changes.push_back((newest, change));
+        }
+        while kept.changes.len() > KEPT {
+            kept.changes.pop_front();
+        }
+        kept.seen.retain(|_, active| *active >= since - OVERLAP);
+        kept.last_look = Some(started);
+        drop(kept);
+        self.newest.send_replace(newest);
+        Ok(told)
+    }
+
+    /// What an app asking from `after` gets: the changes for `resource` after it, or — for a
+    /// cursor of another run, or none — only where to go on from.
+    fn answer(&self, after: Option<u64>, resource: Option<i64>) -> Answer {
+        let newest = *self.newest.borrow();
+        let changes = match after {
+            Some(after) => self
+                .kept()
+                .changes
+                .iter()
+                .filter(|(n, c)| *n > after && resource.is_none_or(|r| c.assigned == Some(r)))
+                .map(|(_, c)| c.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        Answer {
+            cursor: format!("{:x}.{newest}", self.epoch),
+            changes,
+            writes_sessions: self.writes_sessions,
+            every_seconds: self.every.as_secs(),
+        }
+    }
+
+    /// The change number a cursor stands for, when it is of this run.
+    fn position(&self, cursor: &str) -> Option<u64> {
+        let (epoch, n) = cursor.split_once('.')?;
+        (u64::from_str_radix(epoch, 16).ok()? == self.epoch).then(|| n.parse().ok()).flatten()
+    }
+}
+
+async fn keep_looking(
+    feed: Arc<Feed>,
+    autotask: AutotaskClient,
+    store: AsyncStore,
+    stopped: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stopped);
+    loop {
+        match feed.look(&autotask, &store).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(profile = feed.profile, "desk watch: {n} ticket(s) changed"),
+            Err(e) => tracing::warn!(profile = feed.profile, "desk watch: could not look at the desk's tickets: {e}"),
+        }
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = tokio::time::sleep(feed.every) => {}
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Ask {
+    appliance: Option<String>,
+    after: Option<String>,
+    resource: Option<i64>,
+    /// Seconds to wait for news.
+    wait: Option<u64>,
+}
+
+fn refuse(status: StatusCode, message: String) -> Response {
+    (status, message).into_response()
+}
+
+async fn changes(State(feeds): State<Feeds>, headers: HeaderMap, Query(ask): Query<Ask>) -> Response {
+    let appliance = ask.appliance.as_deref().unwrap_or("default").to_lowercase();
+    let Some(feed) = feeds.by_appliance.get(&appliance) else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no profile of this worker serves a desk watch for appliance '{appliance}'; set desk_watch = true in its profile"
+            ),
+        );
+    };
+    let shown =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if !shown.is_some_and(|t| same_token(t.as_bytes(), feed.token.expose().as_bytes())) {
+        tracing::warn!(profile = feed.profile, "desk watch: refused a request without the desk's token");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "the desk token is missing or wrong; enter the desk's token in Settings (the worker's administrator has it)"
+                .to_owned(),
+        );
+    }
+    let after = ask.after.as_deref().and_then(|c| feed.position(c));
+    let wait = Duration::from_secs(ask.wait.unwrap_or(0)).min(LONGEST_WAIT);
+    if let Some(after) = after
+        && !wait.is_zero()
+    {
+        let mut newest = feed.newest.subscribe();
+        let mut stopping = feeds.stopping.clone();
+        let stopped = async move {
+            match stopping.as_mut() {
+                Some(s) => drop(s.wait_for(|stop| *stop).await),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::timeout(wait, newest.wait_for(|n| *n > after)) => {}
+            _ = stopped => {}
+        }
+    }
+    axum::Json(feed.answer(after, ask.resource)).into_response()
+}

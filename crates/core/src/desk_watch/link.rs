@@ -1,0 +1,219 @@
+//! The tray app's side of the desk-wide watch: waits at the desk's worker for changes to the
+//! rep's tickets (one long request at a time, no Autotask request at all), and keeps what the
+//! worker last said about writing the desk's sessions, so the app knows whether its embedded
+//! worker should stand down.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use super::{Answer, DeskChange, PATH};
+use crate::Secret;
+
+/// Why the desk's worker gave no changes.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LinkError {
+    #[error("the desk's worker at {url} cannot be reached ({why}); this app watches your tickets itself meanwhile")]
+    Unreachable { url: String, why: String },
+    #[error(
+        "the desk's worker at {url} refused this app's desk token; enter the desk's token again in Settings (the worker's administrator has it)"
+    )]
+    Refused { url: String },
+    #[error("the desk's worker at {url} serves no desk watch for appliance '{appliance}': {said}")]
+    NotServed { url: String, appliance: String, said: String },
+    #[error("the desk's worker at {url} answered {status}: {said}")]
+    Unexpected { url: String, status: u16, said: String },
+}
+
+/// Who writes this profile's finished sessions, as far as the app knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Writer {
+    /// The desk's worker: the app's embedded worker stands down.
+    DeskWorker,
+    /// The app's embedded worker, and why.
+    ThisApp { why: String },
+}
+
+/// A tray app's connection to its desk's worker, for one profile.
+#[derive(Debug)]
+pub struct DeskLink {
+    http: reqwest::Client,
+    url: Url,
+    appliance: String,
+    token: Secret,
+    takeover_after: Duration,
+    state: Mutex<LinkState>,
+}
+
+#[derive(Debug)]
+struct LinkState {
+    cursor: Option<String>,
+    /// Whether the worker said it writes the sessions, at its last answer.
+    writes_sessions: bool,
+    answered: Option<Instant>,
+    /// Since when requests fail (counted from the app's start when none ever succeeded).
+    failing_since: Option<Instant>,
+    last_error: Option<LinkError>,
+}
+
+impl DeskLink {
+    /// `url` is the worker's listener (`https://desk-server:8180`); `appliance` the profile's
+    /// appliance id, as the worker's profile has it.
+    pub fn new(url: &Url, appliance: &str, token: Secret, takeover_after: Duration) -> Result<DeskLink, String> {
+        let mut changes = url.join(PATH).map_err(|e| format!("desk_worker_url '{url}' cannot be used ({e})"))?;
+        changes.set_query(None);
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| format!("no HTTP client for the desk's worker: {e}"))?;
+        Ok(DeskLink {
+            http,
+            url: changes,
+            appliance: appliance.to_owned(),
+            token,
+            takeover_after,
+            state: Mutex::new(LinkState {
+                cursor: None,
+                writes_sessions: false,
+                answered: None,
+                failing_since: Some(Instant::now()),
+                last_error: None,
+            }),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, LinkState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The worker's address, for Settings.
+    pub fn worker(&self) -> String {
+        self.url.origin().ascii_serialization()
+    }
+
+    /// Waits up to `wait` for changes to the open tickets assigned to `me`. The first request
+    /// (and the first after [`DeskLink::start_afresh`]) only learns where to go on from.
+    pub async fn changes(&self, me: i64, wait: Duration) -> Result<Vec<DeskChange>, LinkError> {
+        let result = self.ask(me, wait).await;
+        let mut state = self.state();
+        match result {
+            Ok(answer) => {
+                state.cursor = Some(answer.cursor);
+                state.writes_sessions = answer.writes_sessions;
+                state.answered = Some(Instant::now());
+                state.failing_since = None;
+                state.last_error = None;
+                Ok(answer.changes)
+            }
+            Err(e) => {
+                state.failing_since.get_or_insert_with(Instant::now);
+                state.last_error = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    async fn ask(&self, me: i64, wait: Duration) -> Result<Answer, LinkError> {
+        let cursor = self.state().cursor.clone();
+        let mut query = vec![
+            ("appliance", self.appliance.clone()),
+            ("resource", me.to_string()),
+            ("wait", wait.as_secs().to_string()),
+        ];
+        query.extend(cursor.map(|c| ("after", c)));
+        let url = self.worker();
+        let unreachable = |e: reqwest::Error| LinkError::Unreachable { url: url.clone(), why: in_words(e) };
+        let response = self
+            .http
+            .get(self.url.clone())
+            .query(&query)
+            .bearer_auth(self.token.expose())
+            .timeout(wait + Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json::<Answer>().await.map_err(unreachable);
+        }
+        let said: String = response.text().await.unwrap_or_default().chars().take(300).collect();
+        Err(match status.as_u16() {
+            401 | 403 => LinkError::Refused { url },
+            404 => LinkError::NotServed { url, appliance: self.appliance.clone(), said },
+            code => LinkError::Unexpected { url, status: code, said },
+        })
+    }
+
+    /// Forgets the cursor: after the app watched by itself a while, the worker's changes of
+    /// meanwhile were told already.
+    pub fn start_afresh(&self) {
+        self.state().cursor = None;
+    }
+
+    /// Who writes the profile's sessions now: the desk's worker while it answers that it does
+    /// (and for `takeover_after` once it stops answering, or after the app starts, so that a
+    /// worker restarting is not taken over at once); the app when the worker says it does not,
+    /// refuses the app, or has not answered for longer.
+    pub fn writer(&self) -> Writer {
+        let state = self.state();
+        let why = match (&state.last_error, state.failing_since) {
+            (Some(e @ (LinkError::Refused { .. } | LinkError::NotServed { .. })), _) => e.to_string(),
+            (_, Some(since)) if since.elapsed() >= self.takeover_after => {
+                format!("the desk's worker at {} has not answered for {} min", self.worker(), minutes(since.elapsed()))
+            }
+            (_, None) if !state.writes_sessions => {
+                format!("the desk's worker at {} does not write this profile's sessions", self.worker())
+            }
+            _ => return Writer::DeskWorker,
+        };
+        Writer::ThisApp { why }
+    }
+
+    /// Who writes the sessions and how the tickets are watched, in a sentence for Settings.
+    pub fn said(&self) -> String {
+        let takeover = minutes(self.takeover_after);
+        let (answered, last_error) = {
+            let state = self.state();
+            (state.answered, state.last_error.clone())
+        };
+        match (self.writer(), answered) {
+            (Writer::DeskWorker, Some(_)) => format!(
+                "The desk's worker at {} writes your sessions and watches your tickets; this app's own worker stands \
+                 down, and takes over should the desk's worker not answer for {takeover} min.",
+                self.worker()
+            ),
+            (Writer::DeskWorker, None) => {
+                let waiting = match last_error {
+                    Some(e) => format!("{}{}", capitalised(&e.to_string()), "."),
+                    None => format!("Waiting for the first answer of the desk's worker at {}.", self.worker()),
+                };
+                format!(
+                    "{waiting} This app's own worker stands down, and takes over after {takeover} min without an answer."
+                )
+            }
+            (Writer::ThisApp { why }, _) => format!("This app writes your sessions: {why}."),
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+fn minutes(d: Duration) -> u64 {
+    d.as_secs().div_ceil(60)
+}
+
+/// A transport error in words, without the URL (which carries the query).
+fn in_words(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut words = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        words = format!("{words}: {s}");
+        source = s.source();
+    }
+    words
+}

@@ -1,0 +1,262 @@
+//! The desk-wide watch end to end: the desk's worker asks Autotask once per interval for every
+//! rep and the apps learn of their own tickets' changes from it, with no watch query of their
+//! own; a wrong token is refused; an app falls back to its own watch when the worker cannot be
+//! reached; and each session has one writer — the embedded worker stands down while the desk's
+//! worker writes, and takes over once it has not answered for the setting's minutes.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use bta_core::desk::{Desk, embedded_config};
+use bta_core::desk_watch::link::Writer;
+use bta_core::service::{Mode, Service};
+use bta_core::store::{AsyncStore, Store};
+use bta_e2e::Stands;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "the-desk-token-of-these-tests-0123456789";
+
+/// The desk's `bt-autotask-worker`, in this process: the desk-wide watch every second, and
+/// outbound events from the appliance.
+struct DeskWorker {
+    service: Service,
+    url: String,
+    store: AsyncStore,
+    _dir: tempfile::TempDir,
+}
+
+async fn desk_worker(stands: &Stands) -> DeskWorker {
+    let mut config = stands.desk_config_with("desk_watch = true", &[("desk_token", TOKEN)]);
+    config.ticket_watch = Duration::from_secs(1);
+    let dir = tempfile::tempdir().unwrap();
+    let store = AsyncStore::new(Store::open(&dir.path().join("worker.sqlite3")).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let service = Service::start(&config, store.clone(), Mode::Headless { listener }).unwrap();
+    stands.appliance("recipients", json!({"url": format!("{url}/ERSPost")})).await;
+    DeskWorker { service, url, store, _dir: dir }
+}
+
+/// A rep's app's desk, following the desk's worker at `url` with `token`.
+fn app_desk(stands: &Stands, rep: &str, url: &str, token: &str, takeover_minutes: f64) -> Desk {
+    let settings = format!(
+        "rep_username = \"{rep}\"\nrep_email = \"{rep}@example.com\"\ndesk_worker_url = \"{url}\"\n\
+         embedded_worker_takeover_minutes = {takeover_minutes}"
+    );
+    let config = stands.desk_config_with(&settings, &[("desk_token", token)]);
+    Desk::new(&config.profiles[0]).unwrap()
+}
+
+async fn requests(stands: &Stands) -> Vec<Value> {
+    stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await.as_array().cloned().unwrap_or_default()
+}
+
+async fn clear_requests(stands: &Stands) {
+    stands.http.delete(format!("{}/_sim/requests", stands.autotask.base_url)).send().await.unwrap();
+}
+
+/// Ticket queries that filter on a rep: an app's own watch (or its "my tickets").
+fn per_rep_ticket_queries(log: &[Value]) -> Vec<&Value> {
+    log.iter()
+        .filter(|r| r["endpoint"] == "Tickets")
+        .filter(|r| r["filter_fields"].as_array().unwrap().iter().any(|f| f == "assignedResourceID"))
+        .collect()
+}
+
+/// Someone else adds a note to a ticket in Autotask (a second later: last activity is kept to
+/// the second).
+async fn someone_changes(stands: &Stands, ticket: i64) {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let note = json!({"title": "Called the customer", "description": "Back after lunch", "noteType": 1, "publish": 1});
+    let response = stands
+        .autotask_api(reqwest::Method::POST, &format!("Tickets/{ticket}/Notes"))
+        .json(&note)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apps_following_the_desk_worker_are_told_of_their_own_changes_once_and_ask_autotask_nothing() {
+    let stands = Stands::start().await;
+    let worker = desk_worker(&stands).await;
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, TOKEN, 30.0);
+    let sam = app_desk(&stands, "sam.lee", &worker.url, TOKEN, 30.0);
+    let alex_ticket = alex.search("").await.unwrap()[0].id;
+    for desk in [&alex, &sam] {
+        let first = desk.watch(Duration::ZERO).await.unwrap();
+        assert!(first.from_desk_worker && first.changes.is_empty(), "the first answer only tells where to go on from");
+        assert!(desk.desk_worker_writes());
+    }
+    clear_requests(&stands).await;
+
+    someone_changes(&stands, alex_ticket).await;
+    let (told_alex, told_sam) = tokio::join!(alex.watch(Duration::from_secs(20)), sam.watch(Duration::from_secs(3)));
+    let (told_alex, told_sam) = (told_alex.unwrap(), told_sam.unwrap());
+    assert!(told_alex.from_desk_worker);
+    assert_eq!(told_alex.changes.iter().map(|c| c.id).collect::<Vec<_>>(), [alex_ticket]);
+    assert!(told_sam.changes.is_empty(), "sam is not told of alex's ticket: {told_sam:?}");
+    let again = alex.watch(Duration::from_millis(2500)).await.unwrap();
+    assert!(again.changes.is_empty(), "told once: {again:?}");
+
+    let log = requests(&stands).await;
+    assert!(per_rep_ticket_queries(&log).is_empty(), "no app watched by itself: {log:#?}");
+    let looks =
+        log.iter().filter(|r| r["endpoint"] == "Tickets" && r["filter_fields"][0] == "lastActivityDate").count();
+    assert!(looks >= 2, "the desk's worker looked for every rep at once: {log:#?}");
+    worker.service.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_token_is_refused_and_the_app_watches_by_itself() {
+    let stands = Stands::start().await;
+    let worker = desk_worker(&stands).await;
+    let changes = format!("{}/desk/changes", worker.url);
+    for token in [None, Some("the-desk-token-of-these-tests-012345678X")] {
+        let mut request = stands.http.get(&changes).query(&[("appliance", "default"), ("wait", "0")]);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        let said = response.text().await.unwrap();
+        assert!(said.contains("desk token") && !said.contains(TOKEN), "{said}");
+    }
+    let other = stands.http.get(&changes).query(&[("appliance", "lab")]).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(other.status(), 404, "no profile serves appliance 'lab'");
+
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, "the-desk-token-of-these-tests-012345678X", 30.0);
+    let watched = alex.watch(Duration::from_secs(1)).await.unwrap();
+    assert!(!watched.from_desk_worker, "refused: the app looked itself");
+    assert!(per_rep_ticket_queries(&requests(&stands).await).len() == 1, "one look of its own");
+    match alex.link().unwrap().writer() {
+        Writer::ThisApp { why } => assert!(why.contains("refused this app's desk token"), "{why}"),
+        other => panic!("a refused app writes its own sessions, not {other:?}"),
+    }
+    worker.service.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_whose_desk_worker_cannot_be_reached_watches_by_itself() {
+    let stands = Stands::start().await;
+    let gone = format!("http://127.0.0.1:{}", bta_e2e::free_port());
+    let alex = app_desk(&stands, "alex.morgan", &gone, TOKEN, 30.0);
+    let ticket = alex.search("").await.unwrap()[0].id;
+    let first = alex.watch(Duration::from_secs(5)).await.unwrap();
+    assert!(!first.from_desk_worker && first.changes.is_empty(), "its own first look only remembers");
+    someone_changes(&stands, ticket).await;
+    let second = alex.watch(Duration::from_secs(5)).await.unwrap();
+    assert!(!second.from_desk_worker);
+    assert_eq!(second.changes.iter().map(|c| c.id).collect::<Vec<_>>(), [ticket]);
+    assert!(alex.desk_worker_writes(), "within the takeover minutes the desk's worker is still trusted to write");
+    assert!(alex.link().unwrap().said().contains("cannot be reached"), "{}", alex.link().unwrap().said());
+
+    let impatient = app_desk(&stands, "alex.morgan", &gone, TOKEN, 0.0);
+    impatient.watch(Duration::from_secs(1)).await.unwrap();
+    assert!(!impatient.desk_worker_writes(), "past the takeover minutes the app writes");
+}
+
+/// Both writers are on — the desk's worker and a rep's app with its embedded worker — and the
+/// same session ends: one note set and one time entry. Then the desk's worker stops; once it has
+/// not answered for the takeover time the app's worker takes over: it writes the next session,
+/// and finds the earlier one already written by its marker.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_session_has_one_writer_and_the_app_takes_over_when_the_desk_worker_is_gone() {
+    let stands = Stands::start().await;
+    let worker = desk_worker(&stands).await;
+    // 0.05 min: the app takes over 3 s after the desk's worker stops answering.
+    let settings = format!(
+        "rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@example.com\"\ndesk_worker_url = \"{}\"\n\
+         embedded_worker_takeover_minutes = 0.05\npolling_interval_minutes = 1",
+        worker.url
+    );
+    let app_config = stands.desk_config_with(&settings, &[("desk_token", TOKEN)]);
+    let desk = std::sync::Arc::new(Desk::new(&app_config.profiles[0]).unwrap());
+    let desks = std::collections::HashMap::from([("Desk".to_owned(), desk.clone())]);
+    let app_dir = tempfile::tempdir().unwrap();
+    let app_store = AsyncStore::new(Store::open(&app_dir.path().join("app.sqlite3")).unwrap());
+    desk.watch(Duration::ZERO).await.unwrap();
+    let (embedded, stood_down) = embedded_config(&app_config, &desks);
+    assert_eq!(stood_down.into_iter().collect::<Vec<_>>(), ["Desk"]);
+    let app_worker = Service::start(&embedded, app_store.clone(), Mode::Desktop).unwrap();
+
+    let first = stands.appliance("sessions", session("7201")).await["lsid"].as_str().unwrap().to_owned();
+    app_worker.check_now();
+    written_once(&stands, 7201, &first).await;
+    let app_jobs = app_store.run(|s| s.recent_jobs(10)).await.unwrap();
+    assert!(app_jobs.is_empty(), "the app's worker stood down: {app_jobs:#?}");
+    assert_eq!(worker.store.run(|s| s.recent_jobs(10)).await.unwrap().len(), 1);
+
+    worker.service.stop().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while desk.desk_worker_writes() {
+        assert!(tokio::time::Instant::now() < deadline, "the app never took over");
+        let _ = desk.watch(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (embedded, stood_down) = embedded_config(&app_config, &desks);
+    assert!(stood_down.is_empty());
+    app_worker.stop().await.unwrap();
+    let app_worker = Service::start(&embedded, app_store.clone(), Mode::Desktop).unwrap();
+    let second = stands.appliance("sessions", session("7202")).await["lsid"].as_str().unwrap().to_owned();
+    app_worker.check_now();
+    written_once(&stands, 7202, &second).await;
+    // The app's worker met the first session too, and found it written.
+    let jobs = settled(&app_store, 2).await;
+    assert!(jobs.iter().any(|j| j.lsid.as_deref() == Some(first.as_str())), "{jobs:#?}");
+    written_once(&stands, 7201, &first).await;
+    app_worker.stop().await.unwrap();
+}
+
+fn session(ticket: &str) -> Value {
+    json!({
+        "external_key": ticket, "duration": 902,
+        "reps": [{"username": "alex.morgan", "display_name": "Alex Morgan"}],
+        "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd", "issue": "Outlook"},
+        "chat": [{"from": "rep", "text": "Connecting now"}],
+    })
+}
+
+/// Waits until the session's note and time entry are in the ticket, and checks there is one of each.
+async fn written_once(stands: &Stands, ticket: i64, lsid: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let notes: Vec<Value> = stands
+            .records("TicketNotes")
+            .await
+            .into_iter()
+            .filter(|n| n["ticketID"] == ticket && n["description"].as_str().unwrap_or("").contains(lsid))
+            .collect();
+        let entries: Vec<Value> = stands
+            .records("TimeEntries")
+            .await
+            .into_iter()
+            .filter(|t| t["ticketID"] == ticket && t["internalNotes"].as_str().unwrap_or("").contains(lsid))
+            .collect();
+        if !notes.is_empty() && !entries.is_empty() {
+            assert_eq!(
+                (notes.len(), entries.len()),
+                (1, 1),
+                "one note set and one time entry: {notes:#?} {entries:#?}"
+            );
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "session {lsid} was never written to {ticket}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn settled(store: &AsyncStore, count: usize) -> Vec<bta_core::store::Job> {
+    use bta_core::store::JobState;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let jobs = store.run(|s| s.recent_jobs(20)).await.unwrap();
+        if jobs.len() >= count && jobs.iter().all(|j| matches!(j.state, JobState::Done | JobState::Ignored)) {
+            return jobs;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "jobs never settled: {jobs:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
