@@ -62,6 +62,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   // The window shows once the page is ready; one made anew opens where it was asked to, with the
   // last search (and its results while fresh) as the rep left it.
   const opening = await invoke('window_ready');
+  search.pauseAfterTyping(opening.typing_pause_ms);
   if (opening.search) search.restore(opening.search);
   show(opening.view ?? (status.profiles.length === 0 ? 'settings' : 'search'));
 });

@@ -7,12 +7,14 @@ let rows = [];
 let selected = 0;
 let asked = 0;
 let timer = null;
+// How long typing pauses before a search is asked (the app's, from window_ready).
+let typingPause = 250;
 
 export function init() {
   const box = $('#search');
   box.addEventListener('input', () => {
     clearTimeout(timer);
-    timer = setTimeout(run, 120);
+    timer = setTimeout(run, typingPause);
   });
   box.addEventListener('keydown', onKey);
   $('#key-copy').addEventListener('click', () => act(() => invoke('copy_key', { key: $('#key-code').textContent })
@@ -21,6 +23,10 @@ export function init() {
 }
 
 let restored = false;
+
+export function pauseAfterTyping(ms) {
+  typingPause = ms;
+}
 
 export function enter() {
   $('#search').focus();

@@ -438,11 +438,13 @@ pub fn hide_window(app: AppHandle) -> Answer<()> {
 pub struct Opening {
     view: Option<String>,
     search: Option<crate::state::LastSearch>,
+    /// How long typing must pause before the window searches (`desk::TYPING_PAUSE`).
+    typing_pause_ms: u128,
 }
 
 /// The page is ready: the window shows now (a window made anew waits for this).
 #[tauri::command]
 pub fn window_ready(app: AppHandle, state: State<'_, AppState>) -> Answer<Opening> {
     let view = crate::window::ready(&app);
-    Ok(Opening { view, search: state.last_search() })
+    Ok(Opening { view, search: state.last_search(), typing_pause_ms: bta_core::desk::TYPING_PAUSE.as_millis() })
 }

@@ -538,6 +538,7 @@ fn bench() -> Result {
     run("cargo", &["build", "--release", "--quiet", "-p", "bta-sim"])?;
     run("cargo", &["bench", "-p", "bta-core", "--bench", "autotask", "--bench", "reports"])?;
     run("cargo", &["bench", "-p", "bta-e2e", "--bench", "worker"])?;
+    run("cargo", &["bench", "-p", "bta-e2e", "--bench", "desk"])?;
     // The tray app's benchmark drives the release app and its blank-window floor, which cargo
     // bench does not build itself.
     install_tauri_driver()?;

@@ -17,6 +17,10 @@ use crate::desk_watch::link::{DeskLink, Writer};
 const COMPLETE: i64 = 5;
 /// Most rows a search shows.
 pub const SEARCH_LIMIT: u32 = 50;
+/// How long the rep's typing pauses before the window searches: longer than a fast typist's
+/// gap between two keys (~125 ms at 8 keys a second), so typing a word costs one search, not
+/// one per key — a whole desk's searches come out of Autotask's shared hourly threshold.
+pub const TYPING_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
@@ -222,8 +226,13 @@ fn full_name(c: &Contact) -> String {
     format!("{} {}", c.first_name.as_deref().unwrap_or(""), c.last_name.as_deref().unwrap_or("")).trim().to_owned()
 }
 
-/// How long a looked-up company, contact or device is taken as current.
-const LOOKUP_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// How long a looked-up company, contact or device is taken as current: names and devices
+/// seldom change, and each rep's desk looking them up again every few minutes would cost a
+/// 200-rep desk a fifth of Autotask's hourly threshold by itself (the desk benchmark).
+const LOOKUP_TTL: std::time::Duration = std::time::Duration::from_secs(4 * 3600);
+/// How long a search that matched no company or contact by name is remembered (a customer
+/// added meanwhile is found by name after this long).
+const NAMELESS_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Records looked up by id, kept for [`LOOKUP_TTL`].
 #[derive(Debug)]
@@ -240,6 +249,7 @@ impl<V: Clone> Cache<V> {
     async fn fetch<E: autotask::Entity>(
         &self,
         autotask: &AutotaskClient,
+        kept: std::time::Duration,
         ids: impl Iterator<Item = i64>,
         keep: impl Fn(E) -> Option<(i64, V)>,
     ) -> Result<HashMap<i64, V>, DeskError> {
@@ -249,7 +259,7 @@ impl<V: Clone> Cache<V> {
             let entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
             for id in ids {
                 match entries.get(&id) {
-                    Some((value, at)) if at.elapsed() < LOOKUP_TTL => {
+                    Some((value, at)) if at.elapsed() < kept => {
                         found.insert(id, value.clone());
                     }
                     _ => missing.push(id),
@@ -292,14 +302,31 @@ impl<V: Clone> Cache<V> {
 
 /// Companies, contacts and devices a desk has looked up: once they are known, a search takes
 /// one Autotask round trip (the tickets); the others run side by side when needed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Lookups {
+    /// How long a lookup is taken as current ([`LOOKUP_TTL`]; a simulated day shortens it).
+    kept: std::time::Duration,
+    /// How long a search that matched no name is remembered ([`NAMELESS_TTL`]).
+    nameless_kept: std::time::Duration,
     companies: Cache<String>,
     contacts: Cache<Contact>,
     devices: Cache<Option<String>>,
     /// Searches that matched no company or contact by name, with when: typing on after one
     /// ("outl" → "outlook") can only match fewer, so it does not ask again.
     nameless: Mutex<Vec<(String, std::time::Instant)>>,
+}
+
+impl Default for Lookups {
+    fn default() -> Self {
+        Lookups {
+            kept: LOOKUP_TTL,
+            nameless_kept: NAMELESS_TTL,
+            companies: Cache::default(),
+            contacts: Cache::default(),
+            devices: Cache::default(),
+            nameless: Mutex::default(),
+        }
+    }
 }
 
 impl Lookups {
@@ -339,7 +366,7 @@ impl Lookups {
     /// Whether an earlier search this one begins with matched no names (and is still fresh).
     fn matched_no_names(&self, text: &str) -> bool {
         let mut nameless = self.nameless.lock().unwrap_or_else(|e| e.into_inner());
-        nameless.retain(|(_, at)| at.elapsed() < LOOKUP_TTL);
+        nameless.retain(|(_, at)| at.elapsed() < self.nameless_kept);
         nameless.iter().any(|(earlier, _)| text.starts_with(earlier.as_str()))
     }
 
@@ -355,12 +382,15 @@ impl Lookups {
 /// Fills in each ticket's company, contact, status label and device.
 async fn rows(autotask: &AutotaskClient, tickets: Vec<Ticket>, lookups: &Lookups) -> Result<Vec<TicketRow>, DeskError> {
     let (companies, contacts, devices, fields) = futures::try_join!(
-        lookups.companies.fetch(autotask, tickets.iter().filter_map(|t| t.company_id), |c: Company| {
+        lookups.companies.fetch(autotask, lookups.kept, tickets.iter().filter_map(|t| t.company_id), |c: Company| {
             Some((c.id?, c.company_name.unwrap_or_default()))
         }),
-        lookups.contacts.fetch(autotask, tickets.iter().filter_map(|t| t.contact_id), |c: Contact| Some((c.id?, c))),
+        lookups
+            .contacts
+            .fetch(autotask, lookups.kept, tickets.iter().filter_map(|t| t.contact_id), |c: Contact| Some((c.id?, c))),
         lookups.devices.fetch(
             autotask,
+            lookups.kept,
             tickets.iter().filter_map(|t| t.configuration_item_id),
             |ci: ConfigurationItem| { Some((ci.id?, ci.device_name())) }
         ),
@@ -571,6 +601,14 @@ impl Desk {
         })
     }
 
+    /// Keeps what it looked up `factor` times shorter: a benchmark's compressed day keeps it as
+    /// long in its own time as a real day would.
+    pub fn in_compressed_time(mut self, factor: f64) -> Desk {
+        self.lookups.kept = LOOKUP_TTL.div_f64(factor);
+        self.lookups.nameless_kept = NAMELESS_TTL.div_f64(factor);
+        self
+    }
+
     /// The desk's worker, when this profile follows its desk-wide watch.
     pub fn link(&self) -> Option<&DeskLink> {
         self.link.as_ref()
@@ -689,10 +727,14 @@ impl Desk {
         let me = self.me().await?;
         if let Some(link) = &self.link {
             match link.changes(me, wait).await {
-                Ok(changes) => {
+                Ok(told) => {
                     // Should the worker go away, the app's own watch starts from then.
                     *self.watch.lock().await = TicketWatch::default();
-                    let changes = changes
+                    if let Some(t) = told.threshold {
+                        self.autotask.usage_told(t.used, t.limit);
+                    }
+                    let changes = told
+                        .changes
                         .into_iter()
                         .map(|c| TicketChange { id: c.id, number: c.number, title: c.title })
                         .collect();

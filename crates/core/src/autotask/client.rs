@@ -383,6 +383,12 @@ impl AutotaskClient {
     }
 
     /// The last threshold reading, if any.
+    /// Takes a threshold reading made elsewhere for the same database (the desk's worker tells
+    /// its apps), so that this client need not ask `ThresholdInformation` itself.
+    pub fn usage_told(&self, used: u64, limit: u64) {
+        self.inner.limiter.told(Usage::new(used, limit));
+    }
+
     pub fn usage(&self) -> Option<Usage> {
         self.inner.limiter.usage()
     }

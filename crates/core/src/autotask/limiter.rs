@@ -140,6 +140,16 @@ impl Limiter {
         pacing.pressure = usage.pressure;
     }
 
+    /// A reading someone else made for the same database (the desk's worker): taken as this
+    /// client's own, so it does not read again before its interval.
+    pub fn told(&self, usage: Usage) {
+        let mut pacing = lock(&self.pacing);
+        pacing.usage = Some(usage);
+        pacing.pressure = usage.pressure;
+        pacing.last_check = Some(Instant::now());
+        pacing.requests_since_check = 0;
+    }
+
     /// A 429 arrived: pace at the slowest rate and read the threshold again soon.
     pub fn note_exhausted(&self) {
         let mut pacing = lock(&self.pacing);

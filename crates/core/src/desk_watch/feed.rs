@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::{Answer, DeskChange, LONGEST_WAIT, PATH, same_token};
+use super::{Answer, DeskChange, LONGEST_WAIT, PATH, Threshold, same_token};
 use crate::Secret;
 use crate::autotask::{self, AutotaskClient, Filter, Ticket};
 use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
@@ -51,6 +51,8 @@ pub struct Feed {
     state: Mutex<Kept>,
     /// The number of the newest change.
     newest: watch::Sender<u64>,
+    /// The threshold as last read by this feed's client.
+    threshold: Mutex<Option<Threshold>>,
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +122,7 @@ impl Feed {
             epoch: rand::random::<u64>() >> 12,
             state: Mutex::new(Kept::default()),
             newest: watch::Sender::new(0),
+            threshold: Mutex::new(None),
         }
     }
 
@@ -166,6 +169,8 @@ impl Feed {
         kept.seen.retain(|_, active| *active >= since - OVERLAP);
         kept.last_look = Some(started);
         drop(kept);
+        *self.threshold.lock().unwrap_or_else(|e| e.into_inner()) =
+            autotask.usage().map(|u| Threshold { used: u.used, limit: u.limit });
         self.newest.send_replace(newest);
         Ok(told)
     }
@@ -189,6 +194,7 @@ impl Feed {
             changes,
             writes_sessions: self.writes_sessions,
             every_seconds: self.every.as_secs(),
+            threshold: *self.threshold.lock().unwrap_or_else(|e| e.into_inner()),
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use super::{Answer, DeskChange, PATH};
+use super::{Answer, DeskChange, PATH, Threshold};
 use crate::Secret;
 
 /// Why the desk's worker gave no changes.
@@ -33,6 +33,13 @@ pub enum Writer {
     DeskWorker,
     /// The app's embedded worker, and why.
     ThisApp { why: String },
+}
+
+/// What the desk's worker answered: the changes, and its threshold reading.
+#[derive(Debug, Clone, Default)]
+pub struct Told {
+    pub changes: Vec<DeskChange>,
+    pub threshold: Option<Threshold>,
 }
 
 /// A tray app's connection to its desk's worker, for one profile.
@@ -94,7 +101,7 @@ impl DeskLink {
 
     /// Waits up to `wait` for changes to the open tickets assigned to `me`. The first request
     /// (and the first after [`DeskLink::start_afresh`]) only learns where to go on from.
-    pub async fn changes(&self, me: i64, wait: Duration) -> Result<Vec<DeskChange>, LinkError> {
+    pub async fn changes(&self, me: i64, wait: Duration) -> Result<Told, LinkError> {
         let result = self.ask(me, wait).await;
         let mut state = self.state();
         match result {
@@ -104,7 +111,7 @@ impl DeskLink {
                 state.answered = Some(Instant::now());
                 state.failing_since = None;
                 state.last_error = None;
-                Ok(answer.changes)
+                Ok(Told { changes: answer.changes, threshold: answer.threshold })
             }
             Err(e) => {
                 state.failing_since.get_or_insert_with(Instant::now);

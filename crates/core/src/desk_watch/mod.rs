@@ -42,6 +42,17 @@ pub struct Answer {
     pub writes_sessions: bool,
     /// How often the worker asks Autotask.
     pub every_seconds: u64,
+    /// The database's hourly threshold as the worker last read it: the apps take it as their
+    /// own reading instead of each asking `ThresholdInformation`.
+    #[serde(default)]
+    pub threshold: Option<Threshold>,
+}
+
+/// A reading of Autotask's hourly threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub used: u64,
+    pub limit: u64,
 }
 
 /// A new desk token: 32 random bytes, URL-safe base64.

@@ -1,5 +1,5 @@
 //! `/_sim/`: what a test or demo can steer and inspect — injected faults, added latency,
-//! the highest concurrency seen, the request log, the hourly usage, the records, reset.
+//! the highest concurrency seen, the request log (read, or taken), the hourly usage, the records, reset.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -40,6 +40,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// The fields a query's filter names (empty for other requests).
     pub filter_fields: Vec<String>,
+    /// The fields a query asks for (`IncludeFields`; empty for all, and for other requests).
+    pub include_fields: Vec<String>,
     /// Milliseconds since the stand-in started, when the request arrived and when it was answered.
     pub started_ms: f64,
     pub finished_ms: f64,
@@ -117,6 +119,8 @@ pub fn handle(sim: &Sim, method: &Method, path: &str, body: &[u8]) -> Response {
         },
         ("GET", ["concurrency"]) => ok(json!(lock(&sim.control).concurrency)),
         ("GET", ["requests"]) => ok(json!(lock(&sim.control).requests)),
+        // The log so far, emptied in the same step: a long benchmark reads it piece by piece.
+        ("POST", ["requests", "take"]) => ok(json!(std::mem::take(&mut lock(&sim.control).requests))),
         ("DELETE", ["requests"]) => {
             lock(&sim.control).requests.clear();
             ok(json!({"ok": true}))

@@ -57,7 +57,7 @@ pub async fn handle(
         return control::handle(&sim, &method, &path, &body);
     }
     let endpoint = endpoint_of(&path);
-    let filter_fields = filter_fields(&uri, &body);
+    let (filter_fields, include_fields) = query_fields(&uri, &body);
     lock(&sim.control).enter(&endpoint);
     let started_ms = sim.started.elapsed().as_secs_f64() * 1000.0;
     let response = api(&sim, &method, &uri, &headers, &body).await;
@@ -69,20 +69,21 @@ pub async fn handle(
         endpoint,
         status: response.status().as_u16(),
         filter_fields,
+        include_fields,
         started_ms,
         finished_ms: sim.started.elapsed().as_secs_f64() * 1000.0,
     });
     response
 }
 
-/// The fields a query's filter names, in order, each once (none for other requests): what a
-/// test reads to tell one kind of query from another.
-fn filter_fields(uri: &Uri, body: &[u8]) -> Vec<String> {
+/// The fields a query's filter names, in order, each once, and the fields it asks for (none for
+/// other requests): what a test or benchmark reads to tell one kind of query from another.
+fn query_fields(uri: &Uri, body: &[u8]) -> (Vec<String>, Vec<String>) {
     if !uri.path().to_ascii_lowercase().contains("/query") {
-        return Vec::new();
+        return Default::default();
     }
     let search = query_param(uri.query(), "search").and_then(|s| serde_json::from_str::<Value>(&s).ok());
-    let Some(query) = search.or_else(|| serde_json::from_slice::<Value>(body).ok()) else { return Vec::new() };
+    let Some(query) = search.or_else(|| serde_json::from_slice::<Value>(body).ok()) else { return Default::default() };
     fn walk(item: &Value, fields: &mut Vec<String>) {
         if let Some(field) = item.get("field").and_then(Value::as_str)
             && !fields.iter().any(|f| f.eq_ignore_ascii_case(field))
@@ -97,7 +98,9 @@ fn filter_fields(uri: &Uri, body: &[u8]) -> Vec<String> {
     for item in query.get("filter").and_then(Value::as_array).into_iter().flatten() {
         walk(item, &mut fields);
     }
-    fields
+    let included = query.get("IncludeFields").or_else(|| query.get("includeFields")).and_then(Value::as_array);
+    let included = included.into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+    (fields, included)
 }
 
 /// The entity a request addresses (the child entity for `Tickets/1/Notes`), for concurrency accounting.

@@ -1,0 +1,571 @@
+//! Desk benchmark: a whole support desk inside Autotask's shared hourly threshold.
+//!
+//! N reps (`--reps`, default 200), each a desk as the tray app uses it (`bta_core::desk::Desk`)
+//! with its embedded worker, against one Autotask stand-in and one appliance stand-in, through a
+//! compressed working day (`--hours`, default 8; one simulated hour takes `--hour-seconds`, default
+//! 20, of real time). Per rep and hour: searches as typed by a fast typist (my tickets, words of a
+//! title or a customer's name, a number, an id), session keys, Jumps, tickets opened, sessions
+//! ending in their ticket, and changes other people make to the rep's tickets. The day runs twice:
+//! each app watching by itself, and the desk's worker serving the desk-wide watch (and writing the
+//! sessions, the apps' workers standing down).
+//!
+//! Printed, counted from the Autotask stand-in's own request log: requests per simulated hour in
+//! all and per rep, by purpose (watch, search, keys/Jumps/opens, writes, threshold readings), the
+//! share of the 10,000-request threshold, and the projection to 50 / 200 / 1,000 reps. Goals: 200
+//! reps ≤ 20 % of the threshold (2,000 requests an hour), search p95 ≤ 1.3× one round trip
+//! measured in the same run, a change to my ticket told within `ticket_watch_seconds`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bta_core::desk::{Desk, TYPING_PAUSE, embedded_config};
+use bta_core::desk_watch::LONGEST_WAIT;
+use bta_core::service::{Mode, Service};
+use bta_core::store::{AsyncStore, Store};
+use bta_e2e::Stands;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+/// Autotask's hourly threshold per database.
+const THRESHOLD: f64 = 10_000.0;
+/// The goal: the whole desk within a fifth of it.
+const BUDGET: f64 = 2_000.0;
+/// The default `ticket_watch_seconds`.
+const WATCH_SECONDS: f64 = 180.0;
+/// Latency the Autotask stand-in adds to every request, for a round trip that is not free.
+const ROUND_TRIP_MS: u64 = 40;
+const TOKEN: &str = "the-desk-token-of-the-desk-benchmark-0123456789";
+
+/// One rep's hour: how many of each.
+const SEARCHES_PER_HOUR: f64 = 6.0;
+const KEYS_PER_HOUR: f64 = 1.5;
+const JUMPS_PER_HOUR: f64 = 0.5;
+const OPENS_PER_HOUR: f64 = 1.0;
+const SESSIONS_PER_HOUR: f64 = 1.5;
+const CHANGES_BY_OTHERS_PER_HOUR: f64 = 2.0;
+/// Open tickets each rep holds.
+const TICKETS_PER_REP: usize = 8;
+/// What reps type when they search by words: titles' words and customers' names.
+const WORDS: [&str; 10] = [
+    "outlook",
+    "vpn drops",
+    "printer",
+    "contoso",
+    "dynamo",
+    "password reset",
+    "teams camera",
+    "laptop",
+    "fabrikam",
+    "backup",
+];
+
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    reps: usize,
+    hours: f64,
+    hour_seconds: f64,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let mut options = Options { reps: 200, hours: 8.0, hour_seconds: 20.0 };
+        let args: Vec<String> = std::env::args().collect();
+        for pair in args.windows(2) {
+            let value = |what: &str| pair[1].parse::<f64>().unwrap_or_else(|_| panic!("{what} takes a number"));
+            match pair[0].as_str() {
+                "--reps" => options.reps = value("--reps") as usize,
+                "--hours" => options.hours = value("--hours"),
+                "--hour-seconds" => options.hour_seconds = value("--hour-seconds"),
+                _ => {}
+            }
+        }
+        options
+    }
+
+    /// Real time for simulated seconds.
+    fn real(&self, simulated_seconds: f64) -> Duration {
+        Duration::from_secs_f64(simulated_seconds * self.hour_seconds / 3600.0)
+    }
+
+    fn watch_every(&self) -> Duration {
+        self.real(WATCH_SECONDS)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Purpose {
+    Watch,
+    Search,
+    KeysJumpsOpens,
+    Writes,
+    ThresholdReadings,
+}
+
+impl Purpose {
+    const ALL: [Purpose; 5] =
+        [Purpose::Watch, Purpose::Search, Purpose::KeysJumpsOpens, Purpose::Writes, Purpose::ThresholdReadings];
+
+    fn name(self) -> &'static str {
+        match self {
+            Purpose::Watch => "watch",
+            Purpose::Search => "search",
+            Purpose::KeysJumpsOpens => "keys/Jumps/opens",
+            Purpose::Writes => "writes",
+            Purpose::ThresholdReadings => "threshold readings",
+        }
+    }
+
+    /// What a logged request was for; `None` for the changes the benchmark makes as "others".
+    fn of(record: &Value) -> Option<Purpose> {
+        let endpoint = record["endpoint"].as_str().unwrap_or_default();
+        let includes = |field: &str| record["include_fields"].as_array().is_some_and(|f| f.iter().any(|x| x == field));
+        Some(match endpoint {
+            "Tickets" if record["method"] == "PATCH" => return None,
+            "Tickets" if includes("lastActivityDate") => Purpose::Watch,
+            "TicketNotes" | "TimeEntries" | "Roles" | "ResourceRoles" => Purpose::Writes,
+            "ThresholdInformation" | "thresholdinformation" => Purpose::ThresholdReadings,
+            "zoneinformation" | "zoneInformation" => Purpose::KeysJumpsOpens,
+            _ => Purpose::Search,
+        })
+    }
+}
+
+/// What one day of the desk measured.
+#[derive(Debug, Default)]
+struct Day {
+    by_purpose: BTreeMap<Purpose, u64>,
+    searches_ms: Vec<f64>,
+    round_trips_ms: Vec<f64>,
+    /// Simulated seconds from a change to its notification.
+    told_after_s: Vec<f64>,
+    changes_made: usize,
+    highest_concurrency: Value,
+    search_kinds: BTreeMap<String, u64>,
+}
+
+/// Both stand-ins with a threshold no compressed day reaches (the day counts its own hours), a
+/// round trip of `ROUND_TRIP_MS`, and the desk's reps, tickets and roles.
+async fn stands(reps: usize) -> Stands {
+    let autotask_config = bta_sim::autotask::Config {
+        threshold_delay: Duration::ZERO,
+        hourly_limit: 1_000_000_000,
+        ..Default::default()
+    };
+    let autotask = bta_sim::autotask::spawn(autotask_config, 0).await.unwrap();
+    let appliance_config = bta_sim::beyondtrust::Config { demo: false, ..Default::default() };
+    let appliance = bta_sim::beyondtrust::spawn(appliance_config, 0).await.unwrap();
+    let stands = Stands { autotask, appliance, dir: tempfile::tempdir().unwrap(), http: reqwest::Client::new() };
+    let records = stands.get(format!("{}/_sim/records", stands.autotask.base_url)).await;
+    let ids = |entity: &str| -> Vec<i64> {
+        records[entity].as_array().unwrap().iter().filter_map(|r| r["id"].as_i64()).collect()
+    };
+    let (contacts, devices) = (records["Contacts"].as_array().unwrap().clone(), ids("ConfigurationItems"));
+    let sample_role = records["Roles"].as_array().unwrap().iter().find(|r| r["name"] == "Sample Role").unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (mut resources, mut roles, mut tickets) = (Vec::new(), Vec::new(), Vec::new());
+    for rep in 0..reps {
+        let resource = 40_000_000 + rep as i64;
+        resources.push(json!({"id": resource, "email": format!("{}@example.com", username(rep)),
+            "userName": username(rep), "firstName": "Rep", "lastName": format!("{rep:03}"), "isActive": true}));
+        roles
+            .push(json!({"id": 900_000 + rep as i64, "resourceID": resource, "roleID": sample_role, "isActive": true}));
+        for t in 0..TICKETS_PER_REP {
+            let n = rep * TICKETS_PER_REP + t;
+            let contact = &contacts[n % contacts.len()];
+            tickets.push(json!({
+                "id": 100_000 + n as i64, "ticketNumber": format!("T20261201.{n:04}"),
+                "title": format!("{} for {}", ["Outlook keeps asking for password", "VPN drops every hour",
+                    "Printer offline", "Teams camera not found", "Laptop slow after update", "Backup failed"][n % 6], contact["firstName"].as_str().unwrap_or("")),
+                "status": 1, "priority": 2, "companyID": contact["companyID"], "contactID": contact["id"],
+                "configurationItemID": devices[n % devices.len()], "assignedResourceID": resource,
+                "queueID": 8, "ticketType": 2, "createDate": "2026-12-01T08:00:00Z", "lastActivityDate": "2026-12-01T08:00:00Z",
+                "userDefinedFields": [],
+            }));
+        }
+    }
+    for (entity, body) in [("Resources", resources), ("ResourceRoles", roles), ("Tickets", tickets)] {
+        stands.post(format!("{}/_sim/records/{entity}", stands.autotask.base_url), Value::Array(body)).await;
+    }
+    stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": ROUND_TRIP_MS})).await;
+    stands
+}
+
+fn username(rep: usize) -> String {
+    format!("rep{rep:03}")
+}
+
+fn ticket_of(rep: usize, t: usize) -> i64 {
+    100_000 + (rep * TICKETS_PER_REP + t % TICKETS_PER_REP) as i64
+}
+
+/// The desk's worker, serving the desk-wide watch and taking the appliance's session ends.
+async fn desk_worker(stands: &Stands, options: Options) -> (Service, String, tempfile::TempDir) {
+    let mut config = stands.desk_config_with("desk_watch = true", &[("desk_token", TOKEN)]);
+    config.ticket_watch = options.watch_every();
+    in_simulated_time(&mut config, options);
+    let dir = tempfile::tempdir().unwrap();
+    let store = AsyncStore::new(Store::open(&dir.path().join("worker.sqlite3")).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let service = Service::start(&config, store, Mode::Headless { listener }).unwrap();
+    stands
+        .appliance("recipients", json!({"url": format!("{url}/ERSPost"), "events": ["support_conference_end"]}))
+        .await;
+    (service, url, dir)
+}
+
+/// One rep's app: its desk, and its embedded worker unless it stood down.
+struct Rep {
+    index: usize,
+    desk: Arc<Desk>,
+    worker: Option<Service>,
+    _dir: tempfile::TempDir,
+}
+
+/// What runs on real-time intervals runs on the day's own: threshold readings every 5 simulated
+/// minutes (as 5 real ones would in a real hour); the desk's lookups likewise
+/// (`Desk::in_compressed_time`).
+fn in_simulated_time(config: &mut bta_core::config::WorkerConfig, options: Options) {
+    for profile in &mut config.profiles {
+        let limits = &mut profile.autotask.limits;
+        limits.threshold_check_interval = options.real(limits.threshold_check_interval.as_secs_f64());
+    }
+}
+
+async fn rep(stands: &Stands, index: usize, desk_worker: Option<&str>, options: Options) -> Rep {
+    let follow = desk_worker.map(|url| format!("desk_worker_url = \"{url}\"\n")).unwrap_or_default();
+    let user = username(index);
+    let settings = format!("rep_username = \"{user}\"\nrep_email = \"{user}@example.com\"\n{follow}");
+    let mut config = stands.desk_config_with(&settings, &[("desk_token", TOKEN)]);
+    in_simulated_time(&mut config, options);
+    let desk = Desk::new(&config.profiles[0]).unwrap().in_compressed_time(3600.0 / options.hour_seconds);
+    let desk = Arc::new(desk);
+    // The app's first look: where the desk's worker goes on from, or its own watch's first look.
+    desk.watch(Duration::ZERO).await.unwrap();
+    let desks = HashMap::from([("Desk".to_owned(), desk.clone())]);
+    let (embedded, _) = embedded_config(&config, &desks);
+    let dir = tempfile::tempdir().unwrap();
+    let worker = embedded.profiles.iter().any(|p| p.embedded_worker).then(|| {
+        let store = AsyncStore::new(Store::open(&dir.path().join("app.sqlite3")).unwrap());
+        Service::start(&embedded, store, Mode::Desktop).unwrap()
+    });
+    Rep { index, desk, worker, _dir: dir }
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Search(String),
+    Key,
+    Jump,
+    Open,
+    SessionEnds,
+}
+
+/// A rep's day: actions at simulated seconds, drawn at the rates above.
+fn schedule(rng: &mut StdRng, hours: f64) -> Vec<(f64, Action)> {
+    let mut day = Vec::new();
+    let mut at_rate = |per_hour: f64, make: &mut dyn FnMut(&mut StdRng) -> Action, rng: &mut StdRng| {
+        let count = (per_hour * hours).floor() as usize + usize::from(rng.random_bool((per_hour * hours).fract()));
+        for _ in 0..count {
+            let at = rng.random_range(0.0..hours * 3600.0);
+            day.push((at, make(rng)));
+        }
+    };
+    let mut search = |rng: &mut StdRng| {
+        Action::Search(match rng.random_range(0..6) {
+            0 | 1 => String::new(),
+            2 | 3 => WORDS[rng.random_range(0..WORDS.len())].to_owned(),
+            4 => format!("T20261201.{:04}", rng.random_range(0..1000)),
+            _ => format!("{}", 100_000 + rng.random_range(0..1000)),
+        })
+    };
+    at_rate(SEARCHES_PER_HOUR, &mut search, rng);
+    at_rate(KEYS_PER_HOUR, &mut |_| Action::Key, rng);
+    at_rate(JUMPS_PER_HOUR, &mut |_| Action::Jump, rng);
+    at_rate(OPENS_PER_HOUR, &mut |_| Action::Open, rng);
+    at_rate(SESSIONS_PER_HOUR, &mut |_| Action::SessionEnds, rng);
+    day.sort_by(|a, b| a.0.total_cmp(&b.0));
+    day
+}
+
+/// The searches the window asks while a fast typist types `text`: one each time the typing
+/// pauses for `TYPING_PAUSE`, and one for the whole text (the window opened: my tickets).
+fn typed(rng: &mut StdRng, text: &str) -> Vec<String> {
+    let mut asked = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, _) in chars.iter().enumerate().take(chars.len().saturating_sub(1)) {
+        // 70–180 ms between keys; now and then the typist stops to think.
+        let gap = if rng.random_bool(0.08) { rng.random_range(300..900) } else { rng.random_range(70..180) };
+        if Duration::from_millis(gap) >= TYPING_PAUSE {
+            asked.push(chars[..=i].iter().collect());
+        }
+    }
+    asked.push(text.to_owned());
+    asked
+}
+
+/// The changes "others" made to the reps' tickets not told yet, and when; and how many in all.
+type Made = Arc<Mutex<(HashMap<i64, Instant>, usize)>>;
+
+async fn run_day(options: Options, desk_wide: bool) -> Day {
+    let stands = Arc::new(stands(options.reps).await);
+    let worker = match desk_wide {
+        true => Some(desk_worker(&stands, options).await),
+        false => None,
+    };
+    let mut reps = Vec::new();
+    for index in 0..options.reps {
+        reps.push(Arc::new(rep(&stands, index, worker.as_ref().map(|(_, url, _)| url.as_str()), options).await));
+    }
+    let stood_down = reps.iter().filter(|r| r.worker.is_none()).count();
+    println!(
+        "  {} reps ready; {} embedded worker(s) running, {stood_down} standing down",
+        reps.len(),
+        reps.len() - stood_down
+    );
+    take_log(&stands).await;
+    let made: Made = Arc::default();
+    let told_after: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let searches: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let started = Instant::now();
+    let end = started + options.real(options.hours * 3600.0);
+    let mut tasks = Vec::new();
+    for rep in &reps {
+        tasks.push(tokio::spawn(watch(rep.clone(), options, end, made.clone(), told_after.clone())));
+        tasks.push(tokio::spawn(work(rep.clone(), stands.clone(), options, started, searches.clone())));
+    }
+    tasks.push(tokio::spawn(others(stands.clone(), options, end, made.clone())));
+    let round_trips = tokio::spawn(round_trips(stands.clone(), end));
+    let mut log = Vec::new();
+    while Instant::now() < end {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        log.extend(take_log(&stands).await);
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    log.extend(take_log(&stands).await);
+    let highest_concurrency =
+        stands.get(format!("{}/_sim/concurrency", stands.autotask.base_url)).await["highest"].clone();
+    let round_trips_ms = round_trips.await.unwrap();
+    let mut day = Day {
+        round_trips_ms,
+        searches_ms: searches.lock().unwrap().clone(),
+        told_after_s: told_after.lock().unwrap().clone(),
+        changes_made: made.lock().unwrap().1,
+        highest_concurrency,
+        ..Day::default()
+    };
+    for record in &log {
+        if let Some(purpose) = Purpose::of(record) {
+            *day.by_purpose.entry(purpose).or_default() += 1;
+            if purpose == Purpose::Search {
+                let key = format!("{} {} {}", record["endpoint"], record["filter_fields"], record["include_fields"]);
+                *day.search_kinds.entry(key).or_default() += 1;
+            }
+        }
+    }
+    for rep in reps {
+        if let Some(service) = Arc::into_inner(rep).and_then(|r| r.worker) {
+            service.stop().await.unwrap();
+        }
+    }
+    if let Some((service, _, _dir)) = worker {
+        service.stop().await.unwrap();
+    }
+    day
+}
+
+async fn take_log(stands: &Stands) -> Vec<Value> {
+    let taken = stands.http.post(format!("{}/_sim/requests/take", stands.autotask.base_url)).send().await.unwrap();
+    taken.json::<Value>().await.unwrap().as_array().cloned().unwrap_or_default()
+}
+
+/// The tray app's watch loop for one rep (`src-tauri/src/ticket_watch.rs`), timing each change.
+async fn watch(rep: Arc<Rep>, options: Options, end: Instant, made: Made, told_after: Arc<Mutex<Vec<f64>>>) {
+    let every = options.watch_every();
+    while Instant::now() < end {
+        let started = Instant::now();
+        let watched = rep.desk.watch(every.min(LONGEST_WAIT)).await.unwrap();
+        for change in &watched.changes {
+            if let Some(at) = made.lock().unwrap().0.remove(&change.id) {
+                let real = at.elapsed().as_secs_f64();
+                told_after.lock().unwrap().push(real * 3600.0 / options.hour_seconds);
+            }
+        }
+        let gap = if watched.from_desk_worker { Duration::from_millis(50) } else { every };
+        tokio::time::sleep(gap.saturating_sub(started.elapsed())).await;
+    }
+}
+
+/// One rep's actions through the day.
+async fn work(rep: Arc<Rep>, stands: Arc<Stands>, options: Options, started: Instant, searches: Arc<Mutex<Vec<f64>>>) {
+    let mut rng = StdRng::seed_from_u64(rep.index as u64);
+    let mut shown: Vec<i64> = Vec::new();
+    for (at, action) in schedule(&mut rng, options.hours) {
+        tokio::time::sleep_until((started + options.real(at)).into()).await;
+        if shown.is_empty() && !matches!(action, Action::Search(_) | Action::SessionEnds) {
+            shown = search(&rep, "", &searches).await;
+        }
+        let pick = |rng: &mut StdRng, shown: &[i64]| shown[rng.random_range(0..shown.len())];
+        match action {
+            Action::Search(text) => {
+                for asked in typed(&mut rng, &text) {
+                    let found = search(&rep, &asked, &searches).await;
+                    if !found.is_empty() {
+                        shown = found;
+                    }
+                }
+            }
+            Action::Key if !shown.is_empty() => {
+                rep.desk.session_key(pick(&mut rng, &shown)).await.unwrap();
+            }
+            Action::Jump if !shown.is_empty() => {
+                let _ = rep.desk.jump(pick(&mut rng, &shown));
+            }
+            Action::Open if !shown.is_empty() => {
+                rep.desk.ticket_url(pick(&mut rng, &shown)).await.unwrap();
+            }
+            Action::SessionEnds => {
+                let ticket = ticket_of(rep.index, rng.random_range(0..TICKETS_PER_REP));
+                let session = json!({"external_key": ticket.to_string(), "duration": rng.random_range(300..2400),
+                    "reps": [{"username": username(rep.index)}],
+                    "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd", "issue": "Outlook"}});
+                stands.appliance("sessions", session).await;
+                if let Some(worker) = &rep.worker {
+                    worker.check_now();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn search(rep: &Rep, text: &str, searches: &Mutex<Vec<f64>>) -> Vec<i64> {
+    let t = Instant::now();
+    let rows = rep.desk.search(text).await.unwrap();
+    searches.lock().unwrap().push(t.elapsed().as_secs_f64() * 1000.0);
+    rows.iter().map(|r| r.id).collect()
+}
+
+/// Others change the reps' tickets in Autotask (a priority set), at the rate above.
+async fn others(stands: Arc<Stands>, options: Options, end: Instant, made: Made) {
+    let mut rng = StdRng::seed_from_u64(u64::MAX);
+    let per_real_second = CHANGES_BY_OTHERS_PER_HOUR * options.reps as f64 / options.hour_seconds;
+    // Not in the day's last watch interval, so every change can be told before the end.
+    while Instant::now() + options.watch_every() * 2 < end {
+        tokio::time::sleep(Duration::from_secs_f64(rng.random_range(0.0..2.0 / per_real_second))).await;
+        let ticket = ticket_of(rng.random_range(0..options.reps), rng.random_range(0..TICKETS_PER_REP));
+        let body = json!({"id": ticket, "priority": rng.random_range(1..=3)});
+        let response = stands.autotask_api(reqwest::Method::PATCH, "Tickets").json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+        let mut made = made.lock().unwrap();
+        made.0.insert(ticket, Instant::now());
+        made.1 += 1;
+    }
+}
+
+/// One Autotask round trip (a ticket by id), now and then through the day: the floor a search
+/// is held against.
+async fn round_trips(stands: Arc<Stands>, end: Instant) -> Vec<f64> {
+    let mut times = Vec::new();
+    while Instant::now() < end {
+        let t = Instant::now();
+        let response = stands.autotask_api(reqwest::Method::GET, "Tickets/100000").send().await.unwrap();
+        assert!(response.status().is_success());
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    times
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut values = values.to_vec();
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[((values.len() as f64 * p).ceil() as usize).saturating_sub(1).min(values.len() - 1)]
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+fn report(name: &str, day: &Day, options: Options) -> f64 {
+    let total: u64 = day.by_purpose.values().sum();
+    let per_hour = total as f64 / options.hours;
+    let per_rep = per_hour / options.reps as f64;
+    println!(
+        "\n{name}: {per_hour:.0} Autotask requests an hour for {} reps ({per_rep:.2} per rep), {:.1} % of the 10,000 threshold",
+        options.reps,
+        per_hour / THRESHOLD * 100.0
+    );
+    for purpose in Purpose::ALL {
+        let n = day.by_purpose.get(&purpose).copied().unwrap_or(0) as f64 / options.hours;
+        println!("  {:<20} {n:>8.0} an hour  {:>6.2} per rep", purpose.name(), n / options.reps as f64);
+    }
+    let (search, trip) = (percentile(&day.searches_ms, 0.95), percentile(&day.round_trips_ms, 0.5));
+    println!(
+        "  search p95 {search:.0} ms over {} searches against one round trip {trip:.0} ms (median): {:.2}× — goal ≤ 1.3×, {}",
+        day.searches_ms.len(),
+        search / trip,
+        met(search / trip <= 1.3)
+    );
+    let told = percentile(&day.told_after_s, 0.95);
+    println!(
+        "  changes by others told: {} of {} (the rest were to tickets changed again before a look), p95 {told:.0} s simulated after the change — goal ≤ {WATCH_SECONDS:.0} s, {}",
+        day.told_after_s.len(),
+        day.changes_made,
+        met(told <= WATCH_SECONDS)
+    );
+    println!("  most requests at once at one endpoint: {}", day.highest_concurrency);
+    println!("  search requests by entity, filter fields and fields asked:");
+    for (kind, n) in &day.search_kinds {
+        println!("    search requests to {kind}: {n}");
+    }
+    per_rep
+}
+
+fn main() {
+    let options = Options::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    println!(
+        "desk benchmark: {} reps, {} simulated hours ({} s each), watch every {WATCH_SECONDS} s simulated, {ROUND_TRIP_MS} ms per Autotask round trip",
+        options.reps, options.hours, options.hour_seconds
+    );
+    println!(
+        "per rep and hour: {SEARCHES_PER_HOUR} searches (typed), {KEYS_PER_HOUR} keys, {JUMPS_PER_HOUR} Jumps, {OPENS_PER_HOUR} opens, {SESSIONS_PER_HOUR} sessions ending, {CHANGES_BY_OTHERS_PER_HOUR} changes by others"
+    );
+    println!("\nday 1: each app watches its rep's tickets itself; each app's worker writes its rep's sessions");
+    let alone = runtime.block_on(run_day(options, false));
+    println!("day 2: the desk's worker serves the desk-wide watch and writes the sessions; the apps follow it");
+    let desk_wide = runtime.block_on(run_day(options, true));
+    let alone_per_rep = report("each app alone", &alone, options);
+    let desk_per_rep = report("desk-wide watch", &desk_wide, options);
+    let desk_fixed = desk_wide.by_purpose.get(&Purpose::Watch).copied().unwrap_or(0) as f64 / options.hours;
+    println!(
+        "\nprojection (per-rep rates of this run; the desk-wide watch's own looks are one per interval for the whole desk):"
+    );
+    for reps in [50.0, 200.0, 1000.0] {
+        let alone = alone_per_rep * reps;
+        let desk = (desk_per_rep - desk_fixed / options.reps as f64) * reps + desk_fixed;
+        println!(
+            "  {reps:>5.0} reps: {alone:>7.0} an hour alone ({:>5.1} %), {desk:>7.0} with the desk-wide watch ({:>5.1} %)",
+            alone / THRESHOLD * 100.0,
+            desk / THRESHOLD * 100.0
+        );
+    }
+    let desk_200 = (desk_per_rep - desk_fixed / options.reps as f64) * 200.0 + desk_fixed;
+    println!(
+        "\ngoal: 200 reps ≤ {BUDGET:.0} requests an hour with everything included — with the desk-wide watch {desk_200:.0}: {}; alone {:.0}: {}",
+        met(desk_200 <= BUDGET),
+        alone_per_rep * 200.0,
+        met(alone_per_rep * 200.0 <= BUDGET)
+    );
+}
