@@ -260,3 +260,34 @@ async fn settled(store: &AsyncStore, count: usize) -> Vec<bta_core::store::Job> 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// While the desk's worker watches, "my open tickets" are shown again without asking Autotask,
+/// until it tells of a change to one of them — a ticket taken from me included.
+#[tokio::test(flavor = "multi_thread")]
+async fn my_tickets_are_asked_again_only_after_the_desk_worker_tells_of_a_change() {
+    let stands = Stands::start().await;
+    let worker = desk_worker(&stands).await;
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, TOKEN, 30.0);
+    alex.watch(Duration::ZERO).await.unwrap();
+    let mine = alex.search("").await.unwrap();
+    clear_requests(&stands).await;
+    assert_eq!(alex.search("").await.unwrap(), mine);
+    let asked = requests(&stands).await;
+    assert!(per_rep_ticket_queries(&asked).is_empty(), "shown again without asking: {asked:#?}");
+
+    // Sam takes one of alex's tickets.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let sam = stands.autotask_api(reqwest::Method::GET, "Resources/query?search=%7B%22filter%22%3A%5B%7B%22op%22%3A%22eq%22%2C%22field%22%3A%22email%22%2C%22value%22%3A%22sam.lee%40example.com%22%7D%5D%7D");
+    let sam: Value = sam.send().await.unwrap().json().await.unwrap();
+    let taken = mine[0].id;
+    let change =
+        json!({"id": taken, "assignedResourceID": sam["items"][0]["id"], "assignedResourceRoleID": 29_683_462});
+    let response = stands.autotask_api(reqwest::Method::PATCH, "Tickets").json(&change).send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let told = alex.watch(Duration::from_secs(20)).await.unwrap();
+    assert!(told.changes.is_empty(), "a ticket no longer mine is not a change to tell: {told:?}");
+    let now_mine = alex.search("").await.unwrap();
+    assert!(!now_mine.iter().any(|t| t.id == taken), "asked again: the taken ticket is gone");
+    assert_eq!(now_mine.len(), mine.len() - 1);
+    worker.service.stop().await.unwrap();
+}

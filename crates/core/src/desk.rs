@@ -570,7 +570,23 @@ pub struct Desk {
     recent: Mutex<Vec<i64>>,
     /// The desk's worker, when the profile follows its desk-wide watch.
     link: Option<DeskLink>,
+    /// My open tickets as last asked, while the desk's worker watches them for me.
+    mine: Mutex<Option<KeptMine>>,
+    /// How long they are kept at most ([`MINE_KEPT`]).
+    mine_kept: std::time::Duration,
 }
+
+/// My open tickets as last asked, with my last tickets of then.
+#[derive(Debug)]
+struct KeptMine {
+    rows: Vec<TicketRow>,
+    recent: Vec<i64>,
+    at: std::time::Instant,
+}
+
+/// How long "my open tickets" are shown again without asking Autotask while the desk's worker
+/// tells of every change to them (and as long as it answers).
+const MINE_KEPT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// What one look at my tickets found, and from where.
 #[derive(Debug, Clone, PartialEq)]
@@ -598,6 +614,8 @@ impl Desk {
                 ),
                 _ => None,
             },
+            mine: Mutex::new(None),
+            mine_kept: MINE_KEPT,
         })
     }
 
@@ -606,6 +624,7 @@ impl Desk {
     pub fn in_compressed_time(mut self, factor: f64) -> Desk {
         self.lookups.kept = LOOKUP_TTL.div_f64(factor);
         self.lookups.nameless_kept = NAMELESS_TTL.div_f64(factor);
+        self.mine_kept = MINE_KEPT.div_f64(factor);
         self
     }
 
@@ -637,7 +656,17 @@ impl Desk {
             _ => None,
         };
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let rows = search_with(&self.autotask, text, me, &recent, &self.lookups).await?;
+        let rows = match me.and_then(|_| self.kept_mine(&recent)) {
+            Some(rows) => rows,
+            None => {
+                let rows = search_with(&self.autotask, text, me, &recent, &self.lookups).await?;
+                if me.is_some() && self.link.as_ref().is_some_and(DeskLink::answering) {
+                    let kept = KeptMine { rows: rows.clone(), recent, at: std::time::Instant::now() };
+                    *self.mine.lock().unwrap_or_else(|e| e.into_inner()) = Some(kept);
+                }
+                rows
+            }
+        };
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         // Keep earlier results too: the rep may act on a row while the next search runs.
         if shown.len() > 1000 {
@@ -645,6 +674,14 @@ impl Desk {
         }
         shown.extend(rows.iter().map(|r| (r.id, r.clone())));
         Ok(rows)
+    }
+
+    /// My open tickets as kept, when the desk's worker has told of no change to them since, my
+    /// last tickets are the same, and they are not too old.
+    fn kept_mine(&self, recent: &[i64]) -> Option<Vec<TicketRow>> {
+        let kept = self.mine.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = kept.as_ref().filter(|k| k.recent == recent && k.at.elapsed() < self.mine_kept)?;
+        Some(kept.rows.clone())
     }
 
     /// A ticket the rep has been shown.
@@ -726,16 +763,18 @@ impl Desk {
     pub async fn watch(&self, wait: std::time::Duration) -> Result<Watched, DeskError> {
         let me = self.me().await?;
         if let Some(link) = &self.link {
-            match link.changes(me, wait).await {
+            match link.changes(wait).await {
                 Ok(told) => {
                     // Should the worker go away, the app's own watch starts from then.
                     *self.watch.lock().await = TicketWatch::default();
                     if let Some(t) = told.threshold {
                         self.autotask.usage_told(t.used, t.limit);
                     }
+                    self.forget_mine_if_changed(&told.changes, me);
                     let changes = told
                         .changes
                         .into_iter()
+                        .filter(|c| c.open && c.assigned == Some(me))
                         .map(|c| TicketChange { id: c.id, number: c.number, title: c.title })
                         .collect();
                     return Ok(Watched { changes, from_desk_worker: true });
@@ -743,10 +782,20 @@ impl Desk {
                 Err(e) => {
                     tracing::warn!(profile = self.profile.name, "{e}");
                     link.start_afresh();
+                    *self.mine.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 }
             }
         }
         let changes = self.watch.lock().await.check(&self.autotask, me).await?;
         Ok(Watched { changes, from_desk_worker: false })
+    }
+
+    /// My open tickets are asked afresh after a change to one of them, or to one now mine.
+    fn forget_mine_if_changed(&self, changes: &[crate::desk_watch::DeskChange], me: i64) {
+        let mut kept = self.mine.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = |id: i64| kept.as_ref().is_some_and(|k| k.rows.iter().any(|r| r.id == id));
+        if changes.iter().any(|c| c.assigned == Some(me) || listed(c.id)) {
+            *kept = None;
+        }
     }
 }

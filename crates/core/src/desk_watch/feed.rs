@@ -1,8 +1,8 @@
 //! The worker's side of the desk-wide watch: per profile with `desk_watch = true`, one Autotask
-//! query per `ticket_watch_seconds` for every open ticket whose last activity is newer than the
-//! last look, kept as a numbered list of changes; and `GET /desk/changes` on the worker's
+//! query per `ticket_watch_seconds` for every ticket whose last activity is newer than the last
+//! look, kept as a numbered list of changes; and `GET /desk/changes` on the worker's
 //! listener, where each tray app (showing the desk's token) waits for the changes after its
-//! cursor, its own rep's only.
+//! cursor.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,7 @@ use crate::autotask::{self, AutotaskClient, Filter, Ticket};
 use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
 use crate::store::AsyncStore;
 
-/// The ticket status Autotask uses for "Complete": complete tickets are no rep's news.
+/// The ticket status Autotask uses for "Complete".
 const COMPLETE: i64 = 5;
 /// Each look also reaches this far behind the last one's start, for Autotask's clock being a
 /// little behind ours; what was already told is not told again.
@@ -130,15 +130,21 @@ impl Feed {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Asks Autotask once for the open tickets active since the last look and keeps those not
-    /// told yet. The first look only remembers; the worker's own writes are not news.
+    /// Asks Autotask once for the tickets active since the last look and keeps those not told
+    /// yet — completed ones too, for the apps' lists of open tickets. The first look only
+    /// remembers; the worker's own writes are not news.
     async fn look(&self, autotask: &AutotaskClient, store: &AsyncStore) -> Result<usize, autotask::Error> {
         let started = Utc::now();
         let last_look = self.kept().last_look;
         let since = last_look.unwrap_or(started) - OVERLAP;
-        let query = autotask::Query::new(Filter::gte("lastActivityDate", since.to_rfc3339()))
-            .and(Filter::noteq("status", COMPLETE))
-            .include_fields(["id", "ticketNumber", "title", "lastActivityDate", "assignedResourceID"]);
+        let query = autotask::Query::new(Filter::gte("lastActivityDate", since.to_rfc3339())).include_fields([
+            "id",
+            "ticketNumber",
+            "title",
+            "status",
+            "lastActivityDate",
+            "assignedResourceID",
+        ]);
         let tickets: Vec<Ticket> = autotask.query_all(query).await?;
         let profile = self.profile.clone();
         let ours = store.run(move |s| s.tickets_written_since(&profile, since)).await.unwrap_or_else(|e| {
@@ -160,6 +166,7 @@ impl Feed {
                 number: t.ticket_number.unwrap_or_default(),
                 title: t.title.unwrap_or_default(),
                 assigned: t.assigned_resource_id,
+                open: t.status != Some(COMPLETE),
             };
             kept.changes.push_back((newest, change));
         }
@@ -175,18 +182,13 @@ impl Feed {
         Ok(told)
     }
 
-    /// What an app asking from `after` gets: the changes for `resource` after it, or — for a
-    /// cursor of another run, or none — only where to go on from.
-    fn answer(&self, after: Option<u64>, resource: Option<i64>) -> Answer {
+    /// What an app asking from `after` gets: the changes after it (every rep's: an app tells its
+    /// rep of their own, and a ticket taken from them changes their list too), or — for a cursor
+    /// of another run, or none — only where to go on from.
+    fn answer(&self, after: Option<u64>) -> Answer {
         let newest = *self.newest.borrow();
         let changes = match after {
-            Some(after) => self
-                .kept()
-                .changes
-                .iter()
-                .filter(|(n, c)| *n > after && resource.is_none_or(|r| c.assigned == Some(r)))
-                .map(|(_, c)| c.clone())
-                .collect(),
+            Some(after) => self.kept().changes.iter().filter(|(n, _)| *n > after).map(|(_, c)| c.clone()).collect(),
             None => Vec::new(),
         };
         Answer {
@@ -229,7 +231,6 @@ async fn keep_looking(
 struct Ask {
     appliance: Option<String>,
     after: Option<String>,
-    resource: Option<i64>,
     /// Seconds to wait for news.
     wait: Option<u64>,
 }
@@ -276,5 +277,5 @@ async fn changes(State(feeds): State<Feeds>, headers: HeaderMap, Query(ask): Que
             _ = stopped => {}
         }
     }
-    axum::Json(feed.answer(after, ask.resource)).into_response()
+    axum::Json(feed.answer(after)).into_response()
 }

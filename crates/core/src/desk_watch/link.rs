@@ -99,10 +99,10 @@ impl DeskLink {
         self.url.origin().ascii_serialization()
     }
 
-    /// Waits up to `wait` for changes to the open tickets assigned to `me`. The first request
-    /// (and the first after [`DeskLink::start_afresh`]) only learns where to go on from.
-    pub async fn changes(&self, me: i64, wait: Duration) -> Result<Told, LinkError> {
-        let result = self.ask(me, wait).await;
+    /// Waits up to `wait` for changes to the desk's tickets. The first request (and the first
+    /// after [`DeskLink::start_afresh`]) only learns where to go on from.
+    pub async fn changes(&self, wait: Duration) -> Result<Told, LinkError> {
+        let result = self.ask(wait).await;
         let mut state = self.state();
         match result {
             Ok(answer) => {
@@ -121,13 +121,9 @@ impl DeskLink {
         }
     }
 
-    async fn ask(&self, me: i64, wait: Duration) -> Result<Answer, LinkError> {
+    async fn ask(&self, wait: Duration) -> Result<Answer, LinkError> {
         let cursor = self.state().cursor.clone();
-        let mut query = vec![
-            ("appliance", self.appliance.clone()),
-            ("resource", me.to_string()),
-            ("wait", wait.as_secs().to_string()),
-        ];
+        let mut query = vec![("appliance", self.appliance.clone()), ("wait", wait.as_secs().to_string())];
         query.extend(cursor.map(|c| ("after", c)));
         let url = self.worker();
         let unreachable = |e: reqwest::Error| LinkError::Unreachable { url: url.clone(), why: in_words(e) };
@@ -150,6 +146,12 @@ impl DeskLink {
             404 => LinkError::NotServed { url, appliance: self.appliance.clone(), said },
             code => LinkError::Unexpected { url, status: code, said },
         })
+    }
+
+    /// Whether the worker answered the last request.
+    pub fn answering(&self) -> bool {
+        let state = self.state();
+        state.answered.is_some() && state.failing_since.is_none()
     }
 
     /// Forgets the cursor: after the app watched by itself a while, the worker's changes of

@@ -28,6 +28,13 @@ pub struct DeskChange {
     pub title: String,
     /// The ticket's primary resource; an app tells its rep only of their own.
     pub assigned: Option<i64>,
+    /// Whether it is still open (not Complete).
+    #[serde(default = "still_open")]
+    pub open: bool,
+}
+
+fn still_open() -> bool {
+    true
 }
 
 /// The worker's answer to `GET /desk/changes`.
