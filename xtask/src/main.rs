@@ -37,6 +37,11 @@ const REQUIREMENTS: &[Requirement] = &[
         command: Some("dbus-run-session"),
         why: "a private D-Bus session for those tests",
     },
+    Requirement {
+        package: "dbus-bin",
+        command: Some("dbus-send"),
+        why: "waits for a test keyring to own its D-Bus name",
+    },
     Requirement { package: "nodejs", command: Some("node"), why: "runs the off-the-shelf Autotask client check" },
     Requirement { package: "npm", command: Some("npm"), why: "installs that client" },
     Requirement { package: "libwebkit2gtk-4.1-dev", command: None, why: "the tray app's window (Tauri on WebKitGTK)" },

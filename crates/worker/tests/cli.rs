@@ -368,6 +368,8 @@ async fn secrets_set_into_the_real_keyring_are_used_by_check() {
     let stands = Stands::start().await;
     let config = stands.config(free_port(), "client_secret_env = \"BTA_BT_SECRET\"");
     // A keyring of the test's own: its files and socket in a temporary folder, never the user's.
+    // The daemon returns before it owns the Secret Service name; asked too early, D-Bus would
+    // start a second one with no unlocked collection (seen under load), so wait for the name.
     let keyring = tempfile::tempdir().unwrap();
     let (data, run) = (keyring.path().join("data"), keyring.path().join("run"));
     for dir in [&data, &run] {
@@ -377,6 +379,11 @@ async fn secrets_set_into_the_real_keyring_are_used_by_check() {
         "set -e\n\
          printf %s keyring-password | XDG_DATA_HOME='{data}' XDG_RUNTIME_DIR='{run}' \
          gnome-keyring-daemon --replace --unlock --components=secrets >/dev/null 2>&1\n\
+         for _ in $(seq 100); do\n\
+           dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+             org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets | grep -q 'boolean true' && break\n\
+           sleep 0.1\n\
+         done\n\
          printf %s '{at_secret}' | {bin} secret set Desk autotask_password\n\
          printf '%s\\n' '{at_code}' | {bin} secret set Desk autotask_integration_code\n\
          {bin} check --config '{config}'\n",

@@ -44,7 +44,12 @@ async fn checks(client: &AutotaskClient, profile: &Profile, r: &mut Report<'_>) 
     let zone = client.zone().await?;
     r.pass(format!("Autotask zone: {} (web {})", zone.api_root, zone.web_root));
     let usage = client.refresh_usage().await?;
-    r.pass(format!("Autotask: {} of {} requests used this hour", usage.used, usage.limit));
+    let share = usage.used as f64 * 100.0 / usage.limit.max(1) as f64;
+    r.pass(format!(
+        "Autotask: {} of {} requests used this hour ({share:.0} %), by every integration of this database; \
+         past 50 % Autotask slows them all down (see docs/operating.md for what a desk uses)",
+        usage.used, usage.limit
+    ));
     notes(client, profile, r).await?;
     if profile.update_time_entry {
         time_entries(client, profile, r).await?;

@@ -28,6 +28,10 @@ const COMPLETE: i64 = 5;
 /// Each look also reaches this far behind the last one's start, for Autotask's clock being a
 /// little behind ours; what was already told is not told again.
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
+/// A ticket's last activity is the worker's own write when the worker wrote to it no earlier
+/// than this before (Autotask's clock and ours differ a little); a change by someone after it
+/// is told.
+const OWN_WRITE_SKEW: chrono::Duration = chrono::Duration::seconds(30);
 /// Most changes kept for apps that were away.
 const KEPT: usize = 5_000;
 
@@ -156,7 +160,8 @@ impl Feed {
         let mut told = 0;
         for t in tickets {
             let (Some(id), Some(active)) = (t.id, t.last_activity_date) else { continue };
-            if kept.seen.insert(id, active) == Some(active) || last_look.is_none() || ours.contains(&id) {
+            let our_write = ours.get(&id).is_some_and(|written| *written >= active - OWN_WRITE_SKEW);
+            if kept.seen.insert(id, active) == Some(active) || last_look.is_none() || our_write {
                 continue;
             }
             newest += 1;

@@ -372,18 +372,20 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// The tickets this worker wrote to since `since`: changes it made itself, which the
-    /// desk-wide watch does not tell the reps about.
+    /// When this worker last wrote to each ticket it wrote to since `since`: the desk-wide watch
+    /// does not tell the reps of the worker's own writes.
     pub fn tickets_written_since(
         &self,
         profile: &str,
         since: DateTime<Utc>,
-    ) -> Result<std::collections::HashSet<i64>, StoreError> {
+    ) -> Result<std::collections::HashMap<i64, DateTime<Utc>>, StoreError> {
         let conn = self.conn();
         let mut statement = conn.prepare(
-            "SELECT DISTINCT ticket_id FROM ledger WHERE profile = ?1 AND written_at >= ?2 AND ticket_id IS NOT NULL",
+            "SELECT ticket_id, MAX(written_at) FROM ledger
+             WHERE profile = ?1 AND written_at >= ?2 AND ticket_id IS NOT NULL GROUP BY ticket_id",
         )?;
-        let rows = statement.query_map(params![profile, millis(since)], |r| r.get::<_, i64>(0))?;
+        let rows = statement
+            .query_map(params![profile, millis(since)], |r| Ok((r.get::<_, i64>(0)?, time(r.get::<_, i64>(1)?))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
