@@ -29,9 +29,10 @@ const COMPLETE: i64 = 5;
 /// little behind ours; what was already told is not told again.
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
 /// A ticket's last activity is the worker's own write when the worker wrote to it no earlier
-/// than this before (Autotask's clock and ours differ a little); a change by someone after it
-/// is told.
-const OWN_WRITE_SKEW: chrono::Duration = chrono::Duration::seconds(30);
+/// than this before it (Autotask's clock and ours differ a little); a change someone makes after
+/// that is told. Should the worker's clock lag Autotask's by more, its own notes are told as
+/// changes — a needless notification, never a lost one.
+const OWN_WRITE_SKEW: chrono::Duration = chrono::Duration::seconds(10);
 /// Most changes kept for apps that were away.
 const KEPT: usize = 5_000;
 
@@ -219,15 +220,19 @@ async fn keep_looking(
     stopped: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stopped);
+    // Looks start every interval (not an interval after the last one ended), so a change is
+    // told within `ticket_watch_seconds` of being made.
+    let mut ticks = tokio::time::interval(feed.every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = ticks.tick() => {}
+        }
         match feed.look(&autotask, &store).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(profile = feed.profile, "desk watch: {n} ticket(s) changed"),
             Err(e) => tracing::warn!(profile = feed.profile, "desk watch: could not look at the desk's tickets: {e}"),
-        }
-        tokio::select! {
-            _ = &mut stopped => break,
-            _ = tokio::time::sleep(feed.every) => {}
         }
     }
 }
