@@ -359,13 +359,26 @@ impl App {
         }
     }
 
-    /// The texts of every element matching `css`.
+    /// The texts of every element matching `css`. A list the page redraws meanwhile is read
+    /// again (WebDriver answers StaleElementReference for an element it just found).
     pub async fn texts(&self, css: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for element in self.client.find_all(Locator::Css(css)).await.unwrap() {
-            out.push(element.text().await.unwrap_or_default());
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.client.find_all(Locator::Css(css)).await {
+                Ok(elements) => {
+                    let mut out = Vec::new();
+                    for element in elements {
+                        out.push(element.text().await.unwrap_or_default());
+                    }
+                    return out;
+                }
+                Err(e) if tries < 10 && format!("{e:?}").contains("StaleElementReference") => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("the elements '{css}' could not be read: {e:?}"),
+            }
         }
-        out
     }
 
     /// Clicks the element; one the page redrew between finding and clicking (a result list
