@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use bta_core::store::{JobState, NewEvent, Source, Store};
 use chrono::Utc;
@@ -35,6 +35,27 @@ fn child(path: &str) {
     }
 }
 
+/// Starts this test binary again as the writer. Wine's CreateProcess now and then fails with
+/// "Internal error" (1359) when the new process dies while Wine sets it up, on a loaded machine
+/// (seen once in CI); starting it is the test's means, not what it tests, so it is tried again.
+fn spawn_writer(path: &std::path::Path) -> Child {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        let started = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "kill_9_loses_nothing_that_was_acknowledged", "--nocapture", "--test-threads=1"])
+            .env(CHILD, path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        match started {
+            Ok(child) => return child,
+            Err(e) => failures.push(e.to_string()),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("the writer process could not be started: {failures:?}");
+}
+
 #[test]
 fn kill_9_loses_nothing_that_was_acknowledged() {
     if let Ok(path) = std::env::var(CHILD) {
@@ -44,13 +65,7 @@ fn kill_9_loses_nothing_that_was_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite3");
     for round in 0..5u32 {
-        let mut writer = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "kill_9_loses_nothing_that_was_acknowledged", "--nocapture", "--test-threads=1"])
-            .env(CHILD, &path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut writer = spawn_writer(&path);
         let mut acknowledged = Vec::new();
         let target = 30 + 17 * round as usize;
         let lines = BufReader::new(writer.stdout.take().unwrap()).lines();

@@ -181,7 +181,8 @@ fn open(access: ServiceAccess) -> anyhow::Result<windows_service::service::Servi
 }
 
 /// Waits until the service is in `state`, or has settled in another (not pending) state, or time
-/// runs out; returns the state it is in.
+/// runs out; returns the state it is in. A service still Running while it should stop has not
+/// taken the control up yet, so that is waited out too.
 fn wait_for(
     service: &windows_service::service::Service,
     state: ServiceState,
@@ -191,7 +192,8 @@ fn wait_for(
     loop {
         let now = service.query_status().map_err(|e| scm_error("ask about", e))?.current_state;
         let pending =
-            matches!(now, ServiceState::StartPending | ServiceState::StopPending | ServiceState::ContinuePending);
+            matches!(now, ServiceState::StartPending | ServiceState::StopPending | ServiceState::ContinuePending)
+                || (state == ServiceState::Stopped && now == ServiceState::Running);
         if now == state || !pending || Instant::now() > deadline {
             return Ok(now);
         }
@@ -255,14 +257,24 @@ fn service_main(_arguments: Vec<OsString>) {
 fn serve(config: &Path) -> anyhow::Result<()> {
     let stop = Arc::new(tokio::sync::Notify::new());
     let on_stop = stop.clone();
+    let handle = Arc::new(OnceLock::<ServiceStatusHandle>::new());
+    let on_stop_handle = handle.clone();
     let status = service_control_handler::register(NAME, move |control| match control {
         ServiceControl::Stop | ServiceControl::Shutdown => {
+            // Said before the handler returns: `service stop` asks for the state right after its
+            // control, and a state still Running there reads as a stop refused.
+            if let Some(status) = on_stop_handle.get()
+                && let Err(e) = report(*status, ServiceState::StopPending, ServiceExitCode::Win32(0))
+            {
+                tracing::warn!("{e:#}");
+            }
             on_stop.notify_one();
             ServiceControlHandlerResult::NoError
         }
         ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
         _ => ServiceControlHandlerResult::NotImplemented,
     })?;
+    let _ = handle.set(status);
     report(status, ServiceState::StartPending, ServiceExitCode::Win32(0))?;
     let result = tokio::runtime::Runtime::new().context("the async runtime could not start").and_then(|runtime| {
         runtime.block_on(async {
@@ -270,7 +282,6 @@ fn serve(config: &Path) -> anyhow::Result<()> {
             report(status, ServiceState::Running, ServiceExitCode::Win32(0))?;
             stop.notified().await;
             tracing::info!("the service control manager asked the worker to stop");
-            report(status, ServiceState::StopPending, ServiceExitCode::Win32(0))?;
             crate::finish(worker).await
         })
     });
