@@ -299,6 +299,8 @@ async fn search_finds_open_tickets_by_company_or_contact_name_in_one_request_onc
         .map(|t| t["id"].as_i64().unwrap())
         .collect();
     desk.search("outl").await.unwrap();
+    // (not typed on from the rep's last search, which would answer it from that search's rows)
+    desk.search("dynamo").await.unwrap();
     let before = log().await.len();
     let found = desk.search("outlook").await.unwrap();
     assert_eq!(ids(&found), {
@@ -307,4 +309,53 @@ async fn search_finds_open_tickets_by_company_or_contact_name_in_one_request_onc
         t
     });
     assert_eq!(asked(before).await, vec!["/ATServicesRest/v1.0/Tickets/query".to_owned()], "no name lookup");
+}
+
+/// Typing on from a search Autotask answered in full ("dyn" → "dynamo", "T20261124.00" →
+/// "T20261124.0042") is answered from that answer: the rows a search afresh finds, and no
+/// request. Deleting letters past that search asks again, and so does typing on from an answer
+/// that reached the search's limit (more tickets may match).
+#[tokio::test]
+async fn typing_on_from_a_search_answered_in_full_asks_autotask_nothing_more() {
+    let stands = Stands::start().await;
+    let config = stands.desk_config("rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@example.com\"");
+    let desk = desk::Desk::new(&config.profiles[0]).unwrap();
+    let afresh = || desk::Desk::new(&config.profiles[0]).unwrap();
+    let requests = async || stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await;
+    let count = async || requests().await.as_array().unwrap().len();
+    let ids = |rows: Vec<desk::TicketRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+
+    for (was, now) in
+        [("dyn", "dynamo"), ("mig", "miguel ortega"), ("vpn", "vpn disconnects"), ("T20261124.00", "T20261124.0042")]
+    {
+        desk.search(was).await.unwrap();
+        let before = count().await;
+        let narrowed = ids(desk.search(now).await.unwrap());
+        assert_eq!(count().await, before, "'{was}' → '{now}' asked Autotask: {}", requests().await);
+        assert!(!narrowed.is_empty());
+        assert_eq!(
+            narrowed,
+            ids(afresh().search(now).await.unwrap()),
+            "'{was}' → '{now}': the rows of a search afresh"
+        );
+    }
+
+    let before = count().await;
+    desk.search("T20261124.004").await.unwrap();
+    assert_eq!(count().await, before, "deleting a digit typed after the answered 'T20261124.00' asks nothing");
+    desk.search("T20261124.0").await.unwrap();
+    assert_eq!(count().await, before + 1, "deleting more than was typed after it asks again");
+
+    let printers: Vec<_> = (0..60)
+        .map(|n| {
+            json!({"id": 90_000 + n, "ticketNumber": format!("T20261130.{n:04}"), "title": format!("Printer jam {n}"),
+            "status": 1, "companyID": 0, "queueID": 8, "ticketType": 2, "lastActivityDate": "2026-11-30T08:00:00Z"})
+        })
+        .collect();
+    stands.post(format!("{}/_sim/records/Tickets", stands.autotask.base_url), serde_json::Value::Array(printers)).await;
+    desk.search("jam").await.unwrap();
+    let before = count().await;
+    let found = desk.search("jam 7").await.unwrap();
+    assert!(count().await > before, "the answer to 'jam' reached the limit: 'jam 7' asks Autotask");
+    assert!(found.iter().any(|r| r.title == "Printer jam 57"), "found beyond the first answer's 50");
 }

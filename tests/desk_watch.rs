@@ -2,7 +2,8 @@
 //! rep and the apps learn of their own tickets' changes from it, with no watch query of their
 //! own; a wrong token is refused; an app falls back to its own watch when the worker cannot be
 //! reached; and each session has one writer — the embedded worker stands down while the desk's
-//! worker writes, and takes over once it has not answered for the setting's minutes.
+//! worker writes, and takes over once it has not answered for the setting's minutes. The apps'
+//! searches run at the worker, so what one rep's search looked up is known for the next rep's.
 
 #![allow(clippy::unwrap_used)]
 
@@ -126,6 +127,9 @@ async fn a_wrong_token_is_refused_and_the_app_watches_by_itself() {
     }
     let other = stands.http.get(&changes).query(&[("appliance", "lab")]).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(other.status(), 404, "no profile serves appliance 'lab'");
+    let search = format!("{}/desk/search", worker.url);
+    let unshown = stands.http.get(&search).query(&[("q", "dynamo")]).send().await.unwrap();
+    assert_eq!(unshown.status(), 401, "the desk's search needs the token too");
 
     let alex = app_desk(&stands, "alex.morgan", &worker.url, "the-desk-token-of-these-tests-012345678X", 30.0);
     let watched = alex.watch(Duration::from_secs(1)).await.unwrap();
@@ -289,5 +293,92 @@ async fn my_tickets_are_asked_again_only_after_the_desk_worker_tells_of_a_change
     let now_mine = alex.search("").await.unwrap();
     assert!(!now_mine.iter().any(|t| t.id == taken), "asked again: the taken ticket is gone");
     assert_eq!(now_mine.len(), mine.len() - 1);
+    worker.service.stop().await.unwrap();
+}
+
+/// Two reps search for the same customer at the desk's worker: the second search costs Autotask
+/// one request (the tickets), the companies, contacts and devices being known from the first;
+/// with the worker gone the app searches by itself and finds the same rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_desks_searches_share_what_the_worker_looked_up() {
+    let stands = Stands::start().await;
+    let worker = desk_worker(&stands).await;
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, TOKEN, 30.0);
+    let sam = app_desk(&stands, "sam.lee", &worker.url, TOKEN, 30.0);
+    for desk in [&alex, &sam] {
+        desk.watch(Duration::ZERO).await.unwrap();
+    }
+    clear_requests(&stands).await;
+    let found = alex.search("dynamo").await.unwrap();
+    assert!(!found.is_empty() && found.iter().all(|r| !r.company.is_empty()), "{found:#?}");
+    let first: Vec<String> = requests(&stands).await.iter().map(|r| r["endpoint"].to_string()).collect();
+    assert!(first.iter().any(|e| e.contains("Companies")), "the first search looked the names up: {first:?}");
+
+    clear_requests(&stands).await;
+    assert_eq!(sam.search("dynamo").await.unwrap(), found);
+    let second = requests(&stands).await;
+    let endpoints: Vec<&str> = second.iter().filter_map(|r| r["endpoint"].as_str()).collect();
+    assert_eq!(endpoints, ["Tickets"], "the desk's lookups were shared: {second:#?}");
+    let row = found[0].id;
+    sam.session_key(row).await.expect("a row found at the worker can be acted on");
+
+    worker.service.stop().await.unwrap();
+    clear_requests(&stands).await;
+    let by_itself = sam.search("dynamo").await.unwrap();
+    assert_eq!(by_itself.iter().map(|r| r.id).collect::<Vec<_>>(), found.iter().map(|r| r.id).collect::<Vec<_>>());
+    let asked: Vec<String> = requests(&stands).await.iter().map(|r| r["endpoint"].to_string()).collect();
+    assert!(asked.iter().any(|e| e.contains("Companies")), "the app looked the names up itself: {asked:?}");
+}
+
+/// "My open tickets" at the desk's worker come from its copy of the open tickets, kept by its
+/// looks: no per-rep query, the same rows as Autotask's answer, and a ticket given to me meanwhile
+/// is in them once the worker has told of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn my_open_tickets_come_from_the_desk_workers_copy_of_the_open_tickets() {
+    let stands = Stands::start().await;
+    let worker = desk_worker(&stands).await;
+    let by_itself = |rep: &str| {
+        let config = stands.desk_config(&format!("rep_username = \"{rep}\"\nrep_email = \"{rep}@example.com\""));
+        Desk::new(&config.profiles[0]).unwrap()
+    };
+    let ids = |rows: &[bta_core::desk::TicketRow]| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, TOKEN, 30.0);
+    alex.watch(Duration::ZERO).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    clear_requests(&stands).await;
+    let mine = alex.search("").await.unwrap();
+    let asked = requests(&stands).await;
+    assert!(per_rep_ticket_queries(&asked).is_empty(), "from the worker's copy: {asked:#?}");
+    assert_eq!(mine, by_itself("alex.morgan").search("").await.unwrap(), "the same rows as Autotask's answer");
+
+    // An open ticket's whole number comes from the copy too; a completed one's is asked for.
+    let by_number = |log: &[Value]| {
+        log.iter().filter(|r| r["filter_fields"].as_array().unwrap().iter().any(|f| f == "ticketNumber")).count()
+    };
+    clear_requests(&stands).await;
+    let numbered = alex.search("t20261124.0042").await.unwrap();
+    assert_eq!(by_number(&requests(&stands).await), 0, "from the worker's copy");
+    assert_eq!(numbered, by_itself("alex.morgan").search("T20261124.0042").await.unwrap());
+    let tickets = stands.records("Tickets").await;
+    let completed = tickets.iter().find(|t| t["status"] == json!(5)).unwrap();
+    clear_requests(&stands).await;
+    let found = alex.search(completed["ticketNumber"].as_str().unwrap()).await.unwrap();
+    assert_eq!(ids(&found), [completed["id"].as_i64().unwrap()]);
+    assert_eq!(by_number(&requests(&stands).await), 1, "not in the copy of the open tickets: asked");
+
+    let given = by_itself("sam.lee").search("").await.unwrap()[0].id;
+    let records = stands.get(format!("{}/_sim/records", stands.autotask.base_url)).await;
+    let resources = records["Resources"].as_array().unwrap();
+    let alex_id = resources.iter().find(|r| r["email"] == "alex.morgan@example.com").unwrap()["id"].clone();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let change = json!({"id": given, "assignedResourceID": alex_id, "assignedResourceRoleID": 29_683_462});
+    let response = stands.autotask_api(reqwest::Method::PATCH, "Tickets").json(&change).send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let told = alex.watch(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(told.changes.iter().map(|c| c.id).collect::<Vec<_>>(), [given], "told as mine now");
+    clear_requests(&stands).await;
+    let now_mine = alex.search("").await.unwrap();
+    assert!(ids(&now_mine).contains(&given) && now_mine.len() == mine.len() + 1, "{now_mine:#?}");
+    assert!(per_rep_ticket_queries(&requests(&stands).await).is_empty());
     worker.service.stop().await.unwrap();
 }

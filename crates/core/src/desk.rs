@@ -95,8 +95,30 @@ impl Search {
     }
 }
 
+impl Search {
+    /// Whether every ticket this search finds is among those `earlier` finds, this being typed
+    /// on from it: more letters or more words ("dyna" → "dynamo", "pat" → "pat lee"), or more
+    /// of a number.
+    fn narrows(&self, earlier: &Search) -> bool {
+        match (self, earlier) {
+            (Search::Number(now), Search::Number(was)) => {
+                now.len() > was.len() && now.to_uppercase().starts_with(&was.to_uppercase())
+            }
+            (Search::Words(words), Search::Words(was_words)) => {
+                let (now, was) = (words.join(" ").to_lowercase(), was_words.join(" ").to_lowercase());
+                let names_alike = was.chars().count() >= NAME_MIN_CHARS || now.chars().count() < NAME_MIN_CHARS;
+                // A contact is matched by its first name and the last word, so a third word
+                // matches last names the earlier search did not ask for.
+                let contacts_alike = was_words.len() < 2 || words.len() == was_words.len();
+                now.len() > was.len() && now.starts_with(&was) && names_alike && contacts_alike
+            }
+            _ => false,
+        }
+    }
+}
+
 /// One ticket as the search list shows it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TicketRow {
     pub id: i64,
     pub number: String,
@@ -128,8 +150,9 @@ pub async fn search(autotask: &AutotaskClient, text: &str, me: Option<i64>) -> R
     search_with(autotask, text, me, &[], &Lookups::default()).await
 }
 
-/// Finds tickets, taking companies, contacts and devices already known from `lookups`.
-async fn search_with(
+/// Finds tickets, taking companies, contacts and devices already known from `lookups` (the
+/// app's own, or the desk's at its worker).
+pub(crate) async fn search_with(
     autotask: &AutotaskClient,
     text: &str,
     me: Option<i64>,
@@ -138,16 +161,46 @@ async fn search_with(
 ) -> Result<Vec<TicketRow>, DeskError> {
     let search = Search::parse(text);
     let recent = if search == Search::Mine { recent } else { &[] };
-    let mut tickets = match &search {
+    if let Some(tickets) = lookups.narrowed(me, &search) {
+        return listed(autotask, tickets, recent, lookups).await;
+    }
+    let found = match &search {
         Search::Words(words) => by_words(autotask, words, lookups).await?,
         _ => match search.query(me, recent) {
-            Some(query) => autotask.query_page::<Ticket>(&query).await?.items,
+            Some(query) => Found::from(autotask.query_page::<Ticket>(&query).await?.items),
             None => return Ok(Vec::new()),
         },
     };
-    // My last tickets first, the latest first; then by last activity.
+    lookups.answered(me, &search, &found);
+    listed(autotask, found.tickets, recent, lookups).await
+}
+
+/// The tickets an Autotask search found, and whether that was all of them (no query of it
+/// reached its limit), so that a search typed on from it can be answered from them.
+#[derive(Debug)]
+struct Found {
+    tickets: Vec<Ticket>,
+    complete: bool,
+}
+
+impl From<Vec<Ticket>> for Found {
+    fn from(tickets: Vec<Ticket>) -> Found {
+        let complete = tickets.len() < SEARCH_LIMIT as usize;
+        Found { tickets, complete }
+    }
+}
+
+/// Tickets as the list shows them: my last tickets first, the latest first; then by last
+/// activity; at most [`SEARCH_LIMIT`], each with its company, contact and device.
+pub(crate) async fn listed(
+    autotask: &AutotaskClient,
+    mut tickets: Vec<Ticket>,
+    recent: &[i64],
+    lookups: &Lookups,
+) -> Result<Vec<TicketRow>, DeskError> {
     let rank = |t: &Ticket| t.id.and_then(|id| recent.iter().position(|&r| r == id)).unwrap_or(RECENT);
     tickets.sort_by_key(|t| (rank(t), std::cmp::Reverse(t.last_activity_date)));
+    tickets.truncate(SEARCH_LIMIT as usize);
     let mut rows = rows(autotask, tickets, lookups).await?;
     for row in &mut rows {
         row.recent = recent.contains(&row.id);
@@ -165,11 +218,11 @@ const NAMES_MAX: usize = 20;
 /// whose name has them all ("dynamo", "pat lee"). Names the desk already knows cost nothing —
 /// one request in all; otherwise companies and contacts are looked up beside the title search,
 /// and their open tickets asked next (then known, so the next search takes one request).
-async fn by_words(autotask: &AutotaskClient, words: &[String], lookups: &Lookups) -> Result<Vec<Ticket>, DeskError> {
+async fn by_words(autotask: &AutotaskClient, words: &[String], lookups: &Lookups) -> Result<Found, DeskError> {
     let titled = Filter::all_of(words.iter().map(|w| Filter::contains("title", w.clone())));
     let tickets = |filter: Filter| async move {
         let query = Query::new(filter).max_records(SEARCH_LIMIT);
-        Ok::<_, DeskError>(autotask.query_page::<Ticket>(&query).await?.items)
+        Ok::<_, DeskError>(Found::from(autotask.query_page::<Ticket>(&query).await?.items))
     };
     let text = words.join(" ").to_lowercase();
     if text.chars().count() < NAME_MIN_CHARS {
@@ -177,7 +230,9 @@ async fn by_words(autotask: &AutotaskClient, words: &[String], lookups: &Lookups
     }
     let known = lookups.known_names(words);
     if let Some(theirs) = known.open_tickets() {
-        return tickets(Filter::any_of([titled, theirs])).await;
+        let mut found = tickets(Filter::any_of([titled, theirs])).await?;
+        found.complete &= !known.capped();
+        return Ok(found);
     }
     if lookups.matched_no_names(&text) {
         return tickets(titled).await;
@@ -187,9 +242,11 @@ async fn by_words(autotask: &AutotaskClient, words: &[String], lookups: &Lookups
         lookups.no_names_for(text);
         return Ok(found);
     };
-    for ticket in tickets(theirs).await? {
-        if !found.iter().any(|t| t.id == ticket.id) {
-            found.push(ticket);
+    let theirs = tickets(theirs).await?;
+    found.complete &= theirs.complete && !names.capped();
+    for ticket in theirs.tickets {
+        if !found.tickets.iter().any(|t| t.id == ticket.id) {
+            found.tickets.push(ticket);
         }
     }
     Ok(found)
@@ -214,6 +271,11 @@ impl Names {
         }
         (!whose.is_empty()).then(|| Filter::all_of([Filter::noteq("status", COMPLETE), Filter::any_of(whose)]))
     }
+
+    /// Whether as many matched as are taken: more may have.
+    fn capped(&self) -> bool {
+        self.companies.len() >= NAMES_MAX || self.contacts.len() >= NAMES_MAX
+    }
 }
 
 /// Whether a name has every word of a search in it, in any case.
@@ -233,6 +295,10 @@ const LOOKUP_TTL: std::time::Duration = std::time::Duration::from_secs(4 * 3600)
 /// How long a search that matched no company or contact by name is remembered (a customer
 /// added meanwhile is found by name after this long).
 const NAMELESS_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// How long a rep's search that Autotask answered in full answers the searches they type on
+/// from it ("dyna" → "dynamo"): time to finish typing; a ticket made meanwhile is found by
+/// the rep's next search anew.
+const NARROWING_TTL: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Records looked up by id, kept for [`LOOKUP_TTL`].
 #[derive(Debug)]
@@ -283,6 +349,11 @@ impl<V: Clone> Cache<V> {
 }
 
 impl<V: Clone> Cache<V> {
+    /// A known record, however long ago it was looked up.
+    fn get(&self, id: i64) -> Option<V> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&id).map(|(value, _)| value.clone())
+    }
+
     /// Keeps records found another way (by name).
     fn keep(&self, found: impl IntoIterator<Item = (i64, V)>) {
         let mut entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -314,22 +385,102 @@ pub struct Lookups {
     /// Searches that matched no company or contact by name, with when: typing on after one
     /// ("outl" → "outlook") can only match fewer, so it does not ask again.
     nameless: Mutex<Vec<(String, std::time::Instant)>>,
+    /// How long a search answered in full answers the next ([`NARROWING_TTL`]).
+    narrowing_kept: std::time::Duration,
+    /// Each rep's last search that Autotask answered in full (by resource id; a worker serves
+    /// a whole desk), for the searches they type on from it.
+    answered: Mutex<HashMap<Option<i64>, Answered>>,
+}
+
+/// A search Autotask answered in full, and when.
+#[derive(Debug)]
+struct Answered {
+    search: Search,
+    tickets: Vec<Ticket>,
+    at: std::time::Instant,
 }
 
 impl Default for Lookups {
     fn default() -> Self {
-        Lookups {
-            kept: LOOKUP_TTL,
-            nameless_kept: NAMELESS_TTL,
-            companies: Cache::default(),
-            contacts: Cache::default(),
-            devices: Cache::default(),
-            nameless: Mutex::default(),
-        }
+        Lookups::kept_for(LOOKUP_TTL)
     }
 }
 
 impl Lookups {
+    /// Lookups taken as current for `kept`; a search that matched no name is remembered for the
+    /// same share of it as [`NAMELESS_TTL`] is of [`LOOKUP_TTL`].
+    pub(crate) fn kept_for(kept: std::time::Duration) -> Lookups {
+        let share = kept.as_secs_f64() / LOOKUP_TTL.as_secs_f64();
+        Lookups {
+            kept,
+            nameless_kept: NAMELESS_TTL.mul_f64(share),
+            companies: Cache::default(),
+            contacts: Cache::default(),
+            devices: Cache::default(),
+            nameless: Mutex::default(),
+            narrowing_kept: NARROWING_TTL.mul_f64(share),
+            answered: Mutex::default(),
+        }
+    }
+
+    /// Remembers a rep's search by words or number that Autotask answered in full.
+    fn answered(&self, me: Option<i64>, search: &Search, found: &Found) {
+        if !found.complete || !matches!(search, Search::Words(_) | Search::Number(_)) {
+            return;
+        }
+        let mut answered = self.answered.lock().unwrap_or_else(|e| e.into_inner());
+        answered.retain(|_, a| a.at.elapsed() < self.narrowing_kept);
+        let at = std::time::Instant::now();
+        answered.insert(me, Answered { search: search.clone(), tickets: found.tickets.clone(), at });
+    }
+
+    /// The tickets of a search the rep typed on from their last one that Autotask answered in
+    /// full a moment ago: those of that answer this search matches, without asking again.
+    /// None when there is no such answer, or a name it needs is not known here.
+    fn narrowed(&self, me: Option<i64>, search: &Search) -> Option<Vec<Ticket>> {
+        let answered = self.answered.lock().unwrap_or_else(|e| e.into_inner());
+        let earlier =
+            answered.get(&me).filter(|a| a.at.elapsed() < self.narrowing_kept && search.narrows(&a.search))?;
+        let mut tickets = Vec::new();
+        for ticket in &earlier.tickets {
+            if self.finds(search, ticket)? {
+                tickets.push(ticket.clone());
+            }
+        }
+        Some(tickets)
+    }
+
+    /// Whether Autotask finds `ticket` for `search`, told from the ticket and the names known
+    /// here; none when its company or contact is not known.
+    fn finds(&self, search: &Search, ticket: &Ticket) -> Option<bool> {
+        match search {
+            Search::Number(number) => {
+                let numbered = ticket.ticket_number.as_deref().map(str::to_uppercase);
+                Some(numbered.is_some_and(|n| n.starts_with(&number.to_uppercase())))
+            }
+            Search::Words(words) => self.finds_by_words(words, ticket),
+            Search::Mine | Search::Digits(_) => None,
+        }
+    }
+
+    fn finds_by_words(&self, words: &[String], ticket: &Ticket) -> Option<bool> {
+        if name_has(ticket.title.as_deref().unwrap_or(""), words) {
+            return Some(true);
+        }
+        if words.join(" ").chars().count() < NAME_MIN_CHARS || ticket.status == Some(COMPLETE) {
+            return Some(false);
+        }
+        let company = match ticket.company_id {
+            Some(id) => name_has(&self.companies.get(id)?, words),
+            None => false,
+        };
+        let contact = match ticket.contact_id {
+            Some(id) => name_has(&full_name(&self.contacts.get(id)?), words),
+            None => false,
+        };
+        Some(company || contact)
+    }
+
     /// Companies and contacts already known whose name has every word.
     fn known_names(&self, words: &[String]) -> Names {
         Names {
@@ -486,6 +637,20 @@ mod tests {
         assert_eq!(Search::parse("Teams camera"), Search::Words(vec!["Teams".into(), "camera".into()]));
         assert!(Search::Mine.query(None, &[]).is_none(), "my tickets need to know who I am");
     }
+
+    #[test]
+    fn only_typing_on_narrows_an_earlier_search() {
+        let narrows = |now: &str, was: &str| Search::parse(now).narrows(&Search::parse(was));
+        assert!(narrows("dynamo", "dyna") && narrows("Dynamo", "dyna") && narrows("pat lee", "pat"));
+        assert!(narrows("pat lee", "pat le") && narrows("T20261124.0042", "T20261124.004"));
+        assert!(!narrows("dyna", "dynamo"), "deleting letters widens");
+        assert!(!narrows("dynamo", "dynamo"), "the same search again asks afresh");
+        assert!(!narrows("dynamo", "dy"), "names are matched from three letters on: 'dy' did not ask for them");
+        assert!(!narrows("pat lee ann", "pat lee"), "a third word moves the contact's last-name word");
+        assert!(!narrows("pat lee", "lee"), "the same words in another order are another search");
+        assert!(!narrows("72011", "7201"), "an id is not narrowed by more digits");
+        assert!(!narrows("T2026 x", "T2026"), "a number is not narrowed by words");
+    }
 }
 
 /// Watches the rep's open tickets for changes made in Autotask, with one query per look.
@@ -622,8 +787,7 @@ impl Desk {
     /// Keeps what it looked up `factor` times shorter: a benchmark's compressed day keeps it as
     /// long in its own time as a real day would.
     pub fn in_compressed_time(mut self, factor: f64) -> Desk {
-        self.lookups.kept = LOOKUP_TTL.div_f64(factor);
-        self.lookups.nameless_kept = NAMELESS_TTL.div_f64(factor);
+        self.lookups = Lookups::kept_for(LOOKUP_TTL.div_f64(factor));
         self.mine_kept = MINE_KEPT.div_f64(factor);
         self
     }
@@ -659,7 +823,7 @@ impl Desk {
         let rows = match me.and_then(|_| self.kept_mine(&recent)) {
             Some(rows) => rows,
             None => {
-                let rows = search_with(&self.autotask, text, me, &recent, &self.lookups).await?;
+                let rows = self.search_anew(text, me, &recent).await?;
                 if me.is_some() && self.link.as_ref().is_some_and(DeskLink::answering) {
                     let kept = KeptMine { rows: rows.clone(), recent, at: std::time::Instant::now() };
                     *self.mine.lock().unwrap_or_else(|e| e.into_inner()) = Some(kept);
@@ -674,6 +838,18 @@ impl Desk {
         }
         shown.extend(rows.iter().map(|r| (r.id, r.clone())));
         Ok(rows)
+    }
+
+    /// Searches at the desk's worker while it answers (the desk's lookups shared, no request of
+    /// this app's); by itself otherwise, or when the worker's search fails.
+    async fn search_anew(&self, text: &str, me: Option<i64>, recent: &[i64]) -> Result<Vec<TicketRow>, DeskError> {
+        if let Some(link) = self.link.as_ref().filter(|l| l.answering()) {
+            match link.search(text, me, recent).await {
+                Ok(rows) => return Ok(rows),
+                Err(e) => tracing::warn!(profile = self.profile.name, "searching by itself: {e}"),
+            }
+        }
+        search_with(&self.autotask, text, me, recent, &self.lookups).await
     }
 
     /// My open tickets as kept, when the desk's worker has told of no change to them since, my

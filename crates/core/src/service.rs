@@ -88,11 +88,9 @@ impl Service {
         }
         let intake = match mode {
             Mode::Headless { listener } => {
-                let feeds = crate::desk_watch::feed::Feeds::new(&config, stop.subscribe());
-                let looks = feeds
-                    .start_looking(&config, &store, &until_stopped)
+                let feeds = crate::desk_watch::feed::Feeds::new(&config, stop.subscribe())
                     .map_err(|e| SetupError { profile: "(desk watch)".to_owned(), message: e.to_string() })?;
-                tasks.extend(looks);
+                tasks.extend(feeds.start_looking(&store, &until_stopped));
                 let intake = crate::intake::Intake::new(config.clone(), store, wake).with_desk_watch(feeds);
                 Some(match &config.tls {
                     Some(files) => {

@@ -59,6 +59,9 @@ pub struct Limiter {
     pacing: Mutex<Pacing>,
 }
 
+/// How many intervals apart the threshold is read while under a quarter of it is used.
+const LOW_USE_READINGS_APART: u32 = 3;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -117,13 +120,26 @@ impl Limiter {
         tokio::time::sleep_until(slot.into()).await;
     }
 
+    /// How long a reading stands: [`Limits::threshold_check_interval`], and three times that
+    /// while less than a quarter is used — each reading is a request too (a rep's app alone read
+    /// it about as often as it watched), and from under a quarter the database takes more than
+    /// one interval at the full rate of 10,000 an hour to reach half.
+    fn reading_stands(&self, usage: Option<Usage>) -> Duration {
+        match usage {
+            Some(u) if u.pressure == Pressure::Normal && u.used * 4 < u.limit => {
+                self.limits.threshold_check_interval * LOW_USE_READINGS_APART
+            }
+            _ => self.limits.threshold_check_interval,
+        }
+    }
+
     /// Whether it is time to read `ThresholdInformation` again; claims the check if so.
     pub fn check_due(&self) -> bool {
         let mut pacing = lock(&self.pacing);
         let due = match pacing.last_check {
             None => true,
             Some(at) => {
-                at.elapsed() >= self.limits.threshold_check_interval
+                at.elapsed() >= self.reading_stands(pacing.usage)
                     || pacing.requests_since_check >= self.limits.threshold_check_requests
             }
         };
@@ -188,5 +204,22 @@ mod tests {
         assert!(limiter.check_due());
         limiter.note_exhausted();
         assert!(limiter.check_due());
+    }
+
+    #[test]
+    fn a_threshold_little_used_is_read_less_often() {
+        // Short, so that "read that long ago" stays after this machine's boot.
+        let limits = Limits { threshold_check_interval: Duration::from_millis(100), ..Limits::default() };
+        let interval = limits.threshold_check_interval;
+        let limiter = Limiter::new(limits);
+        let read_ago = |ago: Duration, usage: Usage| {
+            limiter.record(usage);
+            lock(&limiter.pacing).last_check = Some(Instant::now() - ago);
+            limiter.check_due()
+        };
+        assert!(!read_ago(interval * 2, Usage::new(2_000, 10_000)), "a fifth used: the reading stands 3 intervals");
+        assert!(read_ago(interval * 3, Usage::new(2_000, 10_000)));
+        assert!(read_ago(interval, Usage::new(2_500, 10_000)), "a quarter used: every interval");
+        assert!(!read_ago(interval / 2, Usage::new(9_000, 10_000)));
     }
 }

@@ -215,7 +215,7 @@ pub const FIELDS: &[Field] = &[
         "desk_worker_url",
         "The desk's worker",
         Kind::Text,
-        "Where the desk runs bt-autotask-worker (https://server:8180): it watches your tickets and writes your sessions",
+        "Where the desk runs bt-autotask-worker (https://server:8180): it watches your tickets, searches for you and writes your sessions",
     ),
     field(
         DESKTOP,

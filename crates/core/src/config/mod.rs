@@ -168,6 +168,9 @@ pub struct WorkerConfig {
     pub release_window_after: Option<std::time::Duration>,
     /// Finished jobs, their events, activity and the ledger are pruned once this old.
     pub retention: chrono::Duration,
+    /// How long the worker takes a company, contact or device it looked up for the desk's
+    /// searches as current.
+    pub lookup_keep: std::time::Duration,
     pub profiles: Vec<Profile>,
 }
 
@@ -176,7 +179,7 @@ pub struct WorkerConfig {
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
 
 /// How long the tray app's hidden window is kept unless the configuration says otherwise.
 pub const DEFAULT_RELEASE_WINDOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
@@ -217,6 +220,9 @@ impl WorkerConfig {
         // Fractions of a day are for trying pruning out (the soak benchmark); a desk keeps days.
         let retention_days = top.number("retention_days", 0.001..=3650.0).unwrap_or(90.0);
         let retention = chrono::Duration::milliseconds((retention_days * 86_400_000.0) as i64);
+        // Fractions of a minute are for compressed days (the desk benchmark); a desk keeps hours.
+        let lookup_keep_minutes = top.number("lookup_keep_minutes", 0.001..=10_080.0).unwrap_or(240.0);
+        let lookup_keep = std::time::Duration::from_secs_f64(lookup_keep_minutes * 60.0);
         let tls = match (top.string("tls_certificate_file"), top.string("tls_key_file")) {
             (Some(certificate), Some(key)) => {
                 let files = crate::intake::tls::TlsFiles { certificate: base.join(certificate), key: base.join(key) };
@@ -268,6 +274,7 @@ impl WorkerConfig {
                 global_shortcut,
                 release_window_after,
                 retention,
+                lookup_keep,
                 profiles,
             })
         } else {

@@ -170,6 +170,16 @@ fn retention_is_days_with_fractions_allowed_and_said_in_words() {
 }
 
 #[test]
+fn the_desks_lookups_are_kept_minutes_four_hours_unless_said() {
+    let profile = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
+    let with = |text: &str| WorkerConfig::parse(&format!("{text}\n{profile}"), Path::new("."), &store_for("Desk"));
+    assert_eq!(with("").unwrap().lookup_keep, std::time::Duration::from_secs(4 * 3600));
+    assert_eq!(with("lookup_keep_minutes = 0.5").unwrap().lookup_keep, std::time::Duration::from_secs(30));
+    let err = with("lookup_keep_minutes = 0").unwrap_err().to_string();
+    assert!(err.contains("key 'lookup_keep_minutes': is 0; it must be from 0.001 to 10080"), "{err}");
+}
+
+#[test]
 fn the_desk_wide_watch_is_served_or_followed_with_the_desks_token() {
     let text = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
     let parse = |extra: &str, token: Option<&str>| {

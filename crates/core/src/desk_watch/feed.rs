@@ -2,7 +2,8 @@
 //! query per `ticket_watch_seconds` for every ticket whose last activity is newer than the last
 //! look, kept as a numbered list of changes; and `GET /desk/changes` on the worker's
 //! listener, where each tray app (showing the desk's token) waits for the changes after its
-//! cursor.
+//! cursor. The feed also keeps a copy of the desk's open tickets, current as of its last look,
+//! and answers the desk's searches ([`super::search`]) with its client.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -14,13 +15,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::{Answer, DeskChange, LONGEST_WAIT, PATH, Threshold, same_token};
+use super::{Answer, DeskChange, LONGEST_WAIT, PATH, SEARCH_PATH, Threshold, same_token};
 use crate::Secret;
 use crate::autotask::{self, AutotaskClient, Filter, Ticket};
 use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
+use crate::desk::Lookups;
 use crate::store::AsyncStore;
 
 /// The ticket status Autotask uses for "Complete".
@@ -35,6 +38,8 @@ const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
 const OWN_WRITE_SKEW: chrono::Duration = chrono::Duration::seconds(10);
 /// Most changes kept for apps that were away.
 const KEPT: usize = 5_000;
+/// Most open tickets copied; a database with more is asked for each rep's open tickets.
+const OPEN_COPIED: usize = 20_000;
 
 /// Every profile's feed, by appliance id (as `/ERSPost?appliance=` names them).
 #[derive(Debug, Clone, Default)]
@@ -44,11 +49,15 @@ pub struct Feeds {
     stopping: Option<watch::Receiver<bool>>,
 }
 
-/// One profile's changes.
+/// One profile's changes, and what its searches for the desk looked up.
 #[derive(Debug)]
 pub struct Feed {
     profile: String,
     token: Secret,
+    /// The worker's client for this profile: its looks, the desk's searches, one threshold.
+    pub(super) autotask: AutotaskClient,
+    /// Companies, contacts and devices looked up for any rep's search, for every rep's next.
+    pub(super) lookups: Lookups,
     writes_sessions: bool,
     every: Duration,
     /// Tells a restarted worker's cursors from the last run's.
@@ -58,6 +67,19 @@ pub struct Feed {
     newest: watch::Sender<u64>,
     /// The threshold as last read by this feed's client.
     threshold: Mutex<Option<Threshold>>,
+    /// The desk's open tickets as of the last look: "my open tickets" without asking Autotask.
+    open: Mutex<OpenCopy>,
+}
+
+/// The feed's copy of every open ticket.
+#[derive(Debug, Default)]
+enum OpenCopy {
+    /// Made at the first look (again at the next after a failure).
+    #[default]
+    NotYet,
+    Kept(HashMap<i64, Ticket>),
+    /// More than [`OPEN_COPIED`] open tickets: not copied.
+    TooMany,
 }
 
 #[derive(Debug, Default)]
@@ -71,19 +93,15 @@ struct Kept {
 
 impl Feeds {
     /// The feeds of the enabled profiles that serve the desk-wide watch.
-    pub fn new(config: &WorkerConfig, stopping: watch::Receiver<bool>) -> Feeds {
-        let by_appliance = config
-            .profiles
-            .iter()
-            .filter(|p| !p.disabled)
-            .filter_map(|p| match &p.desk {
-                DeskRole::Serves { token } => {
-                    Some((p.appliance_id.to_lowercase(), Arc::new(Feed::new(p, token.clone(), config.ticket_watch))))
-                }
-                _ => None,
-            })
-            .collect();
-        Feeds { by_appliance, stopping: Some(stopping) }
+    pub fn new(config: &WorkerConfig, stopping: watch::Receiver<bool>) -> Result<Feeds, autotask::Error> {
+        let mut by_appliance = HashMap::new();
+        for profile in config.profiles.iter().filter(|p| !p.disabled) {
+            if let DeskRole::Serves { token } = &profile.desk {
+                let feed = Feed::new(profile, token.clone(), config)?;
+                by_appliance.insert(profile.appliance_id.to_lowercase(), Arc::new(feed));
+            }
+        }
+        Ok(Feeds { by_appliance, stopping: Some(stopping) })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -91,44 +109,119 @@ impl Feeds {
     }
 
     /// Starts each feed's looks at Autotask, until `stopped` completes.
-    pub fn start_looking<F>(
-        &self,
-        config: &WorkerConfig,
-        store: &AsyncStore,
-        stopped: impl Fn() -> F,
-    ) -> Result<Vec<tokio::task::JoinHandle<()>>, autotask::Error>
+    pub fn start_looking<F>(&self, store: &AsyncStore, stopped: impl Fn() -> F) -> Vec<tokio::task::JoinHandle<()>>
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        let mut tasks = Vec::new();
-        for feed in self.by_appliance.values() {
-            let Some(profile) = config.profile(&feed.profile) else { continue };
-            let autotask = AutotaskClient::new(profile.autotask.clone())?;
-            tasks.push(tokio::spawn(keep_looking(feed.clone(), autotask, store.clone(), stopped())));
-        }
-        Ok(tasks)
+        self.by_appliance
+            .values()
+            .map(|feed| tokio::spawn(keep_looking(feed.clone(), store.clone(), stopped())))
+            .collect()
     }
 
-    /// `GET /desk/changes`, for the worker's listener.
+    /// `GET /desk/changes` and `GET /desk/search`, for the worker's listener.
     pub fn routes(self) -> Router {
-        Router::new().route(PATH, get(changes)).with_state(self)
+        Router::new().route(PATH, get(changes)).route(SEARCH_PATH, get(super::search::search)).with_state(self)
+    }
+
+    /// The feed of the appliance asked for, when the request shows its desk token; else the
+    /// answer that says what is wrong (never echoing what was shown).
+    pub(super) fn serving(
+        &self,
+        appliance: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Result<Arc<Feed>, (StatusCode, String)> {
+        let appliance = appliance.unwrap_or("default").to_lowercase();
+        let Some(feed) = self.by_appliance.get(&appliance) else {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no profile of this worker serves a desk watch for appliance '{appliance}'; set desk_watch = true in its profile"
+                ),
+            ));
+        };
+        let shown =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        if !shown.is_some_and(|t| same_token(t.as_bytes(), feed.token.expose().as_bytes())) {
+            tracing::warn!(profile = feed.profile, "desk watch: refused a request without the desk's token");
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "the desk token is missing or wrong; enter the desk's token in Settings (the worker's administrator has it)"
+                    .to_owned(),
+            ));
+        }
+        Ok(feed.clone())
     }
 }
 
 impl Feed {
-    fn new(profile: &Profile, token: Secret, every: Duration) -> Feed {
+    fn new(profile: &Profile, token: Secret, config: &WorkerConfig) -> Result<Feed, autotask::Error> {
         let has_session_ends = |events: &[SeedEvent]| events.contains(&SeedEvent::SupportSessionEnd);
-        Feed {
+        Ok(Feed {
             profile: profile.name.clone(),
             token,
+            autotask: AutotaskClient::new(profile.autotask.clone())?,
+            lookups: Lookups::kept_for(config.lookup_keep),
             writes_sessions: has_session_ends(&profile.outbound_event_types)
                 || has_session_ends(&profile.polling_event_types),
-            every,
+            every: config.ticket_watch,
             epoch: rand::random::<u64>() >> 12,
             state: Mutex::new(Kept::default()),
             newest: watch::Sender::new(0),
             threshold: Mutex::new(None),
+            open: Mutex::new(OpenCopy::NotYet),
+        })
+    }
+
+    fn open(&self) -> std::sync::MutexGuard<'_, OpenCopy> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Copies every open ticket (at the first look; the look that follows brings in what changed
+    /// meanwhile).
+    async fn copy_open_tickets(&self) {
+        let query = autotask::Query::new(Filter::noteq("status", COMPLETE));
+        let tickets: Result<Vec<Ticket>, _> = self.autotask.query(query).take(OPEN_COPIED + 1).try_collect().await;
+        *self.open() = match tickets {
+            Ok(tickets) if tickets.len() > OPEN_COPIED => {
+                tracing::info!(profile = self.profile, "desk watch: more than {OPEN_COPIED} open tickets, not copied");
+                OpenCopy::TooMany
+            }
+            Ok(tickets) => OpenCopy::Kept(tickets.into_iter().filter_map(|t| Some((t.id?, t))).collect()),
+            Err(e) => {
+                tracing::warn!(profile = self.profile, "desk watch: the open tickets could not be copied: {e}");
+                OpenCopy::NotYet
+            }
+        };
+    }
+
+    /// A rep's open tickets and those of `recent` that are open, from the copy; with the ids of
+    /// `recent` it does not have (completed ones). `None` while there is no copy.
+    pub(super) fn open_tickets_of(&self, me: i64, recent: &[i64]) -> Option<(Vec<Ticket>, Vec<i64>)> {
+        let open = self.open();
+        let OpenCopy::Kept(copy) = &*open else { return None };
+        let mut tickets: Vec<Ticket> = copy.values().filter(|t| t.assigned_resource_id == Some(me)).cloned().collect();
+        let mut missing = Vec::new();
+        for id in recent {
+            match copy.get(id) {
+                Some(t) if t.assigned_resource_id != Some(me) => tickets.push(t.clone()),
+                Some(_) => {}
+                None => missing.push(*id),
+            }
         }
+        Some((tickets, missing))
+    }
+
+    /// The open ticket of a whole number (`T<yyyymmdd>.<nnnn>`, which no other number begins
+    /// with), from the copy; `None` when it is not there (completed, or newer than the last look).
+    pub(super) fn open_ticket_numbered(&self, number: &str) -> Option<Ticket> {
+        let whole = number.len() == 14
+            && number.as_bytes()[9] == b'.'
+            && number.bytes().enumerate().all(|(i, b)| i == 0 || i == 9 || b.is_ascii_digit());
+        let open = self.open();
+        let OpenCopy::Kept(copy) = &*open else { return None };
+        let numbered = |t: &&Ticket| t.ticket_number.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(number));
+        whole.then(|| copy.values().find(numbered).cloned()).flatten()
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -138,19 +231,18 @@ impl Feed {
     /// Asks Autotask once for the tickets active since the last look and keeps those not told
     /// yet — completed ones too, for the apps' lists of open tickets. The first look only
     /// remembers; the worker's own writes are not news.
-    async fn look(&self, autotask: &AutotaskClient, store: &AsyncStore) -> Result<usize, autotask::Error> {
+    async fn look(&self, store: &AsyncStore) -> Result<usize, autotask::Error> {
+        let autotask = &self.autotask;
         let started = Utc::now();
         let last_look = self.kept().last_look;
         let since = last_look.unwrap_or(started) - OVERLAP;
-        let query = autotask::Query::new(Filter::gte("lastActivityDate", since.to_rfc3339())).include_fields([
-            "id",
-            "ticketNumber",
-            "title",
-            "status",
-            "lastActivityDate",
-            "assignedResourceID",
-        ]);
+        if matches!(*self.open(), OpenCopy::NotYet) {
+            self.copy_open_tickets().await;
+        }
+        // Whole tickets, for the copy of the open ones.
+        let query = autotask::Query::new(Filter::gte("lastActivityDate", since.to_rfc3339()));
         let tickets: Vec<Ticket> = autotask.query_all(query).await?;
+        self.keep_open(&tickets);
         let profile = self.profile.clone();
         let ours = store.run(move |s| s.tickets_written_since(&profile, since)).await.unwrap_or_else(|e| {
             tracing::warn!("the worker's own writes could not be read: {e}");
@@ -188,6 +280,20 @@ impl Feed {
         Ok(told)
     }
 
+    /// Brings the copy of the open tickets up to what a look found.
+    fn keep_open(&self, tickets: &[Ticket]) {
+        let mut open = self.open();
+        let OpenCopy::Kept(copy) = &mut *open else { return };
+        for t in tickets {
+            let Some(id) = t.id else { continue };
+            if t.status == Some(COMPLETE) {
+                copy.remove(&id);
+            } else {
+                copy.insert(id, t.clone());
+            }
+        }
+    }
+
     /// What an app asking from `after` gets: the changes after it (every rep's: an app tells its
     /// rep of their own, and a ticket taken from them changes their list too), or — for a cursor
     /// of another run, or none — only where to go on from.
@@ -213,12 +319,7 @@ impl Feed {
     }
 }
 
-async fn keep_looking(
-    feed: Arc<Feed>,
-    autotask: AutotaskClient,
-    store: AsyncStore,
-    stopped: impl std::future::Future<Output = ()>,
-) {
+async fn keep_looking(feed: Arc<Feed>, store: AsyncStore, stopped: impl std::future::Future<Output = ()>) {
     tokio::pin!(stopped);
     // Looks start every interval (not an interval after the last one ended), so a change is
     // told within `ticket_watch_seconds` of being made.
@@ -229,7 +330,7 @@ async fn keep_looking(
             _ = &mut stopped => break,
             _ = ticks.tick() => {}
         }
-        match feed.look(&autotask, &store).await {
+        match feed.look(&store).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(profile = feed.profile, "desk watch: {n} ticket(s) changed"),
             Err(e) => tracing::warn!(profile = feed.profile, "desk watch: could not look at the desk's tickets: {e}"),
@@ -245,30 +346,11 @@ struct Ask {
     wait: Option<u64>,
 }
 
-fn refuse(status: StatusCode, message: String) -> Response {
-    (status, message).into_response()
-}
-
 async fn changes(State(feeds): State<Feeds>, headers: HeaderMap, Query(ask): Query<Ask>) -> Response {
-    let appliance = ask.appliance.as_deref().unwrap_or("default").to_lowercase();
-    let Some(feed) = feeds.by_appliance.get(&appliance) else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no profile of this worker serves a desk watch for appliance '{appliance}'; set desk_watch = true in its profile"
-            ),
-        );
+    let feed = match feeds.serving(ask.appliance.as_deref(), &headers) {
+        Ok(feed) => feed,
+        Err(refused) => return refused.into_response(),
     };
-    let shown =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if !shown.is_some_and(|t| same_token(t.as_bytes(), feed.token.expose().as_bytes())) {
-        tracing::warn!(profile = feed.profile, "desk watch: refused a request without the desk's token");
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "the desk token is missing or wrong; enter the desk's token in Settings (the worker's administrator has it)"
-                .to_owned(),
-        );
-    }
     let after = ask.after.as_deref().and_then(|c| feed.position(c));
     let wait = Duration::from_secs(ask.wait.unwrap_or(0)).min(LONGEST_WAIT);
     if let Some(after) = after

@@ -8,13 +8,19 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use super::{Answer, DeskChange, PATH, Threshold};
+use super::{Answer, DeskChange, PATH, SEARCH_PATH, Threshold};
 use crate::Secret;
+use crate::desk::TicketRow;
+
+/// Longest a search at the desk's worker may take before the app searches by itself.
+const SEARCH_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Why the desk's worker gave no changes.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LinkError {
-    #[error("the desk's worker at {url} cannot be reached ({why}); this app watches your tickets itself meanwhile")]
+    #[error(
+        "the desk's worker at {url} cannot be reached ({why}); this app watches your tickets and searches by itself meanwhile"
+    )]
     Unreachable { url: String, why: String },
     #[error(
         "the desk's worker at {url} refused this app's desk token; enter the desk's token again in Settings (the worker's administrator has it)"
@@ -47,6 +53,7 @@ pub struct Told {
 pub struct DeskLink {
     http: reqwest::Client,
     url: Url,
+    search_url: Url,
     appliance: String,
     token: Secret,
     takeover_after: Duration,
@@ -70,6 +77,8 @@ impl DeskLink {
     pub fn new(url: &Url, appliance: &str, token: Secret, takeover_after: Duration) -> Result<DeskLink, String> {
         let mut changes = url.join(PATH).map_err(|e| format!("desk_worker_url '{url}' cannot be used ({e})"))?;
         changes.set_query(None);
+        let search_url =
+            changes.join(SEARCH_PATH).map_err(|e| format!("desk_worker_url '{url}' cannot be used ({e})"))?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
@@ -77,6 +86,7 @@ impl DeskLink {
         Ok(DeskLink {
             http,
             url: changes,
+            search_url,
             appliance: appliance.to_owned(),
             token,
             takeover_after,
@@ -125,20 +135,40 @@ impl DeskLink {
         let cursor = self.state().cursor.clone();
         let mut query = vec![("appliance", self.appliance.clone()), ("wait", wait.as_secs().to_string())];
         query.extend(cursor.map(|c| ("after", c)));
+        self.get(&self.url, &query, wait + Duration::from_secs(15)).await
+    }
+
+    /// Searches as the rep typed `text` at the desk's worker, with its lookups shared by the desk;
+    /// `me` is the rep's resource id and `recent` their last tickets, for "my open tickets".
+    pub async fn search(&self, text: &str, me: Option<i64>, recent: &[i64]) -> Result<Vec<TicketRow>, LinkError> {
+        let recent: Vec<String> = recent.iter().map(i64::to_string).collect();
+        let mut query =
+            vec![("appliance", self.appliance.clone()), ("q", text.to_owned()), ("recent", recent.join(","))];
+        query.extend(me.map(|me| ("me", me.to_string())));
+        self.get(&self.search_url, &query, SEARCH_TIMEOUT).await
+    }
+
+    /// One request to the worker, its refusals told apart.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        at: &Url,
+        query: &[(&str, String)],
+        timeout: Duration,
+    ) -> Result<T, LinkError> {
         let url = self.worker();
         let unreachable = |e: reqwest::Error| LinkError::Unreachable { url: url.clone(), why: in_words(e) };
         let response = self
             .http
-            .get(self.url.clone())
-            .query(&query)
+            .get(at.clone())
+            .query(query)
             .bearer_auth(self.token.expose())
-            .timeout(wait + Duration::from_secs(15))
+            .timeout(timeout)
             .send()
             .await
             .map_err(unreachable)?;
         let status = response.status();
         if status.is_success() {
-            return response.json::<Answer>().await.map_err(unreachable);
+            return response.json::<T>().await.map_err(unreachable);
         }
         let said: String = response.text().await.unwrap_or_default().chars().take(300).collect();
         Err(match status.as_u16() {
@@ -188,7 +218,7 @@ impl DeskLink {
         };
         match (self.writer(), answered) {
             (Writer::DeskWorker, Some(_)) => format!(
-                "The desk's worker at {} writes your sessions and watches your tickets; this app's own worker stands \
+                "The desk's worker at {} writes your sessions, watches your tickets and searches for you; this app's own worker stands \
                  down, and takes over should the desk's worker not answer for {takeover} min.",
                 self.worker()
             ),

@@ -3,10 +3,12 @@
 //! its own rep's from the worker ([`link`]) instead of asking Autotask itself: one query per
 //! interval for the whole desk instead of one per rep. The same answer tells the app whether the
 //! worker writes the desk's sessions, so that the app's embedded worker stands down — one writer
-//! per session.
+//! per session. The worker also searches for the apps ([`search`]): what one rep's search looked
+//! up (companies, contacts, devices, names) is known for every rep's next.
 
 pub mod feed;
 pub mod link;
+pub mod search;
 
 use base64::Engine;
 use rand::RngCore;
@@ -16,6 +18,9 @@ use crate::Secret;
 
 /// Where the worker's listener serves the desk-wide watch.
 pub const PATH: &str = "/desk/changes";
+
+/// Where the worker's listener serves the desk-wide search.
+pub const SEARCH_PATH: &str = "/desk/search";
 
 /// Longest an app's request waits for news before the worker answers "nothing yet".
 pub const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
