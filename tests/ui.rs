@@ -199,8 +199,9 @@ async fn the_global_shortcut_opens_the_window_on_the_search_and_is_changed_in_se
 }
 
 /// A window hidden a while is closed with its web view — WebKit's processes exit — while the
-/// worker goes on; the shortcut and a notification's click make it anew, on the search as the rep
-/// left it (results shown without asking Autotask again) or on Activity.
+/// worker goes on; the shortcut, a notification's click, a second start and the tray menu make it
+/// anew, on the search as the rep left it (results shown without asking Autotask again) or on
+/// Activity.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_window_hidden_a_while_is_released_and_made_anew_where_it_is_wanted() {
     let stands = Stands::start().await;
@@ -297,6 +298,19 @@ async fn a_window_hidden_a_while_is_released_and_made_anew_where_it_is_wanted() 
     desktop.eventually("the window made anew by a second start", 20, |d| d.window_shown("bt-autotask")).await;
     app.follow_new_window().await;
     app.wait_text("#tab-search.active", |_| true).await;
+
+    // Released once more, hidden by Esc in the search box (which keeps its text); the tray menu's
+    // Open makes it anew on the search as it was, results shown.
+    let web = bta_e2e::desktop::web_processes(pid);
+    app.keys("#search", ESCAPE).await;
+    desktop.eventually("released a fourth time", 20, |_| web.iter().all(|&p| !bta_e2e::desktop::alive(p))).await;
+    desktop.click_tray_menu(pid, "Open");
+    desktop.eventually("the window made anew by the tray menu", 20, |d| d.window_shown("bt-autotask")).await;
+    app.follow_new_window().await;
+    app.wait_text("#results .ticket .title", |t| t == vpn).await;
+    let typed = app.client.find(fantoccini::Locator::Css("#search")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(typed.as_deref(), Some("VPN"), "Esc hid the window and kept the search");
+    assert_eq!(app.focused().await, "search");
     app.close().await;
 }
 

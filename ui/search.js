@@ -62,6 +62,10 @@ function onKey(e) {
   } else if (ctrl && e.key.toLowerCase() === 'o') {
     e.preventDefault();
     openTicket();
+  } else if (e.key === 'Escape') {
+    // Esc hides the window (the page's handler still sees it); a search box would also empty
+    // itself, and the rep would come back to find their search gone.
+    e.preventDefault();
   }
 }
 

@@ -1,7 +1,8 @@
 //! A private desktop for driving the real tray app: an Xvfb display, a D-Bus session with a
 //! gnome-keyring and the dunst notification server, a `dbus-monitor` recording notifications, a
 //! recording `xdg-open` first on PATH, and `tauri-driver` (WebKitWebDriver) to launch the app and
-//! drive its window. Everything is per test and stopped when dropped.
+//! drive its window; keys, notifications and the tray menu are worked as a person would, through
+//! xdotool, dunstctl and gdbus. Everything is per test and stopped when dropped.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -218,6 +219,59 @@ impl Desktop {
             .env("DISPLAY", &self.display)
             .status();
         assert!(clicked.is_ok_and(|s| s.success()), "dunstctl could not click the notification");
+    }
+
+    /// Clicks an entry of the app's tray menu as a desktop's panel does: libayatana-appindicator
+    /// exports the menu on the session bus (`com.canonical.dbusmenu`, whether or not a panel
+    /// shows it) and a panel sends the entry a "clicked" event.
+    pub fn click_tray_menu(&self, app: u32, label: &str) {
+        need("gdbus");
+        let (name, menu) = self.tray_menu(app).expect("the app exports its tray menu on the bus");
+        let layout = self
+            .gdbus(&name, &menu, "com.canonical.dbusmenu.GetLayout", &["0", "-1", "['label']"])
+            .expect("the tray menu says its entries");
+        // An entry reads `(7, {'label': <'Quit'>}, @av [])`.
+        let entry = format!("{{'label': <'{label}'>}}");
+        let id = layout
+            .split_once(&entry)
+            .and_then(|(before, _)| before.rsplit_once('(')?.1.trim_end_matches([',', ' ']).parse::<i32>().ok());
+        let id = id.unwrap_or_else(|| panic!("the tray menu has no entry {label:?}: {layout}"));
+        let clicked =
+            self.gdbus(&name, &menu, "com.canonical.dbusmenu.Event", &[&id.to_string(), "clicked", "<0>", "0"]);
+        assert!(clicked.is_some(), "the tray menu did not take the click on {label:?}");
+    }
+
+    /// The app's connection on the bus and the path of its tray menu.
+    fn tray_menu(&self, app: u32) -> Option<(String, String)> {
+        const BUS: &str = "org.freedesktop.DBus";
+        let names = self.gdbus(BUS, "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames", &[])?;
+        let unique = names.split('\'').filter(|n| n.starts_with(':'));
+        let owned_by_app = |name: &&str| {
+            let pid =
+                self.gdbus(BUS, "/org/freedesktop/DBus", "org.freedesktop.DBus.GetConnectionUnixProcessID", &[name]);
+            pid.is_some_and(|p| p.contains(&format!("uint32 {app},")))
+        };
+        unique.filter(owned_by_app).find_map(|name| {
+            let item = self.children(name, "/org/ayatana/NotificationItem").into_iter().next()?;
+            Some((name.to_owned(), format!("/org/ayatana/NotificationItem/{item}/Menu")))
+        })
+    }
+
+    /// The names of the objects under `path` on a connection.
+    fn children(&self, dest: &str, path: &str) -> Vec<String> {
+        // Introspection answers XML in a string: `<node name="child"/>` for each child.
+        let xml = self.gdbus(dest, path, "org.freedesktop.DBus.Introspectable.Introspect", &[]).unwrap_or_default();
+        xml.split("<node name=\"").skip(1).filter_map(|rest| Some(rest.split_once('"')?.0.to_owned())).collect()
+    }
+
+    /// Calls a method on the session bus; its answer in GVariant's text form.
+    fn gdbus(&self, dest: &str, path: &str, method: &str, args: &[&str]) -> Option<String> {
+        // A connection that serves no objects may never answer: a short timeout.
+        let call = ["call", "--session", "--timeout", "3", "--dest", dest, "--object-path", path, "--method", method];
+        let mut gdbus = Command::new("gdbus");
+        gdbus.args(call).arg("--").args(args).env("DBUS_SESSION_BUS_ADDRESS", &self.bus);
+        let out = gdbus.output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// Closes every notification shown.

@@ -56,6 +56,7 @@ const REQUIREMENTS: &[Requirement] = &[
     Requirement { package: "libsecret-tools", command: Some("secret-tool"), why: "reads the keyring in the UI tests" },
     Requirement { package: "xclip", command: Some("xclip"), why: "reads the clipboard in the UI tests" },
     Requirement { package: "xdotool", command: Some("xdotool"), why: "presses the global shortcut in the UI tests" },
+    Requirement { package: "libglib2.0-bin", command: Some("gdbus"), why: "clicks the tray menu in the UI tests" },
 ];
 
 /// What building, testing and packaging for Windows needs besides.
