@@ -3,11 +3,12 @@
 //! rep works in other windows. The tray, the worker, the watch and notifications go on in the
 //! app's own process; opening the window again makes it anew from the app's memory.
 //!
-//! A window made anew is shown only when its page is ready (it says so, with the view it opened
-//! and the search focused), so it never flashes empty, moves, or takes keys it cannot show yet.
+//! A window — the first one and each made anew — is shown only when its page is ready (it says
+//! so, with the view it opened and the search focused), so it never flashes empty, moves, or takes
+//! keys and clicks it cannot act on yet.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bta_core::config::DEFAULT_RELEASE_WINDOW_AFTER;
@@ -26,27 +27,38 @@ const READY_AT_MOST: Duration = Duration::from_secs(3);
 pub struct Life {
     /// Counts shows and hides: a release planned at one hide is off once anything happens after.
     moments: AtomicU64,
-    /// The view the window opens on, and where a window made anew goes when its page is ready.
+    /// Where a window whose page is still loading opens when it is ready: the view, and near what.
     pending: Mutex<Option<(String, Near)>>,
+    /// Counts the windows made anew, so a wait for one window's page never shows another's.
+    windows_made: AtomicU64,
     /// When the window was last made anew, to say how long its page took to be ready.
     made: Mutex<Option<std::time::Instant>>,
+    /// Whether the window's page has said it is ready since the window was made (the first
+    /// window's too): until then showing it would show an empty page that takes clicks it drops.
+    page_ready: AtomicBool,
 }
 
 /// Shows the window on a view (`search`, `activity`, `unlinked`, `settings`): a hidden window
-/// first moves next to `near`, a shown one stays where the rep has it; a released one is made anew.
+/// first moves next to `near`, a shown one stays where the rep has it; a released one is made anew;
+/// one whose page is still loading shows, where asked last, once the page is ready.
 pub fn show(app: &AppHandle, view: &str, near: Near) {
     let life = app.state::<Life>();
     life.moments.fetch_add(1, Ordering::SeqCst);
-    *life.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((view.to_owned(), near));
     match app.get_webview_window(LABEL) {
-        Some(window) => {
+        Some(window) if life.page_ready.load(Ordering::SeqCst) => {
             let started = std::time::Instant::now();
             appear(&window, near);
             let _ = app.emit("navigate", view);
             // Where a warm open's time goes: the benchmark reads this line.
             tracing::info!("window shown: placing and showing it took {} µs", started.elapsed().as_micros());
         }
-        None => remake(app),
+        window => {
+            *life.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((view.to_owned(), near));
+            match window {
+                Some(_) => show_when_ready(app),
+                None => remake(app),
+            }
+        }
     }
 }
 
@@ -65,23 +77,38 @@ fn remake(app: &AppHandle) {
         tracing::error!("the configuration has no '{LABEL}' window");
         return;
     };
+    let life = app.state::<Life>();
+    life.page_ready.store(false, Ordering::SeqCst);
+    life.windows_made.fetch_add(1, Ordering::SeqCst);
     match WebviewWindowBuilder::from_config(app, &config).and_then(|b| b.build()) {
         Ok(_) => {
-            *app.state::<Life>().made.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move {
-                tokio::time::sleep(READY_AT_MOST).await;
-                ready(&app);
-            });
+            *life.made.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+            show_when_ready(app);
         }
         Err(e) => tracing::error!("the window could not be made: {e}"),
     }
+}
+
+/// Leaves showing the window to its page's word that it is ready, or to a few seconds' wait.
+fn show_when_ready(app: &AppHandle) {
+    let window = app.state::<Life>().windows_made.load(Ordering::SeqCst);
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(READY_AT_MOST).await;
+        let life = app.state::<Life>();
+        // Only for the same window, and only when its page has not said so itself.
+        if life.windows_made.load(Ordering::SeqCst) == window && !life.page_ready.load(Ordering::SeqCst) {
+            tracing::warn!("the window's page was not ready after {READY_AT_MOST:?}: shown anyway");
+            ready(&app);
+        }
+    });
 }
 
 /// The page is ready (or has been given long enough): show the window where it was asked for.
 /// Returns the view it opens on.
 pub fn ready(app: &AppHandle) -> Option<String> {
     let life = app.state::<Life>();
+    life.page_ready.store(true, Ordering::SeqCst);
     if let Some(made) = life.made.lock().unwrap_or_else(|e| e.into_inner()).take() {
         // Where a cold open's time goes: the benchmark reads this line.
         tracing::info!("window made anew: its page was ready in {} ms", made.elapsed().as_millis());

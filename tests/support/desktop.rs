@@ -190,6 +190,10 @@ impl Desktop {
             }
         };
         let shots = app_binary().parent().map(|d| d.join("ui-failures")).unwrap_or_default();
+        if args.contains(&"--show") {
+            // The window shows once its page says it is ready: from then on it is the rep's.
+            self.eventually("the window shown at start", 20, |d| d.window_shown("bt-autotask")).await;
+        }
         App { client, shots }
     }
 
