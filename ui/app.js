@@ -68,6 +68,6 @@ document.addEventListener('DOMContentLoaded', async () => {
   const opening = await invoke('window_ready');
   search.pauseAfterTyping(opening.typing_pause_ms);
   if (opening.search) search.restore(opening.search);
-  // A view chosen while the page was loading (a tab, the tray) is the newer wish.
+  // A tab clicked while the page was loading is the newer wish.
   if (!shown) show(opening.view ?? (status.profiles.length === 0 ? 'settings' : 'search'));
 });
