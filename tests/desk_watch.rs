@@ -1,6 +1,6 @@
 //! The desk-wide watch end to end: the desk's worker asks Autotask once per interval for every
 //! rep and the apps learn of their own tickets' changes from it, with no watch query of their
-//! own; a wrong token is refused; an app falls back to its own watch when the worker cannot be
+//! own; a wrong or revoked token is refused; an app falls back to its own watch when the worker cannot be
 //! reached; and each session has one writer — the embedded worker stands down while the desk's
 //! worker writes, and takes over once it has not answered for the setting's minutes. The apps'
 //! searches run at the worker, so what one rep's search looked up is known for the next rep's.
@@ -16,7 +16,8 @@ use bta_core::store::{AsyncStore, Store};
 use bta_e2e::Stands;
 use serde_json::{Value, json};
 
-const TOKEN: &str = "the-desk-token-of-these-tests-0123456789";
+/// A token no enrolled rep holds (as long as a real one).
+const WRONG_TOKEN: &str = "btarep_not-a-token-of-any-rep-of-these-tests-01234";
 
 /// The desk's `bt-autotask-worker`, in this process: the desk-wide watch every second, and
 /// outbound events from the appliance.
@@ -24,11 +25,19 @@ struct DeskWorker {
     service: Service,
     url: String,
     store: AsyncStore,
+    config: bta_core::config::WorkerConfig,
     _dir: tempfile::TempDir,
 }
 
+impl DeskWorker {
+    /// Enrols a rep: their token.
+    async fn enrol(&self, rep: &str) -> String {
+        bta_e2e::enrol_rep(&self.store, &self.config, &self.url, rep).await
+    }
+}
+
 async fn desk_worker(stands: &Stands) -> DeskWorker {
-    let mut config = stands.desk_config_with("desk_watch = true", &[("desk_token", TOKEN)]);
+    let mut config = stands.desk_config("desk_watch = true");
     config.ticket_watch = Duration::from_secs(1);
     let dir = tempfile::tempdir().unwrap();
     let store = AsyncStore::new(Store::open(&dir.path().join("worker.sqlite3")).unwrap());
@@ -36,7 +45,7 @@ async fn desk_worker(stands: &Stands) -> DeskWorker {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let service = Service::start(&config, store.clone(), Mode::Headless { listener }).unwrap();
     stands.appliance("recipients", json!({"url": format!("{url}/ERSPost")})).await;
-    DeskWorker { service, url, store, _dir: dir }
+    DeskWorker { service, url, store, config, _dir: dir }
 }
 
 /// A rep's app's desk, following the desk's worker at `url` with `token`.
@@ -83,8 +92,8 @@ async fn someone_changes(stands: &Stands, ticket: i64) {
 async fn apps_following_the_desk_worker_are_told_of_their_own_changes_once_and_ask_autotask_nothing() {
     let stands = Stands::start().await;
     let worker = desk_worker(&stands).await;
-    let alex = app_desk(&stands, "alex.morgan", &worker.url, TOKEN, 30.0);
-    let sam = app_desk(&stands, "sam.lee", &worker.url, TOKEN, 30.0);
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, &worker.enrol("alex.morgan").await, 30.0);
+    let sam = app_desk(&stands, "sam.lee", &worker.url, &worker.enrol("sam.lee").await, 30.0);
     let alex_ticket = alex.search("").await.unwrap()[0].id;
     for desk in [&alex, &sam] {
         let first = desk.watch(Duration::ZERO).await.unwrap();
@@ -115,28 +124,29 @@ async fn a_wrong_token_is_refused_and_the_app_watches_by_itself() {
     let stands = Stands::start().await;
     let worker = desk_worker(&stands).await;
     let changes = format!("{}/desk/changes", worker.url);
-    for token in [None, Some("the-desk-token-of-these-tests-012345678X")] {
+    let token = worker.enrol("alex.morgan").await;
+    for shown in [None, Some(WRONG_TOKEN), Some("the-old-shared-desk-token-0123456789")] {
         let mut request = stands.http.get(&changes).query(&[("appliance", "default"), ("wait", "0")]);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        if let Some(shown) = shown {
+            request = request.bearer_auth(shown);
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 401);
         let said = response.text().await.unwrap();
-        assert!(said.contains("desk token") && !said.contains(TOKEN), "{said}");
+        assert!(said.contains("enrol") && !said.contains(&token), "{said}");
     }
-    let other = stands.http.get(&changes).query(&[("appliance", "lab")]).bearer_auth(TOKEN).send().await.unwrap();
-    assert_eq!(other.status(), 404, "no profile serves appliance 'lab'");
+    let named = stands.http.get(&changes).query(&[("appliance", "lab")]).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(named.status(), 200, "the token says whose profile it is, not the request");
     let search = format!("{}/desk/search", worker.url);
     let unshown = stands.http.get(&search).query(&[("q", "dynamo")]).send().await.unwrap();
     assert_eq!(unshown.status(), 401, "the desk's search needs the token too");
 
-    let alex = app_desk(&stands, "alex.morgan", &worker.url, "the-desk-token-of-these-tests-012345678X", 30.0);
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, WRONG_TOKEN, 30.0);
     let watched = alex.watch(Duration::from_secs(1)).await.unwrap();
     assert!(!watched.from_desk_worker, "refused: the app looked itself");
     assert!(per_rep_ticket_queries(&requests(&stands).await).len() == 1, "one look of its own");
     match alex.link().unwrap().writer() {
-        Writer::ThisApp { why } => assert!(why.contains("refused this app's desk token"), "{why}"),
+        Writer::ThisApp { why } => assert!(why.contains("refused this app's rep token"), "{why}"),
         other => panic!("a refused app writes its own sessions, not {other:?}"),
     }
     worker.service.stop().await.unwrap();
@@ -146,7 +156,7 @@ async fn a_wrong_token_is_refused_and_the_app_watches_by_itself() {
 async fn an_app_whose_desk_worker_cannot_be_reached_watches_by_itself() {
     let stands = Stands::start().await;
     let gone = format!("http://127.0.0.1:{}", bta_e2e::free_port());
-    let alex = app_desk(&stands, "alex.morgan", &gone, TOKEN, 30.0);
+    let alex = app_desk(&stands, "alex.morgan", &gone, WRONG_TOKEN, 30.0);
     let ticket = alex.search("").await.unwrap()[0].id;
     let first = alex.watch(Duration::from_secs(5)).await.unwrap();
     assert!(!first.from_desk_worker && first.changes.is_empty(), "its own first look only remembers");
@@ -157,7 +167,7 @@ async fn an_app_whose_desk_worker_cannot_be_reached_watches_by_itself() {
     assert!(alex.desk_worker_writes(), "within the takeover minutes the desk's worker is still trusted to write");
     assert!(alex.link().unwrap().said().contains("cannot be reached"), "{}", alex.link().unwrap().said());
 
-    let impatient = app_desk(&stands, "alex.morgan", &gone, TOKEN, 0.0);
+    let impatient = app_desk(&stands, "alex.morgan", &gone, WRONG_TOKEN, 0.0);
     impatient.watch(Duration::from_secs(1)).await.unwrap();
     assert!(!impatient.desk_worker_writes(), "past the takeover minutes the app writes");
 }
@@ -176,7 +186,8 @@ async fn each_session_has_one_writer_and_the_app_takes_over_when_the_desk_worker
          embedded_worker_takeover_minutes = 0.05\npolling_interval_minutes = 1",
         worker.url
     );
-    let app_config = stands.desk_config_with(&settings, &[("desk_token", TOKEN)]);
+    let token = worker.enrol("alex.morgan").await;
+    let app_config = stands.desk_config_with(&settings, &[("desk_token", &token)]);
     let desk = std::sync::Arc::new(Desk::new(&app_config.profiles[0]).unwrap());
     let desks = std::collections::HashMap::from([("Desk".to_owned(), desk.clone())]);
     let app_dir = tempfile::tempdir().unwrap();
@@ -271,7 +282,7 @@ async fn settled(store: &AsyncStore, count: usize) -> Vec<bta_core::store::Job> 
 async fn my_tickets_are_asked_again_only_after_the_desk_worker_tells_of_a_change() {
     let stands = Stands::start().await;
     let worker = desk_worker(&stands).await;
-    let alex = app_desk(&stands, "alex.morgan", &worker.url, TOKEN, 30.0);
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, &worker.enrol("alex.morgan").await, 30.0);
     alex.watch(Duration::ZERO).await.unwrap();
     let mine = alex.search("").await.unwrap();
     clear_requests(&stands).await;
@@ -303,8 +314,8 @@ async fn my_tickets_are_asked_again_only_after_the_desk_worker_tells_of_a_change
 async fn the_desks_searches_share_what_the_worker_looked_up() {
     let stands = Stands::start().await;
     let worker = desk_worker(&stands).await;
-    let alex = app_desk(&stands, "alex.morgan", &worker.url, TOKEN, 30.0);
-    let sam = app_desk(&stands, "sam.lee", &worker.url, TOKEN, 30.0);
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, &worker.enrol("alex.morgan").await, 30.0);
+    let sam = app_desk(&stands, "sam.lee", &worker.url, &worker.enrol("sam.lee").await, 30.0);
     for desk in [&alex, &sam] {
         desk.watch(Duration::ZERO).await.unwrap();
     }
@@ -342,7 +353,7 @@ async fn my_open_tickets_come_from_the_desk_workers_copy_of_the_open_tickets() {
         Desk::new(&config.profiles[0]).unwrap()
     };
     let ids = |rows: &[bta_core::desk::TicketRow]| rows.iter().map(|r| r.id).collect::<Vec<_>>();
-    let alex = app_desk(&stands, "alex.morgan", &worker.url, TOKEN, 30.0);
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, &worker.enrol("alex.morgan").await, 30.0);
     alex.watch(Duration::ZERO).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     clear_requests(&stands).await;

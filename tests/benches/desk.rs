@@ -40,7 +40,6 @@ const BUDGET: f64 = 2_000.0;
 const WATCH_SECONDS: f64 = 180.0;
 /// Latency the Autotask stand-in adds to every request, for a round trip that is not free.
 const ROUND_TRIP_MS: u64 = 40;
-const TOKEN: &str = "the-desk-token-of-the-desk-benchmark-0123456789";
 
 /// One rep's hour: how many of each.
 const SEARCHES_PER_HOUR: f64 = 6.0;
@@ -212,19 +211,27 @@ fn ticket_of(rep: usize, t: usize) -> i64 {
 }
 
 /// The desk's worker, serving the desk-wide watch and taking the appliance's session ends.
-async fn desk_worker(stands: &Stands, options: Options) -> (Service, String, tempfile::TempDir) {
-    let mut config = stands.desk_config_with("desk_watch = true", &[("desk_token", TOKEN)]);
+struct DeskWorker {
+    service: Service,
+    url: String,
+    store: AsyncStore,
+    config: bta_core::config::WorkerConfig,
+    _dir: tempfile::TempDir,
+}
+
+async fn desk_worker(stands: &Stands, options: Options) -> DeskWorker {
+    let mut config = stands.desk_config("desk_watch = true");
     config.ticket_watch = options.watch_every();
     in_simulated_time(&mut config, options);
     let dir = tempfile::tempdir().unwrap();
     let store = AsyncStore::new(Store::open(&dir.path().join("worker.sqlite3")).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let service = Service::start(&config, store, Mode::Headless { listener }).unwrap();
+    let service = Service::start(&config, store.clone(), Mode::Headless { listener }).unwrap();
     stands
         .appliance("recipients", json!({"url": format!("{url}/ERSPost"), "events": ["support_conference_end"]}))
         .await;
-    (service, url, dir)
+    DeskWorker { service, url, store, config, _dir: dir }
 }
 
 /// One rep's app: its desk, and its embedded worker unless it stood down.
@@ -246,11 +253,16 @@ fn in_simulated_time(config: &mut bta_core::config::WorkerConfig, options: Optio
     }
 }
 
-async fn rep(stands: &Stands, index: usize, desk_worker: Option<&str>, options: Options) -> Rep {
-    let follow = desk_worker.map(|url| format!("desk_worker_url = \"{url}\"\n")).unwrap_or_default();
+async fn rep(stands: &Stands, index: usize, desk_worker: Option<&DeskWorker>, options: Options) -> Rep {
     let user = username(index);
+    let follow = desk_worker.map(|w| format!("desk_worker_url = \"{}\"\n", w.url)).unwrap_or_default();
+    let token = match desk_worker {
+        Some(w) => bta_e2e::enrol_rep(&w.store, &w.config, &w.url, &user).await,
+        None => String::new(),
+    };
     let settings = format!("rep_username = \"{user}\"\nrep_email = \"{user}@example.com\"\n{follow}");
-    let mut config = stands.desk_config_with(&settings, &[("desk_token", TOKEN)]);
+    let secrets: &[(&'static str, &str)] = if token.is_empty() { &[] } else { &[("desk_token", &token)] };
+    let mut config = stands.desk_config_with(&settings, secrets);
     in_simulated_time(&mut config, options);
     let desk = Desk::new(&config.profiles[0]).unwrap().in_compressed_time(3600.0 / options.hour_seconds);
     let desk = Arc::new(desk);
@@ -329,7 +341,7 @@ async fn run_day(options: Options, desk_wide: bool) -> Day {
     };
     let mut reps = Vec::new();
     for index in 0..options.reps {
-        reps.push(Arc::new(rep(&stands, index, worker.as_ref().map(|(_, url, _)| url.as_str()), options).await));
+        reps.push(Arc::new(rep(&stands, index, worker.as_ref(), options).await));
     }
     let stood_down = reps.iter().filter(|r| r.worker.is_none()).count();
     println!(
@@ -390,8 +402,8 @@ async fn run_day(options: Options, desk_wide: bool) -> Day {
             service.stop().await.unwrap();
         }
     }
-    if let Some((service, _, _dir)) = worker {
-        service.stop().await.unwrap();
+    if let Some(worker) = worker {
+        worker.service.stop().await.unwrap();
     }
     day
 }

@@ -104,7 +104,8 @@ impl Stands {
             .lines()
             .filter(|l| !l.contains("_env =") && key(l).is_none_or(|k| !overridden.contains(&k)))
             .collect();
-        let text = format!("{}\n{extra}\n", kept.join("\n"));
+        // On loopback, as the tests' listeners are (a desk served to other machines needs HTTPS).
+        let text = format!("listen = \"127.0.0.1:8180\"\n{}\n{extra}\n", kept.join("\n"));
         let secrets = MemoryStore::default();
         for (setting, value) in [
             ("client_secret", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET),
@@ -162,6 +163,27 @@ impl Stands {
         let all = self.get(format!("{}/_sim/records", self.autotask.base_url)).await;
         all[entity].as_array().cloned().unwrap_or_default()
     }
+}
+
+/// Enrols `rep` (a BeyondTrust username whose Autotask e-mail is `<rep>@example.com`) at the
+/// desk's worker listening at `url` on `store`, as `rep add` and the app do: the rep's token.
+pub async fn enrol_rep(store: &AsyncStore, config: &WorkerConfig, url: &str, rep: &str) -> String {
+    let desk = url::Url::parse(url).unwrap();
+    let invited =
+        bta_core::desk_watch::enrol::invite(store, &config.profiles[0], rep, None, &desk, None).await.unwrap();
+    enrol_with_code(url, invited.code.expose()).await.unwrap()["token"].as_str().unwrap().to_owned()
+}
+
+/// `POST /desk/enrol` with `code`: the answer, or the status and what the worker said.
+pub async fn enrol_with_code(url: &str, code: &str) -> Result<Value, (u16, String)> {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/desk/enrol"))
+        .json(&serde_json::json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    if status == 200 { Ok(response.json().await.unwrap()) } else { Err((status, response.text().await.unwrap())) }
 }
 
 /// A running `bt-autotask-worker run`.

@@ -30,6 +30,7 @@ pub struct Metrics {
     threshold: Gauge<f64, AtomicU64>,
     jobs: Family<Labels, Gauge>,
     oldest_pending: Gauge,
+    desk_refusals: Family<Labels, Counter>,
 }
 
 /// The process's metrics, made on first use.
@@ -52,6 +53,7 @@ impl Metrics {
         let threshold = Gauge::<f64, AtomicU64>::default();
         let jobs = Family::<Labels, Gauge>::default();
         let oldest_pending = Gauge::default();
+        let desk_refusals = Family::<Labels, Counter>::default();
         registry.register("intake_answers", "Outbound events answered, by profile and HTTP status", intake.clone());
         registry.register(
             "autotask_calls",
@@ -76,6 +78,11 @@ impl Metrics {
         );
         registry.register("jobs", "Jobs in the store, by state", jobs.clone());
         registry.register("oldest_pending_job_seconds", "Age of the oldest job still waiting", oldest_pending.clone());
+        registry.register(
+            "desk_refusals",
+            "Desk requests refused, by reason (token, code, slowed, limited, not_served, store)",
+            desk_refusals.clone(),
+        );
         Metrics {
             registry,
             intake,
@@ -86,7 +93,12 @@ impl Metrics {
             threshold,
             jobs,
             oldest_pending,
+            desk_refusals,
         }
+    }
+
+    pub fn desk_refused(&self, reason: &str) {
+        self.desk_refusals.get_or_create(&vec![("reason", reason.to_owned())]).inc();
     }
 
     pub fn intake_answered(&self, profile: &str, status: u16) {

@@ -1,9 +1,10 @@
 //! `bt-autotask-worker`: the headless worker for a server — a thin command line over bta-core.
 //! `run` listens for outbound events and writes sessions into Autotask; `check` tests every
 //! connection; `render` shows the notes a report would make; `jobs`, `retry` and `secret set`
-//! look after the queue and the keyring; `desk-token` makes the token of the desk-wide watch;
-//! on Windows, `service` runs it as a Windows service.
+//! look after the queue and the keyring; `rep` enrols, lists and revokes the desk's reps; on
+//! Windows, `service` runs it as a Windows service.
 
+mod reps;
 mod unlinked;
 #[cfg(windows)]
 mod windows_service;
@@ -130,12 +131,17 @@ enum Command {
         #[arg(long, default_value = "<this host>")]
         host: String,
     },
-    /// Make the desk's token for a profile's desk-wide watch, store it in the OS keyring and print
-    /// it once, for each rep's Settings › Desk token.
+    /// Enrol the desk's reps (each app then holds only its own rep token), list them, revoke them.
+    Rep {
+        #[command(subcommand)]
+        action: reps::RepAction,
+    },
+    /// Retired: the desk's shared token is replaced by each rep's own (see `rep add`).
+    #[command(hide = true)]
     DeskToken {
-        /// The profile (with desk_watch = true) the token is for, by its name.
+        /// The profile it was for.
         profile: String,
-        /// Replace a token already stored (every rep's app then needs the new one).
+        /// Unused.
         #[arg(long)]
         replace: bool,
     },
@@ -166,12 +172,12 @@ enum SecretAction {
     Set {
         /// The profile the secret belongs to, by its name.
         profile: String,
-        /// client_secret, autotask_password, autotask_integration_code or desk_token.
+        /// client_secret, autotask_password or autotask_integration_code.
         setting: String,
     },
 }
 
-const SECRET_SETTINGS: [&str; 4] = ["client_secret", "autotask_password", "autotask_integration_code", "desk_token"];
+const SECRET_SETTINGS: [&str; 3] = ["client_secret", "autotask_password", "autotask_integration_code"];
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -197,7 +203,10 @@ fn main() -> anyhow::Result<()> {
         Command::Attach { session, ticket, config, by } => unlinked::attach(&config.path, &session, &ticket, by),
         Command::Dismiss { session, config, by } => unlinked::dismiss(&config.path, &session, by),
         Command::Livelinks { config, profile, host } => runtime.block_on(livelinks(&config.path, &profile, &host)),
-        Command::DeskToken { profile, replace } => desk_token(&profile, replace),
+        Command::Rep { action } => reps::run(action, &runtime),
+        Command::DeskToken { profile, .. } => bail!(
+            "the desk's shared token is retired: each rep's app now holds its own token. Enrol each rep with: bt-autotask-worker rep add <username> --profile '{profile}'"
+        ),
         Command::Secret { action: SecretAction::Set { profile, setting } } => set_secret(&profile, &setting),
         #[cfg(windows)]
         Command::Service { action } => windows_service::manage(action, cli.log_format),
@@ -423,22 +432,6 @@ fn set_secret(profile: &str, setting: &str) -> anyhow::Result<()> {
         .set(&SecretRef::store_key(profile, setting), &bta_core::Secret::new(secret))
         .map_err(|e| anyhow::anyhow!(e))?;
     println!("Stored {setting} of profile '{profile}' in the OS keyring.");
-    Ok(())
-}
-
-fn desk_token(profile: &str, replace: bool) -> anyhow::Result<()> {
-    let key = SecretRef::store_key(profile, "desk_token");
-    if !replace && KeyringStore.get(&key).map_err(|e| anyhow::anyhow!(e))?.is_some() {
-        bail!(
-            "profile '{profile}' has a desk token already; every rep's app uses it. To make a new one anyway: bt-autotask-worker desk-token '{profile}' --replace"
-        );
-    }
-    let token = bta_core::desk_watch::new_token();
-    KeyringStore.set(&key, &token).map_err(|e| anyhow::anyhow!(e))?;
-    eprintln!(
-        "Stored a new desk token for profile '{profile}' in the OS keyring. Give it to each rep's app (Settings › Desk token), with this worker's address as \"The desk's worker\"; it is shown only now:"
-    );
-    println!("{}", token.expose());
     Ok(())
 }
 

@@ -220,9 +220,9 @@ pub const FIELDS: &[Field] = &[
     field(
         DESKTOP,
         "desk_token",
-        "Desk token",
+        "Your rep token",
         Kind::Secret,
-        "From the worker's administrator (bt-autotask-worker desk-token)",
+        "Your own, from enrolling: the code in the link your desk's administrator sent (bt-autotask-worker rep add)",
     ),
     field(
         DESKTOP,

@@ -129,20 +129,23 @@ pub struct Profile {
     pub rep_email: Option<String>,
     /// How this profile takes part in a desk-wide watch (none, serving it, or following it).
     pub desk: DeskRole,
+    /// How long a rep's enrolment code works (the worker that serves the desk).
+    pub enrolment_hours: f64,
 }
 
-/// A profile's part in the desk-wide watch: the headless worker serves it, the tray apps follow
-/// it, both with the desk's token.
+/// A profile's part in the desk: the headless worker serves it to enrolled reps, the tray apps
+/// follow it with their rep's token.
 #[derive(Debug, Clone, Default)]
 pub enum DeskRole {
     /// Each tray app watches its rep's tickets itself.
     #[default]
     Alone,
-    /// The headless worker: looks once per interval for every rep's changed tickets and serves
-    /// them at `/desk/changes` to apps that show this token.
-    Serves { token: Secret },
-    /// The tray app: learns of changes from the desk's worker at `url`, and lets it write the
-    /// rep's sessions while it answers; takes over after `takeover_after` without an answer.
+    /// The headless worker: looks once per interval for every rep's changed tickets, and serves
+    /// each enrolled rep their own at `/desk/*`.
+    Serves,
+    /// The tray app: learns of changes from the desk's worker at `url` (showing its rep token),
+    /// and lets it write the rep's sessions while it answers; takes over after `takeover_after`
+    /// without an answer.
     Follows { url: url::Url, token: Secret, takeover_after: std::time::Duration },
 }
 
@@ -171,6 +174,9 @@ pub struct WorkerConfig {
     /// How long the worker takes a company, contact or device it looked up for the desk's
     /// searches as current.
     pub lookup_keep: std::time::Duration,
+    /// Where reps' apps reach this worker (`https://desk.example.com:8180`), for enrolment links;
+    /// derived from `listen` when it is this machine only.
+    pub public_url: Option<url::Url>,
     pub profiles: Vec<Profile>,
 }
 
@@ -179,7 +185,7 @@ pub struct WorkerConfig {
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
 
 /// How long the tray app's hidden window is kept unless the configuration says otherwise.
 pub const DEFAULT_RELEASE_WINDOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
@@ -241,6 +247,9 @@ impl WorkerConfig {
                 None
             }
         };
+        let public_url = top.string("public_url").and_then(|text| {
+            crate::transport_policy::secure_url(&text, "public_url").map_err(|e| top.problem("public_url", e)).ok()
+        });
         let has_profiles = top.has("profile");
         top.finish(TOP_KEYS_HINT);
         let listen = listen.parse::<SocketAddr>().unwrap_or_else(|_| {
@@ -263,6 +272,7 @@ impl WorkerConfig {
             _ => problems.push("the file, key 'profile': write each profile as a [[profile]] table".into()),
         }
         check_profiles_together(&profiles, &mut problems);
+        check_desk_listener(&profiles, listen, tls.is_some(), &mut problems);
         if problems.is_empty() {
             Ok(WorkerConfig {
                 listen,
@@ -275,6 +285,7 @@ impl WorkerConfig {
                 release_window_after,
                 retention,
                 lookup_keep,
+                public_url,
                 profiles,
             })
         } else {
@@ -289,6 +300,19 @@ impl WorkerConfig {
 
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// Where reps' apps reach this worker: `public_url`, else — when the listener is this machine
+    /// only — its own address. `None` when reps on other machines reach it by a name only the
+    /// administrator knows.
+    pub fn desk_url(&self) -> Option<url::Url> {
+        if let Some(url) = &self.public_url {
+            return Some(url.clone());
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let ip = self.listen.ip();
+        let shown = if ip.is_unspecified() || !ip.is_loopback() { return None } else { self.listen };
+        url::Url::parse(&format!("{scheme}://{shown}/")).ok()
     }
 
     /// The enabled profile that receives outbound events for `appliance_id`.
@@ -349,6 +373,22 @@ fn check_profiles_together(profiles: &[Profile], problems: &mut Vec<String>) {
                 p.name, p.appliance_id
             ));
         }
+    }
+}
+
+/// Rep tokens never cross a network in clear: a desk served on an address other machines reach
+/// needs HTTPS.
+fn check_desk_listener(profiles: &[Profile], listen: SocketAddr, tls: bool, problems: &mut Vec<String>) {
+    let serving = profiles.iter().find(|p| !p.disabled && matches!(p.desk, DeskRole::Serves));
+    if let Some(profile) = serving
+        && !listen.ip().is_loopback()
+        && !tls
+    {
+        problems.push(format!(
+            "profile '{}', key 'desk_watch': reps' tokens would cross the network in clear on {listen}; set \
+             tls_certificate_file and tls_key_file (HTTPS), or listen on 127.0.0.1 behind a proxy that serves HTTPS",
+            profile.name
+        ));
     }
 }
 
@@ -476,6 +516,7 @@ fn read_profile(
         s.problem("rep_email", "is not an e-mail address; give your Autotask resource's e-mail, e.g. alex@example.com");
     }
     let desk = read_desk_role(&mut s, &name, store);
+    let enrolment_hours = s.number("enrolment_hours", 0.0001..=720.0).unwrap_or(72.0);
     let templates_dir = s.string("templates_dir").map(|d| base.join(d));
     if let Some(dir) = &templates_dir
         && !dir.is_dir()
@@ -510,16 +551,23 @@ fn read_profile(
         rep_username,
         rep_email,
         desk,
+        enrolment_hours,
     }
 }
 
-/// Shortest desk token taken: it guards every rep's ticket titles on the desk's network.
+/// Shortest rep token taken (the worker's are 50 characters).
 const DESK_TOKEN_MIN_CHARS: usize = 24;
 
 fn read_desk_role(s: &mut Section<'_>, profile: &str, store: &dyn SecretStore) -> DeskRole {
     let serves = s.bool("desk_watch", false);
     let url = s.string("desk_worker_url");
     let minutes = s.number("embedded_worker_takeover_minutes", 0.0..=10_080.0).unwrap_or(30.0);
+    if serves && url.is_none() {
+        // The desk's shared token is retired: reps enrol. An upgraded worker still loads a file
+        // that names it, and uses it for nothing.
+        let _retired = s.string("desk_token_env");
+        return DeskRole::Serves;
+    }
     if !serves && url.is_none() {
         if s.has("desk_token_env") {
             s.problem(
@@ -533,7 +581,7 @@ fn read_desk_role(s: &mut Section<'_>, profile: &str, store: &dyn SecretStore) -
     if store.resolves() && !token.expose().is_empty() && token.expose().chars().count() < DESK_TOKEN_MIN_CHARS {
         s.problem(
             "desk_token",
-            format!("is shorter than {DESK_TOKEN_MIN_CHARS} characters; make one with: bt-autotask-worker desk-token '{profile}'"),
+            format!("is shorter than {DESK_TOKEN_MIN_CHARS} characters; it is not a rep token: enrol with the link your desk's administrator sends"),
         );
     }
     match url {
@@ -553,7 +601,7 @@ fn read_desk_role(s: &mut Section<'_>, profile: &str, store: &dyn SecretStore) -
                 DeskRole::Alone
             }
         },
-        None => DeskRole::Serves { token },
+        None => DeskRole::Serves,
     }
 }
 

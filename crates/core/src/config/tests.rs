@@ -180,21 +180,27 @@ fn the_desks_lookups_are_kept_minutes_four_hours_unless_said() {
 }
 
 #[test]
-fn the_desk_wide_watch_is_served_or_followed_with_the_desks_token() {
+fn the_desk_is_served_to_enrolled_reps_over_https_and_followed_with_a_rep_token() {
     let text = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
-    let parse = |extra: &str, token: Option<&str>| {
+    let parse = |top: &str, extra: &str, token: Option<&str>| {
         let store = store_for("Desk");
         if let Some(token) = token {
             store.set(&SecretRef::store_key("Desk", "desk_token"), &Secret::new(token)).unwrap();
         }
-        WorkerConfig::parse(&format!("{text}{extra}\n"), Path::new("."), &store)
+        WorkerConfig::parse(&format!("{top}\n{text}{extra}\n"), Path::new("."), &store)
     };
-    let token = crate::desk_watch::new_token();
+    let loopback = "listen = \"127.0.0.1:8180\"";
+    let token = crate::desk_watch::enrol::new_rep_token();
     let token = Some(token.expose());
-    assert!(matches!(parse("", None).unwrap().profiles[0].desk, DeskRole::Alone));
-    let served = parse("desk_watch = true", token).unwrap();
-    assert!(matches!(&served.profiles[0].desk, DeskRole::Serves { token: t } if Some(t.expose()) == token));
-    let followed = parse("desk_worker_url = \"https://desk.example.com:8180\"", token).unwrap();
+    assert!(matches!(parse("", "", None).unwrap().profiles[0].desk, DeskRole::Alone));
+    let served = parse(loopback, "desk_watch = true", None).unwrap();
+    assert!(matches!(&served.profiles[0].desk, DeskRole::Serves), "no shared token is needed");
+    assert_eq!(served.desk_url().unwrap().as_str(), "http://127.0.0.1:8180/", "a loopback listener names itself");
+    let upgraded = parse(loopback, "desk_watch = true\ndesk_token_env = \"OLD_DESK_TOKEN\"", None).unwrap();
+    assert!(matches!(&upgraded.profiles[0].desk, DeskRole::Serves), "a retired token setting still loads");
+    let public = parse("listen = \"127.0.0.1:8180\"\npublic_url = \"https://desk.example.com:8443\"", "", None);
+    assert_eq!(public.unwrap().desk_url().unwrap().as_str(), "https://desk.example.com:8443/");
+    let followed = parse("", "desk_worker_url = \"https://desk.example.com:8180\"", token).unwrap();
     match &followed.profiles[0].desk {
         DeskRole::Follows { url, takeover_after, .. } => {
             assert_eq!(url.as_str(), "https://desk.example.com:8180/");
@@ -203,13 +209,18 @@ fn the_desk_wide_watch_is_served_or_followed_with_the_desks_token() {
         other => panic!("{other:?}"),
     }
 
-    let problems = |extra: &str, token: Option<&str>| parse(extra, token).unwrap_err().0.join("\n");
-    let missing = problems("desk_watch = true", None);
-    assert!(missing.contains("key 'desk_token'") && missing.contains("secret set 'Desk' desk_token"), "{missing}");
-    let short = problems("desk_watch = true", Some("letmein"));
-    assert!(short.contains("shorter than 24") && short.contains("desk-token 'Desk'") && !short.contains("letmein"));
-    let plain = problems("desk_worker_url = \"http://desk.example.com:8180\"", token);
+    let problems = |top: &str, extra: &str, token: Option<&str>| parse(top, extra, token).unwrap_err().0.join("\n");
+    let in_clear = problems("listen = \"0.0.0.0:8180\"", "desk_watch = true", None);
+    assert!(in_clear.contains("desk_watch") && in_clear.contains("tls_certificate_file"), "{in_clear}");
+    assert!(problems("", "desk_watch = true", None).contains("in clear"), "0.0.0.0 is the default listener");
+    let missing = problems("", "desk_worker_url = \"https://desk.example.com\"", None);
+    assert!(missing.contains("key 'desk_token'"), "{missing}");
+    let short = problems("", "desk_worker_url = \"https://desk.example.com\"", Some("letmein"));
+    assert!(short.contains("shorter than 24") && short.contains("enrol") && !short.contains("letmein"), "{short}");
+    let plain = problems("", "desk_worker_url = \"http://desk.example.com:8180\"", token);
     assert!(plain.contains("desk_worker_url") && plain.contains("use https"), "{plain}");
-    let both = problems("desk_watch = true\ndesk_worker_url = \"https://desk.example.com\"", token);
+    let both = problems(loopback, "desk_watch = true\ndesk_worker_url = \"https://desk.example.com\"", token);
     assert!(both.contains("does not follow another"), "{both}");
+    let insecure = problems("public_url = \"http://desk.example.com\"", "", None);
+    assert!(insecure.contains("public_url") && insecure.contains("use https"), "{insecure}");
 }

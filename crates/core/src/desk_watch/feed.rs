@@ -1,27 +1,27 @@
 //! The worker's side of the desk-wide watch: per profile with `desk_watch = true`, one Autotask
 //! query per `ticket_watch_seconds` for every ticket whose last activity is newer than the last
 //! look, kept as a numbered list of changes; and `GET /desk/changes` on the worker's
-//! listener, where each tray app (showing the desk's token) waits for the changes after its
-//! cursor. The feed also keeps a copy of the desk's open tickets, current as of its last look,
-//! and answers the desk's searches ([`super::search`]) with its client.
+//! listener, where each rep's app (showing its rep token) waits for the changes to its rep's
+//! tickets after its cursor. The feed also keeps a copy of the desk's open tickets, current as of
+//! its last look, and holds the profile's clients the desk's searches ([`super::search`]) and
+//! session keys ([`super::keys`]) use.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
+use axum::Extension;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::{Answer, DeskChange, LONGEST_WAIT, PATH, SEARCH_PATH, Threshold, same_token};
-use crate::Secret;
+use super::reps::Caller;
+use super::{Answer, DeskChange, LONGEST_WAIT, Threshold};
 use crate::autotask::{self, AutotaskClient, Filter, Ticket};
+use crate::beyondtrust::BeyondTrustClient;
 use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
 use crate::desk::Lookups;
 use crate::store::AsyncStore;
@@ -52,10 +52,11 @@ pub struct Feeds {
 /// One profile's changes, and what its searches for the desk looked up.
 #[derive(Debug)]
 pub struct Feed {
-    profile: String,
-    token: Secret,
+    profile: Profile,
     /// The worker's client for this profile: its looks, the desk's searches, one threshold.
     pub(super) autotask: AutotaskClient,
+    /// The worker's appliance client for this profile: the reps' session keys.
+    pub(super) beyondtrust: BeyondTrustClient,
     /// Companies, contacts and devices looked up for any rep's search, for every rep's next.
     pub(super) lookups: Lookups,
     writes_sessions: bool,
@@ -84,24 +85,40 @@ enum OpenCopy {
 
 #[derive(Debug, Default)]
 struct Kept {
-    changes: VecDeque<(u64, DeskChange)>,
+    /// Each change with the ticket's primary resource before it (a ticket taken from a rep is
+    /// news to them too).
+    changes: VecDeque<(u64, DeskChange, Option<i64>)>,
     /// Each ticket's last activity already seen, back to the overlap.
     seen: HashMap<i64, DateTime<Utc>>,
     /// When the last look started (none before the first).
     last_look: Option<DateTime<Utc>>,
 }
 
+/// Why a profile's feed could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error(transparent)]
+    Autotask(#[from] autotask::Error),
+    #[error(transparent)]
+    BeyondTrust(#[from] crate::beyondtrust::Error),
+}
+
 impl Feeds {
     /// The feeds of the enabled profiles that serve the desk-wide watch.
-    pub fn new(config: &WorkerConfig, stopping: watch::Receiver<bool>) -> Result<Feeds, autotask::Error> {
+    pub fn new(config: &WorkerConfig, stopping: watch::Receiver<bool>) -> Result<Feeds, FeedError> {
         let mut by_appliance = HashMap::new();
         for profile in config.profiles.iter().filter(|p| !p.disabled) {
-            if let DeskRole::Serves { token } = &profile.desk {
-                let feed = Feed::new(profile, token.clone(), config)?;
+            if let DeskRole::Serves = &profile.desk {
+                let feed = Feed::new(profile, config)?;
                 by_appliance.insert(profile.appliance_id.to_lowercase(), Arc::new(feed));
             }
         }
         Ok(Feeds { by_appliance, stopping: Some(stopping) })
+    }
+
+    /// The feed of a profile, by its name.
+    pub fn of_profile(&self, profile: &str) -> Option<Arc<Feed>> {
+        self.by_appliance.values().find(|f| f.profile.name == profile).cloned()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -119,48 +136,19 @@ impl Feeds {
             .collect()
     }
 
-    /// `GET /desk/changes` and `GET /desk/search`, for the worker's listener.
-    pub fn routes(self) -> Router {
-        Router::new().route(PATH, get(changes)).route(SEARCH_PATH, get(super::search::search)).with_state(self)
-    }
-
-    /// The feed of the appliance asked for, when the request shows its desk token; else the
-    /// answer that says what is wrong (never echoing what was shown).
-    pub(super) fn serving(
-        &self,
-        appliance: Option<&str>,
-        headers: &HeaderMap,
-    ) -> Result<Arc<Feed>, (StatusCode, String)> {
-        let appliance = appliance.unwrap_or("default").to_lowercase();
-        let Some(feed) = self.by_appliance.get(&appliance) else {
-            return Err((
-                StatusCode::NOT_FOUND,
-                format!(
-                    "no profile of this worker serves a desk watch for appliance '{appliance}'; set desk_watch = true in its profile"
-                ),
-            ));
-        };
-        let shown =
-            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        if !shown.is_some_and(|t| same_token(t.as_bytes(), feed.token.expose().as_bytes())) {
-            tracing::warn!(profile = feed.profile, "desk watch: refused a request without the desk's token");
-            return Err((
-                StatusCode::UNAUTHORIZED,
-                "the desk token is missing or wrong; enter the desk's token in Settings (the worker's administrator has it)"
-                    .to_owned(),
-            ));
-        }
-        Ok(feed.clone())
+    /// Set when the worker stops.
+    pub(super) fn stopping(&self) -> Option<watch::Receiver<bool>> {
+        self.stopping.clone()
     }
 }
 
 impl Feed {
-    fn new(profile: &Profile, token: Secret, config: &WorkerConfig) -> Result<Feed, autotask::Error> {
+    fn new(profile: &Profile, config: &WorkerConfig) -> Result<Feed, FeedError> {
         let has_session_ends = |events: &[SeedEvent]| events.contains(&SeedEvent::SupportSessionEnd);
         Ok(Feed {
-            profile: profile.name.clone(),
-            token,
+            profile: profile.clone(),
             autotask: AutotaskClient::new(profile.autotask.clone())?,
+            beyondtrust: BeyondTrustClient::new(profile.beyondtrust.clone())?,
             lookups: Lookups::kept_for(config.lookup_keep),
             writes_sessions: has_session_ends(&profile.outbound_event_types)
                 || has_session_ends(&profile.polling_event_types),
@@ -171,6 +159,11 @@ impl Feed {
             threshold: Mutex::new(None),
             open: Mutex::new(OpenCopy::NotYet),
         })
+    }
+
+    /// The profile this feed serves.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
     }
 
     fn open(&self) -> std::sync::MutexGuard<'_, OpenCopy> {
@@ -184,12 +177,15 @@ impl Feed {
         let tickets: Result<Vec<Ticket>, _> = self.autotask.query(query).take(OPEN_COPIED + 1).try_collect().await;
         *self.open() = match tickets {
             Ok(tickets) if tickets.len() > OPEN_COPIED => {
-                tracing::info!(profile = self.profile, "desk watch: more than {OPEN_COPIED} open tickets, not copied");
+                tracing::info!(
+                    profile = self.profile.name,
+                    "desk watch: more than {OPEN_COPIED} open tickets, not copied"
+                );
                 OpenCopy::TooMany
             }
             Ok(tickets) => OpenCopy::Kept(tickets.into_iter().filter_map(|t| Some((t.id?, t))).collect()),
             Err(e) => {
-                tracing::warn!(profile = self.profile, "desk watch: the open tickets could not be copied: {e}");
+                tracing::warn!(profile = self.profile.name, "desk watch: the open tickets could not be copied: {e}");
                 OpenCopy::NotYet
             }
         };
@@ -210,6 +206,14 @@ impl Feed {
             }
         }
         Some((tickets, missing))
+    }
+
+    /// An open ticket, by id, from the copy.
+    pub(super) fn open_ticket(&self, id: i64) -> Option<Ticket> {
+        match &*self.open() {
+            OpenCopy::Kept(copy) => copy.get(&id).cloned(),
+            _ => None,
+        }
     }
 
     /// The open ticket of a whole number (`T<yyyymmdd>.<nnnn>`, which no other number begins
@@ -242,8 +246,8 @@ impl Feed {
         // Whole tickets, for the copy of the open ones.
         let query = autotask::Query::new(Filter::gte("lastActivityDate", since.to_rfc3339()));
         let tickets: Vec<Ticket> = autotask.query_all(query).await?;
-        self.keep_open(&tickets);
-        let profile = self.profile.clone();
+        let assigned_before = self.keep_open(&tickets);
+        let profile = self.profile.name.clone();
         let ours = store.run(move |s| s.tickets_written_since(&profile, since)).await.unwrap_or_else(|e| {
             tracing::warn!("the worker's own writes could not be read: {e}");
             Default::default()
@@ -266,7 +270,7 @@ impl Feed {
                 assigned: t.assigned_resource_id,
                 open: t.status != Some(COMPLETE),
             };
-            kept.changes.push_back((newest, change));
+            kept.changes.push_back((newest, change, assigned_before.get(&id).copied().flatten()));
         }
         while kept.changes.len() > KEPT {
             kept.changes.pop_front();
@@ -280,30 +284,41 @@ impl Feed {
         Ok(told)
     }
 
-    /// Brings the copy of the open tickets up to what a look found.
-    fn keep_open(&self, tickets: &[Ticket]) {
+    /// Brings the copy of the open tickets up to what a look found; returns each copied
+    /// ticket's primary resource before the look.
+    fn keep_open(&self, tickets: &[Ticket]) -> HashMap<i64, Option<i64>> {
+        let mut before = HashMap::new();
         let mut open = self.open();
-        let OpenCopy::Kept(copy) = &mut *open else { return };
+        let OpenCopy::Kept(copy) = &mut *open else { return before };
         for t in tickets {
             let Some(id) = t.id else { continue };
-            if t.status == Some(COMPLETE) {
-                copy.remove(&id);
-            } else {
-                copy.insert(id, t.clone());
+            let was = if t.status == Some(COMPLETE) { copy.remove(&id) } else { copy.insert(id, t.clone()) };
+            if let Some(was) = was {
+                before.insert(id, was.assigned_resource_id);
             }
         }
+        before
     }
 
-    /// What an app asking from `after` gets: the changes after it (every rep's: an app tells its
-    /// rep of their own, and a ticket taken from them changes their list too), or — for a cursor
-    /// of another run, or none — only where to go on from.
-    fn answer(&self, after: Option<u64>) -> Answer {
+    /// What rep `me` (their resource id) asking from `after` gets: the changes after it to their
+    /// tickets — those theirs now, and those taken from them (their list of open tickets changes
+    /// too) — or, for a cursor of another run or none, only where to go on from. No rep learns of
+    /// another's tickets.
+    fn answer(&self, after: Option<u64>, me: i64) -> Answer {
         let newest = *self.newest.borrow();
+        let theirs = |c: &DeskChange, before: &Option<i64>| c.assigned == Some(me) || *before == Some(me);
         let changes = match after {
-            Some(after) => self.kept().changes.iter().filter(|(n, _)| *n > after).map(|(_, c)| c.clone()).collect(),
+            Some(after) => self
+                .kept()
+                .changes
+                .iter()
+                .filter(|(n, c, before)| *n > after && theirs(c, before))
+                .map(|(_, c, _)| c.clone())
+                .collect(),
             None => Vec::new(),
         };
         Answer {
+            me: Some(me),
             cursor: format!("{:x}.{newest}", self.epoch),
             changes,
             writes_sessions: self.writes_sessions,
@@ -332,32 +347,37 @@ async fn keep_looking(feed: Arc<Feed>, store: AsyncStore, stopped: impl std::fut
         }
         match feed.look(&store).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(profile = feed.profile, "desk watch: {n} ticket(s) changed"),
-            Err(e) => tracing::warn!(profile = feed.profile, "desk watch: could not look at the desk's tickets: {e}"),
+            Ok(n) => tracing::info!(profile = feed.profile.name, "desk watch: {n} ticket(s) changed"),
+            Err(e) => {
+                tracing::warn!(profile = feed.profile.name, "desk watch: could not look at the desk's tickets: {e}")
+            }
         }
     }
 }
 
+/// What an app asks `/desk/changes` (an `appliance=` it names is not used: the rep's token says
+/// which profile is theirs).
 #[derive(Debug, Deserialize)]
-struct Ask {
-    appliance: Option<String>,
+pub(super) struct Ask {
     after: Option<String>,
     /// Seconds to wait for news.
     wait: Option<u64>,
 }
 
-async fn changes(State(feeds): State<Feeds>, headers: HeaderMap, Query(ask): Query<Ask>) -> Response {
-    let feed = match feeds.serving(ask.appliance.as_deref(), &headers) {
-        Ok(feed) => feed,
-        Err(refused) => return refused.into_response(),
-    };
+/// `GET /desk/changes`: the caller's rep's changes after `after=`, waiting up to `wait=` seconds.
+pub(super) async fn changes(
+    State(feeds): State<Feeds>,
+    Extension(caller): Extension<Caller>,
+    Query(ask): Query<Ask>,
+) -> Response {
+    let feed = caller.feed;
     let after = ask.after.as_deref().and_then(|c| feed.position(c));
     let wait = Duration::from_secs(ask.wait.unwrap_or(0)).min(LONGEST_WAIT);
     if let Some(after) = after
         && !wait.is_zero()
     {
         let mut newest = feed.newest.subscribe();
-        let mut stopping = feeds.stopping.clone();
+        let mut stopping = feeds.stopping();
         let stopped = async move {
             match stopping.as_mut() {
                 Some(s) => drop(s.wait_for(|stop| *stop).await),
@@ -369,5 +389,5 @@ async fn changes(State(feeds): State<Feeds>, headers: HeaderMap, Query(ask): Que
             _ = stopped => {}
         }
     }
-    axum::Json(feed.answer(after)).into_response()
+    axum::Json(feed.answer(after, caller.rep.resource_id)).into_response()
 }

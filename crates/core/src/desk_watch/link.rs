@@ -23,7 +23,7 @@ pub enum LinkError {
     )]
     Unreachable { url: String, why: String },
     #[error(
-        "the desk's worker at {url} refused this app's desk token; enter the desk's token again in Settings (the worker's administrator has it)"
+        "the desk's worker at {url} refused this app's rep token (unknown, replaced or revoked); enrol again with the link your desk's administrator sends"
     )]
     Refused { url: String },
     #[error("the desk's worker at {url} serves no desk watch for appliance '{appliance}': {said}")]
@@ -81,6 +81,8 @@ impl DeskLink {
             changes.join(SEARCH_PATH).map_err(|e| format!("desk_worker_url '{url}' cannot be used ({e})"))?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            // The worker lists each rep's app version.
+            .user_agent(concat!("bt-autotask/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("no HTTP client for the desk's worker: {e}"))?;
         Ok(DeskLink {

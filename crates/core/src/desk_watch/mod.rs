@@ -1,26 +1,34 @@
-//! The desk-wide ticket watch. Where a desk runs `bt-autotask-worker`, the worker asks Autotask
-//! once per interval for every rep's changed open tickets ([`feed`]) and each tray app learns of
-//! its own rep's from the worker ([`link`]) instead of asking Autotask itself: one query per
-//! interval for the whole desk instead of one per rep. The same answer tells the app whether the
-//! worker writes the desk's sessions, so that the app's embedded worker stands down — one writer
-//! per session. The worker also searches for the apps ([`search`]): what one rep's search looked
-//! up (companies, contacts, devices, names) is known for every rep's next.
+//! The desk's worker as every rep's gateway. Where a desk runs `bt-autotask-worker`, each rep's
+//! app is enrolled once ([`enrol`]) and from then on shows only its own rep token; the worker
+//! knows the rep by it ([`reps`]) and acts for that rep alone ([`server`], within [`limits`]):
+//! it asks Autotask once per interval for every rep's changed tickets ([`feed`]) and tells each
+//! app only of its own rep's, searches with what the whole desk looked up ([`search`]), and makes
+//! session keys in the rep's own queue ([`keys`]). The app's side is [`link`]. The answer to a
+//! watch tells the app whether the worker writes the desk's sessions, so that the app's embedded
+//! worker stands down — one writer per session.
 
+pub mod enrol;
 pub mod feed;
+mod keys;
+pub mod limits;
 pub mod link;
-pub mod search;
+pub mod reps;
+mod search;
+pub mod server;
 
-use base64::Engine;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-
-use crate::Secret;
 
 /// Where the worker's listener serves the desk-wide watch.
 pub const PATH: &str = "/desk/changes";
 
 /// Where the worker's listener serves the desk-wide search.
 pub const SEARCH_PATH: &str = "/desk/search";
+
+/// Where the worker makes a session key in the rep's own queue.
+pub const SESSION_KEY_PATH: &str = "/desk/session-key";
+
+/// Where an app enrols with its one-time code.
+pub const ENROL_PATH: &str = "/desk/enrol";
 
 /// Longest an app's request waits for news before the worker answers "nothing yet".
 pub const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -45,6 +53,9 @@ fn still_open() -> bool {
 /// The worker's answer to `GET /desk/changes`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Answer {
+    /// The asking rep's Autotask resource, as the worker knows them by their token.
+    #[serde(default)]
+    pub me: Option<i64>,
     /// Where the next request goes on from (`after=`).
     pub cursor: String,
     /// What changed after the request's cursor (none for a request without one).
@@ -67,30 +78,13 @@ pub struct Threshold {
     pub limit: u64,
 }
 
-/// A new desk token: 32 random bytes, URL-safe base64.
-pub fn new_token() -> Secret {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// Compares a token shown to the desk's without telling by its timing how much matched.
-fn same_token(shown: &[u8], desk: &[u8]) -> bool {
-    shown.len() == desk.len() && shown.iter().zip(desk).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_long_random_and_compared_whole() {
-        let (a, b) = (new_token(), new_token());
-        assert_eq!(a.expose().len(), 43);
-        assert_ne!(a.expose(), b.expose());
-        assert!(same_token(a.expose().as_bytes(), a.expose().as_bytes()));
-        assert!(!same_token(a.expose().as_bytes(), b.expose().as_bytes()));
-        assert!(!same_token(&a.expose().as_bytes()[..42], a.expose().as_bytes()));
-        assert!(!same_token(b"", a.expose().as_bytes()));
-    }
+/// A session key the worker made for a rep, as `POST /desk/session-key` answers it: the key, or —
+/// when the API account may not make keys — the rep console's own dialog, tied to the ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyAnswer {
+    pub short_key: Option<String>,
+    pub key_url: Option<String>,
+    /// A ready invitation to the ticket's contact (`mailto:`).
+    pub invitation: Option<String>,
+    pub console_link: Option<String>,
 }

@@ -32,8 +32,8 @@ pub struct Intake {
     store: AsyncStore,
     /// Called after an event is stored, to wake the pipeline.
     wake: Arc<tokio::sync::Notify>,
-    /// The desk-wide watch, served beside the events (none unless a profile serves it).
-    desk: crate::desk_watch::feed::Feeds,
+    /// The desk's endpoints, served beside the events (none unless a profile serves the desk).
+    desk: Option<crate::desk_watch::server::DeskServer>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,18 +43,18 @@ struct Target {
 
 impl Intake {
     pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<tokio::sync::Notify>) -> Intake {
-        Intake { config, store, wake, desk: Default::default() }
+        Intake { config, store, wake, desk: None }
     }
 
-    /// Serves the desk-wide watch's `/desk/changes` too.
-    pub fn with_desk_watch(mut self, feeds: crate::desk_watch::feed::Feeds) -> Intake {
-        self.desk = feeds;
+    /// Serves the desk's `/desk/*` endpoints too.
+    pub fn with_desk(mut self, desk: crate::desk_watch::server::DeskServer) -> Intake {
+        self.desk = Some(desk);
         self
     }
 
     pub fn router(self) -> Router {
         let counted = axum::middleware::from_fn_with_state(self.clone(), count_answer);
-        let desk = self.desk.clone().routes();
+        let desk = self.desk.clone().map(|d| d.routes()).unwrap_or_default();
         Router::new()
             .route("/ERSPost", post(receive).layer(counted))
             .route("/healthz", get(health))

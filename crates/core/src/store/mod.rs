@@ -9,6 +9,7 @@
 //! blocking pool.
 
 mod activity;
+mod reps;
 mod retention;
 mod schema;
 mod unlinked;
@@ -20,6 +21,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub use activity::{Activity, ActivityLine, ticket_label, ticket_or_id};
+pub use reps::{KeyedHash, NewRep, Rep, RepSeen, RepState, token_key_path};
 pub use unlinked::{Attached, UnlinkedSession};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,10 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the store's background task stopped: {0}")]
     Task(String),
+    #[error(
+        "the key that guards the reps' tokens at {path} could not be read or made: {message} — check the data directory's permissions"
+    )]
+    TokenKey { path: PathBuf, message: String },
 }
 
 /// Where an event came from.
@@ -156,6 +162,8 @@ pub struct QueueHealth {
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// The key of the reps' keyed hashes, read from its file when first needed.
+    token_key: Mutex<Option<KeyedHash>>,
 }
 
 fn millis(d: DateTime<Utc>) -> i64 {
@@ -182,7 +190,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         retention::allow_incremental_vacuum(&conn).map_err(|e| open_error(format!("setting up vacuum: {e}")))?;
         schema::migrate(&conn).map_err(|e| open_error(format!("migrating: {e}")))?;
-        Ok(Store { path: path.to_owned(), conn: Mutex::new(conn) })
+        Ok(Store { path: path.to_owned(), conn: Mutex::new(conn), token_key: Mutex::new(None) })
     }
 
     /// Returns jobs a stopped or crashed worker left running to the queue; how many. Only the

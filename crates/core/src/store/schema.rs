@@ -84,6 +84,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX unlinked_noted ON unlinked (noted_at);",
     // 4: activity lines say what happened in a rep's words; the ids behind it go to `details`.
     "ALTER TABLE activity ADD COLUMN details TEXT",
+    // 5: the desk's enrolled reps; their enrolment codes and tokens only as keyed hashes.
+    "CREATE TABLE reps (
+        profile TEXT NOT NULL,
+        username TEXT NOT NULL COLLATE NOCASE,
+        email TEXT NOT NULL,
+        resource_id INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        code_hash BLOB UNIQUE,
+        code_expires_at INTEGER,
+        token_hash BLOB UNIQUE,
+        invited_at INTEGER NOT NULL,
+        enrolled_at INTEGER,
+        revoked_at INTEGER,
+        last_seen_at INTEGER,
+        app_version TEXT,
+        PRIMARY KEY (profile, username)
+    )",
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

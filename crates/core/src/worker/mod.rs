@@ -294,7 +294,7 @@ impl Worker {
         match profile.desk {
             DeskRole::Alone => false,
             DeskRole::Follows { .. } => true,
-            DeskRole::Serves { .. } => event.timestamp.is_none_or(|at| at < self.started || Utc::now() - at > LATE),
+            DeskRole::Serves => event.timestamp.is_none_or(|at| at < self.started || Utc::now() - at > LATE),
         }
     }
 

@@ -1,0 +1,273 @@
+//! Enrolment: the desk's administrator makes a one-time code for a rep (`bt-autotask-worker rep
+//! add`), sent to the rep as a `bt-autotask://enrol?…` link; the rep's app takes it to
+//! `POST /desk/enrol` once and gets its own rep token back. The code is 100 random bits, works
+//! once and only until it expires; the store keeps both only as keyed hashes.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::server::{DeskServer, Refusal};
+use crate::Secret;
+use crate::autotask::{AutotaskClient, Filter, Query, Resource};
+use crate::config::{DeskRole, Profile};
+use crate::store::{AsyncStore, NewRep, StoreError};
+
+/// The letters codes are made of: Crockford's base 32, without I, L, O and U, which are read
+/// wrong or make words.
+const CODE_LETTERS: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// Letters in a code: 20 of 32 (100 bits), shown in groups of 5.
+const CODE_LENGTH: usize = 20;
+/// What a rep token starts with, so that secret scanners and people recognise one.
+pub const TOKEN_PREFIX: &str = "btarep_";
+/// The scheme of the link the app opens.
+pub const LINK_SCHEME: &str = "bt-autotask";
+
+/// A new one-time enrolment code: `K7M2Q-4XW9D-…`.
+pub fn new_code() -> Secret {
+    let letters: Vec<u8> = (0..CODE_LENGTH).map(|_| CODE_LETTERS[rand::random_range(0..32)]).collect();
+    let groups: Vec<&str> = letters.chunks(5).filter_map(|g| std::str::from_utf8(g).ok()).collect();
+    Secret::new(groups.join("-"))
+}
+
+/// A code as typed or pasted, in the one form it is hashed in: upper case, in groups of 5, with
+/// the letters people mistake for digits read as those digits (O → 0, I and L → 1).
+pub fn normalise_code(typed: &str) -> String {
+    let letters: Vec<u8> = typed
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => b'0',
+            'I' | 'L' => b'1',
+            c => c as u8,
+        })
+        .collect();
+    let groups: Vec<&str> = letters.chunks(5).filter_map(|g| std::str::from_utf8(g).ok()).collect();
+    groups.join("-")
+}
+
+/// A new rep token: 32 random bytes, URL-safe base64, after [`TOKEN_PREFIX`].
+pub fn new_rep_token() -> Secret {
+    let bytes: [u8; 32] = rand::random();
+    Secret::new(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// What `rep add` makes: the code, the link that carries it, and when it stops working.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub username: String,
+    pub email: String,
+    pub code: Secret,
+    /// `bt-autotask://enrol?desk=<worker URL>&code=<code>[&pin=sha256:<certificate>]`: holds the
+    /// code, so it is a secret until used.
+    pub link: Secret,
+    pub expires: DateTime<Utc>,
+}
+
+/// Why a rep could not be invited.
+#[derive(Debug, thiserror::Error)]
+pub enum InviteError {
+    #[error(
+        "profile '{0}' does not serve the desk: set desk_watch = true in it (reps enrol with the worker that serves their desk)"
+    )]
+    NotServing(String),
+    #[error(
+        "no e-mail is known for '{0}': give it with --email, or set defaultDomain in the profile's time_entry_default_data"
+    )]
+    NoEmail(String),
+    #[error(
+        "no Autotask resource has the e-mail {0}; give the rep's Autotask e-mail with --email (the rep must be a resource in Autotask)"
+    )]
+    UnknownResource(String),
+    #[error("the Autotask resource {0} is not active; make it active in Autotask first")]
+    InactiveResource(String),
+    #[error("'{0}' is not a BeyondTrust username: use the rep's username as the appliance shows it")]
+    BadUsername(String),
+    #[error("Autotask could not be asked who the rep is: {0}")]
+    Autotask(#[from] crate::autotask::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Finds the rep as an active Autotask resource (by `email`, else `<username>@<defaultDomain>`)
+/// and makes their one-time code, working for the profile's `enrolment_hours`.
+pub async fn invite(
+    store: &AsyncStore,
+    profile: &Profile,
+    username: &str,
+    email: Option<&str>,
+    desk: &Url,
+    pin: Option<&str>,
+) -> Result<Invitation, InviteError> {
+    if !matches!(profile.desk, DeskRole::Serves) {
+        return Err(InviteError::NotServing(profile.name.clone()));
+    }
+    let username = username.trim();
+    if username.is_empty() || username.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(InviteError::BadUsername(username.to_owned()));
+    }
+    let email = match email {
+        Some(email) => email.trim().to_owned(),
+        None => match profile.time_entry_default_data.default_domain() {
+            Some(domain) => format!("{username}@{domain}"),
+            None => return Err(InviteError::NoEmail(username.to_owned())),
+        },
+    };
+    let resource_id = active_resource(&AutotaskClient::new(profile.autotask.clone())?, &email).await?;
+    let rep =
+        NewRep { profile: profile.name.clone(), username: username.to_owned(), email: email.clone(), resource_id };
+    let code = new_code();
+    let now = Utc::now();
+    let expires = now + chrono::Duration::seconds((profile.enrolment_hours * 3600.0) as i64);
+    let kept = code.clone();
+    store.run(move |s| s.invite_rep(&rep, &kept, expires, now)).await?;
+    let link = link(desk, &code, pin);
+    Ok(Invitation { username: username.to_owned(), email, code, link, expires })
+}
+
+/// The rep's Autotask resource id, when the resource is active.
+async fn active_resource(autotask: &AutotaskClient, email: &str) -> Result<i64, InviteError> {
+    let query = Query::new(Filter::eq("email", email)).include_fields(["id", "isActive"]).max_records(1);
+    let found = autotask.query_page::<Resource>(&query).await?.items.into_iter().next();
+    let resource = found.ok_or_else(|| InviteError::UnknownResource(email.to_owned()))?;
+    match (resource.id, resource.is_active) {
+        (_, Some(false)) => Err(InviteError::InactiveResource(email.to_owned())),
+        (Some(id), _) => Ok(id),
+        (None, _) => Err(InviteError::UnknownResource(email.to_owned())),
+    }
+}
+
+fn link(desk: &Url, code: &Secret, pin: Option<&str>) -> Secret {
+    let mut link = Url::parse(&format!("{LINK_SCHEME}://enrol")).unwrap_or_else(|_| desk.clone());
+    {
+        let mut query = link.query_pairs_mut();
+        query.append_pair("desk", desk.as_str()).append_pair("code", code.expose());
+        if let Some(pin) = pin {
+            query.append_pair("pin", pin);
+        }
+    }
+    Secret::new(link.to_string())
+}
+
+/// The certificate pin a link carries: `sha256:` and the SHA-256 of the worker's certificate
+/// (DER), URL-safe base64. The app trusts the worker's certificate when it is this one, or when
+/// the OS trusts it (a certificate from a public CA).
+pub fn certificate_pin(certificate_der: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(certificate_der);
+    format!("sha256:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
+}
+
+/// What an app sends to enrol.
+#[derive(Debug, Deserialize)]
+pub struct EnrolRequest {
+    pub code: String,
+}
+
+/// What the app needs to work for its rep, with the rep's token (shown this once).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Enrolled {
+    pub token: String,
+    pub profile: String,
+    pub appliance_id: String,
+    pub appliance_host: String,
+    /// The Autotask web UI (`https://ww5.autotask.net/`), for opening tickets.
+    pub autotask_web_url: String,
+    pub username: String,
+    pub email: String,
+    pub resource_id: i64,
+}
+
+/// `POST /desk/enrol`: a code taken once gives the rep's token; any other answers 401 and says
+/// nothing more. Addresses that keep showing wrong codes are slowed.
+pub(super) async fn enrol(
+    State(server): State<DeskServer>,
+    connection: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    Json(ask): Json<EnrolRequest>,
+) -> Response {
+    let address = connection.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
+    if let Some(wait) = server.limits().slowed(address) {
+        return Refusal::Slowed(wait).answer(address);
+    }
+    let code = normalise_code(&ask.code);
+    let token = new_rep_token();
+    let invited = server.store().run(move |s| s.invited_by_code(&code)).await;
+    let invited = match invited {
+        Ok(Some(rep)) => rep,
+        Ok(None) => return server.wrong_code(address),
+        Err(e) => return Refusal::Store(e.to_string()).answer(address),
+    };
+    let Some(feed) = server.feeds().of_profile(&invited.profile) else {
+        return Refusal::NotServed(invited.profile.clone()).answer(address);
+    };
+    // Asked before the code is taken: an answer that cannot be made must not use it up.
+    let web = match feed.autotask.zone().await {
+        Ok(zone) => zone.web_root.to_string(),
+        Err(e) => {
+            let said = format!("the desk's worker cannot reach Autotask to enrol you ({e}); try again in a while");
+            return (StatusCode::BAD_GATEWAY, said).into_response();
+        }
+    };
+    let (code, kept) = (normalise_code(&ask.code), token.clone());
+    let rep = match server.store().run(move |s| s.enrol_rep(&code, &kept, Utc::now())).await {
+        Ok(Some(rep)) => rep,
+        Ok(None) => return server.wrong_code(address),
+        Err(e) => return Refusal::Store(e.to_string()).answer(address),
+    };
+    server.reps_changed().await;
+    tracing::info!(profile = rep.profile, rep = rep.username, %address, "a rep's app enrolled");
+    let profile = feed.profile();
+    Json(Enrolled {
+        token: token.expose().to_owned(),
+        profile: rep.profile,
+        appliance_id: profile.appliance_id.clone(),
+        appliance_host: profile.beyondtrust.host.clone(),
+        autotask_web_url: web,
+        username: rep.username,
+        email: rep.email,
+        resource_id: rep.resource_id,
+    })
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_100_bits_in_groups_and_read_back_as_typed() {
+        let (a, b) = (new_code(), new_code());
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(a.expose().len(), 23);
+        assert_eq!(normalise_code(a.expose()), a.expose());
+        let typed = a.expose().to_lowercase().replace('-', " ");
+        assert_eq!(normalise_code(&typed), a.expose(), "lower case, spaces");
+        assert_eq!(normalise_code("k7m2q-4xw9d-olil0"), "K7M2Q-4XW9D-01110", "O, I and L as the digits they look like");
+    }
+
+    #[test]
+    fn tokens_are_long_random_and_recognisable() {
+        let (a, b) = (new_rep_token(), new_rep_token());
+        assert!(a.expose().starts_with(TOKEN_PREFIX) && a.expose().len() == TOKEN_PREFIX.len() + 43);
+        assert_ne!(a.expose(), b.expose());
+    }
+
+    #[test]
+    fn the_link_carries_the_desk_the_code_and_the_pin() {
+        let desk = Url::parse("https://desk.example.com:8180/").unwrap();
+        let code = Secret::new("K7M2Q-4XW9D-ABCDE-FGHJK");
+        let link = Url::parse(link(&desk, &code, Some("sha256:abc")).expose()).unwrap();
+        assert_eq!((link.scheme(), link.host_str()), ("bt-autotask", Some("enrol")));
+        let pairs: std::collections::HashMap<_, _> = link.query_pairs().into_owned().collect();
+        assert_eq!(pairs["desk"], "https://desk.example.com:8180/");
+        assert_eq!(pairs["code"], code.expose());
+        assert_eq!(pairs["pin"], "sha256:abc");
+    }
+}

@@ -1,0 +1,85 @@
+//! `POST /desk/session-key`: a session key made by the worker's API account for the asking rep,
+//! in that rep's own queue, with the ticket as its external key. The body names the ticket and
+//! nothing else is taken from it: a rep, queue or external key it names is ignored.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+use super::KeyAnswer;
+use super::limits::Limits;
+use super::reps::Caller;
+use super::server::Refusal;
+use crate::autotask::{Filter, Query, Ticket};
+use crate::desk::{DeskError, KeyOffer, TicketRow, listed, session_key as make_key};
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Ask {
+    ticket: i64,
+}
+
+pub(super) async fn session_key(
+    Extension(caller): Extension<Caller>,
+    Extension(limits): Extension<Arc<Limits>>,
+    Json(ask): Json<Ask>,
+) -> Response {
+    let rep = &caller.rep;
+    if let Err(wait) = limits.session_key((&rep.profile, &rep.username)) {
+        return Refusal::Limited(wait).answer(std::net::IpAddr::from([0, 0, 0, 0]));
+    }
+    let ticket = match ticket_row(&caller, ask.ticket).await {
+        Ok(Some(ticket)) => ticket,
+        Ok(None) => {
+            let said = format!("ticket {} is not in Autotask; search again", ask.ticket);
+            return (StatusCode::NOT_FOUND, said).into_response();
+        }
+        Err(e) => return failed(e),
+    };
+    match make_key(&caller.feed.beyondtrust, &ticket, &rep.username).await {
+        Ok(offer) => {
+            tracing::info!(
+                profile = rep.profile,
+                rep = rep.username,
+                ticket = ticket.id,
+                "made a session key for a rep"
+            );
+            Json(answer(offer)).into_response()
+        }
+        Err(e) => failed(e),
+    }
+}
+
+/// The ticket as a search row (its number, its contact's e-mail): from the copy of the open
+/// tickets, else asked of Autotask.
+async fn ticket_row(caller: &Caller, id: i64) -> Result<Option<TicketRow>, DeskError> {
+    let feed = &caller.feed;
+    let tickets = match feed.open_ticket(id) {
+        Some(ticket) => vec![ticket],
+        None => {
+            let query = Query::new(Filter::eq("id", id)).max_records(1);
+            feed.autotask.query_page::<Ticket>(&query).await?.items
+        }
+    };
+    Ok(listed(&feed.autotask, tickets, &[], &feed.lookups).await?.into_iter().next())
+}
+
+fn answer(offer: KeyOffer) -> KeyAnswer {
+    match offer {
+        KeyOffer::Key { short_key, key_url, invitation } => KeyAnswer {
+            short_key: Some(short_key),
+            key_url: Some(key_url),
+            invitation: invitation.map(String::from),
+            console_link: None,
+        },
+        KeyOffer::ConsoleLink(link) => {
+            KeyAnswer { short_key: None, key_url: None, invitation: None, console_link: Some(link.into()) }
+        }
+    }
+}
+
+fn failed(e: DeskError) -> Response {
+    (StatusCode::BAD_GATEWAY, format!("the desk's worker could not make the session key: {e}")).into_response()
+}

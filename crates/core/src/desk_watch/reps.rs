@@ -1,0 +1,132 @@
+//! Who is asking: the worker knows each `/desk/*` request's rep by its rep token alone, never by
+//! anything the request says about itself. The enrolled reps are held in memory by the keyed
+//! hash of their tokens and reloaded whenever the store's reps change (a revocation from the
+//! command line takes effect within a second); when each rep's app was last seen is written back
+//! in batches, so the apps' requests cost the store no write each.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use subtle::ConstantTimeEq;
+
+use super::feed::Feed;
+use crate::store::{AsyncStore, KeyedHash, Rep, RepSeen, StoreError};
+
+/// The rep a request's token proved, and their profile's feed.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub rep: Arc<Rep>,
+    pub feed: Arc<Feed>,
+}
+
+/// How often the worker looks whether the store's reps changed.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// How often when each app was last seen is written to the store.
+const SEEN_WRITTEN_EVERY: Duration = Duration::from_secs(60);
+
+/// The enrolled reps, known by their tokens' keyed hashes.
+#[derive(Debug)]
+pub struct RepDirectory {
+    store: AsyncStore,
+    known: RwLock<Known>,
+    seen: Mutex<HashMap<(String, String), RepSeen>>,
+}
+
+#[derive(Debug, Default)]
+struct Known {
+    version: i64,
+    /// By the first 8 bytes of the hash; the whole hash is then compared in constant time.
+    by_prefix: HashMap<[u8; 8], Vec<(KeyedHash, Arc<Rep>)>>,
+}
+
+impl Known {
+    fn new(version: i64, reps: Vec<(KeyedHash, Rep)>) -> Known {
+        let mut by_prefix: HashMap<[u8; 8], Vec<(KeyedHash, Arc<Rep>)>> = HashMap::new();
+        for (hash, rep) in reps {
+            by_prefix.entry(prefix(&hash)).or_default().push((hash, Arc::new(rep)));
+        }
+        Known { version, by_prefix }
+    }
+}
+
+fn prefix(hash: &KeyedHash) -> [u8; 8] {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    first
+}
+
+impl RepDirectory {
+    /// The reps enrolled in `store` now (read as the worker starts: a blocking read).
+    pub fn load(store: AsyncStore) -> Result<RepDirectory, StoreError> {
+        let s = store.blocking();
+        // The key is read here rather than at the first request, on an async thread.
+        s.keyed_hash("")?;
+        let known = Known::new(s.reps_version()?, s.enrolled_reps()?);
+        Ok(RepDirectory { store, known: RwLock::new(known), seen: Mutex::default() })
+    }
+
+    /// The rep whose token this is, if any enrolled rep's is.
+    pub fn who(&self, token: &str) -> Result<Option<Arc<Rep>>, StoreError> {
+        let hash = self.store.blocking().keyed_hash(token)?;
+        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+        let candidates = known.by_prefix.get(&prefix(&hash)).map(Vec::as_slice).unwrap_or_default();
+        Ok(candidates.iter().find(|(kept, _)| bool::from(kept.ct_eq(&hash))).map(|(_, rep)| rep.clone()))
+    }
+
+    /// Notes that a rep's app was seen now, with the version it says it is.
+    pub fn seen(&self, rep: &Rep, app_version: Option<String>) {
+        let seen =
+            RepSeen { profile: rep.profile.clone(), username: rep.username.clone(), at: Utc::now(), app_version };
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).insert((rep.profile.clone(), rep.username.clone()), seen);
+    }
+
+    /// Reloads the reps when the store's changed; whether they did.
+    pub async fn refresh(&self) -> Result<bool, StoreError> {
+        let version = self.store.run(|s| s.reps_version()).await?;
+        if version == self.known.read().unwrap_or_else(|e| e.into_inner()).version {
+            return Ok(false);
+        }
+        let known = self.store.run(move |s| Ok(Known::new(version, s.enrolled_reps()?))).await?;
+        let enrolled: usize = known.by_prefix.values().map(Vec::len).sum();
+        tracing::info!(enrolled, "the desk's reps changed (an enrolment, a new link or a revocation)");
+        *self.known.write().unwrap_or_else(|e| e.into_inner()) = known;
+        Ok(true)
+    }
+
+    /// Writes when each app was last seen.
+    async fn write_seen(&self) -> Result<(), StoreError> {
+        let seen: Vec<RepSeen> =
+            std::mem::take(&mut *self.seen.lock().unwrap_or_else(|e| e.into_inner())).into_values().collect();
+        if seen.is_empty() {
+            return Ok(());
+        }
+        self.store.run(move |s| s.reps_seen(&seen)).await
+    }
+
+    /// Keeps the reps current until `stopped`, then writes what was seen last.
+    pub async fn keep_current(self: Arc<Self>, stopped: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stopped);
+        let mut looks = tokio::time::interval(LOOK_EVERY);
+        let mut writes = tokio::time::interval(SEEN_WRITTEN_EVERY);
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                _ = looks.tick() => {
+                    if let Err(e) = self.refresh().await {
+                        tracing::warn!("the desk's reps could not be read: {e}");
+                    }
+                }
+                _ = writes.tick() => {
+                    if let Err(e) = self.write_seen().await {
+                        tracing::warn!("when the reps' apps were last seen could not be written: {e}");
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.write_seen().await {
+            tracing::warn!("when the reps' apps were last seen could not be written: {e}");
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The desk's endpoints on the worker's listener, and the one place that decides who may use
+//! them: every `/desk/*` request but enrolment shows a rep token; the rep it belongs to (never
+//! anything the request says) is handed to the endpoint as a [`Caller`], within the rep's limits.
+//! Refusals are answered, counted and logged here, never with the token shown.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use super::feed::Feeds;
+use super::limits::{self, Limits, Wait};
+use super::reps::{Caller, RepDirectory};
+use super::{ENROL_PATH, PATH, SEARCH_PATH, SESSION_KEY_PATH};
+use crate::store::AsyncStore;
+
+/// What the desk's endpoints share.
+#[derive(Debug, Clone)]
+pub struct DeskServer {
+    feeds: Feeds,
+    reps: Arc<RepDirectory>,
+    limits: Arc<Limits>,
+    store: AsyncStore,
+}
+
+/// Why a request was not served.
+#[derive(Debug)]
+pub enum Refusal {
+    /// No rep token, or one no enrolled rep holds (unknown, replaced or revoked): told apart to
+    /// no one.
+    Token,
+    /// A code that is not a working one.
+    Code,
+    /// Too many wrong tokens or codes from the request's address.
+    Slowed(Wait),
+    /// The rep asked more than their share.
+    Limited(Wait),
+    /// The rep's profile serves no desk (any more).
+    NotServed(String),
+    Store(String),
+}
+
+impl Refusal {
+    fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Token => "token",
+            Refusal::Code => "code",
+            Refusal::Slowed(_) => "slowed",
+            Refusal::Limited(_) => "limited",
+            Refusal::NotServed(_) => "not_served",
+            Refusal::Store(_) => "store",
+        }
+    }
+
+    /// The answer, counted and logged.
+    pub fn answer(self, address: IpAddr) -> Response {
+        crate::metrics::global().desk_refused(self.reason());
+        tracing::warn!(reason = self.reason(), %address, "refused a desk request");
+        let enrol = "enrol this app with the link your desk's administrator sends you (bt-autotask-worker rep add <your username>)";
+        let (status, said, wait) = match self {
+            Refusal::Token => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "this worker serves enrolled reps only, and this app's rep token is missing, unknown, replaced or revoked: {enrol}"
+                ),
+                None,
+            ),
+            Refusal::Code => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "this enrolment code does not work (codes work once, until they expire); ask for a new link: {enrol}"
+                ),
+                None,
+            ),
+            Refusal::Slowed(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many wrong tokens or codes came from this address; try again in {} s", wait.seconds()),
+                Some(wait),
+            ),
+            Refusal::Limited(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "this app asked more than a rep's share ({} requests at once, {} a second, {} session keys a minute); try again in {} s",
+                    limits::REQUESTS_BURST,
+                    limits::REQUESTS_PER_SECOND,
+                    60.0 / limits::KEY_EVERY_SECONDS,
+                    wait.seconds()
+                ),
+                Some(wait),
+            ),
+            Refusal::NotServed(profile) => (
+                StatusCode::NOT_FOUND,
+                format!("profile '{profile}' of this worker serves no desk any more; ask your desk's administrator"),
+                None,
+            ),
+            Refusal::Store(e) => {
+                (StatusCode::SERVICE_UNAVAILABLE, format!("the desk's worker could not read its store: {e}"), None)
+            }
+        };
+        let mut response = (status, said).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(wait) = wait {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.seconds()));
+        }
+        response
+    }
+}
+
+impl DeskServer {
+    pub fn new(feeds: Feeds, reps: Arc<RepDirectory>, store: AsyncStore) -> DeskServer {
+        DeskServer { feeds, reps, limits: Arc::default(), store }
+    }
+
+    /// Every desk endpoint, for the worker's listener.
+    pub fn routes(self) -> Router {
+        let authenticated = axum::middleware::from_fn_with_state(self.clone(), authenticate);
+        let for_reps = Router::new()
+            .route(PATH, get(super::feed::changes))
+            .route(SEARCH_PATH, get(super::search::search))
+            .route(SESSION_KEY_PATH, post(super::keys::session_key))
+            .route_layer(authenticated)
+            .with_state(self.feeds.clone());
+        let limits = self.limits.clone();
+        Router::new()
+            .route(ENROL_PATH, post(super::enrol::enrol))
+            .with_state(self)
+            .merge(for_reps)
+            .layer(axum::Extension(limits))
+    }
+
+    pub fn feeds(&self) -> &Feeds {
+        &self.feeds
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn store(&self) -> &AsyncStore {
+        &self.store
+    }
+
+    /// Takes the store's reps now (an app just enrolled).
+    pub async fn reps_changed(&self) {
+        if let Err(e) = self.reps.refresh().await {
+            tracing::warn!("the desk's reps could not be read: {e}");
+        }
+    }
+
+    /// Counts a wrong code from `address`, and answers it.
+    pub fn wrong_code(&self, address: IpAddr) -> Response {
+        match self.limits.failed(address) {
+            Some(wait) => Refusal::Slowed(wait).answer(address),
+            None => Refusal::Code.answer(address),
+        }
+    }
+
+    /// The rep a request's token belongs to, within their limits.
+    fn caller(&self, headers: &HeaderMap, address: IpAddr) -> Result<Caller, Refusal> {
+        let shown =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let rep = match shown.map(|token| self.reps.who(token.trim())) {
+            Some(Ok(Some(rep))) => rep,
+            Some(Err(e)) => return Err(Refusal::Store(e.to_string())),
+            _ => {
+                return Err(match self.limits.failed(address) {
+                    Some(wait) => Refusal::Slowed(wait),
+                    None => Refusal::Token,
+                });
+            }
+        };
+        self.limits.request((&rep.profile, &rep.username)).map_err(Refusal::Limited)?;
+        let feed = self.feeds.of_profile(&rep.profile).ok_or_else(|| Refusal::NotServed(rep.profile.clone()))?;
+        self.reps.seen(&rep, app_version(headers));
+        Ok(Caller { rep, feed })
+    }
+}
+
+/// The app's version from its `User-Agent` (`bt-autotask/0.1.0`), kept short and printable.
+fn app_version(headers: &HeaderMap) -> Option<String> {
+    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    let version = agent.strip_prefix("bt-autotask/")?.split_whitespace().next()?;
+    let clean = version.chars().take(32).all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c));
+    clean.then(|| version.chars().take(32).collect())
+}
+
+/// Lets a request with a rep's token through, as that rep; refuses the rest.
+async fn authenticate(State(server): State<DeskServer>, mut request: Request, next: Next) -> Response {
+    let address =
+        request.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    match server.caller(request.headers(), address) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(refusal) => refusal.answer(address),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_app_version_is_taken_only_when_it_looks_like_one() {
+        let headers = |agent: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::USER_AGENT, HeaderValue::from_str(agent).unwrap_or(HeaderValue::from_static("x")));
+            h
+        };
+        assert_eq!(app_version(&headers("bt-autotask/0.1.0")).as_deref(), Some("0.1.0"));
+        assert_eq!(app_version(&headers("bt-autotask/0.2.0-rc.1 (Windows)")).as_deref(), Some("0.2.0-rc.1"));
+        assert_eq!(app_version(&headers("curl/8.0")), None);
+        assert_eq!(app_version(&headers("bt-autotask/<script>")), None);
+    }
+}

@@ -1,0 +1,189 @@
+//! Enrolment through the real `bt-autotask-worker`: the administrator makes a one-time link with
+//! `rep add`, the rep's app takes its code to `/desk/enrol` once and gets its own rep token, and
+//! from then on the worker acts for that rep alone — whoever the request says it is. A revoked
+//! rep is refused on the running worker within seconds, and the store holds neither tokens nor
+//! codes.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use bta_e2e::{Stands, Worker, enrol_with_code, free_port, worker_binary};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+/// `bt-autotask-worker <args> --config <config>` with the stand-ins' secrets: its output, or what
+/// it said on failing.
+fn worker_says(args: &[&str], config: &Path) -> Result<String, String> {
+    let output = Command::new(worker_binary())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .envs(bta_e2e::secret_env())
+        .output()
+        .unwrap();
+    let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    if output.status.success() { Ok(said(&output.stdout)) } else { Err(said(&output.stderr)) }
+}
+
+fn rep_add(rep: &str, config: &Path) -> Value {
+    let json = worker_says(&["rep", "add", rep, "--profile", "Desk", "--json"], config).unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+/// A worker serving the desk on loopback, its watch every 5 s.
+fn desk_config(stands: &Stands, port: u16, extra: &str) -> PathBuf {
+    stands.config(port, "ticket_watch_seconds = 5", &format!("desk_watch = true\n{extra}"))
+}
+
+async fn ask(request: reqwest::RequestBuilder) -> (u16, String) {
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_enrols_once_and_the_worker_acts_for_that_rep_alone_until_revoked() {
+    let stands = Stands::start().await;
+    let port = free_port();
+    let config = desk_config(&stands, port, "");
+    let url = format!("http://127.0.0.1:{port}");
+    let worker = Worker::start(&config, port).await;
+
+    let invited = rep_add("alex.morgan", &config);
+    let code = invited["code"].as_str().unwrap().to_owned();
+    let link = url::Url::parse(invited["link"].as_str().unwrap()).unwrap();
+    assert_eq!((link.scheme(), link.host_str()), ("bt-autotask", Some("enrol")));
+    let carried: std::collections::HashMap<_, _> = link.query_pairs().into_owned().collect();
+    assert_eq!((carried["desk"].as_str(), carried["code"].as_str()), (format!("{url}/").as_str(), code.as_str()));
+    assert_eq!(invited["email"], "alex.morgan@example.com", "from the profile's defaultDomain");
+    let unknown = worker_says(&["rep", "add", "nobody.here", "--profile", "Desk"], &config).unwrap_err();
+    assert!(unknown.contains("no Autotask resource has the e-mail nobody.here@example.com"), "{unknown}");
+    let former = json!([{"id": 29_700_001, "email": "former.rep@example.com", "userName": "former.rep",
+                         "firstName": "Former", "lastName": "Rep", "isActive": false}]);
+    stands.post(format!("{}/_sim/records/Resources", stands.autotask.base_url), former).await;
+    let inactive = worker_says(&["rep", "add", "former.rep", "--profile", "Desk"], &config).unwrap_err();
+    assert!(inactive.contains("not active"), "{inactive}");
+
+    // The code works once, typed in lower case too; then it is as unknown as any other.
+    let enrolled = enrol_with_code(&url, &code.to_lowercase()).await.unwrap();
+    let token = enrolled["token"].as_str().unwrap().to_owned();
+    assert!(token.len() >= 43, "{token}");
+    assert_eq!((enrolled["username"].as_str(), enrolled["profile"].as_str()), (Some("alex.morgan"), Some("Desk")));
+    assert!(enrolled["autotask_web_url"].as_str().unwrap().starts_with("http"), "{enrolled}");
+    let again = enrol_with_code(&url, &code).await.unwrap_err();
+    let never = enrol_with_code(&url, "AAAAA-BBBBB-CCCCC-DDDDD").await.unwrap_err();
+    assert_eq!((again.0, never.0), (401, 401));
+    assert_eq!(again.1, never.1, "a used code and an unknown one are told apart to no one");
+
+    // An expired code: made with an enrolment time of a second.
+    let brief = desk_config(&stands, port, "enrolment_hours = 0.0003");
+    let expiring = rep_add("sam.lee", &brief)["code"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(enrol_with_code(&url, &expiring).await.unwrap_err().0, 401, "expired");
+
+    // A key in alex's own queue, for the ticket, whatever the body says besides.
+    let mine = alex_open_tickets(&stands).await;
+    let body = json!({"ticket": mine[0], "rep": "sam.lee", "queue": "general", "external_key": "1"});
+    let key_url = format!("{url}/desk/session-key");
+    let (status, said) = ask(stands.http.post(&key_url).bearer_auth(&token).json(&body)).await;
+    assert_eq!(status, 200, "{said}");
+    let key: Value = serde_json::from_str(&said).unwrap();
+    let keys = stands.get(format!("{}/_sim/session-keys", stands.appliance.base_url)).await;
+    let made = keys.as_array().unwrap().iter().find(|k| k["short_key"] == key["short_key"]).unwrap();
+    assert_eq!(made["queue_id"], "rep_username:alex.morgan", "{made}");
+    assert_eq!(made["external_key"], mine[0].to_string());
+    let (status, _) = ask(stands.http.post(&key_url).json(&body)).await;
+    assert_eq!(status, 401, "no key without a token");
+
+    // "My open tickets" are the token's rep's, whoever me= names.
+    let sam_id = resource_id(&stands, "sam.lee@example.com").await;
+    let search = stands.http.get(format!("{url}/desk/search")).query(&[("q", ""), ("me", &sam_id.to_string())]);
+    let (status, said) = ask(search.bearer_auth(&token)).await;
+    assert_eq!(status, 200, "{said}");
+    let rows: Vec<Value> = serde_json::from_str(&said).unwrap();
+    let mut found: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    found.sort_unstable();
+    assert_eq!(found, mine, "alex's open tickets, not sam's");
+
+    // The store holds neither the token nor the codes, in the database or its WAL.
+    for file in store_files(&config) {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in [token.as_str(), code.as_str(), expiring.as_str()] {
+            let held = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!held, "{} holds a secret", file.display());
+        }
+    }
+
+    // Revoked on the running worker: refused within seconds.
+    let said = worker_says(&["rep", "revoke", "alex.morgan"], &config).unwrap();
+    assert!(said.contains("Revoked alex.morgan"), "{said}");
+    let changes = format!("{url}/desk/changes");
+    let revoked = Instant::now();
+    loop {
+        let (status, _) = ask(stands.http.get(&changes).bearer_auth(&token)).await;
+        if status == 401 {
+            break;
+        }
+        assert!(revoked.elapsed() < Duration::from_secs(5), "the revoked token was still served after 5 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(worker.stop());
+    let listed: Value = serde_json::from_str(&worker_says(&["rep", "list", "--json"], &config).unwrap()).unwrap();
+    let states: Vec<(&str, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["username"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [("alex.morgan", "revoked"), ("sam.lee", "invited")]);
+    assert!(listed[0]["last_seen"].is_string() && listed[0]["enrolled"].is_string(), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_served_to_the_network_without_https_does_not_load() {
+    let stands = Stands::start().await;
+    let text = format!(
+        "listen = \"0.0.0.0:{}\"\ndata_dir = \"data\"\n\n{}",
+        free_port(),
+        stands.profile("Desk", "desk_watch = true")
+    );
+    let config = stands.write_config(&text);
+    let refused = worker_says(&["check"], &config).unwrap_err();
+    assert!(refused.contains("desk_watch") && refused.contains("tls_certificate_file"), "{refused}");
+    let retired = Command::new(worker_binary()).args(["desk-token", "Desk"]).output().unwrap();
+    let said = String::from_utf8_lossy(&retired.stderr);
+    assert!(!retired.status.success() && said.contains("rep add"), "{said}");
+}
+
+async fn resource_id(stands: &Stands, email: &str) -> i64 {
+    let resources = stands.records("Resources").await;
+    resources.iter().find(|r| r["email"] == email).unwrap()["id"].as_i64().unwrap()
+}
+
+/// Alex's open tickets in the stand-in, by id.
+async fn alex_open_tickets(stands: &Stands) -> Vec<i64> {
+    let alex = resource_id(stands, "alex.morgan@example.com").await;
+    let mut ids: Vec<i64> = stands
+        .records("Tickets")
+        .await
+        .iter()
+        .filter(|t| t["assignedResourceID"] == alex && t["status"] != 5)
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// The store's database files (not the key beside them).
+fn store_files(config: &Path) -> Vec<PathBuf> {
+    let data = config.with_file_name("data");
+    let files: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("worker.sqlite3"))
+        .collect();
+    assert!(files.iter().any(|f| f.to_string_lossy().ends_with("-wal")), "the WAL is read too: {files:?}");
+    files
+}
