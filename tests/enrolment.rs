@@ -187,3 +187,85 @@ fn store_files(config: &Path) -> Vec<PathBuf> {
     assert!(files.iter().any(|f| f.to_string_lossy().ends_with("-wal")), "the WAL is read too: {files:?}");
     files
 }
+
+/// A rep's own Activity and *Not in a ticket* come from the desk's worker: only their sessions,
+/// attached and written once by the worker; another rep cannot see, attach or retry them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_sees_and_attaches_only_their_own_sessions_without_a_ticket() {
+    let stands = Stands::start().await;
+    let port = free_port();
+    let config = desk_config(&stands, port, "");
+    let url = format!("http://127.0.0.1:{port}");
+    let worker = Worker::start(&config, port).await;
+    stands.appliance("recipients", json!({"url": format!("{url}/ERSPost")})).await;
+    let alex = enrol_with_code(&url, rep_add("alex.morgan", &config)["code"].as_str().unwrap()).await.unwrap();
+    let sam = enrol_with_code(&url, rep_add("sam.lee", &config)["code"].as_str().unwrap()).await.unwrap();
+    let (alex, sam) = (alex["token"].as_str().unwrap().to_owned(), sam["token"].as_str().unwrap().to_owned());
+    let portal = |rep: &str, customer: &str| {
+        json!({"external_key": "", "duration": 1500, "reps": [{"username": rep}],
+               "customer": {"name": customer, "company": "Dynamo Corporation", "issue": "Printer offline"},
+               "chat": [{"from": "rep", "text": "Printer is back."}]})
+    };
+    let alexs =
+        stands.appliance("sessions", portal("alex.morgan", "Pat Lee")).await["lsid"].as_str().unwrap().to_owned();
+    let sams = stands.appliance("sessions", portal("sam.lee", "Lee Park")).await["lsid"].as_str().unwrap().to_owned();
+
+    let listed = |token: String| {
+        let request = stands.http.get(format!("{url}/desk/unlinked")).bearer_auth(token);
+        async move { serde_json::from_str::<Vec<Value>>(&ask(request).await.1).unwrap() }
+    };
+    let lsids = |rows: &[Value]| rows.iter().map(|r| r["lsid"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lsids(&listed(alex.clone()).await) != [alexs.clone()] || lsids(&listed(sam.clone()).await) != [sams.clone()] {
+        assert!(Instant::now() < deadline, "each rep's session never reached their list");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let attach = |token: &str, lsid: &str| {
+        stands
+            .http
+            .post(format!("{url}/desk/unlinked/attach"))
+            .bearer_auth(token)
+            .json(&json!({"session": lsid, "ticket": "7201"}))
+    };
+    assert_eq!(ask(attach(&sam, &alexs)).await.0, 404, "not sam's session");
+    let (status, said) = ask(attach(&alex, &alexs)).await;
+    assert_eq!(status, 204, "{said}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let written = |entity: &'static str, field: &'static str| {
+        let (stands, lsid) = (&stands, alexs.clone());
+        async move {
+            let records = stands.records(entity).await;
+            records
+                .iter()
+                .filter(|r| r["ticketID"] == 7201 && r[field].as_str().is_some_and(|t| t.contains(&lsid)))
+                .count()
+        }
+    };
+    while written("TimeEntries", "internalNotes").await == 0 {
+        assert!(Instant::now() < deadline, "the attached session was never written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((written("TicketNotes", "description").await, written("TimeEntries", "internalNotes").await), (1, 1));
+    assert!(lsids(&listed(alex.clone()).await).is_empty(), "attached: off the list");
+
+    let activity = |token: String| {
+        let request = stands.http.get(format!("{url}/desk/activity")).bearer_auth(token);
+        async move { serde_json::from_str::<Vec<Value>>(&ask(request).await.1).unwrap() }
+    };
+    let alex_lines = activity(alex.clone()).await;
+    let summaries: Vec<&str> = alex_lines.iter().map(|l| l["summary"].as_str().unwrap()).collect();
+    assert!(summaries.iter().any(|s| s.starts_with("alex.morgan attached the session with Pat Lee")), "{summaries:?}");
+    assert!(summaries.iter().any(|s| s.starts_with("Wrote the session with Pat Lee")), "{summaries:?}");
+    assert!(alex_lines.iter().all(|l| l["lsid"] == alexs.as_str()), "only alex's sessions: {alex_lines:#?}");
+    let sam_lines = activity(sam.clone()).await;
+    assert!(sam_lines.iter().all(|l| l["lsid"] != alexs.as_str()), "{sam_lines:#?}");
+    let job = alex_lines[0]["job_id"].as_i64().unwrap();
+    let retry = stands.http.post(format!("{url}/desk/retry")).bearer_auth(&sam).json(&json!({"job": job}));
+    assert_eq!(ask(retry).await.0, 404, "not sam's job");
+    let dismiss =
+        stands.http.post(format!("{url}/desk/unlinked/dismiss")).bearer_auth(&sam).json(&json!({"session": sams}));
+    assert_eq!(ask(dismiss).await.0, 204);
+    assert!(lsids(&listed(sam.clone()).await).is_empty(), "dismissed: off the list");
+    assert!(worker.stop());
+}

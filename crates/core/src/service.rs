@@ -92,14 +92,14 @@ impl Service {
                     |e: &dyn std::fmt::Display| SetupError { profile: "(desk)".to_owned(), message: e.to_string() };
                 let feeds =
                     crate::desk_watch::feed::Feeds::new(&config, stop.subscribe()).map_err(|e| desk_setup(&e))?;
-                let mut intake = crate::intake::Intake::new(config.clone(), store.clone(), wake);
+                let mut intake = crate::intake::Intake::new(config.clone(), store.clone(), wake.clone());
                 if !feeds.is_empty() {
                     tasks.extend(feeds.start_looking(&store, &until_stopped));
                     let reps = Arc::new(
                         crate::desk_watch::reps::RepDirectory::load(store.clone()).map_err(|e| desk_setup(&e))?,
                     );
                     tasks.push(tokio::spawn(reps.clone().keep_current(until_stopped())));
-                    intake = intake.with_desk(crate::desk_watch::server::DeskServer::new(feeds, reps, store));
+                    intake = intake.with_desk(crate::desk_watch::server::DeskServer::new(feeds, reps, store, wake));
                 }
                 Some(match &config.tls {
                     Some(files) => {

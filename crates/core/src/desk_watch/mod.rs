@@ -12,6 +12,7 @@ pub mod feed;
 mod keys;
 pub mod limits;
 pub mod link;
+pub mod mine;
 pub mod reps;
 mod search;
 pub mod server;

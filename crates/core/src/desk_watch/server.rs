@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 
 use super::feed::Feeds;
 use super::limits::{self, Limits, Wait};
+use super::mine;
 use super::reps::{Caller, RepDirectory};
 use super::{ENROL_PATH, PATH, SEARCH_PATH, SESSION_KEY_PATH};
 use crate::store::AsyncStore;
@@ -26,6 +27,8 @@ pub struct DeskServer {
     reps: Arc<RepDirectory>,
     limits: Arc<Limits>,
     store: AsyncStore,
+    /// Wakes the job runner after an attach or a retry.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// Why a request was not served.
@@ -114,8 +117,8 @@ impl Refusal {
 }
 
 impl DeskServer {
-    pub fn new(feeds: Feeds, reps: Arc<RepDirectory>, store: AsyncStore) -> DeskServer {
-        DeskServer { feeds, reps, limits: Arc::default(), store }
+    pub fn new(feeds: Feeds, reps: Arc<RepDirectory>, store: AsyncStore, wake: Arc<tokio::sync::Notify>) -> DeskServer {
+        DeskServer { feeds, reps, limits: Arc::default(), store, wake }
     }
 
     /// Every desk endpoint, for the worker's listener.
@@ -125,7 +128,13 @@ impl DeskServer {
             .route(PATH, get(super::feed::changes))
             .route(SEARCH_PATH, get(super::search::search))
             .route(SESSION_KEY_PATH, post(super::keys::session_key))
+            .route(mine::ACTIVITY_PATH, get(mine::activity))
+            .route(mine::UNLINKED_PATH, get(mine::unlinked))
+            .route(mine::ATTACH_PATH, post(mine::attach))
+            .route(mine::DISMISS_PATH, post(mine::dismiss))
+            .route(mine::RETRY_PATH, post(mine::retry))
             .route_layer(authenticated)
+            .layer(axum::Extension(mine::Context { store: self.store.clone(), wake: self.wake.clone() }))
             .with_state(self.feeds.clone());
         let limits = self.limits.clone();
         Router::new()

@@ -25,6 +25,8 @@ pub struct Activity {
     /// The ids behind the line (session, ticket id) and what exactly was written.
     pub details: Option<String>,
     pub job_id: Option<i64>,
+    /// The session's primary rep (their BeyondTrust username), when known.
+    pub rep: Option<String>,
 }
 
 /// A line to add to the activity log.
@@ -38,6 +40,8 @@ pub struct ActivityLine {
     pub summary: String,
     pub details: Option<String>,
     pub job_id: Option<i64>,
+    /// The session's primary rep, when known: the line is in their own list too.
+    pub rep: Option<String>,
 }
 
 /// How long a ticket's number and title are taken as its name.
@@ -63,6 +67,23 @@ pub fn ticket_or_id(label: Option<String>, ticket_id: i64) -> String {
 
 fn unnamed(ticket_id: i64) -> String {
     format!("ticket {ticket_id}")
+}
+
+const COLUMNS: &str = "id, at, profile, lsid, ticket_id, level, summary, details, job_id, rep";
+
+fn activity_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Activity> {
+    Ok(Activity {
+        id: r.get(0)?,
+        at: time(r.get(1)?),
+        profile: r.get(2)?,
+        lsid: r.get(3)?,
+        ticket_id: r.get(4)?,
+        level: r.get(5)?,
+        summary: r.get(6)?,
+        details: r.get(7)?,
+        job_id: r.get(8)?,
+        rep: r.get(9)?,
+    })
 }
 
 impl Activity {
@@ -93,8 +114,8 @@ impl Store {
     pub fn log_activity(&self, line: &ActivityLine, now: DateTime<Utc>) -> Result<i64, StoreError> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO activity (at, profile, lsid, ticket_id, level, summary, details, job_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO activity (at, profile, lsid, ticket_id, level, summary, details, job_id, rep)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 millis(now),
                 line.profile,
@@ -103,7 +124,8 @@ impl Store {
                 line.level,
                 line.summary,
                 line.details,
-                line.job_id
+                line.job_id,
+                line.rep
             ],
         )?;
         Ok(conn.last_insert_rowid())
@@ -112,24 +134,29 @@ impl Store {
     /// The newest activity first.
     pub fn recent_activity(&self, limit: usize) -> Result<Vec<Activity>, StoreError> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
-            "SELECT id, at, profile, lsid, ticket_id, level, summary, details, job_id
-             FROM activity ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = statement.query_map([limit as i64], |r| {
-            Ok(Activity {
-                id: r.get(0)?,
-                at: time(r.get(1)?),
-                profile: r.get(2)?,
-                lsid: r.get(3)?,
-                ticket_id: r.get(4)?,
-                level: r.get(5)?,
-                summary: r.get(6)?,
-                details: r.get(7)?,
-                job_id: r.get(8)?,
-            })
-        })?;
+        let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM activity ORDER BY id DESC LIMIT ?1"))?;
+        let rows = statement.query_map([limit as i64], activity_from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// One rep's activity (of the sessions they were the primary rep of), the newest first.
+    pub fn activity_of_rep(&self, profile: &str, rep: &str, limit: usize) -> Result<Vec<Activity>, StoreError> {
+        let conn = self.conn();
+        let sql = format!("SELECT {COLUMNS} FROM activity WHERE profile = ?1 AND rep = ?2 ORDER BY id DESC LIMIT ?3");
+        let rows: rusqlite::Result<Vec<Activity>> =
+            conn.prepare(&sql)?.query_map(params![profile, rep, limit as i64], activity_from_row)?.collect();
+        Ok(rows?)
+    }
+
+    /// Whether a job is about a session `rep` was the primary rep of (its activity says so).
+    pub fn job_of_rep(&self, job_id: i64, profile: &str, rep: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let found: i64 = conn.query_row(
+            "SELECT count(*) FROM activity WHERE job_id = ?1 AND profile = ?2 AND rep = ?3",
+            params![job_id, profile, rep],
+            |r| r.get(0),
+        )?;
+        Ok(found > 0)
     }
 
     /// Keeps a ticket's name (see [`ticket_label`]) for the lines written about it.
@@ -155,6 +182,7 @@ mod tests {
 
     fn line(summary: &str, ticket_id: Option<i64>) -> Activity {
         Activity {
+            rep: None,
             id: 1,
             at: Utc::now(),
             profile: "Production".into(),

@@ -101,6 +101,9 @@ const MIGRATIONS: &[&str] = &[
         app_version TEXT,
         PRIMARY KEY (profile, username)
     )",
+    // 6: whose session an activity line is about (the primary rep), for each rep's own list.
+    "ALTER TABLE activity ADD COLUMN rep TEXT COLLATE NOCASE;
+    CREATE INDEX activity_rep ON activity (profile, rep, id)",
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use super::{Store, StoreError, millis, time};
 
 /// What is known of a session that ended without a ticket.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UnlinkedSession {
     pub profile: String,
     pub lsid: String,
@@ -182,6 +182,23 @@ impl Store {
         Ok(ticket.flatten())
     }
 
+    /// One rep's open sessions without a ticket since `since`, newest first.
+    pub fn unlinked_of_rep(
+        &self,
+        profile: &str,
+        rep: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<UnlinkedSession>, StoreError> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM unlinked WHERE state = 'open' AND profile = ?1 AND rep = ?2 COLLATE NOCASE
+             AND coalesce(ended_at, noted_at) >= ?3 ORDER BY coalesce(ended_at, noted_at) DESC"
+        );
+        let rows: rusqlite::Result<Vec<UnlinkedSession>> =
+            conn.prepare(&sql)?.query_map(params![profile, rep, millis(since)], session_from_row)?.collect();
+        Ok(rows?)
+    }
+
     /// Sessions without a ticket, in any state, whose id starts with `prefix` (a person types
     /// the first characters).
     pub fn unlinked_matching(&self, prefix: &str) -> Result<Vec<UnlinkedSession>, StoreError> {
@@ -226,6 +243,7 @@ impl UnlinkedSession {
             details: Some(format!("session {}", self.lsid)),
             job_id,
             ticket_id: None,
+            rep: self.rep.clone(),
         }
     }
 }

@@ -151,6 +151,8 @@ pub struct Worker {
 struct Told {
     /// "Pat Lee (Dynamo Corporation, 25 min)".
     session: Option<String>,
+    /// The session's primary rep (BeyondTrust username).
+    rep: Option<String>,
     ticket_id: Option<i64>,
 }
 
@@ -300,8 +302,10 @@ impl Worker {
 
     /// Notes who the job's session was with, for its activity line.
     fn tell_session(&self, job: &Job, session: &crate::beyondtrust::SupportSession) {
-        self.told.lock().unwrap_or_else(|e| e.into_inner()).entry(job.id).or_default().session =
-            Some(session.described());
+        let mut told = self.told.lock().unwrap_or_else(|e| e.into_inner());
+        let told = told.entry(job.id).or_default();
+        told.session = Some(session.described());
+        told.rep = session.primary_representative().and_then(|r| r.username.as_deref()).map(str::to_owned);
     }
 
     /// Notes the job's ticket, for its activity line.
@@ -355,6 +359,7 @@ impl Worker {
             summary,
             details: Some(details),
             job_id: Some(id),
+            rep: told.rep.clone(),
         };
         let log = |line: ActivityLine| move |s: &crate::store::Store| s.log_activity(&line, now);
         match result {
