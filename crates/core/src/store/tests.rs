@@ -163,6 +163,7 @@ fn activity_and_caches() {
         summary: "Wrote the session with Pat Lee (25 min) to ticket 7201".into(),
         details: Some("session abc · ticket id 7201".into()),
         job_id: Some(1),
+        rep: Some("alex.morgan".into()),
     };
     store.log_activity(&written, now).unwrap();
     let failed = ActivityLine { level: "error", summary: "No ticket".into(), ..activity("def") };
@@ -170,6 +171,13 @@ fn activity_and_caches() {
     let recent = store.recent_activity(10).unwrap();
     assert_eq!(recent[0].summary, "No ticket");
     assert_eq!((recent[1].ticket_id, recent[1].details.as_deref()), (Some(7201), Some("session abc · ticket id 7201")));
+    let alexs = store.activity_of_rep("Production", "Alex.Morgan", 10).unwrap();
+    assert_eq!(alexs.iter().map(|a| a.id).collect::<Vec<_>>(), [recent[1].id], "a rep's own lines, in any case");
+    assert!(store.job_of_rep(1, "Production", "alex.morgan").unwrap());
+    assert!(
+        !store.job_of_rep(1, "Production", "sam.lee").unwrap()
+            && !store.job_of_rep(1, "Staging", "alex.morgan").unwrap()
+    );
 
     assert_eq!(store.ticket_name("Production", 7201, now).unwrap(), None);
     store.remember_ticket("Production", 7201, "T20261124.0042 Outlook", now).unwrap();
