@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
+use bta_core::desk::link::Writer;
 use bta_core::desk::{Desk, embedded_config};
-use bta_core::desk_watch::link::Writer;
 use bta_core::service::{Mode, Service};
 use bta_core::store::{AsyncStore, Store};
 use bta_e2e::Stands;

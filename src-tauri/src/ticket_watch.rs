@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bta_core::desk::Desk;
-use bta_core::desk_watch::LONGEST_WAIT;
+use bta_core::desk_api::LONGEST_WAIT;
 use tauri::{AppHandle, Manager};
 
 use crate::notices::{RecentWrites, Target};

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bta_core::desk::{Desk, TYPING_PAUSE, embedded_config};
-use bta_core::desk_watch::LONGEST_WAIT;
+use bta_core::desk_api::LONGEST_WAIT;
 use bta_core::service::{Mode, Service};
 use bta_core::store::{AsyncStore, Store};
 use bta_e2e::Stands;

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod check;
 pub mod config;
 pub mod desk;
+pub mod desk_api;
 pub mod desk_watch;
 pub mod intake;
 pub mod metrics;

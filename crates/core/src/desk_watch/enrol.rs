@@ -3,21 +3,15 @@
 //! `POST /desk/enrol` once and gets its own rep token back. The code is 100 random bits, works
 //! once and only until it expires; the store keeps both only as keyed hashes.
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::Json;
-use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::server::{DeskServer, Refusal};
+use super::feed::Feeds;
 use crate::Secret;
 use crate::autotask::{AutotaskClient, Filter, Query, Resource};
 use crate::config::{DeskRole, Profile};
+use crate::desk_api::Enrolled;
 use crate::store::{AsyncStore, NewRep, StoreError};
 
 /// The letters codes are made of: Crockford's base 32, without I, L, O and U, which are read
@@ -165,66 +159,35 @@ pub fn certificate_pin(certificate_der: &[u8]) -> String {
     format!("sha256:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
 }
 
-/// What an app sends to enrol.
-#[derive(Debug, Deserialize)]
-pub struct EnrolRequest {
-    pub code: String,
+/// Why a code gave no token.
+#[derive(Debug)]
+pub enum NotTaken {
+    /// Unknown, used, expired or revoked: told apart to no one.
+    WrongCode,
+    /// The rep's profile serves no desk (any more).
+    NotServed(String),
+    /// Autotask could not be asked for the web address the app needs; the code is not used up.
+    AutotaskUnreachable(String),
+    Store(StoreError),
 }
 
-/// What the app needs to work for its rep, with the rep's token (shown this once).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Enrolled {
-    pub token: String,
-    pub profile: String,
-    pub appliance_id: String,
-    pub appliance_host: String,
-    /// The Autotask web UI (`https://ww5.autotask.net/`), for opening tickets.
-    pub autotask_web_url: String,
-    pub username: String,
-    pub email: String,
-    pub resource_id: i64,
-}
-
-/// `POST /desk/enrol`: a code taken once gives the rep's token; any other answers 401 and says
-/// nothing more. Addresses that keep showing wrong codes are slowed.
-pub(super) async fn enrol(
-    State(server): State<DeskServer>,
-    connection: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
-    Json(ask): Json<EnrolRequest>,
-) -> Response {
-    let address = connection.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
-    if let Some(wait) = server.limits().slowed(address) {
-        return Refusal::Slowed(wait).answer(address);
-    }
-    let code = normalise_code(&ask.code);
+/// Takes a code (as typed) once: the rep's new token, and what their app needs. Everything the
+/// answer needs is asked before the code is taken, so an answer that cannot be made does not use
+/// the code up.
+pub async fn take(feeds: &Feeds, store: &AsyncStore, typed: &str) -> Result<Enrolled, NotTaken> {
+    let code = normalise_code(typed);
+    let asked = code.clone();
+    let invited = store.run(move |s| s.invited_by_code(&asked)).await.map_err(NotTaken::Store)?;
+    let invited = invited.ok_or(NotTaken::WrongCode)?;
+    let feed = feeds.of_profile(&invited.profile).ok_or_else(|| NotTaken::NotServed(invited.profile.clone()))?;
+    let web =
+        feed.autotask.zone().await.map_err(|e| NotTaken::AutotaskUnreachable(e.to_string()))?.web_root.to_string();
     let token = new_rep_token();
-    let invited = server.store().run(move |s| s.invited_by_code(&code)).await;
-    let invited = match invited {
-        Ok(Some(rep)) => rep,
-        Ok(None) => return server.wrong_code(address),
-        Err(e) => return Refusal::Store(e.to_string()).answer(address),
-    };
-    let Some(feed) = server.feeds().of_profile(&invited.profile) else {
-        return Refusal::NotServed(invited.profile.clone()).answer(address);
-    };
-    // Asked before the code is taken: an answer that cannot be made must not use it up.
-    let web = match feed.autotask.zone().await {
-        Ok(zone) => zone.web_root.to_string(),
-        Err(e) => {
-            let said = format!("the desk's worker cannot reach Autotask to enrol you ({e}); try again in a while");
-            return (StatusCode::BAD_GATEWAY, said).into_response();
-        }
-    };
-    let (code, kept) = (normalise_code(&ask.code), token.clone());
-    let rep = match server.store().run(move |s| s.enrol_rep(&code, &kept, Utc::now())).await {
-        Ok(Some(rep)) => rep,
-        Ok(None) => return server.wrong_code(address),
-        Err(e) => return Refusal::Store(e.to_string()).answer(address),
-    };
-    server.reps_changed().await;
-    tracing::info!(profile = rep.profile, rep = rep.username, %address, "a rep's app enrolled");
+    let kept = token.clone();
+    let rep = store.run(move |s| s.enrol_rep(&code, &kept, Utc::now())).await.map_err(NotTaken::Store)?;
+    let rep = rep.ok_or(NotTaken::WrongCode)?;
     let profile = feed.profile();
-    Json(Enrolled {
+    Ok(Enrolled {
         token: token.expose().to_owned(),
         profile: rep.profile,
         appliance_id: profile.appliance_id.clone(),
@@ -234,7 +197,6 @@ pub(super) async fn enrol(
         email: rep.email,
         resource_id: rep.resource_id,
     })
-    .into_response()
 }
 
 #[cfg(test)]

@@ -18,12 +18,11 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::reps::Caller;
-use super::{Answer, DeskChange, LONGEST_WAIT, Threshold};
 use crate::autotask::{self, AutotaskClient, Filter, Ticket};
 use crate::beyondtrust::BeyondTrustClient;
 use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
 use crate::desk::Lookups;
+use crate::desk_api::{Answer, DeskChange, LONGEST_WAIT, Threshold};
 use crate::store::AsyncStore;
 
 /// The ticket status Autotask uses for "Complete".
@@ -40,6 +39,13 @@ const OWN_WRITE_SKEW: chrono::Duration = chrono::Duration::seconds(10);
 const KEPT: usize = 5_000;
 /// Most open tickets copied; a database with more is asked for each rep's open tickets.
 const OPEN_COPIED: usize = 20_000;
+
+/// The rep a request's token proved, and their profile's feed.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub rep: Arc<crate::store::Rep>,
+    pub feed: Arc<Feed>,
+}
 
 /// Every profile's feed, by appliance id (as `/ERSPost?appliance=` names them).
 #[derive(Debug, Clone, Default)]

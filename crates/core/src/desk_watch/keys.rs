@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-use super::KeyAnswer;
+use super::feed::Caller;
 use super::limits::Limits;
-use super::reps::Caller;
-use super::server::Refusal;
+use super::refusal::Refusal;
 use crate::autotask::{Filter, Query, Ticket};
 use crate::desk::{DeskError, KeyOffer, TicketRow, listed, session_key as make_key};
+use crate::desk_api::KeyAnswer;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Ask {

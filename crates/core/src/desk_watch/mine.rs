@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use tokio::sync::Notify;
 
-use super::reps::Caller;
+use super::feed::Caller;
 use crate::store::{AsyncStore, Attached, StoreError, UnlinkedSession};
 use crate::worker::attach_target;
 

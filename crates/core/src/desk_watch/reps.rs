@@ -11,15 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use subtle::ConstantTimeEq;
 
-use super::feed::Feed;
 use crate::store::{AsyncStore, KeyedHash, Rep, RepSeen, StoreError};
-
-/// The rep a request's token proved, and their profile's feed.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub rep: Arc<Rep>,
-    pub feed: Arc<Feed>,
-}
 
 /// How often the worker looks whether the store's reps changed.
 const LOOK_EVERY: Duration = Duration::from_secs(1);

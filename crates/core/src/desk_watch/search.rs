@@ -13,8 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::feed::Feed;
-use super::reps::Caller;
+use super::feed::{Caller, Feed};
 use crate::autotask::{Filter, Query as AutotaskQuery, Ticket};
 use crate::desk::{DeskError, SEARCH_LIMIT, Search, TicketRow, listed, search_with};
 

@@ -8,16 +8,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use super::enrol::{self, NotTaken};
+use super::feed::Caller;
 use super::feed::Feeds;
-use super::limits::{self, Limits, Wait};
+use super::limits::Limits;
 use super::mine;
-use super::reps::{Caller, RepDirectory};
-use super::{ENROL_PATH, PATH, SEARCH_PATH, SESSION_KEY_PATH};
+use super::refusal::Refusal;
+use super::reps::RepDirectory;
+use crate::desk_api::EnrolRequest;
+use crate::desk_api::{ENROL_PATH, PATH, SEARCH_PATH, SESSION_KEY_PATH};
 use crate::store::AsyncStore;
 
 /// What the desk's endpoints share.
@@ -29,91 +33,6 @@ pub struct DeskServer {
     store: AsyncStore,
     /// Wakes the job runner after an attach or a retry.
     wake: Arc<tokio::sync::Notify>,
-}
-
-/// Why a request was not served.
-#[derive(Debug)]
-pub enum Refusal {
-    /// No rep token, or one no enrolled rep holds (unknown, replaced or revoked): told apart to
-    /// no one.
-    Token,
-    /// A code that is not a working one.
-    Code,
-    /// Too many wrong tokens or codes from the request's address.
-    Slowed(Wait),
-    /// The rep asked more than their share.
-    Limited(Wait),
-    /// The rep's profile serves no desk (any more).
-    NotServed(String),
-    Store(String),
-}
-
-impl Refusal {
-    fn reason(&self) -> &'static str {
-        match self {
-            Refusal::Token => "token",
-            Refusal::Code => "code",
-            Refusal::Slowed(_) => "slowed",
-            Refusal::Limited(_) => "limited",
-            Refusal::NotServed(_) => "not_served",
-            Refusal::Store(_) => "store",
-        }
-    }
-
-    /// The answer, counted and logged.
-    pub fn answer(self, address: IpAddr) -> Response {
-        crate::metrics::global().desk_refused(self.reason());
-        tracing::warn!(reason = self.reason(), %address, "refused a desk request");
-        let enrol = "enrol this app with the link your desk's administrator sends you (bt-autotask-worker rep add <your username>)";
-        let (status, said, wait) = match self {
-            Refusal::Token => (
-                StatusCode::UNAUTHORIZED,
-                format!(
-                    "this worker serves enrolled reps only, and this app's rep token is missing, unknown, replaced or revoked: {enrol}"
-                ),
-                None,
-            ),
-            Refusal::Code => (
-                StatusCode::UNAUTHORIZED,
-                format!(
-                    "this enrolment code does not work (codes work once, until they expire); ask for a new link: {enrol}"
-                ),
-                None,
-            ),
-            Refusal::Slowed(wait) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many wrong tokens or codes came from this address; try again in {} s", wait.seconds()),
-                Some(wait),
-            ),
-            Refusal::Limited(wait) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "this app asked more than a rep's share ({} requests at once, {} a second, {} session keys a minute); try again in {} s",
-                    limits::REQUESTS_BURST,
-                    limits::REQUESTS_PER_SECOND,
-                    60.0 / limits::KEY_EVERY_SECONDS,
-                    wait.seconds()
-                ),
-                Some(wait),
-            ),
-            Refusal::NotServed(profile) => (
-                StatusCode::NOT_FOUND,
-                format!("profile '{profile}' of this worker serves no desk any more; ask your desk's administrator"),
-                None,
-            ),
-            Refusal::Store(e) => {
-                (StatusCode::SERVICE_UNAVAILABLE, format!("the desk's worker could not read its store: {e}"), None)
-            }
-        };
-        let mut response = (status, said).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if let Some(wait) = wait {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.seconds()));
-        }
-        response
-    }
 }
 
 impl DeskServer {
@@ -137,34 +56,18 @@ impl DeskServer {
             .layer(axum::Extension(mine::Context { store: self.store.clone(), wake: self.wake.clone() }))
             .with_state(self.feeds.clone());
         let limits = self.limits.clone();
-        Router::new()
-            .route(ENROL_PATH, post(super::enrol::enrol))
-            .with_state(self)
-            .merge(for_reps)
-            .layer(axum::Extension(limits))
-    }
-
-    pub fn feeds(&self) -> &Feeds {
-        &self.feeds
-    }
-
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    pub fn store(&self) -> &AsyncStore {
-        &self.store
+        Router::new().route(ENROL_PATH, post(enrol)).with_state(self).merge(for_reps).layer(axum::Extension(limits))
     }
 
     /// Takes the store's reps now (an app just enrolled).
-    pub async fn reps_changed(&self) {
+    async fn reps_changed(&self) {
         if let Err(e) = self.reps.refresh().await {
             tracing::warn!("the desk's reps could not be read: {e}");
         }
     }
 
     /// Counts a wrong code from `address`, and answers it.
-    pub fn wrong_code(&self, address: IpAddr) -> Response {
+    fn wrong_code(&self, address: IpAddr) -> Response {
         match self.limits.failed(address) {
             Some(wait) => Refusal::Slowed(wait).answer(address),
             None => Refusal::Code.answer(address),
@@ -200,6 +103,33 @@ fn app_version(headers: &HeaderMap) -> Option<String> {
     clean.then(|| version.chars().take(32).collect())
 }
 
+/// `POST /desk/enrol`: a code taken once gives the rep's token; any other answers 401 and says
+/// nothing more. Addresses that keep showing wrong codes are slowed.
+async fn enrol(
+    State(server): State<DeskServer>,
+    connection: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    axum::Json(ask): axum::Json<EnrolRequest>,
+) -> Response {
+    let address = connection.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
+    if let Some(wait) = server.limits.slowed(address) {
+        return Refusal::Slowed(wait).answer(address);
+    }
+    match enrol::take(&server.feeds, &server.store, &ask.code).await {
+        Ok(enrolled) => {
+            server.reps_changed().await;
+            tracing::info!(profile = enrolled.profile, rep = enrolled.username, %address, "a rep's app enrolled");
+            axum::Json(enrolled).into_response()
+        }
+        Err(NotTaken::WrongCode) => server.wrong_code(address),
+        Err(NotTaken::NotServed(profile)) => Refusal::NotServed(profile).answer(address),
+        Err(NotTaken::Store(e)) => Refusal::Store(e.to_string()).answer(address),
+        Err(NotTaken::AutotaskUnreachable(e)) => {
+            let said = format!("the desk's worker cannot reach Autotask to enrol you ({e}); try again in a while");
+            (StatusCode::BAD_GATEWAY, said).into_response()
+        }
+    }
+}
+
 /// Lets a request with a rep's token through, as that rep; refuses the rest.
 async fn authenticate(State(server): State<DeskServer>, mut request: Request, next: Next) -> Response {
     let address =
@@ -215,6 +145,8 @@ async fn authenticate(State(server): State<DeskServer>, mut request: Request, ne
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     #[test]

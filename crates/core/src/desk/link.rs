@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use super::{Answer, DeskChange, PATH, SEARCH_PATH, Threshold};
 use crate::Secret;
-use crate::desk::TicketRow;
+use crate::desk_api::{Answer, DeskChange, PATH, SEARCH_PATH, Threshold, TicketRow};
 
 /// Longest a search at the desk's worker may take before the app searches by itself.
 const SEARCH_TIMEOUT: Duration = Duration::from_secs(15);

@@ -1,0 +1,327 @@
+//! What a rep does from the tray, without the screen: find tickets (mine, by number, by id, by
+//! words of the title, by company or contact name), make a session key tied to one, Jump to its configuration item, and open
+//! it in Autotask. The tray app's commands are thin calls into here.
+
+mod actions;
+pub mod link;
+mod search;
+mod watch;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use url::Url;
+
+use crate::autotask::{self, AutotaskClient, Filter, Query, Ticket};
+use crate::beyondtrust::{self, BeyondTrustClient};
+use crate::config::{DeskRole, Profile, WorkerConfig};
+pub use crate::desk_api::TicketRow;
+pub use actions::{KeyOffer, jump, session_key};
+use link::{DeskLink, Writer};
+pub(crate) use search::{LOOKUP_TTL, listed, search_with};
+pub use search::{Lookups, Search, my_resource_id, search};
+pub use watch::{TicketChange, TicketWatch};
+
+/// The ticket status Autotask uses for "Complete".
+pub(crate) const COMPLETE: i64 = 5;
+/// Most rows a search shows.
+pub const SEARCH_LIMIT: u32 = 50;
+/// How long the rep's typing pauses before the window searches: longer than a fast typist's
+/// gap between two keys (~125 ms at 8 keys a second), so typing a word costs one search, not
+/// one per key — a whole desk's searches come out of Autotask's shared hourly threshold.
+pub const TYPING_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Autotask(#[from] autotask::Error),
+    #[error(transparent)]
+    BeyondTrust(#[from] beyondtrust::Error),
+    #[error("ticket {0} has no configuration item to Jump to; add one to the ticket in Autotask")]
+    NoConfigurationItem(String),
+    #[error("no Autotask resource has the e-mail {0}; check your e-mail in Settings")]
+    UnknownRep(String),
+    #[error("profile '{0}' does not say who you are in Autotask; set \"Your Autotask e-mail\" in Settings")]
+    NoRepEmail(String),
+    #[error("profile '{0}' does not say who you are in BeyondTrust; set \"Your BeyondTrust username\" in Settings")]
+    NoRepUsername(String),
+    #[error("ticket {0} is not in the list any more; search again")]
+    NotShown(i64),
+    #[error("profile '{0}': {1}")]
+    DeskLink(String, String),
+}
+
+/// How many of my last tickets an empty search offers first.
+const RECENT: usize = 5;
+
+/// What the app's embedded worker runs on: the profiles that have a desk, except those whose
+/// sessions the desk's worker writes now (one writer per session) — returned by name too.
+pub fn embedded_config(
+    config: &WorkerConfig,
+    desks: &HashMap<String, std::sync::Arc<Desk>>,
+) -> (WorkerConfig, std::collections::BTreeSet<String>) {
+    let stood_down: std::collections::BTreeSet<String> =
+        desks.values().filter(|d| d.desk_worker_writes()).map(|d| d.profile.name.clone()).collect();
+    let mut config = config.clone();
+    config.profiles.retain(|p| desks.contains_key(&p.name));
+    for profile in config.profiles.iter_mut().filter(|p| stood_down.contains(&p.name)) {
+        profile.embedded_worker = false;
+    }
+    (config, stood_down)
+}
+
+/// One profile as the tray uses it: its two clients, who the rep is, and the tickets last shown,
+/// so the window asks for every action by ticket id alone and never hands over a URL or a row.
+#[derive(Debug)]
+pub struct Desk {
+    profile: Profile,
+    autotask: AutotaskClient,
+    beyondtrust: BeyondTrustClient,
+    me: tokio::sync::OnceCell<i64>,
+    shown: Mutex<HashMap<i64, TicketRow>>,
+    lookups: Lookups,
+    watch: tokio::sync::Mutex<TicketWatch>,
+    /// The last tickets I made a key for or Jumped from, the latest first (this run of the app).
+    recent: Mutex<Vec<i64>>,
+    /// The desk's worker, when the profile follows its desk-wide watch.
+    link: Option<DeskLink>,
+    /// My open tickets as last asked, while the desk's worker watches them for me.
+    mine: Mutex<Option<KeptMine>>,
+    /// How long they are kept at most ([`MINE_KEPT`]).
+    mine_kept: std::time::Duration,
+}
+
+/// My open tickets as last asked, with my last tickets of then.
+#[derive(Debug)]
+struct KeptMine {
+    rows: Vec<TicketRow>,
+    recent: Vec<i64>,
+    at: std::time::Instant,
+}
+
+/// How long "my open tickets" are shown again without asking Autotask while the desk's worker
+/// tells of every change to them (and as long as it answers).
+const MINE_KEPT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// What one look at my tickets found, and from where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watched {
+    pub changes: Vec<TicketChange>,
+    /// From the desk's worker (no Autotask request); else the app looked itself.
+    pub from_desk_worker: bool,
+}
+
+impl Desk {
+    pub fn new(profile: &Profile) -> Result<Desk, DeskError> {
+        Ok(Desk {
+            profile: profile.clone(),
+            autotask: AutotaskClient::new(profile.autotask.clone())?,
+            beyondtrust: BeyondTrustClient::new(profile.beyondtrust.clone())?,
+            me: tokio::sync::OnceCell::new(),
+            shown: Mutex::new(HashMap::new()),
+            lookups: Lookups::default(),
+            watch: tokio::sync::Mutex::new(TicketWatch::default()),
+            recent: Mutex::new(Vec::new()),
+            link: match &profile.desk {
+                DeskRole::Follows { url, token, takeover_after } => Some(
+                    DeskLink::new(url, &profile.appliance_id, token.clone(), *takeover_after)
+                        .map_err(|e| DeskError::DeskLink(profile.name.clone(), e))?,
+                ),
+                _ => None,
+            },
+            mine: Mutex::new(None),
+            mine_kept: MINE_KEPT,
+        })
+    }
+
+    /// Keeps what it looked up `factor` times shorter: a benchmark's compressed day keeps it as
+    /// long in its own time as a real day would.
+    pub fn in_compressed_time(mut self, factor: f64) -> Desk {
+        self.lookups = Lookups::kept_for(LOOKUP_TTL.div_f64(factor));
+        self.mine_kept = MINE_KEPT.div_f64(factor);
+        self
+    }
+
+    /// The desk's worker, when this profile follows its desk-wide watch.
+    pub fn link(&self) -> Option<&DeskLink> {
+        self.link.as_ref()
+    }
+
+    /// Whether the desk's worker writes this profile's sessions now (see [`DeskLink::writer`]).
+    pub fn desk_worker_writes(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.writer() == Writer::DeskWorker)
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The rep's Autotask resource id, looked up once.
+    async fn me(&self) -> Result<i64, DeskError> {
+        let email =
+            self.profile.rep_email.as_deref().ok_or_else(|| DeskError::NoRepEmail(self.profile.name.clone()))?;
+        self.me.get_or_try_init(|| my_resource_id(&self.autotask, email)).await.copied()
+    }
+
+    /// Finds tickets and remembers them for the actions that follow.
+    pub async fn search(&self, text: &str) -> Result<Vec<TicketRow>, DeskError> {
+        let me = match Search::parse(text) {
+            Search::Mine => Some(self.me().await?),
+            _ => None,
+        };
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let rows = match me.and_then(|_| self.kept_mine(&recent)) {
+            Some(rows) => rows,
+            None => {
+                let rows = self.search_anew(text, me, &recent).await?;
+                if me.is_some() && self.link.as_ref().is_some_and(DeskLink::answering) {
+                    let kept = KeptMine { rows: rows.clone(), recent, at: std::time::Instant::now() };
+                    *self.mine.lock().unwrap_or_else(|e| e.into_inner()) = Some(kept);
+                }
+                rows
+            }
+        };
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        // Keep earlier results too: the rep may act on a row while the next search runs.
+        if shown.len() > 1000 {
+            shown.clear();
+        }
+        shown.extend(rows.iter().map(|r| (r.id, r.clone())));
+        Ok(rows)
+    }
+
+    /// Searches at the desk's worker while it answers (the desk's lookups shared, no request of
+    /// this app's); by itself otherwise, or when the worker's search fails.
+    async fn search_anew(&self, text: &str, me: Option<i64>, recent: &[i64]) -> Result<Vec<TicketRow>, DeskError> {
+        if let Some(link) = self.link.as_ref().filter(|l| l.answering()) {
+            match link.search(text, me, recent).await {
+                Ok(rows) => return Ok(rows),
+                Err(e) => tracing::warn!(profile = self.profile.name, "searching by itself: {e}"),
+            }
+        }
+        search_with(&self.autotask, text, me, recent, &self.lookups).await
+    }
+
+    /// My open tickets as kept, when the desk's worker has told of no change to them since, my
+    /// last tickets are the same, and they are not too old.
+    fn kept_mine(&self, recent: &[i64]) -> Option<Vec<TicketRow>> {
+        let kept = self.mine.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = kept.as_ref().filter(|k| k.recent == recent && k.at.elapsed() < self.mine_kept)?;
+        Some(kept.rows.clone())
+    }
+
+    /// A ticket the rep has been shown.
+    pub fn shown(&self, ticket_id: i64) -> Result<TicketRow, DeskError> {
+        let shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        shown.get(&ticket_id).cloned().ok_or(DeskError::NotShown(ticket_id))
+    }
+
+    /// A session key for a shown ticket, in the rep's own queue.
+    pub async fn session_key(&self, ticket_id: i64) -> Result<KeyOffer, DeskError> {
+        let ticket = self.shown(ticket_id)?;
+        let rep =
+            self.profile.rep_username.as_deref().ok_or_else(|| DeskError::NoRepUsername(self.profile.name.clone()))?;
+        let offer = session_key(&self.beyondtrust, &ticket, rep).await?;
+        self.used(ticket_id);
+        Ok(offer)
+    }
+
+    /// The Jump LiveLink for a shown ticket's device.
+    pub fn jump(&self, ticket_id: i64) -> Result<Url, DeskError> {
+        let url = jump(self.beyondtrust.base_url(), &self.shown(ticket_id)?)?;
+        self.used(ticket_id);
+        Ok(url)
+    }
+
+    /// Puts a ticket first among my last ones.
+    fn used(&self, ticket_id: i64) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.retain(|&id| id != ticket_id);
+        recent.insert(0, ticket_id);
+        recent.truncate(RECENT);
+    }
+
+    /// Tickets' names ("T20261124.0042 Outlook keeps asking…", see [`store::ticket_label`]) in
+    /// one request, for activity lines written before their names were known.
+    ///
+    /// [`store::ticket_label`]: crate::store::ticket_label
+    pub async fn ticket_names(&self, ids: &[i64]) -> Result<HashMap<i64, String>, DeskError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let query = Query::new(Filter::is_in("id", ids.to_vec()))
+            .include_fields(["id", "ticketNumber", "title"])
+            .max_records(SEARCH_LIMIT);
+        let tickets = self.autotask.query_page::<Ticket>(&query).await?.items;
+        Ok(tickets
+            .into_iter()
+            .filter_map(|t| {
+                let (number, title) = (t.ticket_number.unwrap_or_default(), t.title.unwrap_or_default());
+                Some((t.id?, crate::store::ticket_label(&number, &title)))
+            })
+            .collect())
+    }
+
+    /// The ticket in the Autotask web UI.
+    pub async fn ticket_url(&self, ticket_id: i64) -> Result<Url, DeskError> {
+        Ok(self.autotask.zone().await?.ticket_url(ticket_id))
+    }
+
+    /// Whether `url` goes to this profile's appliance or Autotask web UI over http(s): the only
+    /// places the tray opens.
+    pub async fn may_open(&self, url: &Url) -> bool {
+        let web = match self.autotask.zone().await {
+            Ok(zone) => Some(zone.web_root.clone()),
+            Err(_) => None,
+        };
+        let same_place = |known: &Url| {
+            known.scheme() == url.scheme()
+                && known.host() == url.host()
+                && known.port_or_known_default() == url.port_or_known_default()
+        };
+        matches!(url.scheme(), "http" | "https")
+            && (same_place(self.beyondtrust.base_url()) || web.as_ref().is_some_and(same_place))
+    }
+
+    /// The rep's open tickets that changed in Autotask: from the desk's worker, waiting up to
+    /// `wait` for news, when the profile follows it and it answers; else by one look of the app's
+    /// own (at once).
+    pub async fn watch(&self, wait: std::time::Duration) -> Result<Watched, DeskError> {
+        let me = self.me().await?;
+        if let Some(link) = &self.link {
+            match link.changes(wait).await {
+                Ok(told) => {
+                    // Should the worker go away, the app's own watch starts from then.
+                    *self.watch.lock().await = TicketWatch::default();
+                    if let Some(t) = told.threshold {
+                        self.autotask.usage_told(t.used, t.limit);
+                    }
+                    self.forget_mine_if_changed(&told.changes, me);
+                    let changes = told
+                        .changes
+                        .into_iter()
+                        .filter(|c| c.open && c.assigned == Some(me))
+                        .map(|c| TicketChange { id: c.id, number: c.number, title: c.title })
+                        .collect();
+                    return Ok(Watched { changes, from_desk_worker: true });
+                }
+                Err(e) => {
+                    tracing::warn!(profile = self.profile.name, "{e}");
+                    link.start_afresh();
+                    *self.mine.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                }
+            }
+        }
+        let changes = self.watch.lock().await.check(&self.autotask, me).await?;
+        Ok(Watched { changes, from_desk_worker: false })
+    }
+
+    /// My open tickets are asked afresh after a change to one of them, or to one now mine.
+    fn forget_mine_if_changed(&self, changes: &[crate::desk_api::DeskChange], me: i64) {
+        let mut kept = self.mine.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = |id: i64| kept.as_ref().is_some_and(|k| k.rows.iter().any(|r| r.id == id));
+        if changes.iter().any(|c| c.assigned == Some(me) || listed(c.id)) {
+            *kept = None;
+        }
+    }
+}
