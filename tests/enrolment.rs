@@ -269,3 +269,72 @@ async fn a_rep_sees_and_attaches_only_their_own_sessions_without_a_ticket() {
     assert!(lsids(&listed(sam.clone()).await).is_empty(), "dismissed: off the list");
     assert!(worker.stop());
 }
+
+/// An app enrolled by the link over HTTPS with the desk's own certificate: it trusts that
+/// certificate by the link's pin (and refuses another), holds only the rep's token, and searches,
+/// makes keys and watches through the worker. With the worker gone, a key opens the rep console's
+/// own dialog tied to the ticket, and a ticket still opens by its number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_enrolled_by_the_link_works_through_the_worker_alone() {
+    use bta_core::config::{MemoryStore, SecretRef, SecretStore, WorkerConfig};
+    use bta_core::desk::{Desk, EnrolLink, KeyOffer, with_enrolled_profile};
+
+    let stands = Stands::start().await;
+    let port = free_port();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let certificate =
+        rcgen::CertificateParams::new(vec!["desk.invalid".to_owned()]).unwrap().self_signed(&key).unwrap();
+    std::fs::write(stands.dir.path().join("desk.crt"), certificate.pem()).unwrap();
+    std::fs::write(stands.dir.path().join("desk.key"), key.serialize_pem()).unwrap();
+    let top = "ticket_watch_seconds = 5\ntls_certificate_file = \"desk.crt\"\ntls_key_file = \"desk.key\"";
+    let config = stands.config(port, top, "desk_watch = true");
+    let worker = Worker::start(&config, port).await;
+
+    let link = rep_add("alex.morgan", &config)["link"].as_str().unwrap().to_owned();
+    let parsed = EnrolLink::parse(&link, None).unwrap();
+    assert_eq!(parsed.desk.as_str(), format!("https://127.0.0.1:{port}/"));
+    assert!(parsed.pin.as_deref().is_some_and(|p| p.starts_with("sha256:")), "{link}");
+    let other_pin = EnrolLink { pin: Some("sha256:AAAA".into()), ..parsed.clone() };
+    let refused = other_pin.enrol().await.unwrap_err();
+    assert!(refused.contains("cannot be reached") && refused.contains("certificate"), "{refused}");
+    let unpinned = EnrolLink { pin: None, ..parsed.clone() };
+    assert!(unpinned.enrol().await.is_err(), "a certificate of the desk's own is not trusted without the pin");
+    let enrolled = parsed.enrol().await.expect("the code was not used up by the refused attempts");
+
+    let text = with_enrolled_profile("", stands.dir.path(), &enrolled, &parsed).unwrap();
+    assert!(!text.contains(&enrolled.token) && !text.contains("client_secret") && !text.contains("autotask_password"));
+    let keyring = MemoryStore::default();
+    let token = bta_core::Secret::new(enrolled.token.clone());
+    keyring.set(&SecretRef::store_key(&enrolled.profile, "desk_token"), &token).unwrap();
+    let app = WorkerConfig::parse(&text, stands.dir.path(), &keyring).unwrap();
+    assert!(app.profiles[0].enrolled.is_some() && !app.profiles[0].embedded_worker);
+    let desk = Desk::new(&app.profiles[0]).unwrap();
+
+    desk.watch(Duration::ZERO).await.unwrap();
+    let mine = desk.search("").await.unwrap();
+    let ids: Vec<i64> = {
+        let mut ids: Vec<i64> = mine.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(ids, alex_open_tickets(&stands).await, "the rep's own open tickets, through the worker");
+    let ticket = mine[0].id;
+    let KeyOffer::Key { short_key, .. } = desk.session_key(ticket).await.unwrap() else { panic!("a key") };
+    let keys = stands.get(format!("{}/_sim/session-keys", stands.appliance.base_url)).await;
+    let made = keys.as_array().unwrap().iter().find(|k| k["short_key"] == short_key.as_str()).unwrap().clone();
+    assert_eq!(
+        (made["queue_id"].as_str(), made["external_key"].as_str()),
+        (Some("rep_username:alex.morgan"), Some(&*ticket.to_string()))
+    );
+
+    assert!(worker.stop());
+    match desk.session_key(ticket).await.unwrap() {
+        KeyOffer::ConsoleLink(url) => assert!(url.as_str().contains(&ticket.to_string()), "{url}"),
+        other => panic!("the rep console's own dialog, not {other:?}"),
+    }
+    let said = desk.search("printer").await.unwrap_err().to_string();
+    assert!(said.contains("cannot be reached"), "{said}");
+    let number = desk.ticket_url_by_number(&mine[0].number).await.unwrap();
+    assert!(number.as_str().contains("TicketNumber=T"), "{number}");
+    assert!(desk.link().unwrap().said().contains("rep console"), "{}", desk.link().unwrap().said());
+}

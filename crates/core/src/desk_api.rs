@@ -15,6 +15,14 @@ pub const SESSION_KEY_PATH: &str = "/desk/session-key";
 /// Where an app enrols with its one-time code.
 pub const ENROL_PATH: &str = "/desk/enrol";
 
+/// Where the rep's own activity is listed.
+pub const ACTIVITY_PATH: &str = "/desk/activity";
+/// Where the rep's sessions without a ticket are listed.
+pub const UNLINKED_PATH: &str = "/desk/unlinked";
+pub const ATTACH_PATH: &str = "/desk/unlinked/attach";
+pub const DISMISS_PATH: &str = "/desk/unlinked/dismiss";
+pub const RETRY_PATH: &str = "/desk/retry";
+
 /// Longest an app's request waits for news before the worker answers "nothing yet".
 pub const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -105,9 +113,21 @@ pub struct Enrolled {
     pub profile: String,
     pub appliance_id: String,
     pub appliance_host: String,
+    /// The appliance as the worker reaches it (`https://support.example.com/`), for LiveLinks.
+    pub appliance_url: String,
     /// The Autotask web UI (`https://ww5.autotask.net/`), for opening tickets.
     pub autotask_web_url: String,
     pub username: String,
     pub email: String,
     pub resource_id: i64,
+}
+
+/// The certificate pin an enrolment link carries: `sha256:` and the SHA-256 of the worker's
+/// certificate (DER), URL-safe base64. The app trusts the worker's certificate when it is this
+/// one, or when the OS trusts it (a certificate from a public CA).
+pub fn certificate_pin(certificate_der: &[u8]) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(certificate_der);
+    format!("sha256:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
 }

@@ -79,7 +79,7 @@ async fn add(path: &Path, username: &str, name: &str, email: Option<&str>, json:
     let pin = match &config.tls {
         Some(files) => {
             let certified = files.load().map_err(|e| anyhow::anyhow!("the worker's certificate: {e}"))?;
-            certified.cert.first().map(|c| enrol::certificate_pin(c))
+            certified.cert.first().map(|c| bta_core::desk_api::certificate_pin(c))
         }
         None => None,
     };

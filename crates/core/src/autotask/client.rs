@@ -48,11 +48,26 @@ impl Zone {
 
     /// Opens a ticket in the Autotask web UI.
     pub fn ticket_url(&self, ticket_id: i64) -> Url {
-        let mut url = self.web_root.clone();
-        url.set_path(&format!("{}Autotask/AutotaskExtend/ExecuteCommand.aspx", self.web_root.path()));
-        url.query_pairs_mut().append_pair("Code", "OpenTicketDetail").append_pair("TicketID", &ticket_id.to_string());
-        url
+        ticket_url(&self.web_root, ticket_id)
     }
+}
+
+/// A ticket in the Autotask web UI at `web_root` (ExecuteCommand's OpenTicketDetail).
+pub fn ticket_url(web_root: &Url, ticket_id: i64) -> Url {
+    execute_command(web_root, "OpenTicketDetail", "TicketID", &ticket_id.to_string())
+}
+
+/// A ticket by its number (`T20261124.0042`) in the Autotask web UI: ExecuteCommand's Ticket
+/// Detail by Ticket Number, which needs no lookup of its id.
+pub fn ticket_number_url(web_root: &Url, number: &str) -> Url {
+    execute_command(web_root, "OpenTicketDetail", "TicketNumber", number)
+}
+
+fn execute_command(web_root: &Url, code: &str, parameter: &str, value: &str) -> Url {
+    let mut url = web_root.clone();
+    url.set_path(&format!("{}Autotask/AutotaskExtend/ExecuteCommand.aspx", web_root.path()));
+    url.query_pairs_mut().append_pair("Code", code).append_pair(parameter, value);
+    url
 }
 
 /// A typed client for one Autotask API user. Cheap to clone; clones share limits and caches.

@@ -17,7 +17,7 @@ mod picklist;
 mod query;
 mod settings;
 
-pub use client::{AutotaskClient, Page, PageDetails, ThresholdInformation, Zone};
+pub use client::{AutotaskClient, Page, PageDetails, ThresholdInformation, Zone, ticket_number_url, ticket_url};
 pub use error::{Error, ErrorKind, Operation};
 pub use limiter::{Pressure, Usage};
 pub use models::{

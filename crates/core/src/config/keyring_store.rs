@@ -28,4 +28,11 @@ impl SecretStore for KeyringStore {
             format!("the OS keyring could not store the secret ({e}); is a keyring service running and unlocked?")
         })
     }
+
+    fn delete(&self, key: &str) -> Result<(), String> {
+        match entry(key)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(format!("the OS keyring could not forget the secret ({e})")),
+        }
+    }
 }

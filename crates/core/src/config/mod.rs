@@ -131,6 +131,19 @@ pub struct Profile {
     pub desk: DeskRole,
     /// How long a rep's enrolment code works (the worker that serves the desk).
     pub enrolment_hours: f64,
+    /// Set for a profile the app was enrolled into: it holds no API credential, only the rep's
+    /// token, and does everything that needs one through the desk's worker.
+    pub enrolled: Option<Enrolled>,
+}
+
+/// What an enrolled profile knows besides the desk's worker: where its LiveLinks and tickets open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrolled {
+    /// The Autotask web UI, for opening tickets.
+    pub autotask_web: url::Url,
+    /// The SHA-256 of the worker's certificate the enrolment link named (`sha256:…`), trusted
+    /// besides what the OS trusts.
+    pub certificate_pin: Option<String>,
 }
 
 /// A profile's part in the desk: the headless worker serves it to enrolled reps, the tray apps
@@ -454,7 +467,8 @@ fn read_profile(
         s.problem("appliance_id", "may hold only letters, digits, '.' and '_' (as the appliance's ERSPost URL does)");
     }
     let disabled = s.bool("disabled", false);
-    let beyondtrust = read_beyondtrust(&mut s, &name, base, store);
+    let enrolled = read_enrolled(&mut s);
+    let beyondtrust = read_beyondtrust(&mut s, &name, base, store, enrolled.is_some());
     let outbound_default = [
         SeedEvent::SupportSessionEnd,
         SeedEvent::CustomerExitSurveyIsCompleted,
@@ -473,7 +487,7 @@ fn read_profile(
     let retry_outbound_event_types = events(&mut s, "retry_outbound_event_types", &outbound_event_types);
     let retry_polling_event_types = events(&mut s, "retry_polling_event_types", &polling_event_types);
     let source_allowlist = read_allowlist(&mut s);
-    let autotask = read_autotask(&mut s, &name, store);
+    let autotask = read_autotask(&mut s, &name, store, enrolled.is_some());
     let note_type = s.integer("note_type", 1..=i64::from(i32::MAX)).unwrap_or(1);
     let publish_notes_as_public = s.bool("publish_notes_as_public", false);
     let update_time_entry = s.bool("update_time_entry", false);
@@ -509,13 +523,22 @@ fn read_profile(
     let automatic_ticket_creation_session_types =
         s.strings("automatic_ticket_creation_session_types").unwrap_or_else(|| vec!["support".to_owned()]);
     let ticket_default_data = s.object("ticket_default_data").unwrap_or_default();
-    let embedded_worker = s.bool("embedded_worker", true);
+    let embedded_worker = s.bool("embedded_worker", enrolled.is_none());
+    if embedded_worker && enrolled.is_some() {
+        s.problem("embedded_worker", "is off in an enrolled profile: the desk's worker writes its sessions");
+    }
     let rep_username = s.string("rep_username");
+    if enrolled.is_some() && rep_username.is_none() {
+        s.problem("rep_username", "is needed in an enrolled profile: enrol again with the link");
+    }
     let rep_email = s.string("rep_email");
     if rep_email.as_deref().is_some_and(|e| !e.contains('@')) {
         s.problem("rep_email", "is not an e-mail address; give your Autotask resource's e-mail, e.g. alex@example.com");
     }
     let desk = read_desk_role(&mut s, &name, store);
+    if enrolled.is_some() && !matches!(desk, DeskRole::Follows { .. }) {
+        s.problem("desk_worker_url", "is needed in an enrolled profile: the desk's worker it was enrolled at");
+    }
     let enrolment_hours = s.number("enrolment_hours", 0.0001..=720.0).unwrap_or(72.0);
     let templates_dir = s.string("templates_dir").map(|d| base.join(d));
     if let Some(dir) = &templates_dir
@@ -552,6 +575,28 @@ fn read_profile(
         rep_email,
         desk,
         enrolment_hours,
+        enrolled,
+    }
+}
+
+/// An enrolled profile's keys (written by enrolment): `autotask_web_url`, `desk_certificate_pin`.
+fn read_enrolled(s: &mut Section<'_>) -> Option<Enrolled> {
+    let web = s.string("autotask_web_url");
+    let pin = s.string("desk_certificate_pin");
+    if let Some(pin) = &pin
+        && !pin.starts_with("sha256:")
+    {
+        s.problem(
+            "desk_certificate_pin",
+            format!("'{pin}' is not a certificate pin like sha256:…; enrol again with the link"),
+        );
+    }
+    match crate::transport_policy::secure_url(&web?, "autotask_web_url") {
+        Ok(autotask_web) => Some(Enrolled { autotask_web, certificate_pin: pin }),
+        Err(e) => {
+            s.problem("autotask_web_url", e);
+            None
+        }
     }
 }
 
@@ -605,10 +650,21 @@ fn read_desk_role(s: &mut Section<'_>, profile: &str, store: &dyn SecretStore) -
     }
 }
 
-fn read_beyondtrust(s: &mut Section<'_>, profile: &str, base: &Path, store: &dyn SecretStore) -> BeyondTrustSettings {
+/// The appliance's settings; an enrolled profile has only its host (for LiveLinks), no API account.
+fn read_beyondtrust(
+    s: &mut Section<'_>,
+    profile: &str,
+    base: &Path,
+    store: &dyn SecretStore,
+    enrolled: bool,
+) -> BeyondTrustSettings {
     let host = s.required_string("appliance_host", "the B Series Appliance host name, e.g. support.example.com");
-    let client_id = s.required_string("client_id", "the OAuth Client ID of the API account");
-    let client_secret = secret(s, profile, "client_secret", "client_secret_env", store);
+    let (client_id, client_secret) = if enrolled {
+        (s.string("client_id").unwrap_or_default(), crate::Secret::new(""))
+    } else {
+        let id = s.required_string("client_id", "the OAuth Client ID of the API account");
+        (id, secret(s, profile, "client_secret", "client_secret_env", store))
+    };
     let mut settings = BeyondTrustSettings::new(host, client_id, client_secret);
     settings.locale = s.string("locale");
     settings.allow_invalid_certificates = s.bool("allow_invalid_certificates", false);
@@ -634,7 +690,11 @@ fn read_beyondtrust(s: &mut Section<'_>, profile: &str, base: &Path, store: &dyn
     settings
 }
 
-fn read_autotask(s: &mut Section<'_>, profile: &str, store: &dyn SecretStore) -> AutotaskSettings {
+/// The Autotask API user; an enrolled profile has none (the desk's worker asks Autotask for it).
+fn read_autotask(s: &mut Section<'_>, profile: &str, store: &dyn SecretStore, enrolled: bool) -> AutotaskSettings {
+    if enrolled {
+        return AutotaskSettings::new(String::new(), crate::Secret::new(""), crate::Secret::new(""));
+    }
     let username = s.required_string("autotask_username", "the Autotask API user's username");
     let password = secret(s, profile, "autotask_password", "autotask_password_env", store);
     let code = secret(s, profile, "autotask_integration_code", "autotask_integration_code_env", store);

@@ -49,6 +49,11 @@ impl SecretRef {
 pub trait SecretStore {
     fn get(&self, key: &str) -> Result<Option<Secret>, String>;
     fn set(&self, key: &str, secret: &Secret) -> Result<(), String>;
+    /// Forgets a secret (a profile left); nothing to do when there is none.
+    fn delete(&self, key: &str) -> Result<(), String> {
+        let _ = key;
+        Err("secrets are not kept here".into())
+    }
     /// Whether loading should look secrets up at all.
     fn resolves(&self) -> bool {
         true
@@ -94,6 +99,10 @@ impl SecretStore for MemoryStore {
     }
     fn set(&self, key: &str, secret: &Secret) -> Result<(), String> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_owned(), secret.clone());
+        Ok(())
+    }
+    fn delete(&self, key: &str) -> Result<(), String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
         Ok(())
     }
 }

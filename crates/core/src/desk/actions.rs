@@ -53,3 +53,15 @@ pub fn jump(appliance: &Url, ticket: &TicketRow) -> Result<Url, DeskError> {
     let device = ticket.device.as_deref().ok_or_else(|| DeskError::NoConfigurationItem(ticket.number.clone()))?;
     Ok(livelinks::jump_link(appliance, device, &ticket.id.to_string()))
 }
+
+/// A key the desk's worker made, as the app offers it.
+pub(super) fn offer(answer: crate::desk_api::KeyAnswer) -> Option<KeyOffer> {
+    if let Some(link) = answer.console_link {
+        return Url::parse(&link).ok().map(KeyOffer::ConsoleLink);
+    }
+    Some(KeyOffer::Key {
+        short_key: answer.short_key?,
+        key_url: answer.key_url?,
+        invitation: answer.invitation.and_then(|i| Url::parse(&i).ok()),
+    })
+}

@@ -1,7 +1,8 @@
-//! The tray app's side of the desk-wide watch: waits at the desk's worker for changes to the
-//! rep's tickets (one long request at a time, no Autotask request at all), and keeps what the
-//! worker last said about writing the desk's sessions, so the app knows whether its embedded
-//! worker should stand down.
+//! The tray app's side of the desk's worker: waits there for changes to the rep's tickets (one
+//! long request at a time, no Autotask request at all), searches there, and — for an enrolled
+//! profile — makes session keys and reads and acts on the rep's own Activity and sessions without
+//! a ticket there. It keeps what the worker last said about writing the desk's sessions, so the
+//! app knows whether its embedded worker should stand down. Every request shows the rep's token.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -9,7 +10,11 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::Secret;
-use crate::desk_api::{Answer, DeskChange, PATH, SEARCH_PATH, Threshold, TicketRow};
+use crate::desk_api::{
+    ACTIVITY_PATH, ATTACH_PATH, Answer, DISMISS_PATH, DeskChange, KeyAnswer, PATH, RETRY_PATH, SEARCH_PATH,
+    SESSION_KEY_PATH, Threshold, TicketRow, UNLINKED_PATH,
+};
+use crate::store::{Activity, UnlinkedSession};
 
 /// Longest a search at the desk's worker may take before the app searches by itself.
 const SEARCH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -17,9 +22,7 @@ const SEARCH_TIMEOUT: Duration = Duration::from_secs(15);
 /// Why the desk's worker gave no changes.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LinkError {
-    #[error(
-        "the desk's worker at {url} cannot be reached ({why}); this app watches your tickets and searches by itself meanwhile"
-    )]
+    #[error("the desk's worker at {url} cannot be reached ({why})")]
     Unreachable { url: String, why: String },
     #[error(
         "the desk's worker at {url} refused this app's rep token (unknown, replaced or revoked); enrol again with the link your desk's administrator sends"
@@ -56,6 +59,8 @@ pub struct DeskLink {
     appliance: String,
     token: Secret,
     takeover_after: Duration,
+    /// An enrolled profile: the worker is the only writer, and the app has nothing to fall back on.
+    enrolled: bool,
     state: Mutex<LinkState>,
 }
 
@@ -68,22 +73,27 @@ struct LinkState {
     /// Since when requests fail (counted from the app's start when none ever succeeded).
     failing_since: Option<Instant>,
     last_error: Option<LinkError>,
+    /// The rep's Autotask resource, as the worker knows them by their token.
+    me: Option<i64>,
 }
 
 impl DeskLink {
     /// `url` is the worker's listener (`https://desk-server:8180`); `appliance` the profile's
-    /// appliance id, as the worker's profile has it.
-    pub fn new(url: &Url, appliance: &str, token: Secret, takeover_after: Duration) -> Result<DeskLink, String> {
+    /// appliance id, as the worker's profile has it; `pin` the worker's certificate the enrolment
+    /// link named (trusted besides what the OS trusts).
+    pub fn new(
+        url: &Url,
+        appliance: &str,
+        token: Secret,
+        takeover_after: Duration,
+        pin: Option<&str>,
+        enrolled: bool,
+    ) -> Result<DeskLink, String> {
         let mut changes = url.join(PATH).map_err(|e| format!("desk_worker_url '{url}' cannot be used ({e})"))?;
         changes.set_query(None);
         let search_url =
             changes.join(SEARCH_PATH).map_err(|e| format!("desk_worker_url '{url}' cannot be used ({e})"))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            // The worker lists each rep's app version.
-            .user_agent(concat!("bt-autotask/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("no HTTP client for the desk's worker: {e}"))?;
+        let http = super::trust::desk_client(pin, client_builder())?;
         Ok(DeskLink {
             http,
             url: changes,
@@ -91,12 +101,14 @@ impl DeskLink {
             appliance: appliance.to_owned(),
             token,
             takeover_after,
+            enrolled,
             state: Mutex::new(LinkState {
                 cursor: None,
                 writes_sessions: false,
                 answered: None,
                 failing_since: Some(Instant::now()),
                 last_error: None,
+                me: None,
             }),
         })
     }
@@ -122,6 +134,7 @@ impl DeskLink {
                 state.answered = Some(Instant::now());
                 state.failing_since = None;
                 state.last_error = None;
+                state.me = answer.me.or(state.me);
                 Ok(Told { changes: answer.changes, threshold: answer.threshold })
             }
             Err(e) => {
@@ -149,6 +162,50 @@ impl DeskLink {
         self.get(&self.search_url, &query, SEARCH_TIMEOUT).await
     }
 
+    /// The rep's Autotask resource, as the worker last said.
+    pub fn me(&self) -> Option<i64> {
+        self.state().me
+    }
+
+    /// A session key for `ticket_id` in the rep's own queue, made by the worker.
+    pub async fn session_key(&self, ticket_id: i64) -> Result<KeyAnswer, LinkError> {
+        let body = serde_json::json!({"ticket": ticket_id});
+        self.send(self.http.post(self.at(SESSION_KEY_PATH)).json(&body), SEARCH_TIMEOUT).await
+    }
+
+    /// The rep's own activity at the worker, the newest first.
+    pub async fn activity(&self) -> Result<Vec<Activity>, LinkError> {
+        self.send(self.http.get(self.at(ACTIVITY_PATH)), SEARCH_TIMEOUT).await
+    }
+
+    /// The rep's own sessions without a ticket at the worker.
+    pub async fn unlinked(&self) -> Result<Vec<UnlinkedSession>, LinkError> {
+        self.send(self.http.get(self.at(UNLINKED_PATH)), SEARCH_TIMEOUT).await
+    }
+
+    /// Attaches one of the rep's sessions to a ticket (an id, a number, or `new`).
+    pub async fn attach(&self, lsid: &str, ticket: &str) -> Result<(), LinkError> {
+        let body = serde_json::json!({"session": lsid, "ticket": ticket});
+        self.send_empty(self.http.post(self.at(ATTACH_PATH)).json(&body)).await
+    }
+
+    /// Dismisses one of the rep's sessions without a ticket as not billable.
+    pub async fn dismiss(&self, lsid: &str) -> Result<(), LinkError> {
+        let body = serde_json::json!({"session": lsid});
+        self.send_empty(self.http.post(self.at(DISMISS_PATH)).json(&body)).await
+    }
+
+    /// Runs one of the rep's failed jobs again.
+    pub async fn retry(&self, job: i64) -> Result<(), LinkError> {
+        self.send_empty(self.http.post(self.at(RETRY_PATH)).json(&serde_json::json!({"job": job}))).await
+    }
+
+    fn at(&self, path: &str) -> Url {
+        let mut url = self.url.clone();
+        url.set_path(path);
+        url
+    }
+
     /// One request to the worker, its refusals told apart.
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
@@ -156,20 +213,47 @@ impl DeskLink {
         query: &[(&str, String)],
         timeout: Duration,
     ) -> Result<T, LinkError> {
+        self.send(self.http.get(at.clone()).query(query), timeout).await
+    }
+
+    async fn send_empty(&self, request: reqwest::RequestBuilder) -> Result<(), LinkError> {
+        let response = self.respond(request, SEARCH_TIMEOUT).await?;
+        drop(response);
+        Ok(())
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<T, LinkError> {
         let url = self.worker();
-        let unreachable = |e: reqwest::Error| LinkError::Unreachable { url: url.clone(), why: in_words(e) };
-        let response = self
-            .http
-            .get(at.clone())
-            .query(query)
-            .bearer_auth(self.token.expose())
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(unreachable)?;
+        let response = self.respond(request, timeout).await?;
+        response.json::<T>().await.map_err(|e| LinkError::Unreachable { url, why: in_words(e) })
+    }
+
+    /// The worker's answer when it is a success; else what went wrong, in words.
+    async fn respond(
+        &self,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, LinkError> {
+        let url = self.worker();
+        let sent = request.bearer_auth(self.token.expose()).timeout(timeout).send().await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => {
+                let e = LinkError::Unreachable { url: url.clone(), why: in_words(e) };
+                // Settings says so, whichever request found it out.
+                let mut state = self.state();
+                state.failing_since.get_or_insert_with(Instant::now);
+                state.last_error = Some(e.clone());
+                return Err(e);
+            }
+        };
         let status = response.status();
         if status.is_success() {
-            return response.json::<T>().await.map_err(unreachable);
+            return Ok(response);
         }
         let said: String = response.text().await.unwrap_or_default().chars().take(300).collect();
         Err(match status.as_u16() {
@@ -196,6 +280,9 @@ impl DeskLink {
     /// worker restarting is not taken over at once); the app when the worker says it does not,
     /// refuses the app, or has not answered for longer.
     pub fn writer(&self) -> Writer {
+        if self.enrolled {
+            return Writer::DeskWorker;
+        }
         let state = self.state();
         let why = match (&state.last_error, state.failing_since) {
             (Some(e @ (LinkError::Refused { .. } | LinkError::NotServed { .. })), _) => e.to_string(),
@@ -213,10 +300,24 @@ impl DeskLink {
     /// Who writes the sessions and how the tickets are watched, in a sentence for Settings.
     pub fn said(&self) -> String {
         let takeover = minutes(self.takeover_after);
-        let (answered, last_error) = {
+        let (answered, last_error, failing) = {
             let state = self.state();
-            (state.answered, state.last_error.clone())
+            (state.answered, state.last_error.clone(), state.failing_since.is_some())
         };
+        if self.enrolled {
+            return match (failing, last_error) {
+                (true, Some(e)) => format!(
+                    "{}. Meanwhile a session key opens the rep console's own dialog, tied to the ticket; Jump and opening \
+                     a ticket by its number work; search comes back with the worker.",
+                    capitalised(&e.to_string())
+                ),
+                _ => format!(
+                    "The desk's worker at {} writes your sessions, watches your tickets, searches and makes your session \
+                     keys; this app holds no API credential, only your rep token.",
+                    self.worker()
+                ),
+            };
+        }
         match (self.writer(), answered) {
             (Writer::DeskWorker, Some(_)) => format!(
                 "The desk's worker at {} writes your sessions, watches your tickets and searches for you; this app's own worker stands \
@@ -235,6 +336,14 @@ impl DeskLink {
             (Writer::ThisApp { why }, _) => format!("This app writes your sessions: {why}."),
         }
     }
+}
+
+/// The HTTP client's settings for the desk's worker.
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        // The worker lists each rep's app version.
+        .user_agent(concat!("bt-autotask/", env!("CARGO_PKG_VERSION")))
 }
 
 fn capitalised(text: &str) -> String {

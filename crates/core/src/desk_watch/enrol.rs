@@ -150,15 +150,6 @@ fn link(desk: &Url, code: &Secret, pin: Option<&str>) -> Secret {
     Secret::new(link.to_string())
 }
 
-/// The certificate pin a link carries: `sha256:` and the SHA-256 of the worker's certificate
-/// (DER), URL-safe base64. The app trusts the worker's certificate when it is this one, or when
-/// the OS trusts it (a certificate from a public CA).
-pub fn certificate_pin(certificate_der: &[u8]) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(certificate_der);
-    format!("sha256:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
-}
-
 /// Why a code gave no token.
 #[derive(Debug)]
 pub enum NotTaken {
@@ -192,6 +183,7 @@ pub async fn take(feeds: &Feeds, store: &AsyncStore, typed: &str) -> Result<Enro
         profile: rep.profile,
         appliance_id: profile.appliance_id.clone(),
         appliance_host: profile.beyondtrust.host.clone(),
+        appliance_url: profile.beyondtrust.base_url().map(String::from).unwrap_or_default(),
         autotask_web_url: web,
         username: rep.username,
         email: rep.email,

@@ -14,16 +14,9 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use super::feed::Caller;
+pub use crate::desk_api::{ACTIVITY_PATH, ATTACH_PATH, DISMISS_PATH, RETRY_PATH, UNLINKED_PATH};
 use crate::store::{AsyncStore, Attached, StoreError, UnlinkedSession};
 use crate::worker::attach_target;
-
-/// Where the rep's activity is listed.
-pub const ACTIVITY_PATH: &str = "/desk/activity";
-/// Where the rep's sessions without a ticket are listed.
-pub const UNLINKED_PATH: &str = "/desk/unlinked";
-pub const ATTACH_PATH: &str = "/desk/unlinked/attach";
-pub const DISMISS_PATH: &str = "/desk/unlinked/dismiss";
-pub const RETRY_PATH: &str = "/desk/retry";
 
 /// Most activity lines a rep's list shows.
 const ACTIVITY_SHOWN: usize = 200;

@@ -12,7 +12,7 @@ use rusqlite::params;
 use super::{Store, StoreError, millis, time};
 
 /// A line of the activity log.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Activity {
     pub id: i64,
     pub at: DateTime<Utc>,
