@@ -551,3 +551,95 @@ async fn screenshots() {
     shoot("settings").await;
     app.close().await;
 }
+
+/// A rep's app enrolled by the link alone: the OS opens the app with the link the desk's
+/// administrator sent, and from then on the app holds one credential — its rep token — and
+/// searches, makes keys and attaches sessions through the desk's worker. With the worker stopped,
+/// a key opens the rep console's own dialog for the ticket, and the window says why in one line.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_enrolled_by_the_link_works_through_the_desks_worker_with_only_its_token() {
+    let stands = Stands::start().await;
+    let port = bta_e2e::free_port();
+    let worker_config = stands.config(port, "ticket_watch_seconds = 5", "desk_watch = true");
+    let worker = bta_e2e::Worker::start(&worker_config, port).await;
+    stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost")})).await;
+    let added = std::process::Command::new(bta_e2e::worker_binary())
+        .args(["rep", "add", "alex.morgan", "--profile", "Desk", "--json", "--config"])
+        .arg(&worker_config)
+        .envs(secrets())
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let link = serde_json::from_slice::<Value>(&added.stdout).unwrap()["link"].as_str().unwrap().to_owned();
+
+    // A rep's new laptop: no configuration yet; the link opens the app.
+    let config = stands.dir.path().join("app.toml");
+    let desktop = Desktop::start(&secrets());
+    let app = desktop.launch(&["--config", config.to_str().unwrap(), "--show", &link]).await;
+    let enrolled = app.wait_text("#enrolled", |t| t.starts_with("Enrolled at")).await;
+    assert_eq!(enrolled, format!("Enrolled at http://127.0.0.1:{port} as alex.morgan"));
+    assert_eq!(desktop.keyring_names(), ["Desk/desk_token"], "the rep token is the only secret on the laptop");
+    assert!(desktop.keyring_lookup("Desk/desk_token").unwrap().starts_with("btarep_"));
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(!written.contains("client_secret") && !written.contains("autotask_password"), "{written}");
+
+    // Search and a key, through the worker.
+    app.click("#tab-search").await;
+    app.type_into("#search", "T20261124.0042").await;
+    app.wait_text("#results .ticket .number", |t| t == "T20261124.0042").await;
+    app.keys("#search", ENTER).await;
+    let key = app.wait_text("#key-code", |t| t.len() == 7).await;
+    let keys = stands.get(format!("{}/_sim/session-keys", stands.appliance.base_url)).await;
+    let made = keys.as_array().unwrap().iter().find(|k| k["short_key"] == json!(key)).cloned().unwrap_or(Value::Null);
+    assert_eq!(
+        (made["queue_id"].as_str(), made["external_key"].as_str()),
+        (Some("rep_username:alex.morgan"), Some("7201"))
+    );
+
+    // A session without a ticket, kept by the worker, attached from the app and written once.
+    let portal = json!({"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],
+                        "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd", "issue": "Outlook"},
+                        "chat": [{"from": "rep", "text": "Outlook works again."}]});
+    let billable = stands.appliance("sessions", portal).await["lsid"].as_str().unwrap().to_owned();
+    let row = format!("#unlinked li[data-lsid='{billable}']");
+    let mut listed = false;
+    for _ in 0..100 {
+        app.click("#tab-search").await;
+        app.click("#tab-unlinked").await;
+        if !app.texts(&format!("{row} .what")).await.is_empty() {
+            listed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    assert!(listed, "the worker's session without a ticket never reached the app's list");
+    app.click(&format!("{row} button.attach")).await;
+    app.type_into("#attach-search", "T20261124.0042").await;
+    app.wait_text("#attach-results .ticket[data-number='T20261124.0042'] .number", |t| t == "T20261124.0042").await;
+    app.click("#attach-results .ticket[data-number='T20261124.0042'] button.attach-here").await;
+    app.wait_text("#unlinked-note", |t| t.contains("desk's worker writes the session")).await;
+    let mut entries = Vec::new();
+    for _ in 0..100 {
+        let all = stands.records("TimeEntries").await;
+        entries = all.into_iter().filter(|e| e["internalNotes"].as_str().unwrap_or("").contains(&billable)).collect();
+        if !entries.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!((entries.len(), &entries[0]["ticketID"]), (1, &json!(7201)), "written once, to the ticket chosen");
+
+    // The worker stops: the key comes from the rep console's own dialog, and the window says why.
+    app.click("#tab-search").await;
+    app.wait_text("#results .ticket .number", |t| t == "T20261124.0042").await;
+    assert!(worker.stop());
+    app.keys("#search", ENTER).await;
+    desktop.eventually("the rep console's Generate Session Key dialog", 15, |d| !d.opened().is_empty()).await;
+    let console = desktop.opened()[0].clone();
+    assert!(console.starts_with(&stands.appliance.base_url) && console.contains("7201"), "{console}");
+    app.type_into("#search", "T20261124.0043").await;
+    let said = app.wait_text("#search-error", |t| t.contains("cannot be reached")).await;
+    assert_eq!(said.lines().count(), 1, "{said}");
+    app.wait_text("#open-number", |t| t == "Open T20261124.0043 in Autotask").await;
+    app.close().await;
+}

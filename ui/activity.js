@@ -34,7 +34,7 @@ export async function enter() {
       el('span', { class: 'what' }, a.summary),
       el('span', { class: 'details' }, a.details ?? (a.lsid ? `session ${a.lsid}` : ''))),
     a.ticket_id ? el('button', { class: 'open', onclick: () => open(a) }, 'Open ticket') : null,
-    a.retryable ? el('button', { class: 'retry', onclick: () => retry(a.job_id) }, 'Retry') : null)));
+    a.retryable ? el('button', { class: 'retry', onclick: () => retry(a.job_id, a.profile) }, 'Retry') : null)));
 }
 
 async function open(a) {
@@ -45,9 +45,9 @@ async function open(a) {
   }
 }
 
-async function retry(jobId) {
+async function retry(jobId, profile) {
   try {
-    await invoke('retry_job', { jobId });
+    await invoke('retry_job', { jobId, profile });
     note('Queued again.');
     await enter();
   } catch (e) {

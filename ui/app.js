@@ -27,7 +27,9 @@ function show(view) {
 async function refreshStatus() {
   const status = await invoke('worker_status');
   const button = $('#worker');
-  button.textContent = status.paused ? 'Worker paused — resume' : status.running ? 'Worker running' : 'Worker off';
+  button.textContent = status.desk_writes ? "The desk's worker writes"
+    : status.paused ? 'Worker paused — resume' : status.running ? 'Worker running' : 'Worker off';
+  button.disabled = status.desk_writes;
   button.className = `pill ${status.paused ? 'paused' : status.running ? 'running' : ''}`;
   button.dataset.paused = status.paused;
   const chooser = $('#profile');

@@ -85,7 +85,18 @@ async function run() {
     rows = [];
     render();
     showError(String(e));
+    offerByNumber(text);
   }
+}
+
+// A search that failed for a whole ticket number still opens the ticket: Autotask's web UI
+// finds it by its number (no search needed, as when the desk's worker cannot be reached).
+function offerByNumber(text) {
+  const number = text.trim().toUpperCase();
+  const button = $('#open-number');
+  button.hidden = !/^T\d{8}\.\d{4}$/.test(number);
+  button.textContent = `Open ${number} in Autotask`;
+  button.onclick = () => act(() => invoke('open_ticket_number', { profile: current.profile, number }));
 }
 
 function render() {
@@ -123,6 +134,7 @@ function showError(message) {
   const box = $('#search-error');
   box.hidden = !message;
   box.textContent = message ?? '';
+  if (!message) $('#open-number').hidden = true;
 }
 
 async function act(action) {

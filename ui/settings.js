@@ -15,6 +15,9 @@ export function init() {
   $('#test').addEventListener('click', test);
   $('#set-shortcut').addEventListener('click', setShortcut);
   $('#set-release').addEventListener('click', setRelease);
+  $('#enrol').addEventListener('click', enrol);
+  $('#enrol-text').addEventListener('keydown', (e) => { if (e.key === 'Enter') enrol(); });
+  $('#leave').addEventListener('click', leave);
   $('#shortcut').addEventListener('keydown', (e) => { if (e.key === 'Enter') setShortcut(); });
   $('#autostart').addEventListener('change', async (e) => {
     try { await invoke('set_autostart', { enabled: e.target.checked }); } catch (err) { note(String(err)); }
@@ -80,9 +83,44 @@ function render() {
   const writer = view.writers[editing];
   $('#desk-writer').textContent = writer ?? '';
   $('#desk-writer').hidden = !writer;
+  // An enrolled profile holds nothing to edit: where it is enrolled, and Leave.
+  const enrolled = view.enrolled[editing];
+  $('#enrolled').textContent = enrolled ?? '';
+  $('#enrolled-bar').hidden = !enrolled;
+  $('#settings-form').hidden = Boolean(enrolled);
+  $('#save').hidden = Boolean(enrolled);
+  $('#remove-profile').hidden = Boolean(enrolled);
   $('#check').hidden = true;
   $('#test').disabled = editing === null;
   $('#remove-profile').disabled = editing === null;
+}
+
+async function enrol() {
+  note('Enrolling…');
+  try {
+    const desk = $('#enrol-desk').value.trim() || null;
+    note(await invoke('enrol', { text: $('#enrol-text').value, desk }));
+    $('#enrol-text').value = '';
+    $('#enrol-desk').value = '';
+    editing = null;
+    await enter();
+    window.dispatchEvent(new Event('settings-saved'));
+  } catch (e) {
+    note(String(e));
+  }
+}
+
+async function leave() {
+  if (!window.confirm(`Leave the desk? "${editing}" and its rep token are forgotten on this computer.`)) return;
+  try {
+    await invoke('leave', { name: editing });
+    note(`Left: "${editing}" is forgotten.`);
+    editing = null;
+    await enter();
+    window.dispatchEvent(new Event('settings-saved'));
+  } catch (e) {
+    note(String(e));
+  }
 }
 
 function field(f, value) {

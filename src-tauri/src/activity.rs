@@ -27,6 +27,27 @@ pub async fn named(state: &AppState, mut lines: Vec<Activity>) -> Vec<Activity> 
     lines
 }
 
+/// The lines of each enrolled profile's rep at their desk's worker (a failed job's newest line
+/// offers Retry there); a worker that cannot be reached adds none (Settings says why).
+pub async fn at_desk_workers(state: &AppState) -> Vec<crate::commands::ActivityView> {
+    let desks: Vec<_> = state.loaded().desks.values().filter(|d| d.enrolled()).cloned().collect();
+    let mut views = Vec::new();
+    for desk in desks {
+        let Some(link) = desk.link() else { continue };
+        match link.activity().await {
+            Ok(lines) => {
+                let mut offered = std::collections::HashSet::new();
+                for line in lines {
+                    let retryable = line.level == "error" && line.job_id.is_some_and(|j| offered.insert(j));
+                    views.push(crate::commands::ActivityView { line, retryable });
+                }
+            }
+            Err(e) => tracing::warn!(profile = desk.profile().name, "the desk's activity could not be read: {e}"),
+        }
+    }
+    views
+}
+
 /// The names of `wanted` tickets: kept ones from the store, the others asked of Autotask (and kept).
 async fn names(state: &AppState, wanted: BTreeSet<(String, i64)>) -> HashMap<(String, i64), String> {
     let now = chrono::Utc::now();

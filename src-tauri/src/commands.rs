@@ -121,12 +121,23 @@ pub async fn open_ticket(state: State<'_, AppState>, profile: String, ticket_id:
     opener::open_ticket(&state, &profile, ticket_id).await
 }
 
+/// Opens a ticket by its whole number without asking anyone for its id (what still works when an
+/// enrolled profile's desk's worker cannot be reached).
+#[tauri::command]
+pub async fn open_ticket_number(state: State<'_, AppState>, profile: String, number: String) -> Answer<()> {
+    if !matches!(bta_core::desk::Search::parse(&number), bta_core::desk::Search::Number(n) if n.len() == 14) {
+        return Err(format!("'{number}' is not a whole ticket number like T20261124.0042"));
+    }
+    let url = state.desk(&profile)?.ticket_url_by_number(&number.to_uppercase()).await.map_err(text)?;
+    opener::open_page(&state, &url).await
+}
+
 /// A line of Activity, with whether its job can be retried now.
 #[derive(Debug, Serialize)]
 pub struct ActivityView {
     #[serde(flatten)]
-    line: Activity,
-    retryable: bool,
+    pub line: Activity,
+    pub retryable: bool,
 }
 
 /// The worker's recent activity, newest first, its tickets named; a failed job's newest line
@@ -135,6 +146,14 @@ pub struct ActivityView {
 pub async fn activity(state: State<'_, AppState>) -> Answer<Vec<ActivityView>> {
     let lines = state.store.run(|s| s.recent_activity(100)).await.map_err(text)?;
     let lines = crate::activity::named(&state, lines).await;
+    let mut views = own_activity(&state, lines).await?;
+    views.extend(crate::activity::at_desk_workers(&state).await);
+    views.sort_by_key(|v| std::cmp::Reverse(v.line.at));
+    Ok(views)
+}
+
+/// The embedded worker's lines; a failed job's newest line offers Retry.
+async fn own_activity(state: &AppState, lines: Vec<Activity>) -> Answer<Vec<ActivityView>> {
     state
         .store
         .run(|s| {
@@ -154,7 +173,10 @@ pub async fn activity(state: State<'_, AppState>) -> Answer<Vec<ActivityView>> {
 }
 
 #[tauri::command]
-pub async fn retry_job(state: State<'_, AppState>, job_id: i64) -> Answer<()> {
+pub async fn retry_job(state: State<'_, AppState>, job_id: i64, profile: Option<String>) -> Answer<()> {
+    if let Some(link) = profile.and_then(|p| enrolled_link(&state, &p)) {
+        return link.link().ok_or("no desk's worker")?.retry(job_id).await.map_err(text);
+    }
     let queued = state.store.run(move |s| s.retry(job_id, chrono::Utc::now())).await.map_err(text)?;
     if !queued {
         return Err(format!("job {job_id} is not finished or failed, so there is nothing to retry"));
@@ -180,6 +202,10 @@ pub async fn attach_session(
     ticket: String,
 ) -> Answer<String> {
     let Some(ticket) = attach_target(&ticket) else { return Err(format!("'{ticket}' is no ticket id or number")) };
+    if let Some(link) = enrolled_link(&state, &profile) {
+        link.link().ok_or("no desk's worker")?.attach(&lsid, &ticket).await.map_err(text)?;
+        return Ok("The desk's worker writes the session there now.".to_owned());
+    }
     let session = crate::unlinked::find(&state, &profile, &lsid).await?;
     let by = crate::unlinked::who(&state, &profile);
     let named = match ticket.parse() {
@@ -211,11 +237,19 @@ pub async fn attach_session(
 /// Dismisses a session of mine as not billable.
 #[tauri::command]
 pub async fn dismiss_session(state: State<'_, AppState>, profile: String, lsid: String) -> Answer<()> {
+    if let Some(link) = enrolled_link(&state, &profile) {
+        return link.link().ok_or("no desk's worker")?.dismiss(&lsid).await.map_err(text);
+    }
     let session = crate::unlinked::find(&state, &profile, &lsid).await?;
     let by = crate::unlinked::who(&state, &profile);
     let dismissed =
         state.store.run(move |s| s.dismiss_logged(&session, &by, chrono::Utc::now())).await.map_err(text)?;
     if dismissed { Ok(()) } else { Err(format!("session {lsid} is no longer waiting for a ticket")) }
+}
+
+/// The desk, when the profile was enrolled at a desk's worker (which then keeps its sessions).
+pub(crate) fn enrolled_link(state: &AppState, profile: &str) -> Option<std::sync::Arc<bta_core::desk::Desk>> {
+    state.loaded().desks.get(profile).filter(|d| d.enrolled()).cloned()
 }
 
 /// Looks for finished sessions now instead of at the next polling interval.
@@ -234,6 +268,8 @@ pub async fn check_now(state: State<'_, AppState>) -> Answer<()> {
 pub struct Status {
     paused: bool,
     running: bool,
+    /// Every profile was enrolled at a desk's worker, which writes their sessions.
+    desk_writes: bool,
     profiles: Vec<String>,
     problems: Vec<String>,
 }
@@ -244,7 +280,14 @@ pub async fn worker_status(state: State<'_, AppState>) -> Answer<Status> {
     let loaded = state.loaded();
     let mut profiles: Vec<String> = loaded.desks.keys().cloned().collect();
     profiles.sort();
-    Ok(Status { paused: state.paused.load(Ordering::SeqCst), running, profiles, problems: loaded.problems.clone() })
+    let desk_writes = !loaded.desks.is_empty() && loaded.desks.values().all(|d| d.enrolled());
+    Ok(Status {
+        paused: state.paused.load(Ordering::SeqCst),
+        running,
+        desk_writes,
+        profiles,
+        problems: loaded.problems.clone(),
+    })
 }
 
 #[tauri::command]
@@ -266,6 +309,8 @@ pub struct SettingsView {
     release_note: String,
     /// Per profile following the desk's worker: who writes its sessions now, in a sentence.
     writers: HashMap<String, String>,
+    /// Per enrolled profile: "Enrolled at https://desk-server:8180 as alex.morgan".
+    enrolled: HashMap<String, String>,
 }
 
 #[tauri::command]
@@ -288,6 +333,7 @@ pub fn settings(app: AppHandle, state: State<'_, AppState>) -> Answer<SettingsVi
             .iter()
             .filter_map(|(name, desk)| Some((name.clone(), desk.link()?.said())))
             .collect(),
+        enrolled: enrolled_at(&state),
     })
 }
 
@@ -307,8 +353,20 @@ pub async fn remove_profile(state: State<'_, AppState>, name: String) -> Answer<
     edit_config(&state, |text, base| form::remove_profile(text, base, &name)).await
 }
 
+/// Enrols this app at the desk's worker with a link, or a code and the worker's address.
+#[tauri::command]
+pub async fn enrol(state: State<'_, AppState>, text: String, desk: Option<String>) -> Answer<String> {
+    crate::enrolment::enrol(&state, &text, desk.as_deref()).await
+}
+
+/// Leaves the desk: the enrolled profile and its token are forgotten.
+#[tauri::command]
+pub async fn leave(state: State<'_, AppState>, name: String) -> Answer<()> {
+    crate::enrolment::leave(&state, &name).await
+}
+
 /// Rewrites the configuration file with `change` (which checks the result), then reloads it.
-async fn edit_config(
+pub(crate) async fn edit_config(
     state: &AppState,
     change: impl FnOnce(&str, &std::path::Path) -> Result<String, form::FormError>,
 ) -> Answer<()> {
@@ -375,9 +433,36 @@ pub async fn test_connection(state: State<'_, AppState>, profile: String) -> Ans
         return Ok(CheckReport { lines: problems, failures });
     }
     let mut lines = Vec::new();
+    if let Some(desk) = enrolled_link(&state, &profile) {
+        return Ok(check_enrolled(&desk).await);
+    }
     let failures = bta_core::check::profile(&chosen, &mut |line: &str| lines.push(line.to_owned())).await;
     lines.push(if failures == 0 { "All checks passed.".into() } else { format!("{failures} check(s) failed.") });
     Ok(CheckReport { lines, failures })
+}
+
+/// Each enrolled profile, said as Settings shows it.
+fn enrolled_at(state: &AppState) -> HashMap<String, String> {
+    let loaded = state.loaded();
+    let profiles = loaded.config.iter().flat_map(|c| &c.profiles).filter(|p| p.enrolled.is_some());
+    profiles
+        .filter_map(|p| {
+            let bta_core::config::DeskRole::Follows { url, .. } = &p.desk else { return None };
+            let rep = p.rep_username.as_deref().unwrap_or("?");
+            Some((p.name.clone(), format!("Enrolled at {} as {rep}", url.origin().ascii_serialization())))
+        })
+        .collect()
+}
+
+/// Test connection of an enrolled profile: whether the desk's worker answers this app's token.
+async fn check_enrolled(desk: &bta_core::desk::Desk) -> CheckReport {
+    match desk.watch(std::time::Duration::ZERO).await {
+        Ok(_) => {
+            let said = desk.link().map(|l| l.said()).unwrap_or_default();
+            CheckReport { lines: vec![format!("✓ {said}"), "All checks passed.".into()], failures: 0 }
+        }
+        Err(e) => CheckReport { lines: vec![format!("✗ {e}"), "1 check(s) failed.".into()], failures: 1 },
+    }
 }
 
 #[tauri::command]

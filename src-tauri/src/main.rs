@@ -10,6 +10,7 @@ mod activity;
 mod autostart;
 mod commands;
 mod demo;
+mod enrolment;
 mod notices;
 mod opener;
 mod placement;
@@ -39,9 +40,10 @@ fn usage() -> String {
     let shown =
         |path: Option<PathBuf>| path.map_or_else(|| "unknown for this user".to_owned(), |p| p.display().to_string());
     format!(
-        "usage: bt-autotask [--config FILE] [--show] | --demo\n\
+        "usage: bt-autotask [--config FILE] [--show] [bt-autotask://enrol?…] | --demo\n\
          \x20 --config FILE  the configuration (default: {})\n\
          \x20 --show         open the window at start instead of waiting in the tray\n\
+         \x20 bt-autotask://enrol?…  enrol this app at the desk's worker with the link its administrator sent\n\
          \x20 --demo         run on built-in stand-ins of Autotask and BeyondTrust, nothing of yours is touched\n\
          The store is app.sqlite3 in {} (or the configuration's data_dir); logs are in {}.",
         shown(default_config_path().ok()),
@@ -55,6 +57,8 @@ struct Args {
     demo: bool,
     show: bool,
     config: Option<PathBuf>,
+    /// An enrolment link the OS opened the app with.
+    link: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -67,6 +71,7 @@ fn parse_args() -> Result<Args, String> {
             "--config" => args.config = Some(words.next().ok_or("--config needs a file")?.into()),
             "--version" => return Err(format!("bt-autotask {}", env!("CARGO_PKG_VERSION"))),
             "--help" | "-h" => return Err(usage()),
+            link if enrolment::link_in([link.to_owned()]).is_some() => args.link = Some(link.to_owned()),
             other => return Err(format!("unknown argument '{other}'\n{}", usage())),
         }
     }
@@ -174,11 +179,18 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
     };
     let loaded = state::load(&config_path, secrets.as_ref());
     let store = open_store(loaded.config.as_ref())?;
-    let show_at_start = args.show || demo.is_some() || !config_path.exists();
+    let show_at_start = (args.show || demo.is_some() || !config_path.exists()) && args.link.is_none();
+    let link = args.link;
+    if demo.is_none() {
+        enrolment::register_scheme();
+    }
     let state = AppState::new(config_path, secrets, loaded, store, demo);
     tauri::Builder::default()
         // First, so a second launch only shows the running app's window.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| window::show(app, "search", Near::Panel)))
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| match enrolment::link_in(argv) {
+            Some(link) => enrolment::opened(app, link),
+            None => window::show(app, "search", Near::Panel),
+        }))
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .plugin(shortcut::plugin())
         .manage(state)
@@ -192,6 +204,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             commands::send_invitation,
             commands::jump,
             commands::open_ticket,
+            commands::open_ticket_number,
             commands::activity,
             commands::retry_job,
             commands::unlinked,
@@ -203,6 +216,8 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             commands::settings,
             commands::save_profile,
             commands::remove_profile,
+            commands::enrol,
+            commands::leave,
             commands::store_secret,
             commands::test_connection,
             commands::set_autostart,
@@ -226,7 +241,9 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             tauri::async_runtime::spawn(async move { begin(handle).await });
             notices::start(app.handle());
             ticket_watch::start(app.handle());
-            if show_at_start {
+            if let Some(link) = link.clone() {
+                enrolment::opened(app.handle(), link);
+            } else if show_at_start {
                 window::show(app.handle(), "search", Near::Panel);
             } else {
                 window::release_later(app.handle());

@@ -20,6 +20,7 @@ pub enum Target {
     Ticket { profile: String, ticket_id: i64 },
     Activity,
     Unlinked,
+    Settings,
 }
 
 pub fn start(app: &AppHandle) {
@@ -181,6 +182,7 @@ async fn open(app: AppHandle, target: Target) {
     match target {
         Target::Activity => crate::window::show(&app, "activity", crate::placement::Near::Panel),
         Target::Unlinked => crate::window::show(&app, "unlinked", crate::placement::Near::Panel),
+        Target::Settings => crate::window::show(&app, "settings", crate::placement::Near::Panel),
         Target::Ticket { profile, ticket_id } => {
             if let Err(e) = crate::opener::open_ticket(&app.state::<AppState>(), &profile, ticket_id).await {
                 tracing::warn!("the ticket could not be opened: {e}");

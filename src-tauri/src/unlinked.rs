@@ -51,7 +51,26 @@ pub async fn views(state: &AppState) -> Result<Vec<UnlinkedView>, String> {
         profiles.map(|p| (p.name.clone(), !p.ticket_default_data.is_empty())).collect()
     };
     let sessions = mine(state).await?;
-    Ok(sessions.into_iter().map(|s| UnlinkedView::new(s.clone(), creates.get(&s.profile) == Some(&true))).collect())
+    let mut views: Vec<UnlinkedView> =
+        sessions.into_iter().map(|s| UnlinkedView::new(s.clone(), creates.get(&s.profile) == Some(&true))).collect();
+    // An enrolled profile's sessions are kept by the desk's worker, which says whether it can
+    // make a ticket when asked.
+    views.extend(at_desk_workers(state).await.into_iter().map(|s| UnlinkedView::new(s, true)));
+    Ok(views)
+}
+
+/// The rep's sessions without a ticket at each enrolled profile's desk's worker.
+async fn at_desk_workers(state: &AppState) -> Vec<UnlinkedSession> {
+    let desks: Vec<_> = state.loaded().desks.values().filter(|d| d.enrolled()).cloned().collect();
+    let mut sessions = Vec::new();
+    for desk in desks {
+        let Some(link) = desk.link() else { continue };
+        match link.unlinked().await {
+            Ok(found) => sessions.extend(found),
+            Err(e) => tracing::warn!(profile = desk.profile().name, "the desk's sessions could not be read: {e}"),
+        }
+    }
+    sessions
 }
 
 /// Each profile's rep on this desktop (`rep_username`); a profile without one shows all.

@@ -326,6 +326,21 @@ impl Desktop {
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Every secret the app keeps in this desktop's keyring, by its name (`<profile>/<setting>`).
+    pub fn keyring_names(&self) -> Vec<String> {
+        let out = Command::new("secret-tool")
+            .args(["search", "--all", "service", bta_core::config::KEYRING_SERVICE])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .output()
+            .expect("secret-tool runs (cargo xtask setup installs libsecret-tools)");
+        // secret-tool prints the attributes of each item on stderr or stdout, depending on its version.
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let mut names: Vec<String> =
+            text.lines().filter_map(|l| l.trim().strip_prefix("attribute.username = ").map(str::to_owned)).collect();
+        names.sort();
+        names
+    }
+
     /// Waits for a condition on this desktop (the opener, the bus), failing after `secs`.
     pub async fn eventually(&self, what: &str, secs: u64, mut ready: impl FnMut(&Desktop) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(secs);

@@ -252,6 +252,8 @@ pub enum FormError {
     BadValue { label: &'static str, problem: String },
     #[error("{0}")]
     Invalid(ConfigErrors),
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The profiles of a configuration text, for the form.

@@ -58,6 +58,11 @@ pub(super) async fn attach(
         let said = format!("'{}' is no ticket id, ticket number or 'new'", ask.ticket);
         return (StatusCode::BAD_REQUEST, said).into_response();
     };
+    if ticket == crate::worker::NEW_TICKET && caller.feed.profile().ticket_default_data.is_empty() {
+        let said =
+            "the desk's profile has no Ticket Default Data to make a ticket from; attach the session to a ticket";
+        return (StatusCode::CONFLICT, said).into_response();
+    }
     let session = match my_session(&caller, &cx, ask.session).await {
         Ok(Some(session)) => session,
         Ok(None) => return not_mine("session"),
