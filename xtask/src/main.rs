@@ -545,6 +545,9 @@ fn bench() -> Result {
     run("cargo", &["bench", "-p", "bta-core", "--bench", "autotask", "--bench", "reports"])?;
     run("cargo", &["bench", "-p", "bta-e2e", "--bench", "worker"])?;
     run("cargo", &["bench", "-p", "bta-e2e", "--bench", "desk"])?;
+    // The gateway benchmark starts the release worker binary, which cargo bench does not build.
+    run("cargo", &["build", "--release", "--quiet", "-p", "bt-autotask-worker"])?;
+    run("cargo", &["bench", "-p", "bta-e2e", "--bench", "gateway"])?;
     // The tray app's benchmark drives the release app and its blank-window floor, which cargo
     // bench does not build itself.
     install_tauri_driver()?;

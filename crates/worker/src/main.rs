@@ -264,6 +264,7 @@ async fn run(path: &Path, stop: impl Future<Output = ()>) -> anyhow::Result<()> 
 /// Loads the configuration, opens the store, and starts listening and working.
 async fn start(path: &Path) -> anyhow::Result<bta_core::service::Service> {
     let config = load(path)?;
+    raise_open_files();
     let store = open_store(&config)?;
     let requeued = store.requeue_interrupted()?;
     if requeued > 0 {
@@ -277,6 +278,18 @@ async fn start(path: &Path) -> anyhow::Result<bta_core::service::Service> {
     let service = bta_core::service::Service::start(&config, store, mode)?;
     tracing::info!(listen = %config.listen, profiles = config.profiles.len(), "bt-autotask-worker is running");
     Ok(service)
+}
+
+/// Each rep's app holds a connection open at a desk's worker (its watch): a desk of 1,000 reps
+/// needs more open files than the usual soft limit of 1,024, up to what the system allows.
+fn raise_open_files() {
+    #[cfg(unix)]
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!("open files allowed: {n}"),
+        Err(e) => {
+            tracing::warn!("the open files limit could not be raised ({e}); a large desk may be refused connections")
+        }
+    }
 }
 
 /// Stops taking events and lets the jobs in flight finish.

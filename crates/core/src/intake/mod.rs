@@ -3,6 +3,7 @@
 //! or Autotask, because the appliance holds its whole queue until it gets that 200. Plain HTTP
 //! by default; HTTPS with a certificate that is reloaded when it changes (`tls`).
 
+mod batch;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -30,6 +31,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub struct Intake {
     config: Arc<WorkerConfig>,
     store: AsyncStore,
+    /// Keeps the events, several to a transaction when they arrive together.
+    keeper: batch::Keeper,
     /// Called after an event is stored, to wake the pipeline.
     wake: Arc<tokio::sync::Notify>,
     /// The desk's endpoints, served beside the events (none unless a profile serves the desk).
@@ -43,7 +46,8 @@ struct Target {
 
 impl Intake {
     pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<tokio::sync::Notify>) -> Intake {
-        Intake { config, store, wake, desk: None }
+        let keeper = batch::Keeper::start(store.clone());
+        Intake { config, store, keeper, wake, desk: None }
     }
 
     /// Serves the desk's `/desk/*` endpoints too.
@@ -143,7 +147,7 @@ async fn receive(
         job: JobState::Pending,
         note: None,
     };
-    match intake.store.run(move |s| s.accept(&new, Utc::now())).await {
+    match intake.keeper.keep(new).await {
         Ok(Accepted::New { job_id }) => {
             tracing::info!(
                 profile = profile.name,

@@ -209,8 +209,20 @@ impl Store {
 
     /// Keeps an event and makes its job, in one transaction; a duplicate makes nothing.
     pub fn accept(&self, event: &NewEvent, now: DateTime<Utc>) -> Result<Accepted, StoreError> {
+        Ok(self.accept_all(std::slice::from_ref(event), now)?.remove(0))
+    }
+
+    /// Keeps several events and makes their jobs in one transaction — one write to the disk for
+    /// all of them; each duplicate makes nothing. All are kept, or none.
+    pub fn accept_all(&self, events: &[NewEvent], now: DateTime<Utc>) -> Result<Vec<Accepted>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let accepted = events.iter().map(|e| Self::accept_in(&tx, e, now)).collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        Ok(accepted)
+    }
+
+    fn accept_in(tx: &rusqlite::Transaction<'_>, event: &NewEvent, now: DateTime<Utc>) -> Result<Accepted, StoreError> {
         let inserted = tx.execute(
             "INSERT INTO inbox (profile, source, event, lsid, dedupe_key, body, received_at, remote_addr)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (dedupe_key) DO NOTHING",
@@ -235,7 +247,6 @@ impl Store {
             params![inbox_id, event.job.as_str(), millis(now), event.note],
         )?;
         let job_id = tx.last_insert_rowid();
-        tx.commit()?;
         Ok(Accepted::New { job_id })
     }
 

@@ -1,0 +1,320 @@
+//! Gateway benchmark: the real `bt-autotask-worker` as the gateway of a desk of enrolled apps
+//! (`--apps`, default 1,000), every app's watch request held open at it. Printed with their goals:
+//!
+//! - search p95 through the worker, measured at the app, against one Autotask round trip measured
+//!   in the same run (40 ms added at the stand-in; goal ≤ 1.3×);
+//! - session key p95 through the worker against one BeyondTrust round trip (40 ms added; ≤ 1.3×);
+//! - the worker's RSS and open files with every app connected (goal RSS ≤ 150 MB);
+//! - the intake beside it: events a second with 8 senders against the disk's own fsync rate
+//!   measured in the same run (goal ≥ 0.6×), and p99 (goal ≤ 10 ms).
+//!
+//! `cargo bench -p bta-e2e --bench gateway [-- --apps N]`; `cargo xtask bench` runs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use bta_core::autotask::{AutotaskClient, Filter, Query, Ticket};
+use bta_core::beyondtrust::{BeyondTrustClient, Queue, SessionKeyRequest};
+use bta_core::store::{AsyncStore, Store};
+use bta_e2e::{Stands, Worker, free_port};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+const ROUND_TRIP_MS: u64 = 40;
+const TICKETS_PER_REP: usize = 2;
+const SEARCHES: usize = 300;
+const KEYS: usize = 100;
+const SENDERS: usize = 8;
+const EVENTS_EACH: usize = 250;
+
+fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[((values.len() as f64 * p).ceil() as usize).saturating_sub(1).min(values.len() - 1)]
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+fn username(rep: usize) -> String {
+    format!("rep{rep:04}")
+}
+
+/// Both stand-ins with `apps` reps as Autotask resources, each with a few open tickets; 40 ms per
+/// round trip at each.
+async fn stands(apps: usize) -> Stands {
+    let stands = Stands::start().await;
+    let records = stands.get(format!("{}/_sim/records", stands.autotask.base_url)).await;
+    let contacts = records["Contacts"].as_array().unwrap().clone();
+    let (mut resources, mut tickets) = (Vec::new(), Vec::new());
+    for rep in 0..apps {
+        let resource = 40_000_000 + rep as i64;
+        resources.push(json!({"id": resource, "email": format!("{}@example.com", username(rep)),
+            "userName": username(rep), "firstName": "Rep", "lastName": format!("{rep:04}"), "isActive": true}));
+        for t in 0..TICKETS_PER_REP {
+            let n = rep * TICKETS_PER_REP + t;
+            let contact = &contacts[n % contacts.len()];
+            tickets.push(json!({
+                "id": 100_000 + n as i64, "ticketNumber": format!("T20261201.{n:04}"),
+                "title": format!("{} for {}", ["Outlook keeps asking for password", "VPN drops every hour",
+                    "Printer offline", "Teams camera not found"][n % 4], contact["firstName"].as_str().unwrap_or("")),
+                "status": 1, "priority": 2, "companyID": contact["companyID"], "contactID": contact["id"],
+                "assignedResourceID": resource, "queueID": 8, "ticketType": 2,
+                "createDate": "2026-12-01T08:00:00Z", "lastActivityDate": "2026-12-01T08:00:00Z", "userDefinedFields": [],
+            }));
+        }
+    }
+    for (entity, body) in [("Resources", resources), ("Tickets", tickets)] {
+        stands.post(format!("{}/_sim/records/{entity}", stands.autotask.base_url), Value::Array(body)).await;
+    }
+    stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": ROUND_TRIP_MS})).await;
+    stands.appliance("latency", json!({"ms": ROUND_TRIP_MS})).await;
+    stands
+}
+
+/// Invites and enrols every rep, as `rep add` and each app would: their tokens.
+async fn enrol_all(stands: &Stands, config: &std::path::Path, url: &str, apps: usize) -> Vec<String> {
+    // The worker's profile, its secrets in memory: `rep add` in this process, on the worker's store.
+    let profile = stands.desk_config("desk_watch = true").profiles[0].clone();
+    let store = AsyncStore::new(Store::open(&config.with_file_name("data").join("worker.sqlite3")).unwrap());
+    let desk = url::Url::parse(url).unwrap();
+    futures::stream::iter(0..apps)
+        .map(|rep| {
+            let (store, profile, desk, url) = (store.clone(), profile.clone(), desk.clone(), url.to_owned());
+            async move {
+                let invited = bta_core::desk_watch::enrol::invite(&store, &profile, &username(rep), None, &desk, None)
+                    .await
+                    .unwrap();
+                bta_e2e::enrol_with_code(&url, invited.code.expose()).await.unwrap()["token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        })
+        .buffered(32)
+        .collect()
+        .await
+}
+
+/// Holds each app's watch request open at the worker, asking again as each answers.
+fn keep_watching(url: &str, tokens: &[String]) -> Vec<tokio::task::JoinHandle<()>> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(usize::MAX).build().unwrap();
+    tokens
+        .iter()
+        .map(|token| {
+            let (http, url, token) = (http.clone(), format!("{url}/desk/changes"), token.clone());
+            tokio::spawn(async move {
+                let mut after: Option<String> = None;
+                loop {
+                    let mut query = vec![("wait", "60".to_owned())];
+                    query.extend(after.clone().map(|a| ("after", a)));
+                    match http.get(&url).query(&query).bearer_auth(&token).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let answer: Value = r.json().await.unwrap_or_default();
+                            after = answer["cursor"].as_str().map(str::to_owned);
+                        }
+                        _ => tokio::time::sleep(Duration::from_millis(500)).await,
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// The worker's resident memory (MB) and open files, from /proc.
+fn worker_weight(pid: u32) -> (f64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let files = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+    (rss_kb / 1000.0, files)
+}
+
+/// How long `n` runs of `once` take each, in ms.
+async fn timed<F: std::future::Future<Output = ()>>(n: usize, mut once: impl FnMut(usize) -> F) -> Vec<f64> {
+    let mut took = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        once(i).await;
+        took.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    took
+}
+
+/// The disk's own rate of small writes each made durable (fsync), in the worker's data folder.
+fn fsync_rate(dir: &std::path::Path) -> f64 {
+    let mut file = std::fs::File::create(dir.join("fsync-probe")).unwrap();
+    let started = Instant::now();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(2) {
+        file.write_all(&[0u8; 512]).unwrap();
+        file.sync_data().unwrap();
+        n += 1;
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(dir.join("fsync-probe"));
+    rate
+}
+
+/// Ends of sessions the worker will ignore (no external key): pure intake load.
+fn end_event(n: usize) -> String {
+    format!("event=support_conference_end&version=3&timestamp=1795515302&lsid={n:032x}&external_key=")
+}
+
+async fn intake(url: &str) -> (f64, f64) {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let (http, url) = (http.clone(), format!("{url}/ERSPost"));
+            tokio::spawn(async move {
+                let mut took = Vec::with_capacity(EVENTS_EACH);
+                for i in 0..EVENTS_EACH {
+                    let t = Instant::now();
+                    let r = http.post(&url).body(end_event(s * EVENTS_EACH + i)).send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                    took.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                took
+            })
+        })
+        .collect();
+    let mut took = Vec::new();
+    for s in senders {
+        took.extend(s.await.unwrap());
+    }
+    ((SENDERS * EVENTS_EACH) as f64 / started.elapsed().as_secs_f64(), percentile(took, 0.99))
+}
+
+async fn run(apps: usize) {
+    let stands = stands(apps).await;
+    let port = free_port();
+    let config = stands.config(port, "ticket_watch_seconds = 60", "desk_watch = true");
+    let worker = Worker::start(&config, port).await;
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let tokens = enrol_all(&stands, &config, &url, apps).await;
+    println!("  {apps} apps enrolled in {:.1} s", started.elapsed().as_secs_f64());
+    let (rss_before, files_before) = worker_weight(worker.pid());
+    let watchers = keep_watching(&url, &tokens);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss, files) = worker_weight(worker.pid());
+    println!(
+        "  worker with {apps} apps connected: RSS {rss:.1} MB (before they connected {rss_before:.1} MB), {files} open files (before {files_before}) — goal RSS ≤ 150 MB: {}",
+        met(rss <= 150.0)
+    );
+
+    // Baselines, in the same run: one Autotask round trip, one BeyondTrust key made directly.
+    let desk = stands.desk_config("");
+    let autotask = AutotaskClient::new(desk.profiles[0].autotask.clone()).unwrap();
+    let query = Query::new(Filter::eq("id", 100_000)).max_records(1);
+    let autotask_rt = percentile(
+        timed(30, |_| {
+            let (a, q) = (autotask.clone(), query.clone());
+            async move {
+                a.query_page::<Ticket>(&q).await.unwrap();
+            }
+        })
+        .await,
+        0.5,
+    );
+    let beyondtrust = BeyondTrustClient::new(desk.profiles[0].beyondtrust.clone()).unwrap();
+    let mut request = SessionKeyRequest::new(Queue::RepUsername("rep0000".into()));
+    request.external_key = Some("100000".into());
+    beyondtrust.generate_session_key(&request).await.unwrap();
+    let key_rt = percentile(
+        timed(30, |_| {
+            let (b, r) = (beyondtrust.clone(), request.clone());
+            async move {
+                b.generate_session_key(&r).await.unwrap();
+            }
+        })
+        .await,
+        0.5,
+    );
+    println!(
+        "  one Autotask round trip (median): {autotask_rt:.1} ms; one BeyondTrust key made directly: {key_rt:.1} ms"
+    );
+
+    let http = reqwest::Client::new();
+    let words = ["", "outlook", "vpn drops", "printer", "T20261201.00", "teams camera"];
+    let search = |i: usize| {
+        let (http, url) = (http.clone(), format!("{url}/desk/search"));
+        let token = tokens[(i * 7919) % tokens.len()].clone();
+        async move {
+            let r = http.get(&url).query(&[("q", words[i % words.len()])]).bearer_auth(&token).send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            r.bytes().await.unwrap();
+        }
+    };
+    timed(60, search).await; // the desk's lookups warm, as in a desk's working day
+    let searches = timed(SEARCHES, search).await;
+    let search_p95 = percentile(searches, 0.95);
+    println!(
+        "  search through the worker, p95 {search_p95:.1} ms = {:.2}× one Autotask round trip — goal ≤ 1.3×: {}",
+        search_p95 / autotask_rt,
+        met(search_p95 <= 1.3 * autotask_rt)
+    );
+    let key = |i: usize| {
+        let (http, url) = (http.clone(), format!("{url}/desk/session-key"));
+        let rep = (i * 7919) % tokens.len();
+        let token = tokens[rep].clone();
+        let ticket = 100_000 + (rep * TICKETS_PER_REP) as i64;
+        async move {
+            let r = http.post(&url).json(&json!({"ticket": ticket})).bearer_auth(&token).send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            r.bytes().await.unwrap();
+        }
+    };
+    timed(10, key).await;
+    let keys = timed(KEYS, |i| key(i + 10)).await;
+    let key_p95 = percentile(keys, 0.95);
+    println!(
+        "  session key through the worker, p95 {key_p95:.1} ms = {:.2}× one BeyondTrust key made directly — goal ≤ 1.3×: {}",
+        key_p95 / key_rt,
+        met(key_p95 <= 1.3 * key_rt)
+    );
+
+    let fsyncs = fsync_rate(&config.with_file_name("data"));
+    let (events, p99) = intake(&url).await;
+    println!(
+        "  intake with {apps} apps connected: {events:.0} events/s with {SENDERS} senders = {:.2}× the disk's {fsyncs:.0} fsyncs/s — goal ≥ 0.6×: {}; p99 {p99:.1} ms — goal ≤ 10 ms: {}",
+        events / fsyncs,
+        met(events >= 0.6 * fsyncs),
+        met(p99 <= 10.0)
+    );
+    let (rss, files) = worker_weight(worker.pid());
+    println!("  worker at the end: RSS {rss:.1} MB, {files} open files");
+    for w in watchers {
+        w.abort();
+    }
+    assert!(worker.stop());
+}
+
+fn main() {
+    let mut apps = 1000;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--apps" {
+            apps = args.next().and_then(|n| n.parse().ok()).expect("--apps takes a number");
+        }
+    }
+    raise_open_files();
+    println!(
+        "gateway benchmark: {apps} enrolled apps at one worker, {ROUND_TRIP_MS} ms per round trip at each stand-in"
+    );
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(run(apps));
+}
+
+/// Each app's watch holds a connection: this process needs more than the usual 1,024 files.
+fn raise_open_files() {
+    #[cfg(unix)]
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("the open files limit could not be raised: {e}");
+    }
+}
