@@ -10,23 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use bta_e2e::{Stands, Worker, enrol_with_code, free_port, worker_binary};
+use bta_e2e::{Stands, Worker, enrol_with_code, free_port, worker_binary, worker_says};
 use serde_json::{Value, json};
 use tokio::time::Instant;
-
-/// `bt-autotask-worker <args> --config <config>` with the stand-ins' secrets: its output, or what
-/// it said on failing.
-fn worker_says(args: &[&str], config: &Path) -> Result<String, String> {
-    let output = Command::new(worker_binary())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .envs(bta_e2e::secret_env())
-        .output()
-        .unwrap();
-    let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    if output.status.success() { Ok(said(&output.stdout)) } else { Err(said(&output.stderr)) }
-}
 
 fn rep_add(rep: &str, config: &Path) -> Value {
     let json = worker_says(&["rep", "add", rep, "--profile", "Desk", "--json"], config).unwrap();

@@ -176,15 +176,7 @@ const REFUSED_TICKETS: [(&str, &str, &str); 3] = [
 
 /// `bt-autotask-worker <args> --config <config>`'s standard output, with the stand-ins' secrets.
 fn worker_says(args: &[&str], config: &std::path::Path) -> String {
-    let output = Command::new(worker_binary())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .envs(bta_e2e::secret_env())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    bta_e2e::worker_says(args, config).unwrap_or_else(|said| panic!("{said}"))
 }
 
 /// The `jobs` line of a session's job of this event.

@@ -12,12 +12,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use bta_core::autotask::{AutotaskClient, Filter, Query, Ticket};
 use bta_core::beyondtrust::{BeyondTrustClient, Queue, SessionKeyRequest};
 use bta_core::store::{AsyncStore, Store};
+use bta_e2e::bench::{fsync_rate, met, percentile, send_events};
 use bta_e2e::{Stands, Worker, free_port};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -28,15 +28,6 @@ const SEARCHES: usize = 300;
 const KEYS: usize = 100;
 const SENDERS: usize = 8;
 const EVENTS_EACH: usize = 250;
-
-fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values[((values.len() as f64 * p).ceil() as usize).saturating_sub(1).min(values.len() - 1)]
-}
-
-fn met(ok: bool) -> &'static str {
-    if ok { "met" } else { "NOT met" }
-}
 
 fn username(rep: usize) -> String {
     format!("rep{rep:04}")
@@ -146,49 +137,9 @@ async fn timed<F: std::future::Future<Output = ()>>(n: usize, mut once: impl FnM
     took
 }
 
-/// The disk's own rate of small writes each made durable (fsync), in the worker's data folder.
-fn fsync_rate(dir: &std::path::Path) -> f64 {
-    let mut file = std::fs::File::create(dir.join("fsync-probe")).unwrap();
-    let started = Instant::now();
-    let mut n = 0;
-    while started.elapsed() < Duration::from_secs(2) {
-        file.write_all(&[0u8; 512]).unwrap();
-        file.sync_data().unwrap();
-        n += 1;
-    }
-    let rate = n as f64 / started.elapsed().as_secs_f64();
-    let _ = std::fs::remove_file(dir.join("fsync-probe"));
-    rate
-}
-
-/// Ends of sessions the worker will ignore (no external key): pure intake load.
-fn end_event(n: usize) -> String {
-    format!("event=support_conference_end&version=3&timestamp=1795515302&lsid={n:032x}&external_key=")
-}
-
 async fn intake(url: &str) -> (f64, f64) {
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    let senders: Vec<_> = (0..SENDERS)
-        .map(|s| {
-            let (http, url) = (http.clone(), format!("{url}/ERSPost"));
-            tokio::spawn(async move {
-                let mut took = Vec::with_capacity(EVENTS_EACH);
-                for i in 0..EVENTS_EACH {
-                    let t = Instant::now();
-                    let r = http.post(&url).body(end_event(s * EVENTS_EACH + i)).send().await.unwrap();
-                    assert_eq!(r.status(), 200);
-                    took.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                took
-            })
-        })
-        .collect();
-    let mut took = Vec::new();
-    for s in senders {
-        took.extend(s.await.unwrap());
-    }
-    ((SENDERS * EVENTS_EACH) as f64 / started.elapsed().as_secs_f64(), percentile(took, 0.99))
+    let (rate, took) = send_events(&format!("{url}/ERSPost"), SENDERS, EVENTS_EACH).await;
+    (rate, percentile(&took, 0.99))
 }
 
 async fn run(apps: usize) {
@@ -214,7 +165,7 @@ async fn run(apps: usize) {
     let autotask = AutotaskClient::new(desk.profiles[0].autotask.clone()).unwrap();
     let query = Query::new(Filter::eq("id", 100_000)).max_records(1);
     let autotask_rt = percentile(
-        timed(30, |_| {
+        &timed(30, |_| {
             let (a, q) = (autotask.clone(), query.clone());
             async move {
                 a.query_page::<Ticket>(&q).await.unwrap();
@@ -228,7 +179,7 @@ async fn run(apps: usize) {
     request.external_key = Some("100000".into());
     beyondtrust.generate_session_key(&request).await.unwrap();
     let key_rt = percentile(
-        timed(30, |_| {
+        &timed(30, |_| {
             let (b, r) = (beyondtrust.clone(), request.clone());
             async move {
                 b.generate_session_key(&r).await.unwrap();
@@ -254,7 +205,7 @@ async fn run(apps: usize) {
     };
     timed(60, search).await; // the desk's lookups warm, as in a desk's working day
     let searches = timed(SEARCHES, search).await;
-    let search_p95 = percentile(searches, 0.95);
+    let search_p95 = percentile(&searches, 0.95);
     println!(
         "  search through the worker, p95 {search_p95:.1} ms = {:.2}× one Autotask round trip — goal ≤ 1.3×: {}",
         search_p95 / autotask_rt,
@@ -273,7 +224,7 @@ async fn run(apps: usize) {
     };
     timed(10, key).await;
     let keys = timed(KEYS, |i| key(i + 10)).await;
-    let key_p95 = percentile(keys, 0.95);
+    let key_p95 = percentile(&keys, 0.95);
     println!(
         "  session key through the worker, p95 {key_p95:.1} ms = {:.2}× one BeyondTrust key made directly — goal ≤ 1.3×: {}",
         key_p95 / key_rt,

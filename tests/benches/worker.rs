@@ -12,18 +12,9 @@
 use std::time::{Duration, Instant};
 
 use bta_core::worker::Timing;
+use bta_e2e::bench::{end_event, fsync_rate, percentile, send_events};
 use bta_e2e::{Pipeline, Stands};
 use serde_json::json;
-
-fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values[((values.len() as f64 * p).ceil() as usize).saturating_sub(1).min(values.len() - 1)]
-}
-
-/// Ends of sessions the worker will ignore (no external key): pure intake load.
-fn end_event(n: usize) -> String {
-    format!("event=support_conference_end&version=3&timestamp=1795515302&lsid={n:032x}&external_key=")
-}
 
 /// The pipeline with production timing.
 async fn pipeline() -> Pipeline {
@@ -38,51 +29,15 @@ async fn intake_throughput() {
     }
     const SENDERS: usize = 8;
     const EACH: usize = 625;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..SENDERS)
-        .map(|s| {
-            let http = http.clone();
-            let url = p.intake_url.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(EACH);
-                for i in 0..EACH {
-                    let t = Instant::now();
-                    let r = http.post(&url).body(end_event(s * EACH + i)).send().await.unwrap();
-                    assert_eq!(r.status(), 200);
-                    latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.unwrap());
-    }
-    let rate = (SENDERS * EACH) as f64 / started.elapsed().as_secs_f64();
-    let p99 = percentile(latencies, 0.99);
-    let fsyncs = fsync_rate();
+    let (rate, latencies) = send_events(&p.intake_url, SENDERS, EACH).await;
+    let p99 = percentile(&latencies, 0.99);
+    let fsyncs = fsync_rate(&std::env::temp_dir());
     println!(
         "intake: {rate:.0} events/s = {:.2}× the disk's {fsyncs:.0} fsyncs/s (goal ≥ 0.6×: {}), p99 {p99:.2} ms (goal ≤ 10 ms: {}), each stored durably before its 200",
         rate / fsyncs,
         verdict(rate >= 0.6 * fsyncs),
         verdict(p99 <= 10.0)
     );
-}
-
-/// The disk's own rate of small writes each made durable (fsync), where the stores are.
-fn fsync_rate() -> f64 {
-    use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let mut file = std::fs::File::create(dir.path().join("fsync-probe")).unwrap();
-    let started = Instant::now();
-    let mut n = 0;
-    while started.elapsed() < Duration::from_secs(2) {
-        file.write_all(&[0u8; 512]).unwrap();
-        file.sync_data().unwrap();
-        n += 1;
-    }
-    n as f64 / started.elapsed().as_secs_f64()
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -171,7 +126,7 @@ async fn latency() {
         }
         floors.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let floor = percentile(floors, 0.5);
+    let floor = percentile(&floors, 0.5);
     let mut times = Vec::new();
     for i in 0..40 {
         let started = Instant::now();
@@ -180,7 +135,7 @@ async fn latency() {
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         wait_for_time_entry(stands, &lsid).await;
     }
-    let p99 = percentile(times, 0.99);
+    let p99 = percentile(&times, 0.99);
     let ratio = p99 / floor;
     println!(
         "end event to note with 50 ms at each stand-in: p99 {p99:.0} ms vs three round trips {floor:.0} ms → {ratio:.2}× (goal ≤ 1.5×: {})",

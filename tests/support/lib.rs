@@ -7,6 +7,8 @@
 #[cfg(target_os = "linux")]
 pub mod desktop;
 
+pub mod bench;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -163,6 +165,15 @@ impl Stands {
         let all = self.get(format!("{}/_sim/records", self.autotask.base_url)).await;
         all[entity].as_array().cloned().unwrap_or_default()
     }
+}
+
+/// `bt-autotask-worker <args> --config <config>` with the stand-ins' secrets: what it printed, or
+/// what it said on failing.
+pub fn worker_says(args: &[&str], config: &Path) -> Result<String, String> {
+    let output =
+        Command::new(worker_binary()).args(args).arg("--config").arg(config).envs(secret_env()).output().unwrap();
+    let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    if output.status.success() { Ok(said(&output.stdout)) } else { Err(said(&output.stderr)) }
 }
 
 /// Enrols `rep` (a BeyondTrust username whose Autotask e-mail is `<rep>@example.com`) at the
