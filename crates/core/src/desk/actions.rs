@@ -4,8 +4,9 @@
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
 
-use super::{DeskError, TicketRow};
+use super::error::DeskError;
 use crate::beyondtrust::{self, BeyondTrustClient, Queue, SessionKeyRequest, livelinks};
+use crate::desk_api::TicketRow;
 
 /// A session key for a ticket: from the Command API, or — when the API account may not make
 /// keys — the rep console's own Generate Session Key dialog, tied to the ticket.

@@ -1,9 +1,13 @@
 //! What a rep does from the tray, without the screen: find tickets (mine, by number, by id, by
-//! words of the title, by company or contact name), make a session key tied to one, Jump to its configuration item, and open
-//! it in Autotask. The tray app's commands are thin calls into here.
+//! words of the title, by company or contact name — [`search`]), make a session key tied to one
+//! and Jump to its configuration item ([`actions`]), and open it in Autotask — with the profile's
+//! own API credentials, or through the desk's worker ([`link`]) for a profile enrolled there
+//! ([`enrolment`]), whose certificate is trusted by its pin ([`trust`]). The tray app's commands
+//! are thin calls into here.
 
 mod actions;
 mod enrolment;
+mod error;
 pub mod link;
 mod search;
 mod trust;
@@ -20,42 +24,12 @@ use crate::config::{DeskRole, Profile, WorkerConfig};
 pub use crate::desk_api::TicketRow;
 pub use actions::{KeyOffer, jump, session_key};
 pub use enrolment::{EnrolLink, with_enrolled_profile};
+use error::RECENT;
+pub use error::{DeskError, SEARCH_LIMIT, TYPING_PAUSE};
 use link::{DeskLink, Writer};
 pub(crate) use search::{LOOKUP_TTL, listed, search_with};
 pub use search::{Lookups, Search, my_resource_id, search};
 pub use watch::{TicketChange, TicketWatch};
-
-/// The ticket status Autotask uses for "Complete".
-pub(crate) const COMPLETE: i64 = 5;
-/// Most rows a search shows.
-pub const SEARCH_LIMIT: u32 = 50;
-/// How long the rep's typing pauses before the window searches: longer than a fast typist's
-/// gap between two keys (~125 ms at 8 keys a second), so typing a word costs one search, not
-/// one per key — a whole desk's searches come out of Autotask's shared hourly threshold.
-pub const TYPING_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
-
-#[derive(Debug, thiserror::Error)]
-pub enum DeskError {
-    #[error(transparent)]
-    Autotask(#[from] autotask::Error),
-    #[error(transparent)]
-    BeyondTrust(#[from] beyondtrust::Error),
-    #[error("ticket {0} has no configuration item to Jump to; add one to the ticket in Autotask")]
-    NoConfigurationItem(String),
-    #[error("no Autotask resource has the e-mail {0}; check your e-mail in Settings")]
-    UnknownRep(String),
-    #[error("profile '{0}' does not say who you are in Autotask; set \"Your Autotask e-mail\" in Settings")]
-    NoRepEmail(String),
-    #[error("profile '{0}' does not say who you are in BeyondTrust; set \"Your BeyondTrust username\" in Settings")]
-    NoRepUsername(String),
-    #[error("ticket {0} is not in the list any more; search again")]
-    NotShown(i64),
-    #[error("profile '{0}': {1}")]
-    DeskLink(String, String),
-}
-
-/// How many of my last tickets an empty search offers first.
-const RECENT: usize = 5;
 
 /// What the app's embedded worker runs on: the profiles that have a desk, except those whose
 /// sessions the desk's worker writes now (one writer per session) — returned by name too.

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{COMPLETE, DeskError, RECENT, SEARCH_LIMIT, TicketRow};
+use super::error::{COMPLETE, DeskError, RECENT, SEARCH_LIMIT};
 use crate::autotask::{self, AutotaskClient, Company, ConfigurationItem, Contact, Filter, Query, Resource, Ticket};
+use crate::desk_api::TicketRow;
 
 /// What the rep typed, understood.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{COMPLETE, DeskError};
+use super::error::{COMPLETE, DeskError};
 use crate::autotask::{self, AutotaskClient, Filter, Query, Ticket};
 
 /// Watches the rep's open tickets for changes made in Autotask, with one query per look.

@@ -1,0 +1,36 @@
+//! What the rep's desk shares across its parts: why an action failed, and the figures a search
+//! and the app's own watch go by.
+
+use crate::{autotask, beyondtrust};
+
+/// The ticket status Autotask uses for "Complete".
+pub const COMPLETE: i64 = 5;
+/// Most rows a search shows.
+pub const SEARCH_LIMIT: u32 = 50;
+/// How long the rep's typing pauses before the window searches: longer than a fast typist's
+/// gap between two keys (~125 ms at 8 keys a second), so typing a word costs one search, not
+/// one per key — a whole desk's searches come out of Autotask's shared hourly threshold.
+pub const TYPING_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Autotask(#[from] autotask::Error),
+    #[error(transparent)]
+    BeyondTrust(#[from] beyondtrust::Error),
+    #[error("ticket {0} has no configuration item to Jump to; add one to the ticket in Autotask")]
+    NoConfigurationItem(String),
+    #[error("no Autotask resource has the e-mail {0}; check your e-mail in Settings")]
+    UnknownRep(String),
+    #[error("profile '{0}' does not say who you are in Autotask; set \"Your Autotask e-mail\" in Settings")]
+    NoRepEmail(String),
+    #[error("profile '{0}' does not say who you are in BeyondTrust; set \"Your BeyondTrust username\" in Settings")]
+    NoRepUsername(String),
+    #[error("ticket {0} is not in the list any more; search again")]
+    NotShown(i64),
+    #[error("profile '{0}': {1}")]
+    DeskLink(String, String),
+}
+
+/// How many of my last tickets an empty search offers first.
+pub const RECENT: usize = 5;
