@@ -251,7 +251,10 @@ async fn a_rep_sees_and_attaches_only_their_own_sessions_without_a_ticket() {
     assert_eq!(ask(retry).await.0, 404, "not sam's job");
     let dismiss =
         stands.http.post(format!("{url}/desk/unlinked/dismiss")).bearer_auth(&sam).json(&json!({"session": sams}));
-    assert_eq!(ask(dismiss).await.0, 204);
+    assert_eq!(ask(dismiss.try_clone().unwrap()).await.0, 204);
+    assert_eq!(ask(dismiss).await.0, 409, "dismissed already: no longer waiting");
+    assert_eq!(ask(attach(&alex, &alexs)).await.0, 204, "attached already to that ticket: nothing more to do");
+    assert_eq!(ask(attach(&sam, &alexs)).await.0, 404, "still not sam's");
     assert!(lsids(&listed(sam.clone()).await).is_empty(), "dismissed: off the list");
     assert!(worker.stop());
 }

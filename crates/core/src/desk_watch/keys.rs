@@ -2,8 +2,10 @@
 //! in that rep's own queue, with the ticket as its external key. The body names the ticket and
 //! nothing else is taken from it: a rep, queue or external key it names is ignored.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -24,11 +26,13 @@ pub(super) struct Ask {
 pub(super) async fn session_key(
     Extension(caller): Extension<Caller>,
     Extension(limits): Extension<Arc<Limits>>,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(ask): Json<Ask>,
 ) -> Response {
     let rep = &caller.rep;
     if let Err(wait) = limits.session_key((&rep.profile, &rep.username)) {
-        return Refusal::Limited(wait).answer(std::net::IpAddr::from([0, 0, 0, 0]));
+        let address = connection.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
+        return Refusal::Limited(wait).answer(address);
     }
     let ticket = match ticket_row(&caller, ask.ticket).await {
         Ok(Some(ticket)) => ticket,

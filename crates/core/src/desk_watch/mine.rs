@@ -64,9 +64,8 @@ pub(super) async fn attach(
         return (StatusCode::CONFLICT, said).into_response();
     }
     let session = match my_session(&caller, &cx, ask.session).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return not_mine("session"),
-        Err(e) => return answer::<()>(Err(e)),
+        Ok(session) => session,
+        Err(refused) => return refused,
     };
     let by = caller.rep.username.clone();
     let attached = cx.store.run(move |s| s.attach_logged(&session, &ticket, &by, Utc::now())).await;
@@ -99,13 +98,13 @@ pub(super) async fn dismiss(
     Json(ask): Json<DismissAsk>,
 ) -> Response {
     let session = match my_session(&caller, &cx, ask.session).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return not_mine("session"),
-        Err(e) => return answer::<()>(Err(e)),
+        Ok(session) => session,
+        Err(refused) => return refused,
     };
     let by = caller.rep.username.clone();
     match cx.store.run(move |s| s.dismiss_logged(&session, &by, Utc::now())).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => (StatusCode::CONFLICT, "this session is no longer waiting for a ticket").into_response(),
         Err(e) => answer::<()>(Err(e)),
     }
 }
@@ -153,12 +152,19 @@ pub(super) async fn retry(
     }
 }
 
-/// The caller's own open session without a ticket of this id.
-async fn my_session(caller: &Caller, cx: &Context, lsid: String) -> Result<Option<UnlinkedSession>, StoreError> {
-    let rep = caller.rep.clone();
-    let since = Utc::now() - chrono::Duration::days(UNLINKED_DAYS * 8);
-    let theirs = cx.store.run(move |s| s.unlinked_of_rep(&rep.profile, &rep.username, since)).await?;
-    Ok(theirs.into_iter().find(|s| s.lsid == lsid))
+/// The caller's own session without a ticket of this id, in whatever state (attach and dismiss
+/// say what became of it); another rep's answers as if it did not exist.
+async fn my_session(caller: &Caller, cx: &Context, lsid: String) -> Result<UnlinkedSession, Response> {
+    let found = cx.store.run(move |s| s.unlinked_matching(&lsid).map(|all| (lsid, all))).await;
+    let (lsid, all) = found.map_err(|e| answer::<()>(Err(e)))?;
+    let rep = &caller.rep;
+    all.into_iter()
+        .find(|s| {
+            s.lsid == lsid
+                && s.profile == rep.profile
+                && s.rep.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(&rep.username))
+        })
+        .ok_or_else(|| not_mine("session"))
 }
 
 fn not_mine(what: &str) -> Response {

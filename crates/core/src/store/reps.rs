@@ -113,17 +113,19 @@ pub(super) fn load_or_make_key(path: &Path) -> Result<KeyedHash, String> {
 
 fn make_key(path: &Path) -> Result<KeyedHash, String> {
     let key: KeyedHash = rand::random();
-    let partial = path.with_extension("token-key.partial");
+    // A partial file of this attempt's own, then linked into place only if no key is there yet:
+    // the worker starting and `rep add` beside it may both make one, and must end with the same.
+    let partial = path.with_extension(format!("token-key.{:016x}", rand::random::<u64>()));
     let mut file = private_file(&partial).map_err(|e| e.to_string())?;
     file.write_all(&key).and_then(|()| file.sync_all()).map_err(|e| e.to_string())?;
     drop(file);
-    // Two processes making the key at once: the first rename wins and both read that one.
-    if path.exists() {
-        let _ = std::fs::remove_file(&partial);
-        return load_or_make_key(path);
+    let linked = std::fs::hard_link(&partial, path);
+    let _ = std::fs::remove_file(&partial);
+    match linked {
+        Ok(()) => Ok(key),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_make_key(path),
+        Err(e) => Err(e.to_string()),
     }
-    std::fs::rename(&partial, path).map_err(|e| e.to_string())?;
-    Ok(key)
 }
 
 #[cfg(unix)]
@@ -361,6 +363,22 @@ mod tests {
         assert_eq!(store.revoke_rep("ALEX.MORGAN", None, now).unwrap(), 1, "usernames in any case");
         assert!(store.enrolled_reps().unwrap().is_empty());
         assert_eq!(store.reps().unwrap()[0].state, RepState::Revoked);
+    }
+
+    #[test]
+    fn processes_making_the_key_at_once_end_with_the_same_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = token_key_path(&dir.path().join("worker.sqlite3"));
+        let makers: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || load_or_make_key(&path).unwrap())
+            })
+            .collect();
+        let keys: Vec<KeyedHash> = makers.into_iter().map(|m| m.join().unwrap()).collect();
+        assert!(keys.iter().all(|k| *k == keys[0]), "every maker holds the key that was kept");
+        assert_eq!(load_or_make_key(&path).unwrap(), keys[0]);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no partial file left");
     }
 
     #[test]
