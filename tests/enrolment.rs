@@ -116,6 +116,17 @@ async fn a_rep_enrols_once_and_the_worker_acts_for_that_rep_alone_until_revoked(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(worker.stop());
+    // Refusals and enrolments are logged, never with a token or a code.
+    let logs: String = std::fs::read_dir(config.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("worker-"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(logs.contains("refused a desk request"), "the refusals are in the worker's log: {logs}");
+    for secret in [token.as_str(), code.as_str(), expiring.as_str()] {
+        assert!(!logs.contains(secret), "the worker's log holds a secret");
+    }
     let listed: Value = serde_json::from_str(&worker_says(&["rep", "list", "--json"], &config).unwrap()).unwrap();
     let states: Vec<(&str, &str)> = listed
         .as_array()

@@ -641,5 +641,8 @@ async fn an_app_enrolled_by_the_link_works_through_the_desks_worker_with_only_it
     let said = app.wait_text("#search-error", |t| t.contains("cannot be reached")).await;
     assert_eq!(said.lines().count(), 1, "{said}");
     app.wait_text("#open-number", |t| t == "Open T20261124.0043 in Autotask").await;
+    let token = desktop.keyring_lookup("Desk/desk_token").unwrap();
+    assert!(!desktop.app_log().contains(token.trim()), "the rep token is never logged");
+    assert!(!app.client.source().await.unwrap().contains(token.trim()), "nor shown to the window");
     app.close().await;
 }
