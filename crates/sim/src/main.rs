@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use bta_sim::autotask::system::{ProxyTimeEntry, SystemSettings, parse_hours};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -72,6 +73,26 @@ struct AutotaskArgs {
     /// Start with no records instead of the demo database.
     #[arg(long)]
     empty: bool,
+    /// The "Allow time entries to span over midnight" system setting (off: such entries are refused).
+    #[arg(long)]
+    allow_midnight_spans: bool,
+    /// The Proxy Time Entry system setting.
+    #[arg(long, value_enum, default_value = "enabled-for-approvers-and-administrators")]
+    proxy_time_entry: ProxyTimeEntry,
+    /// The API user's security level is not an administrator's (it may not enter time for others).
+    #[arg(long)]
+    api_user_not_administrator: bool,
+    /// Require a Work Type on tickets (and, in this stand-in, on their time entries).
+    #[arg(long)]
+    require_work_type: bool,
+    /// Business hours in UTC, e.g. 08:00-18:00: entries across their end with a work type that has
+    /// an after-hours work type are refused.
+    #[arg(long, value_parser = business_hours)]
+    business_hours: Option<String>,
+}
+
+fn business_hours(text: &str) -> Result<String, String> {
+    parse_hours(text).map(|_| text.to_owned()).ok_or_else(|| format!("'{text}' is not HH:MM-HH:MM, opening first"))
 }
 
 #[tokio::main]
@@ -89,6 +110,13 @@ async fn main() -> std::io::Result<()> {
                 hourly_limit: args.hourly_limit,
                 threshold_delay: Duration::from_millis(args.threshold_delay_ms),
                 demo: !args.empty,
+                system: SystemSettings {
+                    allow_time_entries_to_span_midnight: args.allow_midnight_spans,
+                    proxy_time_entry: args.proxy_time_entry,
+                    api_user_is_administrator: !args.api_user_not_administrator,
+                    require_work_type: args.require_work_type,
+                    business_hours: args.business_hours,
+                },
             };
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
             announce(&format!("http://{}", listener.local_addr()?))?;

@@ -234,3 +234,110 @@ async fn notes_touch_their_ticket_and_reset_restores_the_demo() {
     let (_, note) = api.call(Method::GET, &format!("/atservicesrest/v1.0/TicketNotes/{id}"), None).await;
     assert_eq!(note["item"], Value::Null);
 }
+
+/// A time entry from `start` for `minutes`, with `change` applied.
+fn timed(start: &str, minutes: i64, change: Value) -> Value {
+    let start: chrono::DateTime<chrono::Utc> = start.parse().unwrap();
+    let end = start + chrono::Duration::minutes(minutes);
+    let mut body = entry(json!({"startDateTime": start.to_rfc3339(), "endDateTime": end.to_rfc3339(),
+                                "dateWorked": start.to_rfc3339(), "hoursWorked": minutes as f64 / 60.0}));
+    body.as_object_mut().unwrap().extend(change.as_object().unwrap().clone());
+    body
+}
+
+impl Api {
+    /// Creates a time entry: its status and the first error.
+    async fn time_entry(&self, body: Value) -> (StatusCode, String) {
+        let (status, answer) = self.call(Method::POST, "/atservicesrest/v1.0/TimeEntries", Some(body)).await;
+        (status, answer["errors"][0].as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn steer(&self, path: &str, body: Value) {
+        let (status, answer) = self.call(Method::POST, &format!("/_sim/{path}"), Some(body)).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn the_desks_system_settings_refuse_time_entries_as_autotasks_help_says() {
+    let api = Api::start(quick()).await;
+    // Across UTC midnight: refused until the desk allows spans (off in Autotask unless enabled).
+    let across = timed("2026-12-01T23:50:00Z", 30, json!({}));
+    let (status, error) = api.time_entry(across.clone()).await;
+    assert_eq!(status, 500);
+    assert!(error.contains("Allow time entries to span over midnight"), "{error}");
+    assert_eq!(api.time_entry(timed("2026-12-01T23:30:00Z", 30, json!({}))).await.0, 200, "ends at midnight");
+    api.steer("settings", json!({"allowTimeEntriesToSpanMidnight": true})).await;
+    assert_eq!(api.time_entry(across).await.0, 200);
+
+    // Proxy time entry: the API user enters a rep's time only as an administrator.
+    let day = timed("2026-12-01T15:00:00Z", 30, json!({}));
+    api.steer("settings", json!({"apiUserIsAdministrator": false})).await;
+    let (status, error) = api.time_entry(day.clone()).await;
+    assert_eq!(status, 500);
+    assert!(error.contains("Proxy Time Entry"), "{error}");
+    api.steer("settings", json!({"apiUserIsAdministrator": true, "proxyTimeEntry": "disabled"})).await;
+    assert_eq!(api.time_entry(day.clone()).await.0, 500);
+    api.steer("settings", json!({"proxyTimeEntry": "enabledForApproversAndAdministrators"})).await;
+
+    // A submitted week takes no more time; a rejected one does.
+    api.steer("timesheets", json!({"resourceID": 29684001, "date": "2026-12-03", "status": "Submitted"})).await;
+    let (status, error) = api.time_entry(day.clone()).await;
+    assert_eq!(status, 500);
+    assert!(error.contains("status of New or Rejected"), "{error}");
+    api.steer("timesheets", json!({"resourceID": 29684001, "date": "2026-11-30", "status": "Rejected"})).await;
+    assert_eq!(api.time_entry(day.clone()).await.0, 200);
+
+    // A required work type, on tickets (the BillingCodes help) and on their time.
+    api.steer("settings", json!({"requireWorkType": true})).await;
+    let ticket = json!({"companyID": 174, "title": "t", "status": 1, "priority": 2, "queueID": 8,
+                        "dueDateTime": "2026-12-04T00:00:00Z"});
+    let (status, answer) = api.call(Method::POST, "/atservicesrest/v1.0/Tickets", Some(ticket.clone())).await;
+    assert_eq!(status, 500);
+    assert!(answer["errors"][0].as_str().unwrap().contains("Work Type"), "{answer}");
+    let mut with_work_type = ticket.clone();
+    with_work_type["billingCodeID"] = json!(29682801);
+    assert_eq!(api.call(Method::POST, "/atservicesrest/v1.0/Tickets", Some(with_work_type)).await.0, 200);
+    assert_eq!(api.time_entry(day.clone()).await.0, 500, "time without a work type");
+    let internal = timed("2026-12-01T15:00:00Z", 30, json!({"billingCodeID": 29682811}));
+    assert!(api.time_entry(internal).await.1.contains("active Work Type"), "an internal code is no work type");
+    let retired = timed("2026-12-01T15:00:00Z", 30, json!({"billingCodeID": 29682805}));
+    assert_eq!(api.time_entry(retired).await.0, 500, "an inactive work type");
+    let remote = timed("2026-12-01T15:00:00Z", 30, json!({"billingCodeID": 29682801}));
+    assert_eq!(api.time_entry(remote).await.0, 200);
+
+    // After hours: Remote Support has an after-hours work type; Onsite has none.
+    api.steer("settings", json!({"businessHours": "08:00-18:00"})).await;
+    let late = timed("2026-12-01T17:45:00Z", 30, json!({"billingCodeID": 29682801}));
+    let (status, error) = api.time_entry(late).await;
+    assert_eq!(status, 500);
+    assert!(error.contains("After-Hours"), "{error}");
+    let onsite = timed("2026-12-01T17:45:00Z", 30, json!({"billingCodeID": 29682802}));
+    assert_eq!(api.time_entry(onsite).await.0, 200);
+    let (status, _) = api.call(Method::POST, "/_sim/settings", Some(json!({"businessHours": "late"}))).await;
+    assert_eq!(status, 400, "hours that do not read as HH:MM-HH:MM");
+
+    // Work types are there to find, and a reset returns to Autotask's defaults.
+    let query = json!({"filter": [{"op": "eq", "field": "useType", "value": 1}, {"op": "eq", "field": "isActive", "value": true}]});
+    let (_, codes) = api.call(Method::POST, "/atservicesrest/v1.0/BillingCodes/query", Some(query)).await;
+    let names: Vec<&str> = codes["items"].as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
+    assert!(
+        names.contains(&"Remote Support") && names.contains(&"Onsite") && !names.contains(&"Training"),
+        "{names:?}"
+    );
+    api.call(Method::POST, "/_sim/reset", None).await;
+    let (_, settings) = api.call(Method::GET, "/_sim/settings", None).await;
+    assert_eq!(settings["allowTimeEntriesToSpanMidnight"], false);
+    assert_eq!(settings["requireWorkType"], false);
+    let (_, sheets) = api.call(Method::GET, "/_sim/timesheets", None).await;
+    assert_eq!(sheets, json!([]));
+}
+
+#[tokio::test]
+async fn zone_discovery_for_a_username_autotask_does_not_know_answers_500() {
+    let api = Api::start(quick()).await;
+    let (status, answer) =
+        api.call(Method::GET, "/atservicesrest/v1.0/zoneInformation?user=nobody@example.com", None).await;
+    assert_eq!(status, 500);
+    assert!(answer["errors"][0].as_str().unwrap().contains("Zone information could not be determined"), "{answer}");
+}

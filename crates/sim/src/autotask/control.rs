@@ -1,5 +1,6 @@
 //! `/_sim/`: what a test or demo can steer and inspect — injected faults, added latency,
-//! the highest concurrency seen, the request log (read, or taken), the hourly usage, the records, reset.
+//! the highest concurrency seen, the request log (read, or taken), the hourly usage, the records,
+//! the desk's system settings and timesheets, reset.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Sim, lock, schema};
+use super::{Sim, lock, schema, system};
 use crate::faults::{Fault, check_fault, take_fault};
 
 /// Most requests kept in the log, oldest dropped first.
@@ -139,6 +140,16 @@ pub fn handle(sim: &Sim, method: &Method, path: &str, body: &[u8]) -> Response {
             Ok(None) => bad_request("send {\"count\": <requests this hour>}".to_owned()),
             Err(e) => bad_request(e),
         },
+        ("GET", ["settings"]) => ok(json!(lock(&sim.store).system)),
+        ("POST", ["settings"]) => change_settings(sim, body),
+        ("GET", ["timesheets"]) => ok(json!(lock(&sim.store).timesheets.list())),
+        ("POST", ["timesheets"]) => match parse::<system::Timesheet>(body) {
+            Ok(sheet) => {
+                lock(&sim.store).timesheets.set(&sheet);
+                ok(json!({"ok": true}))
+            }
+            Err(e) => bad_request(e),
+        },
         ("GET", ["records"]) => ok(lock(&sim.store).dump()),
         ("POST", ["records", name]) => insert_records(sim, name, body),
         ("POST", ["reset"]) => {
@@ -147,6 +158,30 @@ pub fn handle(sim: &Sim, method: &Method, path: &str, body: &[u8]) -> Response {
         }
         _ => (StatusCode::NOT_FOUND, axum::Json(json!({"errors": [format!("no control endpoint {method} {path}")]})))
             .into_response(),
+    }
+}
+
+/// Changes the system settings the body names, keeping the others.
+fn change_settings(sim: &Sim, body: &[u8]) -> Response {
+    let mut store = lock(&sim.store);
+    let changes = match parse::<serde_json::Map<String, Value>>(body) {
+        Ok(c) => c,
+        Err(e) => return bad_request(e),
+    };
+    let mut settings = match serde_json::to_value(&store.system) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    settings.extend(changes);
+    match serde_json::from_value::<system::SystemSettings>(Value::Object(settings)) {
+        Ok(system) if system.business_hours.as_deref().is_some_and(|h| system::parse_hours(h).is_none()) => {
+            bad_request("businessHours must be HH:MM-HH:MM in UTC, opening first".to_owned())
+        }
+        Ok(system) => {
+            store.system = system;
+            ok(json!(store.system))
+        }
+        Err(e) => bad_request(format!("invalid settings: {e}")),
     }
 }
 

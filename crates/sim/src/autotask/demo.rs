@@ -13,6 +13,18 @@ pub const API_RESOURCE_ID: i64 = 29682885;
 pub const SAMPLE_ROLE_ID: i64 = 29683461;
 const TECHNICIAN_ROLE_ID: i64 = 29683462;
 const ENGINEER_ROLE_ID: i64 = 29683463;
+/// The demo's work types (BillingCodes useType 1): remote work has an after-hours work type.
+pub const REMOTE_SUPPORT_WORK_TYPE: i64 = 29682801;
+const BILLING_CODES: &[(i64, &str, i64, Option<i64>, bool)] = &[
+    (REMOTE_SUPPORT_WORK_TYPE, "Remote Support", 1, Some(29682803), true),
+    (29682802, "Onsite", 1, None, true),
+    (29682803, "Remote Support - After Hours", 1, None, true),
+    (29682804, "Project Work", 1, None, true),
+    (29682805, "Legacy Remote (retired)", 1, None, false),
+    (29682811, "Internal Meeting", 3, None, true),
+    (29682812, "Training", 3, None, true),
+];
+
 /// First demo rep's resource id; the others follow in `DEMO_REPS` order.
 pub const FIRST_REP_RESOURCE_ID: i64 = 29684001;
 
@@ -118,6 +130,14 @@ pub fn load(store: &mut Store, api_username: &str) {
         contacts.push((id, company));
     }
     load_people(store, api_username);
+    for (id, name, use_type, after_hours, active) in BILLING_CODES {
+        insert(
+            store,
+            "BillingCodes",
+            json!({"id": id, "name": name, "description": name, "useType": use_type,
+                   "afterHoursWorkType": after_hours, "isActive": active}),
+        );
+    }
     let mut devices = Vec::new();
     for (i, (title, device_name, serial)) in DEVICES.iter().enumerate() {
         let (company, ..) = COMPANIES[1 + i % (COMPANIES.len() - 1)];
@@ -197,6 +217,7 @@ fn load_tickets(store: &mut Store, contacts: &[(i64, i64)], devices: &[(i64, i64
                 "companyID": company, "contactID": contact, "configurationItemID": device,
                 "assignedResourceID": rep, "assignedResourceRoleID": TECHNICIAN_ROLE_ID,
                 "queueID": 8, "issueType": 1 + (i as i64 % 5), "source": 2, "ticketType": 2,
+                "billingCodeID": REMOTE_SUPPORT_WORK_TYPE,
                 "dueDateTime": format_datetime(created + Duration::days(3)),
                 "createDate": format_datetime(created),
                 "lastActivityDate": format_datetime(created + Duration::hours(2)),

@@ -8,6 +8,7 @@ mod filter;
 mod routes;
 mod schema;
 mod store;
+pub mod system;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub struct Config {
     pub threshold_delay: Duration,
     /// Load the demo database at start and on reset.
     pub demo: bool,
+    /// The desk's system settings at start and on reset.
+    pub system: system::SystemSettings,
 }
 
 impl Default for Config {
@@ -47,6 +50,7 @@ impl Default for Config {
             hourly_limit: 10_000,
             threshold_delay: Duration::from_millis(500),
             demo: true,
+            system: system::SystemSettings::default(),
         }
     }
 }
@@ -100,6 +104,7 @@ impl Sim {
     /// Back to the data and behaviour of a fresh start.
     fn reset(&self) {
         let mut store = store::Store::default();
+        store.system = self.config.system.clone();
         if self.config.demo {
             demo::load(&mut store, &self.config.username);
         }

@@ -181,8 +181,12 @@ fn fault_response(fault: &crate::faults::Fault) -> Response {
 fn zone_information(sim: &Sim, uri: &Uri) -> Response {
     let user = query_param(uri.query(), "user").unwrap_or_default();
     if !user.eq_ignore_ascii_case(&sim.config.username) {
-        return error(StatusCode::NOT_FOUND, format!("Zone information could not be determined for user '{user}'."))
-            .into_response();
+        // The live service answers 500 here (as the npm client's maintainers report), not 404.
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Zone information could not be determined for user '{user}'."),
+        )
+        .into_response();
     }
     ok(json!({
         "zoneName": "Stand-in Zone",

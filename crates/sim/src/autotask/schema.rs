@@ -140,7 +140,7 @@ const TICKET_FIELDS: &[Field] = &[
     int("subIssueType"),
     int("source").picklist(TICKET_SOURCE),
     int("ticketType").picklist(TICKET_TYPE),
-    int("billingCodeID"),
+    int("billingCodeID").refers_to("BillingCodes"),
     decimal("estimatedHours"),
 ];
 
@@ -168,7 +168,7 @@ const TIME_ENTRY_FIELDS: &[Field] = &[
     decimal("hoursToBill"),
     text("summaryNotes", 8000),
     text("internalNotes", 8000),
-    int("billingCodeID"),
+    int("billingCodeID").refers_to("BillingCodes"),
     decimal("offsetHours"),
     boolean("isNonBillable"),
     int("timeEntryType").read_only().picklist(TIME_ENTRY_TYPE),
@@ -183,6 +183,19 @@ const RESOURCE_FIELDS: &[Field] = &[
     text("firstName", 50),
     text("lastName", 50),
     text("title", 50),
+    boolean("isActive"),
+];
+
+/// BillingCodes' `useType`: 1 a work type (ticket labour), 3 internal (regular) time.
+pub const BILLING_CODE_USE_TYPE: &[(i64, &str)] =
+    &[(1, "Tickets (Labor)"), (2, "Expenses"), (3, "Regular (Internal) Time"), (4, "Material"), (5, "Services")];
+
+const BILLING_CODE_FIELDS: &[Field] = &[
+    int("id").read_only(),
+    text("name", 200),
+    text("description", 500),
+    int("useType").read_only().picklist(BILLING_CODE_USE_TYPE),
+    int("afterHoursWorkType").refers_to("BillingCodes"),
     boolean("isActive"),
 ];
 
@@ -259,6 +272,14 @@ pub const ENTITIES: &[Entity] = &[
         name: "Resources",
         fields: RESOURCE_FIELDS,
         user_defined_fields: true,
+        can_create: false,
+        can_update: false,
+        parent: None,
+    },
+    Entity {
+        name: "BillingCodes",
+        fields: BILLING_CODE_FIELDS,
+        user_defined_fields: false,
         can_create: false,
         can_update: false,
         parent: None,

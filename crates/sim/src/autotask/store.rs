@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::filter::{Condition, parse_datetime};
 use super::schema::{ENTITIES, Entity, Field, Kind, entity};
+use super::system::{self, SystemSettings, Timesheets};
 
 /// A write failed validation; each message says what was wrong.
 pub type Rejection = Vec<String>;
@@ -16,6 +17,9 @@ pub type Rejection = Vec<String>;
 pub struct Store {
     tables: HashMap<&'static str, BTreeMap<i64, Map<String, Value>>>,
     next_id: HashMap<&'static str, i64>,
+    /// The desk's system settings that time entries and tickets meet.
+    pub system: SystemSettings,
+    pub timesheets: Timesheets,
 }
 
 /// Who writes, and when: creates record these in read-only fields.
@@ -101,10 +105,13 @@ impl Store {
             return Err(vec![format!("No {} with id {id} exists.", entity.name)]);
         }
         let changes = self.validate(entity, body, Mode::Update)?;
-        if entity.name == "Tickets" && changes.keys().any(|k| k.starts_with("assignedResource")) {
+        if entity.name == "Tickets" {
             let mut merged = self.get(entity, id).cloned().unwrap_or_default();
             merged.extend(changes.clone());
-            self.check_assignment(&merged)?;
+            if changes.keys().any(|k| k.starts_with("assignedResource")) {
+                self.check_assignment(&merged)?;
+            }
+            self.check_ticket_work_type(&merged)?;
         }
         let table = self.tables.entry(entity.name).or_default();
         if let Some(record) = table.get_mut(&id) {
@@ -244,6 +251,7 @@ impl Store {
         match entity.name {
             "Tickets" => {
                 self.check_assignment(record)?;
+                self.check_ticket_work_type(record)?;
                 if !has(record, "queueID") && !has(record, "assignedResourceID") {
                     return Err(vec![
                         "A ticket needs a queueID, or an assignedResourceID together with an assignedResourceRoleID."
@@ -261,7 +269,7 @@ impl Store {
                 record.insert("creatorResourceID".to_owned(), json!(ctx.resource_id));
             }
             "TimeEntries" => {
-                self.check_time_entry(record)?;
+                self.check_time_entry(record, ctx)?;
                 record.insert("timeEntryType".to_owned(), json!(2));
                 record.insert("createDateTime".to_owned(), now);
                 record.insert("creatorUserID".to_owned(), json!(ctx.resource_id));
@@ -290,7 +298,25 @@ impl Store {
         }
     }
 
-    fn check_time_entry(&self, record: &Map<String, Value>) -> Result<(), Rejection> {
+    /// A ticket's work type: a BillingCode of useType 1, and required where the desk says so.
+    fn check_ticket_work_type(&self, record: &Map<String, Value>) -> Result<(), Rejection> {
+        match record.get("billingCodeID").and_then(Value::as_i64) {
+            None if self.system.require_work_type => Err(vec![system::TICKET_WORK_TYPE_REQUIRED.to_owned()]),
+            Some(code) if self.work_type(code).is_none() => Err(vec![NOT_A_WORK_TYPE.to_owned()]),
+            _ => Ok(()),
+        }
+    }
+
+    /// The active work type (BillingCodes useType 1) with this id.
+    fn work_type(&self, id: i64) -> Option<system::WorkType> {
+        let code = entity("BillingCodes").and_then(|e| self.get(e, id))?;
+        let work_type =
+            code.get("useType").and_then(Value::as_i64) == Some(1) && code.get("isActive") != Some(&Value::Bool(false));
+        let after_hours = code.get("afterHoursWorkType").is_some_and(|v| !v.is_null());
+        work_type.then_some(system::WorkType { after_hours })
+    }
+
+    fn check_time_entry(&self, record: &Map<String, Value>, ctx: WriteContext) -> Result<(), Rejection> {
         let mut errors = Vec::new();
         if record.get("ticketID").is_none_or(Value::is_null) {
             errors.push("ticketID is required: this service records time against tickets.".to_owned());
@@ -320,6 +346,16 @@ impl Store {
             if !self.holds_role(resource, role) {
                 errors.push(PAIR_NOT_DEFINED.to_owned());
             }
+        }
+        let code = record.get("billingCodeID").and_then(Value::as_i64);
+        let work_type = code.and_then(|c| self.work_type(c));
+        if code.is_some() && work_type.is_none() {
+            errors.push(NOT_A_WORK_TYPE.to_owned());
+        }
+        if let Some(resource_id) = resource {
+            let date = |k: &str| record.get(k).and_then(Value::as_str).and_then(parse_datetime);
+            let entry = system::Entry { resource_id, start, end, date_worked: date("dateWorked"), work_type };
+            errors.extend(self.system.refusals(&entry, ctx.resource_id, &self.timesheets));
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
@@ -358,6 +394,9 @@ impl Store {
         Value::Object(out)
     }
 }
+
+/// A billingCodeID on a ticket or its time that is no active work type (ours; unconfirmed).
+const NOT_A_WORK_TYPE: &str = "billingCodeID must reference an active Work Type (a BillingCode with useType 1).";
 
 /// Autotask's answer to a resource and role that are not a pair in ResourceRoles.
 const PAIR_NOT_DEFINED: &str =
