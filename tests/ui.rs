@@ -98,11 +98,16 @@ async fn a_finished_session_shows_in_activity_and_a_failed_one_is_retried() {
     let app = desktop.launch(&["--config", config.to_str().unwrap(), "--show"]).await;
     app.wait_text("#worker", |t| t == "Worker running").await;
 
-    // Autotask refuses the time entry once: the session fails, is notified, and shows Retry.
-    let refuse = json!({"method": "POST", "path": "/ATServicesRest/v1.0/TimeEntries", "status": 400, "count": 1});
+    // Autotask refuses the time entry once, as it refuses time on a submitted timesheet: the
+    // session fails in those words with what to do, is notified, and its time waits under Not in
+    // a ticket with Retry.
+    let closed = "A TimeEntry may only be added to a timesheet with the status of New or Rejected; this resource's \
+                  timesheet for the week has been submitted or approved.";
+    let refuse = json!({"method": "POST", "path": "/ATServicesRest/v1.0/TimeEntries", "status": 500, "count": 1,
+                        "errors": [closed]});
     stands.autotask_fault(refuse).await;
     // The key was made elsewhere (the rep console), so the worker knows the ticket by id only:
-    // Activity names it by number and title all the same.
+    // Activity names it by number and title all the same — once.
     let session = json!({"external_key": "7201", "duration": 600, "reps": [{"username": "alex.morgan"}],
                          "customer": {"name": "Pat Lee", "company": "Dynamo Corporation"},
                          "chat": [{"from": "rep", "text": "Restarting the print spooler."}]});
@@ -113,7 +118,9 @@ async fn a_finished_session_shows_in_activity_and_a_failed_one_is_retried() {
     let what =
         "the session with Pat Lee (Dynamo Corporation, 10 min) to T20261124.0042 Outlook keeps asking for password";
     assert!(failed.starts_with(&format!("Could not write {what}: Autotask refused")), "{failed}");
-    assert!(failed.contains("alex.morgan@example.com") && failed.contains("HTTP 400"), "{failed}");
+    assert!(failed.contains("alex.morgan@example.com") && failed.contains(closed), "{failed}");
+    assert!(failed.contains("reopen the rep's timesheet for that week in Autotask, then Retry"), "{failed}");
+    assert_eq!(failed.matches("T20261124.0042").count() + failed.matches("7201").count(), 1, "{failed}");
     let details = app.wait_text("#activity li.level-error .details", |t| !t.is_empty()).await;
     assert!(details.contains(&format!("session {lsid}")) && details.contains("ticket id 7201"), "{details}");
     desktop
@@ -121,8 +128,15 @@ async fn a_finished_session_shows_in_activity_and_a_failed_one_is_retried() {
             d.notifications().contains(&format!("Could not write {what}"))
         })
         .await;
+    app.wait_text("#unlinked-count", |t| t == "1").await;
+    app.click("#tab-unlinked").await;
+    let held = app.wait_text(&format!("#unlinked li[data-lsid='{lsid}'] .held"), |t| !t.is_empty()).await;
+    assert!(held.contains("its time is not in Autotask") && held.contains(closed), "{held}");
 
-    app.click("#activity li.level-error button.retry").await;
+    // The timesheet reopened, Retry there writes the time to its ticket; the note is not written again.
+    app.click(&format!("#unlinked li[data-lsid='{lsid}'] button.retry")).await;
+    app.wait_text("#unlinked-count", |t| t.is_empty() || t == "0").await;
+    app.click("#tab-activity").await;
     let done = app.wait_text("#activity li.level-info .what", |t| t.starts_with("Wrote")).await;
     assert_eq!(done, format!("Wrote {what}"));
     let details = app.wait_text("#activity li.level-info .details", |t| !t.is_empty()).await;

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use bta_e2e::{Stands, Worker, free_port, worker_binary};
 use serde_json::{Value, json};
 
+mod time_entries;
+
 fn session(ticket: &str) -> Value {
     json!({"external_key": ticket, "duration": 600, "reps": [{"username": "alex.morgan"}],
            "customer": {"name": "Dana Whitfield"}, "chat": [{"from": "rep", "text": "Hello"}]})
@@ -271,7 +273,7 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
         (
             &refused,
             "support_conference_end",
-            "Autotask refused the time entry for pat.doe@example.com as \"Sample Role\" on ticket 7216: The specified \
+            "Autotask refused the time entry for pat.doe@example.com as \"Sample Role\": The specified \
              AssignedResourceID and AssignedRoleID combination is not currently defined (HTTP 500) — the resource must \
              hold the role",
         ),

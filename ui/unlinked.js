@@ -1,7 +1,8 @@
 // Not in a ticket: my sessions that ended without a ticket. Attach one to a ticket found with the
 // same search as the Search view, or to a new ticket made from the profile's Ticket Default Data
-// (the worker then writes its notes and time entry there), or dismiss it as not billable. The
-// tab's badge counts them.
+// (the worker then writes its notes and time entry there), or dismiss it as not billable. A
+// session in its ticket whose time Autotask refused (a closed timesheet) is listed too: Retry
+// writes its time once the timesheet is open again. The tab's badge counts them.
 
 import { invoke, $, el } from './ipc.js';
 
@@ -48,16 +49,29 @@ export async function enter() {
   showCount(sessions.length);
   if (attaching && !sessions.some((s) => s.lsid === attaching.lsid)) showAttach(null);
   $('#unlinked-empty').hidden = sessions.length > 0;
-  $('#unlinked').replaceChildren(...sessions.map((s) => el('li', { class: 'level-warning', dataset: { lsid: s.lsid } },
+  $('#unlinked').replaceChildren(...sessions.map(row));
+}
+
+function row(s) {
+  const what = s.issue ? `${s.described} — ${s.issue}` : s.described;
+  // In its ticket with its time refused, the reason is shown: it says what to reopen.
+  const line = s.ticket_id
+    ? el('span', { class: 'line' }, el('span', { class: 'what' }, what), el('span', { class: 'details held' }, s.reason))
+    : el('span', { class: 'what', title: s.reason }, what);
+  const actions = s.ticket_id
+    ? [el('button', { class: 'retry', title: 'Write its time to its ticket again, once the timesheet is open', onclick: () => attachTo(s, String(s.ticket_id)) }, 'Retry')]
+    : [el('button', { class: 'attach', onclick: () => showAttach(s) }, 'Attach…'),
+      s.can_create ? el('button', { class: 'new-ticket', title: 'A new ticket from the profile\'s Ticket Default Data', onclick: () => attachTo(s, 'new') }, 'New ticket') : null];
+  return el('li', { class: 'level-warning', dataset: { lsid: s.lsid } },
     el('span', { class: 'when', title: s.ended_at ?? '' }, s.ended_at ? new Date(s.ended_at).toLocaleString() : ''),
-    el('span', { class: 'what', title: s.reason }, s.issue ? `${s.described} — ${s.issue}` : s.described),
-    el('button', { class: 'attach', onclick: () => showAttach(s) }, 'Attach…'),
-    s.can_create ? el('button', { class: 'new-ticket', title: 'A new ticket from the profile\'s Ticket Default Data', onclick: () => attachTo(s, 'new') }, 'New ticket') : null,
-    el('button', { class: 'dismiss', onclick: () => dismiss(s) }, 'Dismiss'))));
+    line, ...actions,
+    el('button', { class: 'dismiss', onclick: () => dismiss(s) }, 'Dismiss'));
 }
 
 function showAttach(session) {
   attaching = session;
+  // A search still on its way belongs to the session attached before: its answer is dropped.
+  asked++;
   $('#attach').hidden = !session;
   if (!session) return;
   $('#attach-what').textContent = `Attach the session with ${session.described} to:`;
@@ -72,7 +86,7 @@ async function searchTickets() {
   const mine = ++asked;
   try {
     const rows = await invoke('search', { profile: attaching.profile, text: $('#attach-search').value });
-    if (mine !== asked) return;
+    if (mine !== asked || !attaching) return;
     // The customer's company first, as the rep most likely means one of its tickets.
     const company = attaching.company?.toLowerCase();
     found = [...rows].sort((a, b) => (company && b.company?.toLowerCase() === company) - (company && a.company?.toLowerCase() === company));

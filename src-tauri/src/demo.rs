@@ -59,12 +59,15 @@ impl Demo {
     }
 
     /// Ends three of Alex's sessions on the appliance: one is written at once; the second's time
-    /// entry is refused once by Autotask, so Activity shows a failure whose Retry then writes the
-    /// time entry without writing the note twice; the third came in through the portal with no
-    /// ticket, so Not in a ticket offers it to attach.
+    /// entry is refused once, as Autotask refuses time on a submitted timesheet — so Activity
+    /// shows the failure with what to do, Not in a ticket keeps its time, and Retry (the
+    /// timesheet reopened) writes it without writing the note twice; the third came in through
+    /// the portal with no ticket, so Not in a ticket offers it to attach.
     pub async fn end_sessions(&self) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
-        let refuse_once = serde_json::json!({"method": "POST", "path": "/ATServicesRest/v1.0/TimeEntries", "status": 400, "count": 1});
+        let refuse_once = serde_json::json!({"method": "POST", "path": "/ATServicesRest/v1.0/TimeEntries", "status": 500,
+            "count": 1, "errors": ["A TimeEntry may only be added to a timesheet with the status of New or Rejected; \
+            this resource's timesheet for the week has been submitted or approved."]});
         let faults = format!("{}/_sim/faults", self.autotask.base_url);
         client.post(faults).json(&refuse_once).send().await?.error_for_status()?;
         let sessions = [

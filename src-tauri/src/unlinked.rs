@@ -24,6 +24,8 @@ pub struct UnlinkedView {
     issue: Option<String>,
     ended_at: Option<DateTime<Utc>>,
     reason: String,
+    /// The ticket its notes are in when only its time is not in Autotask (a closed timesheet).
+    ticket_id: Option<i64>,
     /// Whether its profile has Ticket Default Data to make a new ticket from.
     can_create: bool,
 }
@@ -39,6 +41,7 @@ impl UnlinkedView {
             issue: s.issue,
             ended_at: s.ended_at,
             reason: s.reason,
+            ticket_id: s.ticket_id,
         }
     }
 }
@@ -112,11 +115,17 @@ pub fn who(state: &AppState, profile: &str) -> String {
         .unwrap_or_else(|| "this desktop".to_owned())
 }
 
-/// The notification for a session of mine that just ended without a ticket.
+/// The notification for a session of mine that just ended without a ticket, or whose time
+/// Autotask did not take.
 pub fn headline(s: &UnlinkedSession) -> String {
     let who = s.customer.clone().unwrap_or_else(|| "a customer".to_owned());
     let company = s.company.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
     let minutes = s.duration_seconds.map(|d| format!(", {} min,", (d + 30) / 60)).unwrap_or_default();
+    if s.ticket_id.is_some() {
+        return format!(
+            "Time of the session with {who}{company}{minutes} is not in Autotask — its timesheet is closed"
+        );
+    }
     format!("Session with {who}{company}{minutes} is not in a ticket — attach it")
 }
 
@@ -134,6 +143,11 @@ mod tests {
         };
         assert_eq!(headline(&s), "Session with Pat Lee (Dynamo Corporation), 25 min, is not in a ticket — attach it");
         assert_eq!(headline(&UnlinkedSession::default()), "Session with a customer is not in a ticket — attach it");
+        let held = UnlinkedSession { ticket_id: Some(7201), ..s };
+        assert_eq!(
+            headline(&held),
+            "Time of the session with Pat Lee (Dynamo Corporation), 25 min, is not in Autotask — its timesheet is closed"
+        );
     }
 
     #[test]

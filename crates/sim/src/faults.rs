@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 /// with `status` — or, with `probability`, each matching request with that chance (up to
 /// `count` times, unlimited when not given). With `after_processing` the request is carried
 /// out first — the write happens — and the caller still sees the failure, as when a
-/// connection drops late.
+/// connection drops late. With `errors` the answer is a refusal in those words (`{"errors": [...]}`),
+/// as a rule the stand-in does not model would give.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Fault {
     #[serde(default = "any_method")]
@@ -22,6 +23,8 @@ pub struct Fault {
     pub retry_after: Option<u64>,
     #[serde(default)]
     pub after_processing: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<String>>,
 }
 
 fn any_method() -> String {

@@ -220,6 +220,21 @@ entity! {
 }
 
 entity! {
+    /// A billing code; those of `use_type` 1 are work types (ticket labour).
+    BillingCode = "BillingCodes" {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub use_type: Option<i64>,
+        #[serde(with = "flag", default, skip_serializing_if = "Option::is_none")]
+        pub is_active: Option<bool>,
+    }
+}
+
+/// BillingCodes' `useType` of a work type.
+pub const WORK_TYPE: i64 = 1;
+
+entity! {
     /// Which resource holds which role.
     ResourceRole = "ResourceRoles" {
         #[serde(rename = "resourceID", default, skip_serializing_if = "Option::is_none")]

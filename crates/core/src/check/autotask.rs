@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 
 use super::{Report, ticket_defaults};
-use crate::autotask::{AutotaskClient, Error, ErrorKind, Filter, Query, Resource, ResourceRole, Role, TicketNote};
+use crate::autotask::{
+    AutotaskClient, BillingCode, Error, ErrorKind, Filter, Query, Resource, ResourceRole, Role, TicketNote, WORK_TYPE,
+};
 use crate::config::Profile;
 
 /// At most this many reps are named in one line; the rest are counted.
@@ -54,8 +56,36 @@ async fn checks(client: &AutotaskClient, profile: &Profile, r: &mut Report<'_>) 
     if profile.update_time_entry {
         time_entries(client, profile, r).await?;
     }
+    if profile.update_time_entry || profile.enable_automatic_ticket_creation {
+        work_type(client, profile, r).await?;
+    }
     if profile.enable_automatic_ticket_creation {
         ticket_defaults::check(client, profile, r).await?;
+    }
+    Ok(())
+}
+
+/// The active work types (BillingCodes of useType 1), by name.
+pub(super) async fn work_types(client: &AutotaskClient) -> Result<Vec<(i64, String)>, Error> {
+    let query =
+        Query::new(Filter::eq("useType", WORK_TYPE)).and(Filter::eq("isActive", true)).include_fields(["id", "name"]);
+    let codes = client.query_all::<BillingCode>(query).await?;
+    Ok(codes.into_iter().filter_map(|c| Some((c.id?, c.name?))).collect())
+}
+
+/// The profile's work type is one of Autotask's active work types; else which are.
+async fn work_type(client: &AutotaskClient, profile: &Profile, r: &mut Report<'_>) -> Result<(), Error> {
+    let Some(name) = &profile.work_type else {
+        r.say("no work type is set: where Autotask requires one on tickets, set work_type to one of its work types");
+        return Ok(());
+    };
+    let Some(types) = settle(r, work_types(client).await)? else { return Ok(()) };
+    match types.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)) {
+        Some((id, n)) => r.pass(format!("work type \"{n}\" ({id}) on time entries and created tickets")),
+        None => r.fail(format!(
+            "Autotask has no active work type named \"{name}\"; set work_type to one of: {}",
+            types.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", ")
+        )),
     }
     Ok(())
 }
@@ -90,6 +120,11 @@ async fn time_entries(client: &AutotaskClient, profile: &Profile, r: &mut Report
     };
     r.pass(format!("Autotask role \"{role_name}\" found"));
     r.pass(format!("time entries: {}", profile.billing.describe()));
+    r.say(if profile.billing.spans_midnight {
+        "a session across UTC midnight is written as one entry: Autotask refuses it unless its \"Allow time entries to span over midnight\" system setting is on"
+    } else {
+        "a session across UTC midnight is written as one entry per UTC day, as Autotask takes them by default"
+    });
     let domain = defaults.default_domain().unwrap_or_default();
     let reps = Query::new(Filter::ends_with("email", format!("@{domain}")))
         .and(Filter::eq("isActive", true))
@@ -111,6 +146,7 @@ async fn time_entries(client: &AutotaskClient, profile: &Profile, r: &mut Report
         .filter(|rep| rep.id.is_none_or(|id| !holders.contains(&id)))
         .filter_map(|rep| rep.email.as_deref())
         .collect();
+    proxy(client, api_user, r).await?;
     if lacking.is_empty() {
         r.pass(format!("all {} active Autotask resources @{domain} hold the role \"{role_name}\"", reps.len()));
     } else {
@@ -121,6 +157,27 @@ async fn time_entries(client: &AutotaskClient, profile: &Profile, r: &mut Report
             named(&lacking)
         ));
     }
+    Ok(())
+}
+
+/// The API user enters each rep's time for them (proxy time entry). The REST API shows neither
+/// the Proxy Time Entry system setting nor the API user's security level, so only what it does
+/// show is checked — the API user's own resource — and the rest is said.
+async fn proxy(client: &AutotaskClient, api_user: &str, r: &mut Report<'_>) -> Result<(), Error> {
+    let own = Query::new(Filter::eq("email", api_user)).include_fields(["id", "isActive"]);
+    let Some(found) = settle(r, client.query_all::<Resource>(own).await)? else { return Ok(()) };
+    match found.first() {
+        Some(resource) if resource.is_active != Some(false) => r.pass(format!(
+            "the API user {api_user} is Autotask resource {}",
+            resource.id.unwrap_or_default()
+        )),
+        _ => r.fail(format!(
+            "no active Autotask resource has the API user's e-mail {api_user}: Autotask lets only a resource enter time, for itself or (as an administrator) for others"
+        )),
+    }
+    r.say(
+        "the API user enters each rep's time for them: Autotask takes it only when its Proxy Time Entry system setting is \"Enabled for timesheet approvers and Administrators\" and the API user's security level is an administrator's — the API does not show either, so this could not be checked (Admin › Features & Settings › Timesheets)",
+    );
     Ok(())
 }
 

@@ -10,8 +10,15 @@ use crate::autotask::{AutotaskClient, Company, EntityFields, Error, Filter, Quer
 use crate::config::Profile;
 
 /// Settings of Ticket Default Data that the worker reads itself rather than sending as they are.
-const OURS: &[&str] =
-    &["companyName", "assignedResourceRoleName", "defaultContactID", "contactID", "title", "description"];
+const OURS: &[&str] = &[
+    "companyName",
+    "assignedResourceRoleName",
+    "workTypeName",
+    "defaultContactID",
+    "contactID",
+    "title",
+    "description",
+];
 
 pub(super) async fn check(client: &AutotaskClient, profile: &Profile, r: &mut Report<'_>) -> Result<(), Error> {
     let data = &profile.ticket_default_data;
@@ -23,6 +30,7 @@ pub(super) async fn check(client: &AutotaskClient, profile: &Profile, r: &mut Re
     }
     company(client, data, r).await?;
     assignment(client, data, r).await?;
+    work_type(client, data, r).await?;
     if r.failures == failures {
         r.pass("Ticket Default Data: its fields, picklist values, company and assignment match Autotask");
     }
@@ -92,6 +100,9 @@ async fn assignment(client: &AutotaskClient, data: &Map<String, Value>, r: &mut 
     }
     match (resource, role) {
         (None, None) => {}
+        (None, Some(_)) if role_name.is_some() => {
+            r.say("Ticket Default Data: created tickets are assigned to the session's rep in assignedResourceRoleName")
+        }
         (Some(_), None) | (None, Some(_)) => r.fail(
             "Ticket Default Data: When assigning a Resource, you must assign both a assignedResourceID and assignedResourceRoleID — give assignedResourceID together with assignedResourceRoleName (or assignedResourceRoleID), or neither",
         ),
@@ -109,6 +120,19 @@ async fn assignment(client: &AutotaskClient, data: &Map<String, Value>, r: &mut 
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// `workTypeName` names one of Autotask's active work types.
+async fn work_type(client: &AutotaskClient, data: &Map<String, Value>, r: &mut Report<'_>) -> Result<(), Error> {
+    let Some(name) = get(data, "workTypeName").and_then(Value::as_str) else { return Ok(()) };
+    let Some(types) = settle(r, super::autotask::work_types(client).await)? else { return Ok(()) };
+    if !types.iter().any(|(_, n)| n.eq_ignore_ascii_case(name)) {
+        r.fail(format!(
+            "Ticket Default Data: Autotask has no active work type named \"{name}\"; set workTypeName to one of: {}",
+            types.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", ")
+        ));
     }
     Ok(())
 }

@@ -175,6 +175,20 @@ pub const FIELDS: &[Field] = &[
         "Off: only hours to bill follow the blocks and the minimum",
     ),
     field(
+        AT,
+        "time_entry_spans_midnight",
+        "One entry across UTC midnight",
+        Kind::Bool,
+        "Only where Autotask's \"Allow time entries to span over midnight\" is on; off: one entry per UTC day",
+    ),
+    field(
+        AT,
+        "work_type",
+        "Work type",
+        Kind::Text,
+        "A work type's name (Billing Codes, useType 1), for time entries and new tickets; empty: none",
+    ),
+    field(
         TICKETS,
         "enable_automatic_ticket_creation",
         "Enable Automatic Ticket Creation on Session Start",

@@ -112,8 +112,12 @@ pub struct Profile {
     pub publish_notes_as_public: bool,
     pub update_time_entry: bool,
     pub time_entry_default_data: TimeEntryDefaults,
-    /// Beyond the seed: blocks and a minimum for the time entry's billed hours.
+    /// Beyond the seed: blocks and a minimum for the time entry's billed hours, and whether a
+    /// session across UTC midnight stays one entry.
     pub billing: crate::billing::BillingRules,
+    /// Beyond the seed: the work type (a BillingCodes name of useType 1) of time entries and of
+    /// tickets the worker creates.
+    pub work_type: Option<String>,
     pub enable_automatic_ticket_creation: bool,
     pub automatic_ticket_creation_without_external_key: bool,
     pub automatic_ticket_creation_session_types: Vec<String>,
@@ -507,7 +511,9 @@ fn read_profile(
         rounding_minutes: s.integer("time_entry_rounding_minutes", 0..=480).unwrap_or(0) as u32,
         minimum_minutes: s.integer("time_entry_minimum_minutes", 0..=1440).unwrap_or(0) as u32,
         round_hours_worked: s.bool("time_entry_round_hours_worked", false),
+        spans_midnight: s.bool("time_entry_spans_midnight", false),
     };
+    let work_type = s.string("work_type").map(|w| w.trim().to_owned()).filter(|w| !w.is_empty());
     let enable_automatic_ticket_creation = s.bool("enable_automatic_ticket_creation", false);
     let automatic_ticket_creation_without_external_key =
         s.bool("automatic_ticket_creation_without_external_key", false);
@@ -565,6 +571,7 @@ fn read_profile(
         update_time_entry,
         time_entry_default_data,
         billing,
+        work_type,
         enable_automatic_ticket_creation,
         automatic_ticket_creation_without_external_key,
         automatic_ticket_creation_session_types,

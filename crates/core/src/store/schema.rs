@@ -104,6 +104,9 @@ const MIGRATIONS: &[&str] = &[
     // 6: whose session an activity line is about (the primary rep), for each rep's own list.
     "ALTER TABLE activity ADD COLUMN rep TEXT COLLATE NOCASE;
     CREATE INDEX activity_rep ON activity (profile, rep, id)",
+    // 7: a session written to its ticket whose time Autotask refused (a closed timesheet) is kept
+    // in the same list, with the ticket it is in.
+    "ALTER TABLE unlinked ADD COLUMN held_ticket INTEGER",
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

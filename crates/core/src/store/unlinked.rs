@@ -3,6 +3,10 @@
 //! job then runs again and writes there, with the same markers and ledger as any write) or
 //! dismisses them as not billable. One row per session; attaching is one transaction, so two
 //! people attaching the same session at once make one write.
+//!
+//! A session written to its ticket whose time entry Autotask refused for a closed timesheet is
+//! kept here too, with its ticket: billable time not in Autotask until someone reopens the
+//! timesheet and retries it (attaching it to its own ticket) or dismisses it.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -25,6 +29,9 @@ pub struct UnlinkedSession {
     pub ended_at: Option<DateTime<Utc>>,
     /// Why it is not in a ticket (no external key; a ticket Autotask does not have…).
     pub reason: String,
+    /// The ticket its notes are in when only its time is not in Autotask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<i64>,
 }
 
 /// What became of an attach.
@@ -48,10 +55,11 @@ impl Store {
     pub fn note_unlinked(&self, s: &UnlinkedSession, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO unlinked (profile, lsid, job_id, rep, customer, company, issue, started_at, duration_s,
-                                   ended_at, reason, state, noted_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12)
+                                   ended_at, reason, state, noted_at, held_ticket)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13)
              ON CONFLICT (profile, lsid) DO UPDATE SET job_id = excluded.job_id, reason = excluded.reason,
-                 state = CASE WHEN state = 'attached' THEN 'open' ELSE state END,
+                 held_ticket = excluded.held_ticket,
+                 state = CASE WHEN state IN ('attached', 'written') THEN 'open' ELSE state END,
                  ticket = CASE WHEN state = 'attached' THEN NULL ELSE ticket END",
             params![
                 s.profile,
@@ -65,8 +73,19 @@ impl Store {
                 s.duration_seconds.map(|d| d as i64),
                 s.ended_at.map(millis),
                 s.reason,
-                millis(now)
+                millis(now),
+                s.ticket_id
             ],
+        )?;
+        Ok(())
+    }
+
+    /// A session whose time was kept for a closed timesheet is written now: off the list.
+    pub fn time_written(&self, profile: &str, lsid: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE unlinked SET state = 'written' WHERE profile = ?1 AND lsid = ?2 AND held_ticket IS NOT NULL
+             AND state IN ('open', 'attached')",
+            params![profile, lsid],
         )?;
         Ok(())
     }
@@ -210,7 +229,8 @@ impl Store {
     }
 }
 
-const COLUMNS: &str = "profile, lsid, job_id, rep, customer, company, issue, started_at, duration_s, ended_at, reason";
+const COLUMNS: &str =
+    "profile, lsid, job_id, rep, customer, company, issue, started_at, duration_s, ended_at, reason, held_ticket";
 
 fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UnlinkedSession> {
     Ok(UnlinkedSession {
@@ -225,6 +245,7 @@ fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UnlinkedSession> 
         duration_seconds: r.get::<_, Option<i64>>(8)?.map(|d| d.max(0) as u64),
         ended_at: r.get::<_, Option<i64>>(9)?.map(time),
         reason: r.get(10)?,
+        ticket_id: r.get(11)?,
     })
 }
 

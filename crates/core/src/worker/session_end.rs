@@ -3,9 +3,10 @@
 use chrono::Utc;
 
 use super::tickets::{TicketRef, parse_external_key};
-use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of, refused};
-use crate::autotask::{Filter, Query, Resource, Role, TimeEntry};
+use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of};
+use crate::autotask::{self, BillingCode, Filter, Query, Resource, Role, TimeEntry};
 use crate::beyondtrust::{OutboundEvent, SupportSession};
+use crate::billing::Part;
 use crate::store::{LedgerEntry, UnlinkedSession};
 
 /// What a person attaches a session to when it needs a ticket of its own.
@@ -114,6 +115,7 @@ async fn no_ticket(
         duration_seconds: session.duration_seconds(),
         ended_at: session.end_time,
         reason: why.clone(),
+        ticket_id: None,
     };
     worker.store.run(move |s| s.note_unlinked(&unlinked, Utc::now())).await?;
     Ok(Outcome::Skipped(format!(
@@ -122,7 +124,8 @@ async fn no_ticket(
     )))
 }
 
-/// Writes the primary rep's time entry unless it is there; whether it was written now.
+/// Writes the primary rep's time — one entry, or one per UTC day the session touches — each
+/// unless it is there; whether any was written now.
 async fn time_entry(
     worker: &Worker,
     clients: &ProfileClients,
@@ -133,8 +136,20 @@ async fn time_entry(
     let profile = &clients.profile;
     let lsid = session.lsid.clone();
     let (p, l) = (profile.name.clone(), lsid.clone());
-    let done = worker.store.run(move |s| s.writes_for(&p, &l)).await?;
-    if done.iter().any(|w| w.kind == "time_entry") {
+    let done: Vec<u32> = worker
+        .store
+        .run(move |s| s.writes_for(&p, &l))
+        .await?
+        .into_iter()
+        .filter(|w| w.kind == "time_entry")
+        .map(|w| w.part)
+        .collect();
+    let parts = time_parts(profile, session);
+    // One entry is ledger part 0; a session split by UTC day is parts 1 to n. Whatever part is
+    // there in the other layout (the setting changed before a retry) means its time is written.
+    let part_of = |i: usize| if parts.len() == 1 { 0 } else { i as u32 + 1 };
+    let layout = |p: &u32| (*p == 0) == (parts.len() == 1);
+    if done.iter().any(|p| !layout(p)) || (0..parts.len()).all(|i| done.contains(&part_of(i))) {
         return Ok(false);
     }
     let defaults = &profile.time_entry_default_data;
@@ -146,54 +161,192 @@ async fn time_entry(
     let resource_id = worker.resource_id(clients, &email).await?;
     let role_name = defaults.role_name().unwrap_or_default().to_owned();
     let role_id = worker.role_id(clients, &role_name).await?;
-    let mark = format!("[BeyondTrust session {}]", crate::render::marked_id(&lsid));
-    let existing = if job.attempts > 1 {
-        let query = Query::new(Filter::eq("ticketID", ticket_id))
-            .and(Filter::contains("internalNotes", mark.clone()))
-            .include_fields(["id"])
-            .max_records(1);
-        clients.autotask.query_page::<TimeEntry>(&query).await?.items.into_iter().find_map(|t| t.id)
-    } else {
-        None
+    let work_type = match &profile.work_type {
+        Some(name) => Some(worker.work_type_id(clients, name).await?),
+        None => None,
     };
-    let written = existing.is_none();
-    let id = match existing {
-        Some(id) => id,
-        None => {
-            let seconds = session.duration_seconds().unwrap_or(0);
-            let internal = match defaults.internal_notes() {
-                Some(notes) => format!("{notes}\n{mark}"),
-                None => mark,
-            };
-            let entry = TimeEntry {
-                ticket_id: Some(ticket_id),
-                resource_id: Some(resource_id),
-                role_id: Some(role_id),
-                date_worked: session.start_time,
-                start_date_time: session.start_time,
-                end_date_time: session.end_time,
-                hours_worked: Some(profile.billing.hours_worked(seconds)),
-                // Set only under a desk's own rules; otherwise Autotask bills the hours worked.
-                hours_to_bill: profile.billing.is_set().then(|| profile.billing.hours_to_bill(seconds)),
-                summary_notes: defaults.summary_notes().map(str::to_owned),
-                internal_notes: Some(internal),
-                offset_hours: defaults.offset_hours(),
-                ..Default::default()
-            };
-            let what = || format!("the time entry for {email} as \"{role_name}\" on ticket {ticket_id}");
-            clients.autotask.create(&entry).await.map_err(|e| refused(what, e))?
+    let mut written = false;
+    for (i, part) in parts.iter().enumerate() {
+        if done.contains(&part_of(i)) {
+            continue;
         }
-    };
-    let entry = LedgerEntry {
-        profile: profile.name.clone(),
-        lsid: lsid.into(),
-        kind: "time_entry".into(),
-        part: 0,
-        ticket_id: Some(ticket_id),
-        autotask_id: id,
-    };
-    worker.store.run(move |s| s.record_write(&entry, Utc::now())).await?;
+        let mark = match parts.len() {
+            1 => format!("[BeyondTrust session {}]", crate::render::marked_id(&lsid)),
+            n => format!("[BeyondTrust session {}, part {} of {n}]", crate::render::marked_id(&lsid), i + 1),
+        };
+        let existing = if job.attempts > 1 {
+            let query = Query::new(Filter::eq("ticketID", ticket_id))
+                .and(Filter::contains("internalNotes", mark.clone()))
+                .include_fields(["id"])
+                .max_records(1);
+            clients.autotask.query_page::<TimeEntry>(&query).await?.items.into_iter().find_map(|t| t.id)
+        } else {
+            None
+        };
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let entry = TimeEntry {
+                    ticket_id: Some(ticket_id),
+                    resource_id: Some(resource_id),
+                    role_id: Some(role_id),
+                    date_worked: Some(part.start),
+                    start_date_time: Some(part.start),
+                    end_date_time: Some(part.end),
+                    hours_worked: Some(part.hours_worked),
+                    // Set only under a desk's own rules; otherwise Autotask bills the hours worked.
+                    hours_to_bill: part.hours_to_bill,
+                    summary_notes: defaults.summary_notes().map(str::to_owned),
+                    internal_notes: Some(match defaults.internal_notes() {
+                        Some(notes) => format!("{notes}\n{mark}"),
+                        None => mark,
+                    }),
+                    billing_code_id: work_type,
+                    offset_hours: defaults.offset_hours(),
+                    ..Default::default()
+                };
+                match clients.autotask.create(&entry).await {
+                    Ok(id) => {
+                        written = true;
+                        id
+                    }
+                    Err(e) => {
+                        let what = format!("the time entry for {email} as \"{role_name}\"");
+                        return Err(time_refused(worker, clients, job, session, ticket_id, what, e).await);
+                    }
+                }
+            }
+        };
+        let entry = LedgerEntry {
+            profile: profile.name.clone(),
+            lsid: lsid.clone().into(),
+            kind: "time_entry".into(),
+            part: part_of(i),
+            ticket_id: Some(ticket_id),
+            autotask_id: id,
+        };
+        worker.store.run(move |s| s.record_write(&entry, Utc::now())).await?;
+    }
+    let (p, l) = (profile.name.clone(), lsid.clone());
+    worker.store.run(move |s| s.time_written(&p, &l)).await?;
     Ok(written)
+}
+
+/// The entries a session's time is written as, by the profile's billing rules.
+fn time_parts(profile: &crate::config::Profile, session: &SupportSession) -> Vec<Part> {
+    let seconds = session.duration_seconds().unwrap_or(0);
+    let end = session.end_time.unwrap_or_else(Utc::now);
+    let start = session.start_time.unwrap_or(end - chrono::Duration::seconds(seconds as i64));
+    profile.billing.parts(start, end)
+}
+
+/// A time entry Autotask did not take, said with what the desk does about it. Refused for a
+/// closed timesheet, the time is kept under Not in a ticket (its notes are in the ticket) to be
+/// retried when the timesheet reopens, or dismissed.
+async fn time_refused(
+    worker: &Worker,
+    clients: &ProfileClients,
+    job: &Job,
+    session: &SupportSession,
+    ticket_id: i64,
+    what: String,
+    e: autotask::Error,
+) -> Failure {
+    if e.kind != autotask::ErrorKind::Rejected {
+        return e.into();
+    }
+    let said = e.reason();
+    let refusal = TimeRefusal::of(&said);
+    if refusal == TimeRefusal::ClosedTimesheet {
+        let held = held_time(clients, job, session, ticket_id, &said);
+        if let Err(e) = worker.store.run(move |s| s.note_unlinked(&held, Utc::now())).await {
+            return e.into();
+        }
+    }
+    Failure::Permanent(format!("Autotask refused {what}: {said}. {}", refusal.what_to_do()))
+}
+
+/// The session's time as kept under Not in a ticket while its timesheet is closed.
+fn held_time(
+    clients: &ProfileClients,
+    job: &Job,
+    session: &SupportSession,
+    ticket_id: i64,
+    said: &str,
+) -> UnlinkedSession {
+    let info = |field: &str| session.customer_info(field).map(str::to_owned);
+    UnlinkedSession {
+        profile: clients.profile.name.clone(),
+        lsid: session.lsid.to_string(),
+        job_id: job.id,
+        rep: session.primary_representative().and_then(|r| r.username.as_deref().map(str::to_owned)),
+        customer: session.customer_name().map(str::to_owned),
+        company: info("company"),
+        issue: info("issue"),
+        started_at: session.start_time,
+        duration_seconds: session.duration_seconds(),
+        ended_at: session.end_time,
+        reason: format!("Its notes are in the ticket; its time is not in Autotask: {said}"),
+        ticket_id: Some(ticket_id),
+    }
+}
+
+/// Which of Autotask's documented time entry conditions a refusal is about, read from its words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeRefusal {
+    ClosedTimesheet,
+    Proxy,
+    Midnight,
+    AfterHours,
+    WorkType,
+    Other,
+}
+
+impl TimeRefusal {
+    fn of(said: &str) -> TimeRefusal {
+        let said = said.to_lowercase();
+        let has = |w: &str| said.contains(w);
+        if has("timesheet") {
+            TimeRefusal::ClosedTimesheet
+        } else if has("proxy") {
+            TimeRefusal::Proxy
+        } else if has("midnight") {
+            TimeRefusal::Midnight
+        } else if has("after-hours") || has("after hours") {
+            TimeRefusal::AfterHours
+        } else if has("work type") || has("billingcode") {
+            TimeRefusal::WorkType
+        } else {
+            TimeRefusal::Other
+        }
+    }
+
+    fn what_to_do(self) -> &'static str {
+        match self {
+            TimeRefusal::ClosedTimesheet => {
+                "The time is kept under Not in a ticket: reopen the rep's timesheet for that week in Autotask, then \
+                 Retry it there — or dismiss it"
+            }
+            TimeRefusal::Proxy => {
+                "The API user enters time for a rep only when Autotask's Proxy Time Entry system setting is \
+                 \"Enabled for timesheet approvers and Administrators\" and the API user's security level is an \
+                 administrator's: change them, then Retry"
+            }
+            TimeRefusal::Midnight => {
+                "This Autotask does not allow time entries to span over midnight: turn \"One entry across UTC \
+                 midnight\" (time_entry_spans_midnight) off, then Retry"
+            }
+            TimeRefusal::AfterHours => {
+                "Its work type has an after-hours work type: set the profile's work type to one without, or enter \
+                 the after-hours time by hand"
+            }
+            TimeRefusal::WorkType => {
+                "This Autotask requires a work type: set the profile's work type (one of its active work types), \
+                 then Retry"
+            }
+            TimeRefusal::Other => "Correct what Autotask's message names, then Retry",
+        }
+    }
 }
 
 impl Worker {
@@ -215,7 +368,7 @@ impl Worker {
         Ok(found)
     }
 
-    async fn resource_id(&self, clients: &ProfileClients, email: &str) -> Result<i64, Failure> {
+    pub(super) async fn resource_id(&self, clients: &ProfileClients, email: &str) -> Result<i64, Failure> {
         let query = Query::new(Filter::eq("email", email)).and(Filter::eq("isActive", true)).include_fields(["id"]);
         let fetch =
             async { Ok(clients.autotask.query_page::<Resource>(&query).await?.items.into_iter().find_map(|r| r.id)) };
@@ -223,6 +376,23 @@ impl Worker {
             Failure::Permanent(format!(
                 "no active Autotask resource has the e-mail {email}; give the rep that e-mail in Autotask, or correct \
                  defaultDomain in Time Entry Default Data"
+            ))
+        })
+    }
+
+    /// The id of the active work type (BillingCodes useType 1) of this name.
+    pub(super) async fn work_type_id(&self, clients: &ProfileClients, name: &str) -> Result<i64, Failure> {
+        let query = Query::new(Filter::eq("name", name))
+            .and(Filter::eq("useType", autotask::WORK_TYPE))
+            .and(Filter::eq("isActive", true))
+            .include_fields(["id"]);
+        let fetch = async {
+            Ok(clients.autotask.query_page::<BillingCode>(&query).await?.items.into_iter().find_map(|c| c.id))
+        };
+        self.cached_id("work_type", name, fetch).await?.ok_or_else(|| {
+            Failure::Permanent(format!(
+                "Autotask has no active work type named '{name}'; correct the profile's work type (`check` lists \
+                 the active ones)"
             ))
         })
     }

@@ -93,7 +93,7 @@ pub(super) async fn create_for(
     let ticket_id = match existing {
         Some(id) => id,
         None => {
-            let ticket = ticket_fields(clients, session, overlay).await?;
+            let ticket = ticket_fields(worker, clients, session, overlay).await?;
             let what = || format!("the ticket for session {lsid} (check Ticket Default Data)");
             clients.autotask.create(&ticket).await.map_err(|e| refused(what, e))?
         }
@@ -132,6 +132,7 @@ fn take(fields: &mut Map<String, Value>, name: &str) -> Option<Value> {
 /// The ticket to create: Ticket Default Data, overlaid with the external key's fields, names
 /// resolved to ids, the dynamic ContactID looked up, `{{Issue}}` and `{{Details}}` filled in.
 async fn ticket_fields(
+    worker: &Worker,
     clients: &ProfileClients,
     session: &SupportSession,
     overlay: Map<String, Value>,
@@ -162,7 +163,12 @@ async fn ticket_fields(
             Failure::Permanent(format!("Autotask has no role named '{name}'; correct assignedResourceRoleName"))
         })?;
         fields.insert("assignedResourceRoleID".into(), id.into());
+        if !fields.keys().any(|k| k.eq_ignore_ascii_case("assignedResourceID")) {
+            // A role without a resource: the ticket goes to the rep in the session.
+            fields.insert("assignedResourceID".into(), session_rep(worker, clients, session).await?.into());
+        }
     }
+    work_type(worker, clients, &mut fields).await?;
     let default_contact = take(&mut fields, "defaultContactID");
     if let Some(contact) = take(&mut fields, "contactID") {
         let id = match text(&contact) {
@@ -195,6 +201,34 @@ async fn ticket_fields(
     }
     serde_json::from_value(Value::Object(fields))
         .map_err(|e| Failure::Permanent(format!("Ticket Default Data does not make a ticket: {e}")))
+}
+
+/// The resource of the session's primary rep (`<username>@<defaultDomain>`).
+async fn session_rep(worker: &Worker, clients: &ProfileClients, session: &SupportSession) -> Result<i64, Failure> {
+    let username = session
+        .primary_representative()
+        .and_then(|r| r.username.clone())
+        .ok_or_else(|| Failure::Permanent(format!("session {} names no rep to assign its ticket to", session.lsid)))?;
+    let domain = clients.profile.time_entry_default_data.default_domain().ok_or_else(|| {
+        Failure::Permanent(
+            "assigning the ticket to the session's rep needs defaultDomain in Time Entry Default Data".to_owned(),
+        )
+    })?;
+    worker.resource_id(clients, &format!("{username}@{domain}")).await
+}
+
+/// The ticket's work type: `workTypeName` of Ticket Default Data, else its `billingCodeID`, else
+/// the profile's work type.
+async fn work_type(worker: &Worker, clients: &ProfileClients, fields: &mut Map<String, Value>) -> Result<(), Failure> {
+    let named = take(fields, "workTypeName").as_ref().and_then(text).or_else(|| {
+        let set = fields.keys().any(|k| k.eq_ignore_ascii_case("billingCodeID"));
+        clients.profile.work_type.clone().filter(|_| !set)
+    });
+    if let Some(name) = named {
+        let _ = take(fields, "billingCodeID");
+        fields.insert("billingCodeID".into(), worker.work_type_id(clients, &name).await?.into());
+    }
+    Ok(())
 }
 
 /// `{{<contact field>|<custom field code name>}}`: the session's custom field value searched in

@@ -163,6 +163,7 @@ async fn api(sim: &Sim, method: &Method, uri: &Uri, headers: &HeaderMap, body: &
 fn fault_response(fault: &crate::faults::Fault) -> Response {
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match status.as_u16() {
+        _ if let Some(words) = &fault.errors => errors(status, words.clone()).into_response(),
         500 => (status, axum::Json(json!({"Message": "An error has occurred."}))).into_response(),
         501..=599 => (
             status,

@@ -1,0 +1,222 @@
+//! Time entries as real Autotask desks take them, through the worker binary against the
+//! stand-in's system settings: sessions across UTC midnight, a required work type, a closed
+//! timesheet, proxy time entry. (A module of the `worker` tests: one binary to build.)
+
+use std::path::PathBuf;
+
+use bta_e2e::{Stands, Worker, free_port};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use super::{job_line, notes_of, wait_until, worker_says};
+
+/// A worker for one "Desk" profile with `extra` settings, sessions delivered to it at once.
+async fn desk(stands: &Stands, extra: &str) -> (Worker, PathBuf) {
+    desk_retrying_after(stands, 200, extra).await
+}
+
+async fn desk_retrying_after(stands: &Stands, retry_ms: u64, extra: &str) -> (Worker, PathBuf) {
+    let port = free_port();
+    let config = stands.write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nretry_delay_ms = {retry_ms}\nreport_lag_wait_ms = 50\n\n{}",
+        stands.profile("Desk", extra)
+    ));
+    let worker = Worker::start(&config, port).await;
+    stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost"), "retry_ms": 50})).await;
+    (worker, config)
+}
+
+async fn steer(stands: &Stands, path: &str, body: Value) {
+    stands.post(format!("{}/_sim/{path}", stands.autotask.base_url), body).await;
+}
+
+/// The session's time entries, oldest first.
+async fn entries_of(stands: &Stands, lsid: &str) -> Vec<Value> {
+    let all = stands.records("TimeEntries").await;
+    all.into_iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(lsid))).collect()
+}
+
+fn time(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+/// A 30-minute session of Alex's on ticket 7210 from ten minutes before the last UTC midnight.
+fn across_midnight() -> Value {
+    let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    json!({"external_key": "7210", "duration": 1800, "start_time": (midnight - Duration::minutes(10)).timestamp(),
+           "reps": [{"username": "alex.morgan"}], "customer": {"name": "Dana Whitfield"},
+           "chat": [{"from": "rep", "text": "Hello"}]})
+}
+
+fn hours(entries: &[Value], field: &str) -> f64 {
+    (entries.iter().map(|e| e[field].as_f64().unwrap_or(0.0)).sum::<f64>() * 100.0).round() / 100.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_across_utc_midnight_is_one_entry_per_day_written_once_through_a_crash() {
+    let stands = Stands::start().await;
+    let rules = "time_entry_rounding_minutes = 15\ntime_entry_minimum_minutes = 45\nretry_attempt_limit = 5";
+    // The first entry is written but its answer lost: the worker is killed before it tries again.
+    let (worker, config) = desk_retrying_after(&stands, 3000, rules).await;
+    let lost = json!({"method": "POST", "path": "/atservicesrest/v1.0/TimeEntries", "status": 502, "count": 1,
+                      "after_processing": true});
+    stands.autotask_fault(lost).await;
+    let lsid = stands.appliance("sessions", across_midnight()).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("the first day's entry", async || entries_of(&stands, &lsid).await.len() == 1).await;
+    worker.kill_9();
+    assert_eq!(entries_of(&stands, &lsid).await.len(), 1, "killed between the two writes");
+    // Started again on a port of its own; the job waits in its store.
+    let port = free_port();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let (_, rest) = text.split_once('\n').unwrap();
+    std::fs::write(&config, format!("listen = \"127.0.0.1:{port}\"\n{rest}")).unwrap();
+    let worker = Worker::start(&config, port).await;
+    wait_until("the job done after the crash", async || {
+        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("done")
+    })
+    .await;
+
+    let entries = entries_of(&stands, &lsid).await;
+    assert_eq!(entries.len(), 2, "one entry per UTC day, none twice: {entries:?}");
+    for entry in &entries {
+        let (start, end) = (time(&entry["startDateTime"]), time(&entry["endDateTime"]));
+        assert_eq!(start.date_naive(), (end - Duration::nanoseconds(1)).date_naive(), "within one UTC day: {entry}");
+    }
+    assert_eq!(time(&entries[0]["endDateTime"]), time(&entries[1]["startDateTime"]), "split at midnight");
+    assert_eq!(hours(&entries, "hoursWorked"), 0.5);
+    assert_eq!(hours(&entries, "hoursToBill"), 0.75, "the minimum applied to the whole session, not each part");
+    let marks: Vec<&str> = entries.iter().map(|e| e["internalNotes"].as_str().unwrap()).collect();
+    assert!(marks[0].contains("part 1 of 2") && marks[1].contains("part 2 of 2"), "{marks:?}");
+    assert_eq!(notes_of(&stands.records("TicketNotes").await, &lsid).len(), 1);
+    assert!(worker.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_autotask_allows_spans_a_session_across_midnight_is_one_entry() {
+    let stands = Stands::start().await;
+    steer(&stands, "settings", json!({"allowTimeEntriesToSpanMidnight": true})).await;
+    let (worker, config) = desk(&stands, "time_entry_spans_midnight = true").await;
+    let lsid = stands.appliance("sessions", across_midnight()).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("the job", async || {
+        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("done")
+    })
+    .await;
+    let entries = entries_of(&stands, &lsid).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(hours(&entries, "hoursWorked"), 0.5);
+    assert!(worker.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_required_work_type_is_on_every_time_entry_and_created_ticket() {
+    let stands = Stands::start().await;
+    steer(&stands, "settings", json!({"requireWorkType": true})).await;
+    let creation = "work_type = \"Remote Support\"\n\
+        outbound_event_types = [\"support_session_end\", \"someone_joins_a_support_session\"]\n\
+        enable_automatic_ticket_creation = true\nautomatic_ticket_creation_without_external_key = true\n\
+        ticket_default_data = { companyName = \"Dynamo Corporation\", status = 1, priority = 2, queueID = 8, \
+        assignedResourceRoleName = \"Technician\" }";
+    let (worker, config) = desk(&stands, creation).await;
+    let keyed =
+        stands.appliance("sessions", json!({"external_key": "7212", "reps": [{"username": "alex.morgan"}]})).await;
+    let portal = json!({"external_key": "", "reps": [{"username": "alex.morgan"}],
+                        "customer": {"name": "Miguel Ortega", "issue": "VPN Access", "details": "VPN drops"}});
+    let created = stands.appliance("sessions", portal).await;
+    let lsids = [&keyed, &created].map(|s| s["lsid"].as_str().unwrap().to_owned());
+    wait_until("both sessions written", async || {
+        let jobs = worker_says(&["jobs"], &config);
+        lsids.iter().all(|l| job_line(&jobs, l, "conference_end").contains("done"))
+    })
+    .await;
+    let remote_support = 29682801;
+    for lsid in &lsids {
+        let entries = entries_of(&stands, lsid).await;
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0]["billingCodeID"], remote_support, "{lsid}: {entries:?}");
+    }
+    let tickets = stands.records("Tickets").await;
+    let made = tickets.iter().find(|t| t["description"].as_str().is_some_and(|d| d.contains(&lsids[1]))).unwrap();
+    assert_eq!(made["billingCodeID"], remote_support);
+    let alex = bta_sim::autotask::FIRST_REP_RESOURCE_ID;
+    assert_eq!(made["assignedResourceID"], alex, "a role without a resource: the session's rep");
+
+    // A work type Autotask does not have: `check` says which it has.
+    let wrong = std::fs::read_to_string(&config).unwrap().replace("\"Remote Support\"", "\"Remote\"");
+    let checked = stands.write_config(&wrong);
+    let out = worker_says_out(&checked);
+    assert!(out.contains("no active work type named \"Remote\""), "{out}");
+    assert!(
+        out.contains("set work_type to one of: ") && out.contains("Remote Support") && out.contains("Onsite"),
+        "{out}"
+    );
+    assert!(!out.contains("Training") && !out.contains("Legacy Remote"), "only active work types: {out}");
+    assert!(out.contains("Proxy Time Entry") && out.contains("could not be checked"), "{out}");
+    assert!(worker.stop());
+}
+
+/// `check`'s standard output whether or not it passed.
+fn worker_says_out(config: &std::path::Path) -> String {
+    let output = std::process::Command::new(bta_e2e::worker_binary())
+        .args(["check", "--config"])
+        .arg(config)
+        .envs(bta_e2e::secret_env())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_refused_for_a_closed_timesheet_is_kept_and_written_once_after_it_reopens() {
+    let stands = Stands::start().await;
+    let alex = bta_sim::autotask::FIRST_REP_RESOURCE_ID;
+    let today = Utc::now().date_naive();
+    steer(&stands, "timesheets", json!({"resourceID": alex, "date": today, "status": "Submitted"})).await;
+    let (worker, config) = desk(&stands, "").await;
+    let session = json!({"external_key": "7214", "duration": 900, "reps": [{"username": "alex.morgan"}],
+                         "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd"}});
+    let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("the refusal", async || {
+        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("failed")
+    })
+    .await;
+    let line = job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end");
+    assert!(line.contains("status of New or Rejected") && line.contains("reopen the rep's timesheet"), "{line}");
+    assert_eq!(notes_of(&stands.records("TicketNotes").await, &lsid).len(), 1, "the note is written");
+    assert!(entries_of(&stands, &lsid).await.is_empty());
+    let listed = worker_says(&["unlinked"], &config);
+    assert!(listed.contains(&lsid) && listed.contains("its time is not in Autotask"), "{listed}");
+
+    // The timesheet reopened (rejected back to the rep), the time retried on its ticket: written once.
+    steer(&stands, "timesheets", json!({"resourceID": alex, "date": today, "status": "Rejected"})).await;
+    let said = worker_says(&["attach", &lsid, "7214"], &config);
+    assert!(said.contains("7214"), "{said}");
+    wait_until("the time written", async || entries_of(&stands, &lsid).await.len() == 1).await;
+    wait_until("the job done", async || {
+        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("done")
+    })
+    .await;
+    assert_eq!(notes_of(&stands.records("TicketNotes").await, &lsid).len(), 1, "the note not written again");
+    assert_eq!(entries_of(&stands, &lsid).await.len(), 1);
+    assert!(!worker_says(&["unlinked"], &config).contains(&lsid), "off the list");
+    assert!(worker.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_for_proxy_time_entry_names_the_setting_and_the_security_level() {
+    let stands = Stands::start().await;
+    steer(&stands, "settings", json!({"apiUserIsAdministrator": false})).await;
+    let (worker, config) = desk(&stands, "").await;
+    let session = json!({"external_key": "7215", "reps": [{"username": "alex.morgan"}]});
+    let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("the refusal", async || {
+        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("failed")
+    })
+    .await;
+    let line = job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end");
+    assert!(
+        line.contains("Proxy Time Entry system setting is \"Enabled for timesheet approvers and Administrators\"")
+            && line.contains("security level is an administrator's"),
+        "{line}"
+    );
+    assert!(worker.stop());
+}
