@@ -255,15 +255,18 @@ async fn time_refused(
     if e.kind != autotask::ErrorKind::Rejected {
         return e.into();
     }
-    let said = e.reason();
-    let refusal = TimeRefusal::of(&said);
+    let words = e.messages.join("; ");
+    let Some(refusal) = TimeRefusal::of(&words) else {
+        return Failure::Permanent(format!("Autotask refused {what}: {}", e.reason()));
+    };
     if refusal == TimeRefusal::ClosedTimesheet {
-        let held = held_time(clients, job, session, ticket_id, &said);
+        let held = held_time(clients, job, session, ticket_id, &words);
         if let Err(e) = worker.store.run(move |s| s.note_unlinked(&held, Utc::now())).await {
             return e.into();
         }
     }
-    Failure::Permanent(format!("Autotask refused {what}: {said}. {}", refusal.what_to_do()))
+    let status = e.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+    Failure::Permanent(format!("Autotask refused {what}: {words}{status}. {}", refusal.what_to_do()))
 }
 
 /// The session's time as kept under Not in a ticket while its timesheet is closed.
@@ -286,12 +289,14 @@ fn held_time(
         started_at: session.start_time,
         duration_seconds: session.duration_seconds(),
         ended_at: session.end_time,
-        reason: format!("Its notes are in the ticket; its time is not in Autotask: {said}"),
+        reason: format!("In its ticket, but its time is not in Autotask: {said} Reopen the timesheet, then Retry."),
         ticket_id: Some(ticket_id),
     }
 }
 
-/// Which of Autotask's documented time entry conditions a refusal is about, read from its words.
+/// Which of Autotask's documented time entry conditions a refusal is about, read from its words
+/// (the help gives the conditions, not the words: the stand-in's are matched on the condition's
+/// name — timesheet, proxy, midnight — which any wording of it must carry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TimeRefusal {
     ClosedTimesheet,
@@ -299,14 +304,13 @@ enum TimeRefusal {
     Midnight,
     AfterHours,
     WorkType,
-    Other,
 }
 
 impl TimeRefusal {
-    fn of(said: &str) -> TimeRefusal {
+    fn of(said: &str) -> Option<TimeRefusal> {
         let said = said.to_lowercase();
         let has = |w: &str| said.contains(w);
-        if has("timesheet") {
+        Some(if has("timesheet") {
             TimeRefusal::ClosedTimesheet
         } else if has("proxy") {
             TimeRefusal::Proxy
@@ -317,8 +321,8 @@ impl TimeRefusal {
         } else if has("work type") || has("billingcode") {
             TimeRefusal::WorkType
         } else {
-            TimeRefusal::Other
-        }
+            return None;
+        })
     }
 
     fn what_to_do(self) -> &'static str {
@@ -344,7 +348,6 @@ impl TimeRefusal {
                 "This Autotask requires a work type: set the profile's work type (one of its active work types), \
                  then Retry"
             }
-            TimeRefusal::Other => "Correct what Autotask's message names, then Retry",
         }
     }
 }
@@ -406,5 +409,29 @@ impl Worker {
                 "Autotask has no role named '{name}'; correct roleName in Time Entry Default Data"
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TimeRefusal;
+
+    #[test]
+    fn a_refusal_is_read_by_the_condition_it_names() {
+        let cases = [
+            (
+                "A TimeEntry may only be added to a timesheet with the status of New or Rejected",
+                TimeRefusal::ClosedTimesheet,
+            ),
+            ("Proxy Time Entry does not allow the API user to enter time for other resources", TimeRefusal::Proxy),
+            ("Time entries may not span over midnight", TimeRefusal::Midnight),
+            ("its Work Type has an After-Hours Work Type", TimeRefusal::AfterHours),
+            ("A Work Type (billingCodeID ...) is required", TimeRefusal::WorkType),
+        ];
+        for (said, condition) in cases {
+            assert_eq!(TimeRefusal::of(said), Some(condition), "{said}");
+            assert!(!condition.what_to_do().is_empty());
+        }
+        assert_eq!(TimeRefusal::of("TimeEntry.summaryNotes can not be blank."), None);
     }
 }

@@ -94,7 +94,7 @@ impl Worker {
                         ..Default::default()
                     };
                     written += 1;
-                    let what = || format!("the {kind} note \"{}\" on ticket {ticket_id}", note.title);
+                    let what = || format!("the {kind} note \"{}\"", note.title);
                     clients.autotask.create_child(ticket_id, &new).await.map_err(|e| refused(what, e))?
                 }
             };
