@@ -152,19 +152,7 @@ async fn time_entry(
     if done.iter().any(|p| !layout(p)) || (0..parts.len()).all(|i| done.contains(&part_of(i))) {
         return Ok(false);
     }
-    let defaults = &profile.time_entry_default_data;
-    let username = session.primary_representative().and_then(|r| r.username.clone()).ok_or_else(|| {
-        Failure::Permanent(format!("session {lsid} names no primary representative for the time entry"))
-    })?;
-    let domain = defaults.default_domain().unwrap_or_default();
-    let email = format!("{username}@{domain}");
-    let resource_id = worker.resource_id(clients, &email).await?;
-    let role_name = defaults.role_name().unwrap_or_default().to_owned();
-    let role_id = worker.role_id(clients, &role_name).await?;
-    let work_type = match &profile.work_type {
-        Some(name) => Some(worker.work_type_id(clients, name).await?),
-        None => None,
-    };
+    let keeper = Timekeeper::find(worker, clients, session).await?;
     let mut written = false;
     for (i, part) in parts.iter().enumerate() {
         if done.contains(&part_of(i)) {
@@ -174,48 +162,16 @@ async fn time_entry(
             1 => format!("[BeyondTrust session {}]", crate::render::marked_id(&lsid)),
             n => format!("[BeyondTrust session {}, part {} of {n}]", crate::render::marked_id(&lsid), i + 1),
         };
-        let existing = if job.attempts > 1 {
-            let query = Query::new(Filter::eq("ticketID", ticket_id))
-                .and(Filter::contains("internalNotes", mark.clone()))
-                .include_fields(["id"])
-                .max_records(1);
-            clients.autotask.query_page::<TimeEntry>(&query).await?.items.into_iter().find_map(|t| t.id)
-        } else {
-            None
-        };
-        let id = match existing {
+        let found = if job.attempts > 1 { marked_entry(clients, ticket_id, &mark).await? } else { None };
+        let id = match found {
             Some(id) => id,
-            None => {
-                let entry = TimeEntry {
-                    ticket_id: Some(ticket_id),
-                    resource_id: Some(resource_id),
-                    role_id: Some(role_id),
-                    date_worked: Some(part.start),
-                    start_date_time: Some(part.start),
-                    end_date_time: Some(part.end),
-                    hours_worked: Some(part.hours_worked),
-                    // Set only under a desk's own rules; otherwise Autotask bills the hours worked.
-                    hours_to_bill: part.hours_to_bill,
-                    summary_notes: defaults.summary_notes().map(str::to_owned),
-                    internal_notes: Some(match defaults.internal_notes() {
-                        Some(notes) => format!("{notes}\n{mark}"),
-                        None => mark,
-                    }),
-                    billing_code_id: work_type,
-                    offset_hours: defaults.offset_hours(),
-                    ..Default::default()
-                };
-                match clients.autotask.create(&entry).await {
-                    Ok(id) => {
-                        written = true;
-                        id
-                    }
-                    Err(e) => {
-                        let what = format!("the time entry for {email} as \"{role_name}\"");
-                        return Err(time_refused(worker, clients, job, session, ticket_id, what, e).await);
-                    }
+            None => match clients.autotask.create(&keeper.entry(clients, ticket_id, part, mark)).await {
+                Ok(id) => {
+                    written = true;
+                    id
                 }
-            }
+                Err(e) => return Err(time_refused(worker, clients, job, session, ticket_id, keeper.what(), e).await),
+            },
         };
         let entry = LedgerEntry {
             profile: profile.name.clone(),
@@ -230,6 +186,71 @@ async fn time_entry(
     let (p, l) = (profile.name.clone(), lsid.clone());
     worker.store.run(move |s| s.time_written(&p, &l)).await?;
     Ok(written)
+}
+
+/// Whose time it is and how Autotask files it: found once for all of a session's entries.
+struct Timekeeper {
+    email: String,
+    resource_id: i64,
+    role_name: String,
+    role_id: i64,
+    work_type: Option<i64>,
+}
+
+impl Timekeeper {
+    async fn find(worker: &Worker, clients: &ProfileClients, session: &SupportSession) -> Result<Timekeeper, Failure> {
+        let profile = &clients.profile;
+        let defaults = &profile.time_entry_default_data;
+        let username = session.primary_representative().and_then(|r| r.username.clone()).ok_or_else(|| {
+            Failure::Permanent(format!("session {} names no primary representative for the time entry", session.lsid))
+        })?;
+        let email = format!("{username}@{}", defaults.default_domain().unwrap_or_default());
+        let resource_id = worker.resource_id(clients, &email).await?;
+        let role_name = defaults.role_name().unwrap_or_default().to_owned();
+        let role_id = worker.role_id(clients, &role_name).await?;
+        let work_type = match &profile.work_type {
+            Some(name) => Some(worker.work_type_id(clients, name).await?),
+            None => None,
+        };
+        Ok(Timekeeper { email, resource_id, role_name, role_id, work_type })
+    }
+
+    /// The time entry of one part, its marker last in the internal notes.
+    fn entry(&self, clients: &ProfileClients, ticket_id: i64, part: &Part, mark: String) -> TimeEntry {
+        let defaults = &clients.profile.time_entry_default_data;
+        TimeEntry {
+            ticket_id: Some(ticket_id),
+            resource_id: Some(self.resource_id),
+            role_id: Some(self.role_id),
+            date_worked: Some(part.start),
+            start_date_time: Some(part.start),
+            end_date_time: Some(part.end),
+            hours_worked: Some(part.hours_worked),
+            // Set only under a desk's own rules; otherwise Autotask bills the hours worked.
+            hours_to_bill: part.hours_to_bill,
+            summary_notes: defaults.summary_notes().map(str::to_owned),
+            internal_notes: Some(match defaults.internal_notes() {
+                Some(notes) => format!("{notes}\n{mark}"),
+                None => mark,
+            }),
+            billing_code_id: self.work_type,
+            offset_hours: defaults.offset_hours(),
+            ..Default::default()
+        }
+    }
+
+    fn what(&self) -> String {
+        format!("the time entry for {} as \"{}\"", self.email, self.role_name)
+    }
+}
+
+/// The id of the ticket's time entry carrying `mark`, if one was written before.
+async fn marked_entry(clients: &ProfileClients, ticket_id: i64, mark: &str) -> Result<Option<i64>, Failure> {
+    let query = Query::new(Filter::eq("ticketID", ticket_id))
+        .and(Filter::contains("internalNotes", mark.to_owned()))
+        .include_fields(["id"])
+        .max_records(1);
+    Ok(clients.autotask.query_page::<TimeEntry>(&query).await?.items.into_iter().find_map(|t| t.id))
 }
 
 /// The entries a session's time is written as, by the profile's billing rules.
