@@ -150,6 +150,7 @@ async fn a_required_work_type_is_on_every_time_entry_and_created_ticket() {
         "{out}"
     );
     assert!(!out.contains("Training") && !out.contains("Legacy Remote"), "only active work types: {out}");
+    assert!(out.contains("✓ the API user's security level may create time entries for every resource"), "{out}");
     assert!(out.contains("Proxy Time Entry") && out.contains("could not be checked"), "{out}");
     assert!(worker.stop());
 }
@@ -218,5 +219,8 @@ async fn a_refusal_for_proxy_time_entry_names_the_setting_and_the_security_level
             && line.contains("security level is an administrator's"),
         "{line}"
     );
+    // `check` finds it ahead of time from what the API shows of the API user's security level.
+    let out = worker_says_out(&config);
+    assert!(out.contains("✗ the API user's security level may create time entries only under conditions"), "{out}");
     assert!(worker.stop());
 }

@@ -24,7 +24,7 @@ use url::Url;
 use super::error::{Error, ErrorKind, Operation};
 use super::limiter::{Limiter, Pressure, Usage};
 use super::models::{ChildEntity, Entity};
-use super::picklist::EntityFields;
+use super::picklist::{EntityAccess, EntityFields, EntityInformation};
 use super::query::Query;
 use super::settings::{AutotaskSettings, services_root, web_root_for};
 use crate::transport_policy::secure_url;
@@ -366,6 +366,13 @@ impl AutotaskClient {
         let fields = Arc::new(self.call::<EntityFields>(call).await?);
         self.lock_fields().insert(E::NAME, fields.clone());
         Ok(fields)
+    }
+
+    /// What the API user's security level lets it do with the entity (`entityInformation`).
+    pub async fn access<E: Entity>(&self) -> Result<EntityAccess, Error> {
+        let path = format!("{}/entityInformation", E::NAME);
+        let call = self.api_call(Operation::EntityInformation, E::NAME, Method::GET, path, None);
+        Ok(self.call::<EntityInformation>(call).await?.info)
     }
 
     fn lock_fields(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Arc<EntityFields>>> {

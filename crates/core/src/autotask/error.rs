@@ -13,6 +13,7 @@ pub enum Operation {
     Create,
     Update,
     FieldInformation,
+    EntityInformation,
     ThresholdInformation,
 }
 
@@ -26,6 +27,7 @@ impl fmt::Display for Operation {
             Operation::Create => "create",
             Operation::Update => "update",
             Operation::FieldInformation => "read the fields of",
+            Operation::EntityInformation => "read what the API user may do with",
             Operation::ThresholdInformation => "read the request threshold of",
         })
     }

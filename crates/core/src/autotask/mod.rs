@@ -24,6 +24,6 @@ pub use models::{
     BillingCode, ChildEntity, Company, ConfigurationItem, Contact, Entity, Resource, ResourceRole, Role, Ticket,
     TicketNote, TimeEntry, UserDefinedField, WORK_TYPE, udf_text,
 };
-pub use picklist::{EntityFields, FieldInfo, Picklist, PicklistValue};
+pub use picklist::{EntityAccess, EntityFields, EntityInformation, FieldInfo, Picklist, PicklistValue};
 pub use query::{Filter, MAX_PAGE_SIZE, Op, Query};
 pub use settings::{AutotaskSettings, DEFAULT_DISCOVERY_URL, Limits, services_root, web_root_for};

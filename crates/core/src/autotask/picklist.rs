@@ -1,5 +1,6 @@
 //! Field information from `entityInformation/fields`: which fields are picklists and their
-//! values, so settings can name a note type or status by its label.
+//! values, so settings can name a note type or status by its label. And `entityInformation`:
+//! what the API user's security level lets it do with an entity.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -118,4 +119,20 @@ mod tests {
         assert_eq!(p.value_of("Retired"), None);
         assert!(fields.picklist("title").is_none());
     }
+}
+
+/// `entityInformation`: what the API user's security level lets it do with an entity.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EntityInformation {
+    pub info: EntityAccess,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityAccess {
+    #[serde(default)]
+    pub can_create: bool,
+    /// 0 none, 1 all, 2 restricted (to conditions of the security level); absent when not said.
+    #[serde(default)]
+    pub user_access_for_create: Option<u8>,
 }

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 
 use super::{Report, ticket_defaults};
 use crate::autotask::{
-    AutotaskClient, BillingCode, Error, ErrorKind, Filter, Query, Resource, ResourceRole, Role, TicketNote, WORK_TYPE,
+    AutotaskClient, BillingCode, Error, ErrorKind, Filter, Query, Resource, ResourceRole, Role, TicketNote, TimeEntry,
+    WORK_TYPE,
 };
 use crate::config::Profile;
 
@@ -160,24 +161,32 @@ async fn time_entries(client: &AutotaskClient, profile: &Profile, r: &mut Report
     Ok(())
 }
 
-/// The API user enters each rep's time for them (proxy time entry). The REST API shows neither
-/// the Proxy Time Entry system setting nor the API user's security level, so only what it does
-/// show is checked — the API user's own resource — and the rest is said.
+/// The API user enters each rep's time for them (proxy time entry). The REST API shows the API
+/// user's own resource and what its security level lets it do with time entries
+/// (`entityInformation`), but not the Proxy Time Entry system setting: that much is said.
 async fn proxy(client: &AutotaskClient, api_user: &str, r: &mut Report<'_>) -> Result<(), Error> {
     let own = Query::new(Filter::eq("email", api_user)).include_fields(["id", "isActive"]);
     let Some(found) = settle(r, client.query_all::<Resource>(own).await)? else { return Ok(()) };
-    match found.first() {
-        Some(resource) if resource.is_active != Some(false) => r.pass(format!(
-            "the API user {api_user} is Autotask resource {}",
-            resource.id.unwrap_or_default()
-        )),
-        _ => r.fail(format!(
+    if !found.first().is_some_and(|resource| resource.is_active != Some(false)) {
+        r.fail(format!(
             "no active Autotask resource has the API user's e-mail {api_user}: Autotask lets only a resource enter time, for itself or (as an administrator) for others"
-        )),
+        ));
     }
-    r.say(
-        "the API user enters each rep's time for them: Autotask takes it only when its Proxy Time Entry system setting is \"Enabled for timesheet approvers and Administrators\" and the API user's security level is an administrator's — the API does not show either, so this could not be checked (Admin › Features & Settings › Timesheets)",
-    );
+    let Some(access) = settle(r, client.access::<TimeEntry>().await)? else { return Ok(()) };
+    match access.user_access_for_create {
+        Some(1) => r.pass(
+            "the API user's security level may create time entries for every resource; Autotask also needs its Proxy Time Entry system setting \"Enabled for timesheet approvers and Administrators\" — the API does not show it, so that could not be checked",
+        ),
+        Some(0) => r.fail(
+            "the API user's security level may not create time entries: give it an administrator's security level, or turn update_time_entry off",
+        ),
+        Some(_) => r.fail(
+            "the API user's security level may create time entries only under conditions (its own time, or as a timesheet approver), so each rep's time would be refused: give the API user an administrator's security level, and set Proxy Time Entry to \"Enabled for timesheet approvers and Administrators\"",
+        ),
+        None => r.say(
+            "Autotask did not say what the API user's security level allows with time entries, nor does it show the Proxy Time Entry system setting: neither could be checked",
+        ),
+    }
     Ok(())
 }
 

@@ -309,7 +309,7 @@ fn dispatch(
         ("POST", [name, "query", "count"]) => {
             entity_or_404(name).and_then(|e| json_body(body).map(|s| run_count(sim, e, &s)))
         }
-        ("GET", [name, "entityinformation"]) => entity_or_404(name).map(entity_information),
+        ("GET", [name, "entityinformation"]) => entity_or_404(name).map(|e| entity_information(sim, e)),
         ("GET", [name, "entityinformation", "fields"]) => entity_or_404(name).map(|e| ok(schema::fields_document(e))),
         ("GET", [name, "entityinformation", "userdefinedfields"]) => {
             entity_or_404(name).map(|e| udf_information(sim, e))
@@ -352,7 +352,15 @@ fn threshold_information(sim: &Sim) -> Response {
     }))
 }
 
-fn entity_information(entity: &Entity) -> Response {
+/// What the entity allows, and the API user's access to it by its security level: 1 (all) for
+/// an administrator; a time entry is "restricted" (2) for any other (its own time only).
+fn entity_information(sim: &Sim, entity: &Entity) -> Response {
+    let admin = lock(&sim.store).system.api_user_is_administrator;
+    let access = |allowed: bool| match (allowed, entity.name) {
+        (false, _) => 0,
+        (true, "TimeEntries") if !admin => 2,
+        (true, _) => 1,
+    };
     ok(json!({"info": {
         "name": entity.name.trim_end_matches('s'),
         "canCreate": entity.can_create,
@@ -361,6 +369,10 @@ fn entity_information(entity: &Entity) -> Response {
         "canDelete": false,
         "hasUserDefinedFields": entity.user_defined_fields,
         "supportsWebhookCallouts": false,
+        "userAccessForCreate": access(entity.can_create),
+        "userAccessForUpdate": access(entity.can_update),
+        "userAccessForQuery": 1,
+        "userAccessForDelete": 0,
     }}))
 }
 
