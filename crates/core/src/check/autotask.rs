@@ -167,7 +167,7 @@ async fn time_entries(client: &AutotaskClient, profile: &Profile, r: &mut Report
 async fn proxy(client: &AutotaskClient, api_user: &str, r: &mut Report<'_>) -> Result<(), Error> {
     let own = Query::new(Filter::eq("email", api_user)).include_fields(["id", "isActive"]);
     let Some(found) = settle(r, client.query_all::<Resource>(own).await)? else { return Ok(()) };
-    if !found.first().is_some_and(|resource| resource.is_active != Some(false)) {
+    if found.first().is_none_or(|resource| resource.is_active == Some(false)) {
         r.fail(format!(
             "no active Autotask resource has the API user's e-mail {api_user}: Autotask lets only a resource enter time, for itself or (as an administrator) for others"
         ));
