@@ -186,6 +186,7 @@ async fn time_refused_for_a_closed_timesheet_is_kept_and_written_once_after_it_r
     assert!(entries_of(&stands, &lsid).await.is_empty());
     let listed = worker_says(&["unlinked"], &config);
     assert!(listed.contains(&lsid) && listed.contains("its time is not in Autotask"), "{listed}");
+    assert!(listed.contains(&format!("Retry: bt-autotask-worker attach {lsid} 7214")), "{listed}");
 
     // The timesheet reopened (rejected back to the rep), the time retried on its ticket: written once.
     steer(&stands, "timesheets", json!({"resourceID": alex, "date": today, "status": "Rejected"})).await;

@@ -20,7 +20,10 @@ pub fn list(path: &Path, days: u32) -> anyhow::Result<()> {
         println!("No session of the last {days} days is waiting for a ticket.");
         return Ok(());
     }
-    println!("{} session(s) of the last {days} days are not in a ticket:", sessions.len());
+    println!(
+        "{} session(s) of the last {days} days are not in a ticket, or their time is not in Autotask:",
+        sessions.len()
+    );
     for s in &sessions {
         let ended = s.ended_at.map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string());
         println!(
@@ -30,7 +33,10 @@ pub fn list(path: &Path, days: u32) -> anyhow::Result<()> {
             s.rep.as_deref().unwrap_or("(no rep)"),
             s.described(),
             s.issue.as_deref().map(|i| format!(" — {i}")).unwrap_or_default(),
-            s.reason
+            match s.ticket_id {
+                Some(ticket) => format!("{} Retry: bt-autotask-worker attach {} {ticket}", s.reason, s.lsid),
+                None => s.reason.clone(),
+            }
         );
     }
     println!("Attach one: bt-autotask-worker attach <session> <ticket id or number>; dismiss one: … dismiss <session>");
