@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bta_e2e::{Stands, Worker, free_port, worker_binary};
 use serde_json::{Value, json};
 
+mod console;
 mod time_entries;
 
 fn session(ticket: &str) -> Value {

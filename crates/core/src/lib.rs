@@ -6,6 +6,7 @@ pub mod beyondtrust;
 pub mod billing;
 pub mod check;
 pub mod config;
+pub mod console;
 pub mod desk;
 pub mod desk_api;
 pub mod desk_watch;

@@ -99,14 +99,26 @@ impl Service {
                         crate::desk_watch::reps::RepDirectory::load(store.clone()).map_err(|e| desk_setup(&e))?,
                     );
                     tasks.push(tokio::spawn(reps.clone().keep_current(until_stopped())));
-                    intake = intake.with_desk(crate::desk_watch::server::DeskServer::new(feeds, reps, store, wake));
+                    intake = intake.with_desk(crate::desk_watch::server::DeskServer::new(
+                        feeds,
+                        reps,
+                        store.clone(),
+                        wake.clone(),
+                    ));
                 }
-                Some(match &config.tls {
-                    Some(files) => {
-                        let certificate = crate::intake::tls::ReloadingCertificate::new(files.clone())
-                            .map_err(|message| SetupError { profile: "(HTTPS)".to_owned(), message })?;
-                        tokio::spawn(intake.serve_tls(listener, Arc::new(certificate), until_stopped()))
-                    }
+                let certificate = match &config.tls {
+                    Some(files) => Some(Arc::new(
+                        crate::intake::tls::ReloadingCertificate::new(files.clone())
+                            .map_err(|message| SetupError { profile: "(HTTPS)".to_owned(), message })?,
+                    )),
+                    None => None,
+                };
+                if let Some(address) = config.console_listen {
+                    let console = crate::console::Console::new(store.clone(), wake.clone(), certificate.is_some());
+                    tasks.extend(serve_console(console, address, certificate.clone(), until_stopped()));
+                }
+                Some(match certificate {
+                    Some(certificate) => tokio::spawn(intake.serve_tls(listener, certificate, until_stopped())),
                     None => tokio::spawn(intake.serve(listener, until_stopped())),
                 })
             }
@@ -137,6 +149,37 @@ impl Service {
         }
         result
     }
+}
+
+/// Serves the desk console on `address`. One that cannot listen (the port taken) leaves the
+/// worker running without it, and says so in the log: the sessions matter more than the page.
+fn serve_console(
+    console: crate::console::Console,
+    address: std::net::SocketAddr,
+    certificate: Option<Arc<crate::intake::tls::ReloadingCertificate>>,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Option<JoinHandle<()>> {
+    let listener = std::net::TcpListener::bind(address)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .and_then(TcpListener::from_std);
+    let listener = match listener {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("the desk console cannot listen on {address} ({e}); the worker runs without it");
+            return None;
+        }
+    };
+    let scheme = if certificate.is_some() { "https" } else { "http" };
+    tracing::info!("the desk console is at {scheme}://{address}/");
+    Some(tokio::spawn(async move {
+        let served = match certificate {
+            Some(certificate) => console.serve_tls(listener, certificate, stopped).await,
+            None => console.serve(listener, stopped).await,
+        };
+        if let Err(e) = served {
+            tracing::error!("the desk console stopped: {e}");
+        }
+    }))
 }
 
 /// Prunes what is older than the retention as the service starts, then once a day — or every

@@ -1,9 +1,10 @@
 //! `bt-autotask-worker`: the headless worker for a server — a thin command line over bta-core.
 //! `run` listens for outbound events and writes sessions into Autotask; `check` tests every
 //! connection; `render` shows the notes a report would make; `jobs`, `retry` and `secret set`
-//! look after the queue and the keyring; `rep` enrols, lists and revokes the desk's reps; on
-//! Windows, `service` runs it as a Windows service.
+//! look after the queue and the keyring; `rep` enrols, lists and revokes the desk's reps;
+//! `console` adds the desk console's admins; on Windows, `service` runs it as a Windows service.
 
+mod console;
 mod reps;
 mod unlinked;
 #[cfg(windows)]
@@ -136,6 +137,11 @@ enum Command {
         #[command(subcommand)]
         action: reps::RepAction,
     },
+    /// Who may log in to the desk console: add and remove admins, list them.
+    Console {
+        #[command(subcommand)]
+        action: console::ConsoleAction,
+    },
     /// Retired: the desk's shared token is replaced by each rep's own (see `rep add`).
     #[command(hide = true)]
     DeskToken {
@@ -204,6 +210,7 @@ fn main() -> anyhow::Result<()> {
         Command::Dismiss { session, config, by } => unlinked::dismiss(&config.path, &session, by),
         Command::Livelinks { config, profile, host } => runtime.block_on(livelinks(&config.path, &profile, &host)),
         Command::Rep { action } => reps::run(action, &runtime),
+        Command::Console { action } => console::run(action),
         Command::DeskToken { profile, .. } => bail!(
             "the desk's shared token is retired: each rep's app now holds its own token. Enrol each rep with: bt-autotask-worker rep add <username> --profile '{profile}'"
         ),

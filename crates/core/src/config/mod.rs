@@ -194,15 +194,21 @@ pub struct WorkerConfig {
     /// Where reps' apps reach this worker (`https://desk.example.com:8180`), for enrolment links;
     /// derived from `listen` when it is this machine only.
     pub public_url: Option<url::Url>,
+    /// Where the desk console listens (`None`: no console); the seed's tool's 127.0.0.1:53231 by default.
+    pub console_listen: Option<SocketAddr>,
     pub profiles: Vec<Profile>,
 }
+
+/// The desk console's address unless the configuration names another: the seed's administration tool's.
+pub const DEFAULT_CONSOLE_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 53231);
 
 /// Every problem found in a configuration, one per line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, console_listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
 
 /// How long the tray app's hidden window is kept unless the configuration says otherwise.
 pub const DEFAULT_RELEASE_WINDOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
@@ -267,6 +273,35 @@ impl WorkerConfig {
         let public_url = top.string("public_url").and_then(|text| {
             crate::transport_policy::secure_url(&text, "public_url").map_err(|e| top.problem("public_url", e)).ok()
         });
+        // An empty value is meaningful here: no console.
+        let console_off =
+            table.get("console_listen").and_then(toml::Value::as_str).is_some_and(|t| t.trim().is_empty());
+        let console_listen = if console_off {
+            top.has("console_listen"); // a known key, meaning no console
+            None
+        } else {
+            match top.string("console_listen") {
+                None => Some(DEFAULT_CONSOLE_LISTEN),
+                Some(text) => text
+                    .trim()
+                    .parse::<SocketAddr>()
+                    .map_err(|_| {
+                        top.problem(
+                            "console_listen",
+                            format!("'{text}' is not an address:port like 127.0.0.1:53231 (empty: no console)"),
+                        )
+                    })
+                    .ok(),
+            }
+        };
+        if let Some(address) = console_listen.filter(|a| !a.ip().is_loopback())
+            && tls.is_none()
+        {
+            top.problem(
+                "console_listen",
+                format!("the console's passwords and sessions would cross the network in clear on {address}; set tls_certificate_file and tls_key_file (HTTPS), or keep it on 127.0.0.1"),
+            );
+        }
         let has_profiles = top.has("profile");
         top.finish(TOP_KEYS_HINT);
         let listen = listen.parse::<SocketAddr>().unwrap_or_else(|_| {
@@ -303,6 +338,7 @@ impl WorkerConfig {
                 retention,
                 lookup_keep,
                 public_url,
+                console_listen,
                 profiles,
             })
         } else {

@@ -224,3 +224,22 @@ fn the_desk_is_served_to_enrolled_reps_over_https_and_followed_with_a_rep_token(
     let insecure = problems("public_url = \"http://desk.example.com\"", "", None);
     assert!(insecure.contains("public_url") && insecure.contains("use https"), "{insecure}");
 }
+
+#[test]
+fn the_desk_console_is_on_loopback_unless_told_and_never_in_clear_elsewhere() {
+    let store = store_for("A");
+    let parse = |top: &str| {
+        let text = format!(
+            "{top}\n[[profile]]\nname = \"A\"\nappliance_host = \"bt.example.com\"\nclient_id = \"id\"\nautotask_username = \"api@example.com\"\n"
+        );
+        WorkerConfig::parse(&text, std::path::Path::new("."), &store)
+    };
+    assert_eq!(parse("").unwrap().console_listen, Some(DEFAULT_CONSOLE_LISTEN), "the seed's tool's address");
+    assert_eq!(parse("console_listen = \"\"").unwrap().console_listen, None, "empty: no console");
+    let other = parse("console_listen = \"127.0.0.1:9000\"").unwrap().console_listen;
+    assert_eq!(other.map(|a| a.port()), Some(9000));
+    let in_clear = parse("console_listen = \"0.0.0.0:53231\"").unwrap_err().0.join("\n");
+    assert!(in_clear.contains("console_listen") && in_clear.contains("tls_certificate_file"), "{in_clear}");
+    let wrong = parse("console_listen = \"the server\"").unwrap_err().0.join("\n");
+    assert!(wrong.contains("not an address:port"), "{wrong}");
+}

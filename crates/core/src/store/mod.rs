@@ -9,6 +9,7 @@
 //! blocking pool.
 
 mod activity;
+mod console;
 mod reps;
 mod retention;
 mod schema;
@@ -72,7 +73,7 @@ pub enum JobState {
 }
 
 impl JobState {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             JobState::Pending => "pending",
             JobState::Running => "running",

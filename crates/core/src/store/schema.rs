@@ -107,6 +107,12 @@ const MIGRATIONS: &[&str] = &[
     // 7: a session written to its ticket whose time Autotask refused (a closed timesheet) is kept
     // in the same list, with the ticket it is in.
     "ALTER TABLE unlinked ADD COLUMN held_ticket INTEGER",
+    // 8: the desk console's admins, their passwords only as Argon2 hashes.
+    "CREATE TABLE console_admins (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        added_at INTEGER NOT NULL
+    )",
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

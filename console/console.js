@@ -1,0 +1,123 @@
+// The desk console's pages: one module reading the console's JSON API under api/. Every change
+// sends the session's CSRF token; an answer of 401 goes back to the login page.
+
+let csrf = '';
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'class') node.className = value;
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else node[key] = value;
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+async function api(path, body) {
+  const options = body === undefined ? {} : {
+    method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify(body),
+  };
+  const answer = await fetch(`api/${path}`, options);
+  if (answer.status === 401) {
+    location.href = 'login';
+    throw new Error('logged out');
+  }
+  const json = await answer.json().catch(() => ({}));
+  if (!answer.ok) throw new Error(json.error ?? answer.statusText);
+  return json;
+}
+
+function note(text) {
+  document.getElementById('note').textContent = text;
+}
+
+const when = (t) => (t ? new Date(t).toLocaleString() : '');
+
+async function overview() {
+  const { profiles } = await api('overview');
+  document.getElementById('profiles').replaceChildren(...profiles.map((p) => el('tr', {},
+    el('td', {}, p.profile), el('td', {}, p.queued), el('td', { class: p.failed ? 'bad' : '' }, p.failed),
+    el('td', {}, p.written), el('td', { class: p.unlinked ? 'warn' : '' }, p.unlinked))));
+}
+
+async function retry(id) {
+  try {
+    note((await api(`jobs/${id}/retry`, {})).said);
+  } catch (e) {
+    note(e.message);
+  }
+  await jobs();
+}
+
+async function jobs() {
+  const { jobs } = await api('jobs');
+  const failed = jobs.filter((j) => j.state === 'failed');
+  const all = document.getElementById('retry-all');
+  all.hidden = failed.length < 2;
+  all.onclick = async () => {
+    for (const j of failed) await retry(j.id);
+  };
+  document.getElementById('job-rows').replaceChildren(...jobs.map((j) => el('tr', { class: j.state },
+    el('td', {}, j.id), el('td', {}, j.profile), el('td', {}, j.event), el('td', { class: 'id' }, j.lsid ?? ''),
+    el('td', {}, j.state), el('td', {}, j.attempts), el('td', { class: 'said' }, j.last_error ?? ''),
+    el('td', {}, ['failed', 'ignored'].includes(j.state) ? el('button', { class: 'retry', onclick: () => retry(j.id) }, 'Retry') : ''))));
+}
+
+async function unlinked() {
+  const { sessions, billable_minutes: minutes } = await api('unlinked');
+  document.getElementById('billable').textContent = sessions.length
+    ? `${sessions.length} session(s), ${minutes} billable minutes, are not in Autotask yet.`
+    : 'Every session of the last 14 days is in its ticket.';
+  document.getElementById('unlinked-rows').replaceChildren(...sessions.map((s) => {
+    const ticket = el('input', { placeholder: s.ticket_id ? String(s.ticket_id) : 'ticket id or number', value: s.ticket_id ? String(s.ticket_id) : '' });
+    const act = async (path, body) => {
+      try {
+        note((await api(path, body)).said);
+      } catch (e) {
+        note(e.message);
+      }
+      await unlinked();
+    };
+    return el('tr', {},
+      el('td', {}, when(s.ended_at)), el('td', {}, s.profile), el('td', {}, s.rep ?? ''),
+      el('td', {}, s.described), el('td', { class: 'said' }, s.reason),
+      el('td', {}, ticket, el('button', { class: 'attach', onclick: () => act('unlinked/attach', { profile: s.profile, lsid: s.lsid, ticket: ticket.value }) }, s.ticket_id ? 'Retry' : 'Attach')),
+      el('td', {}, el('button', { class: 'dismiss', onclick: () => act('unlinked/dismiss', { profile: s.profile, lsid: s.lsid }) }, 'Dismiss')));
+  }));
+}
+
+async function activity() {
+  const { lines } = await api('activity');
+  document.getElementById('activity-rows').replaceChildren(...lines.map((a) => el('tr', { class: a.level },
+    el('td', {}, when(a.at)), el('td', {}, a.profile), el('td', {}, a.rep ?? ''),
+    el('td', {}, a.summary, a.details ? el('div', { class: 'details' }, a.details) : null))));
+}
+
+const views = { overview, jobs, unlinked, activity };
+
+async function show(name) {
+  for (const tab of document.querySelectorAll('.tab')) tab.classList.toggle('active', tab.dataset.view === name);
+  for (const view of document.querySelectorAll('.view')) view.hidden = view.id !== name;
+  try {
+    await views[name]();
+  } catch (e) {
+    note(e.message);
+  }
+}
+
+async function start() {
+  const session = await api('session');
+  csrf = session.csrf;
+  document.getElementById('who').textContent = session.admin;
+  document.getElementById('logout').addEventListener('click', async () => {
+    await api('logout', {}).catch(() => {});
+    location.href = 'login';
+  });
+  for (const tab of document.querySelectorAll('.tab')) tab.addEventListener('click', () => show(tab.dataset.view));
+  await show('overview');
+}
+
+start().catch((e) => note(e.message));

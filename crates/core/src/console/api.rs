@@ -1,0 +1,249 @@
+//! The console's JSON API under `/api/`: what its pages read and change. Handlers are thin: the
+//! store does the work, and each change is logged with the admin's name.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{self, Session};
+use super::{Console, address, refuse, same_origin};
+use crate::store::{ActivityLine, Attached, UnlinkedSession};
+
+/// How far back Not in a ticket looks, as the tray app's.
+const UNLINKED_DAYS: i64 = 14;
+/// Most jobs and activity lines a page lists.
+const LISTED: usize = 500;
+
+fn failed(e: impl std::fmt::Display) -> Response {
+    tracing::error!("console: the store failed: {e}");
+    refuse(StatusCode::INTERNAL_SERVER_ERROR, "the worker's store failed; see the worker's log")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Login {
+    name: String,
+    password: String,
+}
+
+/// Checks the name and password; opens a session in a cookie. Wrong ones are slowed per address.
+pub async fn login(
+    State(console): State<Console>,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(login): Json<Login>,
+) -> Response {
+    if !same_origin(&headers) {
+        return refuse(StatusCode::FORBIDDEN, "refused: the request does not come from this console's page");
+    }
+    let from = address(connection);
+    if let Some(wait) = console.limits.slowed(from) {
+        return slowed(wait.seconds());
+    }
+    let name = login.name.trim().to_owned();
+    let found = match console.store.run(move |s| s.console_admin(&name)).await {
+        Ok(found) => found,
+        Err(e) => return failed(e),
+    };
+    let password = login.password;
+    let checked = tokio::task::spawn_blocking(move || {
+        let hash = found.as_ref().map_or(auth::decoy_hash(), |(_, h)| h.as_str());
+        (auth::verify_password(&password, hash), found.map(|(name, _)| name))
+    })
+    .await;
+    let Ok((true, Some(admin))) = checked else {
+        if let Some(wait) = console.limits.failed(from) {
+            return slowed(wait.seconds());
+        }
+        return refuse(StatusCode::UNAUTHORIZED, "wrong name or password");
+    };
+    tracing::info!(admin, "console: logged in");
+    let (token, session) = console.sessions.open(&admin);
+    let secure = if console.secure { "; Secure" } else { "" };
+    let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Strict{secure}", auth::COOKIE);
+    let mut answer = Json(json!({"admin": session.admin, "csrf": session.csrf})).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        answer.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    answer
+}
+
+fn slowed(seconds: u64) -> Response {
+    let mut answer = refuse(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many wrong passwords from this address; try again in {seconds} s"),
+    );
+    answer.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    answer
+}
+
+pub async fn session(Extension(session): Extension<Session>) -> Json<serde_json::Value> {
+    Json(json!({"admin": session.admin, "csrf": session.csrf}))
+}
+
+pub async fn logout(State(console): State<Console>, headers: HeaderMap) -> Json<serde_json::Value> {
+    if let Some(token) = super::cookie(&headers, auth::COOKIE) {
+        console.sessions.close(&token);
+    }
+    Json(json!({"said": "logged out"}))
+}
+
+pub async fn overview(State(console): State<Console>) -> Response {
+    let today = Utc::now().date_naive().and_hms_opt(0, 0, 0).map_or_else(Utc::now, |d| d.and_utc());
+    match console.store.run(move |s| s.profile_counts(today)).await {
+        Ok(profiles) => Json(json!({"profiles": profiles})).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+pub async fn jobs(State(console): State<Console>) -> Response {
+    match console.store.run(|s| s.jobs_failed_first(LISTED)).await {
+        Ok(jobs) => {
+            let jobs: Vec<_> = jobs
+                .into_iter()
+                .map(|j| {
+                    json!({"id": j.id, "profile": j.profile, "event": j.event, "lsid": j.lsid, "state": j.state.as_str(),
+                           "attempts": j.attempts, "last_error": j.last_error, "created_at": j.created_at})
+                })
+                .collect();
+            Json(json!({"jobs": jobs})).into_response()
+        }
+        Err(e) => failed(e),
+    }
+}
+
+/// A failed or ignored job runs again now; logged with the admin's name.
+pub async fn retry(
+    State(console): State<Console>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    let now = Utc::now();
+    let Ok(Some(job)) = console.store.run(move |s| s.job(id)).await else {
+        return refuse(StatusCode::NOT_FOUND, format!("there is no job {id}"));
+    };
+    match console.store.run(move |s| s.retry(id, now)).await {
+        Ok(true) => {}
+        Ok(false) => return refuse(StatusCode::CONFLICT, format!("job {id} is not failed; nothing to retry")),
+        Err(e) => return failed(e),
+    }
+    console.wake.notify_one();
+    let line = ActivityLine {
+        profile: job.profile,
+        lsid: job.lsid,
+        ticket_id: None,
+        level: "info",
+        summary: format!("{} retried job {id} in the desk console", session.admin),
+        details: Some(format!("job {id}")),
+        job_id: Some(id),
+        rep: None,
+    };
+    if let Err(e) = console.store.run(move |s| s.log_activity(&line, now)).await {
+        return failed(e);
+    }
+    Json(json!({"said": format!("Job {id} is queued again.")})).into_response()
+}
+
+pub async fn unlinked(State(console): State<Console>) -> Response {
+    let since = Utc::now() - chrono::Duration::days(UNLINKED_DAYS);
+    match console.store.run(move |s| s.unlinked_since(since)).await {
+        Ok(sessions) => {
+            let minutes: u64 = sessions.iter().filter_map(|s| s.duration_seconds).map(|d| d.div_ceil(60)).sum();
+            let sessions: Vec<_> = sessions.iter().map(view).collect();
+            Json(json!({"sessions": sessions, "billable_minutes": minutes})).into_response()
+        }
+        Err(e) => failed(e),
+    }
+}
+
+fn view(s: &UnlinkedSession) -> serde_json::Value {
+    json!({"profile": s.profile, "lsid": s.lsid, "rep": s.rep, "described": s.described(), "company": s.company,
+           "issue": s.issue, "ended_at": s.ended_at, "reason": s.reason, "ticket_id": s.ticket_id})
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Chosen {
+    profile: String,
+    lsid: String,
+    #[serde(default)]
+    ticket: String,
+}
+
+/// The open session the request names.
+async fn open_session(console: &Console, chosen: &Chosen) -> Result<UnlinkedSession, Response> {
+    let since = Utc::now() - chrono::Duration::days(UNLINKED_DAYS);
+    let all = console.store.run(move |s| s.unlinked_since(since)).await.map_err(failed)?;
+    all.into_iter()
+        .find(|s| s.profile == chosen.profile && s.lsid == chosen.lsid)
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, format!("session {} is no longer waiting", chosen.lsid)))
+}
+
+/// Attaches a session to a ticket (its job writes there), logged with the admin's name.
+pub async fn attach(
+    State(console): State<Console>,
+    Extension(session): Extension<Session>,
+    Json(chosen): Json<Chosen>,
+) -> Response {
+    let Some(ticket) = crate::worker::attach_target(&chosen.ticket) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            format!("'{}' is no ticket id (like 7216) or number (like T20261124.0042)", chosen.ticket.trim()),
+        );
+    };
+    let waiting = match open_session(&console, &chosen).await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
+    let by = format!("{} (desk console)", session.admin);
+    let t = ticket.clone();
+    let attached = console.store.run(move |s| s.attach_logged(&waiting, &t, &by, Utc::now())).await;
+    match attached {
+        Ok(Attached::Queued { .. }) => {
+            console.wake.notify_one();
+            Json(json!({"said": format!("Writing the session to {ticket}.")})).into_response()
+        }
+        Ok(Attached::Already { by }) => {
+            Json(json!({"said": format!("{by} attached it there already.")})).into_response()
+        }
+        Ok(Attached::Elsewhere { ticket, by }) => {
+            refuse(StatusCode::CONFLICT, format!("{by} attached it to {ticket} already; it stays there"))
+        }
+        Ok(Attached::Unknown | Attached::Pruned) => {
+            refuse(StatusCode::NOT_FOUND, format!("session {} is no longer kept", chosen.lsid))
+        }
+        Err(e) => failed(e),
+    }
+}
+
+/// Dismisses a session as not billable, logged with the admin's name.
+pub async fn dismiss(
+    State(console): State<Console>,
+    Extension(session): Extension<Session>,
+    Json(chosen): Json<Chosen>,
+) -> Response {
+    let waiting = match open_session(&console, &chosen).await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
+    let by = format!("{} (desk console)", session.admin);
+    let described = waiting.described();
+    match console.store.run(move |s| s.dismiss_logged(&waiting, &by, Utc::now())).await {
+        Ok(true) => {
+            Json(json!({"said": format!("Dismissed the session with {described} as not billable.")})).into_response()
+        }
+        Ok(false) => refuse(StatusCode::CONFLICT, "someone decided on it already"),
+        Err(e) => failed(e),
+    }
+}
+
+pub async fn activity(State(console): State<Console>) -> Response {
+    match console.store.run(|s| s.recent_activity(LISTED)).await {
+        Ok(lines) => Json(json!({"lines": lines})).into_response(),
+        Err(e) => failed(e),
+    }
+}

@@ -1,0 +1,171 @@
+//! The desk console: the seed's middleware administration tool as a web page the headless worker
+//! serves on `console_listen` (127.0.0.1:53231 by default, the seed's tool's address) — each
+//! profile's queue, the jobs with Autotask's words and Retry, every rep's sessions without a
+//! ticket, the activity log — for the desk's admin and lead.
+//!
+//! Every page and API call needs an admin's session (`bt-autotask-worker console add-admin`);
+//! every change needs the session's CSRF token and, when the browser says where it comes from,
+//! this console's own origin; every answer forbids framing, sniffing, caching and any script not
+//! served from here; nothing it answers holds a secret.
+
+mod api;
+mod assets;
+pub mod auth;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::desk_watch::limits::Limits;
+use crate::store::AsyncStore;
+
+/// The console of one worker.
+#[derive(Debug, Clone)]
+pub struct Console {
+    store: AsyncStore,
+    /// Poked when a retry or attach queues a job, so the worker takes it at once.
+    wake: Arc<Notify>,
+    sessions: Arc<auth::Sessions>,
+    /// Wrong passwords per address, slowed after a handful.
+    limits: Arc<Limits>,
+    /// Served over HTTPS: the cookie is `Secure`.
+    secure: bool,
+}
+
+impl Console {
+    pub fn new(store: AsyncStore, wake: Arc<Notify>, secure: bool) -> Console {
+        Console { store, wake, sessions: Default::default(), limits: Default::default(), secure }
+    }
+
+    pub fn router(self) -> Router {
+        let signed_in = Router::new()
+            .route("/", get(|| async { assets::html(assets::INDEX) }))
+            .route("/console.js", get(|| async { assets::script(assets::CONSOLE_JS) }))
+            .route("/api/session", get(api::session))
+            .route("/api/logout", post(api::logout))
+            .route("/api/overview", get(api::overview))
+            .route("/api/jobs", get(api::jobs))
+            .route("/api/jobs/{id}/retry", post(api::retry))
+            .route("/api/unlinked", get(api::unlinked))
+            .route("/api/unlinked/attach", post(api::attach))
+            .route("/api/unlinked/dismiss", post(api::dismiss))
+            .route("/api/activity", get(api::activity))
+            .route_layer(axum::middleware::from_fn_with_state(self.clone(), signed_in));
+        Router::new()
+            .route("/login", get(|| async { assets::html(assets::LOGIN) }))
+            .route("/login.js", get(|| async { assets::script(assets::LOGIN_JS) }))
+            .route("/console.css", get(|| async { assets::style(assets::CSS) }))
+            .route("/api/login", post(api::login))
+            .merge(signed_in)
+            .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such page") })
+            .layer(axum::middleware::map_response(guarded))
+            .with_state(self)
+    }
+
+    /// Serves the console until `shutdown` completes.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Serves the console over HTTPS until `shutdown` completes.
+    pub async fn serve_tls(
+        self,
+        listener: TcpListener,
+        certificate: Arc<crate::intake::tls::ReloadingCertificate>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        crate::intake::tls::serve(listener, self.router(), certificate, shutdown).await
+    }
+}
+
+/// An answer with what went wrong, as the pages show it.
+fn refuse(status: StatusCode, error: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({"error": error.into()}))).into_response()
+}
+
+/// The admin's session, or the login page (a page) or 401 (the API); a change also needs the
+/// session's CSRF token and a request from this console's own origin.
+async fn signed_in(State(console): State<Console>, mut request: Request, next: Next) -> Response {
+    let token = cookie(request.headers(), auth::COOKIE);
+    let session = token.as_deref().and_then(|t| console.sessions.find(t));
+    // An admin removed from the command line is out at once, whatever session they hold.
+    let admin = session.as_ref().map(|s| s.admin.clone());
+    let still = match admin {
+        Some(name) => console.store.run(move |s| s.console_admin(&name)).await.ok().flatten().is_some(),
+        None => false,
+    };
+    let Some(session) = session.filter(|_| still) else {
+        if request.uri().path().starts_with("/api/") {
+            return refuse(StatusCode::UNAUTHORIZED, "log in first");
+        }
+        return Redirect::to("/login").into_response();
+    };
+    if request.method() != Method::GET {
+        if !same_origin(request.headers()) {
+            return refuse(StatusCode::FORBIDDEN, "refused: the request does not come from this console's page");
+        }
+        let sent = request.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !auth::same(sent, &session.csrf) {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "refused: the page's CSRF token is missing or stale; reload the page",
+            );
+        }
+    }
+    request.extensions_mut().insert(session);
+    next.run(request).await
+}
+
+/// Whether the request's Origin, when the browser sends one, is this console's.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    origin_host.is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host))
+}
+
+/// A cookie's value from the request's Cookie headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Every answer: scripts and styles only from here, never in a frame, never sniffed or cached.
+async fn guarded(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// The client's address (for slowing wrong passwords).
+fn address(connection: Option<axum::Extension<ConnectInfo<SocketAddr>>>) -> std::net::IpAddr {
+    connection.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |axum::Extension(ConnectInfo(a))| a.ip())
+}

@@ -1,0 +1,107 @@
+//! The desk console's admins: a name and an Argon2 hash of their password (the hash carries its
+//! own salt and parameters), never the password.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, millis};
+
+impl Store {
+    /// Adds an admin, or gives an existing one a new password; whether they were new.
+    pub fn set_console_admin(&self, name: &str, password_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let known: bool =
+            conn.query_row("SELECT 1 FROM console_admins WHERE name = ?1", [name], |_| Ok(())).optional()?.is_some();
+        conn.execute(
+            "INSERT INTO console_admins (name, password_hash, added_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash",
+            params![name, password_hash, millis(now)],
+        )?;
+        Ok(!known)
+    }
+
+    /// Removes an admin; whether there was one.
+    pub fn remove_console_admin(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.conn().execute("DELETE FROM console_admins WHERE name = ?1", [name])? == 1)
+    }
+
+    /// An admin's name as stored and their password hash.
+    pub fn console_admin(&self, name: &str) -> Result<Option<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let found = conn
+            .query_row("SELECT name, password_hash FROM console_admins WHERE name = ?1", [name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    /// The admins' names.
+    pub fn console_admins(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare("SELECT name FROM console_admins ORDER BY name")?;
+        let names = statement.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(names)
+    }
+}
+
+/// One profile's queue as the console's Overview shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProfileCounts {
+    pub profile: String,
+    /// Jobs waiting or running.
+    pub queued: u64,
+    /// Jobs failed for good, waiting for a person.
+    pub failed: u64,
+    /// Sessions written since `since` (the start of the day).
+    pub written: u64,
+    /// Sessions without a ticket, or whose time Autotask did not take, still open.
+    pub unlinked: u64,
+}
+
+impl Store {
+    /// Each profile's queue, failures, sessions written since `since` and open sessions without a ticket.
+    pub fn profile_counts(&self, since: DateTime<Utc>) -> Result<Vec<ProfileCounts>, StoreError> {
+        let conn = self.conn();
+        let mut counts: std::collections::BTreeMap<String, ProfileCounts> = Default::default();
+        let mut jobs = conn.prepare(
+            "SELECT i.profile,
+                    sum(j.state IN ('pending', 'running')),
+                    sum(j.state = 'failed'),
+                    sum(j.state = 'done' AND i.event = 'support_conference_end' AND j.updated_at >= ?1)
+             FROM jobs j JOIN inbox i ON i.id = j.inbox_id GROUP BY i.profile",
+        )?;
+        let rows = jobs.query_map([millis(since)], |r| {
+            Ok(ProfileCounts {
+                profile: r.get(0)?,
+                queued: r.get::<_, Option<i64>>(1)?.unwrap_or(0) as u64,
+                failed: r.get::<_, Option<i64>>(2)?.unwrap_or(0) as u64,
+                written: r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64,
+                unlinked: 0,
+            })
+        })?;
+        for row in rows {
+            let row = row?;
+            counts.insert(row.profile.clone(), row);
+        }
+        let mut open = conn.prepare("SELECT profile, count(*) FROM unlinked WHERE state = 'open' GROUP BY profile")?;
+        for row in open.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (profile, n) = row?;
+            counts.entry(profile.clone()).or_insert_with(|| ProfileCounts { profile, ..Default::default() }).unlinked =
+                n as u64;
+        }
+        Ok(counts.into_values().collect())
+    }
+
+    /// The most recent jobs, failed ones first.
+    pub fn jobs_failed_first(&self, limit: usize) -> Result<Vec<super::Job>, StoreError> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {} FROM jobs j JOIN inbox i ON i.id = j.inbox_id ORDER BY j.state = 'failed' DESC, j.id DESC LIMIT ?1",
+            Self::JOB_COLUMNS
+        );
+        let mut statement = conn.prepare(&sql)?;
+        let jobs = statement.query_map([limit as i64], Self::job_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(jobs)
+    }
+}

@@ -1,0 +1,214 @@
+//! The desk console of the real worker binary over HTTP on loopback: nothing without an admin's
+//! session, no change without the page's CSRF token or from another origin, the guarding headers
+//! on every answer, no secret in any of them — and a failed job retried, a session without a
+//! ticket attached, each written once. (A module of the `worker` tests: one binary to build.)
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use bta_e2e::{Stands, Worker, free_port, secret_env, worker_binary};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::{job_line, notes_of, wait_until, worker_says};
+
+const PASSWORD: &str = "a long console passphrase";
+
+/// `console add-admin NAME` with the password on standard input: what it printed, or its error.
+fn add_admin(config: &Path, name: &str, password: &str) -> Result<String, String> {
+    let mut child = Command::new(worker_binary())
+        .args(["console", "add-admin", name, "--config"])
+        .arg(config)
+        .envs(secret_env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if output.status.success() { Ok(said(&output.stdout)) } else { Err(said(&output.stderr)) }
+}
+
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookie: String,
+    csrf: String,
+}
+
+impl Browser {
+    fn new(port: u16) -> Browser {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { base: format!("http://127.0.0.1:{port}"), http, cookie: String::new(), csrf: String::new() }
+    }
+
+    async fn login(&mut self, name: &str, password: &str) -> reqwest::Response {
+        let answer = self
+            .http
+            .post(format!("{}/api/login", self.base))
+            .header("Origin", &self.base)
+            .json(&json!({"name": name, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        if let Some(cookie) = answer.headers().get("set-cookie") {
+            self.cookie = cookie.to_str().unwrap().split(';').next().unwrap().to_owned();
+        }
+        answer
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.base)).header("Cookie", &self.cookie).send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, body: Value, csrf: &str, origin: &str) -> reqwest::Response {
+        let request = self.http.post(format!("{}{path}", self.base)).header("Cookie", &self.cookie).json(&body);
+        let request = if csrf.is_empty() { request } else { request.header("X-CSRF-Token", csrf) };
+        request.header("Origin", origin).send().await.unwrap()
+    }
+
+    /// A change as the console's page makes it.
+    async fn change(&self, path: &str, body: Value) -> Value {
+        let answer = self.post(path, body, &self.csrf, &self.base).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        answer.json().await.unwrap()
+    }
+}
+
+fn guarded(answer: &reqwest::Response) {
+    let h = answer.headers();
+    let csp = h.get("content-security-policy").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    assert!(csp.starts_with("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(h.get("cache-control").unwrap(), "no-store");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
+    let stands = Stands::start().await;
+    let (port, console) = (free_port(), free_port());
+    let config = stands.write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\nconsole_listen = \"127.0.0.1:{console}\"\ndata_dir = \"data\"\n\
+         retry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{}",
+        stands.profile("Desk", "")
+    ));
+    assert!(add_admin(&config, "dana", "short").unwrap_err().contains("at least 12"), "a short password");
+    assert!(add_admin(&config, "dana", PASSWORD).unwrap().contains("Added console admin dana"));
+    let worker = Worker::start(&config, port).await;
+    stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost"), "retry_ms": 50})).await;
+    wait_until("the console", async || tokio::net::TcpStream::connect(("127.0.0.1", console)).await.is_ok()).await;
+    let mut browser = Browser::new(console);
+
+    // Nothing without a session: pages go to the login page, the API answers 401.
+    let page = browser.get("/").await;
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(page.headers().get("location").unwrap(), "/login");
+    guarded(&page);
+    for path in ["/api/session", "/api/overview", "/api/jobs", "/api/unlinked", "/api/activity"] {
+        assert_eq!(browser.get(path).await.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let login_page = browser.get("/login").await;
+    guarded(&login_page);
+    assert!(login_page.text().await.unwrap().contains("<form id=\"login\">"));
+    let wrong = browser.login("dana", "not the password").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(browser.login("nobody", PASSWORD).await.status(), StatusCode::UNAUTHORIZED, "an unknown name alike");
+    let right = browser.login("Dana", PASSWORD).await;
+    assert_eq!(right.status(), StatusCode::OK);
+    let cookie = right.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    browser.csrf = right.json::<Value>().await.unwrap()["csrf"].as_str().unwrap().to_owned();
+    let session: Value = browser.get("/api/session").await.json().await.unwrap();
+    assert_eq!(session["admin"], "dana");
+
+    // A time entry refused once: the job fails; the console's Retry writes it once.
+    let refuse = json!({"method": "POST", "path": "/atservicesrest/v1.0/TimeEntries", "status": 500, "count": 1,
+                        "errors": ["TimeEntry.summaryNotes can not be blank."]});
+    stands.autotask_fault(refuse).await;
+    let keyed =
+        json!({"external_key": "7203", "reps": [{"username": "alex.morgan"}], "customer": {"name": "Dana Whitfield"}});
+    let lsid = stands.appliance("sessions", keyed).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("the failure", async || {
+        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("failed")
+    })
+    .await;
+    let jobs: Value = browser.get("/api/jobs").await.json().await.unwrap();
+    let job = jobs["jobs"][0].clone();
+    assert_eq!((job["state"].as_str(), job["lsid"].as_str()), (Some("failed"), Some(lsid.as_str())), "failed first");
+    assert!(job["last_error"].as_str().unwrap().contains("summaryNotes can not be blank"), "{job}");
+    let retry = format!("/api/jobs/{}/retry", job["id"]);
+    assert_eq!(browser.post(&retry, json!({}), "", &browser.base).await.status(), StatusCode::FORBIDDEN, "no CSRF");
+    let elsewhere = browser.post(&retry, json!({}), &browser.csrf, "https://evil.example").await;
+    assert_eq!(elsewhere.status(), StatusCode::FORBIDDEN, "another origin");
+    let stranger = Browser { cookie: String::new(), ..Browser::new(console) };
+    assert_eq!(stranger.post(&retry, json!({}), &browser.csrf, &browser.base).await.status(), StatusCode::UNAUTHORIZED);
+    assert!(browser.change(&retry, json!({})).await["said"].as_str().unwrap().contains("queued again"));
+    wait_until("the retried job", async || {
+        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("done")
+    })
+    .await;
+    let entries = stands.records("TimeEntries").await;
+    let timed = entries.iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(&lsid))).count();
+    assert_eq!((notes_of(&stands.records("TicketNotes").await, &lsid).len(), timed), (1, 1));
+
+    // A session without a ticket: listed with its billable minutes, attached once.
+    let portal = json!({"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],
+                        "customer": {"name": "Pat Lee", "company": "Dynamo Corporation"}});
+    let walk_in = stands.appliance("sessions", portal).await["lsid"].as_str().unwrap().to_owned();
+    wait_until("the session listed", async || {
+        let listed: Value = browser.get("/api/unlinked").await.json().await.unwrap();
+        listed["sessions"].as_array().unwrap().iter().any(|s| s["lsid"] == walk_in.as_str())
+    })
+    .await;
+    let listed: Value = browser.get("/api/unlinked").await.json().await.unwrap();
+    assert_eq!(listed["billable_minutes"], 25);
+    let attach = json!({"profile": "Desk", "lsid": walk_in, "ticket": "T20261124.0042"});
+    assert!(browser.change("/api/unlinked/attach", attach.clone()).await["said"].as_str().unwrap().contains("Writing"));
+    let again = browser.post("/api/unlinked/attach", attach, &browser.csrf, &browser.base).await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND, "no longer waiting");
+    wait_until("the attached session", async || notes_of(&stands.records("TicketNotes").await, &walk_in).len() == 1)
+        .await;
+    let activity: Value = browser.get("/api/activity").await.json().await.unwrap();
+    let said = activity["lines"].to_string();
+    assert!(said.contains("dana retried job") && said.contains("dana (desk console) attached the session"), "{said}");
+
+    // No secret in any page or answer; every answer guarded; the removed admin is out at once.
+    for path in [
+        "/",
+        "/console.js",
+        "/console.css",
+        "/api/session",
+        "/api/overview",
+        "/api/jobs",
+        "/api/unlinked",
+        "/api/activity",
+    ] {
+        let answer = browser.get(path).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        guarded(&answer);
+        let text = answer.text().await.unwrap();
+        for (_, secret) in secret_env() {
+            assert!(!text.contains(secret), "{path} shows a secret");
+        }
+        assert!(!text.contains(PASSWORD) && !text.contains("$argon2"), "{path}");
+    }
+    let overview: Value = browser.get("/api/overview").await.json().await.unwrap();
+    assert_eq!(overview["profiles"][0]["profile"], "Desk");
+    assert!(overview["profiles"][0]["written"].as_u64().unwrap() >= 2, "{overview}");
+    assert!(worker_says(&["console", "remove-admin", "dana"], &config).contains("Removed"));
+    assert_eq!(browser.get("/api/session").await.status(), StatusCode::UNAUTHORIZED);
+    // Guessing is slowed: past a handful of wrong passwords from one address, it must wait.
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(browser.login("dana", "still not it").await.status());
+    }
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    let slowed = browser.login("dana", PASSWORD).await;
+    assert_eq!(slowed.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(slowed.headers().contains_key("retry-after"));
+    assert!(worker.stop());
+}
