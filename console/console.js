@@ -36,11 +36,90 @@ function note(text) {
 
 const when = (t) => (t ? new Date(t).toLocaleString() : '');
 
+let profileNames = [];
+
+async function test(profile) {
+  const report = document.getElementById('report');
+  report.hidden = false;
+  report.textContent = `Testing ${profile}…`;
+  const { lines } = await api(`check?profile=${encodeURIComponent(profile)}`);
+  report.textContent = lines.join('\n');
+}
+
 async function overview() {
   const { profiles } = await api('overview');
+  profileNames = profiles.map((p) => p.profile);
   document.getElementById('profiles').replaceChildren(...profiles.map((p) => el('tr', {},
     el('td', {}, p.profile), el('td', {}, p.queued), el('td', { class: p.failed ? 'bad' : '' }, p.failed),
-    el('td', {}, p.written), el('td', { class: p.unlinked ? 'warn' : '' }, p.unlinked))));
+    el('td', {}, p.written), el('td', { class: p.unlinked ? 'warn' : '' }, p.unlinked),
+    el('td', {}, el('button', { class: 'test', onclick: () => test(p.profile).catch((e) => note(e.message)) }, 'Test')))));
+}
+
+function drawQr(rows) {
+  const canvas = document.getElementById('invite-qr');
+  const g = canvas.getContext('2d');
+  const cell = Math.floor(canvas.width / (rows.length + 8));
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, canvas.width, canvas.height);
+  g.fillStyle = '#000';
+  rows.forEach((row, y) => [...row].forEach((bit, x) => {
+    if (bit === '1') g.fillRect((x + 4) * cell, (y + 4) * cell, cell, cell);
+  }));
+}
+
+function options(select, names) {
+  const chosen = select.value;
+  select.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
+  if (names.includes(chosen)) select.value = chosen;
+}
+
+async function reps() {
+  const { reps: all, profiles } = await api('reps');
+  options(document.getElementById('enrol-profile'), profiles);
+  document.getElementById('rep-rows').replaceChildren(...all.map((r) => el('tr', { class: r.state },
+    el('td', {}, r.username), el('td', {}, r.profile), el('td', {}, r.email), el('td', {}, r.state_in_words),
+    el('td', {}, when(r.last_seen)), el('td', {}, r.app_version ?? ''),
+    el('td', {}, r.state === 'revoked' ? '' : el('button', { class: 'revoke', onclick: () => revoke(r) }, 'Revoke')))));
+}
+
+async function revoke(rep) {
+  if (!confirm(`Revoke ${rep.username}? Their app stops working at once.`)) return;
+  try {
+    note((await api('reps/revoke', { username: rep.username, profile: rep.profile })).said);
+  } catch (e) {
+    note(e.message);
+  }
+  await reps();
+}
+
+async function enrol(event) {
+  event.preventDefault();
+  const body = {
+    profile: document.getElementById('enrol-profile').value,
+    username: document.getElementById('enrol-username').value,
+    email: document.getElementById('enrol-email').value,
+  };
+  try {
+    const made = await api('reps/enrol', body);
+    document.getElementById('invited').textContent = `${made.username} (${made.email})`;
+    document.getElementById('invited-until').textContent = when(made.expires);
+    document.getElementById('invite-link').textContent = made.link;
+    document.getElementById('invite-code').textContent = made.code;
+    drawQr(made.qr);
+    document.getElementById('invitation').hidden = false;
+    note('');
+  } catch (e) {
+    note(e.message);
+  }
+  await reps();
+}
+
+async function livelinks() {
+  if (!profileNames.length) profileNames = (await api('overview')).profiles.map((p) => p.profile);
+  const select = document.getElementById('links-profile');
+  options(select, profileNames);
+  const { text } = await api(`livelinks?profile=${encodeURIComponent(select.value)}`);
+  document.getElementById('links').textContent = text;
 }
 
 async function retry(id) {
@@ -96,7 +175,7 @@ async function activity() {
     el('td', {}, a.summary, a.details ? el('div', { class: 'details' }, a.details) : null))));
 }
 
-const views = { overview, jobs, unlinked, activity };
+const views = { overview, jobs, unlinked, activity, reps, livelinks };
 
 async function show(name) {
   for (const tab of document.querySelectorAll('.tab')) tab.classList.toggle('active', tab.dataset.view === name);
@@ -117,6 +196,11 @@ async function start() {
     location.href = 'login';
   });
   for (const tab of document.querySelectorAll('.tab')) tab.addEventListener('click', () => show(tab.dataset.view));
+  document.getElementById('enrol').addEventListener('submit', enrol);
+  document.getElementById('links-profile').addEventListener('change', () => livelinks().catch((e) => note(e.message)));
+  const copy = (id) => () => navigator.clipboard.writeText(document.getElementById(id).textContent).then(() => note('Copied.'));
+  document.getElementById('copy-link').addEventListener('click', copy('invite-link'));
+  document.getElementById('copy-links').addEventListener('click', copy('links'));
   await show('overview');
 }
 

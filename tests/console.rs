@@ -94,7 +94,7 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     let config = stands.write_config(&format!(
         "listen = \"127.0.0.1:{port}\"\nconsole_listen = \"127.0.0.1:{console}\"\ndata_dir = \"data\"\n\
          retry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{}",
-        stands.profile("Desk", "")
+        stands.profile("Desk", "desk_watch = true")
     ));
     assert!(add_admin(&config, "dana", "short").unwrap_err().contains("at least 12"), "a short password");
     assert!(add_admin(&config, "dana", PASSWORD).unwrap().contains("Added console admin dana"));
@@ -175,6 +175,36 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     let activity: Value = browser.get("/api/activity").await.json().await.unwrap();
     let said = activity["lines"].to_string();
     assert!(said.contains("dana retried job") && said.contains("dana (desk console) attached the session"), "{said}");
+
+    // A rep enrolled from the Reps page: the link (and its QR code) works once; then revoked.
+    let made = browser.change("/api/reps/enrol", json!({"profile": "Desk", "username": "alex.morgan"})).await;
+    let link = made["link"].as_str().unwrap();
+    assert!(link.starts_with("bt-autotask://enrol?desk=") && link.contains(made["code"].as_str().unwrap()), "{made}");
+    let qr = made["qr"].as_array().unwrap();
+    assert!(qr.len() >= 21 && qr.iter().all(|row| row.as_str().unwrap().len() == qr.len()), "a square QR code");
+    let desk = format!("http://127.0.0.1:{port}");
+    let enrolled = bta_e2e::enrol_with_code(&desk, made["code"].as_str().unwrap()).await.unwrap();
+    assert!(enrolled["token"].as_str().unwrap().starts_with("btarep_"));
+    let reps: Value = browser.get("/api/reps").await.json().await.unwrap();
+    assert_eq!(reps["reps"][0]["state"], "enrolled", "{reps}");
+    assert!(!reps.to_string().contains(enrolled["token"].as_str().unwrap()), "no token in the list");
+    browser.change("/api/reps/revoke", json!({"username": "alex.morgan", "profile": "Desk"})).await;
+    let reps: Value = browser.get("/api/reps").await.json().await.unwrap();
+    assert_eq!(reps["reps"][0]["state"], "revoked");
+    let activity: Value = browser.get("/api/activity").await.json().await.unwrap();
+    let said = activity["lines"].to_string();
+    assert!(said.contains("dana made an enrolment link for alex.morgan") && said.contains("dana revoked alex.morgan"));
+    let unknown = json!({"profile": "Desk", "username": "nobody.here"});
+    let refused = browser.post("/api/reps/enrol", unknown, &browser.csrf, &browser.base).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "no such Autotask resource");
+
+    // The seed's Test icon and its LiveLinks page.
+    let report: Value = browser.get("/api/check?profile=Desk").await.json().await.unwrap();
+    let lines = report["lines"].to_string();
+    assert!(lines.contains("✓ BeyondTrust") && lines.contains("✓ Autotask zone"), "{lines}");
+    let links: Value = browser.get("/api/livelinks?profile=Desk").await.json().await.unwrap();
+    let text = links["text"].as_str().unwrap();
+    assert!(text.contains(&format!("http://127.0.0.1:{port}/ERSPost")), "{text}");
 
     // No secret in any page or answer; every answer guarded; the removed admin is out at once.
     for path in [

@@ -114,7 +114,12 @@ impl Service {
                     None => None,
                 };
                 if let Some(address) = config.console_listen {
-                    let console = crate::console::Console::new(store.clone(), wake.clone(), certificate.is_some());
+                    let console = crate::console::Console::new(
+                        config.clone(),
+                        store.clone(),
+                        wake.clone(),
+                        certificate.is_some(),
+                    );
                     tasks.extend(serve_console(console, address, certificate.clone(), until_stopped()));
                 }
                 Some(match certificate {

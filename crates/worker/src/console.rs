@@ -22,6 +22,7 @@ pub enum ConsoleAction {
     },
     /// Remove an admin: their login and their open sessions stop working at once.
     RemoveAdmin {
+        /// The name they log in with.
         name: String,
         #[command(flatten)]
         config: ConfigFile,

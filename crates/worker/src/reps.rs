@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use bta_core::desk_watch::enrol::{self, Invitation};
-use bta_core::store::{AsyncStore, Rep, RepState};
+use bta_core::store::AsyncStore;
 use chrono::{DateTime, Local, Utc};
 use clap::Subcommand;
 
@@ -76,13 +76,7 @@ async fn add(path: &Path, username: &str, name: &str, email: Option<&str>, json:
             path.display()
         )
     })?;
-    let pin = match &config.tls {
-        Some(files) => {
-            let certified = files.load().map_err(|e| anyhow::anyhow!("the worker's certificate: {e}"))?;
-            certified.cert.first().map(|c| bta_core::desk_api::certificate_pin(c))
-        }
-        None => None,
-    };
+    let pin = enrol::certificate_pin(&config).map_err(|e| anyhow::anyhow!(e))?;
     let store = AsyncStore::new(open_store(&config)?);
     let invitation = enrol::invite(&store, profile, username, email, &desk, pin.as_deref()).await?;
     if json {
@@ -123,7 +117,7 @@ fn list(path: &Path, json: bool) -> anyhow::Result<()> {
     let store = open_store(&load_without_secrets(path)?)?;
     let reps = store.reps()?;
     if json {
-        let rows: Vec<serde_json::Value> = reps.iter().map(rep_json).collect();
+        let rows: Vec<serde_json::Value> = reps.iter().map(|r| r.to_json(Utc::now())).collect();
         println!("{}", serde_json::Value::Array(rows));
         return Ok(());
     }
@@ -143,42 +137,13 @@ fn list(path: &Path, json: bool) -> anyhow::Result<()> {
             rep.profile,
             rep.email,
             rep.resource_id,
-            state_in_words(rep),
+            rep.state_in_words(Utc::now()),
             when(rep.enrolled_at),
             when(rep.last_seen_at),
             rep.app_version.as_deref().unwrap_or("-")
         );
     }
     Ok(())
-}
-
-/// The state, with a code waiting or expired said.
-fn state_in_words(rep: &Rep) -> String {
-    let waiting = rep.code_expires_at.map(|t| t > Utc::now());
-    match (rep.state, waiting) {
-        (RepState::Invited, Some(true)) => "invited (link waiting)".to_owned(),
-        (RepState::Invited, _) => "invited (link expired)".to_owned(),
-        (RepState::Enrolled, Some(true)) => "enrolled (new link waiting)".to_owned(),
-        (state, _) => state.as_str().to_owned(),
-    }
-}
-
-fn rep_json(rep: &Rep) -> serde_json::Value {
-    let at = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
-    serde_json::json!({
-        "username": rep.username,
-        "profile": rep.profile,
-        "email": rep.email,
-        "resource_id": rep.resource_id,
-        "state": rep.state.as_str(),
-        "state_in_words": state_in_words(rep),
-        "code_expires": at(rep.code_expires_at),
-        "invited": rep.invited_at.to_rfc3339(),
-        "enrolled": at(rep.enrolled_at),
-        "revoked": at(rep.revoked_at),
-        "last_seen": at(rep.last_seen_at),
-        "app_version": rep.app_version,
-    })
 }
 
 fn revoke(path: &Path, username: &str, profile: Option<&str>) -> anyhow::Result<()> {

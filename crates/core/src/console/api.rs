@@ -20,7 +20,7 @@ const UNLINKED_DAYS: i64 = 14;
 /// Most jobs and activity lines a page lists.
 const LISTED: usize = 500;
 
-fn failed(e: impl std::fmt::Display) -> Response {
+pub(super) fn failed(e: impl std::fmt::Display) -> Response {
     tracing::error!("console: the store failed: {e}");
     refuse(StatusCode::INTERNAL_SERVER_ERROR, "the worker's store failed; see the worker's log")
 }

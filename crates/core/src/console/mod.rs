@@ -11,6 +11,7 @@
 mod api;
 mod assets;
 pub mod auth;
+mod desk;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,12 +25,14 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::config::WorkerConfig;
 use crate::desk_watch::limits::Limits;
 use crate::store::AsyncStore;
 
 /// The console of one worker.
 #[derive(Debug, Clone)]
 pub struct Console {
+    config: Arc<WorkerConfig>,
     store: AsyncStore,
     /// Poked when a retry or attach queues a job, so the worker takes it at once.
     wake: Arc<Notify>,
@@ -41,8 +44,8 @@ pub struct Console {
 }
 
 impl Console {
-    pub fn new(store: AsyncStore, wake: Arc<Notify>, secure: bool) -> Console {
-        Console { store, wake, sessions: Default::default(), limits: Default::default(), secure }
+    pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<Notify>, secure: bool) -> Console {
+        Console { config, store, wake, sessions: Default::default(), limits: Default::default(), secure }
     }
 
     pub fn router(self) -> Router {
@@ -58,6 +61,11 @@ impl Console {
             .route("/api/unlinked/attach", post(api::attach))
             .route("/api/unlinked/dismiss", post(api::dismiss))
             .route("/api/activity", get(api::activity))
+            .route("/api/reps", get(desk::reps))
+            .route("/api/reps/enrol", post(desk::enrol))
+            .route("/api/reps/revoke", post(desk::revoke))
+            .route("/api/check", get(desk::check))
+            .route("/api/livelinks", get(desk::livelinks))
             .route_layer(axum::middleware::from_fn_with_state(self.clone(), signed_in));
         Router::new()
             .route("/login", get(|| async { assets::html(assets::LOGIN) }))

@@ -92,6 +92,14 @@ pub enum InviteError {
 
 /// Finds the rep as an active Autotask resource (by `email`, else `<username>@<defaultDomain>`)
 /// and makes their one-time code, working for the profile's `enrolment_hours`.
+/// The pin of the worker's certificate for enrolment links (none over plain HTTP), so an app
+/// trusts this worker when its certificate is not from a public CA.
+pub fn certificate_pin(config: &crate::config::WorkerConfig) -> Result<Option<String>, String> {
+    let Some(files) = &config.tls else { return Ok(None) };
+    let certified = files.load().map_err(|e| format!("the worker's certificate: {e}"))?;
+    Ok(certified.cert.first().map(|c| crate::desk_api::certificate_pin(c)))
+}
+
 pub async fn invite(
     store: &AsyncStore,
     profile: &Profile,

@@ -141,6 +141,38 @@ fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)
 }
 
+impl Rep {
+    /// The state, with a link waiting or expired said: "invited (link waiting)".
+    pub fn state_in_words(&self, now: DateTime<Utc>) -> String {
+        let waiting = self.code_expires_at.map(|t| t > now);
+        match (self.state, waiting) {
+            (RepState::Invited, Some(true)) => "invited (link waiting)".to_owned(),
+            (RepState::Invited, _) => "invited (link expired)".to_owned(),
+            (RepState::Enrolled, Some(true)) => "enrolled (new link waiting)".to_owned(),
+            (state, _) => state.as_str().to_owned(),
+        }
+    }
+
+    /// The rep as `rep list --json` and the console show them (no code, no token: there is none).
+    pub fn to_json(&self, now: DateTime<Utc>) -> serde_json::Value {
+        let at = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+        serde_json::json!({
+            "username": self.username,
+            "profile": self.profile,
+            "email": self.email,
+            "resource_id": self.resource_id,
+            "state": self.state.as_str(),
+            "state_in_words": self.state_in_words(now),
+            "code_expires": at(self.code_expires_at),
+            "invited": self.invited_at.to_rfc3339(),
+            "enrolled": at(self.enrolled_at),
+            "revoked": at(self.revoked_at),
+            "last_seen": at(self.last_seen_at),
+            "app_version": self.app_version,
+        })
+    }
+}
+
 impl Store {
     /// The keyed hash of a code or token.
     pub fn keyed_hash(&self, secret: &str) -> Result<KeyedHash, StoreError> {
