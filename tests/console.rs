@@ -87,9 +87,15 @@ fn guarded(answer: &reqwest::Response) {
     assert_eq!(h.get("cache-control").unwrap(), "no-store");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
-    let stands = Stands::start().await;
+/// A worker serving the desk (and its console) for the stands' "Desk" profile, with admin dana.
+struct Desk {
+    worker: Worker,
+    config: std::path::PathBuf,
+    port: u16,
+    console: u16,
+}
+
+async fn desk_with_console(stands: &Stands) -> Desk {
     let (port, console) = (free_port(), free_port());
     let config = stands.write_config(&format!(
         "listen = \"127.0.0.1:{port}\"\nconsole_listen = \"127.0.0.1:{console}\"\ndata_dir = \"data\"\n\
@@ -101,6 +107,25 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     let worker = Worker::start(&config, port).await;
     stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost"), "retry_ms": 50})).await;
     wait_until("the console", async || tokio::net::TcpStream::connect(("127.0.0.1", console)).await.is_ok()).await;
+    Desk { worker, config, port, console }
+}
+
+/// A time entry refused once, as Autotask refuses a rule: the next session's job fails.
+async fn refuse_one_time_entry(stands: &Stands) {
+    let refuse = json!({"method": "POST", "path": "/atservicesrest/v1.0/TimeEntries", "status": 500, "count": 1,
+                        "errors": ["TimeEntry.summaryNotes can not be blank."]});
+    stands.autotask_fault(refuse).await;
+}
+
+fn written(notes: &[Value], entries: &[Value], lsid: &str) -> (usize, usize) {
+    let timed = entries.iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(lsid))).count();
+    (notes_of(notes, lsid).len(), timed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
+    let stands = Stands::start().await;
+    let Desk { worker, config, port, console } = desk_with_console(&stands).await;
     let mut browser = Browser::new(console);
 
     // Nothing without a session: pages go to the login page, the API answers 401.
@@ -126,9 +151,7 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     assert_eq!(session["admin"], "dana");
 
     // A time entry refused once: the job fails; the console's Retry writes it once.
-    let refuse = json!({"method": "POST", "path": "/atservicesrest/v1.0/TimeEntries", "status": 500, "count": 1,
-                        "errors": ["TimeEntry.summaryNotes can not be blank."]});
-    stands.autotask_fault(refuse).await;
+    refuse_one_time_entry(&stands).await;
     let keyed =
         json!({"external_key": "7203", "reps": [{"username": "alex.morgan"}], "customer": {"name": "Dana Whitfield"}});
     let lsid = stands.appliance("sessions", keyed).await["lsid"].as_str().unwrap().to_owned();
@@ -241,4 +264,170 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     assert_eq!(slowed.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(slowed.headers().contains_key("retry-after"));
     assert!(worker.stop());
+}
+
+/// Debian's Chromium, headless, through its ChromeDriver on a port of its own.
+struct Chromium {
+    driver: std::process::Child,
+    client: fantoccini::Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Chromium {
+    async fn start() -> Chromium {
+        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            assert!(
+                Path::new(tool).is_file(),
+                "{tool} is missing: run `cargo xtask setup` (it installs chromium-driver)"
+            );
+        }
+        let port = free_port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let profile = tempfile::tempdir().unwrap();
+        // No background networking: this machine's closed network would refuse it, many at a time.
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,800",
+        ];
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), json!({"binary": "/usr/bin/chromium", "args": args}));
+        let mut attempt = 0;
+        let client = loop {
+            attempt += 1;
+            let connected = fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+            match connected {
+                Ok(client) => break client,
+                // ChromeDriver may not listen yet.
+                Err(_) if attempt < 50 => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                Err(e) => panic!("Chromium did not start under ChromeDriver: {e}"),
+            }
+        };
+        Chromium { driver, client, _profile: profile }
+    }
+
+    async fn text(&self, css: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut last = String::new();
+        loop {
+            if let Ok(found) = self.client.find(fantoccini::Locator::Css(css)).await {
+                last = found.text().await.unwrap_or_default();
+                if ready(&last) {
+                    return last;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "'{css}' never became ready; it last said {last:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.text(css, |_| true).await;
+        self.client.find(fantoccini::Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        self.text(css, |_| true).await;
+        self.client.find(fantoccini::Locator::Css(css)).await.unwrap().send_keys(text).await.unwrap();
+    }
+}
+
+/// The console as a desk lead uses it, in Chromium: log in, retry a failed job, attach a session
+/// without a ticket, run Test, enrol and revoke a rep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_lead_works_the_console_in_chromium() {
+    let stands = Stands::start().await;
+    let desk = desk_with_console(&stands).await;
+    refuse_one_time_entry(&stands).await;
+    let keyed =
+        json!({"external_key": "7203", "reps": [{"username": "alex.morgan"}], "customer": {"name": "Dana Whitfield"}});
+    let failed = stands.appliance("sessions", keyed).await["lsid"].as_str().unwrap().to_owned();
+    let portal = json!({"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],
+                        "customer": {"name": "Pat Lee", "company": "Dynamo Corporation"}});
+    let walk_in = stands.appliance("sessions", portal).await["lsid"].as_str().unwrap().to_owned();
+    let jobs = || worker_says(&["jobs"], &desk.config);
+    wait_until("both sessions met", async || {
+        job_line(&jobs(), &failed, "conference_end").contains("failed")
+            && job_line(&jobs(), &walk_in, "conference_end").contains("ignored")
+    })
+    .await;
+
+    let browser = Chromium::start().await;
+    let base = format!("http://127.0.0.1:{}", desk.console);
+    browser.client.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(browser.client.current_url().await.unwrap().path(), "/login", "sent to log in first");
+    browser.type_into("#name", "dana").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#login button[type=submit]").await;
+    browser.text("#who", |t| t == "dana").await;
+    let overview = browser.text("#profiles", |t| t.contains("Desk")).await;
+    assert!(overview.contains("Desk"), "{overview}");
+
+    // Jobs: the failed one first, in Autotask's words; Retry writes it once.
+    browser.click("#tab-jobs").await;
+    let said = browser.text("#job-rows tr.failed .said", |t| !t.is_empty()).await;
+    assert!(said.contains("summaryNotes can not be blank"), "{said}");
+    browser.click("#job-rows tr.failed button.retry").await;
+    browser.text("#note", |t| t.contains("queued again")).await;
+    wait_until("the retried job", async || job_line(&jobs(), &failed, "conference_end").contains("done")).await;
+    let (notes, entries) = (stands.records("TicketNotes").await, stands.records("TimeEntries").await);
+    assert_eq!(written(&notes, &entries, &failed), (1, 1));
+
+    // Not in a ticket: the walk-in, attached to its ticket by number, written once.
+    browser.click("#tab-unlinked").await;
+    browser.text("#billable", |t| t.contains("25 billable minutes")).await;
+    browser.type_into("#unlinked-rows input", "T20261124.0042").await;
+    browser.click("#unlinked-rows button.attach").await;
+    browser.text("#note", |t| t.starts_with("Writing the session")).await;
+    wait_until("the attached session", async || notes_of(&stands.records("TicketNotes").await, &walk_in).len() == 1)
+        .await;
+
+    // Test, as the seed's icon; a rep enrolled (the link and its QR code shown) and revoked.
+    browser.click("#tab-overview").await;
+    browser.click("#profiles button.test").await;
+    browser.text("#report", |t| t.contains("✓ BeyondTrust")).await;
+    browser.click("#tab-reps").await;
+    browser.type_into("#enrol-username", "alex.morgan").await;
+    browser.click("#enrol button[type=submit]").await;
+    let link = browser.text("#invite-link", |t| t.starts_with("bt-autotask://enrol?")).await;
+    let code = browser.text("#invite-code", |t| !t.is_empty()).await;
+    assert!(link.contains(&code), "{link}");
+    let drawn: bool = browser
+        .client
+        .execute("const c = document.getElementById('invite-qr').getContext('2d').getImageData(0, 0, 200, 200).data; return c.some((v, i) => i % 4 === 0 && v === 0);", vec![])
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap();
+    assert!(drawn, "the QR code is drawn");
+    browser.text("#rep-rows", |t| t.contains("alex.morgan") && t.contains("invited (link waiting)")).await;
+    browser.click("#rep-rows button.revoke").await;
+    browser.client.accept_alert().await.unwrap();
+    browser.text("#rep-rows", |t| t.contains("revoked")).await;
+    assert!(bta_e2e::enrol_with_code(&format!("http://127.0.0.1:{}", desk.port), &code).await.is_err(), "revoked");
+    assert!(desk.worker.stop());
 }
