@@ -4,6 +4,7 @@
 //! ticket attached, each written once. (A module of the `worker` tests: one binary to build.)
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -274,8 +275,10 @@ struct Chromium {
 }
 
 impl Drop for Chromium {
+    /// ChromeDriver and the browsers it started, as one process group: none outlives the test.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.wait();
     }
 }
@@ -291,6 +294,7 @@ impl Chromium {
         let port = free_port();
         let driver = Command::new("/usr/bin/chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -429,5 +433,6 @@ async fn a_desk_lead_works_the_console_in_chromium() {
     browser.client.accept_alert().await.unwrap();
     browser.text("#rep-rows", |t| t.contains("revoked")).await;
     assert!(bta_e2e::enrol_with_code(&format!("http://127.0.0.1:{}", desk.port), &code).await.is_err(), "revoked");
+    browser.client.clone().close().await.unwrap();
     assert!(desk.worker.stop());
 }

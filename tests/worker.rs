@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use bta_e2e::{Stands, Worker, free_port, worker_binary};
 use serde_json::{Value, json};
 
+// ChromeDriver runs as a Unix process group; the Windows build runs only the `wine_` tests.
+#[cfg(unix)]
 mod console;
 mod time_entries;
 
