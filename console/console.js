@@ -1,20 +1,10 @@
 // The desk console's pages: one module reading the console's JSON API under api/. Every change
 // sends the session's CSRF token; an answer of 401 goes back to the login page.
 
-let csrf = '';
+import { el } from './dom.js';
+import { renderForm, collect } from './form.js';
 
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'class') node.className = value;
-    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else node[key] = value;
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
+let csrf = '';
 
 async function api(path, body) {
   const options = body === undefined ? {} : {
@@ -175,7 +165,42 @@ async function activity() {
     el('td', {}, a.summary, a.details ? el('div', { class: 'details' }, a.details) : null))));
 }
 
-const views = { overview, jobs, unlinked, activity, reps, livelinks };
+let editing = null;
+
+async function profiles() {
+  const view = await api('profiles');
+  const select = document.getElementById('profile-name');
+  const names = view.profiles.map((p) => p.name);
+  if (!names.includes(editing)) editing = names[0] ?? null;
+  options(select, names);
+  select.value = editing ?? '';
+  document.getElementById('config-path').textContent = view.path;
+  const values = view.profiles.find((p) => p.name === editing)?.values ?? {};
+  renderForm(document.getElementById('profile-form'), view.fields, values, storeSecret);
+}
+
+async function storeSecret(f, value) {
+  try {
+    note((await api('profiles/secret', { profile: editing, setting: f.key, value })).said);
+    return true;
+  } catch (e) {
+    note(e.message);
+    return false;
+  }
+}
+
+async function saveProfile() {
+  try {
+    const values = collect(document.getElementById('profile-form'));
+    note((await api('profiles/save', { original: editing, values })).said);
+    editing = values.name ?? editing;
+    await profiles();
+  } catch (e) {
+    note(e.message);
+  }
+}
+
+const views = { overview, jobs, unlinked, activity, reps, livelinks, profiles };
 
 async function show(name) {
   for (const tab of document.querySelectorAll('.tab')) tab.classList.toggle('active', tab.dataset.view === name);
@@ -197,6 +222,12 @@ async function start() {
   });
   for (const tab of document.querySelectorAll('.tab')) tab.addEventListener('click', () => show(tab.dataset.view));
   document.getElementById('enrol').addEventListener('submit', enrol);
+  document.getElementById('profile-name').addEventListener('change', (e) => {
+    editing = e.target.value;
+    profiles().catch((err) => note(err.message));
+  });
+  document.getElementById('save-profile').addEventListener('click', saveProfile);
+  document.getElementById('test-profile').addEventListener('click', () => show('overview').then(() => test(editing)).catch((e) => note(e.message)));
   document.getElementById('links-profile').addEventListener('change', () => livelinks().catch((e) => note(e.message)));
   const copy = (id) => () => navigator.clipboard.writeText(document.getElementById(id).textContent).then(() => note('Copied.'));
   document.getElementById('copy-link').addEventListener('click', copy('invite-link'));

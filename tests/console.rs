@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use super::{job_line, notes_of, wait_until, worker_says};
 
 const PASSWORD: &str = "a long console passphrase";
+/// A comment in the configuration file that edits in the console keep.
+const COMMENT: &str = "# The desk's own profile: edited in the console too.";
 
 /// `console add-admin NAME` with the password on standard input: what it printed, or its error.
 fn add_admin(config: &Path, name: &str, password: &str) -> Result<String, String> {
@@ -100,8 +102,8 @@ async fn desk_with_console(stands: &Stands) -> Desk {
     let (port, console) = (free_port(), free_port());
     let config = stands.write_config(&format!(
         "listen = \"127.0.0.1:{port}\"\nconsole_listen = \"127.0.0.1:{console}\"\ndata_dir = \"data\"\n\
-         retry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{}",
-        stands.profile("Desk", "desk_watch = true")
+         retry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{COMMENT}\n{}",
+        stands.profile("Desk", "desk_watch = true\nretry_attempt_limit = 1")
     ));
     assert!(add_admin(&config, "dana", "short").unwrap_err().contains("at least 12"), "a short password");
     assert!(add_admin(&config, "dana", PASSWORD).unwrap().contains("Added console admin dana"));
@@ -221,6 +223,30 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     let unknown = json!({"profile": "Desk", "username": "nobody.here"});
     let refused = browser.post("/api/reps/enrol", unknown, &browser.csrf, &browser.base).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "no such Autotask resource");
+
+    // Profiles: the tray's form; a bad value refused with nothing written, a good one written
+    // into the file with its comments kept; secrets shown only by where they come from.
+    let view: Value = browser.get("/api/profiles").await.json().await.unwrap();
+    assert!(view["fields"].as_array().unwrap().len() > 20, "the whole form");
+    let desk_form = &view["profiles"][0]["values"];
+    assert_eq!(desk_form["autotask_password"], "env:BTA_AT_SECRET");
+    let before = std::fs::read_to_string(&config).unwrap();
+    let mut values = desk_form.as_object().unwrap().clone();
+    values.insert("retry_attempt_limit".into(), json!("lots"));
+    let bad =
+        browser.post("/api/profiles/save", json!({"original": "Desk", "values": values}), &browser.csrf, &browser.base);
+    let bad = bad.await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("whole number"));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before, "nothing written");
+    values.insert("retry_attempt_limit".into(), json!("3"));
+    let saved = browser.change("/api/profiles/save", json!({"original": "Desk", "values": values})).await;
+    assert!(saved["said"].as_str().unwrap().contains("restart it"), "{saved}");
+    let after = std::fs::read_to_string(&config).unwrap();
+    assert!(after.contains("retry_attempt_limit = 3") && after.contains(COMMENT), "{after}");
+    let typo = json!({"profile": "Desk", "setting": "password", "value": "x"});
+    let refused = browser.post("/api/profiles/secret", typo, &browser.csrf, &browser.base).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // The seed's Test icon and its LiveLinks page.
     let report: Value = browser.get("/api/check?profile=Desk").await.json().await.unwrap();
@@ -409,6 +435,21 @@ async fn a_desk_lead_works_the_console_in_chromium() {
     browser.text("#note", |t| t.starts_with("Writing the session")).await;
     wait_until("the attached session", async || notes_of(&stands.records("TicketNotes").await, &walk_in).len() == 1)
         .await;
+
+    // Profiles: the tray's own form; a bad value refused, a good one written with the comments kept.
+    browser.click("#tab-profiles").await;
+    browser.text("#profile-form legend", |t| !t.is_empty()).await;
+    let limit = "#field-retry_attempt_limit";
+    browser.client.find(fantoccini::Locator::Css(limit)).await.unwrap().clear().await.unwrap();
+    browser.type_into(limit, "lots").await;
+    browser.click("#save-profile").await;
+    browser.text("#note", |t| t.contains("whole number")).await;
+    browser.client.find(fantoccini::Locator::Css(limit)).await.unwrap().clear().await.unwrap();
+    browser.type_into(limit, "4").await;
+    browser.click("#save-profile").await;
+    browser.text("#note", |t| t.contains("restart it")).await;
+    let after = std::fs::read_to_string(&desk.config).unwrap();
+    assert!(after.contains("retry_attempt_limit = 4") && after.contains(COMMENT), "{after}");
 
     // Test, as the seed's icon; a rep enrolled (the link and its QR code shown) and revoked.
     browser.click("#tab-overview").await;

@@ -3,6 +3,7 @@
 // to the OS keyring and only "stored" ever comes back; Test connection shows the worker's check.
 
 import { invoke, $, el } from './ipc.js';
+import { renderForm, collect } from './form.js';
 
 let view = null;
 let editing = null; // the profile's saved name; null for a new one
@@ -73,12 +74,7 @@ function render() {
     ...(editing === null ? [el('option', { value: '', textContent: '(new profile)' })] : []));
   $('#settings-profile').value = editing ?? '';
   const values = view.profiles.find((p) => p.name === editing)?.values ?? {};
-  const groups = new Map();
-  for (const f of view.fields) {
-    if (!groups.has(f.group)) groups.set(f.group, el('fieldset', {}, el('legend', {}, f.group)));
-    groups.get(f.group).append(field(f, values[f.key]));
-  }
-  $('#settings-form').replaceChildren(...groups.values());
+  renderForm($('#settings-form'), view.fields, values, storeSecret);
   // Who writes this profile's sessions, when it follows the desk's worker.
   const writer = view.writers[editing];
   $('#desk-writer').textContent = writer ?? '';
@@ -123,59 +119,26 @@ async function leave() {
   }
 }
 
-function field(f, value) {
-  const id = `field-${f.key}`;
-  const help = f.help ? el('div', { class: 'help' }, f.help) : null;
-  if (f.kind === 'bool') {
-    return el('div', { class: 'field bool' },
-      el('label', {}, el('input', { id, type: 'checkbox', checked: value === true, dataset: { key: f.key, kind: f.kind } }), f.label), help);
+/** Stores a secret typed in the form; whether it was stored. */
+async function storeSecret(f, value) {
+  if (editing === null) {
+    note('Save the profile first, then store its secrets.');
+    return false;
   }
-  if (f.kind === 'secret') return secretField(f, value, id, help);
-  const text = value === null || value === undefined ? ''
-    : f.kind === 'list' ? value.join(', ')
-      : f.kind === 'object' ? JSON.stringify(value, null, 1) : String(value);
-  const input = f.kind === 'object'
-    ? el('textarea', { id, rows: 3, value: text, dataset: { key: f.key, kind: f.kind } })
-    : el('input', { id, type: 'text', value: text, dataset: { key: f.key, kind: f.kind } });
-  return el('div', { class: 'field' }, el('label', { htmlFor: id }, f.label), input, help);
-}
-
-function secretField(f, state, id, help) {
-  const said = state === 'stored' ? 'stored in the OS keyring'
-    : state?.startsWith('env:') ? `read from the environment variable ${state.slice(4)}` : 'not stored yet';
-  const input = el('input', { id, type: 'password', autocomplete: 'off', placeholder: state === 'stored' ? 'type to replace' : 'type the secret' });
-  const status = el('span', { class: 'muted small', id: `${id}-state` }, said);
-  const store = el('button', {
-    type: 'button',
-    id: `${id}-store`,
-    onclick: async () => {
-      if (editing === null) return note('Save the profile first, then store its secrets.');
-      try {
-        await invoke('store_secret', { profile: editing, setting: f.key, value: input.value });
-        input.value = '';
-        status.textContent = 'stored in the OS keyring';
-        note(`${f.label} stored in the OS keyring.`);
-        await enter();
-      } catch (e) {
-        note(String(e));
-      }
-    },
-  }, 'Store in keyring');
-  return el('div', { class: 'field' }, el('label', { htmlFor: id }, f.label), el('div', { class: 'secret' }, input, store), status, help);
-}
-
-function collect() {
-  const values = {};
-  for (const input of $('#settings-form').querySelectorAll('[data-key]')) {
-    const { key, kind } = input.dataset;
-    values[key] = kind === 'bool' ? input.checked : input.value.trim() === '' ? null : input.value;
+  try {
+    await invoke('store_secret', { profile: editing, setting: f.key, value });
+    note(`${f.label} stored in the OS keyring.`);
+    await enter();
+    return true;
+  } catch (e) {
+    note(String(e));
+    return false;
   }
-  return values;
 }
 
 async function save() {
   try {
-    const values = collect();
+    const values = collect($('#settings-form'));
     await invoke('save_profile', { original: editing, values });
     editing = values.name ?? editing;
     note('Saved.');

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use bta_core::config::SecretRef;
-use bta_core::config::form::{self, FIELDS, Field, Kind, ProfileForm};
+use bta_core::config::form::{self, FIELDS, Field, ProfileForm};
 use bta_core::desk::{KeyOffer, TicketRow};
 use bta_core::store::{Activity, Attached, JobState};
 use bta_core::worker::{NEW_TICKET, attach_target};
@@ -376,42 +375,15 @@ pub(crate) async fn edit_config(
         Err(e) => return Err(format!("the settings cannot be read: {e}")),
     };
     let base = state.config_path.parent().unwrap_or(std::path::Path::new("."));
-    write_atomically(&state.config_path, &change(&text, base).map_err(self::text)?)?;
+    form::write_atomically(&state.config_path, &change(&text, base).map_err(self::text)?)?;
     state.reload().await;
-    Ok(())
-}
-
-/// Replaces the file in one step, so a crash never leaves half a configuration.
-fn write_atomically(path: &std::path::Path, text: &str) -> Answer<()> {
-    let dir = path.parent().ok_or("the configuration has no folder")?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{} cannot be created: {e}", dir.display()))?;
-    let mut file =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{} is not writable: {e}", dir.display()))?;
-    std::io::Write::write_all(&mut file, text.as_bytes())
-        .map_err(|e| format!("the settings could not be written: {e}"))?;
-    file.persist(path).map_err(|e| format!("{} could not be replaced: {e}", path.display()))?;
     Ok(())
 }
 
 /// Puts a secret typed in Settings into the OS keyring; it never comes back to the window.
 #[tauri::command]
 pub async fn store_secret(state: State<'_, AppState>, profile: String, setting: String, value: String) -> Answer<()> {
-    let known = FIELDS.iter().any(|f| f.kind == Kind::Secret && f.key == setting);
-    if !known {
-        return Err(format!("'{setting}' is not a secret setting"));
-    }
-    if value.is_empty() || value.len() > 4096 {
-        return Err("type the secret first (at most 4,096 characters)".into());
-    }
-    if profile.trim().is_empty() {
-        return Err("save the profile with a name before storing its secrets".into());
-    }
-    let key = SecretRef::store_key(&profile, &setting);
-    state
-        .secrets
-        .set(&key, &bta_core::Secret::new(value))
-        .map_err(|e| format!("the OS keyring refused the secret: {e}"))?;
-    tracing::info!(profile, setting, "secret stored in the keyring");
+    form::store_secret(state.secrets.as_ref(), &profile, &setting, &value)?;
     state.reload().await;
     Ok(())
 }

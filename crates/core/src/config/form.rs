@@ -451,6 +451,36 @@ pub fn set_desktop_setting(
     Ok(doc.to_string())
 }
 
+/// Replaces the configuration file in one step, so a crash never leaves half a configuration.
+pub fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let dir = path.parent().ok_or("the configuration has no folder")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{} cannot be created: {e}", dir.display()))?;
+    let mut file =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{} is not writable: {e}", dir.display()))?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .map_err(|e| format!("the settings could not be written: {e}"))?;
+    file.persist(path).map_err(|e| format!("{} could not be replaced: {e}", path.display()))?;
+    Ok(())
+}
+
+/// Puts a secret typed in a form into `secrets` (the OS keyring); it never comes back.
+pub fn store_secret(secrets: &dyn SecretStore, profile: &str, setting: &str, value: &str) -> Result<(), String> {
+    if !FIELDS.iter().any(|f| f.kind == Kind::Secret && f.key == setting) {
+        return Err(format!("'{setting}' is not a secret setting"));
+    }
+    if value.is_empty() || value.len() > 4096 {
+        return Err("type the secret first (at most 4,096 characters)".into());
+    }
+    if profile.trim().is_empty() {
+        return Err("save the profile with a name before storing its secrets".into());
+    }
+    secrets
+        .set(&SecretRef::store_key(profile, setting), &crate::Secret::new(value))
+        .map_err(|e| format!("the OS keyring refused the secret: {e}"))?;
+    tracing::info!(profile, setting, "secret stored in the keyring");
+    Ok(())
+}
+
 /// Removes a profile from the configuration text; its secrets stay in the keyring.
 pub fn remove_profile(text: &str, base: &std::path::Path, name: &str) -> Result<String, FormError> {
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FormError::Unreadable(e.to_string()))?;

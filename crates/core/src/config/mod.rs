@@ -197,6 +197,8 @@ pub struct WorkerConfig {
     /// Where the desk console listens (`None`: no console); the seed's tool's 127.0.0.1:53231 by default.
     pub console_listen: Option<SocketAddr>,
     pub profiles: Vec<Profile>,
+    /// The file it was read from (none when parsed from text), for the console's Profiles page.
+    pub source: Option<PathBuf>,
 }
 
 /// The desk console's address unless the configuration names another: the seed's administration tool's.
@@ -223,7 +225,9 @@ impl WorkerConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigErrors(vec![format!("{}: cannot be read ({e})", path.display())]))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        WorkerConfig::parse(&text, base, store)
+        let mut config = WorkerConfig::parse(&text, base, store)?;
+        config.source = Some(path.to_owned());
+        Ok(config)
     }
 
     /// Checks configuration text; relative paths in it are taken from `base`.
@@ -340,6 +344,7 @@ impl WorkerConfig {
                 public_url,
                 console_listen,
                 profiles,
+                source: None,
             })
         } else {
             Err(ConfigErrors(problems))

@@ -9,6 +9,9 @@ pub const INDEX: &str = include_str!("../../../../console/index.html");
 pub const LOGIN_JS: &str = include_str!("../../../../console/login.js");
 pub const CONSOLE_JS: &str = include_str!("../../../../console/console.js");
 pub const CSS: &str = include_str!("../../../../console/console.css");
+/// The tray app's own DOM helper and profile form, shared rather than copied.
+pub const DOM_JS: &str = include_str!("../../../../ui/dom.js");
+pub const FORM_JS: &str = include_str!("../../../../ui/form.js");
 
 pub fn html(page: &'static str) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()

@@ -12,6 +12,7 @@ mod api;
 mod assets;
 pub mod auth;
 mod desk;
+mod profiles;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,6 +53,8 @@ impl Console {
         let signed_in = Router::new()
             .route("/", get(|| async { assets::html(assets::INDEX) }))
             .route("/console.js", get(|| async { assets::script(assets::CONSOLE_JS) }))
+            .route("/dom.js", get(|| async { assets::script(assets::DOM_JS) }))
+            .route("/form.js", get(|| async { assets::script(assets::FORM_JS) }))
             .route("/api/session", get(api::session))
             .route("/api/logout", post(api::logout))
             .route("/api/overview", get(api::overview))
@@ -66,6 +69,9 @@ impl Console {
             .route("/api/reps/revoke", post(desk::revoke))
             .route("/api/check", get(desk::check))
             .route("/api/livelinks", get(desk::livelinks))
+            .route("/api/profiles", get(profiles::list))
+            .route("/api/profiles/save", post(profiles::save))
+            .route("/api/profiles/secret", post(profiles::secret))
             .route_layer(axum::middleware::from_fn_with_state(self.clone(), signed_in));
         Router::new()
             .route("/login", get(|| async { assets::html(assets::LOGIN) }))

@@ -1,0 +1,139 @@
+//! The console's Profiles page: each profile as the same form the tray app's Settings shows, the
+//! configuration file edited in place with its comments kept and checked whole before anything is
+//! written, secrets typed here going straight to the keyring and coming back only as "stored".
+//! The running worker keeps the configuration it started with: the page says to restart it.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::auth::Session;
+use super::{Console, refuse};
+use crate::config::KeyringStore;
+use crate::config::form::{self, FIELDS};
+use crate::store::ActivityLine;
+
+fn file(console: &Console) -> Result<&std::path::Path, Response> {
+    console.config.source.as_deref().ok_or_else(|| {
+        refuse(StatusCode::CONFLICT, "this worker was not started from a configuration file; edit it where it runs")
+    })
+}
+
+fn read(path: &std::path::Path) -> Result<String, Response> {
+    std::fs::read_to_string(path)
+        .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("{} cannot be read: {e}", path.display())))
+}
+
+/// The form's fields, and each profile's values as the file holds them.
+pub async fn list(State(console): State<Console>) -> Response {
+    let path = match file(&console) {
+        Ok(p) => p,
+        Err(answer) => return answer,
+    };
+    let text = match read(path) {
+        Ok(t) => t,
+        Err(answer) => return answer,
+    };
+    match form::profiles(&text, &KeyringStore) {
+        Ok(profiles) => {
+            Json(json!({"fields": FIELDS, "profiles": profiles, "path": path.display().to_string()})).into_response()
+        }
+        Err(e) => refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Edit {
+    original: Option<String>,
+    values: Map<String, Value>,
+}
+
+/// Writes one profile's values into the file, checked first; logged with the admin's name.
+pub async fn save(
+    State(console): State<Console>,
+    Extension(session): Extension<Session>,
+    Json(edit): Json<Edit>,
+) -> Response {
+    let path = match file(&console) {
+        Ok(p) => p.to_owned(),
+        Err(answer) => return answer,
+    };
+    let text = match read(&path) {
+        Ok(t) => t,
+        Err(answer) => return answer,
+    };
+    let base = path.parent().unwrap_or(std::path::Path::new("."));
+    let changed = match form::save_profile(&text, base, edit.original.as_deref(), &edit.values) {
+        Ok(changed) => changed,
+        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
+    if changed == text {
+        return Json(json!({"said": "Nothing changed."})).into_response();
+    }
+    if let Err(e) = form::write_atomically(&path, &changed) {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, e);
+    }
+    let name = edit.values.get("name").and_then(Value::as_str).map(str::to_owned).or(edit.original).unwrap_or_default();
+    let line = ActivityLine {
+        profile: name.clone(),
+        lsid: None,
+        ticket_id: None,
+        level: "info",
+        summary: format!("{} edited profile {name} in the desk console", session.admin),
+        details: Some(path.display().to_string()),
+        job_id: None,
+        rep: None,
+    };
+    if let Err(e) = console.store.run(move |s| s.log_activity(&line, Utc::now())).await {
+        return super::api::failed(e);
+    }
+    Json(json!({"said": format!(
+        "Saved to {}. The running worker keeps the configuration it started with: restart it for the change to take effect.",
+        path.display()
+    )}))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Typed {
+    profile: String,
+    setting: String,
+    value: String,
+}
+
+/// A secret typed in the form, into the OS keyring; it never comes back.
+pub async fn secret(
+    State(console): State<Console>,
+    Extension(session): Extension<Session>,
+    Json(typed): Json<Typed>,
+) -> Response {
+    let Typed { profile, setting, value } = typed;
+    let (p, s) = (profile.clone(), setting.clone());
+    let stored = tokio::task::spawn_blocking(move || form::store_secret(&KeyringStore, &p, &s, &value)).await;
+    match stored {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e),
+        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+    let line = ActivityLine {
+        profile: profile.clone(),
+        lsid: None,
+        ticket_id: None,
+        level: "info",
+        summary: format!(
+            "{} stored {setting} of profile {profile} in the keyring from the desk console",
+            session.admin
+        ),
+        details: None,
+        job_id: None,
+        rep: None,
+    };
+    if let Err(e) = console.store.run(move |s| s.log_activity(&line, Utc::now())).await {
+        return super::api::failed(e);
+    }
+    Json(json!({"said": format!("{setting} stored in the OS keyring; restart the worker to use it.")})).into_response()
+}
