@@ -17,26 +17,22 @@ use crate::config::KeyringStore;
 use crate::config::form::{self, FIELDS};
 use crate::store::ActivityLine;
 
-fn file(console: &Console) -> Result<&std::path::Path, Response> {
-    console.config.source.as_deref().ok_or_else(|| {
-        refuse(StatusCode::CONFLICT, "this worker was not started from a configuration file; edit it where it runs")
-    })
-}
-
-fn read(path: &std::path::Path) -> Result<String, Response> {
-    std::fs::read_to_string(path)
-        .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("{} cannot be read: {e}", path.display())))
+/// The configuration file and its text, or why they cannot be had.
+fn file(console: &Console) -> Result<(std::path::PathBuf, String), (StatusCode, String)> {
+    let path = console.config.source.clone().ok_or_else(|| {
+        let why = "this worker was not started from a configuration file; edit it where it runs";
+        (StatusCode::CONFLICT, why.to_owned())
+    })?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{} cannot be read: {e}", path.display())))?;
+    Ok((path, text))
 }
 
 /// The form's fields, and each profile's values as the file holds them.
 pub async fn list(State(console): State<Console>) -> Response {
-    let path = match file(&console) {
-        Ok(p) => p,
-        Err(answer) => return answer,
-    };
-    let text = match read(path) {
-        Ok(t) => t,
-        Err(answer) => return answer,
+    let (path, text) = match file(&console) {
+        Ok(found) => found,
+        Err((status, why)) => return refuse(status, why),
     };
     match form::profiles(&text, &KeyringStore) {
         Ok(profiles) => {
@@ -58,13 +54,9 @@ pub async fn save(
     Extension(session): Extension<Session>,
     Json(edit): Json<Edit>,
 ) -> Response {
-    let path = match file(&console) {
-        Ok(p) => p.to_owned(),
-        Err(answer) => return answer,
-    };
-    let text = match read(&path) {
-        Ok(t) => t,
-        Err(answer) => return answer,
+    let (path, text) = match file(&console) {
+        Ok(found) => found,
+        Err((status, why)) => return refuse(status, why),
     };
     let base = path.parent().unwrap_or(std::path::Path::new("."));
     let changed = match form::save_profile(&text, base, edit.original.as_deref(), &edit.values) {
