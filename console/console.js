@@ -43,6 +43,39 @@ async function overview() {
     el('td', {}, p.profile), el('td', {}, p.queued), el('td', { class: p.failed ? 'bad' : '' }, p.failed),
     el('td', {}, p.written), el('td', { class: p.unlinked ? 'warn' : '' }, p.unlinked),
     el('td', {}, el('button', { class: 'test', onclick: () => test(p.profile).catch((e) => note(e.message)) }, 'Test')))));
+  await chart();
+}
+
+const COLOURS = ['#1d4ed8', '#059669', '#d97706', '#9ca3af', '#7c3aed'];
+
+/** The last 24 hours' requests as stacked bars, one per hour, the newest on the right. */
+async function chart() {
+  const { purposes, hours, threshold } = await api('requests');
+  document.getElementById('threshold').textContent = threshold
+    ? `Autotask's threshold, as last read: ${threshold.used} of ${threshold.limit} requests this hour, by every integration of the database.`
+    : 'Autotask\'s threshold has not been read yet.';
+  const canvas = document.getElementById('chart');
+  const g = canvas.getContext('2d');
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  const now = Math.floor(Date.now() / 3600000) * 3600;
+  const slots = [...Array(24).keys()].map((i) => hours.find((h) => h.start === now - (23 - i) * 3600)?.counts ?? []);
+  const most = Math.max(1, ...slots.map((c) => c.reduce((a, b) => a + b, 0)));
+  const width = canvas.width / 24;
+  slots.forEach((counts, i) => {
+    let y = canvas.height;
+    counts.forEach((n, p) => {
+      const h = (n / most) * (canvas.height - 10);
+      g.fillStyle = COLOURS[p];
+      g.fillRect(i * width + 2, y - h, width - 4, h);
+      y -= h;
+    });
+  });
+  const swatch = (i) => {
+    const s = el('span', { class: 'swatch' });
+    s.style.background = COLOURS[i];
+    return s;
+  };
+  document.getElementById('legend').replaceChildren(...purposes.map((p, i) => el('span', {}, swatch(i), ` ${p}  `)));
 }
 
 function drawQr(rows) {

@@ -276,6 +276,11 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
         }
         assert!(!text.contains(PASSWORD) && !text.contains("$argon2"), "{path}");
     }
+    let requests: Value = browser.get("/api/requests").await.json().await.unwrap();
+    let writes: u64 = requests["hours"].as_array().unwrap().iter().map(|h| h["counts"][0].as_u64().unwrap()).sum();
+    assert!(writes >= 4, "two notes and two time entries at least, counted as writes: {requests}");
+    assert_eq!(requests["purposes"][0], "writes");
+    assert!(requests["threshold"]["limit"].as_u64().unwrap() > 0, "{requests}");
     let overview: Value = browser.get("/api/overview").await.json().await.unwrap();
     assert_eq!(overview["profiles"][0]["profile"], "Desk");
     assert!(overview["profiles"][0]["written"].as_u64().unwrap() >= 2, "{overview}");
@@ -455,6 +460,10 @@ async fn a_desk_lead_works_the_console_in_chromium() {
     browser.click("#tab-overview").await;
     browser.click("#profiles button.test").await;
     browser.text("#report", |t| t.contains("✓ BeyondTrust")).await;
+    browser.text("#threshold", |t| t.contains("requests this hour")).await;
+    let bars = "const d = document.getElementById('chart').getContext('2d').getImageData(0, 0, 720, 200).data; \
+                return d.some((v, i) => i % 4 === 3 && v > 0);";
+    assert!(browser.client.execute(bars, vec![]).await.unwrap().as_bool().unwrap(), "the chart is drawn");
     browser.click("#tab-reps").await;
     browser.type_into("#enrol-username", "alex.morgan").await;
     browser.click("#enrol button[type=submit]").await;

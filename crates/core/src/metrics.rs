@@ -31,6 +31,35 @@ pub struct Metrics {
     jobs: Family<Labels, Gauge>,
     oldest_pending: Gauge,
     desk_refusals: Family<Labels, Counter>,
+    /// Requests by purpose, hour by hour, for the console's chart.
+    hourly: std::sync::Mutex<std::collections::VecDeque<Hour>>,
+    /// Autotask's threshold as last read: used, limit.
+    last_threshold: std::sync::Mutex<Option<(u64, u64)>>,
+}
+
+/// What the desk's requests were for, as the console's chart shows them.
+pub const PURPOSES: [&str; 5] = ["writes", "searches and watch", "lookups", "housekeeping", "session keys"];
+
+/// One hour's requests by purpose (in [`PURPOSES`] order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Hour {
+    /// The hour's start, in seconds since 1970 (UTC).
+    pub start: i64,
+    pub counts: [u64; 5],
+}
+
+/// Hours kept for the chart.
+const HOURS_KEPT: usize = 24;
+
+/// The purpose of an Autotask call: writes, the tickets the desk searches and watches, the
+/// companies, contacts and resources it looks up, and the calls that keep the client going.
+fn purpose(entity: &str, operation: &str) -> usize {
+    match operation {
+        "create" | "update" => 0,
+        "query" | "count" | "get" if entity == "Tickets" => 1,
+        "query" | "count" | "get" => 2,
+        _ => 3,
+    }
 }
 
 /// The process's metrics, made on first use.
@@ -94,7 +123,35 @@ impl Metrics {
             jobs,
             oldest_pending,
             desk_refusals,
+            hourly: Default::default(),
+            last_threshold: Default::default(),
         }
+    }
+
+    fn count(&self, purpose: usize) {
+        let start = chrono::Utc::now().timestamp() / 3600 * 3600;
+        let mut hours = self.hourly.lock().unwrap_or_else(|e| e.into_inner());
+        if hours.back().is_none_or(|h| h.start != start) {
+            hours.push_back(Hour { start, counts: [0; 5] });
+            while hours.len() > HOURS_KEPT {
+                hours.pop_front();
+            }
+        }
+        if let Some(hour) = hours.back_mut() {
+            hour.counts[purpose] += 1;
+        }
+    }
+
+    /// The last day's requests by purpose, oldest hour first (hours without any left out).
+    pub fn last_day(&self) -> Vec<Hour> {
+        let since = chrono::Utc::now().timestamp() - 24 * 3600;
+        let hours = self.hourly.lock().unwrap_or_else(|e| e.into_inner());
+        hours.iter().filter(|h| h.start > since).copied().collect()
+    }
+
+    /// Autotask's hourly threshold as last read: used and limit.
+    pub fn threshold(&self) -> Option<(u64, u64)> {
+        *self.last_threshold.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn desk_refused(&self, reason: &str) {
@@ -109,12 +166,16 @@ impl Metrics {
         let labels =
             vec![("entity", entity.to_owned()), ("operation", operation.to_owned()), ("outcome", outcome.to_owned())];
         self.autotask_calls.get_or_create(&labels).inc();
+        self.count(purpose(entity, operation));
     }
 
     pub fn beyondtrust_call(&self, command: &str, outcome: &str) {
         self.beyondtrust_calls
             .get_or_create(&vec![("command", command.to_owned()), ("outcome", outcome.to_owned())])
             .inc();
+        if command == "generate_session_key" {
+            self.count(4);
+        }
     }
 
     pub fn retried(&self, profile: &str) {
@@ -126,6 +187,7 @@ impl Metrics {
     }
 
     pub fn threshold_used(&self, used: u64, limit: u64) {
+        *self.last_threshold.lock().unwrap_or_else(|e| e.into_inner()) = Some((used, limit));
         if limit > 0 {
             self.threshold.set(used as f64 / limit as f64);
         }
@@ -141,5 +203,18 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry);
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_call_counts_for_its_purpose() {
+        use super::purpose;
+        assert_eq!(purpose("TimeEntries", "create"), 0);
+        assert_eq!(purpose("Tickets", "update"), 0);
+        assert_eq!(purpose("Tickets", "query"), 1);
+        assert_eq!(purpose("Companies", "query"), 2);
+        assert_eq!(purpose("Tickets", "fieldinformation"), 3);
     }
 }

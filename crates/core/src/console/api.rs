@@ -247,3 +247,11 @@ pub async fn activity(State(console): State<Console>) -> Response {
         Err(e) => failed(e),
     }
 }
+
+/// The desk's requests of the last day by purpose, hour by hour, and Autotask's threshold as the
+/// worker last read it (from what the worker counts for `/metrics`).
+pub async fn requests() -> Json<serde_json::Value> {
+    let metrics = crate::metrics::global();
+    let threshold = metrics.threshold().map(|(used, limit)| json!({"used": used, "limit": limit}));
+    Json(json!({"purposes": crate::metrics::PURPOSES, "hours": metrics.last_day(), "threshold": threshold}))
+}

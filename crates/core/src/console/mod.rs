@@ -58,6 +58,7 @@ impl Console {
             .route("/api/session", get(api::session))
             .route("/api/logout", post(api::logout))
             .route("/api/overview", get(api::overview))
+            .route("/api/requests", get(api::requests))
             .route("/api/jobs", get(api::jobs))
             .route("/api/jobs/{id}/retry", post(api::retry))
             .route("/api/unlinked", get(api::unlinked))
