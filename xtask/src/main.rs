@@ -230,7 +230,7 @@ fn start_sim(profile: &str, args: &[&str]) -> Result<Stand> {
 }
 
 const DEMO_USAGE: &str = "usage: cargo xtask demo              the tray app on built-in stand-ins\n       \
-    cargo xtask demo --headless [--port N]   the stand-ins and bt-autotask-worker (Autotask on N, BeyondTrust on N+1, the worker on N+2)";
+    cargo xtask demo --headless [--port N]   the stand-ins and bt-autotask-worker (Autotask on N, BeyondTrust on N+1, the worker on N+2, its console on N+3)";
 
 /// The tray app on its built-in demo; without a screen, the headless worker's demo.
 fn demo(args: &[String]) -> Result {
@@ -273,8 +273,9 @@ fn headless_demo(port: u16) -> Result {
     let (at, bt) = (&autotask.base_url, &appliance.base_url);
     println!(
         "\nThe demo is running: an Autotask zone and a BeyondTrust appliance (stand-ins with demo data), and\n\
-         bt-autotask-worker writing finished sessions into their tickets. Two sessions just ended:\n\
-         the appliance delivered their events to the worker, which wrote notes, surveys and time entries.\n\
+         bt-autotask-worker writing finished sessions into their tickets. Three sessions just ended:\n\
+         the appliance delivered their events to the worker, which wrote notes, surveys and time entries;\n\
+         the third came through the portal without a ticket: the desk console lists it to attach.\n\
          \n  See them:      curl -s '{at}/_sim/records' | python3 -m json.tool | grep -A3 'Remote support session'\n  \
          The jobs:      target/debug/bt-autotask-worker jobs --config target/demo/worker.toml\n  \
          One more:      curl -s -X POST -H 'Content-Type: application/json' '{bt}/_sim/sessions' \\\n                   \
@@ -282,7 +283,9 @@ fn headless_demo(port: u16) -> Result {
          \nAutotask stand-in    {at}   (API user bta-api@example.com, secret demo-secret, code DEMO-INTEGRATION-CODE)\n\
          BeyondTrust stand-in {bt}   (OAuth client bta-demo-client, secret bta-demo-secret)\n\
          Worker               http://127.0.0.1:{worker_port}/healthz\n\
-         \nPress Ctrl-C to stop."
+         Desk console         http://127.0.0.1:{console}/   (admin {DEMO_ADMIN}, password {DEMO_ADMIN_PASSWORD})\n\
+         \nPress Ctrl-C to stop.",
+        console = worker_port + 1
     );
     let (mut autotask, mut appliance) = (autotask, appliance);
     let status = autotask.child.wait().map_err(|e| format!("waiting for the Autotask stand-in: {e}"))?;
@@ -291,7 +294,11 @@ fn headless_demo(port: u16) -> Result {
     if status.success() { Ok(()) } else { Err(format!("the Autotask stand-in stopped ({status})")) }
 }
 
-const DEMO_SESSIONS: [&str; 2] = [
+/// The demo console's admin (the demo's own stand-in data only).
+const DEMO_ADMIN: &str = "demo";
+const DEMO_ADMIN_PASSWORD: &str = "demo-console-password";
+
+const DEMO_SESSIONS: [&str; 3] = [
     r#"{"external_key": "7201", "duration": 902, "reps": [{"username": "alex.morgan"}],
         "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd", "issue": "Outlook / E-mail", "details": "Outlook keeps asking for my password"},
         "chat": [{"from": "rep", "text": "Hi Dana, connecting now."}, {"from": "customer", "text": "Thanks!"},
@@ -302,6 +309,9 @@ const DEMO_SESSIONS: [&str; 2] = [
         "customer": {"name": "Miguel Ortega", "company": "Dynamo Corporation", "issue": "VPN Access", "details": "VPN drops every 10 minutes"},
         "chat": [{"from": "rep", "text": "Let's update the VPN client."}, {"from": "jordan.kim", "text": "Firmware looks fine."}],
         "files": [{"name": "vpn-client-6.2.4.msi", "size": 48213000}]}"#,
+    r#"{"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],
+        "customer": {"name": "Pat Lee", "company": "Dynamo Corporation", "issue": "Printer offline", "details": "The office printer shows offline"},
+        "chat": [{"from": "rep", "text": "The print spooler is restarted; the printer is back."}]}"#,
 ];
 
 /// Starts bt-autotask-worker on the stand-ins with a fresh demo store; its secrets are the
@@ -311,17 +321,20 @@ fn start_demo_worker(autotask: &str, appliance: &str, port: u16) -> Result<Child
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let config = format!(
-        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nretry_delay_ms = 1000\nreport_lag_wait_ms = 500\n\n[[profile]]\n\
+        "listen = \"127.0.0.1:{port}\"\nconsole_listen = \"127.0.0.1:{}\"\ndata_dir = \"data\"\nretry_delay_ms = 1000\n\
+         report_lag_wait_ms = 500\n\n[[profile]]\n\
          name = \"Demo\"\nappliance_host = \"{}\"\nuse_non_tls_connections = true\nclient_id = \"bta-demo-client\"\n\
          client_secret_env = \"BTA_DEMO_BT_SECRET\"\nautotask_services_url = \"{autotask}/ATServicesRest\"\n\
          autotask_username = \"bta-api@example.com\"\nautotask_password_env = \"BTA_DEMO_AT_SECRET\"\n\
          autotask_integration_code_env = \"BTA_DEMO_AT_CODE\"\nupdate_time_entry = true\n\
          time_entry_default_data = {{ defaultDomain = \"example.com\", roleName = \"Sample Role\", summaryNotes = \"Remote support session\" }}\n",
+        port + 1,
         appliance.trim_start_matches("http://"),
     );
     let path = dir.join("worker.toml");
     std::fs::write(&path, config).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let binary = workspace_root().join("target/debug/bt-autotask-worker");
+    add_demo_admin(&binary, &path)?;
     let child = Command::new(&binary)
         .args(["run", "--config"])
         .arg(&path)
@@ -339,6 +352,23 @@ fn start_demo_worker(autotask: &str, appliance: &str, port: u16) -> Result<Child
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     Ok(child)
+}
+
+/// The demo console's admin, its password given on standard input as an admin would.
+fn add_demo_admin(binary: &Path, config: &Path) -> Result {
+    use std::io::Write;
+    let mut child = Command::new(binary)
+        .args(["console", "add-admin", DEMO_ADMIN, "--config"])
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(DEMO_ADMIN_PASSWORD.as_bytes()).map_err(|e| format!("could not give the password: {e}"))?;
+    }
+    let status = child.wait().map_err(|e| format!("console add-admin: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("console add-admin failed ({status})")) }
 }
 
 /// A JSON POST to a stand-in's control endpoint (plain HTTP on loopback; no client library needed).
