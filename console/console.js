@@ -191,9 +191,18 @@ async function unlinked() {
   }));
 }
 
+let activityLines = [];
+
 async function activity() {
-  const { lines } = await api('activity');
-  document.getElementById('activity-rows').replaceChildren(...lines.map((a) => el('tr', { class: a.level },
+  activityLines = (await api('activity')).lines;
+  showActivity();
+}
+
+function showActivity() {
+  const words = document.getElementById('activity-filter').value.trim().toLowerCase();
+  const shown = activityLines.filter((a) => !words
+    || [a.summary, a.details, a.rep, a.profile].some((t) => t?.toLowerCase().includes(words)));
+  document.getElementById('activity-rows').replaceChildren(...shown.map((a) => el('tr', { class: a.level },
     el('td', {}, when(a.at)), el('td', {}, a.profile), el('td', {}, a.rep ?? ''),
     el('td', {}, a.summary, a.details ? el('div', { class: 'details' }, a.details) : null))));
 }
@@ -260,6 +269,7 @@ async function start() {
     profiles().catch((err) => note(err.message));
   });
   document.getElementById('save-profile').addEventListener('click', saveProfile);
+  document.getElementById('activity-filter').addEventListener('input', showActivity);
   document.getElementById('test-profile').addEventListener('click', () => show('overview').then(() => test(editing)).catch((e) => note(e.message)));
   document.getElementById('links-profile').addEventListener('change', () => livelinks().catch((e) => note(e.message)));
   const copy = (id) => () => navigator.clipboard.writeText(document.getElementById(id).textContent).then(() => note('Copied.'));

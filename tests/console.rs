@@ -136,7 +136,7 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
     assert_eq!(page.headers().get("location").unwrap(), "/login");
     guarded(&page);
-    for path in ["/api/session", "/api/overview", "/api/jobs", "/api/unlinked", "/api/activity"] {
+    for path in ["/api/session", "/api/overview", "/api/jobs", "/api/unlinked", "/api/activity", "/api/activity.csv"] {
         assert_eq!(browser.get(path).await.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
     let login_page = browser.get("/login").await;
@@ -276,6 +276,12 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
         }
         assert!(!text.contains(PASSWORD) && !text.contains("$argon2"), "{path}");
     }
+    let csv = browser.get("/api/activity.csv").await;
+    assert_eq!(csv.headers().get("content-type").unwrap(), "text/csv; charset=utf-8");
+    assert!(csv.headers().get("content-disposition").unwrap().to_str().unwrap().starts_with("attachment;"));
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("at,profile,rep,level,summary,details,session,ticket_id,job_id\r\n"), "{csv}");
+    assert!(csv.contains("dana retried job") && csv.contains(&walk_in), "{csv}");
     let requests: Value = browser.get("/api/requests").await.json().await.unwrap();
     let writes: u64 = requests["hours"].as_array().unwrap().iter().map(|h| h["counts"][0].as_u64().unwrap()).sum();
     assert!(writes >= 4, "two notes and two time entries at least, counted as writes: {requests}");

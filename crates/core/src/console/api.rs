@@ -255,3 +255,57 @@ pub async fn requests() -> Json<serde_json::Value> {
     let threshold = metrics.threshold().map(|(used, limit)| json!({"used": used, "limit": limit}));
     Json(json!({"purposes": crate::metrics::PURPOSES, "hours": metrics.last_day(), "threshold": threshold}))
 }
+
+/// The activity log as CSV, for a spreadsheet: the newest lines first.
+pub async fn activity_csv(State(console): State<Console>) -> Response {
+    let lines = match console.store.run(|s| s.recent_activity(LISTED_CSV)).await {
+        Ok(lines) => lines,
+        Err(e) => return failed(e),
+    };
+    let mut csv = String::from("at,profile,rep,level,summary,details,session,ticket_id,job_id\r\n");
+    for a in &lines {
+        let cells = [
+            a.at.to_rfc3339(),
+            a.profile.clone(),
+            a.rep.clone().unwrap_or_default(),
+            a.level.clone(),
+            a.summary.clone(),
+            a.details.clone().unwrap_or_default(),
+            a.lsid.clone().unwrap_or_default(),
+            a.ticket_id.map(|t| t.to_string()).unwrap_or_default(),
+            a.job_id.map(|j| j.to_string()).unwrap_or_default(),
+        ];
+        csv.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+        csv.push_str("\r\n");
+    }
+    let disposition = format!("attachment; filename=\"bt-autotask-activity-{}.csv\"", Utc::now().format("%Y-%m-%d"));
+    let mut answer = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response();
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        answer.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    }
+    answer
+}
+
+/// Most lines an export holds.
+const LISTED_CSV: usize = 100_000;
+
+/// One CSV cell: quoted when it must be, and never read by a spreadsheet as a formula (a
+/// customer's name or an Autotask message could start with `=`).
+fn csv_cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn a_cell_is_quoted_and_never_a_formula() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a, b"), "\"a, b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("-5"), "'-5");
+    }
+}

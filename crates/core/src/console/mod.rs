@@ -65,6 +65,7 @@ impl Console {
             .route("/api/unlinked/attach", post(api::attach))
             .route("/api/unlinked/dismiss", post(api::dismiss))
             .route("/api/activity", get(api::activity))
+            .route("/api/activity.csv", get(api::activity_csv))
             .route("/api/reps", get(desk::reps))
             .route("/api/reps/enrol", post(desk::enrol))
             .route("/api/reps/revoke", post(desk::revoke))
