@@ -492,3 +492,55 @@ async fn a_desk_lead_works_the_console_in_chromium() {
     browser.client.clone().close().await.unwrap();
     assert!(desk.worker.stop());
 }
+
+/// The console's Overview, Jobs and Not in a ticket as the README shows them: a desk with a
+/// session written, one refused for a closed timesheet and one from the portal without a ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/screenshots; run by cargo xtask screenshots"]
+async fn console_screenshots() {
+    let out = std::path::PathBuf::from(std::env::var_os("BTA_SCREENSHOTS").expect("BTA_SCREENSHOTS: where to write"));
+    let stands = Stands::start().await;
+    let desk = desk_with_console(&stands).await;
+    let sessions = [
+        json!({"external_key": "7201", "duration": 902, "reps": [{"username": "alex.morgan"}],
+               "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd", "issue": "Outlook / E-mail"}}),
+        json!({"external_key": "7206", "duration": 300, "reps": [{"username": "sam.lee"}],
+               "customer": {"name": "Miguel Ortega", "company": "Dynamo Corporation", "issue": "VPN Access"}}),
+        json!({"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],
+               "customer": {"name": "Pat Lee", "company": "Dynamo Corporation", "issue": "Printer offline"}}),
+    ];
+    // Sam submitted this week's timesheet: Autotask takes no more time on it.
+    let resources = stands.records("Resources").await;
+    let sam = resources.iter().find(|r| r["userName"] == "sam.lee").unwrap()["id"].clone();
+    let today = chrono::Utc::now().date_naive();
+    let submitted = json!({"resourceID": sam, "date": today, "status": "Submitted"});
+    stands.post(format!("{}/_sim/timesheets", stands.autotask.base_url), submitted).await;
+    let mut lsids = Vec::new();
+    for session in sessions {
+        let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
+        wait_until("the session met", async || {
+            let line = job_line(&worker_says(&["jobs"], &desk.config), &lsid, "conference_end");
+            ["done", "failed", "ignored"].iter().any(|s| line.contains(s))
+        })
+        .await;
+        lsids.push(lsid);
+    }
+    let browser = Chromium::start().await;
+    browser.client.goto(&format!("http://127.0.0.1:{}/login", desk.console)).await.unwrap();
+    browser.type_into("#name", "dana").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#login button[type=submit]").await;
+    browser.text("#profiles", |t| t.contains("Desk")).await;
+    browser.text("#threshold", |t| t.contains("requests this hour")).await;
+    std::fs::create_dir_all(&out).unwrap();
+    let shoot = async |name: &str| std::fs::write(out.join(name), browser.client.screenshot().await.unwrap()).unwrap();
+    shoot("console-overview.png").await;
+    browser.click("#tab-jobs").await;
+    browser.text("#job-rows tr.failed .said", |t| t.contains("timesheet")).await;
+    shoot("console-jobs.png").await;
+    browser.click("#tab-unlinked").await;
+    browser.text("#billable", |t| t.contains("billable minutes")).await;
+    shoot("console-not-in-a-ticket.png").await;
+    browser.client.clone().close().await.unwrap();
+    assert!(desk.worker.stop());
+}

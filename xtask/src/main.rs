@@ -481,6 +481,26 @@ fn screenshots() -> Result {
     if !status.success() {
         return Err(format!("the screenshots were not taken ({status})"));
     }
+    // The desk console's pages, in Chromium.
+    let status = Command::new("cargo")
+        .args([
+            "test",
+            "-p",
+            "bta-e2e",
+            "--test",
+            "worker",
+            "--",
+            "--ignored",
+            "--exact",
+            "console::console_screenshots",
+        ])
+        .env("BTA_SCREENSHOTS", &out)
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("could not start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("the console's screenshots were not taken ({status})"));
+    }
     println!("xtask: screenshots written to {}", out.display());
     Ok(())
 }
