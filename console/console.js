@@ -159,36 +159,102 @@ async function jobs() {
   const failed = jobs.filter((j) => j.state === 'failed');
   const all = document.getElementById('retry-all');
   all.hidden = failed.length < 2;
-  all.onclick = async () => {
-    for (const j of failed) await retry(j.id);
-  };
+  all.onclick = () => retryAll(failed);
+  // Failed for the same reason: once it is fixed, they are retried together.
+  const alike = (j) => failed.filter((f) => f.last_error === j.last_error);
   document.getElementById('job-rows').replaceChildren(...jobs.map((j) => el('tr', { class: j.state },
     el('td', {}, j.id), el('td', {}, j.profile), el('td', {}, j.event), el('td', { class: 'id' }, j.lsid ?? ''),
     el('td', {}, j.state), el('td', {}, j.attempts), el('td', { class: 'said' }, j.last_error ?? ''),
-    el('td', {}, ['failed', 'ignored'].includes(j.state) ? el('button', { class: 'retry', onclick: () => retry(j.id) }, 'Retry') : ''))));
+    el('td', { class: 'actions' },
+      ['failed', 'ignored'].includes(j.state) ? el('button', { class: 'retry', onclick: () => retry(j.id) }, 'Retry') : null,
+      j.state === 'failed' && alike(j).length > 1
+        ? el('button', { class: 'retry-alike', onclick: () => retryAll(alike(j)) }, `Retry all ${alike(j).length} like it`) : null,
+      el('button', { class: 'history', onclick: () => history(j) }, 'History')))));
 }
+
+async function retryAll(list) {
+  for (const j of list) await api(`jobs/${j.id}/retry`, {}).catch((e) => note(e.message));
+  note(`${list.length} job(s) queued again.`);
+  await jobs();
+}
+
+async function history(job) {
+  const { lines } = await api(`jobs/${job.id}/history`);
+  document.getElementById('history-of').textContent = `Job ${job.id}: ${job.event} of ${job.lsid ?? 'no session'}`;
+  document.getElementById('history-lines').replaceChildren(...lines.map((a) => el('li', { class: a.level },
+    `${when(a.at)} — ${a.summary}`)));
+  document.getElementById('history').hidden = false;
+}
+
+let waiting = [];
 
 async function unlinked() {
   const { sessions, billable_minutes: minutes } = await api('unlinked');
+  waiting = sessions;
   document.getElementById('billable').textContent = sessions.length
     ? `${sessions.length} session(s), ${minutes} billable minutes, are not in Autotask yet.`
     : 'Every session of the last 14 days is in its ticket.';
-  document.getElementById('unlinked-rows').replaceChildren(...sessions.map((s) => {
-    const ticket = el('input', { placeholder: s.ticket_id ? String(s.ticket_id) : 'ticket id or number', value: s.ticket_id ? String(s.ticket_id) : '' });
-    const act = async (path, body) => {
-      try {
-        note((await api(path, body)).said);
-      } catch (e) {
-        note(e.message);
-      }
+  const reps = [...new Set(sessions.map((s) => s.rep ?? ''))].sort();
+  const select = document.getElementById('filter-rep');
+  const chosen = select.value;
+  select.replaceChildren(el('option', { value: '' }, 'Every rep'), ...reps.map((r) => el('option', { value: r }, r || '(no rep)')));
+  select.value = reps.includes(chosen) ? chosen : '';
+  showUnlinked();
+}
+
+/** The sessions the filters let through. */
+function filtered() {
+  const rep = document.getElementById('filter-rep').value;
+  const company = document.getElementById('filter-company').value.trim().toLowerCase();
+  const days = Number(document.getElementById('filter-age').value);
+  const before = Date.now() - days * 86400000;
+  return waiting.filter((s) => (!rep || (s.rep ?? '') === rep)
+    && (!company || (s.company ?? '').toLowerCase().includes(company))
+    && (!days || (s.ended_at && new Date(s.ended_at).getTime() < before)));
+}
+
+async function act(path, body) {
+  try {
+    note((await api(path, body)).said);
+  } catch (e) {
+    note(e.message);
+  }
+}
+
+function showUnlinked() {
+  document.getElementById('select-all').checked = false;
+  document.getElementById('unlinked-rows').replaceChildren(...filtered().map((s) => {
+    const ticket = el('input', { class: 'ticket', placeholder: 'ticket id or number', value: s.ticket_id ? String(s.ticket_id) : '' });
+    const then = async (path, body) => {
+      await act(path, body);
       await unlinked();
     };
-    return el('tr', {},
+    const attach = () => then('unlinked/attach', { profile: s.profile, lsid: s.lsid, ticket: ticket.value });
+    return el('tr', { dataset: { lsid: s.lsid, profile: s.profile } },
+      el('td', {}, el('input', { type: 'checkbox', class: 'pick', ariaLabel: `Select ${s.described}` })),
       el('td', {}, when(s.ended_at)), el('td', {}, s.profile), el('td', {}, s.rep ?? ''),
       el('td', {}, s.described), el('td', { class: 'said' }, s.reason),
-      el('td', {}, ticket, el('button', { class: 'attach', onclick: () => act('unlinked/attach', { profile: s.profile, lsid: s.lsid, ticket: ticket.value }) }, s.ticket_id ? 'Retry' : 'Attach')),
-      el('td', {}, el('button', { class: 'dismiss', onclick: () => act('unlinked/dismiss', { profile: s.profile, lsid: s.lsid }) }, 'Dismiss')));
+      el('td', {}, ticket, el('button', { class: 'attach', onclick: attach }, s.ticket_id ? 'Retry' : 'Attach'),
+        s.can_create && !s.ticket_id
+          ? el('button', { class: 'new-ticket', onclick: () => then('unlinked/attach', { profile: s.profile, lsid: s.lsid, ticket: 'new' }) }, 'New ticket')
+          : null),
+      el('td', {}, el('button', { class: 'dismiss', onclick: () => then('unlinked/dismiss', { profile: s.profile, lsid: s.lsid }) }, 'Dismiss')));
   }));
+}
+
+/** The sessions ticked in the list. */
+function picked() {
+  return [...document.querySelectorAll('#unlinked-rows tr')]
+    .filter((row) => row.querySelector('.pick').checked)
+    .map((row) => ({ profile: row.dataset.profile, lsid: row.dataset.lsid }));
+}
+
+async function bulk(path, extra) {
+  const chosen = picked();
+  if (!chosen.length) return note('Tick the sessions first.');
+  for (const s of chosen) await act(path, { ...s, ...extra });
+  note(`${chosen.length} session(s) done.`);
+  await unlinked();
 }
 
 let activityLines = [];
@@ -270,6 +336,13 @@ async function start() {
   });
   document.getElementById('save-profile').addEventListener('click', saveProfile);
   document.getElementById('activity-filter').addEventListener('input', showActivity);
+  for (const id of ['filter-rep', 'filter-age']) document.getElementById(id).addEventListener('change', showUnlinked);
+  document.getElementById('filter-company').addEventListener('input', showUnlinked);
+  document.getElementById('select-all').addEventListener('change', (e) => {
+    for (const box of document.querySelectorAll('#unlinked-rows .pick')) box.checked = e.target.checked;
+  });
+  document.getElementById('bulk-attach').addEventListener('click', () => bulk('unlinked/attach', { ticket: document.getElementById('bulk-ticket').value }));
+  document.getElementById('bulk-dismiss').addEventListener('click', () => bulk('unlinked/dismiss', {}));
   document.getElementById('test-profile').addEventListener('click', () => show('overview').then(() => test(editing)).catch((e) => note(e.message)));
   document.getElementById('links-profile').addEventListener('change', () => livelinks().catch((e) => note(e.message)));
   const copy = (id) => () => navigator.clipboard.writeText(document.getElementById(id).textContent).then(() => note('Copied.'));

@@ -180,6 +180,9 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     let entries = stands.records("TimeEntries").await;
     let timed = entries.iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(&lsid))).count();
     assert_eq!((notes_of(&stands.records("TicketNotes").await, &lsid).len(), timed), (1, 1));
+    let history: Value = browser.get(&format!("/api/jobs/{}/history", job["id"])).await.json().await.unwrap();
+    let told: Vec<&str> = history["lines"].as_array().unwrap().iter().map(|l| l["summary"].as_str().unwrap()).collect();
+    assert!(told.len() >= 3 && told[1].contains("dana retried job"), "failed, retried, written: {told:?}");
 
     // A session without a ticket: listed with its billable minutes, attached once.
     let portal = json!({"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],
@@ -441,11 +444,42 @@ async fn a_desk_lead_works_the_console_in_chromium() {
     // Not in a ticket: the walk-in, attached to its ticket by number, written once.
     browser.click("#tab-unlinked").await;
     browser.text("#billable", |t| t.contains("25 billable minutes")).await;
-    browser.type_into("#unlinked-rows input", "T20261124.0042").await;
+    browser.type_into("#unlinked-rows input.ticket", "T20261124.0042").await;
     browser.click("#unlinked-rows button.attach").await;
     browser.text("#note", |t| t.starts_with("Writing the session")).await;
     wait_until("the attached session", async || notes_of(&stands.records("TicketNotes").await, &walk_in).len() == 1)
         .await;
+
+    // Two courtesy calls, found by their company and dismissed together; another company's stays.
+    let mut courtesy = Vec::new();
+    for (name, company) in
+        [("Sam Ortiz", "Tailspin Toys"), ("Lee Park", "Tailspin Toys"), ("Ana Ruiz", "Woodgrove Bank")]
+    {
+        let call = json!({"external_key": "", "duration": 120, "reps": [{"username": "alex.morgan"}],
+                          "customer": {"name": name, "company": company}});
+        courtesy.push(stands.appliance("sessions", call).await["lsid"].as_str().unwrap().to_owned());
+    }
+    wait_until("the calls listed", async || {
+        courtesy.iter().all(|l| job_line(&jobs(), l, "conference_end").contains("ignored"))
+    })
+    .await;
+    browser.click("#tab-jobs").await;
+    browser.click("#tab-unlinked").await;
+    browser.text("#unlinked-rows", |t| t.contains("Ana Ruiz")).await;
+    browser.type_into("#filter-company", "tailspin").await;
+    browser.text("#unlinked-rows", |t| t.contains("Sam Ortiz") && !t.contains("Ana Ruiz")).await;
+    browser.click("#select-all").await;
+    browser.click("#bulk-dismiss").await;
+    browser.text("#note", |t| t.contains("2 session(s) done")).await;
+    browser.client.find(fantoccini::Locator::Css("#filter-company")).await.unwrap().clear().await.unwrap();
+    browser.click("#tab-unlinked").await;
+    let listed = browser.text("#unlinked-rows", |t| t.contains("Ana Ruiz")).await;
+    assert!(!listed.contains("Sam Ortiz") && !listed.contains("Lee Park"), "{listed}");
+
+    // A job's history, from its activity.
+    browser.click("#tab-jobs").await;
+    browser.click("#job-rows tr.done button.history").await;
+    browser.text("#history-lines", |t| !t.is_empty()).await;
 
     // Profiles: the tray's own form; a bad value refused, a good one written with the comments kept.
     browser.click("#tab-profiles").await;

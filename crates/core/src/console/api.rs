@@ -149,21 +149,33 @@ pub async fn retry(
     Json(json!({"said": format!("Job {id} is queued again.")})).into_response()
 }
 
+/// A job's history: its activity lines, oldest first.
+pub async fn history(State(console): State<Console>, Path(id): Path<i64>) -> Response {
+    match console.store.run(move |s| s.activity_of_job(id)).await {
+        Ok(lines) => Json(json!({"lines": lines})).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
 pub async fn unlinked(State(console): State<Console>) -> Response {
     let since = Utc::now() - chrono::Duration::days(UNLINKED_DAYS);
     match console.store.run(move |s| s.unlinked_since(since)).await {
         Ok(sessions) => {
             let minutes: u64 = sessions.iter().filter_map(|s| s.duration_seconds).map(|d| d.div_ceil(60)).sum();
-            let sessions: Vec<_> = sessions.iter().map(view).collect();
+            let creates =
+                |profile: &str| console.config.profile(profile).is_some_and(|p| !p.ticket_default_data.is_empty());
+            let sessions: Vec<_> = sessions.iter().map(|s| view(s, creates(&s.profile))).collect();
             Json(json!({"sessions": sessions, "billable_minutes": minutes})).into_response()
         }
         Err(e) => failed(e),
     }
 }
 
-fn view(s: &UnlinkedSession) -> serde_json::Value {
+/// A session as the page lists it; `can_create`: its profile has Ticket Default Data for New ticket.
+fn view(s: &UnlinkedSession, can_create: bool) -> serde_json::Value {
     json!({"profile": s.profile, "lsid": s.lsid, "rep": s.rep, "described": s.described(), "company": s.company,
-           "issue": s.issue, "ended_at": s.ended_at, "reason": s.reason, "ticket_id": s.ticket_id})
+           "issue": s.issue, "ended_at": s.ended_at, "duration_seconds": s.duration_seconds, "reason": s.reason,
+           "ticket_id": s.ticket_id, "can_create": can_create})
 }
 
 #[derive(Debug, Deserialize)]

@@ -61,6 +61,7 @@ impl Console {
             .route("/api/requests", get(api::requests))
             .route("/api/jobs", get(api::jobs))
             .route("/api/jobs/{id}/retry", post(api::retry))
+            .route("/api/jobs/{id}/history", get(api::history))
             .route("/api/unlinked", get(api::unlinked))
             .route("/api/unlinked/attach", post(api::attach))
             .route("/api/unlinked/dismiss", post(api::dismiss))

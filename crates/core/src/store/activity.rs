@@ -148,6 +148,15 @@ impl Store {
         Ok(rows?)
     }
 
+    /// A job's history: every activity line about it, oldest first.
+    pub fn activity_of_job(&self, job_id: i64) -> Result<Vec<Activity>, StoreError> {
+        let conn = self.conn();
+        let sql = format!("SELECT {COLUMNS} FROM activity WHERE job_id = ?1 ORDER BY id");
+        let rows: rusqlite::Result<Vec<Activity>> =
+            conn.prepare(&sql)?.query_map([job_id], activity_from_row)?.collect();
+        Ok(rows?)
+    }
+
     /// Whether a job is about a session `rep` was the primary rep of (its activity says so).
     pub fn job_of_rep(&self, job_id: i64, profile: &str, rep: &str) -> Result<bool, StoreError> {
         let conn = self.conn();
