@@ -235,11 +235,49 @@ function showUnlinked() {
       el('td', {}, when(s.ended_at)), el('td', {}, s.profile), el('td', {}, s.rep ?? ''),
       el('td', {}, s.described), el('td', { class: 'said' }, s.reason),
       el('td', {}, ticket, el('button', { class: 'attach', onclick: attach }, s.ticket_id ? 'Retry' : 'Attach'),
+        s.ticket_id ? null : el('button', { class: 'find', onclick: () => find(s) }, 'Find…'),
         s.can_create && !s.ticket_id
           ? el('button', { class: 'new-ticket', onclick: () => then('unlinked/attach', { profile: s.profile, lsid: s.lsid, ticket: 'new' }) }, 'New ticket')
           : null),
       el('td', {}, el('button', { class: 'dismiss', onclick: () => then('unlinked/dismiss', { profile: s.profile, lsid: s.lsid }) }, 'Dismiss')));
   }));
+}
+
+let attaching = null;
+let asked = 0;
+
+/** Opens the search for the session's ticket, its customer's company first. */
+function find(session) {
+  attaching = session;
+  document.getElementById('attach').hidden = false;
+  document.getElementById('attach-what').textContent = `Attach the session with ${session.described} to:`;
+  const box = document.getElementById('attach-search');
+  box.value = session.company ?? '';
+  box.focus();
+  searchTickets();
+}
+
+async function searchTickets() {
+  if (!attaching) return;
+  const mine = ++asked;
+  const q = document.getElementById('attach-search').value;
+  const { tickets } = await api(`search?profile=${encodeURIComponent(attaching.profile)}&q=${encodeURIComponent(q)}`)
+    .catch((e) => { note(e.message); return { tickets: [] }; });
+  if (mine !== asked || !attaching) return;
+  const session = attaching;
+  document.getElementById('attach-results').replaceChildren(...tickets.map((t) => el('li', { class: 'ticket', dataset: { number: t.number } },
+    el('strong', {}, t.number), ` ${t.title} `, el('span', { class: 'muted' }, [t.company, t.contact].filter(Boolean).join(' · ')),
+    el('button', { class: 'attach-here', onclick: async () => {
+      await act('unlinked/attach', { profile: session.profile, lsid: session.lsid, ticket: String(t.id) });
+      closeFind();
+      await unlinked();
+    } }, 'Attach here'))));
+}
+
+function closeFind() {
+  attaching = null;
+  asked++;
+  document.getElementById('attach').hidden = true;
 }
 
 /** The sessions ticked in the list. */
@@ -343,6 +381,12 @@ async function start() {
   });
   document.getElementById('bulk-attach').addEventListener('click', () => bulk('unlinked/attach', { ticket: document.getElementById('bulk-ticket').value }));
   document.getElementById('bulk-dismiss').addEventListener('click', () => bulk('unlinked/dismiss', {}));
+  let typing = null;
+  document.getElementById('attach-search').addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(searchTickets, 150);
+  });
+  document.getElementById('attach-cancel').addEventListener('click', closeFind);
   document.getElementById('test-profile').addEventListener('click', () => show('overview').then(() => test(editing)).catch((e) => note(e.message)));
   document.getElementById('links-profile').addEventListener('change', () => livelinks().catch((e) => note(e.message)));
   const copy = (id) => () => navigator.clipboard.writeText(document.getElementById(id).textContent).then(() => note('Copied.'));

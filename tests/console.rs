@@ -136,7 +136,9 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
     assert_eq!(page.headers().get("location").unwrap(), "/login");
     guarded(&page);
-    for path in ["/api/session", "/api/overview", "/api/jobs", "/api/unlinked", "/api/activity", "/api/activity.csv"] {
+    let every = ["/api/session", "/api/overview", "/api/jobs", "/api/jobs/1/history", "/api/unlinked", "/api/activity"];
+    let more = ["/api/activity.csv", "/api/requests", "/api/reps", "/api/profiles", "/api/check?profile=Desk"];
+    for path in every.into_iter().chain(more).chain(["/api/livelinks?profile=Desk", "/api/search?profile=Desk&q=x"]) {
         assert_eq!(browser.get(path).await.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
     let login_page = browser.get("/login").await;
@@ -171,7 +173,12 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     let elsewhere = browser.post(&retry, json!({}), &browser.csrf, "https://evil.example").await;
     assert_eq!(elsewhere.status(), StatusCode::FORBIDDEN, "another origin");
     let stranger = Browser { cookie: String::new(), ..Browser::new(console) };
-    assert_eq!(stranger.post(&retry, json!({}), &browser.csrf, &browser.base).await.status(), StatusCode::UNAUTHORIZED);
+    let changes =
+        ["/api/logout", "/api/unlinked/attach", "/api/unlinked/dismiss", "/api/reps/enrol", "/api/reps/revoke"];
+    for path in changes.into_iter().chain(["/api/profiles/save", "/api/profiles/secret", retry.as_str()]) {
+        let answer = stranger.post(path, json!({}), &browser.csrf, &browser.base).await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{path} without a session");
+    }
     assert!(browser.change(&retry, json!({})).await["said"].as_str().unwrap().contains("queued again"));
     wait_until("the retried job", async || {
         job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("done")
@@ -195,6 +202,8 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     .await;
     let listed: Value = browser.get("/api/unlinked").await.json().await.unwrap();
     assert_eq!(listed["billable_minutes"], 25);
+    let found: Value = browser.get("/api/search?profile=Desk&q=contoso").await.json().await.unwrap();
+    assert!(found["tickets"].to_string().contains("T20261124.0042"), "the desk's search: {found}");
     let attach = json!({"profile": "Desk", "lsid": walk_in, "ticket": "T20261124.0042"});
     assert!(browser.change("/api/unlinked/attach", attach.clone()).await["said"].as_str().unwrap().contains("Writing"));
     let again = browser.post("/api/unlinked/attach", attach, &browser.csrf, &browser.base).await;
@@ -444,8 +453,13 @@ async fn a_desk_lead_works_the_console_in_chromium() {
     // Not in a ticket: the walk-in, attached to its ticket by number, written once.
     browser.click("#tab-unlinked").await;
     browser.text("#billable", |t| t.contains("25 billable minutes")).await;
-    browser.type_into("#unlinked-rows input.ticket", "T20261124.0042").await;
-    browser.click("#unlinked-rows button.attach").await;
+    // Found with the desk's search, as in the tray: the customer's company first, then words.
+    browser.click("#unlinked-rows button.find").await;
+    browser.text("#attach-results", |t| t.contains("Dynamo Corporation")).await;
+    browser.client.find(fantoccini::Locator::Css("#attach-search")).await.unwrap().clear().await.unwrap();
+    browser.type_into("#attach-search", "Outlook keeps").await;
+    let chosen = "#attach-results li[data-number='T20261124.0042'] button.attach-here";
+    browser.click(chosen).await;
     browser.text("#note", |t| t.starts_with("Writing the session")).await;
     wait_until("the attached session", async || notes_of(&stands.records("TicketNotes").await, &walk_in).len() == 1)
         .await;

@@ -185,3 +185,28 @@ pub async fn livelinks(State(console): State<Console>, Query(named): Query<Named
     let text = crate::beyondtrust::livelinks::setup_instructions(&appliance, &zone.web_root, &outbound);
     Json(json!({"text": text})).into_response()
 }
+
+#[derive(Debug, Deserialize)]
+pub struct Asked {
+    profile: String,
+    #[serde(default)]
+    q: String,
+}
+
+/// The desk's ticket search (as the tray app's), for attaching a session to its ticket.
+pub async fn search(State(console): State<Console>, Query(asked): Query<Asked>) -> Response {
+    let Some(profile) = console.config.profile(&asked.profile) else {
+        return refuse(StatusCode::NOT_FOUND, format!("no profile is named '{}'", asked.profile));
+    };
+    if asked.q.trim().chars().count() < 2 {
+        return Json(json!({"tickets": []})).into_response();
+    }
+    let client = match console.autotask(profile) {
+        Ok(client) => client,
+        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    match crate::desk::search(&client, &asked.q, None).await {
+        Ok(rows) => Json(json!({"tickets": rows})).into_response(),
+        Err(e) => refuse(StatusCode::BAD_GATEWAY, format!("Autotask could not be searched: {e}")),
+    }
+}

@@ -42,11 +42,25 @@ pub struct Console {
     limits: Arc<Limits>,
     /// Served over HTTPS: the cookie is `Secure`.
     secure: bool,
+    /// One Autotask client per profile for the console's searches, made when first needed.
+    clients: Arc<std::sync::Mutex<std::collections::HashMap<String, crate::autotask::AutotaskClient>>>,
 }
 
 impl Console {
     pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<Notify>, secure: bool) -> Console {
-        Console { config, store, wake, sessions: Default::default(), limits: Default::default(), secure }
+        let (sessions, limits, clients) = Default::default();
+        Console { config, store, wake, sessions, limits, secure, clients }
+    }
+
+    /// The profile's Autotask client (its zone found once).
+    fn autotask(&self, profile: &crate::config::Profile) -> Result<crate::autotask::AutotaskClient, String> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(&profile.name) {
+            return Ok(client.clone());
+        }
+        let client = crate::autotask::AutotaskClient::new(profile.autotask.clone()).map_err(|e| e.to_string())?;
+        clients.insert(profile.name.clone(), client.clone());
+        Ok(client)
     }
 
     pub fn router(self) -> Router {
@@ -72,6 +86,7 @@ impl Console {
             .route("/api/reps/revoke", post(desk::revoke))
             .route("/api/check", get(desk::check))
             .route("/api/livelinks", get(desk::livelinks))
+            .route("/api/search", get(desk::search))
             .route("/api/profiles", get(profiles::list))
             .route("/api/profiles/save", post(profiles::save))
             .route("/api/profiles/secret", post(profiles::secret))
