@@ -314,6 +314,14 @@ async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     assert_eq!(slowed.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(slowed.headers().contains_key("retry-after"));
     assert!(worker.stop());
+    // Wrong logins are in the worker's log; no password, typed or right, nor a session's token.
+    let log = std::fs::read_to_string(config.with_file_name(format!("worker-{}.log", std::process::id()))).unwrap();
+    assert!(log.contains("console: a wrong name or password"), "{log}");
+    for secret in [PASSWORD, "not the password", "still not it", browser.csrf.as_str(), made["code"].as_str().unwrap()]
+    {
+        assert!(!log.contains(secret), "the worker's log holds a secret");
+    }
+    assert!(!log.contains(browser.cookie.trim_start_matches("bta_console=")));
 }
 
 /// Debian's Chromium, headless, through its ChromeDriver on a port of its own.

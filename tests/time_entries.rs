@@ -36,6 +36,13 @@ async fn entries_of(stands: &Stands, lsid: &str) -> Vec<Value> {
     all.into_iter().filter(|t| t["internalNotes"].as_str().is_some_and(|n| n.contains(lsid))).collect()
 }
 
+/// Waits until the session's end job is `state`; its `jobs` line then.
+async fn job_reaches(config: &std::path::Path, lsid: &str, state: &str) -> String {
+    let line = || job_line(&worker_says(&["jobs"], config), lsid, "conference_end");
+    wait_until(&format!("the job {state}"), async || line().contains(state)).await;
+    line()
+}
+
 fn time(value: &Value) -> DateTime<Utc> {
     value.as_str().unwrap().parse().unwrap()
 }
@@ -71,10 +78,7 @@ async fn a_session_across_utc_midnight_is_one_entry_per_day_written_once_through
     let (_, rest) = text.split_once('\n').unwrap();
     std::fs::write(&config, format!("listen = \"127.0.0.1:{port}\"\n{rest}")).unwrap();
     let worker = Worker::start(&config, port).await;
-    wait_until("the job done after the crash", async || {
-        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("done")
-    })
-    .await;
+    job_reaches(&config, &lsid, "done").await;
 
     let entries = entries_of(&stands, &lsid).await;
     assert_eq!(entries.len(), 2, "one entry per UTC day, none twice: {entries:?}");
@@ -97,10 +101,7 @@ async fn where_autotask_allows_spans_a_session_across_midnight_is_one_entry() {
     steer(&stands, "settings", json!({"allowTimeEntriesToSpanMidnight": true})).await;
     let (worker, config) = desk(&stands, "time_entry_spans_midnight = true").await;
     let lsid = stands.appliance("sessions", across_midnight()).await["lsid"].as_str().unwrap().to_owned();
-    wait_until("the job", async || {
-        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("done")
-    })
-    .await;
+    job_reaches(&config, &lsid, "done").await;
     let entries = entries_of(&stands, &lsid).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(hours(&entries, "hoursWorked"), 0.5);
@@ -176,11 +177,7 @@ async fn time_refused_for_a_closed_timesheet_is_kept_and_written_once_after_it_r
     let session = json!({"external_key": "7214", "duration": 900, "reps": [{"username": "alex.morgan"}],
                          "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd"}});
     let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
-    wait_until("the refusal", async || {
-        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("failed")
-    })
-    .await;
-    let line = job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end");
+    let line = job_reaches(&config, &lsid, "failed").await;
     assert!(line.contains("status of New or Rejected") && line.contains("reopen the rep's timesheet"), "{line}");
     assert_eq!(notes_of(&stands.records("TicketNotes").await, &lsid).len(), 1, "the note is written");
     assert!(entries_of(&stands, &lsid).await.is_empty());
@@ -193,10 +190,7 @@ async fn time_refused_for_a_closed_timesheet_is_kept_and_written_once_after_it_r
     let said = worker_says(&["attach", &lsid, "7214"], &config);
     assert!(said.contains("7214"), "{said}");
     wait_until("the time written", async || entries_of(&stands, &lsid).await.len() == 1).await;
-    wait_until("the job done", async || {
-        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("done")
-    })
-    .await;
+    job_reaches(&config, &lsid, "done").await;
     assert_eq!(notes_of(&stands.records("TicketNotes").await, &lsid).len(), 1, "the note not written again");
     assert_eq!(entries_of(&stands, &lsid).await.len(), 1);
     assert!(!worker_says(&["unlinked"], &config).contains(&lsid), "off the list");
@@ -210,11 +204,7 @@ async fn a_refusal_for_proxy_time_entry_names_the_setting_and_the_security_level
     let (worker, config) = desk(&stands, "").await;
     let session = json!({"external_key": "7215", "reps": [{"username": "alex.morgan"}]});
     let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
-    wait_until("the refusal", async || {
-        job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end").contains("failed")
-    })
-    .await;
-    let line = job_line(&worker_says(&["jobs"], &config), &lsid, "conference_end");
+    let line = job_reaches(&config, &lsid, "failed").await;
     assert!(
         line.contains("Proxy Time Entry system setting is \"Enabled for timesheet approvers and Administrators\"")
             && line.contains("security level is an administrator's"),

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{self, Session};
-use super::{Console, address, refuse, same_origin};
+use super::{Console, address, change, refuse, same_origin};
 use crate::store::{ActivityLine, Attached, UnlinkedSession};
 
 /// How far back Not in a ticket looks, as the tray app's.
@@ -57,6 +57,8 @@ pub async fn login(
     })
     .await;
     let Ok((true, Some(admin))) = checked else {
+        // Neither the name nor the password typed is logged: either may be a password.
+        tracing::warn!(%from, "console: a wrong name or password");
         if let Some(wait) = console.limits.failed(from) {
             return slowed(wait.seconds());
         }
@@ -133,18 +135,15 @@ pub async fn retry(
         Err(e) => return failed(e),
     }
     console.wake.notify_one();
+    let summary = format!("{} retried job {id} in the desk console", session.admin);
     let line = ActivityLine {
-        profile: job.profile,
         lsid: job.lsid,
-        ticket_id: None,
-        level: "info",
-        summary: format!("{} retried job {id} in the desk console", session.admin),
         details: Some(format!("job {id}")),
         job_id: Some(id),
-        rep: None,
+        ..change(&job.profile, summary)
     };
-    if let Err(e) = console.store.run(move |s| s.log_activity(&line, now)).await {
-        return failed(e);
+    if let Err(answer) = console.log(line).await {
+        return answer;
     }
     Json(json!({"said": format!("Job {id} is queued again.")})).into_response()
 }

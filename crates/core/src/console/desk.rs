@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::api::failed;
 use super::auth::Session;
-use super::{Console, refuse};
+use super::{Console, change, refuse};
 use crate::desk_watch::enrol;
 use crate::store::ActivityLine;
 
@@ -71,8 +71,9 @@ pub async fn enrol(
         "{} made an enrolment link for {} ({}) in the desk console",
         session.admin, invitation.username, invitation.email
     );
-    if let Err(e) = log(&console, &profile.name, Some(invitation.username.clone()), summary).await {
-        return failed(e);
+    let line = ActivityLine { rep: Some(invitation.username.clone()), ..change(&profile.name, summary) };
+    if let Err(answer) = console.log(line).await {
+        return answer;
     }
     let link = invitation.link.expose().to_owned();
     Json(json!({
@@ -120,30 +121,12 @@ pub async fn revoke(
     }
     let summary = format!("{} revoked {} in the desk console", session.admin, asked.username);
     let profile = asked.profile.clone().unwrap_or_default();
-    if let Err(e) = log(&console, &profile, Some(asked.username.clone()), summary).await {
-        return failed(e);
+    let line = ActivityLine { rep: Some(asked.username.clone()), ..change(&profile, summary) };
+    if let Err(answer) = console.log(line).await {
+        return answer;
     }
     Json(json!({"said": format!("Revoked {}: their app's token and any waiting link stop working.", asked.username)}))
         .into_response()
-}
-
-async fn log(
-    console: &Console,
-    profile: &str,
-    rep: Option<String>,
-    summary: String,
-) -> Result<i64, crate::store::StoreError> {
-    let line = ActivityLine {
-        profile: profile.to_owned(),
-        lsid: None,
-        ticket_id: None,
-        level: "info",
-        summary,
-        details: None,
-        job_id: None,
-        rep,
-    };
-    console.store.run(move |s| s.log_activity(&line, Utc::now())).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -108,9 +108,7 @@ impl Console {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+        crate::intake::serve_plain(listener, self.router(), shutdown).await
     }
 
     /// Serves the console over HTTPS until `shutdown` completes.
@@ -121,6 +119,28 @@ impl Console {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         crate::intake::tls::serve(listener, self.router(), certificate, shutdown).await
+    }
+}
+
+/// A change made in the console, for the activity log (`summary` names the admin).
+fn change(profile: &str, summary: String) -> crate::store::ActivityLine {
+    crate::store::ActivityLine {
+        profile: profile.to_owned(),
+        lsid: None,
+        ticket_id: None,
+        level: "info",
+        summary,
+        details: None,
+        job_id: None,
+        rep: None,
+    }
+}
+
+impl Console {
+    /// Adds a change to the activity log; a store that fails answers 500.
+    async fn log(&self, line: crate::store::ActivityLine) -> Result<(), Response> {
+        let logged = self.store.run(move |s| s.log_activity(&line, chrono::Utc::now())).await;
+        logged.map(|_| ()).map_err(api::failed)
     }
 }
 

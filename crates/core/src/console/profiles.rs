@@ -7,12 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::auth::Session;
-use super::{Console, refuse};
+use super::{Console, change, refuse};
 use crate::config::KeyringStore;
 use crate::config::form::{self, FIELDS};
 use crate::store::ActivityLine;
@@ -70,18 +69,10 @@ pub async fn save(
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, e);
     }
     let name = edit.values.get("name").and_then(Value::as_str).map(str::to_owned).or(edit.original).unwrap_or_default();
-    let line = ActivityLine {
-        profile: name.clone(),
-        lsid: None,
-        ticket_id: None,
-        level: "info",
-        summary: format!("{} edited profile {name} in the desk console", session.admin),
-        details: Some(path.display().to_string()),
-        job_id: None,
-        rep: None,
-    };
-    if let Err(e) = console.store.run(move |s| s.log_activity(&line, Utc::now())).await {
-        return super::api::failed(e);
+    let summary = format!("{} edited profile {name} in the desk console", session.admin);
+    let line = ActivityLine { details: Some(path.display().to_string()), ..change(&name, summary) };
+    if let Err(answer) = console.log(line).await {
+        return answer;
     }
     Json(json!({"said": format!(
         "Saved to {}. The running worker keeps the configuration it started with: restart it for the change to take effect.",
@@ -111,21 +102,10 @@ pub async fn secret(
         Ok(Err(e)) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e),
         Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
-    let line = ActivityLine {
-        profile: profile.clone(),
-        lsid: None,
-        ticket_id: None,
-        level: "info",
-        summary: format!(
-            "{} stored {setting} of profile {profile} in the keyring from the desk console",
-            session.admin
-        ),
-        details: None,
-        job_id: None,
-        rep: None,
-    };
-    if let Err(e) = console.store.run(move |s| s.log_activity(&line, Utc::now())).await {
-        return super::api::failed(e);
+    let summary =
+        format!("{} stored {setting} of profile {profile} in the keyring from the desk console", session.admin);
+    if let Err(answer) = console.log(change(&profile, summary)).await {
+        return answer;
     }
     Json(json!({"said": format!("{setting} stored in the OS keyring; restart the worker to use it.")})).into_response()
 }

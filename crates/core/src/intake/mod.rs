@@ -84,10 +84,20 @@ impl Intake {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+        serve_plain(listener, self.router(), shutdown).await
     }
+}
+
+/// Serves `router` over plain HTTP (each request knowing its client's address) until `shutdown`
+/// completes, open connections finishing; `tls::serve` is the same over HTTPS.
+pub async fn serve_plain(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 fn answer(status: StatusCode, message: impl Into<String>) -> Response {

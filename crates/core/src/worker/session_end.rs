@@ -102,21 +102,7 @@ async fn no_ticket(
     session: &SupportSession,
     why: String,
 ) -> Result<Outcome, Failure> {
-    let info = |field: &str| session.customer_info(field).map(str::to_owned);
-    let unlinked = UnlinkedSession {
-        profile: clients.profile.name.clone(),
-        lsid: session.lsid.to_string(),
-        job_id: job.id,
-        rep: session.primary_representative().and_then(|r| r.username.as_deref().map(str::to_owned)),
-        customer: session.customer_name().map(str::to_owned),
-        company: info("company"),
-        issue: info("issue"),
-        started_at: session.start_time,
-        duration_seconds: session.duration_seconds(),
-        ended_at: session.end_time,
-        reason: why.clone(),
-        ticket_id: None,
-    };
+    let unlinked = kept(clients, job, session, why.clone(), None);
     worker.store.run(move |s| s.note_unlinked(&unlinked, Utc::now())).await?;
     Ok(Outcome::Skipped(format!(
         "The session with {} is not in a ticket: {why}. Attach it to its ticket under Not in a ticket, or dismiss it",
@@ -281,7 +267,9 @@ async fn time_refused(
         return Failure::Permanent(format!("Autotask refused {what}: {}", e.reason()));
     };
     if refusal == TimeRefusal::ClosedTimesheet {
-        let held = held_time(clients, job, session, ticket_id, &words);
+        let reason =
+            format!("In its ticket, but its time is not in Autotask: {words} Reopen the timesheet, then Retry.");
+        let held = kept(clients, job, session, reason, Some(ticket_id));
         if let Err(e) = worker.store.run(move |s| s.note_unlinked(&held, Utc::now())).await {
             return e.into();
         }
@@ -290,13 +278,14 @@ async fn time_refused(
     Failure::Permanent(format!("Autotask refused {what}: {words}{status}. {}", refusal.what_to_do()))
 }
 
-/// The session's time as kept under Not in a ticket while its timesheet is closed.
-fn held_time(
+/// The session as Not in a ticket keeps it, with what a person needs to bill it: without a
+/// ticket, or (`ticket_id`) in its ticket with its time refused.
+fn kept(
     clients: &ProfileClients,
     job: &Job,
     session: &SupportSession,
-    ticket_id: i64,
-    said: &str,
+    reason: String,
+    ticket_id: Option<i64>,
 ) -> UnlinkedSession {
     let info = |field: &str| session.customer_info(field).map(str::to_owned);
     UnlinkedSession {
@@ -310,8 +299,8 @@ fn held_time(
         started_at: session.start_time,
         duration_seconds: session.duration_seconds(),
         ended_at: session.end_time,
-        reason: format!("In its ticket, but its time is not in Autotask: {said} Reopen the timesheet, then Retry."),
-        ticket_id: Some(ticket_id),
+        reason,
+        ticket_id,
     }
 }
 
