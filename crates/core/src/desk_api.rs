@@ -98,6 +98,10 @@ pub struct TicketRow {
     /// One of the last tickets I made a key for or Jumped from (shown first when I search for
     /// nothing).
     pub recent: bool,
+    /// Found by asking Autotask itself rather than the desk's copy of the tickets (older than the
+    /// copy keeps, newer than its last look, or the rep asked for all of Autotask).
+    #[serde(default)]
+    pub asked_autotask: bool,
 }
 
 /// What an app sends to enrol.

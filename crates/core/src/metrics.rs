@@ -31,6 +31,9 @@ pub struct Metrics {
     jobs: Family<Labels, Gauge>,
     oldest_pending: Gauge,
     desk_refusals: Family<Labels, Counter>,
+    desk_searches: Family<Labels, Counter>,
+    copy_tickets: Family<Labels, Gauge>,
+    copy_age: Family<Labels, Gauge>,
     /// Requests by purpose, hour by hour, for the console's chart.
     hourly: std::sync::Mutex<std::collections::VecDeque<Hour>>,
     /// Autotask's threshold as last read: used, limit.
@@ -83,6 +86,9 @@ impl Metrics {
         let jobs = Family::<Labels, Gauge>::default();
         let oldest_pending = Gauge::default();
         let desk_refusals = Family::<Labels, Counter>::default();
+        let desk_searches = Family::<Labels, Counter>::default();
+        let copy_tickets = Family::<Labels, Gauge>::default();
+        let copy_age = Family::<Labels, Gauge>::default();
         registry.register("intake_answers", "Outbound events answered, by profile and HTTP status", intake.clone());
         registry.register(
             "autotask_calls",
@@ -112,6 +118,17 @@ impl Metrics {
             "Desk requests refused, by reason (token, code, slowed, limited, not_served, store)",
             desk_refusals.clone(),
         );
+        registry.register(
+            "desk_searches",
+            "Reps' searches at the desk's worker, by where they were answered from (copy, autotask)",
+            desk_searches.clone(),
+        );
+        registry.register("ticket_copy_tickets", "Tickets in the desk's copy, by profile", copy_tickets.clone());
+        registry.register(
+            "ticket_copy_age_seconds",
+            "How long ago the desk's copy of the tickets was last current, by profile (-1: not filled yet)",
+            copy_age.clone(),
+        );
         Metrics {
             registry,
             intake,
@@ -123,6 +140,9 @@ impl Metrics {
             jobs,
             oldest_pending,
             desk_refusals,
+            desk_searches,
+            copy_tickets,
+            copy_age,
             hourly: Default::default(),
             last_threshold: Default::default(),
         }
@@ -191,6 +211,19 @@ impl Metrics {
         if limit > 0 {
             self.threshold.set(used as f64 / limit as f64);
         }
+    }
+
+    /// Counts a rep's search at the desk's worker, by where it was answered from.
+    pub fn desk_search(&self, from_copy: bool) {
+        let from = if from_copy { "copy" } else { "autotask" };
+        self.desk_searches.get_or_create(&vec![("from", from.to_owned())]).inc();
+    }
+
+    /// How many tickets a profile's copy holds and how many seconds ago it was current.
+    pub fn ticket_copy(&self, profile: &str, tickets: u64, age_seconds: Option<i64>) {
+        let labels = vec![("profile", profile.to_owned())];
+        self.copy_tickets.get_or_create(&labels).set(tickets as i64);
+        self.copy_age.get_or_create(&labels).set(age_seconds.unwrap_or(-1));
     }
 
     /// The text a scrape gets, with the queue as the store holds it now.

@@ -90,8 +90,9 @@ impl Service {
             Mode::Headless { listener } => {
                 let desk_setup =
                     |e: &dyn std::fmt::Display| SetupError { profile: "(desk)".to_owned(), message: e.to_string() };
-                let feeds =
-                    crate::desk_watch::feed::Feeds::new(&config, stop.subscribe()).map_err(|e| desk_setup(&e))?;
+                let beside_store = store.blocking().path().parent().unwrap_or(std::path::Path::new(".")).to_owned();
+                let feeds = crate::desk_watch::feed::Feeds::new(&config, &beside_store, stop.subscribe())
+                    .map_err(|e| desk_setup(&e))?;
                 let mut intake = crate::intake::Intake::new(config.clone(), store.clone(), wake.clone());
                 if !feeds.is_empty() {
                     tasks.extend(feeds.start_looking(&store, &until_stopped));

@@ -346,6 +346,10 @@ async fn check(path: &Path) -> anyhow::Result<()> {
         }
         println!("\nProfile '{}' (appliance id '{}')", profile.name, profile.appliance_id);
         failures += bta_core::check::profile(profile, &mut |line: &str| println!("  {line}")).await;
+        if let (bta_core::config::DeskRole::Serves, Ok(store)) = (&profile.desk, store_path(&config)) {
+            let dir = store.parent().unwrap_or(Path::new("."));
+            println!("  ✓ {}", bta_core::desk_watch::copy::describe(dir, &profile.name));
+        }
     }
     if failures > 0 {
         bail!("{failures} check(s) failed");

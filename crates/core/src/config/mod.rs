@@ -191,6 +191,12 @@ pub struct WorkerConfig {
     /// How long the worker takes a company, contact or device it looked up for the desk's
     /// searches as current.
     pub lookup_keep: std::time::Duration,
+    /// How far back the desk's copy of the tickets keeps completed ones (`search_copy_days`;
+    /// open ones it keeps all).
+    pub search_copy: chrono::Duration,
+    /// Whether the desk's worker registers Autotask's ticket webhooks at its desk address
+    /// (`autotask_webhooks`), for a copy current within seconds.
+    pub autotask_webhooks: bool,
     /// Where reps' apps reach this worker (`https://desk.example.com:8180`), for enrolment links;
     /// derived from `listen` when it is this machine only.
     pub public_url: Option<url::Url>,
@@ -210,7 +216,7 @@ pub const DEFAULT_CONSOLE_LISTEN: SocketAddr =
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, console_listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, console_listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, search_copy_days, autotask_webhooks, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
 
 /// How long the tray app's hidden window is kept unless the configuration says otherwise.
 pub const DEFAULT_RELEASE_WINDOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
@@ -256,6 +262,9 @@ impl WorkerConfig {
         // Fractions of a minute are for compressed days (the desk benchmark); a desk keeps hours.
         let lookup_keep_minutes = top.number("lookup_keep_minutes", 0.001..=10_080.0).unwrap_or(240.0);
         let lookup_keep = std::time::Duration::from_secs_f64(lookup_keep_minutes * 60.0);
+        let search_copy_days = top.number("search_copy_days", 0.001..=3650.0).unwrap_or(30.0);
+        let search_copy = chrono::Duration::milliseconds((search_copy_days * 86_400_000.0) as i64);
+        let autotask_webhooks = top.bool("autotask_webhooks", false);
         let tls = match (top.string("tls_certificate_file"), top.string("tls_key_file")) {
             (Some(certificate), Some(key)) => {
                 let files = crate::intake::tls::TlsFiles { certificate: base.join(certificate), key: base.join(key) };
@@ -341,6 +350,8 @@ impl WorkerConfig {
                 release_window_after,
                 retention,
                 lookup_keep,
+                search_copy,
+                autotask_webhooks,
                 public_url,
                 console_listen,
                 profiles,

@@ -517,6 +517,7 @@ async fn rows(autotask: &AutotaskClient, tickets: Vec<Ticket>, lookups: &Lookups
                 device: t.configuration_item_id.and_then(|id| devices.get(&id).cloned().flatten()),
                 last_activity: t.last_activity_date,
                 recent: false,
+                asked_autotask: false,
             })
         })
         .collect())

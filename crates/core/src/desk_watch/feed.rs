@@ -2,11 +2,13 @@
 //! query per `ticket_watch_seconds` for every ticket whose last activity is newer than the last
 //! look, kept as a numbered list of changes; and `GET /desk/changes` on the worker's
 //! listener, where each rep's app (showing its rep token) waits for the changes to its rep's
-//! tickets after its cursor. The feed also keeps a copy of the desk's open tickets, current as of
-//! its last look, and holds the profile's clients the desk's searches ([`super::search`]) and
-//! session keys ([`super::keys`]) use.
+//! tickets after its cursor. The looks also keep the desk's copy of the tickets ([`super::copy`]),
+//! which the feed fills at its first look; and the feed holds the profile's clients the desk's
+//! searches ([`super::search`]) and session keys ([`super::keys`]) use.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,11 +20,13 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use crate::autotask::{self, AutotaskClient, Filter, Ticket};
+use super::copy::{Copied, CopyError, Freshness, Names, TicketCopy, Unnamed};
+use super::webhook::{self, Hook};
+use crate::autotask::{self, AutotaskClient, Company, ConfigurationItem, Contact, Filter, Ticket};
 use crate::beyondtrust::BeyondTrustClient;
 use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
 use crate::desk::Lookups;
-use crate::desk_api::{Answer, DeskChange, LONGEST_WAIT, Threshold};
+use crate::desk_api::{Answer, DeskChange, LONGEST_WAIT, Threshold, TicketRow};
 use crate::store::AsyncStore;
 
 /// The ticket status Autotask uses for "Complete".
@@ -37,8 +41,20 @@ const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
 const OWN_WRITE_SKEW: chrono::Duration = chrono::Duration::seconds(10);
 /// Most changes kept for apps that were away.
 const KEPT: usize = 5_000;
-/// Most open tickets copied; a database with more is asked for each rep's open tickets.
-const OPEN_COPIED: usize = 20_000;
+/// Records per page and ids per `in` filter when the copy is filled (Autotask's most per page).
+const PAGE: usize = 500;
+/// The fields of a ticket the copy keeps: asked for alone when it is filled.
+pub(super) const COPIED_FIELDS: [&str; 9] = [
+    "id",
+    "ticketNumber",
+    "title",
+    "status",
+    "companyID",
+    "contactID",
+    "configurationItemID",
+    "assignedResourceID",
+    "lastActivityDate",
+];
 
 /// The rep a request's token proved, and their profile's feed.
 #[derive(Debug, Clone)]
@@ -74,19 +90,16 @@ pub struct Feed {
     newest: watch::Sender<u64>,
     /// The threshold as last read by this feed's client.
     threshold: Mutex<Option<Threshold>>,
-    /// The desk's open tickets as of the last look: "my open tickets" without asking Autotask.
-    open: Mutex<OpenCopy>,
-}
-
-/// The feed's copy of every open ticket.
-#[derive(Debug, Default)]
-enum OpenCopy {
-    /// Made at the first look (again at the next after a failure).
-    #[default]
-    NotYet,
-    Kept(HashMap<i64, Ticket>),
-    /// More than [`OPEN_COPIED`] open tickets: not copied.
-    TooMany,
+    /// The desk's copy of its tickets, kept by the looks.
+    copy: Arc<TicketCopy>,
+    /// How far back the copy keeps completed tickets (`search_copy_days`).
+    copy_days: chrono::Duration,
+    /// Whether the copy is filled: until then the desk's searches ask Autotask.
+    copy_ready: AtomicBool,
+    /// Autotask's ticket webhook for this profile, and where it posts (when the desk takes them).
+    hook: Option<(Arc<Hook>, url::Url)>,
+    /// Whether the webhook is registered in Autotask (done at a look until it is).
+    hook_registered: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -107,15 +120,20 @@ pub enum FeedError {
     Autotask(#[from] autotask::Error),
     #[error(transparent)]
     BeyondTrust(#[from] crate::beyondtrust::Error),
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+    #[error("{0}")]
+    Search(String),
 }
 
 impl Feeds {
-    /// The feeds of the enabled profiles that serve the desk-wide watch.
-    pub fn new(config: &WorkerConfig, stopping: watch::Receiver<bool>) -> Result<Feeds, FeedError> {
+    /// The feeds of the enabled profiles that serve the desk-wide watch; their copies of the
+    /// tickets live in `dir` (beside the worker's store).
+    pub fn new(config: &WorkerConfig, dir: &Path, stopping: watch::Receiver<bool>) -> Result<Feeds, FeedError> {
         let mut by_appliance = HashMap::new();
         for profile in config.profiles.iter().filter(|p| !p.disabled) {
             if let DeskRole::Serves = &profile.desk {
-                let feed = Feed::new(profile, config)?;
+                let feed = Feed::new(profile, config, dir)?;
                 by_appliance.insert(profile.appliance_id.to_lowercase(), Arc::new(feed));
             }
         }
@@ -125,6 +143,24 @@ impl Feeds {
     /// The feed of a profile, by its name.
     pub fn of_profile(&self, profile: &str) -> Option<Arc<Feed>> {
         self.by_appliance.values().find(|f| f.profile.name == profile).cloned()
+    }
+
+    /// The feed of an appliance id (as `?appliance=` names it).
+    pub fn of_appliance(&self, appliance: &str) -> Option<Arc<Feed>> {
+        self.by_appliance.get(&appliance.to_lowercase()).cloned()
+    }
+
+    /// How current each profile's copy of the tickets is, by profile name.
+    pub async fn freshness(&self) -> Vec<(String, Result<Freshness, CopyError>)> {
+        let mut all = Vec::new();
+        for feed in self.by_appliance.values() {
+            let copy = feed.copy.clone();
+            let read = tokio::task::spawn_blocking(move || copy.freshness()).await;
+            let read = read.unwrap_or_else(|e| Err(CopyError::stopped(e)));
+            all.push((feed.profile.name.clone(), read));
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     pub fn is_empty(&self) -> bool {
@@ -149,7 +185,9 @@ impl Feeds {
 }
 
 impl Feed {
-    fn new(profile: &Profile, config: &WorkerConfig) -> Result<Feed, FeedError> {
+    fn new(profile: &Profile, config: &WorkerConfig, dir: &Path) -> Result<Feed, FeedError> {
+        let copy = TicketCopy::open(&super::copy::file_of(dir, &profile.name))?;
+        let copy_ready = copy.filled_at()?.is_some();
         let has_session_ends = |events: &[SeedEvent]| events.contains(&SeedEvent::SupportSessionEnd);
         Ok(Feed {
             profile: profile.clone(),
@@ -163,8 +201,32 @@ impl Feed {
             state: Mutex::new(Kept::default()),
             newest: watch::Sender::new(0),
             threshold: Mutex::new(None),
-            open: Mutex::new(OpenCopy::NotYet),
+            copy: Arc::new(copy),
+            copy_days: config.search_copy,
+            copy_ready: AtomicBool::new(copy_ready),
+            hook: webhook_url(config, profile).map(|url| (Arc::new(Hook::new()), url)),
+            hook_registered: AtomicBool::new(false),
         })
+    }
+
+    /// This run's ticket webhook, when the desk takes Autotask's webhooks.
+    pub(super) fn hook(&self) -> Option<Arc<Hook>> {
+        self.hook.as_ref().map(|(hook, _)| hook.clone())
+    }
+
+    /// Registers the ticket webhook in Autotask, once the copy is there to keep.
+    async fn register_hook(&self) {
+        let Some((hook, url)) = &self.hook else { return };
+        if self.hook_registered.load(Ordering::Acquire) || !self.copy_ready() {
+            return;
+        }
+        match webhook::register(self, hook, url).await {
+            Ok(()) => self.hook_registered.store(true, Ordering::Release),
+            Err(e) => tracing::warn!(
+                profile = self.profile.name,
+                "desk watch: Autotask's ticket webhook could not be registered ({e}); the looks keep the copy"
+            ),
+        }
     }
 
     /// The profile this feed serves.
@@ -172,66 +234,96 @@ impl Feed {
         &self.profile
     }
 
-    fn open(&self) -> std::sync::MutexGuard<'_, OpenCopy> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    /// Runs `f` on the copy off the async threads.
+    pub(super) async fn with_copy<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&TicketCopy) -> Result<T, CopyError> + Send + 'static,
+    ) -> Result<T, CopyError> {
+        let copy = self.copy.clone();
+        tokio::task::spawn_blocking(move || f(&copy)).await.unwrap_or_else(|e| Err(CopyError::stopped(e)))
     }
 
-    /// Copies every open ticket (at the first look; the look that follows brings in what changed
-    /// meanwhile).
-    async fn copy_open_tickets(&self) {
-        let query = autotask::Query::new(Filter::noteq("status", COMPLETE));
-        let tickets: Result<Vec<Ticket>, _> = self.autotask.query(query).take(OPEN_COPIED + 1).try_collect().await;
-        *self.open() = match tickets {
-            Ok(tickets) if tickets.len() > OPEN_COPIED => {
-                tracing::info!(
-                    profile = self.profile.name,
-                    "desk watch: more than {OPEN_COPIED} open tickets, not copied"
-                );
-                OpenCopy::TooMany
-            }
-            Ok(tickets) => OpenCopy::Kept(tickets.into_iter().filter_map(|t| Some((t.id?, t))).collect()),
-            Err(e) => {
-                tracing::warn!(profile = self.profile.name, "desk watch: the open tickets could not be copied: {e}");
-                OpenCopy::NotYet
-            }
-        };
+    /// Whether the copy is filled and answers the desk's searches.
+    pub(super) fn copy_ready(&self) -> bool {
+        self.copy_ready.load(Ordering::Acquire)
     }
 
-    /// A rep's open tickets and those of `recent` that are open, from the copy; with the ids of
-    /// `recent` it does not have (completed ones). `None` while there is no copy.
-    pub(super) fn open_tickets_of(&self, me: i64, recent: &[i64]) -> Option<(Vec<Ticket>, Vec<i64>)> {
-        let open = self.open();
-        let OpenCopy::Kept(copy) = &*open else { return None };
-        let mut tickets: Vec<Ticket> = copy.values().filter(|t| t.assigned_resource_id == Some(me)).cloned().collect();
-        let mut missing = Vec::new();
-        for id in recent {
-            match copy.get(id) {
-                Some(t) if t.assigned_resource_id != Some(me) => tickets.push(t.clone()),
-                Some(_) => {}
-                None => missing.push(*id),
-            }
+    /// Rows from the copy, their statuses named.
+    pub(super) async fn rows(&self, copied: Vec<Copied>) -> Result<Vec<TicketRow>, autotask::Error> {
+        let fields = self.autotask.fields::<Ticket>().await?;
+        let statuses = fields.picklist("status");
+        let label = |s: i64| statuses.as_ref().and_then(|p| p.label_of(s)).map(str::to_owned);
+        Ok(copied.into_iter().map(|c| c.into_row(label)).collect())
+    }
+
+    /// Fills the copy: every open ticket and every ticket active in the copy's days, page by
+    /// page, each page's companies, contacts and devices with it; says in the log how many
+    /// tickets and requests it took. Until it is whole the desk's searches ask Autotask.
+    async fn fill_copy(&self) -> Result<(), FeedError> {
+        let started = Utc::now();
+        let filter = Filter::any_of([
+            Filter::noteq("status", COMPLETE),
+            Filter::gte("lastActivityDate", (started - self.copy_days).to_rfc3339()),
+        ]);
+        let query = autotask::Query::new(filter).max_records(PAGE as u32).include_fields(COPIED_FIELDS);
+        let mut pages = std::pin::pin!(self.autotask.query::<Ticket>(query).try_chunks(PAGE));
+        let (mut tickets, mut requests) = (0, 0);
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| e.1)?;
+            requests += 1;
+            tickets += page.len();
+            requests += self.keep_in_copy(page).await?.1;
         }
-        Some((tickets, missing))
+        self.with_copy(move |c| {
+            c.current_as_of(started - OVERLAP)?;
+            c.filled(Utc::now())
+        })
+        .await?;
+        self.copy_ready.store(true, Ordering::Release);
+        tracing::info!(
+            profile = self.profile.name,
+            "desk watch: copied {tickets} ticket(s) for the desk's searches in {} Autotask request(s)",
+            requests.max(1)
+        );
+        Ok(())
     }
 
-    /// An open ticket, by id, from the copy.
-    pub(super) fn open_ticket(&self, id: i64) -> Option<Ticket> {
-        match &*self.open() {
-            OpenCopy::Kept(copy) => copy.get(&id).cloned(),
-            _ => None,
+    /// Keeps tickets in the copy, first asking Autotask for the names it lacks; returns each
+    /// ticket's primary resource before, and the requests it took.
+    pub(super) async fn keep_in_copy(&self, tickets: Vec<Ticket>) -> Result<(HashMap<i64, Option<i64>>, usize), FeedError> {
+        let (tickets, unnamed) = self
+            .with_copy(move |c| {
+                let unnamed = c.unnamed(&tickets)?;
+                Ok((tickets, unnamed))
+            })
+            .await?;
+        let (names, requests) = self.names(unnamed).await?;
+        let before = self.with_copy(move |c| c.keep(&tickets, &names)).await?;
+        Ok((before, requests))
+    }
+
+    /// The names of companies, contacts and devices, asked of Autotask by id; with the requests.
+    async fn names(&self, unnamed: Unnamed) -> Result<(Names, usize), autotask::Error> {
+        let by_ids = |ids: &[i64]| autotask::Query::new(Filter::is_in("id", ids.to_vec())).max_records(PAGE as u32);
+        let mut names = Names::default();
+        let mut requests = 0;
+        for ids in unnamed.companies.chunks(PAGE) {
+            let found: Vec<Company> = self.autotask.query_all(by_ids(ids).include_fields(["id", "companyName"])).await?;
+            names.companies.extend(found.into_iter().filter_map(|c| Some((c.id?, c.company_name.unwrap_or_default()))));
+            requests += 1;
         }
-    }
-
-    /// The open ticket of a whole number (`T<yyyymmdd>.<nnnn>`, which no other number begins
-    /// with), from the copy; `None` when it is not there (completed, or newer than the last look).
-    pub(super) fn open_ticket_numbered(&self, number: &str) -> Option<Ticket> {
-        let whole = number.len() == 14
-            && number.as_bytes()[9] == b'.'
-            && number.bytes().enumerate().all(|(i, b)| i == 0 || i == 9 || b.is_ascii_digit());
-        let open = self.open();
-        let OpenCopy::Kept(copy) = &*open else { return None };
-        let numbered = |t: &&Ticket| t.ticket_number.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(number));
-        whole.then(|| copy.values().find(numbered).cloned()).flatten()
+        for ids in unnamed.contacts.chunks(PAGE) {
+            let fields = ["id", "firstName", "lastName", "emailAddress"];
+            let found: Vec<Contact> = self.autotask.query_all(by_ids(ids).include_fields(fields)).await?;
+            names.contacts.extend(found.iter().filter_map(Names::contact));
+            requests += 1;
+        }
+        for ids in unnamed.devices.chunks(PAGE) {
+            let found: Vec<ConfigurationItem> = self.autotask.query_all(by_ids(ids)).await?;
+            names.devices.extend(found.iter().filter_map(Names::device));
+            requests += 1;
+        }
+        Ok((names, requests))
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -246,13 +338,18 @@ impl Feed {
         let started = Utc::now();
         let last_look = self.kept().last_look;
         let since = last_look.unwrap_or(started) - OVERLAP;
-        if matches!(*self.open(), OpenCopy::NotYet) {
-            self.copy_open_tickets().await;
+        if !self.copy_ready() {
+            if let Err(e) = self.fill_copy().await {
+                tracing::warn!(profile = self.profile.name, "desk watch: the tickets could not be copied: {e}");
+            }
         }
-        // Whole tickets, for the copy of the open ones.
-        let query = autotask::Query::new(Filter::gte("lastActivityDate", since.to_rfc3339()));
+        self.register_hook().await;
+        // The copy asks back to where it is current (a restarted worker's copy catches up).
+        let copy_since = self.with_copy(|c| c.freshness()).await.ok().and_then(|f| f.current_as_of);
+        let asked_since = copy_since.map_or(since, |c| c.min(since));
+        let query = autotask::Query::new(Filter::gte("lastActivityDate", asked_since.to_rfc3339()));
         let tickets: Vec<Ticket> = autotask.query_all(query).await?;
-        let assigned_before = self.keep_open(&tickets);
+        let assigned_before = self.keep_looked(tickets.clone(), started).await;
         let profile = self.profile.name.clone();
         let ours = store.run(move |s| s.tickets_written_since(&profile, since)).await.unwrap_or_else(|e| {
             tracing::warn!("the worker's own writes could not be read: {e}");
@@ -290,20 +387,29 @@ impl Feed {
         Ok(told)
     }
 
-    /// Brings the copy of the open tickets up to what a look found; returns each copied
-    /// ticket's primary resource before the look.
-    fn keep_open(&self, tickets: &[Ticket]) -> HashMap<i64, Option<i64>> {
-        let mut before = HashMap::new();
-        let mut open = self.open();
-        let OpenCopy::Kept(copy) = &mut *open else { return before };
-        for t in tickets {
-            let Some(id) = t.id else { continue };
-            let was = if t.status == Some(COMPLETE) { copy.remove(&id) } else { copy.insert(id, t.clone()) };
-            if let Some(was) = was {
-                before.insert(id, was.assigned_resource_id);
-            }
+    /// Keeps what a look found in the copy and forgets completed tickets past its days; the
+    /// copy is then current as of the look's start. Returns each copied ticket's primary resource
+    /// before (none when the copy could not be kept: the next look asks from where it is current).
+    async fn keep_looked(&self, tickets: Vec<Ticket>, started: DateTime<Utc>) -> HashMap<i64, Option<i64>> {
+        if !self.copy_ready() {
+            return HashMap::new();
         }
-        before
+        let kept = match self.keep_in_copy(tickets).await {
+            Ok((before, _)) => before,
+            Err(e) => {
+                tracing::warn!(profile = self.profile.name, "desk watch: the copy of the tickets was not kept: {e}");
+                return HashMap::new();
+            }
+        };
+        let days = self.copy_days;
+        let pruned = self.with_copy(move |c| {
+            c.prune(Utc::now() - days)?;
+            c.current_as_of(started - OVERLAP)
+        });
+        if let Err(e) = pruned.await {
+            tracing::warn!(profile = self.profile.name, "desk watch: the copy of the tickets was not kept: {e}");
+        }
+        kept
     }
 
     /// What rep `me` (their resource id) asking from `after` gets: the changes after it to their
@@ -396,4 +502,15 @@ pub(super) async fn changes(
         }
     }
     axum::Json(feed.answer(after, caller.rep.resource_id)).into_response()
+}
+
+/// Where Autotask posts a profile's ticket callouts: on the desk's own address, when the desk
+/// takes webhooks and has one.
+fn webhook_url(config: &WorkerConfig, profile: &Profile) -> Option<url::Url> {
+    if !config.autotask_webhooks {
+        return None;
+    }
+    let mut url = config.desk_url()?.join(webhook::PATH.trim_start_matches('/')).ok()?;
+    url.query_pairs_mut().append_pair("appliance", &profile.appliance_id);
+    Some(url)
 }

@@ -56,17 +56,17 @@ pub(super) async fn session_key(
     }
 }
 
-/// The ticket as a search row (its number, its contact's e-mail): from the copy of the open
+/// The ticket as a search row (its number, its contact's e-mail): from the desk's copy of the
 /// tickets, else asked of Autotask.
 async fn ticket_row(caller: &Caller, id: i64) -> Result<Option<TicketRow>, DeskError> {
     let feed = &caller.feed;
-    let tickets = match feed.open_ticket(id) {
-        Some(ticket) => vec![ticket],
-        None => {
-            let query = Query::new(Filter::eq("id", id)).max_records(1);
-            feed.autotask.query_page::<Ticket>(&query).await?.items
-        }
-    };
+    if feed.copy_ready()
+        && let Ok(Some(copied)) = feed.with_copy(move |c| c.get(id)).await
+    {
+        return Ok(feed.rows(vec![copied]).await?.into_iter().next());
+    }
+    let query = Query::new(Filter::eq("id", id)).max_records(1);
+    let tickets = feed.autotask.query_page::<Ticket>(&query).await?.items;
     Ok(listed(&feed.autotask, tickets, &[], &feed.lookups).await?.into_iter().next())
 }
 

@@ -8,6 +8,7 @@
 //! [`crate::desk_api`]. The answer to a watch tells the app whether the worker writes the desk's
 //! sessions, so that the app's embedded worker stands down — one writer per session.
 
+pub mod copy;
 pub mod enrol;
 pub mod feed;
 mod keys;
@@ -17,3 +18,4 @@ mod refusal;
 pub mod reps;
 mod search;
 pub mod server;
+pub mod webhook;

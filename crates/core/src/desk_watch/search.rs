@@ -1,11 +1,12 @@
 //! The desk-wide search: `GET /desk/search` on the worker's listener runs a rep's search (as the
-//! tray app's window asks it) with the worker's client and the lookups the whole desk shares, so a
-//! company, contact or device is looked up once for the desk instead of once per rep, and a word
-//! that names no customer is learnt once. Who the rep is comes from their token; the app sends
-//! their last tickets.
-//! "My open tickets" and an open ticket's whole number come from the feed's copy of the open
-//! tickets, as fresh as its last look (as fresh as the changes the apps are told of), without
-//! asking Autotask.
+//! tray app's window asks it). Who the rep is comes from their token; the app sends their last
+//! tickets. Once the desk's copy of the tickets is filled ([`super::copy`]), words, a number or
+//! its start, an id and "my open tickets" are answered from it without asking Autotask. Autotask
+//! is asked only for what the copy cannot know: a whole number or an id it does not hold (a ticket
+//! made a moment ago, then kept in the copy), anything when the copy finds nothing, and
+//! everything when the rep asks for all of Autotask (`all=true`) — those rows say so. Asking
+//! Autotask uses the lookups the whole desk shares, so a company, contact or device is looked up
+//! once for the desk.
 
 use axum::Extension;
 use axum::extract::Query;
@@ -13,9 +14,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::feed::{Caller, Feed};
+use super::feed::{Caller, Feed, FeedError};
 use crate::autotask::{Filter, Query as AutotaskQuery, Ticket};
-use crate::desk::{DeskError, SEARCH_LIMIT, Search, TicketRow, listed, search_with};
+use crate::desk::{DeskError, SEARCH_LIMIT, Search, TicketRow, search_with};
 
 /// What an app asks (a `me=` or `appliance=` it names is not used: the token says who asks).
 #[derive(Debug, Deserialize)]
@@ -26,6 +27,9 @@ pub(super) struct Ask {
     /// The rep's last tickets, the latest first, comma-separated.
     #[serde(default)]
     recent: String,
+    /// Search all of Autotask rather than the desk's copy.
+    #[serde(default)]
+    all: bool,
 }
 
 pub(super) async fn search(Extension(caller): Extension<Caller>, Query(ask): Query<Ask>) -> Response {
@@ -34,35 +38,95 @@ pub(super) async fn search(Extension(caller): Extension<Caller>, Query(ask): Que
     let Ok(recent) = recent else {
         return (StatusCode::BAD_REQUEST, "recent= takes ticket ids separated by commas").into_response();
     };
-    let copied = match (Search::parse(&ask.q), me) {
-        (Search::Mine, Some(me)) => feed.open_tickets_of(me, &recent).map(|found| (found, recent.as_slice())),
-        (Search::Number(number), _) => {
-            feed.open_ticket_numbered(&number).map(|ticket| ((vec![ticket], Vec::new()), &[][..]))
-        }
-        _ => None,
-    };
-    let found = match copied {
-        Some(((tickets, missing), recent)) => from_copy(&feed, tickets, missing, recent).await,
-        None => search_with(&feed.autotask, &ask.q, me, &recent, &feed.lookups).await,
+    let found = if ask.all || !feed.copy_ready() {
+        in_autotask(&feed, &ask.q, me, &recent, ask.all).await
+    } else {
+        from_copy(&feed, &ask.q, me, &recent).await
     };
     match found {
-        Ok(rows) => axum::Json(rows).into_response(),
+        Ok(rows) => {
+            crate::metrics::global().desk_search(!rows.iter().any(|r| r.asked_autotask) && feed.copy_ready() && !ask.all);
+            axum::Json(rows).into_response()
+        }
         Err(e) => {
             (StatusCode::BAD_GATEWAY, format!("the desk's worker could not search Autotask: {e}")).into_response()
         }
     }
 }
 
-/// Tickets from the copy; my last tickets it lacks (completed) are asked for by id.
-async fn from_copy(
+/// A search asked of Autotask; its rows are marked so when the copy could have answered.
+async fn in_autotask(
     feed: &Feed,
-    mut tickets: Vec<Ticket>,
-    missing: Vec<i64>,
+    text: &str,
+    me: Option<i64>,
     recent: &[i64],
-) -> Result<Vec<TicketRow>, DeskError> {
-    if !missing.is_empty() {
-        let query = AutotaskQuery::new(Filter::is_in("id", missing)).max_records(SEARCH_LIMIT);
-        tickets.extend(feed.autotask.query_page::<Ticket>(&query).await?.items);
+    mark: bool,
+) -> Result<Vec<TicketRow>, FeedError> {
+    let mut rows = search_with(&feed.autotask, text, me, recent, &feed.lookups).await.map_err(desk_error)?;
+    for row in rows.iter_mut() {
+        row.asked_autotask = mark;
     }
-    listed(&feed.autotask, tickets, recent, &feed.lookups).await
+    Ok(rows)
+}
+
+/// A search answered from the copy; Autotask asked only for what it cannot know.
+async fn from_copy(feed: &Feed, text: &str, me: Option<i64>, recent: &[i64]) -> Result<Vec<TicketRow>, FeedError> {
+    let search = Search::parse(text);
+    let recent = if search == Search::Mine { recent.to_vec() } else { Vec::new() };
+    let asked = (search.clone(), recent.clone());
+    let copied = feed.with_copy(move |c| c.search(&asked.0, me, &asked.1)).await?;
+    if let Some(missing) = whole_number_or_id(&search).filter(|_| copied.is_empty()) {
+        return asked_and_kept(feed, missing, &recent).await;
+    }
+    if copied.is_empty() && search != Search::Mine {
+        return in_autotask(feed, text, me, &recent, true).await;
+    }
+    // My last tickets older than the copy keeps are asked for by id.
+    let older: Vec<i64> = recent.iter().copied().filter(|id| !copied.iter().any(|c| c.row.id == *id)).collect();
+    let mut rows = feed.rows(copied).await?;
+    if !older.is_empty() {
+        rows.extend(asked_and_kept(feed, Filter::is_in("id", older), &recent).await?);
+    }
+    Ok(rows)
+}
+
+/// What a search names exactly: a whole ticket number (`T<yyyymmdd>.<nnnn>`) or an id.
+fn whole_number_or_id(search: &Search) -> Option<Filter> {
+    match search {
+        Search::Number(number) if is_whole_number(number) => Some(Filter::eq("ticketNumber", number.clone())),
+        Search::Digits(digits) => digits.parse::<i64>().ok().map(|id| Filter::eq("id", id)),
+        _ => None,
+    }
+}
+
+fn is_whole_number(number: &str) -> bool {
+    number.len() == 14
+        && number.as_bytes()[9] == b'.'
+        && number.bytes().enumerate().all(|(i, b)| i == 0 || i == 9 || b.is_ascii_digit())
+}
+
+/// Tickets the copy does not hold (made a moment ago, or older than the copy keeps): asked of
+/// Autotask, kept in the copy, and shown as asked.
+async fn asked_and_kept(feed: &Feed, which: Filter, recent: &[i64]) -> Result<Vec<TicketRow>, FeedError> {
+    let query = AutotaskQuery::new(which).max_records(SEARCH_LIMIT);
+    let found = feed.autotask.query_page::<Ticket>(&query).await?.items;
+    let ids: Vec<i64> = found.iter().filter_map(|t| t.id).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    feed.keep_in_copy(found).await?;
+    let copied = feed.with_copy(move |c| ids.iter().filter_map(|id| c.get(*id).transpose()).collect()).await?;
+    let mut rows = feed.rows(copied).await?;
+    for row in rows.iter_mut() {
+        row.asked_autotask = true;
+        row.recent = recent.contains(&row.id);
+    }
+    Ok(rows)
+}
+
+fn desk_error(e: DeskError) -> FeedError {
+    match e {
+        DeskError::Autotask(e) => FeedError::Autotask(e),
+        other => FeedError::Search(other.to_string()),
+    }
 }

@@ -55,8 +55,20 @@ impl DeskServer {
             .route_layer(authenticated)
             .layer(axum::Extension(mine::Context { store: self.store.clone(), wake: self.wake.clone() }))
             .with_state(self.feeds.clone());
+        // Autotask's callouts prove themselves by their signature, not a rep's token.
+        let callouts = Router::new().route(super::webhook::PATH, post(super::webhook::callout)).with_state(self.feeds.clone());
         let limits = self.limits.clone();
-        Router::new().route(ENROL_PATH, post(enrol)).with_state(self).merge(for_reps).layer(axum::Extension(limits))
+        Router::new()
+            .route(ENROL_PATH, post(enrol))
+            .with_state(self)
+            .merge(for_reps)
+            .merge(callouts)
+            .layer(axum::Extension(limits))
+    }
+
+    /// How current each profile's copy of the tickets is.
+    pub async fn ticket_copies(&self) -> Vec<(String, Result<super::copy::Freshness, super::copy::CopyError>)> {
+        self.feeds.freshness().await
     }
 
     /// Takes the store's reps now (an app just enrolled).

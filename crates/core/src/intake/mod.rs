@@ -50,6 +50,16 @@ impl Intake {
         Intake { config, store, keeper, wake, desk: None }
     }
 
+    /// How current each profile's copy of the tickets is (none without the desk's endpoints).
+    async fn ticket_copies(
+        &self,
+    ) -> Vec<(String, Result<crate::desk_watch::copy::Freshness, crate::desk_watch::copy::CopyError>)> {
+        match &self.desk {
+            Some(desk) => desk.ticket_copies().await,
+            None => Vec::new(),
+        }
+    }
+
     /// Serves the desk's `/desk/*` endpoints too.
     pub fn with_desk(mut self, desk: crate::desk_watch::server::DeskServer) -> Intake {
         self.desk = Some(desk);
@@ -200,6 +210,12 @@ async fn count_answer(
 
 /// The Prometheus scrape: every counter, and the queue as the store holds it now.
 async fn metrics(State(intake): State<Intake>) -> Response {
+    for (profile, copy) in intake.ticket_copies().await {
+        if let Ok(copy) = copy {
+            let age = copy.current_as_of.map(|at| (Utc::now() - at).num_seconds().max(0));
+            crate::metrics::global().ticket_copy(&profile, copy.tickets, age.filter(|_| copy.filled_at.is_some()));
+        }
+    }
     match intake.store.run(|s| s.queue_health()).await {
         Ok(queue) => {
             let oldest = queue.oldest_pending.map_or(0, |t| (Utc::now() - t).num_seconds().max(0));
@@ -212,15 +228,36 @@ async fn metrics(State(intake): State<Intake>) -> Response {
 }
 
 async fn health(State(intake): State<Intake>) -> Response {
+    let copies: serde_json::Map<String, serde_json::Value> = intake
+        .ticket_copies()
+        .await
+        .into_iter()
+        .map(|(profile, copy)| {
+            let said = match copy {
+                Ok(c) => json!({
+                    "tickets": c.tickets,
+                    "filled_at": c.filled_at,
+                    "current_as_of": c.current_as_of,
+                    "age_seconds": c.current_as_of.filter(|_| c.filled_at.is_some()).map(|at| (Utc::now() - at).num_seconds().max(0)),
+                    "last_webhook_at": c.last_webhook_at,
+                }),
+                Err(e) => json!({"error": e.to_string()}),
+            };
+            (profile, said)
+        })
+        .collect();
     match intake.store.run(|s| Ok((s.queue_health()?, s.size_bytes()?))).await {
         Ok((h, bytes)) => {
             let oldest = h.oldest_pending.map(|t| (Utc::now() - t).num_seconds().max(0));
-            axum::Json(json!({
+            let mut said = json!({
                 "store": "ok",
                 "store_bytes": bytes,
                 "queue": {"pending": h.pending, "running": h.running, "failed": h.failed, "oldest_pending_seconds": oldest},
-            }))
-            .into_response()
+            });
+            if !copies.is_empty() {
+                said["ticket_copies"] = serde_json::Value::Object(copies);
+            }
+            axum::Json(said).into_response()
         }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"store": e.to_string()}))).into_response(),
     }

@@ -1,0 +1,569 @@
+//! The desk's copy of its tickets: every open ticket and every ticket active in the last
+//! `search_copy_days`, with what a search row shows (number, title, status, company, contact,
+//! device) and a full-text index over them (SQLite's FTS5), in a file of its own beside the
+//! worker's store. The reps' searches are answered from it without asking Autotask
+//! ([`super::search`]); the feed fills it once and keeps it by its looks and Autotask's ticket
+//! webhooks ([`super::feed`], [`super::webhook`]). It holds nothing that is not in Autotask, so a
+//! deleted or damaged file is only made again; it is written with `synchronous = NORMAL` for the
+//! same reason, and apart from the jobs' store, so that filling it never waits on a session's
+//! write or the other way round.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use crate::autotask::{ConfigurationItem, Contact, Ticket};
+use crate::desk::Search;
+use crate::desk_api::TicketRow;
+
+/// The ticket status Autotask uses for "Complete".
+const COMPLETE: i64 = 5;
+/// Most rows a search from the copy answers with (as many as Autotask's searches).
+const ROWS: usize = crate::desk::SEARCH_LIMIT as usize;
+/// Most matches ranked for one search: enough for the rep's own and the recent ones to come first.
+const RANKED: i64 = 2_000;
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS tickets (
+        id INTEGER PRIMARY KEY,
+        number TEXT NOT NULL COLLATE NOCASE,
+        title TEXT NOT NULL,
+        status INTEGER,
+        company_id INTEGER,
+        contact_id INTEGER,
+        device_id INTEGER,
+        assigned INTEGER,
+        last_activity INTEGER
+    );
+    CREATE INDEX IF NOT EXISTS tickets_number ON tickets (number);
+    CREATE INDEX IF NOT EXISTS tickets_assigned ON tickets (assigned, status);
+    CREATE INDEX IF NOT EXISTS tickets_activity ON tickets (last_activity);
+    CREATE TABLE IF NOT EXISTS names (
+        kind TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        email TEXT,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
+        number, title, company, contact, device,
+        content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+    );
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
+/// Why the copy could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("the desk's copy of the tickets at {path} failed: {message}")]
+pub struct CopyError {
+    path: PathBuf,
+    message: String,
+}
+
+impl CopyError {
+    /// The copy's background task ended before answering (the worker is stopping).
+    pub fn stopped(e: tokio::task::JoinError) -> CopyError {
+        CopyError { path: PathBuf::new(), message: format!("its task stopped: {e}") }
+    }
+}
+
+/// Companies, contacts and devices, by id, as a ticket row names them.
+#[derive(Debug, Default)]
+pub struct Names {
+    pub companies: Vec<(i64, String)>,
+    pub contacts: Vec<(i64, String, Option<String>)>,
+    pub devices: Vec<(i64, String)>,
+}
+
+impl Names {
+    pub fn contact(c: &Contact) -> Option<(i64, String, Option<String>)> {
+        let name = format!("{} {}", c.first_name.as_deref().unwrap_or(""), c.last_name.as_deref().unwrap_or(""));
+        Some((c.id?, name.trim().to_owned(), c.email_address.clone()))
+    }
+
+    pub fn device(ci: &ConfigurationItem) -> Option<(i64, String)> {
+        Some((ci.id?, ci.device_name()?))
+    }
+}
+
+/// The ids of companies, contacts and devices the copy does not name yet.
+#[derive(Debug, Default, PartialEq)]
+pub struct Unnamed {
+    pub companies: Vec<i64>,
+    pub contacts: Vec<i64>,
+    pub devices: Vec<i64>,
+}
+
+impl Unnamed {
+    pub fn is_empty(&self) -> bool {
+        self.companies.is_empty() && self.contacts.is_empty() && self.devices.is_empty()
+    }
+}
+
+/// One ticket as the copy holds it: a search row but for the status's label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Copied {
+    pub row: TicketRow,
+    pub status: Option<i64>,
+    pub assigned: Option<i64>,
+}
+
+impl Copied {
+    /// The row a rep sees, its status named from Autotask's picklist.
+    pub fn into_row(self, status_label: impl Fn(i64) -> Option<String>) -> TicketRow {
+        let status = self.status.and_then(status_label).unwrap_or_default();
+        TicketRow { status, ..self.row }
+    }
+}
+
+/// How current the copy is.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Freshness {
+    pub tickets: u64,
+    /// When it was filled (none while it is being filled for the first time).
+    pub filled_at: Option<DateTime<Utc>>,
+    /// Everything changed in Autotask before this is in it: the start of the last look.
+    pub current_as_of: Option<DateTime<Utc>>,
+    /// The last change a webhook brought in.
+    pub last_webhook_at: Option<DateTime<Utc>>,
+}
+
+/// The copy on its SQLite file: one connection writes, another reads (WAL lets a search run
+/// while a look writes).
+#[derive(Debug)]
+pub struct TicketCopy {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn time(ms: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+impl TicketCopy {
+    /// Opens the copy, making it (empty) when there is none; one that cannot be read is made
+    /// again, since everything in it comes from Autotask.
+    pub fn open(path: &Path) -> Result<TicketCopy, CopyError> {
+        match Self::open_file(path) {
+            Ok(copy) => Ok(copy),
+            Err(e) => {
+                tracing::warn!("{e}; it is made again from Autotask");
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.as_os_str().to_owned();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(file));
+                }
+                Self::open_file(path)
+            }
+        }
+    }
+
+    fn open_file(path: &Path) -> Result<TicketCopy, CopyError> {
+        let failed = |e: rusqlite::Error| CopyError { path: path.to_owned(), message: e.to_string() };
+        let connect = || -> Result<Connection, rusqlite::Error> {
+            let conn = Connection::open(path)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            Ok(conn)
+        };
+        let writer = connect().map_err(failed)?;
+        writer.execute_batch(SCHEMA).map_err(failed)?;
+        writer.query_row("SELECT count(*) FROM tickets", [], |r| r.get::<_, i64>(0)).map_err(failed)?;
+        let reader = connect().map_err(failed)?;
+        Ok(TicketCopy { path: path.to_owned(), writer: Mutex::new(writer), reader: Mutex::new(reader) })
+    }
+
+    fn failed(&self, e: rusqlite::Error) -> CopyError {
+        CopyError { path: self.path.clone(), message: e.to_string() }
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<DateTime<Utc>>, CopyError> {
+        let conn = self.reader();
+        let at: Option<i64> = conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.failed(e))?;
+        Ok(at.and_then(time))
+    }
+
+    fn set_meta(&self, key: &str, at: DateTime<Utc>) -> Result<(), CopyError> {
+        let conn = self.writer();
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![key, millis(at)])
+            .map_err(|e| self.failed(e))?;
+        Ok(())
+    }
+
+    /// When the copy was last filled whole (none: it is to be filled).
+    pub fn filled_at(&self) -> Result<Option<DateTime<Utc>>, CopyError> {
+        self.meta("filled_at")
+    }
+
+    /// Marks the copy filled: it answers searches from now on.
+    pub fn filled(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
+        self.set_meta("filled_at", at)
+    }
+
+    /// Everything changed in Autotask before `at` is in the copy.
+    pub fn current_as_of(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
+        self.set_meta("current_as_of", at)
+    }
+
+    pub fn webhook_applied(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
+        self.set_meta("last_webhook_at", at)
+    }
+
+    pub fn freshness(&self) -> Result<Freshness, CopyError> {
+        let tickets: i64 =
+            self.reader().query_row("SELECT count(*) FROM tickets", [], |r| r.get(0)).map_err(|e| self.failed(e))?;
+        Ok(Freshness {
+            tickets: tickets.max(0) as u64,
+            filled_at: self.meta("filled_at")?,
+            current_as_of: self.meta("current_as_of")?,
+            last_webhook_at: self.meta("last_webhook_at")?,
+        })
+    }
+
+    /// Of the companies, contacts and devices these tickets name, those the copy has no name for.
+    pub fn unnamed(&self, tickets: &[Ticket]) -> Result<Unnamed, CopyError> {
+        let conn = self.reader();
+        let mut known = conn.prepare_cached("SELECT 1 FROM names WHERE kind = ?1 AND id = ?2").map_err(|e| self.failed(e))?;
+        let mut missing = |kind: &str, ids: &mut dyn Iterator<Item = i64>| -> Result<Vec<i64>, CopyError> {
+            let mut out = Vec::new();
+            let mut asked = HashSet::new();
+            for id in ids {
+                if asked.insert(id) && !known.exists(params![kind, id]).map_err(|e| self.failed(e))? {
+                    out.push(id);
+                }
+            }
+            Ok(out)
+        };
+        Ok(Unnamed {
+            companies: missing("company", &mut tickets.iter().filter_map(|t| t.company_id))?,
+            contacts: missing("contact", &mut tickets.iter().filter_map(|t| t.contact_id))?,
+            devices: missing("device", &mut tickets.iter().filter_map(|t| t.configuration_item_id))?,
+        })
+    }
+
+    /// Keeps tickets (whole, or as a look or a webhook brought them) with the names they need,
+    /// in one transaction; returns the primary resource each ticket the copy already held had
+    /// before.
+    pub fn keep(&self, tickets: &[Ticket], names: &Names) -> Result<HashMap<i64, Option<i64>>, CopyError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction().map_err(|e| self.failed(e))?;
+        let before = keep_in(&tx, tickets, names).map_err(|e| self.failed(e))?;
+        tx.commit().map_err(|e| self.failed(e))?;
+        Ok(before)
+    }
+
+    /// Forgets tickets: deleted in Autotask.
+    pub fn forget(&self, ids: &[i64]) -> Result<(), CopyError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction().map_err(|e| self.failed(e))?;
+        for id in ids {
+            tx.execute("DELETE FROM tickets WHERE id = ?1", [id]).map_err(|e| self.failed(e))?;
+            tx.execute("DELETE FROM words WHERE rowid = ?1", [id]).map_err(|e| self.failed(e))?;
+        }
+        tx.commit().map_err(|e| self.failed(e))
+    }
+
+    /// Forgets completed tickets whose last activity is before `before` (outside the copy's days);
+    /// how many.
+    pub fn prune(&self, before: DateTime<Utc>) -> Result<usize, CopyError> {
+        let old: Vec<i64> = {
+            let conn = self.reader();
+            let mut stmt = conn
+                .prepare("SELECT id FROM tickets WHERE status = ?1 AND last_activity < ?2")
+                .map_err(|e| self.failed(e))?;
+            let ids = stmt.query_map(params![COMPLETE, millis(before)], |r| r.get(0)).map_err(|e| self.failed(e))?;
+            ids.collect::<Result<_, _>>().map_err(|e| self.failed(e))?
+        };
+        self.forget(&old)?;
+        Ok(old.len())
+    }
+
+    /// What `search` finds in the copy, ranked: an exact number first, then my last tickets,
+    /// then mine, then by last activity. "Mine" is my open tickets and my last ones.
+    pub fn search(&self, search: &Search, me: Option<i64>, recent: &[i64]) -> Result<Vec<Copied>, CopyError> {
+        let me = me.unwrap_or(-1);
+        let order = "ORDER BY (t.assigned IS ?1) DESC, t.last_activity DESC";
+        let (sql, args): (String, Vec<rusqlite::types::Value>) = match search {
+            Search::Mine => {
+                let ids = recent.iter().map(|_| "?").collect::<Vec<_>>().join(",");
+                let sql = format!(
+                    "{SELECT} FROM tickets t {JOIN} WHERE (t.assigned = ?1 AND t.status IS NOT {COMPLETE}) OR t.id IN ({ids}) {order}"
+                );
+                (sql, recent.iter().map(|id| (*id).into()).collect())
+            }
+            Search::Number(number) => (format!("{SELECT} FROM tickets t {JOIN} WHERE t.number LIKE ?2 {order}"), vec![
+                format!("{}%", number.replace(['%', '_'], "")).into(),
+            ]),
+            Search::Digits(digits) => {
+                let id: i64 = digits.parse().unwrap_or(-1);
+                let sql = format!("{SELECT} FROM tickets t {JOIN} WHERE t.id = ?2 OR t.number LIKE ?3 {order}");
+                (sql, vec![id.into(), format!("%{digits}").into()])
+            }
+            Search::Words(words) => match match_expression(words) {
+                Some(expression) => {
+                    let sql = format!(
+                        "{SELECT} FROM words JOIN tickets t ON t.id = words.rowid {JOIN} WHERE words MATCH ?2 {order}"
+                    );
+                    (sql, vec![expression.into()])
+                }
+                None => return Ok(Vec::new()),
+            },
+        };
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!("{sql} LIMIT {RANKED}")).map_err(|e| self.failed(e))?;
+        let mut all_args: Vec<rusqlite::types::Value> = vec![me.into()];
+        all_args.extend(args);
+        let rows = stmt.query_map(params_from_iter(all_args), copied).map_err(|e| self.failed(e))?;
+        let mut found: Vec<Copied> = rows.collect::<Result<_, _>>().map_err(|e| self.failed(e))?;
+        let exact = |c: &Copied| match search {
+            Search::Number(n) => !c.row.number.eq_ignore_ascii_case(n),
+            Search::Digits(d) => c.row.id.to_string() != *d,
+            _ => true,
+        };
+        let rank = |c: &Copied| recent.iter().position(|r| *r == c.row.id).unwrap_or(usize::MAX);
+        // Stable: within a rank, mine and then the latest activity, as the query ordered them.
+        found.sort_by_key(|c| (exact(c), rank(c)));
+        found.truncate(ROWS);
+        for c in &mut found {
+            c.row.recent = recent.contains(&c.row.id);
+        }
+        Ok(found)
+    }
+
+    /// One ticket, by id.
+    pub fn get(&self, id: i64) -> Result<Option<Copied>, CopyError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!("{SELECT} FROM tickets t {JOIN} WHERE t.id = ?1")).map_err(|e| self.failed(e))?;
+        stmt.query_row([id], copied).optional().map_err(|e| self.failed(e))
+    }
+}
+
+/// The copy's file for a profile: its name kept to what every file system takes, with a short
+/// hash of the whole name so that two names alike there never share a file.
+pub fn file_of(dir: &Path, profile: &str) -> PathBuf {
+    use sha2::Digest;
+    let plain: String = profile.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(40).collect();
+    let hash = sha2::Sha256::digest(profile.as_bytes());
+    dir.join(format!("ticket-copy-{plain}-{:02x}{:02x}{:02x}{:02x}.sqlite3", hash[0], hash[1], hash[2], hash[3]))
+}
+
+/// How current a profile's copy is, as `check` says it: read from its file without making or
+/// changing it (`check` may run as another user than the worker).
+pub fn describe(dir: &Path, profile: &str) -> String {
+    let path = file_of(dir, profile);
+    if !path.exists() {
+        return "the desk's copy of the tickets is not made yet: the worker fills it at its first look".to_owned();
+    }
+    let read = || -> rusqlite::Result<(i64, Option<i64>, Option<i64>)> {
+        let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let meta = |key: &str| conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional();
+        let tickets = conn.query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?;
+        Ok((tickets, meta("filled_at")?, meta("current_as_of")?))
+    };
+    match read() {
+        Ok((_, None, _)) => "the desk's copy of the tickets is being filled".to_owned(),
+        Ok((tickets, Some(_), current)) => match current.and_then(time) {
+            Some(at) => format!(
+                "the desk's copy holds {tickets} ticket(s), current as of {} ({} s ago)",
+                at.format("%Y-%m-%d %H:%M:%S UTC"),
+                (Utc::now() - at).num_seconds().max(0)
+            ),
+            None => format!("the desk's copy holds {tickets} ticket(s)"),
+        },
+        Err(e) => format!("the desk's copy of the tickets at {} cannot be read ({e}); the worker makes it again", path.display()),
+    }
+}
+
+const SELECT: &str = "SELECT t.id, t.number, t.title, t.status, t.assigned, t.last_activity, \
+    co.name, ct.name, ct.email, dv.name";
+const JOIN: &str = "LEFT JOIN names co ON co.kind = 'company' AND co.id = t.company_id \
+    LEFT JOIN names ct ON ct.kind = 'contact' AND ct.id = t.contact_id \
+    LEFT JOIN names dv ON dv.kind = 'device' AND dv.id = t.device_id";
+
+fn copied(r: &rusqlite::Row<'_>) -> rusqlite::Result<Copied> {
+    Ok(Copied {
+        row: TicketRow {
+            id: r.get(0)?,
+            number: r.get(1)?,
+            title: r.get(2)?,
+            status: String::new(),
+            company: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+            contact: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+            contact_email: r.get(8)?,
+            device: r.get(9)?,
+            last_activity: r.get::<_, Option<i64>>(5)?.and_then(time),
+            recent: false,
+            asked_autotask: false,
+        },
+        status: r.get(3)?,
+        assigned: r.get(4)?,
+    })
+}
+
+/// FTS5's words for what the rep typed: each word a prefix ("outl" finds Outlook), all of them
+/// needed. Quotes keep what was typed from being read as FTS5's own syntax.
+fn match_expression(words: &[String]) -> Option<String> {
+    let terms: Vec<String> = words
+        .iter()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
+fn keep_in(tx: &rusqlite::Transaction<'_>, tickets: &[Ticket], names: &Names) -> rusqlite::Result<HashMap<i64, Option<i64>>> {
+    let mut name = tx.prepare_cached("INSERT OR REPLACE INTO names (kind, id, name, email) VALUES (?1, ?2, ?3, ?4)")?;
+    for (id, n) in &names.companies {
+        name.execute(params!["company", id, n, None::<String>])?;
+    }
+    for (id, n, email) in &names.contacts {
+        name.execute(params!["contact", id, n, email])?;
+    }
+    for (id, n) in &names.devices {
+        name.execute(params!["device", id, n, None::<String>])?;
+    }
+    let mut was = tx.prepare_cached("SELECT assigned FROM tickets WHERE id = ?1")?;
+    let mut ticket = tx.prepare_cached(
+        "INSERT OR REPLACE INTO tickets (id, number, title, status, company_id, contact_id, device_id, assigned, last_activity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut unindex = tx.prepare_cached("DELETE FROM words WHERE rowid = ?1")?;
+    let mut index = tx.prepare_cached(
+        "INSERT INTO words (rowid, number, title, company, contact, device)
+         SELECT ?1, ?2, ?3, (SELECT name FROM names WHERE kind = 'company' AND id = ?4),
+                (SELECT name FROM names WHERE kind = 'contact' AND id = ?5),
+                (SELECT name FROM names WHERE kind = 'device' AND id = ?6)",
+    )?;
+    let mut before = HashMap::new();
+    for t in tickets {
+        let Some(id) = t.id else { continue };
+        if let Some(assigned) = was.query_row([id], |r| r.get::<_, Option<i64>>(0)).optional()? {
+            before.insert(id, assigned);
+        }
+        let number = t.ticket_number.as_deref().unwrap_or("").to_uppercase();
+        let title = t.title.as_deref().unwrap_or("");
+        ticket.execute(params![
+            id,
+            number,
+            title,
+            t.status,
+            t.company_id,
+            t.contact_id,
+            t.configuration_item_id,
+            t.assigned_resource_id,
+            t.last_activity_date.map(millis)
+        ])?;
+        unindex.execute([id])?;
+        index.execute(params![id, number, title, t.company_id, t.contact_id, t.configuration_item_id])?;
+    }
+    Ok(before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(id: i64, number: &str, title: &str, assigned: Option<i64>, status: i64, minutes_ago: i64) -> Ticket {
+        Ticket {
+            id: Some(id),
+            ticket_number: Some(number.to_owned()),
+            title: Some(title.to_owned()),
+            status: Some(status),
+            company_id: Some(10),
+            contact_id: Some(20),
+            configuration_item_id: Some(30),
+            assigned_resource_id: assigned,
+            last_activity_date: Some(Utc::now() - chrono::Duration::minutes(minutes_ago)),
+            ..Default::default()
+        }
+    }
+
+    fn names() -> Names {
+        Names {
+            companies: vec![(10, "Dynamo Freight".into())],
+            contacts: vec![(20, "Pat Lee".into(), Some("pat@dynamo.example".into()))],
+            devices: vec![(30, "WS-0042".into())],
+        }
+    }
+
+    fn ids(found: &[Copied]) -> Vec<i64> {
+        found.iter().map(|c| c.row.id).collect()
+    }
+
+    #[test]
+    fn words_numbers_and_ids_are_found_and_ranked_as_a_rep_expects() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = TicketCopy::open(&dir.path().join("copy.sqlite3")).unwrap();
+        let tickets = [
+            ticket(1, "T20261124.0001", "Outlook keeps asking for a password", Some(7), 1, 50),
+            ticket(2, "T20261124.0042", "Printer offline", None, 1, 10),
+            ticket(3, "T20261125.1042", "Outlook calendar gone", Some(8), 5, 5),
+        ];
+        assert_eq!(copy.unnamed(&tickets).unwrap().companies, [10]);
+        copy.keep(&tickets, &names()).unwrap();
+        assert!(copy.unnamed(&tickets).unwrap().is_empty());
+
+        let find = |text: &str, me: Option<i64>| ids(&copy.search(&Search::parse(text), me, &[]).unwrap());
+        assert_eq!(find("outl", None), [3, 1], "a word's start; the latest first");
+        assert_eq!(find("outl", Some(7)), [1, 3], "mine before others'");
+        assert_eq!(find("OUTLOOK cal", None), [3], "every word");
+        assert_eq!(find("dynamo", None).len(), 3, "the company's name");
+        assert_eq!(find("pat lee", None).len(), 3, "the contact's name");
+        assert_eq!(find("ws-0042", None).len(), 3, "the device's name");
+        assert_eq!(find("\"*) OR (", None), Vec::<i64>::new(), "FTS5's own syntax is only text");
+        assert_eq!(find("t20261124", None), [2, 1], "a number's start");
+        assert_eq!(find("T20261124.0042", None), [2]);
+        assert_eq!(find("0042", None), [2], "a number's end");
+        assert_eq!(find("3", None), [3], "an id");
+        assert_eq!(find("1", None), [1], "an id before the numbers that end with it");
+        assert_eq!(find("042", None), [3, 2], "the end of two numbers, the latest first");
+        let mine = copy.search(&Search::Mine, Some(8), &[2]).unwrap();
+        assert_eq!(ids(&mine), [2], "my open tickets (3 is complete) and my last ones");
+        assert!(mine[0].row.recent);
+        let row = &copy.get(1).unwrap().unwrap().row;
+        assert_eq!((row.company.as_str(), row.contact.as_str(), row.device.as_deref()), ("Dynamo Freight", "Pat Lee", Some("WS-0042")));
+    }
+
+    #[test]
+    fn a_changed_ticket_is_found_by_its_new_words_only_and_old_completed_ones_leave() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = TicketCopy::open(&dir.path().join("copy.sqlite3")).unwrap();
+        copy.keep(&[ticket(1, "T20261124.0001", "VPN drops", Some(7), 1, 60 * 24 * 40)], &names()).unwrap();
+        let before = copy.keep(&[ticket(1, "T20261124.0001", "Teams camera", Some(8), 5, 60 * 24 * 40)], &Names::default()).unwrap();
+        assert_eq!(before, HashMap::from([(1, Some(7))]));
+        let find = |text: &str| ids(&copy.search(&Search::parse(text), None, &[]).unwrap());
+        assert!(find("vpn").is_empty());
+        assert_eq!(find("camera"), [1]);
+        assert_eq!(copy.prune(Utc::now() - chrono::Duration::days(30)).unwrap(), 1);
+        assert!(find("camera").is_empty() && copy.get(1).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_damaged_file_is_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("copy.sqlite3");
+        std::fs::write(&path, b"not a database at all, only some bytes that are no SQLite header").unwrap();
+        let copy = TicketCopy::open(&path).unwrap();
+        assert_eq!(copy.freshness().unwrap().tickets, 0);
+        assert_eq!(copy.filled_at().unwrap(), None);
+    }
+}

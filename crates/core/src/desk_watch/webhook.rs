@@ -1,0 +1,282 @@
+//! Autotask's ticket webhooks, where Autotask can reach the worker (`autotask_webhooks = true`):
+//! the feed registers one ticket webhook per profile at its first look, pointing at
+//! `POST /desk/autotask/tickets?appliance=<id>` on the worker's listener, with a secret made
+//! afresh for each run of the worker (kept in memory and in Autotask only, so a callout of an
+//! earlier run is refused). Each callout must carry `X-Hook-Signature: sha1=<base64 HMAC-SHA1 of
+//! the body>` with that secret (Autotask's "Secret key and payload verification"), compared in
+//! constant time; a body already taken is refused as a replay, and so is one whose `EventTime`
+//! is over [`REPLAY_WINDOW`] old. A taken callout brings its ticket into the desk's copy at once
+//! — from the payload's fields when they are all there, else asked of Autotask by id — so the
+//! copy is current within seconds; the looks stay as the safety net.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
+
+use super::feed::{Feed, FeedError, Feeds};
+use crate::autotask::{Entity, Filter, Query as AutotaskQuery, Ticket};
+use crate::secret::Secret;
+
+/// Where Autotask posts a profile's ticket callouts.
+pub const PATH: &str = "/desk/autotask/tickets";
+/// How long a callout counts as new: older ones, and bodies already taken within it, are refused.
+pub const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+/// Most bodies remembered against replays.
+const REMEMBERED: usize = 100_000;
+/// The name the worker's webhook goes by in Autotask, one per profile.
+const NAME_PREFIX: &str = "bt-autotask desk";
+
+/// A profile's registered webhook: its secret, and the bodies already taken.
+#[derive(Debug)]
+pub struct Hook {
+    secret: Secret,
+    taken: Mutex<Taken>,
+}
+
+#[derive(Debug, Default)]
+struct Taken {
+    digests: HashMap<[u8; 32], DateTime<Utc>>,
+    order: VecDeque<([u8; 32], DateTime<Utc>)>,
+}
+
+impl Taken {
+    /// Remembers a body's digest; false when it was taken already.
+    fn first_time(&mut self, digest: [u8; 32], now: DateTime<Utc>) -> bool {
+        while let Some((old, at)) = self.order.front().copied() {
+            if now - at <= REPLAY_WINDOW && self.order.len() < REMEMBERED {
+                break;
+            }
+            self.order.pop_front();
+            self.digests.remove(&old);
+        }
+        if self.digests.contains_key(&digest) {
+            return false;
+        }
+        self.digests.insert(digest, now);
+        self.order.push_back((digest, now));
+        true
+    }
+}
+
+impl Hook {
+    /// A hook with a secret made now: 40 letters and digits (Autotask takes up to 64).
+    pub fn new() -> Hook {
+        use rand::Rng;
+        let secret: String =
+            rand::rng().sample_iter(rand::distr::Alphanumeric).take(40).map(char::from).collect();
+        Hook { secret: Secret::new(secret), taken: Mutex::default() }
+    }
+
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// Whether the signature is the body's HMAC-SHA1 under this hook's secret.
+    fn signed(&self, body: &[u8], signature: Option<&str>) -> bool {
+        let Some(shown) = signature.and_then(|s| s.trim().strip_prefix("sha1=")) else { return false };
+        let Ok(shown) = base64::engine::general_purpose::STANDARD.decode(shown) else { return false };
+        let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(self.secret.expose().as_bytes()) else { return false };
+        mac.update(body);
+        mac.finalize().into_bytes().as_slice().ct_eq(&shown).into()
+    }
+
+    fn first_time(&self, body: &[u8], now: DateTime<Utc>) -> bool {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(body).into();
+        self.taken.lock().unwrap_or_else(|e| e.into_inner()).first_time(digest, now)
+    }
+}
+
+impl Default for Hook {
+    fn default() -> Self {
+        Hook::new()
+    }
+}
+
+/// A callout's body, as Autotask's webhooks send it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Callout {
+    action: String,
+    entity_type: Option<String>,
+    id: i64,
+    #[serde(default)]
+    fields: Map<String, Value>,
+    event_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Target {
+    appliance: Option<String>,
+}
+
+/// Registers (or takes over and re-keys) the profile's ticket webhook in Autotask, pointing at
+/// `url`, with this run's secret.
+pub(super) async fn register(feed: &Feed, hook: &Hook, url: &url::Url) -> Result<(), FeedError> {
+    let name = format!("{NAME_PREFIX} {}", feed.profile().name).chars().take(50).collect::<String>();
+    let query = AutotaskQuery::new(Filter::eq("webhookUrl", url.as_str())).max_records(10);
+    let existing = feed.autotask.query_page::<TicketWebhook>(&query).await?.items;
+    let webhook = TicketWebhook {
+        id: existing.first().and_then(|w| w.id),
+        fields: json!({
+            "name": name,
+            "webhookUrl": url.as_str(),
+            "deactivationUrl": url.as_str(),
+            "secretKey": hook.secret().expose(),
+            "isActive": true,
+            "isSubscribedToCreateEvents": true,
+            "isSubscribedToUpdateEvents": true,
+            "isSubscribedToDeleteEvents": true,
+            "sendThresholdExceededNotification": false,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    };
+    if webhook.id.is_some() {
+        feed.autotask.update(&webhook).await?;
+    } else {
+        feed.autotask.create(&webhook).await?;
+    }
+    tracing::info!(profile = feed.profile().name, %url, "desk watch: Autotask's ticket webhook points here");
+    Ok(())
+}
+
+/// A ticket webhook as Autotask's REST API names it (`TicketWebhooks`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, Deserialize)]
+struct TicketWebhook {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<i64>,
+    #[serde(flatten)]
+    fields: Map<String, Value>,
+}
+
+impl Entity for TicketWebhook {
+    const NAME: &'static str = "TicketWebhooks";
+}
+
+/// `POST /desk/autotask/tickets?appliance=<id>`: one callout, taken when signed by this run's
+/// secret and not seen before. Answers 401 to a wrong signature, 200 to a replay (Autotask
+/// would only send it again) without taking it, 404 to an appliance with no webhook here.
+pub(super) async fn callout(
+    State(feeds): State<Feeds>,
+    Query(target): Query<Target>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some((feed, hook)) = target.appliance.as_deref().and_then(|a| feeds.of_appliance(a)).and_then(|f| {
+        let hook = f.hook()?;
+        Some((f, hook))
+    }) else {
+        return (StatusCode::NOT_FOUND, "no profile here takes Autotask's ticket webhooks for that appliance")
+            .into_response();
+    };
+    let signature = headers.get("x-hook-signature").and_then(|v| v.to_str().ok());
+    if !hook.signed(&body, signature) {
+        tracing::warn!(profile = feed.profile().name, "desk watch: a ticket callout with a wrong signature was refused");
+        return (StatusCode::UNAUTHORIZED, "the X-Hook-Signature is not this webhook's").into_response();
+    }
+    let callout: Callout = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("not a webhook callout: {e}")).into_response(),
+    };
+    let now = Utc::now();
+    let stale = callout.event_time.is_some_and(|at| now - at > REPLAY_WINDOW);
+    if stale || !hook.first_time(&body, now) {
+        tracing::warn!(profile = feed.profile().name, ticket = callout.id, "desk watch: a replayed ticket callout was ignored");
+        return (StatusCode::OK, "already taken").into_response();
+    }
+    if callout.entity_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("Ticket")) {
+        return (StatusCode::OK, "not a ticket").into_response();
+    }
+    match apply(&feed, callout).await {
+        Ok(()) => (StatusCode::OK, "taken").into_response(),
+        Err(e) => {
+            // Answered 200 all the same: the next look brings the ticket in.
+            tracing::warn!(profile = feed.profile().name, "desk watch: a ticket callout could not be kept: {e}");
+            (StatusCode::OK, "kept for the next look").into_response()
+        }
+    }
+}
+
+/// Brings a callout's ticket into the copy.
+async fn apply(feed: &Feed, callout: Callout) -> Result<(), FeedError> {
+    if !feed.copy_ready() {
+        return Ok(());
+    }
+    let id = callout.id;
+    if callout.action.eq_ignore_ascii_case("Delete") {
+        feed.with_copy(move |c| c.forget(&[id])).await?;
+    } else {
+        let ticket = match whole_ticket(id, callout.fields) {
+            Some(ticket) => ticket,
+            None => {
+                let query = AutotaskQuery::new(Filter::eq("id", id)).max_records(1);
+                match feed.autotask.query_page::<Ticket>(&query).await?.items.into_iter().next() {
+                    Some(ticket) => ticket,
+                    None => return Ok(()),
+                }
+            }
+        };
+        feed.keep_in_copy(vec![ticket]).await?;
+    }
+    feed.with_copy(|c| c.webhook_applied(Utc::now())).await?;
+    Ok(())
+}
+
+/// The ticket a callout's fields describe, when they hold everything the copy keeps (their
+/// names in any case, as Autotask is case-insensitive about them).
+fn whole_ticket(id: i64, fields: Map<String, Value>) -> Option<Ticket> {
+    let named = |name: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    let mut ticket = Map::new();
+    for field in super::feed::COPIED_FIELDS {
+        ticket.insert(field.to_owned(), named(field)?);
+    }
+    ticket.insert("id".to_owned(), json!(id));
+    serde_json::from_value(Value::Object(ticket)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign(secret: &str, body: &[u8]) -> String {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        format!("sha1={}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn only_this_runs_secret_signs_and_a_body_is_taken_once() {
+        let hook = Hook::new();
+        let body = br#"{"Action":"Update","Id":1}"#;
+        assert!(hook.signed(body, Some(&sign(hook.secret().expose(), body))));
+        assert!(!hook.signed(body, Some(&sign("another secret", body))));
+        assert!(!hook.signed(b"{\"Action\":\"Delete\",\"Id\":1}", Some(&sign(hook.secret().expose(), body))));
+        assert!(!hook.signed(body, None) && !hook.signed(body, Some("sha1=not base64!")));
+        let now = Utc::now();
+        assert!(hook.first_time(body, now));
+        assert!(!hook.first_time(body, now + chrono::Duration::minutes(1)), "a replay");
+        assert!(hook.first_time(b"another body", now));
+    }
+
+    #[test]
+    fn a_callout_with_every_copied_field_is_a_ticket_and_one_without_is_asked_for() {
+        let fields = json!({"ID": 9, "TicketNumber": "T20261203.0001", "title": "New laptop", "status": 1,
+            "companyID": 1, "contactID": null, "configurationItemID": null, "assignedResourceID": 4,
+            "lastActivityDate": "2026-12-03T10:00:00Z"});
+        let ticket = whole_ticket(9, fields.as_object().cloned().unwrap()).unwrap();
+        assert_eq!((ticket.id, ticket.title.as_deref()), (Some(9), Some("New laptop")));
+        assert!(whole_ticket(9, json!({"title": "New laptop"}).as_object().cloned().unwrap()).is_none());
+    }
+}
