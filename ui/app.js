@@ -36,6 +36,7 @@ async function refreshStatus() {
   chooser.replaceChildren(...status.profiles.map((p) => el('option', { value: p, textContent: p })));
   chooser.hidden = status.profiles.length < 2;
   if (!status.profiles.includes(current.profile)) current.profile = status.profiles[0] ?? null;
+  current.deskSearched = status.desk_searched;
   chooser.value = current.profile ?? '';
   return status;
 }

@@ -15,4 +15,4 @@ export const $ = (selector) => document.querySelector(selector);
 export { el } from './dom.js';
 
 /** The profile the window works on (chosen in the header when there are several). */
-export const current = { profile: null };
+export const current = { profile: null, deskSearched: [] };

@@ -1,5 +1,7 @@
 // Search: results as the rep types (stale answers ignored, the app cancels them), arrows to
-// choose, Enter for a session key, Ctrl+J to Jump, Ctrl+O to open the ticket in Autotask.
+// choose, Enter for a session key, Ctrl+J to Jump, Ctrl+O to open the ticket in Autotask. Where
+// the desk's worker answers from its copy of the tickets, "Search all of Autotask" at the end of
+// the list asks Autotask itself (older tickets), and rows Autotask gave say so.
 
 import { invoke, $, el, current } from './ipc.js';
 
@@ -19,6 +21,7 @@ export function init() {
   box.addEventListener('keydown', onKey);
   $('#key-copy').addEventListener('click', () => act(() => invoke('copy_key', { key: $('#key-code').textContent })
     .then(() => { $('#key-copied').textContent = 'Copied to the clipboard'; })));
+  $('#search-all').addEventListener('click', () => run(true));
   $('#key-invite').addEventListener('click', () => act(() => invoke('send_invitation', { ticketId: Number($('#key').dataset.ticket) })));
 }
 
@@ -69,12 +72,12 @@ function onKey(e) {
   }
 }
 
-async function run() {
+async function run(everywhere = false) {
   if (!current.profile) return showError('No profile is set up yet — add one in Settings.');
   const mine = ++asked;
   const text = $('#search').value;
   try {
-    const found = await invoke('search', { profile: current.profile, text });
+    const found = await invoke('search', { profile: current.profile, text, everywhere });
     if (mine !== asked) return;
     showError(null);
     rows = found;
@@ -101,6 +104,8 @@ function offerByNumber(text) {
 
 function render() {
   $('#search-empty').hidden = rows.length > 0 || !$('#search-error').hidden;
+  const typed = $('#search').value.trim() !== '';
+  $('#search-all').hidden = !(typed && current.deskSearched.includes(current.profile) && !rows.some((t) => t.asked_autotask));
   $('#results').replaceChildren(...rows.map((t, i) => el('li', {
     class: `ticket${i === selected ? ' selected' : ''}`,
     role: 'option',
@@ -112,6 +117,7 @@ function render() {
     el('span', { class: 'number' }, t.number),
     el('span', { class: 'title', title: t.title }, t.title),
     t.recent ? el('span', { class: 'recent', title: 'You made a key for it or Jumped from it lately' }, 'recent') : null,
+    t.asked_autotask ? el('span', { class: 'asked', title: "Not in the desk's copy of the tickets: found by asking Autotask" }, 'from Autotask') : null,
     el('span', { class: 'status' }, t.status)),
   el('div', { class: 'meta' }, [t.company, t.contact, t.device ? `CI ${t.device}` : 'no configuration item'].filter(Boolean).join(' · ')),
   el('div', { class: 'actions' },

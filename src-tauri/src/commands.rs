@@ -24,13 +24,19 @@ fn text(e: impl std::fmt::Display) -> String {
 
 /// Finds tickets; a newer search cancels this one (the window ignores its answer).
 #[tauri::command]
-pub async fn search(state: State<'_, AppState>, profile: String, text: String) -> Answer<Vec<TicketRow>> {
+pub async fn search(
+    state: State<'_, AppState>,
+    profile: String,
+    text: String,
+    everywhere: Option<bool>,
+) -> Answer<Vec<TicketRow>> {
     if text.len() > 200 {
         return Err("the search is too long; type a ticket number, an id or a few words of the title".into());
     }
     let desk = state.desk(&profile)?;
     let asked = text.clone();
-    let task = tokio::spawn(async move { desk.search(&asked).await });
+    let everywhere = everywhere.unwrap_or(false);
+    let task = tokio::spawn(async move { desk.search_in(&asked, everywhere).await });
     if let Some(previous) = state.search.lock().unwrap_or_else(|e| e.into_inner()).replace(task.abort_handle()) {
         previous.abort();
     }
@@ -270,6 +276,8 @@ pub struct Status {
     /// Every profile was enrolled at a desk's worker, which writes their sessions.
     desk_writes: bool,
     profiles: Vec<String>,
+    /// The profiles whose searches the desk's worker answers from its copy of the tickets.
+    desk_searched: Vec<String>,
     problems: Vec<String>,
 }
 
@@ -280,11 +288,15 @@ pub async fn worker_status(state: State<'_, AppState>) -> Answer<Status> {
     let mut profiles: Vec<String> = loaded.desks.keys().cloned().collect();
     profiles.sort();
     let desk_writes = !loaded.desks.is_empty() && loaded.desks.values().all(|d| d.enrolled());
+    let mut desk_searched: Vec<String> =
+        loaded.desks.iter().filter(|(_, d)| d.searches_at_desk()).map(|(name, _)| name.clone()).collect();
+    desk_searched.sort();
     Ok(Status {
         paused: state.paused.load(Ordering::SeqCst),
         running,
         desk_writes,
         profiles,
+        desk_searched,
         problems: loaded.problems.clone(),
     })
 }

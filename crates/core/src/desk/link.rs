@@ -154,10 +154,19 @@ impl DeskLink {
 
     /// Searches as the rep typed `text` at the desk's worker, with its lookups shared by the desk;
     /// `me` is the rep's resource id and `recent` their last tickets, for "my open tickets".
-    pub async fn search(&self, text: &str, me: Option<i64>, recent: &[i64]) -> Result<Vec<TicketRow>, LinkError> {
+    pub async fn search(
+        &self,
+        text: &str,
+        me: Option<i64>,
+        recent: &[i64],
+        everywhere: bool,
+    ) -> Result<Vec<TicketRow>, LinkError> {
         let recent: Vec<String> = recent.iter().map(i64::to_string).collect();
         let mut query =
             vec![("appliance", self.appliance.clone()), ("q", text.to_owned()), ("recent", recent.join(","))];
+        if everywhere {
+            query.push(("all", "true".to_owned()));
+        }
         query.extend(me.map(|me| ("me", me.to_string())));
         self.get(&self.search_url, &query, SEARCH_TIMEOUT).await
     }

@@ -184,13 +184,25 @@ impl Desk {
 
     /// Finds tickets and remembers them for the actions that follow.
     pub async fn search(&self, text: &str) -> Result<Vec<TicketRow>, DeskError> {
+        self.search_in(text, false).await
+    }
+
+    /// Whether this profile's searches go to the desk's worker, which answers them from its copy
+    /// of the tickets (so "Search all of Autotask" asks for more).
+    pub fn searches_at_desk(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// Finds tickets — in all of Autotask rather than the desk's copy when `everywhere` — and
+    /// remembers them for the actions that follow.
+    pub async fn search_in(&self, text: &str, everywhere: bool) -> Result<Vec<TicketRow>, DeskError> {
         let mine = Search::parse(text) == Search::Mine;
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let kept = if mine { self.kept_mine(&recent) } else { None };
+        let kept = if mine && !everywhere { self.kept_mine(&recent) } else { None };
         let rows = match kept {
             Some(rows) => rows,
             None => {
-                let rows = self.search_anew(text, mine, &recent).await?;
+                let rows = self.search_anew(text, mine, &recent, everywhere).await?;
                 if mine && self.link.as_ref().is_some_and(DeskLink::answering) {
                     let kept = KeptMine { rows: rows.clone(), recent, at: std::time::Instant::now() };
                     *self.mine.lock().unwrap_or_else(|e| e.into_inner()) = Some(kept);
@@ -210,17 +222,23 @@ impl Desk {
     /// Searches at the desk's worker while it answers (the desk's lookups shared, no request of
     /// this app's); by itself otherwise, or when the worker's search fails — except an enrolled
     /// profile, which has only the worker.
-    async fn search_anew(&self, text: &str, mine: bool, recent: &[i64]) -> Result<Vec<TicketRow>, DeskError> {
+    async fn search_anew(
+        &self,
+        text: &str,
+        mine: bool,
+        recent: &[i64],
+        everywhere: bool,
+    ) -> Result<Vec<TicketRow>, DeskError> {
         let autotask = match (&self.reach, &self.link) {
             (Reach::Enrolled { .. }, Some(link)) => {
-                return link.search(text, None, recent).await.map_err(|e| self.worker_error(e));
+                return link.search(text, None, recent, everywhere).await.map_err(|e| self.worker_error(e));
             }
             (Reach::Enrolled { .. }, None) => return Err(self.worker_needed()),
             (Reach::Own { autotask, .. }, _) => autotask,
         };
         let me = if mine { Some(self.me().await?) } else { None };
         if let Some(link) = self.link.as_ref().filter(|l| l.answering()) {
-            match link.search(text, me, recent).await {
+            match link.search(text, me, recent, everywhere).await {
                 Ok(rows) => return Ok(rows),
                 Err(e) => tracing::warn!(profile = self.profile.name, "searching by itself: {e}"),
             }

@@ -242,7 +242,8 @@ impl TicketCopy {
     /// Of the companies, contacts and devices these tickets name, those the copy has no name for.
     pub fn unnamed(&self, tickets: &[Ticket]) -> Result<Unnamed, CopyError> {
         let conn = self.reader();
-        let mut known = conn.prepare_cached("SELECT 1 FROM names WHERE kind = ?1 AND id = ?2").map_err(|e| self.failed(e))?;
+        let mut known =
+            conn.prepare_cached("SELECT 1 FROM names WHERE kind = ?1 AND id = ?2").map_err(|e| self.failed(e))?;
         let mut missing = |kind: &str, ids: &mut dyn Iterator<Item = i64>| -> Result<Vec<i64>, CopyError> {
             let mut out = Vec::new();
             let mut asked = HashSet::new();
@@ -310,9 +311,10 @@ impl TicketCopy {
                 );
                 (sql, recent.iter().map(|id| (*id).into()).collect())
             }
-            Search::Number(number) => (format!("{SELECT} FROM tickets t {JOIN} WHERE t.number LIKE ?2 {order}"), vec![
-                format!("{}%", number.replace(['%', '_'], "")).into(),
-            ]),
+            Search::Number(number) => (
+                format!("{SELECT} FROM tickets t {JOIN} WHERE t.number LIKE ?2 {order}"),
+                vec![format!("{}%", number.replace(['%', '_'], "")).into()],
+            ),
             Search::Digits(digits) => {
                 let id: i64 = digits.parse().unwrap_or(-1);
                 let sql = format!("{SELECT} FROM tickets t {JOIN} WHERE t.id = ?2 OR t.number LIKE ?3 {order}");
@@ -352,7 +354,9 @@ impl TicketCopy {
     /// One ticket, by id.
     pub fn get(&self, id: i64) -> Result<Option<Copied>, CopyError> {
         let conn = self.reader();
-        let mut stmt = conn.prepare_cached(&format!("{SELECT} FROM tickets t {JOIN} WHERE t.id = ?1")).map_err(|e| self.failed(e))?;
+        let mut stmt = conn
+            .prepare_cached(&format!("{SELECT} FROM tickets t {JOIN} WHERE t.id = ?1"))
+            .map_err(|e| self.failed(e))?;
         stmt.query_row([id], copied).optional().map_err(|e| self.failed(e))
     }
 }
@@ -389,7 +393,10 @@ pub fn describe(dir: &Path, profile: &str) -> String {
             ),
             None => format!("the desk's copy holds {tickets} ticket(s)"),
         },
-        Err(e) => format!("the desk's copy of the tickets at {} cannot be read ({e}); the worker makes it again", path.display()),
+        Err(e) => format!(
+            "the desk's copy of the tickets at {} cannot be read ({e}); the worker makes it again",
+            path.display()
+        ),
     }
 }
 
@@ -430,7 +437,11 @@ fn match_expression(words: &[String]) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }
 
-fn keep_in(tx: &rusqlite::Transaction<'_>, tickets: &[Ticket], names: &Names) -> rusqlite::Result<HashMap<i64, Option<i64>>> {
+fn keep_in(
+    tx: &rusqlite::Transaction<'_>,
+    tickets: &[Ticket],
+    names: &Names,
+) -> rusqlite::Result<HashMap<i64, Option<i64>>> {
     let mut name = tx.prepare_cached("INSERT OR REPLACE INTO names (kind, id, name, email) VALUES (?1, ?2, ?3, ?4)")?;
     for (id, n) in &names.companies {
         name.execute(params!["company", id, n, None::<String>])?;
@@ -540,7 +551,10 @@ mod tests {
         assert_eq!(ids(&mine), [2], "my open tickets (3 is complete) and my last ones");
         assert!(mine[0].row.recent);
         let row = &copy.get(1).unwrap().unwrap().row;
-        assert_eq!((row.company.as_str(), row.contact.as_str(), row.device.as_deref()), ("Dynamo Freight", "Pat Lee", Some("WS-0042")));
+        assert_eq!(
+            (row.company.as_str(), row.contact.as_str(), row.device.as_deref()),
+            ("Dynamo Freight", "Pat Lee", Some("WS-0042"))
+        );
     }
 
     #[test]
@@ -548,7 +562,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let copy = TicketCopy::open(&dir.path().join("copy.sqlite3")).unwrap();
         copy.keep(&[ticket(1, "T20261124.0001", "VPN drops", Some(7), 1, 60 * 24 * 40)], &names()).unwrap();
-        let before = copy.keep(&[ticket(1, "T20261124.0001", "Teams camera", Some(8), 5, 60 * 24 * 40)], &Names::default()).unwrap();
+        let before = copy
+            .keep(&[ticket(1, "T20261124.0001", "Teams camera", Some(8), 5, 60 * 24 * 40)], &Names::default())
+            .unwrap();
         assert_eq!(before, HashMap::from([(1, Some(7))]));
         let find = |text: &str| ids(&copy.search(&Search::parse(text), None, &[]).unwrap());
         assert!(find("vpn").is_empty());

@@ -275,7 +275,7 @@ impl Feed {
             requests += self.keep_in_copy(page).await?.1;
         }
         self.with_copy(move |c| {
-            c.current_as_of(started - OVERLAP)?;
+            c.current_as_of(started)?;
             c.filled(Utc::now())
         })
         .await?;
@@ -290,7 +290,10 @@ impl Feed {
 
     /// Keeps tickets in the copy, first asking Autotask for the names it lacks; returns each
     /// ticket's primary resource before, and the requests it took.
-    pub(super) async fn keep_in_copy(&self, tickets: Vec<Ticket>) -> Result<(HashMap<i64, Option<i64>>, usize), FeedError> {
+    pub(super) async fn keep_in_copy(
+        &self,
+        tickets: Vec<Ticket>,
+    ) -> Result<(HashMap<i64, Option<i64>>, usize), FeedError> {
         let (tickets, unnamed) = self
             .with_copy(move |c| {
                 let unnamed = c.unnamed(&tickets)?;
@@ -308,7 +311,8 @@ impl Feed {
         let mut names = Names::default();
         let mut requests = 0;
         for ids in unnamed.companies.chunks(PAGE) {
-            let found: Vec<Company> = self.autotask.query_all(by_ids(ids).include_fields(["id", "companyName"])).await?;
+            let found: Vec<Company> =
+                self.autotask.query_all(by_ids(ids).include_fields(["id", "companyName"])).await?;
             names.companies.extend(found.into_iter().filter_map(|c| Some((c.id?, c.company_name.unwrap_or_default()))));
             requests += 1;
         }
@@ -344,9 +348,13 @@ impl Feed {
             }
         }
         self.register_hook().await;
+        // The statuses' names, for rows from the copy: read now (once a run), not at a rep's search.
+        if let Err(e) = autotask.fields::<Ticket>().await {
+            tracing::warn!(profile = self.profile.name, "desk watch: the ticket statuses could not be read: {e}");
+        }
         // The copy asks back to where it is current (a restarted worker's copy catches up).
         let copy_since = self.with_copy(|c| c.freshness()).await.ok().and_then(|f| f.current_as_of);
-        let asked_since = copy_since.map_or(since, |c| c.min(since));
+        let asked_since = copy_since.map_or(since, |c| (c - OVERLAP).min(since));
         let query = autotask::Query::new(Filter::gte("lastActivityDate", asked_since.to_rfc3339()));
         let tickets: Vec<Ticket> = autotask.query_all(query).await?;
         let assigned_before = self.keep_looked(tickets.clone(), started).await;
@@ -404,7 +412,7 @@ impl Feed {
         let days = self.copy_days;
         let pruned = self.with_copy(move |c| {
             c.prune(Utc::now() - days)?;
-            c.current_as_of(started - OVERLAP)
+            c.current_as_of(started)
         });
         if let Err(e) = pruned.await {
             tracing::warn!(profile = self.profile.name, "desk watch: the copy of the tickets was not kept: {e}");

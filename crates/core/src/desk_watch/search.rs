@@ -45,7 +45,8 @@ pub(super) async fn search(Extension(caller): Extension<Caller>, Query(ask): Que
     };
     match found {
         Ok(rows) => {
-            crate::metrics::global().desk_search(!rows.iter().any(|r| r.asked_autotask) && feed.copy_ready() && !ask.all);
+            crate::metrics::global()
+                .desk_search(!rows.iter().any(|r| r.asked_autotask) && feed.copy_ready() && !ask.all);
             axum::Json(rows).into_response()
         }
         Err(e) => {

@@ -56,7 +56,8 @@ impl DeskServer {
             .layer(axum::Extension(mine::Context { store: self.store.clone(), wake: self.wake.clone() }))
             .with_state(self.feeds.clone());
         // Autotask's callouts prove themselves by their signature, not a rep's token.
-        let callouts = Router::new().route(super::webhook::PATH, post(super::webhook::callout)).with_state(self.feeds.clone());
+        let callouts =
+            Router::new().route(super::webhook::PATH, post(super::webhook::callout)).with_state(self.feeds.clone());
         let limits = self.limits.clone();
         Router::new()
             .route(ENROL_PATH, post(enrol))

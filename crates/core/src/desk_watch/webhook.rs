@@ -72,8 +72,7 @@ impl Hook {
     /// A hook with a secret made now: 40 letters and digits (Autotask takes up to 64).
     pub fn new() -> Hook {
         use rand::Rng;
-        let secret: String =
-            rand::rng().sample_iter(rand::distr::Alphanumeric).take(40).map(char::from).collect();
+        let secret: String = rand::rng().sample_iter(rand::distr::Alphanumeric).take(40).map(char::from).collect();
         Hook { secret: Secret::new(secret), taken: Mutex::default() }
     }
 
@@ -183,7 +182,10 @@ pub(super) async fn callout(
     };
     let signature = headers.get("x-hook-signature").and_then(|v| v.to_str().ok());
     if !hook.signed(&body, signature) {
-        tracing::warn!(profile = feed.profile().name, "desk watch: a ticket callout with a wrong signature was refused");
+        tracing::warn!(
+            profile = feed.profile().name,
+            "desk watch: a ticket callout with a wrong signature was refused"
+        );
         return (StatusCode::UNAUTHORIZED, "the X-Hook-Signature is not this webhook's").into_response();
     }
     let callout: Callout = match serde_json::from_slice(&body) {
@@ -193,7 +195,11 @@ pub(super) async fn callout(
     let now = Utc::now();
     let stale = callout.event_time.is_some_and(|at| now - at > REPLAY_WINDOW);
     if stale || !hook.first_time(&body, now) {
-        tracing::warn!(profile = feed.profile().name, ticket = callout.id, "desk watch: a replayed ticket callout was ignored");
+        tracing::warn!(
+            profile = feed.profile().name,
+            ticket = callout.id,
+            "desk watch: a replayed ticket callout was ignored"
+        );
         return (StatusCode::OK, "already taken").into_response();
     }
     if callout.entity_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("Ticket")) {

@@ -9,6 +9,7 @@ mod routes;
 mod schema;
 mod store;
 pub mod system;
+pub mod webhooks;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::control::{self, RequestRecord};
 use super::schema::{self, Entity};
 use super::store::WriteContext;
-use super::{Sim, demo, filter, lock};
+use super::{Sim, demo, filter, lock, webhooks};
 
 const API_PREFIX: &str = "/atservicesrest/v1.0/";
 const MAX_RECORDS: u64 = 500;
@@ -437,7 +437,15 @@ fn write(
     let result =
         if method == Method::POST { store.create(entity, &body, ctx) } else { store.update(entity, &body, ctx) };
     match result {
-        Ok(id) => Ok(ok(json!({ "itemId": id }))),
+        Ok(id) => {
+            if entity.name == "Tickets" {
+                let action = if method == Method::POST { "Create" } else { "Update" };
+                let callouts = webhooks::for_ticket(&mut store, id, action, ctx.resource_id, ctx.now);
+                drop(store);
+                webhooks::send(callouts);
+            }
+            Ok(ok(json!({ "itemId": id })))
+        }
         // The real service answers a broken rule 500, with its reasons in `errors`.
         Err(messages) => Err(errors(StatusCode::INTERNAL_SERVER_ERROR, messages)),
     }

@@ -243,7 +243,33 @@ const CONFIGURATION_ITEM_FIELDS: &[Field] = &[
     date("lastActivityDate").read_only(),
 ];
 
+/// A ticket webhook (Autotask's `<EntityName>Webhooks`): where the stand-in posts a callout
+/// when a ticket is made or changed, signed with its secret key.
+const TICKET_WEBHOOK_FIELDS: &[Field] = &[
+    int("id").read_only(),
+    text("name", 50).required(),
+    text("webhookUrl", 500).required(),
+    text("deactivationUrl", 500).required(),
+    text("secretKey", 64).required(),
+    boolean("isActive"),
+    boolean("isReady").read_only(),
+    boolean("isSubscribedToCreateEvents"),
+    boolean("isSubscribedToUpdateEvents"),
+    boolean("isSubscribedToDeleteEvents"),
+    text("notificationEmailAddress", 150),
+    boolean("sendThresholdExceededNotification"),
+    int("ownerResourceID").read_only(),
+];
+
 pub const ENTITIES: &[Entity] = &[
+    Entity {
+        name: "TicketWebhooks",
+        fields: TICKET_WEBHOOK_FIELDS,
+        user_defined_fields: false,
+        can_create: true,
+        can_update: true,
+        parent: None,
+    },
     Entity {
         name: "Tickets",
         fields: TICKET_FIELDS,

@@ -20,6 +20,8 @@ pub struct Store {
     /// The desk's system settings that time entries and tickets meet.
     pub system: SystemSettings,
     pub timesheets: Timesheets,
+    /// The last webhook callout's sequence number.
+    pub callout_sequence: u64,
 }
 
 /// Who writes, and when: creates record these in read-only fields.
@@ -273,6 +275,10 @@ impl Store {
                 record.insert("timeEntryType".to_owned(), json!(2));
                 record.insert("createDateTime".to_owned(), now);
                 record.insert("creatorUserID".to_owned(), json!(ctx.resource_id));
+            }
+            "TicketWebhooks" => {
+                record.insert("isReady".to_owned(), json!(true));
+                record.insert("ownerResourceID".to_owned(), json!(ctx.resource_id));
             }
             _ => {
                 if entity.field("createDate").is_some() {

@@ -1,0 +1,284 @@
+//! The desk's copy of the tickets end to end, at the desk's worker with the Autotask stand-in:
+//! searches by words, a number's start and an id answered with no request in the stand-in's
+//! log; a ticket made a moment ago found by its whole number (asked once, then kept); a changed
+//! ticket found by its new title within the watch interval; Autotask's ticket webhooks bringing
+//! a change in within seconds, a wrong signature refused and a replayed callout ignored; the copy
+//! made again after its file is deleted; and what the copy does not hold asked of Autotask once,
+//! its rows saying so.
+
+use std::time::{Duration, Instant};
+
+use bta_core::desk::TicketRow;
+use bta_e2e::Stands;
+use serde_json::{Value, json};
+
+use super::{DeskWorker, app_desk, clear_requests, desk_worker_in, requests};
+
+/// A rep's app following the desk's worker (its first watch answered, so it searches there).
+async fn following(stands: &Stands, worker: &DeskWorker, rep: &str) -> bta_core::desk::Desk {
+    let desk = app_desk(stands, rep, &worker.url, &worker.enrol(rep).await, 30.0);
+    desk.watch(Duration::ZERO).await.unwrap();
+    desk
+}
+
+/// What the stand-in was asked, but for the threshold readings every client makes now and then.
+async fn asked(stands: &Stands) -> Vec<Value> {
+    let log = requests(stands).await;
+    log.into_iter().filter(|r| !r["endpoint"].as_str().unwrap().eq_ignore_ascii_case("ThresholdInformation")).collect()
+}
+
+/// Waits until the worker's `/healthz` says its copy is filled; how many tickets it holds.
+async fn copy_filled(stands: &Stands, url: &str) -> u64 {
+    let started = Instant::now();
+    loop {
+        let health = stands.get(format!("{url}/healthz")).await;
+        let copy = &health["ticket_copies"]["Desk"];
+        if !copy["filled_at"].is_null() {
+            return copy["tickets"].as_u64().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the copy was not filled: {health:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn titles(rows: &[TicketRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.title.as_str()).collect()
+}
+
+/// Changes a ticket's title in the stand-in (a second on: last activity is kept to the second).
+async fn retitle(stands: &Stands, ticket: i64, title: &str) {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let change = json!({"id": ticket, "title": title});
+    let response = stands.autotask_api(reqwest::Method::PATCH, "Tickets").json(&change).send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+}
+
+/// Searches until a row titled `title` comes from the copy (not asked of Autotask); how long it took.
+async fn found_in_copy(desk: &bta_core::desk::Desk, words: &str, title: &str, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let rows = desk.search(words).await.unwrap();
+        if rows.iter().any(|r| r.title == title && !r.asked_autotask) {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "'{title}' not in the copy after {within:?}: {rows:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn words_a_numbers_start_and_an_id_are_answered_from_the_copy_without_asking_autotask() {
+    let stands = Stands::start().await;
+    let worker = desk_worker_in(&stands, tempfile::tempdir().unwrap(), |_| {}).await;
+    let alex = following(&stands, &worker, "alex.morgan").await;
+    let copied = copy_filled(&stands, &worker.url).await;
+    let tickets = stands.records("Tickets").await;
+    assert_eq!(copied as usize, tickets.len(), "every demo ticket is open or active within 30 days");
+    clear_requests(&stands).await;
+
+    let by_company = alex.search("dyna").await.unwrap();
+    assert!(!by_company.is_empty() && by_company.iter().all(|r| r.company.contains("Dynamo")), "{by_company:#?}");
+    let by_words = alex.search("outl pass").await.unwrap();
+    assert!(!by_words.is_empty(), "the starts of two words");
+    for row in &by_words {
+        let words = format!("{} {} {}", row.title, row.company, row.contact).to_lowercase();
+        assert!(words.contains("outl") && words.contains("pass"), "{row:#?}");
+    }
+    let one = &tickets[3];
+    let number = one["ticketNumber"].as_str().unwrap();
+    let by_start = alex.search(&number[..9]).await.unwrap();
+    assert!(by_start.iter().all(|r| r.number.starts_with(&number[..9])) && by_start.iter().any(|r| r.number == number));
+    let by_number = alex.search(number).await.unwrap();
+    assert_eq!(by_number[0].number, number, "the exact number first");
+    let id = one["id"].as_i64().unwrap();
+    let by_id = alex.search(&id.to_string()).await.unwrap();
+    assert_eq!(by_id[0].id, id, "the id first");
+    assert_eq!(by_id[0].company, by_number[0].company);
+    assert!(by_id[0].device.is_some() && !by_id[0].status.is_empty(), "a whole row from the copy: {:#?}", by_id[0]);
+    for rows in [&by_company, &by_words, &by_start, &by_number, &by_id] {
+        assert!(rows.iter().all(|r| !r.asked_autotask));
+    }
+    let searched = asked(&stands).await;
+    assert!(searched.is_empty(), "answered from the copy: {searched:#?}");
+    worker.service.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ticket_made_a_moment_ago_is_found_by_its_whole_number_asked_once_and_then_kept() {
+    let stands = Stands::start().await;
+    // Looks a minute apart: the new ticket is not brought in by one.
+    let worker =
+        desk_worker_in(&stands, tempfile::tempdir().unwrap(), |c| c.ticket_watch = Duration::from_secs(60)).await;
+    let alex = following(&stands, &worker, "alex.morgan").await;
+    copy_filled(&stands, &worker.url).await;
+    let made = json!({"companyID": 175, "title": "Portal session: scanner offline", "status": 1, "priority": 2,
+        "queueID": 8, "dueDateTime": "2026-12-31T12:00:00Z"});
+    let answer = stands.autotask_api(reqwest::Method::POST, "Tickets").json(&made).send().await.unwrap();
+    let id = answer.json::<Value>().await.unwrap()["itemId"].as_i64().unwrap();
+    let number = stands.records("Tickets").await.iter().find(|t| t["id"] == json!(id)).unwrap()["ticketNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    clear_requests(&stands).await;
+
+    let found = alex.search(&number).await.unwrap();
+    assert_eq!(titles(&found), ["Portal session: scanner offline"]);
+    assert!(found[0].asked_autotask, "not in the copy yet: asked of Autotask, and said so");
+    let by_number = |log: &[Value]| {
+        log.iter()
+            .filter(|r| r["filter_fields"].as_array().is_some_and(|f| f.iter().any(|f| f == "ticketNumber")))
+            .count()
+    };
+    assert_eq!(by_number(&asked(&stands).await), 1, "asked once");
+    clear_requests(&stands).await;
+    let again = alex.search(&number).await.unwrap();
+    assert_eq!((again[0].id, again[0].asked_autotask), (id, false), "kept in the copy");
+    assert_eq!(alex.search("scanner offl").await.unwrap()[0].id, id, "and found by its words");
+    assert_eq!(asked(&stands).await, Vec::<Value>::new());
+    worker.service.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_ticket_is_found_by_its_new_title_within_the_watch_interval() {
+    let stands = Stands::start().await;
+    let worker = desk_worker_in(&stands, tempfile::tempdir().unwrap(), |_| {}).await;
+    let alex = following(&stands, &worker, "alex.morgan").await;
+    copy_filled(&stands, &worker.url).await;
+    let ticket = stands.records("Tickets").await[5]["id"].as_i64().unwrap();
+    retitle(&stands, ticket, "Zebra printer jams on labels").await;
+    // The looks are a second apart; a loaded machine gets some slack, the benchmark the figure.
+    found_in_copy(&alex, "zebra", "Zebra printer jams on labels", Duration::from_secs(15)).await;
+    let old_words = alex.search("zebra").await.unwrap();
+    assert_eq!(old_words.iter().filter(|r| r.id == ticket).count(), 1);
+    worker.service.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_keep_the_copy_within_seconds_and_a_wrong_signature_or_a_replay_is_refused() {
+    let stands = Stands::start().await;
+    let worker = desk_worker_in(&stands, tempfile::tempdir().unwrap(), |c| {
+        c.autotask_webhooks = true;
+        c.ticket_watch = Duration::from_secs(3600);
+    })
+    .await;
+    let alex = following(&stands, &worker, "alex.morgan").await;
+    copy_filled(&stands, &worker.url).await;
+    let started = Instant::now();
+    let hook = loop {
+        if let Some(hook) = stands.records("TicketWebhooks").await.into_iter().next() {
+            break hook;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the worker registered no ticket webhook");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let callouts = format!("{}/desk/autotask/tickets?appliance=default", worker.url);
+    assert_eq!(hook["webhookUrl"], json!(callouts));
+    assert_eq!(hook["isActive"], json!(true));
+
+    // A change in Autotask: in the copy within seconds, with no look (they are an hour apart).
+    let ticket = stands.records("Tickets").await[7]["id"].as_i64().unwrap();
+    retitle(&stands, ticket, "Yak shaving server outage").await;
+    let took = found_in_copy(&alex, "yak shav", "Yak shaving server outage", Duration::from_secs(10)).await;
+    assert!(took < Duration::from_secs(10), "{took:?}");
+
+    // Callouts the worker did not sign for are refused, and a replay is not taken again.
+    let secret = hook["secretKey"].as_str().unwrap();
+    let record = stands.records("Tickets").await.into_iter().find(|t| t["id"] == json!(ticket)).unwrap();
+    let callout = |title: &str| {
+        let mut fields = json!({});
+        for field in
+            ["id", "ticketNumber", "status", "companyID", "contactID", "configurationItemID", "assignedResourceID"]
+        {
+            fields[field] = record[field].clone();
+        }
+        fields["title"] = json!(title);
+        fields["lastActivityDate"] = json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        json!({"Action": "Update", "Guid": "guid", "EntityType": "Ticket", "Id": ticket, "Fields": fields,
+               "EventTime": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(), "SequenceNumber": 1,
+               "PersonID": 1})
+        .to_string()
+    };
+    let post = |body: String, signature: String| {
+        let http = stands.http.clone();
+        let url = callouts.clone();
+        async move {
+            let r = http.post(url).header("X-Hook-Signature", signature).body(body).send().await.unwrap();
+            r.status().as_u16()
+        }
+    };
+    let forged = callout("Forged title");
+    assert_eq!(post(forged.clone(), bta_sim::autotask::webhooks::sign("not the secret", forged.as_bytes())).await, 401);
+    assert_eq!(post(forged.clone(), String::new()).await, 401);
+    let first = callout("Alpha title from a callout");
+    assert_eq!(post(first.clone(), bta_sim::autotask::webhooks::sign(secret, first.as_bytes())).await, 200);
+    found_in_copy(&alex, "alpha", "Alpha title from a callout", Duration::from_secs(5)).await;
+    let second = callout("Beta title from a callout");
+    assert_eq!(post(second.clone(), bta_sim::autotask::webhooks::sign(secret, second.as_bytes())).await, 200);
+    found_in_copy(&alex, "beta", "Beta title from a callout", Duration::from_secs(5)).await;
+    assert_eq!(post(first.clone(), bta_sim::autotask::webhooks::sign(secret, first.as_bytes())).await, 200);
+    let rows = alex.search(&ticket.to_string()).await.unwrap();
+    assert_eq!(rows[0].title, "Beta title from a callout", "the replayed callout was not taken");
+    assert!(alex.search("forged").await.unwrap().iter().all(|r| r.title != "Forged title"));
+    worker.service.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_copy_is_made_again_after_its_file_is_deleted() {
+    let stands = Stands::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().to_owned();
+    let worker = desk_worker_in(&stands, dir, |_| {}).await;
+    let filled = copy_filled(&stands, &worker.url).await;
+    let token = worker.enrol("alex.morgan").await;
+    let super::DeskWorker { service, _dir: dir, .. } = worker;
+    service.stop().await.unwrap();
+    let copies: Vec<_> = std::fs::read_dir(&kept)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("ticket-copy-"))
+        .collect();
+    assert!(!copies.is_empty());
+    for file in copies {
+        std::fs::remove_file(file).unwrap();
+    }
+    clear_requests(&stands).await;
+    let worker = desk_worker_in(&stands, dir, |_| {}).await;
+    assert_eq!(copy_filled(&stands, &worker.url).await, filled, "made again, whole");
+    let fill = requests(&stands).await;
+    assert!(fill.iter().any(|r| r["endpoint"] == "Tickets"), "asked Autotask again: {fill:#?}");
+    let alex = app_desk(&stands, "alex.morgan", &worker.url, &token, 30.0);
+    alex.watch(Duration::ZERO).await.unwrap();
+    clear_requests(&stands).await;
+    assert!(!alex.search("dynamo").await.unwrap().iter().any(|r| r.asked_autotask));
+    assert_eq!(asked(&stands).await, Vec::<Value>::new());
+    worker.service.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_copy_does_not_hold_is_asked_of_autotask_once_and_marked() {
+    let stands = Stands::start().await;
+    // A ticket completed in September: outside the copy's 30 days.
+    let old = json!([{"id": 990001, "ticketNumber": "T20260901.0007", "title": "Fax migration to the cloud",
+        "status": 5, "priority": 2, "companyID": 175, "queueID": 8, "createDate": "2026-09-01T09:00:00Z",
+        "lastActivityDate": "2026-09-02T09:00:00Z", "dueDateTime": "2026-09-03T09:00:00Z"}]);
+    stands.post(format!("{}/_sim/records/Tickets", stands.autotask.base_url), old).await;
+    let worker = desk_worker_in(&stands, tempfile::tempdir().unwrap(), |_| {}).await;
+    let alex = following(&stands, &worker, "alex.morgan").await;
+    let copied = copy_filled(&stands, &worker.url).await;
+    assert_eq!(copied as usize, stands.records("Tickets").await.len() - 1, "all but the old one");
+    let tickets_asked =
+        |log: &[Value]| log.iter().filter(|r| r["endpoint"] == "Tickets" && r["method"] != "GET").count();
+
+    clear_requests(&stands).await;
+    let found = alex.search("fax migr").await.unwrap();
+    assert_eq!(titles(&found), ["Fax migration to the cloud"]);
+    assert!(found[0].asked_autotask, "the row says it came from Autotask");
+    assert_eq!(tickets_asked(&requests(&stands).await), 1, "one search of Autotask");
+
+    // "Search all of Autotask" asks, and says so, even where the copy has an answer.
+    clear_requests(&stands).await;
+    let everywhere = alex.search_in("dynamo", true).await.unwrap();
+    assert!(!everywhere.is_empty() && everywhere.iter().all(|r| r.asked_autotask));
+    assert!(tickets_asked(&requests(&stands).await) >= 1);
+    worker.service.stop().await.unwrap();
+}
