@@ -79,7 +79,7 @@ async fn from_copy(feed: &Feed, text: &str, me: Option<i64>, recent: &[i64]) -> 
     if let Some(missing) = whole_number_or_id(&search).filter(|_| copied.is_empty()) {
         return asked_and_kept(feed, missing, &recent).await;
     }
-    if copied.is_empty() && search != Search::Mine {
+    if copied.is_empty() && worth_asking(&search) {
         return in_autotask(feed, text, me, &recent, true).await;
     }
     // My last tickets older than the copy keeps are asked for by id.
@@ -89,6 +89,17 @@ async fn from_copy(feed: &Feed, text: &str, me: Option<i64>, recent: &[i64]) -> 
         rows.extend(asked_and_kept(feed, Filter::is_in("id", older), &recent).await?);
     }
     Ok(rows)
+}
+
+/// Whether a search the copy found nothing for is asked of Autotask: not my open tickets (the
+/// copy has them all), nor a word or two of fewer than 3 letters, which a rep is still typing (and
+/// which would match half of Autotask's titles).
+fn worth_asking(search: &Search) -> bool {
+    match search {
+        Search::Mine => false,
+        Search::Words(words) => words.iter().map(|w| w.chars().count()).sum::<usize>() >= 3,
+        Search::Number(_) | Search::Digits(_) => true,
+    }
 }
 
 /// What a search names exactly: a whole ticket number (`T<yyyymmdd>.<nnnn>`) or an id.
