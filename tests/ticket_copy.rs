@@ -1,7 +1,7 @@
 //! The desk's copy of the tickets end to end, at the desk's worker with the Autotask stand-in:
 //! searches by words, a number's start and an id answered with no request in the stand-in's
 //! log; a ticket made a moment ago found by its whole number (asked once, then kept); a changed
-//! ticket found by its new title within the watch interval; Autotask's ticket webhooks bringing
+//! ticket found by its new title within the watch interval, and a renamed customer by its new name; Autotask's ticket webhooks bringing
 //! a change in within seconds, a wrong signature refused and a replayed callout ignored; the copy
 //! made again after its file is deleted; and what the copy does not hold asked of Autotask once,
 //! its rows saying so.
@@ -139,17 +139,27 @@ async fn a_ticket_made_a_moment_ago_is_found_by_its_whole_number_asked_once_and_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_changed_ticket_is_found_by_its_new_title_within_the_watch_interval() {
+async fn a_changed_ticket_is_found_by_its_new_title_and_a_renamed_customer_by_its_new_name() {
     let stands = Stands::start().await;
-    let worker = desk_worker_in(&stands, tempfile::tempdir().unwrap(), |_| {}).await;
+    // Renamed customers asked for at every look (a desk's are every lookup_keep_minutes).
+    let worker =
+        desk_worker_in(&stands, tempfile::tempdir().unwrap(), |c| c.lookup_keep = Duration::from_millis(500)).await;
     let alex = following(&stands, &worker, "alex.morgan").await;
     copy_filled(&stands, &worker.url).await;
-    let ticket = stands.records("Tickets").await[5]["id"].as_i64().unwrap();
+    let record = stands.records("Tickets").await[5].clone();
+    let ticket = record["id"].as_i64().unwrap();
     retitle(&stands, ticket, "Zebra printer jams on labels").await;
     // The looks are a second apart; a loaded machine gets some slack, the benchmark the figure.
     found_in_copy(&alex, "zebra", "Zebra printer jams on labels", Duration::from_secs(15)).await;
     let old_words = alex.search("zebra").await.unwrap();
     assert_eq!(old_words.iter().filter(|r| r.id == ticket).count(), 1);
+
+    let renamed = json!({"id": record["companyID"], "companyName": "Quokka Logistics"});
+    let response = stands.autotask_api(reqwest::Method::PATCH, "Companies").json(&renamed).send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    found_in_copy(&alex, "quokka", "Zebra printer jams on labels", Duration::from_secs(15)).await;
+    let row = alex.search(&ticket.to_string()).await.unwrap().remove(0);
+    assert_eq!((row.company.as_str(), row.asked_autotask), ("Quokka Logistics", false));
     worker.service.stop().await.unwrap();
 }
 

@@ -568,7 +568,8 @@ async fn screenshots() {
 
 /// A rep's app enrolled by the link alone: the OS opens the app with the link the desk's
 /// administrator sent, and from then on the app holds one credential — its rep token — and
-/// searches, makes keys and attaches sessions through the desk's worker. With the worker stopped,
+/// searches (from the worker's copy of the tickets, or all of Autotask when asked), makes keys
+/// and attaches sessions through the desk's worker. With the worker stopped,
 /// a key opens the rep console's own dialog for the ticket, and the window says why in one line.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_app_enrolled_by_the_link_works_through_the_desks_worker_with_only_its_token() {
@@ -609,6 +610,15 @@ async fn an_app_enrolled_by_the_link_works_through_the_desks_worker_with_only_it
         (made["queue_id"].as_str(), made["external_key"].as_str()),
         (Some("rep_username:alex.morgan"), Some("7201"))
     );
+
+    // Words answered from the desk's copy; "Search all of Autotask" asks Autotask itself, and its
+    // rows say where they came from.
+    app.type_into("#search", "dynamo").await;
+    app.wait_text("#results .ticket .meta", |t| t.contains("Dynamo")).await;
+    assert!(app.texts("#results .ticket .asked").await.is_empty(), "from the copy");
+    app.wait_text("#search-all", |t| t == "Search all of Autotask").await;
+    app.click("#search-all").await;
+    app.wait_text("#results .ticket .asked", |t| t == "from Autotask").await;
 
     // A session without a ticket, kept by the worker, attached from the app and written once.
     let portal = json!({"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],

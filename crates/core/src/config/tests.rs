@@ -170,9 +170,14 @@ fn retention_is_days_with_fractions_allowed_and_said_in_words() {
 }
 
 #[test]
-fn the_desks_lookups_are_kept_minutes_four_hours_unless_said() {
+fn the_desks_lookups_and_copy_of_the_tickets_are_kept_as_long_as_said() {
     let profile = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
     let with = |text: &str| WorkerConfig::parse(&format!("{text}\n{profile}"), Path::new("."), &store_for("Desk"));
+    assert_eq!(with("").unwrap().search_copy, chrono::Duration::days(30));
+    assert_eq!(with("search_copy_days = 7").unwrap().search_copy, chrono::Duration::days(7));
+    let err = with("search_copy_days = 0").unwrap_err().to_string();
+    assert!(err.contains("key 'search_copy_days': is 0"), "{err}");
+    assert!(!with("").unwrap().autotask_webhooks && with("autotask_webhooks = true").unwrap().autotask_webhooks);
     assert_eq!(with("").unwrap().lookup_keep, std::time::Duration::from_secs(4 * 3600));
     assert_eq!(with("lookup_keep_minutes = 0.5").unwrap().lookup_keep, std::time::Duration::from_secs(30));
     let err = with("lookup_keep_minutes = 0").unwrap_err().to_string();

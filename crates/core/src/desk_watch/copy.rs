@@ -23,8 +23,6 @@ use crate::desk_api::TicketRow;
 const COMPLETE: i64 = 5;
 /// Most rows a search from the copy answers with (as many as Autotask's searches).
 const ROWS: usize = crate::desk::SEARCH_LIMIT as usize;
-/// Most matches ranked for one search: enough for the rep's own and the recent ones to come first.
-const RANKED: i64 = 2_000;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS tickets (
@@ -130,14 +128,19 @@ pub struct Freshness {
     pub last_webhook_at: Option<DateTime<Utc>>,
 }
 
-/// The copy on its SQLite file: one connection writes, another reads (WAL lets a search run
-/// while a look writes).
+/// The copy on its SQLite file: one connection writes, a few read (WAL lets searches run side by
+/// side, and while a look writes).
 #[derive(Debug)]
 pub struct TicketCopy {
     path: PathBuf,
     writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    /// The reader to wait for when all are busy.
+    next_reader: std::sync::atomic::AtomicUsize,
 }
+
+/// Connections that read.
+const READERS: usize = 3;
 
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
@@ -167,6 +170,16 @@ impl TicketCopy {
 
     fn open_file(path: &Path) -> Result<TicketCopy, CopyError> {
         let failed = |e: rusqlite::Error| CopyError { path: path.to_owned(), message: e.to_string() };
+        // The customers' tickets and contacts' e-mail addresses: readable by the worker's user
+        // only (SQLite gives its WAL and shared-memory files the same permissions).
+        #[cfg(unix)]
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            let made = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+            if let Err(e) = made {
+                return Err(CopyError { path: path.to_owned(), message: e.to_string() });
+            }
+        }
         let connect = || -> Result<Connection, rusqlite::Error> {
             let conn = Connection::open(path)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -177,8 +190,8 @@ impl TicketCopy {
         let writer = connect().map_err(failed)?;
         writer.execute_batch(SCHEMA).map_err(failed)?;
         writer.query_row("SELECT count(*) FROM tickets", [], |r| r.get::<_, i64>(0)).map_err(failed)?;
-        let reader = connect().map_err(failed)?;
-        Ok(TicketCopy { path: path.to_owned(), writer: Mutex::new(writer), reader: Mutex::new(reader) })
+        let readers = (0..READERS).map(|_| connect().map(Mutex::new)).collect::<Result<_, _>>().map_err(failed)?;
+        Ok(TicketCopy { path: path.to_owned(), writer: Mutex::new(writer), readers, next_reader: Default::default() })
     }
 
     fn failed(&self, e: rusqlite::Error) -> CopyError {
@@ -189,8 +202,17 @@ impl TicketCopy {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A free reader, else the next in turn once it is free.
     fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+        for reader in &self.readers {
+            match reader.try_lock() {
+                Ok(free) => return free,
+                Err(std::sync::TryLockError::Poisoned(e)) => return e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        let turn = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.readers.len();
+        self.readers[turn].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn meta(&self, key: &str) -> Result<Option<DateTime<Utc>>, CopyError> {
@@ -272,6 +294,25 @@ impl TicketCopy {
         Ok(before)
     }
 
+    /// Takes new names of companies, contacts and devices the copy names already (a renamed
+    /// customer is found by its new name); returns how many tickets were indexed anew.
+    pub fn rename(&self, names: &Names) -> Result<usize, CopyError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction().map_err(|e| self.failed(e))?;
+        let mut indexed = 0;
+        let renamed = names
+            .companies
+            .iter()
+            .map(|(id, n)| ("company", *id, n.as_str(), None))
+            .chain(names.contacts.iter().map(|(id, n, e)| ("contact", *id, n.as_str(), e.as_deref())))
+            .chain(names.devices.iter().map(|(id, n)| ("device", *id, n.as_str(), None)));
+        for (kind, id, name, email) in renamed {
+            indexed += rename_in(&tx, kind, id, name, email).map_err(|e| self.failed(e))?;
+        }
+        tx.commit().map_err(|e| self.failed(e))?;
+        Ok(indexed)
+    }
+
     /// Forgets tickets: deleted in Autotask.
     pub fn forget(&self, ids: &[i64]) -> Result<(), CopyError> {
         let mut conn = self.writer();
@@ -298,53 +339,57 @@ impl TicketCopy {
         Ok(old.len())
     }
 
-    /// What `search` finds in the copy, ranked: an exact number first, then my last tickets,
-    /// then mine, then by last activity. "Mine" is my open tickets and my last ones.
+    /// What `search` finds in the copy, ranked: an exact number or id first, then my last
+    /// tickets, then mine, then by last activity. "Mine" is my open tickets and my last ones.
+    /// The matches are ranked by id alone; only the rows shown are read whole.
     pub fn search(&self, search: &Search, me: Option<i64>, recent: &[i64]) -> Result<Vec<Copied>, CopyError> {
-        let me = me.unwrap_or(-1);
-        let order = "ORDER BY (t.assigned IS ?1) DESC, t.last_activity DESC";
-        let (sql, args): (String, Vec<rusqlite::types::Value>) = match search {
+        let mut args = Args::default();
+        let me = args.bind(me.unwrap_or(-1));
+        let (from, matching, exact) = match search {
             Search::Mine => {
-                let ids = recent.iter().map(|_| "?").collect::<Vec<_>>().join(",");
-                let sql = format!(
-                    "{SELECT} FROM tickets t {JOIN} WHERE (t.assigned = ?1 AND t.status IS NOT {COMPLETE}) OR t.id IN ({ids}) {order}"
-                );
-                (sql, recent.iter().map(|id| (*id).into()).collect())
+                let ids = recent.iter().map(|id| args.bind(*id)).collect::<Vec<_>>().join(",");
+                (
+                    "tickets t",
+                    format!("(t.assigned = {me} AND t.status IS NOT {COMPLETE}) OR t.id IN ({ids})"),
+                    "0".to_owned(),
+                )
             }
-            Search::Number(number) => (
-                format!("{SELECT} FROM tickets t {JOIN} WHERE t.number LIKE ?2 {order}"),
-                vec![format!("{}%", number.replace(['%', '_'], "")).into()],
-            ),
+            Search::Number(number) => {
+                let start = args.bind(format!("{}%", number.replace(['%', '_'], "")));
+                let whole = args.bind(number.to_uppercase());
+                ("tickets t", format!("t.number LIKE {start}"), format!("t.number = {whole}"))
+            }
             Search::Digits(digits) => {
-                let id: i64 = digits.parse().unwrap_or(-1);
-                let sql = format!("{SELECT} FROM tickets t {JOIN} WHERE t.id = ?2 OR t.number LIKE ?3 {order}");
-                (sql, vec![id.into(), format!("%{digits}").into()])
+                let id = args.bind(digits.parse::<i64>().unwrap_or(-1));
+                let end = args.bind(format!("%{digits}"));
+                ("tickets t", format!("t.id = {id} OR t.number LIKE {end}"), format!("t.id = {id}"))
             }
-            Search::Words(words) => match match_expression(words) {
-                Some(expression) => {
-                    let sql = format!(
-                        "{SELECT} FROM words JOIN tickets t ON t.id = words.rowid {JOIN} WHERE words MATCH ?2 {order}"
-                    );
-                    (sql, vec![expression.into()])
-                }
-                None => return Ok(Vec::new()),
-            },
+            Search::Words(words) => {
+                let Some(expression) = match_expression(words) else { return Ok(Vec::new()) };
+                let expression = args.bind(expression);
+                ("words JOIN tickets t ON t.id = words.rowid", format!("words MATCH {expression}"), "0".to_owned())
+            }
         };
+        let recent_rank = match recent {
+            [] => "0".to_owned(),
+            _ => {
+                let whens: String =
+                    recent.iter().enumerate().map(|(i, id)| format!(" WHEN {} THEN {i}", args.bind(*id))).collect();
+                format!("CASE t.id{whens} ELSE {} END", recent.len())
+            }
+        };
+        let sql = format!(
+            "{SELECT} FROM (SELECT t.id AS id, {exact} AS exact, {recent_rank} AS rank, (t.assigned IS {me}) AS mine,
+                    t.last_activity AS active
+                 FROM {from} WHERE {matching}
+                 ORDER BY exact DESC, rank, mine DESC, active DESC LIMIT {ROWS}) AS pick
+             JOIN tickets t ON t.id = pick.id {JOIN}
+             ORDER BY pick.exact DESC, pick.rank, pick.mine DESC, pick.active DESC"
+        );
         let conn = self.reader();
-        let mut stmt = conn.prepare_cached(&format!("{sql} LIMIT {RANKED}")).map_err(|e| self.failed(e))?;
-        let mut all_args: Vec<rusqlite::types::Value> = vec![me.into()];
-        all_args.extend(args);
-        let rows = stmt.query_map(params_from_iter(all_args), copied).map_err(|e| self.failed(e))?;
+        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.failed(e))?;
+        let rows = stmt.query_map(params_from_iter(args.0), copied).map_err(|e| self.failed(e))?;
         let mut found: Vec<Copied> = rows.collect::<Result<_, _>>().map_err(|e| self.failed(e))?;
-        let exact = |c: &Copied| match search {
-            Search::Number(n) => !c.row.number.eq_ignore_ascii_case(n),
-            Search::Digits(d) => c.row.id.to_string() != *d,
-            _ => true,
-        };
-        let rank = |c: &Copied| recent.iter().position(|r| *r == c.row.id).unwrap_or(usize::MAX);
-        // Stable: within a rank, mine and then the latest activity, as the query ordered them.
-        found.sort_by_key(|c| (exact(c), rank(c)));
-        found.truncate(ROWS);
         for c in &mut found {
             c.row.recent = recent.contains(&c.row.id);
         }
@@ -400,6 +445,17 @@ pub fn describe(dir: &Path, profile: &str) -> String {
     }
 }
 
+/// A statement's values, each bound as `?<n>` in the order they are added.
+#[derive(Default)]
+struct Args(Vec<rusqlite::types::Value>);
+
+impl Args {
+    fn bind(&mut self, value: impl Into<rusqlite::types::Value>) -> String {
+        self.0.push(value.into());
+        format!("?{}", self.0.len())
+    }
+}
+
 const SELECT: &str = "SELECT t.id, t.number, t.title, t.status, t.assigned, t.last_activity, \
     co.name, ct.name, ct.email, dv.name";
 const JOIN: &str = "LEFT JOIN names co ON co.kind = 'company' AND co.id = t.company_id \
@@ -416,7 +472,7 @@ fn copied(r: &rusqlite::Row<'_>) -> rusqlite::Result<Copied> {
             company: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
             contact: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
             contact_email: r.get(8)?,
-            device: r.get(9)?,
+            device: r.get::<_, Option<String>>(9)?.filter(|d| !d.is_empty()),
             last_activity: r.get::<_, Option<i64>>(5)?.and_then(time),
             recent: false,
             asked_autotask: false,
@@ -452,41 +508,116 @@ fn keep_in(
     for (id, n) in &names.devices {
         name.execute(params!["device", id, n, None::<String>])?;
     }
-    let mut was = tx.prepare_cached("SELECT assigned FROM tickets WHERE id = ?1")?;
+    let mut was = tx.prepare_cached(
+        "SELECT number, title, status, company_id, contact_id, device_id, assigned, last_activity FROM tickets WHERE id = ?1",
+    )?;
     let mut ticket = tx.prepare_cached(
         "INSERT OR REPLACE INTO tickets (id, number, title, status, company_id, contact_id, device_id, assigned, last_activity)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    let mut unindex = tx.prepare_cached("DELETE FROM words WHERE rowid = ?1")?;
-    let mut index = tx.prepare_cached(
-        "INSERT INTO words (rowid, number, title, company, contact, device)
-         SELECT ?1, ?2, ?3, (SELECT name FROM names WHERE kind = 'company' AND id = ?4),
-                (SELECT name FROM names WHERE kind = 'contact' AND id = ?5),
-                (SELECT name FROM names WHERE kind = 'device' AND id = ?6)",
-    )?;
     let mut before = HashMap::new();
     for t in tickets {
         let Some(id) = t.id else { continue };
-        if let Some(assigned) = was.query_row([id], |r| r.get::<_, Option<i64>>(0)).optional()? {
-            before.insert(id, assigned);
+        let now = Kept {
+            number: t.ticket_number.as_deref().unwrap_or("").to_uppercase(),
+            title: t.title.clone().unwrap_or_default(),
+            status: t.status,
+            company: t.company_id,
+            contact: t.contact_id,
+            device: t.configuration_item_id,
+            assigned: t.assigned_resource_id,
+            active: t.last_activity_date.map(millis),
+        };
+        let then = was.query_row([id], Kept::read).optional()?;
+        if let Some(then) = &then {
+            before.insert(id, then.assigned);
         }
-        let number = t.ticket_number.as_deref().unwrap_or("").to_uppercase();
-        let title = t.title.as_deref().unwrap_or("");
+        // A look reaches back past the last one: what it finds unchanged is not written again.
+        if then.as_ref() == Some(&now) {
+            continue;
+        }
         ticket.execute(params![
             id,
-            number,
-            title,
-            t.status,
-            t.company_id,
-            t.contact_id,
-            t.configuration_item_id,
-            t.assigned_resource_id,
-            t.last_activity_date.map(millis)
+            now.number,
+            now.title,
+            now.status,
+            now.company,
+            now.contact,
+            now.device,
+            now.assigned,
+            now.active
         ])?;
-        unindex.execute([id])?;
-        index.execute(params![id, number, title, t.company_id, t.contact_id, t.configuration_item_id])?;
+        index(tx, id)?;
     }
     Ok(before)
+}
+
+/// A ticket's row in the copy.
+#[derive(Debug, PartialEq)]
+struct Kept {
+    number: String,
+    title: String,
+    status: Option<i64>,
+    company: Option<i64>,
+    contact: Option<i64>,
+    device: Option<i64>,
+    assigned: Option<i64>,
+    active: Option<i64>,
+}
+
+impl Kept {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Kept> {
+        Ok(Kept {
+            number: r.get(0)?,
+            title: r.get(1)?,
+            status: r.get(2)?,
+            company: r.get(3)?,
+            contact: r.get(4)?,
+            device: r.get(5)?,
+            assigned: r.get(6)?,
+            active: r.get(7)?,
+        })
+    }
+}
+
+/// Indexes a copied ticket's words anew: its number, title and the names it has now.
+fn index(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM words WHERE rowid = ?1")?.execute([id])?;
+    let sql = format!(
+        "INSERT INTO words (rowid, number, title, company, contact, device)
+         SELECT t.id, t.number, t.title, co.name, ct.name, dv.name FROM tickets t {JOIN} WHERE t.id = ?1"
+    );
+    tx.prepare_cached(&sql)?.execute([id])?;
+    Ok(())
+}
+
+/// Renames what the copy names already, and indexes the tickets that name it anew; how many.
+fn rename_in(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    id: i64,
+    name: &str,
+    email: Option<&str>,
+) -> rusqlite::Result<usize> {
+    let column = match kind {
+        "company" => "company_id",
+        "contact" => "contact_id",
+        _ => "device_id",
+    };
+    let changed = tx
+        .prepare_cached("UPDATE names SET name = ?3, email = ?4 WHERE kind = ?1 AND id = ?2 AND (name IS NOT ?3 OR email IS NOT ?4)")?
+        .execute(params![kind, id, name, email])?;
+    if changed == 0 {
+        return Ok(0);
+    }
+    let tickets: Vec<i64> = tx
+        .prepare_cached(&format!("SELECT id FROM tickets WHERE {column} = ?1"))?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for ticket in &tickets {
+        index(tx, *ticket)?;
+    }
+    Ok(tickets.len())
 }
 
 #[cfg(test)]
@@ -569,8 +700,29 @@ mod tests {
         let find = |text: &str| ids(&copy.search(&Search::parse(text), None, &[]).unwrap());
         assert!(find("vpn").is_empty());
         assert_eq!(find("camera"), [1]);
+        let renamed =
+            Names { companies: vec![(10, "Zeppelin Freight".into()), (99, "Not copied".into())], ..Default::default() };
+        assert_eq!(copy.rename(&renamed).unwrap(), 1, "the one ticket of the renamed company");
+        assert_eq!((find("zeppelin"), find("dynamo")), (vec![1], vec![]));
+        assert_eq!(copy.rename(&renamed).unwrap(), 0, "the same name again changes nothing");
+        assert!(find("not copied").is_empty(), "a name no ticket uses is not kept");
         assert_eq!(copy.prune(Utc::now() - chrono::Duration::days(30)).unwrap(), 1);
         assert!(find("camera").is_empty() && copy.get(1).unwrap().is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_the_workers_user_may_read_the_copy() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("copy.sqlite3");
+        let copy = TicketCopy::open(&path).unwrap();
+        copy.keep(&[ticket(1, "T20261124.0001", "VPN drops", None, 1, 1)], &names()).unwrap();
+        for suffix in ["", "-wal"] {
+            let file = dir.path().join(format!("copy.sqlite3{suffix}"));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub struct Feed {
     hook: Option<(Arc<Hook>, url::Url)>,
     /// Whether the webhook is registered in Autotask (done at a look until it is).
     hook_registered: AtomicBool,
+    /// How often the copy asks for companies and contacts renamed (`lookup_keep_minutes`), and
+    /// since when it has them all.
+    names_every: Duration,
+    names_since: Mutex<Option<DateTime<Utc>>>,
 }
 
 #[derive(Debug, Default)]
@@ -206,6 +210,8 @@ impl Feed {
             copy_ready: AtomicBool::new(copy_ready),
             hook: webhook_url(config, profile).map(|url| (Arc::new(Hook::new()), url)),
             hook_registered: AtomicBool::new(false),
+            names_every: config.lookup_keep,
+            names_since: Mutex::new(None),
         })
     }
 
@@ -305,7 +311,59 @@ impl Feed {
         Ok((before, requests))
     }
 
+    /// Once every `lookup_keep_minutes`, asks Autotask for the companies and contacts changed
+    /// since the last time (two requests) and takes their new names into the copy.
+    async fn refresh_names(&self, started: DateTime<Utc>) {
+        let since = *self.names_since.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(since) = since else {
+            *self.names_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
+            return;
+        };
+        let due = (started - since).to_std().is_ok_and(|waited| waited >= self.names_every);
+        if !due || !self.copy_ready() {
+            return;
+        }
+        let changed = |fields: &'static [&'static str]| {
+            let filter = Filter::gte("lastActivityDate", (since - OVERLAP).to_rfc3339());
+            autotask::Query::new(filter).max_records(PAGE as u32).include_fields(fields.iter().copied())
+        };
+        let asked = futures::try_join!(
+            self.autotask.query_all::<Company>(changed(&["id", "companyName"])),
+            self.autotask.query_all::<Contact>(changed(&["id", "firstName", "lastName", "emailAddress"])),
+        );
+        let renamed = match asked {
+            Ok((companies, contacts)) => Names {
+                companies: companies
+                    .into_iter()
+                    .filter_map(|c| Some((c.id?, c.company_name.unwrap_or_default())))
+                    .collect(),
+                contacts: contacts.iter().filter_map(Names::contact).collect(),
+                devices: Vec::new(),
+            },
+            Err(e) => {
+                return tracing::warn!(
+                    profile = self.profile.name,
+                    "desk watch: renamed customers could not be read: {e}"
+                );
+            }
+        };
+        match self.with_copy(move |c| c.rename(&renamed)).await {
+            Ok(indexed) => {
+                *self.names_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
+                if indexed > 0 {
+                    tracing::info!(
+                        profile = self.profile.name,
+                        "desk watch: {indexed} ticket(s) of renamed customers indexed anew"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(profile = self.profile.name, "desk watch: renamed customers were not kept: {e}"),
+        }
+    }
+
     /// The names of companies, contacts and devices, asked of Autotask by id; with the requests.
+    /// One Autotask does not have (deleted), or a device without a name, is kept nameless, so
+    /// that it is not asked for again at every look.
     async fn names(&self, unnamed: Unnamed) -> Result<(Names, usize), autotask::Error> {
         let by_ids = |ids: &[i64]| autotask::Query::new(Filter::is_in("id", ids.to_vec())).max_records(PAGE as u32);
         let mut names = Names::default();
@@ -313,18 +371,21 @@ impl Feed {
         for ids in unnamed.companies.chunks(PAGE) {
             let found: Vec<Company> =
                 self.autotask.query_all(by_ids(ids).include_fields(["id", "companyName"])).await?;
-            names.companies.extend(found.into_iter().filter_map(|c| Some((c.id?, c.company_name.unwrap_or_default()))));
+            let found = found.into_iter().filter_map(|c| Some((c.id?, c.company_name.unwrap_or_default())));
+            names.companies.extend(nameless_too(ids, found.collect(), |n| n.0, |id| (id, String::new())));
             requests += 1;
         }
         for ids in unnamed.contacts.chunks(PAGE) {
             let fields = ["id", "firstName", "lastName", "emailAddress"];
             let found: Vec<Contact> = self.autotask.query_all(by_ids(ids).include_fields(fields)).await?;
-            names.contacts.extend(found.iter().filter_map(Names::contact));
+            let found = found.iter().filter_map(Names::contact).collect();
+            names.contacts.extend(nameless_too(ids, found, |n| n.0, |id| (id, String::new(), None)));
             requests += 1;
         }
         for ids in unnamed.devices.chunks(PAGE) {
             let found: Vec<ConfigurationItem> = self.autotask.query_all(by_ids(ids)).await?;
-            names.devices.extend(found.iter().filter_map(Names::device));
+            let found = found.iter().filter_map(Names::device).collect();
+            names.devices.extend(nameless_too(ids, found, |n| n.0, |id| (id, String::new())));
             requests += 1;
         }
         Ok((names, requests))
@@ -355,9 +416,12 @@ impl Feed {
         // The copy asks back to where it is current (a restarted worker's copy catches up).
         let copy_since = self.with_copy(|c| c.freshness()).await.ok().and_then(|f| f.current_as_of);
         let asked_since = copy_since.map_or(since, |c| (c - OVERLAP).min(since));
-        let query = autotask::Query::new(Filter::gte("lastActivityDate", asked_since.to_rfc3339()));
+        let query = autotask::Query::new(Filter::gte("lastActivityDate", asked_since.to_rfc3339()))
+            .max_records(PAGE as u32)
+            .include_fields(COPIED_FIELDS);
         let tickets: Vec<Ticket> = autotask.query_all(query).await?;
         let assigned_before = self.keep_looked(tickets.clone(), started).await;
+        self.refresh_names(started).await;
         let profile = self.profile.name.clone();
         let ours = store.run(move |s| s.tickets_written_since(&profile, since)).await.unwrap_or_else(|e| {
             tracing::warn!("the worker's own writes could not be read: {e}");
@@ -521,4 +585,11 @@ fn webhook_url(config: &WorkerConfig, profile: &Profile) -> Option<url::Url> {
     let mut url = config.desk_url()?.join(webhook::PATH.trim_start_matches('/')).ok()?;
     url.query_pairs_mut().append_pair("appliance", &profile.appliance_id);
     Some(url)
+}
+
+/// The names found for `asked` (each an id first), and a nameless one for each id not found.
+fn nameless_too<T>(asked: &[i64], mut found: Vec<T>, id_of: impl Fn(&T) -> i64, nameless: impl Fn(i64) -> T) -> Vec<T> {
+    let known: std::collections::HashSet<i64> = found.iter().map(&id_of).collect();
+    found.extend(asked.iter().filter(|id| !known.contains(id)).map(|id| nameless(*id)));
+    found
 }
