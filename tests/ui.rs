@@ -619,6 +619,8 @@ async fn an_app_enrolled_by_the_link_works_through_the_desks_worker_with_only_it
     app.wait_text("#search-all", |t| t == "Search all of Autotask").await;
     app.click("#search-all").await;
     app.wait_text("#results .ticket .asked", |t| t == "from Autotask").await;
+    app.type_into("#search", "T20261124.0042").await;
+    app.wait_text("#results .ticket .number", |t| t == "T20261124.0042").await;
 
     // A session without a ticket, kept by the worker, attached from the app and written once.
     let portal = json!({"external_key": "", "duration": 1500, "reps": [{"username": "alex.morgan"}],

@@ -75,19 +75,22 @@ struct Options {
     reps: usize,
     /// The large desk's reps, with the desk's worker only (0: not run).
     large: usize,
+    /// Whether day 1 (each app alone, the baseline) runs (`--alone 0` skips it).
+    alone: bool,
     hours: f64,
     hour_seconds: f64,
 }
 
 impl Options {
     fn parse() -> Options {
-        let mut options = Options { reps: 200, large: 1000, hours: 2.0, hour_seconds: 120.0 };
+        let mut options = Options { reps: 200, large: 1000, alone: true, hours: 2.0, hour_seconds: 120.0 };
         let args: Vec<String> = std::env::args().collect();
         for pair in args.windows(2) {
             let value = |what: &str| pair[1].parse::<f64>().unwrap_or_else(|_| panic!("{what} takes a number"));
             match pair[0].as_str() {
                 "--reps" => options.reps = value("--reps") as usize,
                 "--large" => options.large = value("--large") as usize,
+                "--alone" => options.alone = value("--alone") != 0.0,
                 "--hours" => options.hours = value("--hours"),
                 "--hour-seconds" => options.hour_seconds = value("--hour-seconds"),
                 _ => {}
@@ -600,7 +603,7 @@ fn report(name: &str, day: &Day, options: Options, search_goal: f64) -> f64 {
     );
     if day.fill_requests > 0 {
         println!(
-            "  searches Autotask answered (not in the desk's copy): {} of {}; filling the copy took {} requests before the day (once per start of the worker)",
+            "  searches whose rows came from Autotask (not in the desk's copy): {} of {}; filling the copy took {} requests before the day (once per start of the worker)",
             day.searches_asked,
             day.searches_ms.len(),
             day.fill_requests
@@ -631,8 +634,10 @@ fn main() {
     println!(
         "per rep and hour: {SEARCHES_PER_HOUR} searches (typed), {KEYS_PER_HOUR} keys, {JUMPS_PER_HOUR} Jumps, {OPENS_PER_HOUR} opens, {SESSIONS_PER_HOUR} sessions ending, {CHANGES_BY_OTHERS_PER_HOUR} changes by others"
     );
-    println!("\nday 1: each app watches its rep's tickets itself; each app's worker writes its rep's sessions");
-    let alone = runtime.block_on(run_day(options, false));
+    let alone = options.alone.then(|| {
+        println!("\nday 1: each app watches its rep's tickets itself; each app's worker writes its rep's sessions");
+        runtime.block_on(run_day(options, false))
+    });
     println!(
         "day 2: the desk's worker serves the desk-wide watch and search (from its copy of the tickets) and writes the sessions; the apps follow it"
     );
@@ -642,7 +647,7 @@ fn main() {
         println!("day 3: as day 2, for {} reps", options.large);
         runtime.block_on(run_day(large_options, true))
     });
-    let alone_per_rep = report("each app alone", &alone, options, 1.3);
+    let alone_per_rep = alone.as_ref().map_or(f64::NAN, |day| report("each app alone", day, options, 1.3));
     let desk_per_rep = report("the desk's worker", &desk_wide, options, 0.5);
     if let Some(large) = &large {
         report("the desk's worker, large desk", large, large_options, 0.5);
@@ -656,10 +661,12 @@ fn main() {
         "\nprojection (per-rep rates of days 1 and 2; the desk worker's looks and threshold readings are the same for any number of reps):"
     );
     for reps in [50.0, 200.0, 1000.0] {
-        let alone = alone_per_rep * reps;
+        let alone = match alone_per_rep * reps {
+            n if n.is_nan() => "(day 1 not run)".to_owned(),
+            n => format!("{n:>7.0} an hour alone ({:>5.1} %)", n / THRESHOLD * 100.0),
+        };
         println!(
-            "  {reps:>5.0} reps: {alone:>7.0} an hour alone ({:>5.1} %), {:>7.0} with the desk's worker ({:>5.1} %)",
-            alone / THRESHOLD * 100.0,
+            "  {reps:>5.0} reps: {alone}, {:>7.0} with the desk's worker ({:>5.1} %)",
             projected(reps),
             projected(reps) / THRESHOLD * 100.0
         );

@@ -726,6 +726,29 @@ mod tests {
     }
 
     #[test]
+    fn check_says_how_current_the_copy_is_without_making_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(describe(dir.path(), "Desk").contains("not made yet"));
+        assert!(!file_of(dir.path(), "Desk").exists(), "check makes no copy");
+        let copy = TicketCopy::open(&file_of(dir.path(), "Desk")).unwrap();
+        assert!(describe(dir.path(), "Desk").contains("being filled"));
+        copy.keep(&[ticket(1, "T20261124.0001", "VPN drops", None, 1, 1)], &names()).unwrap();
+        copy.current_as_of(Utc::now() - chrono::Duration::seconds(30)).unwrap();
+        copy.filled(Utc::now()).unwrap();
+        let said = describe(dir.path(), "Desk");
+        assert!(
+            said.starts_with("the desk's copy holds 1 ticket(s), current as of ") && said.ends_with(" s ago)"),
+            "{said}"
+        );
+        assert_ne!(file_of(dir.path(), "Desk"), file_of(dir.path(), "Desk 2"));
+        assert_ne!(
+            file_of(dir.path(), "a/b"),
+            file_of(dir.path(), "a_b"),
+            "names alike on disk get files of their own"
+        );
+    }
+
+    #[test]
     fn a_damaged_file_is_made_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("copy.sqlite3");
