@@ -290,11 +290,18 @@ async fn settled(store: &AsyncStore, count: usize) -> Vec<bta_core::store::Job> 
 }
 
 /// While the desk's worker watches, "my open tickets" are shown again without asking Autotask,
-/// until it tells of a change to one of them — a ticket taken from me included.
+/// until it tells of a change to one of them — a ticket taken from me included, also where a
+/// webhook brought the change into the worker's copy before its look.
 #[tokio::test(flavor = "multi_thread")]
 async fn my_tickets_are_asked_again_only_after_the_desk_worker_tells_of_a_change() {
+    for webhooks in [false, true] {
+        my_tickets_asked_again_after_a_change(webhooks).await;
+    }
+}
+
+async fn my_tickets_asked_again_after_a_change(webhooks: bool) {
     let stands = Stands::start().await;
-    let worker = desk_worker(&stands).await;
+    let worker = desk_worker_in(&stands, tempfile::tempdir().unwrap(), |c| c.autotask_webhooks = webhooks).await;
     let alex = app_desk(&stands, "alex.morgan", &worker.url, &worker.enrol("alex.morgan").await, 30.0);
     alex.watch(Duration::ZERO).await.unwrap();
     let mine = alex.search("").await.unwrap();

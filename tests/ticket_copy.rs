@@ -53,13 +53,13 @@ async fn retitle(stands: &Stands, ticket: i64, title: &str) {
     assert!(response.status().is_success(), "{}", response.text().await.unwrap());
 }
 
-/// Searches until a row titled `title` comes from the copy (not asked of Autotask); how long it took.
-async fn found_in_copy(desk: &bta_core::desk::Desk, words: &str, title: &str, within: Duration) -> Duration {
+/// Searches until a row titled `title` comes from the copy (not asked of Autotask), `within` at most.
+async fn found_in_copy(desk: &bta_core::desk::Desk, words: &str, title: &str, within: Duration) {
     let started = Instant::now();
     loop {
         let rows = desk.search(words).await.unwrap();
         if rows.iter().any(|r| r.title == title && !r.asked_autotask) {
-            return started.elapsed();
+            return;
         }
         assert!(started.elapsed() < within, "'{title}' not in the copy after {within:?}: {rows:#?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -188,8 +188,7 @@ async fn webhooks_keep_the_copy_within_seconds_and_a_wrong_signature_or_a_replay
     // A change in Autotask: in the copy within seconds, with no look (they are an hour apart).
     let ticket = stands.records("Tickets").await[7]["id"].as_i64().unwrap();
     retitle(&stands, ticket, "Yak shaving server outage").await;
-    let took = found_in_copy(&alex, "yak shav", "Yak shaving server outage", Duration::from_secs(10)).await;
-    assert!(took < Duration::from_secs(10), "{took:?}");
+    found_in_copy(&alex, "yak shav", "Yak shaving server outage", Duration::from_secs(10)).await;
 
     // Callouts the worker did not sign for are refused, and a replay is not taken again.
     let secret = hook["secretKey"].as_str().unwrap();

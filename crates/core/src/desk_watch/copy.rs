@@ -105,7 +105,6 @@ impl Unnamed {
 pub struct Copied {
     pub row: TicketRow,
     pub status: Option<i64>,
-    pub assigned: Option<i64>,
 }
 
 impl Copied {
@@ -117,7 +116,7 @@ impl Copied {
 }
 
 /// How current the copy is.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Freshness {
     pub tickets: u64,
     /// When it was filled (none while it is being filled for the first time).
@@ -244,6 +243,11 @@ impl TicketCopy {
     /// Everything changed in Autotask before `at` is in the copy.
     pub fn current_as_of(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
         self.set_meta("current_as_of", at)
+    }
+
+    /// Since when the copy lacks what changed in Autotask (none before it is filled).
+    pub fn current_since(&self) -> Result<Option<DateTime<Utc>>, CopyError> {
+        self.meta("current_as_of")
     }
 
     pub fn webhook_applied(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
@@ -456,7 +460,7 @@ impl Args {
     }
 }
 
-const SELECT: &str = "SELECT t.id, t.number, t.title, t.status, t.assigned, t.last_activity, \
+const SELECT: &str = "SELECT t.id, t.number, t.title, t.status, t.last_activity, \
     co.name, ct.name, ct.email, dv.name";
 const JOIN: &str = "LEFT JOIN names co ON co.kind = 'company' AND co.id = t.company_id \
     LEFT JOIN names ct ON ct.kind = 'contact' AND ct.id = t.contact_id \
@@ -469,16 +473,15 @@ fn copied(r: &rusqlite::Row<'_>) -> rusqlite::Result<Copied> {
             number: r.get(1)?,
             title: r.get(2)?,
             status: String::new(),
-            company: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
-            contact: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
-            contact_email: r.get(8)?,
-            device: r.get::<_, Option<String>>(9)?.filter(|d| !d.is_empty()),
-            last_activity: r.get::<_, Option<i64>>(5)?.and_then(time),
+            company: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            contact: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+            contact_email: r.get(7)?,
+            device: r.get::<_, Option<String>>(8)?.filter(|d| !d.is_empty()),
+            last_activity: r.get::<_, Option<i64>>(4)?.and_then(time),
             recent: false,
             asked_autotask: false,
         },
         status: r.get(3)?,
-        assigned: r.get(4)?,
     })
 }
 

@@ -104,6 +104,9 @@ pub struct Feed {
     /// since when it has them all.
     names_every: Duration,
     names_since: Mutex<Option<DateTime<Utc>>>,
+    /// The primary resource a ticket had before a webhook changed it in the copy, until the next
+    /// look tells of the change (a ticket taken from a rep is news to them too).
+    hooked_before: Mutex<HashMap<i64, Option<i64>>>,
 }
 
 #[derive(Debug, Default)]
@@ -212,7 +215,17 @@ impl Feed {
             hook_registered: AtomicBool::new(false),
             names_every: config.lookup_keep,
             names_since: Mutex::new(None),
+            hooked_before: Mutex::default(),
         })
+    }
+
+    /// Remembers whom tickets a webhook brought into the copy were assigned to before (the
+    /// first such, until the next look).
+    pub(super) fn hooked(&self, before: HashMap<i64, Option<i64>>) {
+        let mut hooked = self.hooked_before.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, assigned) in before {
+            hooked.entry(id).or_insert(assigned);
+        }
     }
 
     /// This run's ticket webhook, when the desk takes Autotask's webhooks.
@@ -414,13 +427,14 @@ impl Feed {
             tracing::warn!(profile = self.profile.name, "desk watch: the ticket statuses could not be read: {e}");
         }
         // The copy asks back to where it is current (a restarted worker's copy catches up).
-        let copy_since = self.with_copy(|c| c.freshness()).await.ok().and_then(|f| f.current_as_of);
+        let copy_since = self.with_copy(|c| c.current_since()).await.ok().flatten();
         let asked_since = copy_since.map_or(since, |c| (c - OVERLAP).min(since));
         let query = autotask::Query::new(Filter::gte("lastActivityDate", asked_since.to_rfc3339()))
             .max_records(PAGE as u32)
             .include_fields(COPIED_FIELDS);
         let tickets: Vec<Ticket> = autotask.query_all(query).await?;
-        let assigned_before = self.keep_looked(tickets.clone(), started).await;
+        let mut assigned_before = self.keep_looked(tickets.clone(), started).await;
+        assigned_before.extend(std::mem::take(&mut *self.hooked_before.lock().unwrap_or_else(|e| e.into_inner())));
         self.refresh_names(started).await;
         let profile = self.profile.name.clone();
         let ours = store.run(move |s| s.tickets_written_since(&profile, since)).await.unwrap_or_else(|e| {

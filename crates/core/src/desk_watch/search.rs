@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::feed::{Caller, Feed, FeedError};
 use crate::autotask::{Filter, Query as AutotaskQuery, Ticket};
 use crate::desk::{DeskError, SEARCH_LIMIT, Search, TicketRow, search_with};
+use crate::worker::{TicketRef, parse_external_key};
 
 /// What an app asks (a `me=` or `appliance=` it names is not used: the token says who asks).
 #[derive(Debug, Deserialize)]
@@ -105,16 +106,12 @@ fn worth_asking(search: &Search) -> bool {
 /// What a search names exactly: a whole ticket number (`T<yyyymmdd>.<nnnn>`) or an id.
 fn whole_number_or_id(search: &Search) -> Option<Filter> {
     match search {
-        Search::Number(number) if is_whole_number(number) => Some(Filter::eq("ticketNumber", number.clone())),
+        Search::Number(number) if matches!(parse_external_key(number), Some(TicketRef::Number(_))) => {
+            Some(Filter::eq("ticketNumber", number.clone()))
+        }
         Search::Digits(digits) => digits.parse::<i64>().ok().map(|id| Filter::eq("id", id)),
         _ => None,
     }
-}
-
-fn is_whole_number(number: &str) -> bool {
-    number.len() == 14
-        && number.as_bytes()[9] == b'.'
-        && number.bytes().enumerate().all(|(i, b)| i == 0 || i == 9 || b.is_ascii_digit())
 }
 
 /// Tickets the copy does not hold (made a moment ago, or older than the copy keeps): asked of

@@ -234,7 +234,8 @@ async fn apply(feed: &Feed, callout: Callout) -> Result<(), FeedError> {
                 }
             }
         };
-        feed.keep_in_copy(vec![ticket]).await?;
+        let (before, _) = feed.keep_in_copy(vec![ticket]).await?;
+        feed.hooked(before);
     }
     feed.with_copy(|c| c.webhook_applied(Utc::now())).await?;
     Ok(())
