@@ -410,9 +410,57 @@ fn test() -> Result {
         run_counting(Command::new("cargo").args(["test", "--workspace", "--", "--skip", "wine_"]), &mut tally)
             .and_then(|()| package())
             .and_then(|()| check_packages(&mut tally))
-            .and_then(|()| windows::test(&mut tally));
+            .and_then(|()| {
+                // The release build's work ends with its packages; the Linux test programs' with their runs.
+                remove_finished_build(&workspace_root().join("target/release"), Keep::Nothing);
+                remove_finished_build(&workspace_root().join("target/debug"), Keep::Libraries);
+                windows::test(&mut tally)
+            });
     tally.print();
     outcome
+}
+
+/// What of a finished build `remove_finished_build` leaves.
+enum Keep {
+    Nothing,
+    /// Everything but the test programs: a later stage's cargo builds on the libraries.
+    Libraries,
+    /// The programs at the top of the profile's folder, which a later stage runs.
+    Programs,
+}
+
+/// Frees a build's disk once the run is done with it, when `BTA_XTASK_FREE_DISK` is set
+/// (`.ci/run` sets it): some CI machines have ten gigabytes, less than the Linux, release and
+/// Windows builds take together. A developer's builds are left alone, to be reused.
+fn remove_finished_build(profile_dir: &Path, keep: Keep) {
+    if std::env::var_os("BTA_XTASK_FREE_DISK").is_none() {
+        return;
+    }
+    let removed = match keep {
+        Keep::Nothing => std::fs::remove_dir_all(profile_dir),
+        Keep::Libraries => remove_test_programs(&profile_dir.join("deps")),
+        Keep::Programs => ["deps", "build", "examples"]
+            .iter()
+            .map(|sub| profile_dir.join(sub))
+            .filter(|dir| dir.exists())
+            .try_for_each(std::fs::remove_dir_all),
+    };
+    match removed {
+        Ok(()) => println!("xtask: freed the finished build in {}", profile_dir.display()),
+        // Only room is lost: the next stage says so itself if it runs out.
+        Err(e) => println!("xtask: could not free {}: {e}", profile_dir.display()),
+    }
+}
+
+/// Removes the executables among a build's `deps` (its test programs; libraries have an extension).
+fn remove_test_programs(deps: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(deps)? {
+        let path = entry?.path();
+        if path.is_file() && path.extension().is_none() {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
 /// Test counts added up over every runner's summary lines.

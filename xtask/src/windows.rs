@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{Result, Tally, run, run_command, run_counting, workspace_root};
+use crate::{Keep, Result, Tally, remove_finished_build, run, run_command, run_counting, workspace_root};
 
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
 /// Debian's Wine 8 keeps its 64-bit loader here; there is no `wine` on PATH.
@@ -34,7 +34,11 @@ pub fn test(tally: &mut Tally) -> Result {
     let unit = ["test", "--target", TARGET, "-p", "bta-core", "-p", "bt-autotask-worker"];
     let e2e = ["test", "-p", "bta-e2e", "--test", "windows", "--", "--ignored", "--test-threads", "1"];
     let outcome = run_counting(Command::new("cargo").args(unit).envs(wine.cargo_env()), tally)
-        .and_then(|()| package())
+        .and_then(|()| {
+            // The end-to-end tests run only the two programs; the release build needs the room.
+            remove_finished_build(&target_dir("debug"), Keep::Programs);
+            package()
+        })
         .and_then(|()| {
             let mut end_to_end = Command::new("cargo");
             end_to_end.args(e2e).envs(wine.env());
@@ -112,10 +116,12 @@ impl Wine {
             // Wine makes the prefix's folder, but not its parent.
             let parent = wine.prefix.parent().ok_or("the Wine prefix has no parent folder")?;
             std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-            wine.command(WINE)
-                .args(["wineboot", "--init"])
-                .status()
-                .map_err(|e| format!("could not start Wine: {e}"))?;
+            let booted = wine.command(WINE).args(["wineboot", "--init"]).status();
+            match booted {
+                Ok(status) if status.success() => {}
+                Ok(status) => return Err(format!("Wine could not create its prefix ({status}); is the disk full?")),
+                Err(e) => return Err(format!("could not start Wine: {e}")),
+            }
             wine.command(WINESERVER).arg("-w").status().map_err(|e| format!("could not wait for Wine: {e}"))?;
         }
         let shim = build_shim()?;
