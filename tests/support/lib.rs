@@ -140,13 +140,14 @@ impl Stands {
     }
 
     pub async fn post(&self, url: String, body: Value) -> Value {
-        let response = self.http.post(url).json(&body).send().await.unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
-        response.json().await.unwrap()
+        let response = self.http.post(&url).json(&body).send().await.unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        assert!(response.status().is_success(), "POST {url}: {}", response.status());
+        response.json().await.unwrap_or_else(|e| panic!("POST {url} answered no JSON: {e}"))
     }
 
     pub async fn get(&self, url: String) -> Value {
-        self.http.get(url).send().await.unwrap().json().await.unwrap()
+        let response = self.http.get(&url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        response.json().await.unwrap_or_else(|e| panic!("GET {url} answered no JSON: {e}"))
     }
 
     pub async fn appliance(&self, path: &str, body: Value) -> Value {
