@@ -53,6 +53,21 @@ async fn retitle(stands: &Stands, ticket: i64, title: &str) {
     assert!(response.status().is_success(), "{}", response.text().await.unwrap());
 }
 
+/// The fields the stand-in's ticket webhooks name, by their names in its `fieldID` picklist, and
+/// whether each is subscribed.
+async fn webhook_fields(stands: &Stands) -> Vec<(String, bool)> {
+    let info = stands.autotask_api(reqwest::Method::GET, "TicketWebhookFields/entityInformation/fields");
+    let info: Value = info.send().await.unwrap().json().await.unwrap();
+    let ids =
+        info["fields"].as_array().unwrap().iter().find(|f| f["name"] == "fieldID").unwrap()["picklistValues"].clone();
+    let name = |id: &Value| {
+        let id = id.as_i64().unwrap().to_string();
+        ids.as_array().unwrap().iter().find(|v| v["value"] == json!(id)).unwrap()["label"].as_str().unwrap().to_owned()
+    };
+    let rows = stands.records("TicketWebhookFields").await;
+    rows.iter().map(|r| (name(&r["fieldID"]), r["isSubscribedField"] == json!(true))).collect()
+}
+
 /// Searches until a row titled `title` comes from the copy (not asked of Autotask), `within` at most.
 async fn found_in_copy(desk: &bta_core::desk::Desk, words: &str, title: &str, within: Duration) {
     let started = Instant::now();
@@ -174,20 +189,32 @@ async fn webhooks_keep_the_copy_within_seconds_and_a_wrong_signature_or_a_replay
     let alex = following(&stands, &worker, "alex.morgan").await;
     copy_filled(&stands, &worker.url).await;
     let started = Instant::now();
-    let hook = loop {
-        if let Some(hook) = stands.records("TicketWebhooks").await.into_iter().next() {
-            break hook;
+    let (hook, named) = loop {
+        let named = webhook_fields(&stands).await;
+        if let (Some(hook), 8) = (stands.records("TicketWebhooks").await.into_iter().next(), named.len()) {
+            break (hook, named);
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "the worker registered no ticket webhook");
+        assert!(started.elapsed() < Duration::from_secs(20), "the worker registered no ticket webhook: {named:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let callouts = format!("{}/desk/autotask/tickets?appliance=default", worker.url);
     assert_eq!(hook["webhookUrl"], json!(callouts));
     assert_eq!(hook["isActive"], json!(true));
+    // The fields a search row shows make a callout; every field the copy keeps rides in it.
+    let subscribed: Vec<&str> = named.iter().filter(|(_, s)| *s).map(|(f, _)| f.as_str()).collect();
+    assert_eq!(subscribed, ["title", "status", "companyID", "contactID", "configurationItemID", "assignedResourceID"]);
 
     // A change in Autotask: in the copy within seconds, with no look (they are an hour apart).
     let ticket = stands.records("Tickets").await[7]["id"].as_i64().unwrap();
+    clear_requests(&stands).await;
     retitle(&stands, ticket, "Yak shaving server outage").await;
+    let started = Instant::now();
+    while stands.get(format!("{}/healthz", worker.url)).await["ticket_copies"]["Desk"]["last_webhook_at"].is_null() {
+        assert!(started.elapsed() < Duration::from_secs(10), "no callout was taken");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let asked_after = asked(&stands).await;
+    assert!(asked_after.iter().all(|r| r["method"] == "PATCH"), "the callout held the whole ticket: {asked_after:#?}");
     found_in_copy(&alex, "yak shav", "Yak shaving server outage", Duration::from_secs(10)).await;
 
     // Callouts the worker did not sign for are refused, and a replay is not taken again.

@@ -341,3 +341,64 @@ async fn zone_discovery_for_a_username_autotask_does_not_know_answers_500() {
     assert_eq!(status, 500);
     assert!(answer["errors"][0].as_str().unwrap().contains("Zone information could not be determined"), "{answer}");
 }
+
+/// Where a test's ticket webhook points: every callout's signature and body, as they arrive.
+async fn callout_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<(String, axum::body::Bytes)>) {
+    let (sender, received) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let signature = headers.get("x-hook-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let _ = sender.send((signature, body));
+            async { "ok" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[tokio::test]
+async fn a_ticket_webhook_calls_out_for_the_fields_it_names_and_only_those() {
+    let api = Api::start(quick()).await;
+    let (url, mut received) = callout_receiver().await;
+    let hook = json!({"name": "test", "webhookUrl": url, "deactivationUrl": url, "secretKey": "s3cret",
+        "isActive": true, "isSubscribedToUpdateEvents": true});
+    let (status, made) = api.call(Method::POST, "/atservicesrest/v1.0/TicketWebhooks", Some(hook)).await;
+    assert_eq!(status, 200, "{made}");
+    let hook = made["itemId"].as_i64().unwrap();
+    let retitle = |title: &str| json!({"id": 7201, "title": title});
+    // No fields named: Autotask calls out for none.
+    api.call(Method::PATCH, "/atservicesrest/v1.0/Tickets", Some(retitle("Nobody is told"))).await;
+
+    let (_, info) =
+        api.call(Method::GET, "/atservicesrest/v1.0/TicketWebhookFields/entityInformation/fields", None).await;
+    let ids =
+        info["fields"].as_array().unwrap().iter().find(|f| f["name"] == "fieldID").unwrap()["picklistValues"].clone();
+    let id_of = |name: &str| -> i64 {
+        let entry = ids.as_array().unwrap().iter().find(|v| v["label"] == name).unwrap();
+        entry["value"].as_str().unwrap().parse().unwrap()
+    };
+    let fields = format!("/atservicesrest/v1.0/TicketWebhooks/{hook}/Fields");
+    let name = |field: &str, subscribed: bool| json!({"fieldID": id_of(field), "isSubscribedField": subscribed, "isDisplayAlwaysField": !subscribed});
+    for body in [name("title", true), name("ticketNumber", false)] {
+        let (status, body) = api.call(Method::POST, &fields, Some(body)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, _) =
+        api.call(Method::POST, &fields, Some(json!({"fieldID": 99_999, "isSubscribedField": true}))).await;
+    assert_eq!(status, 500, "a field id the picklist does not hold");
+
+    // A change to a field it does not subscribe to: none; to its title: one, with the title that
+    // changed and the number shown always, signed with its secret.
+    api.call(Method::PATCH, "/atservicesrest/v1.0/Tickets", Some(json!({"id": 7201, "priority": 3}))).await;
+    api.call(Method::PATCH, "/atservicesrest/v1.0/Tickets", Some(retitle("Printer on fire"))).await;
+    let (signature, body) = tokio::time::timeout(Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
+    assert_eq!(signature, autotask::webhooks::sign("s3cret", &body));
+    let callout: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(callout["Fields"], json!({"title": "Printer on fire", "ticketNumber": "T20261124.0042"}), "{callout}");
+    assert_eq!((callout["Action"].as_str(), callout["Id"].as_i64()), (Some("Update"), Some(7201)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(received.try_recv().is_err(), "one callout only");
+}

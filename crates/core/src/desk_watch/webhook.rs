@@ -2,10 +2,12 @@
 //! the feed registers one ticket webhook per profile at its first look, pointing at
 //! `POST /desk/autotask/tickets?appliance=<id>` on the worker's listener, with a secret made
 //! afresh for each run of the worker (kept in memory and in Autotask only, so a callout of an
-//! earlier run is refused). Each callout must carry `X-Hook-Signature: sha1=<base64 HMAC-SHA1 of
-//! the body>` with that secret (Autotask's "Secret key and payload verification"), compared in
-//! constant time; a body already taken is refused as a replay, and so is one whose `EventTime`
-//! is over [`REPLAY_WINDOW`] old. A taken callout brings its ticket into the desk's copy at once
+//! earlier run is refused), and names the ticket fields the copy keeps (`TicketWebhookFields`,
+//! found by name in that entity's `fieldID` picklist): a change to what a search row shows
+//! makes a callout, and every kept field rides in it. Each callout must carry
+//! `X-Hook-Signature: sha1=<base64 HMAC-SHA1 of the body>` with that secret (Autotask's "Secret
+//! key and payload verification"), compared in constant time; a body already taken is refused as
+//! a replay, and so is one whose `EventTime` is over [`REPLAY_WINDOW`] old. A taken callout brings its ticket into the desk's copy at once
 //! — from the payload's fields when they are all there, else asked of Autotask by id — so the
 //! copy is current within seconds; the looks stay as the safety net.
 
@@ -24,7 +26,7 @@ use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use super::feed::{Feed, FeedError, Feeds};
-use crate::autotask::{Entity, Filter, Query as AutotaskQuery, Ticket};
+use crate::autotask::{ChildEntity, Entity, Filter, PicklistValue, Query as AutotaskQuery, Ticket};
 use crate::secret::Secret;
 
 /// Where Autotask posts a profile's ticket callouts.
@@ -142,13 +144,106 @@ pub(super) async fn register(feed: &Feed, hook: &Hook, url: &url::Url) -> Result
         .cloned()
         .unwrap_or_default(),
     };
-    if webhook.id.is_some() {
-        feed.autotask.update(&webhook).await?;
-    } else {
-        feed.autotask.create(&webhook).await?;
-    }
+    let id = match webhook.id {
+        Some(_) => feed.autotask.update(&webhook).await?,
+        None => feed.autotask.create(&webhook).await?,
+    };
     tracing::info!(profile = feed.profile().name, %url, "desk watch: Autotask's ticket webhook points here");
+    match name_fields(feed, id).await {
+        Ok(unnamed) if unnamed.is_empty() => {}
+        Ok(unnamed) => tracing::warn!(
+            profile = feed.profile().name,
+            "desk watch: Autotask's list of webhook fields does not name {}: tick them on the webhook \
+             \"{name}\" in Autotask (Admin › Extensions & Integrations › Webhooks); until then a change to \
+             them is found by the next look",
+            unnamed.join(", ")
+        ),
+        Err(e) => tracing::warn!(
+            profile = feed.profile().name,
+            "desk watch: the ticket webhook's fields could not be named ({e}): tick Title, Status, Account, \
+             Contact, Configuration Item and Primary Resource on the webhook \"{name}\" in Autotask (Admin › \
+             Extensions & Integrations › Webhooks); until then changes are found by the looks"
+        ),
+    }
     Ok(())
+}
+
+/// The ticket fields whose change makes a callout: what a search row shows.
+const SUBSCRIBED: [&str; 6] =
+    ["title", "status", "companyID", "contactID", "configurationItemID", "assignedResourceID"];
+
+/// Other names a field may go by in the `fieldID` picklist (its SOAP name or its label in
+/// Autotask), compared without case and spaces.
+const ALSO_CALLED: &[(&str, &[&str])] = &[
+    ("companyID", &["accountid", "account", "company", "organization"]),
+    ("contactID", &["contact"]),
+    ("configurationItemID", &["installedproductid", "installedproduct", "configurationitem"]),
+    ("assignedResourceID", &["primaryresource"]),
+    ("lastActivityDate", &["lastactivity"]),
+];
+
+/// Names on webhook `id` every field the copy keeps (each shown in every callout, those in
+/// [`SUBSCRIBED`] making one), adding only those it does not name yet. Returns the fields the
+/// picklist has no entry for.
+async fn name_fields(feed: &Feed, id: i64) -> Result<Vec<&'static str>, FeedError> {
+    let known = feed.autotask.fields::<TicketWebhookField>().await?;
+    let picklist = known.picklist("fieldID").map(|p| p.values).unwrap_or_default();
+    let query = AutotaskQuery::new(Filter::eq("webhookID", id));
+    let named: Vec<i64> =
+        feed.autotask.query_all::<TicketWebhookField>(query).await?.into_iter().map(|f| f.field_id).collect();
+    let mut unnamed = Vec::new();
+    for field in super::feed::COPIED_FIELDS.into_iter().filter(|f| *f != "id") {
+        let Some(field_id) = field_id(picklist, field) else {
+            unnamed.push(field);
+            continue;
+        };
+        if named.contains(&field_id) {
+            continue;
+        }
+        let subscribed = SUBSCRIBED.contains(&field);
+        let row = TicketWebhookField {
+            webhook_id: id,
+            field_id,
+            is_subscribed_field: subscribed,
+            is_display_always_field: true,
+        };
+        feed.autotask.create_child(id, &row).await?;
+    }
+    Ok(unnamed)
+}
+
+/// The id the `fieldID` picklist gives a ticket field, by its REST name or another it goes by.
+fn field_id(picklist: &[PicklistValue], field: &str) -> Option<i64> {
+    let plain = |text: &str| text.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+    let also = ALSO_CALLED.iter().find(|(f, _)| *f == field).map(|(_, names)| *names).unwrap_or_default();
+    let matches = |label: &str| {
+        let label = plain(label);
+        label == plain(field) || also.contains(&label.as_str())
+    };
+    picklist.iter().filter(|v| v.is_active).find(|v| matches(&v.label))?.value.parse().ok()
+}
+
+/// A ticket field a webhook names, as Autotask's REST API calls it (`TicketWebhookFields`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TicketWebhookField {
+    #[serde(rename = "webhookID")]
+    webhook_id: i64,
+    #[serde(rename = "fieldID")]
+    field_id: i64,
+    #[serde(default)]
+    is_subscribed_field: bool,
+    #[serde(default)]
+    is_display_always_field: bool,
+}
+
+impl Entity for TicketWebhookField {
+    const NAME: &'static str = "TicketWebhookFields";
+}
+
+impl ChildEntity for TicketWebhookField {
+    const PARENT: &'static str = "TicketWebhooks";
+    const CHILD_PATH: &'static str = "Fields";
 }
 
 /// A ticket webhook as Autotask's REST API names it (`TicketWebhooks`).
@@ -241,12 +336,12 @@ async fn apply(feed: &Feed, callout: Callout) -> Result<(), FeedError> {
     Ok(())
 }
 
-/// The ticket a callout's fields describe, when they hold everything the copy keeps (their
-/// names in any case, as Autotask is case-insensitive about them).
+/// The ticket a callout's fields describe, when they hold everything the copy keeps but the id
+/// (the callout's own), their names in any case, as Autotask is case-insensitive about them.
 fn whole_ticket(id: i64, fields: Map<String, Value>) -> Option<Ticket> {
     let named = |name: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let mut ticket = Map::new();
-    for field in super::feed::COPIED_FIELDS {
+    for field in super::feed::COPIED_FIELDS.into_iter().filter(|f| *f != "id") {
         ticket.insert(field.to_owned(), named(field)?);
     }
     ticket.insert("id".to_owned(), json!(id));
@@ -278,8 +373,22 @@ mod tests {
     }
 
     #[test]
+    fn a_field_is_found_in_the_picklist_by_its_rest_name_or_another_it_goes_by() {
+        let picklist: Vec<PicklistValue> = serde_json::from_value(json!([
+            {"value": "11", "label": "Title"}, {"value": "12", "label": "AccountID"},
+            {"value": "13", "label": "Configuration Item"}, {"value": "14", "label": "Primary Resource"},
+            {"value": "15", "label": "ticketNumber"}, {"value": "16", "label": "Status", "isActive": false},
+        ]))
+        .unwrap();
+        let found = |field| field_id(&picklist, field);
+        assert_eq!((found("title"), found("companyID"), found("configurationItemID")), (Some(11), Some(12), Some(13)));
+        assert_eq!((found("assignedResourceID"), found("ticketNumber")), (Some(14), Some(15)));
+        assert_eq!((found("status"), found("contactID")), (None, None), "inactive, and not there");
+    }
+
+    #[test]
     fn a_callout_with_every_copied_field_is_a_ticket_and_one_without_is_asked_for() {
-        let fields = json!({"ID": 9, "TicketNumber": "T20261203.0001", "title": "New laptop", "status": 1,
+        let fields = json!({"TicketNumber": "T20261203.0001", "title": "New laptop", "status": 1,
             "companyID": 1, "contactID": null, "configurationItemID": null, "assignedResourceID": 4,
             "lastActivityDate": "2026-12-03T10:00:00Z"});
         let ticket = whole_ticket(9, fields.as_object().cloned().unwrap()).unwrap();

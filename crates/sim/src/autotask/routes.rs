@@ -434,13 +434,21 @@ fn write(
         object.insert(field.to_owned(), json!(pid));
     }
     let mut store = lock(&sim.store);
+    let before = match (entity.name, method == Method::POST) {
+        ("Tickets", false) => body
+            .as_object()
+            .and_then(|o| key(o, "id"))
+            .and_then(Value::as_i64)
+            .and_then(|id| store.get(entity, id).cloned()),
+        _ => None,
+    };
     let result =
         if method == Method::POST { store.create(entity, &body, ctx) } else { store.update(entity, &body, ctx) };
     match result {
         Ok(id) => {
             if entity.name == "Tickets" {
                 let action = if method == Method::POST { "Create" } else { "Update" };
-                let callouts = webhooks::for_ticket(&mut store, id, action, ctx.resource_id, ctx.now);
+                let callouts = webhooks::for_ticket(&mut store, id, before.as_ref(), action, ctx.resource_id, ctx.now);
                 drop(store);
                 webhooks::send(callouts);
             }

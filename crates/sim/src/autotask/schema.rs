@@ -261,6 +261,40 @@ const TICKET_WEBHOOK_FIELDS: &[Field] = &[
     int("ownerResourceID").read_only(),
 ];
 
+/// The ticket fields a webhook can name, by Autotask's internal field id: the `fieldID`
+/// picklist of `TicketWebhookFields`. The ids are the stand-in's own; that the labels are the
+/// REST field names is *unconfirmed* (integrators' code reads them so).
+pub const TICKET_WEBHOOK_FIELD_IDS: &[(i64, &str)] = &[
+    (1201, "ticketNumber"),
+    (1202, "title"),
+    (1203, "description"),
+    (1204, "status"),
+    (1205, "priority"),
+    (1206, "companyID"),
+    (1207, "contactID"),
+    (1208, "configurationItemID"),
+    (1209, "assignedResourceID"),
+    (1210, "assignedResourceRoleID"),
+    (1211, "queueID"),
+    (1212, "dueDateTime"),
+    (1213, "lastActivityDate"),
+    (1214, "completedDate"),
+    (1215, "issueType"),
+    (1216, "subIssueType"),
+    (1217, "source"),
+    (1218, "ticketType"),
+];
+
+/// A ticket field a webhook names (`TicketWebhookFields`): a change to a subscribed one makes a
+/// callout; a display-always one is in every callout's payload.
+const WEBHOOK_FIELD_FIELDS: &[Field] = &[
+    int("id").read_only(),
+    int("webhookID").required().refers_to("TicketWebhooks"),
+    int("fieldID").required().picklist(TICKET_WEBHOOK_FIELD_IDS),
+    boolean("isSubscribedField"),
+    boolean("isDisplayAlwaysField"),
+];
+
 pub const ENTITIES: &[Entity] = &[
     Entity {
         name: "TicketWebhooks",
@@ -269,6 +303,14 @@ pub const ENTITIES: &[Entity] = &[
         can_create: true,
         can_update: true,
         parent: None,
+    },
+    Entity {
+        name: "TicketWebhookFields",
+        fields: WEBHOOK_FIELD_FIELDS,
+        user_defined_fields: false,
+        can_create: true,
+        can_update: true,
+        parent: Some(("TicketWebhooks", "Fields", "webhookID")),
     },
     Entity {
         name: "Tickets",
@@ -410,7 +452,8 @@ pub fn fields_document(entity: &Entity) -> Value {
                 "isPickList": f.picklist.is_some(),
                 "picklistValues": picklist_values,
                 "picklistParentValueField": "",
-                "isSupportedWebhookField": false,
+                "isSupportedWebhookField": entity.name == "Tickets"
+                    && TICKET_WEBHOOK_FIELD_IDS.iter().any(|(_, name)| *name == f.name),
             })
         })
         .collect();

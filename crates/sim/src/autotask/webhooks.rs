@@ -2,31 +2,19 @@
 //! `TicketWebhooks` record subscribed to that action gets a callout — a POST of Autotask's
 //! payload (`Action`, `Guid`, `EntityType`, `Id`, `Fields`, `EventTime`, `SequenceNumber`,
 //! `PersonID`) signed `X-Hook-Signature: sha1=<base64 HMAC-SHA1 of the body>` with the webhook's
-//! secret key, as Autotask's "Secret key and payload verification" describes. The stand-in sends
-//! the ticket's copied fields in `Fields` as though each were a display-always field (which
-//! fields a real webhook sends is what its `TicketWebhookFields` say; those are not modelled).
-//! A callout is sent once, in the background; one that fails is only logged.
+//! secret key, as Autotask's "Secret key and payload verification" describes. Which fields count
+//! is what the webhook's `TicketWebhookFields` say: a webhook naming none calls out never (Autotask
+//! wants at least one callout field), a change calls out only when a subscribed field changed,
+//! and `Fields` holds the subscribed fields (on a change, those that changed) and the
+//! display-always ones. A callout is sent once, in the background; one that fails is only logged.
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 
-use super::schema::entity;
+use super::schema::{TICKET_WEBHOOK_FIELD_IDS, entity};
 use super::store::{Store, format_datetime};
-
-/// The ticket fields a callout carries.
-const FIELDS: [&str; 9] = [
-    "id",
-    "ticketNumber",
-    "title",
-    "status",
-    "companyID",
-    "contactID",
-    "configurationItemID",
-    "assignedResourceID",
-    "lastActivityDate",
-];
 
 /// One callout to send.
 #[derive(Debug)]
@@ -36,39 +24,84 @@ pub struct Callout {
     body: Vec<u8>,
 }
 
-/// The callouts a ticket's create or update (`action`: "Create", "Update") makes.
-pub fn for_ticket(store: &mut Store, ticket: i64, action: &str, person: i64, now: DateTime<Utc>) -> Vec<Callout> {
-    let (Some(hooks), Some(tickets)) = (entity("TicketWebhooks"), entity("Tickets")) else { return Vec::new() };
+/// A webhook that may call out: where, its secret, and the ticket fields it names.
+struct Target {
+    id: i64,
+    url: String,
+    secret: String,
+    subscribed: Vec<&'static str>,
+    displayed: Vec<&'static str>,
+}
+
+/// The callouts a ticket's create or update (`action`: "Create", "Update") makes; `before` is
+/// the ticket as it was before an update.
+pub fn for_ticket(
+    store: &mut Store,
+    ticket: i64,
+    before: Option<&Map<String, Value>>,
+    action: &str,
+    person: i64,
+    now: DateTime<Utc>,
+) -> Vec<Callout> {
+    let Some(tickets) = entity("Tickets") else { return Vec::new() };
     let Some(record) = store.get(tickets, ticket).cloned() else { return Vec::new() };
+    let changed = |name: &str| before.is_none_or(|b| b.get(name) != record.get(name));
+    let mut callouts = Vec::new();
+    for target in targets(store, action) {
+        let told: Vec<&str> = target.subscribed.iter().copied().filter(|f| changed(f)).collect();
+        if told.is_empty() {
+            continue;
+        }
+        let fields: Map<String, Value> = told
+            .iter()
+            .chain(&target.displayed)
+            .map(|f| ((*f).to_owned(), record.get(*f).cloned().unwrap_or(Value::Null)))
+            .collect();
+        store.callout_sequence += 1;
+        let body = json!({
+            "Action": action,
+            "Guid": format!("00000000-0000-4000-8000-{:012}", target.id),
+            "EntityType": "Ticket",
+            "Id": ticket,
+            "Fields": fields,
+            "EventTime": format_datetime(now),
+            "SequenceNumber": store.callout_sequence,
+            "PersonID": person,
+        })
+        .to_string()
+        .into_bytes();
+        callouts.push(Callout { signature: sign(&target.secret, &body), url: target.url, body });
+    }
+    callouts
+}
+
+/// The active webhooks subscribed to `action`, with the fields each names.
+fn targets(store: &Store, action: &str) -> Vec<Target> {
+    let (Some(hooks), Some(fields)) = (entity("TicketWebhooks"), entity("TicketWebhookFields")) else {
+        return Vec::new();
+    };
     let subscribed = format!("isSubscribedTo{action}Events");
     let on = |w: &Map<String, Value>, k: &str| w.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let targets: Vec<(i64, String, String)> = store
+    let name_of = |w: &Map<String, Value>| {
+        let id = w.get("fieldID").and_then(Value::as_i64)?;
+        TICKET_WEBHOOK_FIELD_IDS.iter().find(|(i, _)| *i == id).map(|(_, name)| *name)
+    };
+    store
         .table(hooks)
         .filter(|w| on(w, "isActive") && on(w, &subscribed))
         .filter_map(|w| {
             let text = |k: &str| w.get(k).and_then(Value::as_str).map(str::to_owned);
-            Some((w.get("id").and_then(Value::as_i64)?, text("webhookUrl")?, text("secretKey")?))
-        })
-        .collect();
-    let fields: Map<String, Value> =
-        FIELDS.iter().map(|f| ((*f).to_owned(), record.get(*f).cloned().unwrap_or(Value::Null))).collect();
-    targets
-        .into_iter()
-        .map(|(id, url, secret)| {
-            store.callout_sequence += 1;
-            let body = json!({
-                "Action": action,
-                "Guid": format!("00000000-0000-4000-8000-{id:012}"),
-                "EntityType": "Ticket",
-                "Id": ticket,
-                "Fields": fields,
-                "EventTime": format_datetime(now),
-                "SequenceNumber": store.callout_sequence,
-                "PersonID": person,
+            let id = w.get("id").and_then(Value::as_i64)?;
+            let named: Vec<&Map<String, Value>> =
+                store.table(fields).filter(|f| f.get("webhookID").and_then(Value::as_i64) == Some(id)).collect();
+            let pick = |flag: &str| named.iter().filter(|f| on(f, flag)).filter_map(|f| name_of(f)).collect();
+            Some(Target {
+                id,
+                url: text("webhookUrl")?,
+                secret: text("secretKey")?,
+                subscribed: pick("isSubscribedField"),
+                displayed: pick("isDisplayAlwaysField"),
             })
-            .to_string()
-            .into_bytes();
-            Callout { url, signature: sign(&secret, &body), body }
         })
         .collect()
 }
