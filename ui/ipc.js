@@ -12,6 +12,9 @@ export function listen(event, handler) {
 
 export const $ = (selector) => document.querySelector(selector);
 
+/** What a failed command said: its words (a command may answer them with a details line apart). */
+export const said = (e) => (typeof e === 'string' ? e : e?.said ?? String(e));
+
 export { el } from './dom.js';
 
 /** The profile the window works on (chosen in the header when there are several). */

@@ -3,7 +3,7 @@
 // the desk's worker answers from its copy of the tickets, "Search all of Autotask" at the end of
 // the list asks Autotask itself (older tickets), and rows Autotask gave say so.
 
-import { invoke, $, el, current } from './ipc.js';
+import { invoke, $, el, current, said } from './ipc.js';
 
 let rows = [];
 let selected = 0;
@@ -84,10 +84,10 @@ async function run(everywhere = false) {
     selected = 0;
     render();
   } catch (e) {
-    if (mine !== asked || e === 'cancelled') return;
+    if (mine !== asked || said(e) === 'cancelled') return;
     rows = [];
     render();
-    showError(String(e));
+    showError(said(e), e?.details);
     offerByNumber(text);
   }
 }
@@ -136,10 +136,13 @@ function choose(i) {
 
 const ticket = () => rows[selected];
 
-function showError(message) {
+function showError(message, details = null) {
   const box = $('#search-error');
   box.hidden = !message;
   box.textContent = message ?? '';
+  const why = $('#search-error-details');
+  why.hidden = !message || !details;
+  why.textContent = details ? `Details: ${details}` : '';
   if (!message) $('#open-number').hidden = true;
 }
 

@@ -4,7 +4,7 @@
 // session in its ticket whose time Autotask refused (a closed timesheet) is listed too: Retry
 // writes its time once the timesheet is open again. The tab's badge counts them.
 
-import { invoke, $, el } from './ipc.js';
+import { invoke, $, el, said } from './ipc.js';
 
 let sessions = [];
 let attaching = null;
@@ -91,9 +91,9 @@ async function searchTickets() {
     const company = attaching.company?.toLowerCase();
     found = [...rows].sort((a, b) => (company && b.company?.toLowerCase() === company) - (company && a.company?.toLowerCase() === company));
   } catch (e) {
-    if (mine !== asked || e === 'cancelled') return;
+    if (mine !== asked || said(e) === 'cancelled') return;
     found = [];
-    note(String(e));
+    note(said(e));
   }
   $('#attach-results').replaceChildren(...found.map((t) => el('li', { class: 'ticket', dataset: { id: t.id, number: t.number } },
     el('div', { class: 'top' },

@@ -22,6 +22,26 @@ fn text(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// Why a search showed nothing: in the rep's words, and the technical cause for a details line
+/// (also in the log).
+#[derive(Debug, Serialize)]
+pub struct SearchFailed {
+    said: String,
+    details: Option<String>,
+}
+
+impl From<String> for SearchFailed {
+    fn from(said: String) -> SearchFailed {
+        SearchFailed { said, details: None }
+    }
+}
+
+impl From<&str> for SearchFailed {
+    fn from(said: &str) -> SearchFailed {
+        SearchFailed { said: said.to_owned(), details: None }
+    }
+}
+
 /// Finds tickets; a newer search cancels this one (the window ignores its answer).
 #[tauri::command]
 pub async fn search(
@@ -29,7 +49,7 @@ pub async fn search(
     profile: String,
     text: String,
     everywhere: Option<bool>,
-) -> Answer<Vec<TicketRow>> {
+) -> Result<Vec<TicketRow>, SearchFailed> {
     if text.len() > 200 {
         return Err("the search is too long; type a ticket number, an id or a few words of the title".into());
     }
@@ -45,9 +65,17 @@ pub async fn search(
             state.remember_search(&profile, &text, &rows);
             Ok(rows)
         }
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => {
+            let details = e.details().map(str::to_owned);
+            tracing::warn!(
+                profile,
+                "a search failed: {e}{}",
+                details.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+            );
+            Err(SearchFailed { said: e.to_string(), details })
+        }
         Err(e) if e.is_cancelled() => Err("cancelled".into()),
-        Err(e) => Err(format!("the search stopped unexpectedly: {e}")),
+        Err(e) => Err(format!("the search stopped unexpectedly: {e}").into()),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod polling;
 pub mod render;
 pub mod secret;
+pub mod serve;
 pub mod service;
 pub mod store;
 pub mod transport_policy;

@@ -34,6 +34,7 @@ pub struct Metrics {
     desk_searches: Family<Labels, Counter>,
     copy_tickets: Family<Labels, Gauge>,
     copy_age: Family<Labels, Gauge>,
+    console_logins: Family<Labels, Counter>,
     /// Requests by purpose, hour by hour, for the console's chart.
     hourly: std::sync::Mutex<std::collections::VecDeque<Hour>>,
     /// Autotask's threshold as last read: used, limit.
@@ -89,6 +90,12 @@ impl Metrics {
         let desk_searches = Family::<Labels, Counter>::default();
         let copy_tickets = Family::<Labels, Gauge>::default();
         let copy_age = Family::<Labels, Gauge>::default();
+        let console_logins = Family::<Labels, Counter>::default();
+        registry.register(
+            "console_logins",
+            "Console logins, by outcome (right, wrong: a password checked; slowed, busy: refused before any check)",
+            console_logins.clone(),
+        );
         registry.register("intake_answers", "Outbound events answered, by profile and HTTP status", intake.clone());
         registry.register(
             "autotask_calls",
@@ -143,6 +150,7 @@ impl Metrics {
             desk_searches,
             copy_tickets,
             copy_age,
+            console_logins,
             hourly: Default::default(),
             last_threshold: Default::default(),
         }
@@ -172,6 +180,11 @@ impl Metrics {
     /// Autotask's hourly threshold as last read: used and limit.
     pub fn threshold(&self) -> Option<(u64, u64)> {
         *self.last_threshold.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A console login, by outcome: `right` and `wrong` had their password checked.
+    pub fn console_login(&self, outcome: &'static str) {
+        self.console_logins.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
     }
 
     pub fn desk_refused(&self, reason: &str) {

@@ -105,15 +105,26 @@ impl Service {
                         reps,
                         store.clone(),
                         wake.clone(),
+                        config.rep_autotask_searches_per_hour,
                     ));
                 }
                 let certificate = match &config.tls {
                     Some(files) => Some(Arc::new(
-                        crate::intake::tls::ReloadingCertificate::new(files.clone())
+                        crate::serve::ReloadingCertificate::new(files.clone())
                             .map_err(|message| SetupError { profile: "(HTTPS)".to_owned(), message })?,
                     )),
                     None => None,
                 };
+                if let Some(certificate) = &certificate {
+                    let reloads = crate::serve::tls::watch_for_changes(certificate.clone());
+                    let stopped = until_stopped();
+                    tasks.push(tokio::spawn(async move {
+                        tokio::select! {
+                            _ = reloads => {}
+                            _ = stopped => {}
+                        }
+                    }));
+                }
                 if let Some(address) = config.console_listen {
                     let console = crate::console::Console::new(
                         config.clone(),
@@ -123,10 +134,7 @@ impl Service {
                     );
                     tasks.extend(serve_console(console, address, certificate.clone(), until_stopped()));
                 }
-                Some(match certificate {
-                    Some(certificate) => tokio::spawn(intake.serve_tls(listener, certificate, until_stopped())),
-                    None => tokio::spawn(intake.serve(listener, until_stopped())),
-                })
+                Some(tokio::spawn(intake.serve_on(listener, certificate, until_stopped())))
             }
             Mode::Desktop => None,
         };
@@ -162,7 +170,7 @@ impl Service {
 fn serve_console(
     console: crate::console::Console,
     address: std::net::SocketAddr,
-    certificate: Option<Arc<crate::intake::tls::ReloadingCertificate>>,
+    certificate: Option<Arc<crate::serve::ReloadingCertificate>>,
     stopped: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Option<JoinHandle<()>> {
     let listener = std::net::TcpListener::bind(address)
@@ -178,11 +186,7 @@ fn serve_console(
     let scheme = if certificate.is_some() { "https" } else { "http" };
     tracing::info!("the desk console is at {scheme}://{address}/");
     Some(tokio::spawn(async move {
-        let served = match certificate {
-            Some(certificate) => console.serve_tls(listener, certificate, stopped).await,
-            None => console.serve(listener, stopped).await,
-        };
-        if let Err(e) = served {
+        if let Err(e) = console.serve_on(listener, certificate, stopped).await {
             tracing::error!("the desk console stopped: {e}");
         }
     }))

@@ -128,9 +128,10 @@ enum Command {
         /// The profile whose links to print, by its name.
         #[arg(long)]
         profile: String,
-        /// This host's name as the appliance reaches it, for the outbound event URL.
-        #[arg(long, default_value = "<this host>")]
-        host: String,
+        /// This host's name as the appliance reaches it, for the outbound event URL (by default
+        /// the configuration's public_url, else the listener's address).
+        #[arg(long)]
+        host: Option<String>,
     },
     /// Enrol the desk's reps (each app then holds only its own rep token), list them, revoke them.
     Rep {
@@ -208,7 +209,9 @@ fn main() -> anyhow::Result<()> {
         Command::Unlinked { config, days } => unlinked::list(&config.path, days),
         Command::Attach { session, ticket, config, by } => unlinked::attach(&config.path, &session, &ticket, by),
         Command::Dismiss { session, config, by } => unlinked::dismiss(&config.path, &session, by),
-        Command::Livelinks { config, profile, host } => runtime.block_on(livelinks(&config.path, &profile, &host)),
+        Command::Livelinks { config, profile, host } => {
+            runtime.block_on(livelinks(&config.path, &profile, host.as_deref()))
+        }
         Command::Rep { action } => reps::run(action, &runtime),
         Command::Console { action } => console::run(action),
         Command::DeskToken { profile, .. } => bail!(
@@ -375,7 +378,7 @@ fn store_line(config: &WorkerConfig) -> String {
     }
 }
 
-async fn livelinks(path: &Path, name: &str, host: &str) -> anyhow::Result<()> {
+async fn livelinks(path: &Path, name: &str, host: Option<&str>) -> anyhow::Result<()> {
     let config = load_without_secrets(path)?;
     let Some(profile) = config.profile(name) else {
         let names: Vec<&str> = config.profiles.iter().map(|p| p.name.as_str()).collect();
@@ -384,12 +387,7 @@ async fn livelinks(path: &Path, name: &str, host: &str) -> anyhow::Result<()> {
     let appliance = profile.beyondtrust.base_url().map_err(|e| anyhow::anyhow!(e))?;
     // With a Services URL the web UI is derived; otherwise zone discovery asks Autotask.
     let zone = bta_core::autotask::AutotaskClient::zone_without_secrets(&profile.autotask).await?;
-    let query = if profile.appliance_id.eq_ignore_ascii_case("default") {
-        String::new()
-    } else {
-        format!("?appliance={}", profile.appliance_id)
-    };
-    let outbound = format!("http://{host}:{}/ERSPost{query}", config.listen.port());
+    let outbound = config.outbound_event_url(profile, host, None);
     print!("{}", bta_core::beyondtrust::livelinks::setup_instructions(&appliance, &zone.web_root, &outbound));
     Ok(())
 }

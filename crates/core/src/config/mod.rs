@@ -4,6 +4,7 @@
 //! what to do. Secrets are resolved from the secret store or the environment, never the file.
 
 pub mod form;
+mod front;
 mod keyring_store;
 mod reader;
 mod secrets;
@@ -17,6 +18,7 @@ use serde_json::{Map, Value};
 use crate::Secret;
 use crate::autotask::AutotaskSettings;
 use crate::beyondtrust::{BeyondTrustSettings, EventType};
+pub use front::{DEFAULT_REP_AUTOTASK_SEARCHES_PER_HOUR, default_monitoring_allowlist};
 pub use keyring_store::KeyringStore;
 use reader::Section;
 pub use secrets::{KEYRING_SERVICE, MemoryStore, NoStore, SecretRef, SecretStore, SkipSecrets};
@@ -172,7 +174,7 @@ pub struct WorkerConfig {
     /// Where the outbound event listener binds (the seed's default port is 8180).
     pub listen: SocketAddr,
     /// Serve the intake over HTTPS with these PEM files (plain HTTP when absent).
-    pub tls: Option<crate::intake::tls::TlsFiles>,
+    pub tls: Option<crate::serve::TlsFiles>,
     /// Where the store lives; the OS data directory when absent.
     pub data_dir: Option<PathBuf>,
     /// First wait before retrying a failed job (doubled each retry, at most an hour).
@@ -202,6 +204,16 @@ pub struct WorkerConfig {
     pub public_url: Option<url::Url>,
     /// Where the desk console listens (`None`: no console); the seed's tool's 127.0.0.1:53231 by default.
     pub console_listen: Option<SocketAddr>,
+    /// Where browsers reach the console (`console_url`; by default what `console_listen` implies
+    /// when it is one address): the origin its pages' changes must come from.
+    pub console_url: Option<url::Url>,
+    /// How every listener treats its clients: timeouts, the connection cap, body limits.
+    pub serving: crate::serve::ServeSettings,
+    /// Who may read `/metrics` and `/healthz`'s details (`monitoring_allowlist`; this machine by
+    /// default): every other address gets a bare "up or not".
+    pub monitoring_allowlist: Vec<ipnet::IpNet>,
+    /// How many searches one rep may have the desk's worker ask Autotask for, an hour.
+    pub rep_autotask_searches_per_hour: u32,
     pub profiles: Vec<Profile>,
     /// The file it was read from (none when parsed from text), for the console's Profiles page.
     pub source: Option<PathBuf>,
@@ -216,7 +228,7 @@ pub const DEFAULT_CONSOLE_LISTEN: SocketAddr =
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, console_listen, tls_certificate_file, tls_key_file, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, search_copy_days, autotask_webhooks, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, console_listen, console_url, tls_certificate_file, tls_key_file, request_read_timeout_seconds, tls_handshake_timeout_seconds, idle_timeout_seconds, max_connections, request_body_limit_kib, event_body_limit_kib, monitoring_allowlist, rep_autotask_searches_per_hour, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, search_copy_days, autotask_webhooks, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
 
 /// How long the tray app's hidden window is kept unless the configuration says otherwise.
 pub const DEFAULT_RELEASE_WINDOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
@@ -267,7 +279,7 @@ impl WorkerConfig {
         let autotask_webhooks = top.bool("autotask_webhooks", false);
         let tls = match (top.string("tls_certificate_file"), top.string("tls_key_file")) {
             (Some(certificate), Some(key)) => {
-                let files = crate::intake::tls::TlsFiles { certificate: base.join(certificate), key: base.join(key) };
+                let files = crate::serve::TlsFiles { certificate: base.join(certificate), key: base.join(key) };
                 if let Err(e) = files.load() {
                     top.problem("tls_certificate_file", format!("HTTPS cannot be served: {e}"));
                 }
@@ -315,6 +327,7 @@ impl WorkerConfig {
                 format!("the console's passwords and sessions would cross the network in clear on {address}; set tls_certificate_file and tls_key_file (HTTPS), or keep it on 127.0.0.1"),
             );
         }
+        let front = front::read_front(&mut top, tls.is_some(), console_listen);
         let has_profiles = top.has("profile");
         top.finish(TOP_KEYS_HINT);
         let listen = listen.parse::<SocketAddr>().unwrap_or_else(|_| {
@@ -354,6 +367,10 @@ impl WorkerConfig {
                 autotask_webhooks,
                 public_url,
                 console_listen,
+                console_url: front.console_url,
+                serving: front.serving,
+                monitoring_allowlist: front.monitoring_allowlist,
+                rep_autotask_searches_per_hour: front.rep_autotask_searches_per_hour,
                 profiles,
                 source: None,
             })
@@ -384,9 +401,43 @@ impl WorkerConfig {
         url::Url::parse(&format!("{scheme}://{shown}/")).ok()
     }
 
+    /// Where the appliance sends a profile's outbound events: on `named` (a host the administrator
+    /// gives), else `public_url`, else the listener's own address, else `reached` (the host the
+    /// console was reached at) — over HTTPS when the worker serves it, an IPv6 address in brackets.
+    pub fn outbound_event_url(&self, profile: &Profile, named: Option<&str>, reached: Option<&str>) -> String {
+        let query = if profile.appliance_id.eq_ignore_ascii_case("default") {
+            String::new()
+        } else {
+            format!("?appliance={}", profile.appliance_id)
+        };
+        if let (None, Some(public)) = (named, &self.public_url) {
+            return format!("{}/ERSPost{query}", public.origin().ascii_serialization());
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let listen_ip = Some(self.listen.ip()).filter(|ip| !ip.is_unspecified()).map(|ip| ip.to_string());
+        let host = named.map(str::to_owned).or(listen_ip).or(reached.map(str::to_owned));
+        let host = host.map_or_else(|| "<this host>".to_owned(), |h| bracketed(&h));
+        format!("{scheme}://{host}:{}/ERSPost{query}", self.listen.port())
+    }
+
+    /// Whether `address` may read `/metrics` and `/healthz`'s details.
+    pub fn may_monitor(&self, address: IpAddr) -> bool {
+        let address = address.to_canonical();
+        self.monitoring_allowlist.iter().any(|n| n.contains(&address))
+    }
+
     /// The enabled profile that receives outbound events for `appliance_id`.
     pub fn profile_for_appliance(&self, appliance_id: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| !p.disabled && p.appliance_id.eq_ignore_ascii_case(appliance_id))
+    }
+}
+
+/// A host as a URL names it: an IPv6 address in brackets, anything else as it is.
+fn bracketed(host: &str) -> String {
+    let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
+        _ => host.trim().to_owned(),
     }
 }
 

@@ -4,16 +4,16 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{self, Session};
-use super::{Console, address, change, refuse, same_origin};
-use crate::store::{ActivityLine, Attached, UnlinkedSession};
+use super::auth::{self, NotChecked, Session};
+use super::{Console, address, change, refuse};
+use crate::store::{ActivityLine, Attached, ProfileCounts, UnlinkedSession};
 
 /// How far back Not in a ticket looks, as the tray app's.
 const UNLINKED_DAYS: i64 = 14;
@@ -31,40 +31,45 @@ pub struct Login {
     password: String,
 }
 
-/// Checks the name and password; opens a session in a cookie. Wrong ones are slowed per address.
+/// Checks the name and password; opens a session in a cookie. Each attempt is counted against
+/// its address and name before the password is checked, and at most one password per core is
+/// checked at once: the rest are answered 429 unchecked.
 pub async fn login(
     State(console): State<Console>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
+    uri: Uri,
     Json(login): Json<Login>,
 ) -> Response {
-    if !same_origin(&headers) {
-        return refuse(StatusCode::FORBIDDEN, "refused: the request does not come from this console's page");
+    if let Some(refused) = console.foreign_origin(&headers, &uri) {
+        return refused;
     }
     let from = address(connection);
-    if let Some(wait) = console.limits.slowed(from) {
-        return slowed(wait.seconds());
-    }
     let name = login.name.trim().to_owned();
+    let checking = match console.logins.admit(from, &name) {
+        Ok(permit) => permit,
+        Err(not_checked) => return unchecked(not_checked),
+    };
     let found = match console.store.run(move |s| s.console_admin(&name)).await {
         Ok(found) => found,
         Err(e) => return failed(e),
     };
     let password = login.password;
     let checked = tokio::task::spawn_blocking(move || {
-        let hash = found.as_ref().map_or(auth::decoy_hash(), |(_, h)| h.as_str());
-        (auth::verify_password(&password, hash), found.map(|(name, _)| name))
+        let hash = found.as_ref().map_or(auth::decoy_hash(), |a| a.password_hash.as_str());
+        let right = auth::verify_password(&password, hash);
+        drop(checking);
+        (right, found)
     })
     .await;
     let Ok((true, Some(admin))) = checked else {
+        crate::metrics::global().console_login("wrong");
         // Neither the name nor the password typed is logged: either may be a password.
         tracing::warn!(%from, "console: a wrong name or password");
-        if let Some(wait) = console.limits.failed(from) {
-            return slowed(wait.seconds());
-        }
         return refuse(StatusCode::UNAUTHORIZED, "wrong name or password");
     };
-    tracing::info!(admin, "console: logged in");
+    crate::metrics::global().console_login("right");
+    tracing::info!(admin = admin.name, "console: logged in");
     let (token, session) = console.sessions.open(&admin);
     let secure = if console.secure { "; Secure" } else { "" };
     let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Strict{secure}", auth::COOKIE);
@@ -75,11 +80,18 @@ pub async fn login(
     answer
 }
 
-fn slowed(seconds: u64) -> Response {
-    let mut answer = refuse(
-        StatusCode::TOO_MANY_REQUESTS,
-        format!("too many wrong passwords from this address; try again in {seconds} s"),
-    );
+/// A login refused before its password was checked.
+fn unchecked(why: NotChecked) -> Response {
+    let (outcome, seconds, said) = match why {
+        NotChecked::Slowed(wait) => (
+            "slowed",
+            wait.seconds(),
+            format!("too many logins for this name from this address; try again in {} s", wait.seconds()),
+        ),
+        NotChecked::Busy => ("busy", 1, "the console is checking other logins; try again in a moment".to_owned()),
+    };
+    crate::metrics::global().console_login(outcome);
+    let mut answer = refuse(StatusCode::TOO_MANY_REQUESTS, said);
     answer.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     answer
 }
@@ -97,10 +109,20 @@ pub async fn logout(State(console): State<Console>, headers: HeaderMap) -> Json<
 
 pub async fn overview(State(console): State<Console>) -> Response {
     let today = Utc::now().date_naive().and_hms_opt(0, 0, 0).map_or_else(Utc::now, |d| d.and_utc());
-    match console.store.run(move |s| s.profile_counts(today)).await {
-        Ok(profiles) => Json(json!({"profiles": profiles})).into_response(),
-        Err(e) => failed(e),
-    }
+    let counted = match console.store.run(move |s| s.profile_counts(today)).await {
+        Ok(counted) => counted,
+        Err(e) => return failed(e),
+    };
+    // Every configured profile, from the first start (a fresh desk has no jobs to count yet),
+    // then any the store still counts whose profile has left the configuration.
+    let mut profiles: Vec<ProfileCounts> = console
+        .config
+        .profiles
+        .iter()
+        .map(|p| counted.iter().find(|c| c.profile == p.name).cloned().unwrap_or_else(|| ProfileCounts::named(&p.name)))
+        .collect();
+    profiles.extend(counted.into_iter().filter(|c| console.config.profile(&c.profile).is_none()));
+    Json(json!({"profiles": profiles})).into_response()
 }
 
 pub async fn jobs(State(console): State<Console>) -> Response {

@@ -3,7 +3,8 @@
 //! into Autotask and the appliance.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::uri::Authority;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
@@ -144,8 +145,15 @@ pub async fn check(State(console): State<Console>, Query(named): Query<Named>) -
     Json(json!({"lines": lines, "failures": failures})).into_response()
 }
 
-/// What `livelinks` prints for the profile, with this console's host for the outbound event URL.
-pub async fn livelinks(State(console): State<Console>, Query(named): Query<Named>, headers: HeaderMap) -> Response {
+/// What `livelinks` prints for the profile. The outbound event URL is built from the
+/// configuration (scheme, `public_url` or the listener's address, its port); only where the
+/// configuration names no host does it use the host this console was reached at.
+pub async fn livelinks(
+    State(console): State<Console>,
+    Query(named): Query<Named>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let Some(profile) = console.config.profile(&named.profile) else {
         return refuse(StatusCode::NOT_FOUND, format!("no profile is named '{}'", named.profile));
     };
@@ -157,14 +165,11 @@ pub async fn livelinks(State(console): State<Console>, Query(named): Query<Named
         Ok(zone) => zone,
         Err(e) => return refuse(StatusCode::BAD_GATEWAY, e.to_string()),
     };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("<this host>");
-    let host = host.rsplit_once(':').map_or(host, |(name, _)| name);
-    let query = if profile.appliance_id.eq_ignore_ascii_case("default") {
-        String::new()
-    } else {
-        format!("?appliance={}", profile.appliance_id)
-    };
-    let outbound = format!("http://{host}:{}/ERSPost{query}", console.config.listen.port());
+    let authority = uri
+        .authority()
+        .cloned()
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).and_then(|h| h.parse::<Authority>().ok()));
+    let outbound = console.config.outbound_event_url(profile, None, authority.as_ref().map(Authority::host));
     let text = crate::beyondtrust::livelinks::setup_instructions(&appliance, &zone.web_root, &outbound);
     Json(json!({"text": text})).into_response()
 }

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -27,7 +27,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::config::WorkerConfig;
-use crate::desk_watch::limits::Limits;
 use crate::store::AsyncStore;
 
 /// The console of one worker.
@@ -38,8 +37,8 @@ pub struct Console {
     /// Poked when a retry or attach queues a job, so the worker takes it at once.
     wake: Arc<Notify>,
     sessions: Arc<auth::Sessions>,
-    /// Wrong passwords per address, slowed after a handful.
-    limits: Arc<Limits>,
+    /// Logins per address and name, and password checks at once.
+    logins: Arc<auth::LoginLimits>,
     /// Served over HTTPS: the cookie is `Secure`.
     secure: bool,
     /// One Autotask client per profile for the console's searches, made when first needed.
@@ -48,8 +47,8 @@ pub struct Console {
 
 impl Console {
     pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<Notify>, secure: bool) -> Console {
-        let (sessions, limits, clients) = Default::default();
-        Console { config, store, wake, sessions, limits, secure, clients }
+        let (sessions, logins, clients) = Default::default();
+        Console { config, store, wake, sessions, logins, secure, clients }
     }
 
     /// The profile's Autotask client (its zone found once).
@@ -91,35 +90,72 @@ impl Console {
             .route("/api/profiles/save", post(profiles::save))
             .route("/api/profiles/secret", post(profiles::secret))
             .route_layer(axum::middleware::from_fn_with_state(self.clone(), signed_in));
-        Router::new()
+        let bound = crate::serve::body::Bound {
+            limit: self.config.serving.request_body_limit,
+            within: self.config.serving.request_read_timeout,
+        };
+        let pages = Router::new()
+            .route("/healthz", get(health))
             .route("/login", get(|| async { assets::html(assets::LOGIN) }))
             .route("/login.js", get(|| async { assets::script(assets::LOGIN_JS) }))
             .route("/console.css", get(|| async { assets::style(assets::CSS) }))
             .route("/api/login", post(api::login))
             .merge(signed_in)
             .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such page") })
-            .layer(axum::middleware::map_response(guarded))
-            .with_state(self)
+            .layer(axum::middleware::map_response(guarded));
+        crate::serve::body::bounded(pages, bound).with_state(self)
     }
 
-    /// Serves the console until `shutdown` completes.
-    pub async fn serve(
+    /// Serves the console (over HTTPS with `certificate`) until `shutdown` completes.
+    pub async fn serve_on(
         self,
         listener: TcpListener,
+        certificate: Option<Arc<crate::serve::ReloadingCertificate>>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        crate::intake::serve_plain(listener, self.router(), shutdown).await
+        let serving = self.config.serving.clone();
+        crate::serve::serve("console", listener, self.router(), certificate, &serving, shutdown).await
     }
 
-    /// Serves the console over HTTPS until `shutdown` completes.
-    pub async fn serve_tls(
-        self,
-        listener: TcpListener,
-        certificate: Arc<crate::intake::tls::ReloadingCertificate>,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        crate::intake::tls::serve(listener, self.router(), certificate, shutdown).await
+    /// Refuses a change whose page is not this console's: the browser's `Origin`, when it sends
+    /// one, must be `console_url`'s or this request's own (`scheme://` and the authority the
+    /// browser asked for — HTTP/2's `:authority`, HTTP/1.1's `Host`). A refusal is logged with
+    /// what was compared.
+    fn foreign_origin(&self, headers: &HeaderMap, uri: &Uri) -> Option<Response> {
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())?;
+        let scheme = if self.secure { "https" } else { "http" };
+        let authority = uri
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned));
+        let reached = authority.as_deref().map(|a| format!("{scheme}://{a}"));
+        let configured = self.config.console_url.as_ref().map(|u| u.origin().ascii_serialization());
+        let same = |expected: &Option<String>| expected.as_deref().is_some_and(|e| same_origin(origin, e));
+        if same(&reached) || same(&configured) {
+            return None;
+        }
+        tracing::warn!(
+            origin,
+            reached = reached.as_deref().unwrap_or("(no host named)"),
+            console_url = configured.as_deref().unwrap_or("(not set)"),
+            "console: refused a change whose page is not this console's (set console_url to the address browsers use)"
+        );
+        Some(refuse(StatusCode::FORBIDDEN, "refused: the request does not come from this console's page"))
     }
+}
+
+/// Whether two origins are the same: scheme, host (without case) and port, a default port as
+/// good as none.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+/// Up or not, as every listener answers it.
+async fn health(State(console): State<Console>) -> Response {
+    crate::intake::bare_health(&console.store).await
 }
 
 /// A change made in the console, for the activity log (`summary` names the admin).
@@ -154,21 +190,27 @@ fn refuse(status: StatusCode, error: impl Into<String>) -> Response {
 async fn signed_in(State(console): State<Console>, mut request: Request, next: Next) -> Response {
     let token = cookie(request.headers(), auth::COOKIE);
     let session = token.as_deref().and_then(|t| console.sessions.find(t));
-    // An admin removed from the command line is out at once, whatever session they hold.
-    let admin = session.as_ref().map(|s| s.admin.clone());
-    let still = match admin {
-        Some(name) => console.store.run(move |s| s.console_admin(&name)).await.ok().flatten().is_some(),
-        None => false,
+    // An admin removed or given a new password is out at once, whatever session they hold.
+    let admin = match &session {
+        Some(s) => {
+            let id = s.admin_id;
+            console.store.run(move |store| store.console_admin_by_id(id)).await.ok().flatten()
+        }
+        None => None,
     };
-    let Some(session) = session.filter(|_| still) else {
+    let current = session.filter(|s| admin.as_ref().is_some_and(|a| s.still_for(a)));
+    let Some(session) = current else {
+        if let Some(token) = &token {
+            console.sessions.close(token);
+        }
         if request.uri().path().starts_with("/api/") {
             return refuse(StatusCode::UNAUTHORIZED, "log in first");
         }
         return Redirect::to("/login").into_response();
     };
     if request.method() != Method::GET {
-        if !same_origin(request.headers()) {
-            return refuse(StatusCode::FORBIDDEN, "refused: the request does not come from this console's page");
+        if let Some(refused) = console.foreign_origin(request.headers(), request.uri()) {
+            return refused;
         }
         let sent = request.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !auth::same(sent, &session.csrf) {
@@ -180,14 +222,6 @@ async fn signed_in(State(console): State<Console>, mut request: Request, next: N
     }
     request.extensions_mut().insert(session);
     next.run(request).await
-}
-
-/// Whether the request's Origin, when the browser sends one, is this console's.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-    origin_host.is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host))
 }
 
 /// A cookie's value from the request's Cookie headers.

@@ -30,6 +30,19 @@ pub enum DeskError {
     NotShown(i64),
     #[error("profile '{0}': {1}")]
     DeskLink(String, String),
+    /// The desk's worker did not answer as asked: in a rep's words, the technical cause apart.
+    #[error("{said}")]
+    AtDesk { said: String, details: Option<String> },
+}
+
+impl DeskError {
+    /// The technical cause behind the words, for a details line and the log.
+    pub fn details(&self) -> Option<&str> {
+        match self {
+            DeskError::AtDesk { details, .. } => details.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// How many of my last tickets an empty search offers first.

@@ -30,8 +30,34 @@ pub enum LinkError {
     Refused { url: String },
     #[error("the desk's worker at {url} serves no desk watch for appliance '{appliance}': {said}")]
     NotServed { url: String, appliance: String, said: String },
+    #[error("the desk's worker at {url} asks this app to wait: {said}")]
+    Limited { url: String, said: String },
     #[error("the desk's worker at {url} answered {status}: {said}")]
     Unexpected { url: String, status: u16, said: String },
+}
+
+impl LinkError {
+    /// What a rep reads — what happened and what still works — and, apart, the technical cause.
+    pub fn in_words(&self) -> (String, Option<String>) {
+        match self {
+            LinkError::Unreachable { url, why } => (
+                format!(
+                    "Your desk's worker ({url}) cannot be reached just now, so tickets cannot be searched. Still working: \
+                     a whole ticket number (like T20261124.0042) opens that ticket in Autotask, and tickets already \
+                     listed still Jump and make a session key through the rep console."
+                ),
+                Some(why.clone()),
+            ),
+            LinkError::Refused { .. } => (
+                "Your desk's worker no longer knows this app: its enrolment was revoked or replaced. Ask your desk \
+                 lead for a new enrolment link, and open it on this computer."
+                    .to_owned(),
+                None,
+            ),
+            LinkError::Limited { said, .. } => (capitalised(said), None),
+            other => (capitalised(&other.to_string()), None),
+        }
+    }
 }
 
 /// Who writes this profile's finished sessions, as far as the app knows.
@@ -268,6 +294,7 @@ impl DeskLink {
         Err(match status.as_u16() {
             401 | 403 => LinkError::Refused { url },
             404 => LinkError::NotServed { url, appliance: self.appliance.clone(), said },
+            429 => LinkError::Limited { url, said },
             code => LinkError::Unexpected { url, status: code, said },
         })
     }

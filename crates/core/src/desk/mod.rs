@@ -247,7 +247,8 @@ impl Desk {
     }
 
     fn worker_error(&self, e: link::LinkError) -> DeskError {
-        DeskError::DeskLink(self.profile.name.clone(), e.to_string())
+        let (said, details) = e.in_words();
+        DeskError::AtDesk { said, details }
     }
 
     /// My open tickets as kept, when the desk's worker has told of no change to them since, my

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Extension;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -21,6 +21,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::copy::{Copied, CopyError, Freshness, Names, TicketCopy, Unnamed};
+use super::server::Caller;
 use super::webhook::{self, Hook};
 use crate::autotask::{self, AutotaskClient, Company, ConfigurationItem, Contact, Filter, Ticket};
 use crate::beyondtrust::BeyondTrustClient;
@@ -55,13 +56,6 @@ pub(super) const COPIED_FIELDS: [&str; 9] = [
     "assignedResourceID",
     "lastActivityDate",
 ];
-
-/// The rep a request's token proved, and their profile's feed.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub rep: Arc<crate::store::Rep>,
-    pub feed: Arc<Feed>,
-}
 
 /// Every profile's feed, by appliance id (as `/ERSPost?appliance=` names them).
 #[derive(Debug, Clone, Default)]
@@ -562,13 +556,15 @@ pub(super) struct Ask {
     wait: Option<u64>,
 }
 
-/// `GET /desk/changes`: the caller's rep's changes after `after=`, waiting up to `wait=` seconds.
+/// `GET /desk/changes`: the caller's rep's changes after `after=`, waiting up to `wait=` seconds
+/// — or until the rep's token stops working (revoked), which ends the wait with a refusal.
 pub(super) async fn changes(
     State(feeds): State<Feeds>,
     Extension(caller): Extension<Caller>,
+    ConnectInfo(remote): ConnectInfo<std::net::SocketAddr>,
     Query(ask): Query<Ask>,
 ) -> Response {
-    let feed = caller.feed;
+    let feed = caller.feed.clone();
     let after = ask.after.as_deref().and_then(|c| feed.position(c));
     let wait = Duration::from_secs(ask.wait.unwrap_or(0)).min(LONGEST_WAIT);
     if let Some(after) = after
@@ -585,6 +581,7 @@ pub(super) async fn changes(
         tokio::select! {
             _ = tokio::time::timeout(wait, newest.wait_for(|n| *n > after)) => {}
             _ = stopped => {}
+            _ = caller.revoked() => return super::refusal::Refusal::Token.answer(remote.ip()),
         }
     }
     axum::Json(feed.answer(after, caller.rep.resource_id)).into_response()

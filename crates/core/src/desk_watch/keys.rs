@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-use super::feed::Caller;
 use super::limits::Limits;
 use super::refusal::Refusal;
+use super::server::Caller;
 use crate::autotask::{Filter, Query, Ticket};
 use crate::desk::{DeskError, KeyOffer, TicketRow, listed, session_key as make_key};
 use crate::desk_api::KeyAnswer;

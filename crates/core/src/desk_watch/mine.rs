@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use tokio::sync::Notify;
 
-use super::feed::Caller;
+use super::server::Caller;
 pub use crate::desk_api::{ACTIVITY_PATH, ATTACH_PATH, DISMISS_PATH, RETRY_PATH, UNLINKED_PATH};
 use crate::store::{AsyncStore, Attached, StoreError, UnlinkedSession};
 use crate::worker::attach_target;

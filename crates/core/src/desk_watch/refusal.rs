@@ -20,6 +20,8 @@ pub enum Refusal {
     Slowed(Wait),
     /// The rep asked more than their share.
     Limited(Wait),
+    /// The rep's searches of Autotask itself used their hourly budget (the budget an hour).
+    AutotaskBudget(Wait, u32),
     /// The rep's profile serves no desk (any more).
     NotServed(String),
     Store(String),
@@ -32,15 +34,18 @@ impl Refusal {
             Refusal::Code => "code",
             Refusal::Slowed(_) => "slowed",
             Refusal::Limited(_) => "limited",
+            Refusal::AutotaskBudget(..) => "autotask_budget",
             Refusal::NotServed(_) => "not_served",
             Refusal::Store(_) => "store",
         }
     }
 
-    /// The answer, counted and logged.
+    /// The answer, counted, and logged — at most once a minute for each reason, with how many.
     pub fn answer(self, address: IpAddr) -> Response {
         crate::metrics::global().desk_refused(self.reason());
-        tracing::warn!(reason = self.reason(), %address, "refused a desk request");
+        if let Some(count) = crate::serve::said::due(self.reason()) {
+            tracing::warn!(reason = self.reason(), %address, count, "refused desk request(s) (the count is since this was last said)");
+        }
         let enrol = "enrol this app with the link your desk's administrator sends you (bt-autotask-worker rep add <your username>)";
         let (status, said, wait) = match self {
             Refusal::Token => (
@@ -68,7 +73,15 @@ impl Refusal {
                     "this app asked more than a rep's share ({} requests at once, {} a second, {} session keys a minute); try again in {} s",
                     limits::REQUESTS_BURST,
                     limits::REQUESTS_PER_SECOND,
-                    60.0 / limits::KEY_EVERY_SECONDS,
+                    60 / limits::KEY_EVERY.as_secs(),
+                    wait.seconds()
+                ),
+                Some(wait),
+            ),
+            Refusal::AutotaskBudget(wait, per_hour) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "you searched Autotask itself more than a rep's share ({per_hour} an hour, so the desk keeps Autotask's hourly limit for everyone); searches the desk's copy answers still work, and Autotask can be searched again in {} s",
                     wait.seconds()
                 ),
                 Some(wait),

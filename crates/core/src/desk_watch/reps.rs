@@ -1,8 +1,9 @@
 //! Who is asking: the worker knows each `/desk/*` request's rep by its rep token alone, never by
 //! anything the request says about itself. The enrolled reps are held in memory by the keyed
-//! hash of their tokens and reloaded whenever the store's reps change (a revocation from the
-//! command line takes effect within a second); when each rep's app was last seen is written back
-//! in batches, so the apps' requests cost the store no write each.
+//! hash of their tokens and reloaded whenever the store's reps change — looked at twice a second,
+//! so a revocation from the console or the command line takes effect, open long polls included,
+//! within a second; when each rep's app was last seen is written back in batches, so the apps'
+//! requests cost the store no write each.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -10,11 +11,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use subtle::ConstantTimeEq;
+use tokio::sync::watch;
 
 use crate::store::{AsyncStore, KeyedHash, Rep, RepSeen, StoreError};
 
 /// How often the worker looks whether the store's reps changed.
-const LOOK_EVERY: Duration = Duration::from_secs(1);
+const LOOK_EVERY: Duration = Duration::from_millis(500);
 /// How often when each app was last seen is written to the store.
 const SEEN_WRITTEN_EVERY: Duration = Duration::from_secs(60);
 
@@ -24,6 +26,8 @@ pub struct RepDirectory {
     store: AsyncStore,
     known: RwLock<Known>,
     seen: Mutex<HashMap<(String, String), RepSeen>>,
+    /// The reps' version, told to the requests that wait while it changes.
+    version: watch::Sender<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -56,15 +60,31 @@ impl RepDirectory {
         // The key is read here rather than at the first request, on an async thread.
         s.keyed_hash("")?;
         let known = Known::new(s.reps_version()?, s.enrolled_reps()?);
-        Ok(RepDirectory { store, known: RwLock::new(known), seen: Mutex::default() })
+        let version = watch::Sender::new(known.version);
+        Ok(RepDirectory { store, known: RwLock::new(known), seen: Mutex::default(), version })
     }
 
-    /// The rep whose token this is, if any enrolled rep's is.
-    pub fn who(&self, token: &str) -> Result<Option<Arc<Rep>>, StoreError> {
-        let hash = self.store.blocking().keyed_hash(token)?;
+    /// The keyed hash a token is known by.
+    pub fn hash(&self, token: &str) -> Result<KeyedHash, StoreError> {
+        self.store.blocking().keyed_hash(token)
+    }
+
+    /// The rep whose token has this keyed hash, if any enrolled rep's has.
+    pub fn who(&self, hash: &KeyedHash) -> Option<Arc<Rep>> {
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
-        let candidates = known.by_prefix.get(&prefix(&hash)).map(Vec::as_slice).unwrap_or_default();
-        Ok(candidates.iter().find(|(kept, _)| bool::from(kept.ct_eq(&hash))).map(|(_, rep)| rep.clone()))
+        let candidates = known.by_prefix.get(&prefix(hash)).map(Vec::as_slice).unwrap_or_default();
+        candidates.iter().find(|(kept, _)| bool::from(kept.ct_eq(hash))).map(|(_, rep)| rep.clone())
+    }
+
+    /// Completes once no enrolled rep holds the token of this keyed hash any more (revoked, or
+    /// replaced by a new enrolment).
+    pub async fn until_gone(&self, hash: &KeyedHash) {
+        let mut version = self.version.subscribe();
+        while self.who(hash).is_some() {
+            if version.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
     }
 
     /// Notes that a rep's app was seen now, with the version it says it is.
@@ -84,6 +104,7 @@ impl RepDirectory {
         let enrolled: usize = known.by_prefix.values().map(Vec::len).sum();
         tracing::info!(enrolled, "the desk's reps changed (an enrolment, a new link or a revocation)");
         *self.known.write().unwrap_or_else(|e| e.into_inner()) = known;
+        self.version.send_replace(version);
         Ok(true)
     }
 

@@ -6,7 +6,8 @@
 //! made a moment ago, then kept in the copy), anything when the copy finds nothing, and
 //! everything when the rep asks for all of Autotask (`all=true`) — those rows say so. Asking
 //! Autotask uses the lookups the whole desk shares, so a company, contact or device is looked up
-//! once for the desk.
+//! once for the desk; and each search that asks it counts against the rep's hourly budget
+//! (`rep_autotask_searches_per_hour`), answered 429 with when to try again once spent.
 
 use axum::Extension;
 use axum::extract::Query;
@@ -14,7 +15,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::feed::{Caller, Feed, FeedError};
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+
+use super::feed::FeedError;
+use super::refusal::Refusal;
+use super::server::Caller;
 use crate::autotask::{Filter, Query as AutotaskQuery, Ticket};
 use crate::desk::{DeskError, SEARCH_LIMIT, Search, TicketRow, search_with};
 use crate::worker::{TicketRef, parse_external_key};
@@ -33,16 +40,33 @@ pub(super) struct Ask {
     all: bool,
 }
 
-pub(super) async fn search(Extension(caller): Extension<Caller>, Query(ask): Query<Ask>) -> Response {
-    let (feed, me) = (caller.feed, Some(caller.rep.resource_id));
+/// Why a search found nothing to show.
+enum Failed {
+    Feed(FeedError),
+    /// The rep's searches of Autotask itself are spent for now.
+    OverBudget(Refusal),
+}
+
+impl<E: Into<FeedError>> From<E> for Failed {
+    fn from(e: E) -> Failed {
+        Failed::Feed(e.into())
+    }
+}
+
+pub(super) async fn search(
+    Extension(caller): Extension<Caller>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Query(ask): Query<Ask>,
+) -> Response {
+    let feed = caller.feed.clone();
     let recent: Result<Vec<i64>, _> = ask.recent.split(',').filter(|r| !r.is_empty()).map(str::parse).collect();
     let Ok(recent) = recent else {
         return (StatusCode::BAD_REQUEST, "recent= takes ticket ids separated by commas").into_response();
     };
     let found = if ask.all || !feed.copy_ready() {
-        in_autotask(&feed, &ask.q, me, &recent, ask.all).await
+        in_autotask(&caller, &ask.q, &recent, ask.all).await
     } else {
-        from_copy(&feed, &ask.q, me, &recent).await
+        from_copy(&caller, &ask.q, &recent).await
     };
     match found {
         Ok(rows) => {
@@ -50,20 +74,18 @@ pub(super) async fn search(Extension(caller): Extension<Caller>, Query(ask): Que
                 .desk_search(!rows.iter().any(|r| r.asked_autotask) && feed.copy_ready() && !ask.all);
             axum::Json(rows).into_response()
         }
-        Err(e) => {
+        Err(Failed::OverBudget(refusal)) => refusal.answer(remote.ip()),
+        Err(Failed::Feed(e)) => {
             (StatusCode::BAD_GATEWAY, format!("the desk's worker could not search Autotask: {e}")).into_response()
         }
     }
 }
 
-/// A search asked of Autotask; its rows are marked so when the copy could have answered.
-async fn in_autotask(
-    feed: &Feed,
-    text: &str,
-    me: Option<i64>,
-    recent: &[i64],
-    mark: bool,
-) -> Result<Vec<TicketRow>, FeedError> {
+/// A search asked of Autotask, within the rep's budget; its rows are marked so when the copy could
+/// have answered.
+async fn in_autotask(caller: &Caller, text: &str, recent: &[i64], mark: bool) -> Result<Vec<TicketRow>, Failed> {
+    caller.ask_autotask().map_err(Failed::OverBudget)?;
+    let (feed, me) = (&caller.feed, Some(caller.rep.resource_id));
     let mut rows = search_with(&feed.autotask, text, me, recent, &feed.lookups).await.map_err(desk_error)?;
     for row in rows.iter_mut() {
         row.asked_autotask = mark;
@@ -72,22 +94,28 @@ async fn in_autotask(
 }
 
 /// A search answered from the copy; Autotask asked only for what it cannot know.
-async fn from_copy(feed: &Feed, text: &str, me: Option<i64>, recent: &[i64]) -> Result<Vec<TicketRow>, FeedError> {
+async fn from_copy(caller: &Caller, text: &str, recent: &[i64]) -> Result<Vec<TicketRow>, Failed> {
+    let (feed, me) = (&caller.feed, Some(caller.rep.resource_id));
     let search = Search::parse(text);
     let recent = if search == Search::Mine { recent.to_vec() } else { Vec::new() };
     let asked = (search.clone(), recent.clone());
     let copied = feed.with_copy(move |c| c.search(&asked.0, me, &asked.1)).await?;
     if let Some(missing) = whole_number_or_id(&search).filter(|_| copied.is_empty()) {
-        return asked_and_kept(feed, missing, &recent).await;
+        return asked_and_kept(caller, missing, &recent).await;
     }
     if copied.is_empty() && worth_asking(&search) {
-        return in_autotask(feed, text, me, &recent, true).await;
+        return in_autotask(caller, text, &recent, true).await;
     }
-    // My last tickets older than the copy keeps are asked for by id.
+    // My last tickets older than the copy keeps are asked for by id — while the rep's budget
+    // lasts; without it the list shows what the copy holds.
     let older: Vec<i64> = recent.iter().copied().filter(|id| !copied.iter().any(|c| c.row.id == *id)).collect();
     let mut rows = feed.rows(copied).await?;
     if !older.is_empty() {
-        rows.extend(asked_and_kept(feed, Filter::is_in("id", older), &recent).await?);
+        match asked_and_kept(caller, Filter::is_in("id", older), &recent).await {
+            Ok(more) => rows.extend(more),
+            Err(Failed::OverBudget(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(rows)
 }
@@ -116,7 +144,9 @@ fn whole_number_or_id(search: &Search) -> Option<Filter> {
 
 /// Tickets the copy does not hold (made a moment ago, or older than the copy keeps): asked of
 /// Autotask, kept in the copy, and shown as asked.
-async fn asked_and_kept(feed: &Feed, which: Filter, recent: &[i64]) -> Result<Vec<TicketRow>, FeedError> {
+async fn asked_and_kept(caller: &Caller, which: Filter, recent: &[i64]) -> Result<Vec<TicketRow>, Failed> {
+    caller.ask_autotask().map_err(Failed::OverBudget)?;
+    let feed = &caller.feed;
     let query = AutotaskQuery::new(which).max_records(SEARCH_LIMIT);
     let found = feed.autotask.query_page::<Ticket>(&query).await?.items;
     let ids: Vec<i64> = found.iter().filter_map(|t| t.id).collect();

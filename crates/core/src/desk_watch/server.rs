@@ -1,7 +1,8 @@
 //! The desk's endpoints on the worker's listener, and the one place that decides who may use
 //! them: every `/desk/*` request but enrolment shows a rep token; the rep it belongs to (never
 //! anything the request says) is handed to the endpoint as a [`Caller`], within the rep's limits.
-//! Refusals are answered, counted and logged here, never with the token shown.
+//! A right token or code is served whatever its address did before; wrong ones are counted per
+//! address. Refusals are answered, counted and logged here, never with the token shown.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -14,15 +15,38 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::enrol::{self, NotTaken};
-use super::feed::Caller;
-use super::feed::Feeds;
+use super::feed::{Feed, Feeds};
 use super::limits::Limits;
 use super::mine;
 use super::refusal::Refusal;
 use super::reps::RepDirectory;
 use crate::desk_api::EnrolRequest;
 use crate::desk_api::{ENROL_PATH, PATH, SEARCH_PATH, SESSION_KEY_PATH};
-use crate::store::AsyncStore;
+use crate::store::{AsyncStore, KeyedHash, Rep};
+
+/// The rep a request's token proved, and their profile's feed.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub rep: Arc<Rep>,
+    pub feed: Arc<Feed>,
+    /// The keyed hash of the token shown: a request that waits asks again whether it still works.
+    token: KeyedHash,
+    reps: Arc<RepDirectory>,
+    limits: Arc<Limits>,
+}
+
+impl Caller {
+    /// Completes once the token this request showed stops working (revoked, or replaced).
+    pub async fn revoked(&self) {
+        self.reps.until_gone(&self.token).await
+    }
+
+    /// Counts one search of this rep that asks Autotask itself, within their hourly budget.
+    pub fn ask_autotask(&self) -> Result<(), Refusal> {
+        let rep = (self.rep.profile.as_str(), self.rep.username.as_str());
+        self.limits.autotask_search(rep).map_err(|wait| Refusal::AutotaskBudget(wait, self.limits.autotask_per_hour()))
+    }
+}
 
 /// What the desk's endpoints share.
 #[derive(Debug, Clone)]
@@ -36,8 +60,15 @@ pub struct DeskServer {
 }
 
 impl DeskServer {
-    pub fn new(feeds: Feeds, reps: Arc<RepDirectory>, store: AsyncStore, wake: Arc<tokio::sync::Notify>) -> DeskServer {
-        DeskServer { feeds, reps, limits: Arc::default(), store, wake }
+    /// `autotask_per_hour`: the searches one rep may have reach Autotask in an hour.
+    pub fn new(
+        feeds: Feeds,
+        reps: Arc<RepDirectory>,
+        store: AsyncStore,
+        wake: Arc<tokio::sync::Notify>,
+        autotask_per_hour: u32,
+    ) -> DeskServer {
+        DeskServer { feeds, reps, limits: Arc::new(Limits::new(autotask_per_hour)), store, wake }
     }
 
     /// Every desk endpoint, for the worker's listener.
@@ -91,20 +122,21 @@ impl DeskServer {
     fn caller(&self, headers: &HeaderMap, address: IpAddr) -> Result<Caller, Refusal> {
         let shown =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let rep = match shown.map(|token| self.reps.who(token.trim())) {
-            Some(Ok(Some(rep))) => rep,
+        let hash = match shown.map(|token| self.reps.hash(token.trim())) {
+            Some(Ok(hash)) => Some(hash),
             Some(Err(e)) => return Err(Refusal::Store(e.to_string())),
-            _ => {
-                return Err(match self.limits.failed(address) {
-                    Some(wait) => Refusal::Slowed(wait),
-                    None => Refusal::Token,
-                });
-            }
+            None => None,
+        };
+        let Some((token, rep)) = hash.and_then(|h| self.reps.who(&h).map(|rep| (h, rep))) else {
+            return Err(match self.limits.failed(address) {
+                Some(wait) => Refusal::Slowed(wait),
+                None => Refusal::Token,
+            });
         };
         self.limits.request((&rep.profile, &rep.username)).map_err(Refusal::Limited)?;
         let feed = self.feeds.of_profile(&rep.profile).ok_or_else(|| Refusal::NotServed(rep.profile.clone()))?;
         self.reps.seen(&rep, app_version(headers));
-        Ok(Caller { rep, feed })
+        Ok(Caller { rep, feed, token, reps: self.reps.clone(), limits: self.limits.clone() })
     }
 }
 
@@ -117,16 +149,14 @@ fn app_version(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `POST /desk/enrol`: a code taken once gives the rep's token; any other answers 401 and says
-/// nothing more. Addresses that keep showing wrong codes are slowed.
+/// nothing more. Addresses that keep showing wrong codes are told to wait; a right code is
+/// taken whatever its address did.
 async fn enrol(
     State(server): State<DeskServer>,
     connection: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     axum::Json(ask): axum::Json<EnrolRequest>,
 ) -> Response {
     let address = connection.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
-    if let Some(wait) = server.limits.slowed(address) {
-        return Refusal::Slowed(wait).answer(address);
-    }
     match enrol::take(&server.feeds, &server.store, &ask.code).await {
         Ok(enrolled) => {
             server.reps_changed().await;

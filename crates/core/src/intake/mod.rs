@@ -1,17 +1,18 @@
 //! Outbound event intake: the HTTP listener the appliance posts to (`/ERSPost[?appliance=<id>]`).
 //! Each event is stored durably and only then answered 200; nothing here ever calls BeyondTrust
-//! or Autotask, because the appliance holds its whole queue until it gets that 200. Plain HTTP
-//! by default; HTTPS with a certificate that is reloaded when it changes (`tls`).
+//! or Autotask, because the appliance holds its whole queue until it gets that 200. Served by
+//! [`crate::serve`] (plain HTTP by default; HTTPS with a certificate reloaded when it changes),
+//! with the reps' gateway beside it. `/healthz` says up or not to anyone; its details and
+//! `/metrics` only to the addresses `monitoring_allowlist` names.
 
 mod batch;
-pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,9 +25,6 @@ use crate::beyondtrust::parse_event;
 use crate::config::{SeedEvent, WorkerConfig};
 use crate::store::{Accepted, AsyncStore, JobState, NewEvent, Source};
 
-/// Largest event body accepted; the appliance's events are a few hundred bytes.
-pub const MAX_BODY: usize = 64 * 1024;
-
 #[derive(Debug, Clone)]
 pub struct Intake {
     config: Arc<WorkerConfig>,
@@ -37,7 +35,24 @@ pub struct Intake {
     wake: Arc<tokio::sync::Notify>,
     /// The desk's endpoints, served beside the events (none unless a profile serves the desk).
     desk: Option<crate::desk_watch::server::DeskServer>,
+    /// Events for appliance ids no profile has, said in the log once a minute.
+    strangers: Arc<std::sync::Mutex<Strangers>>,
 }
+
+/// Events refused for naming no profile's appliance id since the log last said so.
+#[derive(Debug, Default)]
+struct Strangers {
+    count: u64,
+    last: String,
+    said: Option<std::time::Instant>,
+}
+
+/// How often refused events for unknown appliance ids are said in the log.
+const STRANGERS_SAID_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The label every appliance id no profile has counts under in `/metrics`: labels come from the
+/// configuration alone, so a flood of made-up ids cannot grow them.
+const UNKNOWN_APPLIANCE: &str = "(unknown appliance)";
 
 #[derive(Debug, Deserialize)]
 struct Target {
@@ -47,7 +62,7 @@ struct Target {
 impl Intake {
     pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<tokio::sync::Notify>) -> Intake {
         let keeper = batch::Keeper::start(store.clone());
-        Intake { config, store, keeper, wake, desk: None }
+        Intake { config, store, keeper, wake, desk: None, strangers: Arc::default() }
     }
 
     /// How current each profile's copy of the tickets is (none without the desk's endpoints).
@@ -67,47 +82,53 @@ impl Intake {
     }
 
     pub fn router(self) -> Router {
+        use crate::serve::body::{Bound, bounded};
+        let serving = &self.config.serving;
+        let events = Bound { limit: serving.event_body_limit, within: serving.request_read_timeout };
+        let requests = Bound { limit: serving.request_body_limit, within: serving.request_read_timeout };
         let counted = axum::middleware::from_fn_with_state(self.clone(), count_answer);
-        let desk = self.desk.clone().map(|d| d.routes()).unwrap_or_default();
-        Router::new()
-            .route("/ERSPost", post(receive).layer(counted))
-            .route("/healthz", get(health))
-            .route("/metrics", get(metrics))
-            .layer(DefaultBodyLimit::max(MAX_BODY))
-            .with_state(self)
-            .merge(desk)
+        let desk = self.desk.clone().map(|d| bounded(d.routes(), requests)).unwrap_or_default();
+        let intake = bounded(Router::new().route("/ERSPost", post(receive).layer(counted)), events);
+        intake.route("/healthz", get(health)).route("/metrics", get(metrics)).with_state(self).merge(desk)
     }
 
-    /// Serves the listener over TLS until `shutdown` completes, open connections finishing.
-    pub async fn serve_tls(
+    /// Serves the listener (over TLS with `certificate`) until `shutdown` completes, open
+    /// connections finishing.
+    pub async fn serve_on(
         self,
         listener: TcpListener,
-        certificate: Arc<tls::ReloadingCertificate>,
+        certificate: Option<Arc<crate::serve::ReloadingCertificate>>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tls::serve(listener, self.router(), certificate, shutdown).await
+        let serving = self.config.serving.clone();
+        crate::serve::serve("intake", listener, self.router(), certificate, &serving, shutdown).await
     }
 
-    /// Serves the listener until the future is dropped or `shutdown` completes.
+    /// Serves the listener over plain HTTP until `shutdown` completes.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        serve_plain(listener, self.router(), shutdown).await
+        self.serve_on(listener, None, shutdown).await
     }
-}
 
-/// Serves `router` over plain HTTP (each request knowing its client's address) until `shutdown`
-/// completes, open connections finishing; `tls::serve` is the same over HTTPS.
-pub async fn serve_plain(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    /// Counts an event refused for naming no profile's appliance id; says so once a minute.
+    fn stranger(&self, appliance: &str, remote: std::net::IpAddr) {
+        let mut strangers = self.strangers.lock().unwrap_or_else(|e| e.into_inner());
+        strangers.count += 1;
+        strangers.last = appliance.chars().take(64).collect();
+        if strangers.said.is_none_or(|said| said.elapsed() >= STRANGERS_SAID_EVERY) {
+            tracing::warn!(
+                remote = %remote,
+                "refused {} outbound event(s) for appliance ids no profile has (the last {:?}, from {remote}); none were stored — fix ?appliance= in the appliance's outbound event URL, or add the id to a profile",
+                strangers.count,
+                strangers.last
+            );
+            strangers.count = 0;
+            strangers.said = Some(std::time::Instant::now());
+        }
+    }
 }
 
 fn answer(status: StatusCode, message: impl Into<String>) -> Response {
@@ -124,11 +145,14 @@ async fn receive(
     // An enabled profile takes the events of its appliance id before a disabled one.
     let matching = intake.config.profiles.iter().filter(|p| p.appliance_id.eq_ignore_ascii_case(&appliance));
     let Some(profile) = matching.min_by_key(|p| p.disabled) else {
-        let message = format!(
-            "no profile has appliance_id '{appliance}'; add it to a profile, or fix ?appliance= in the appliance's outbound event URL"
+        intake.stranger(&appliance, remote.ip());
+        let named: String = appliance.chars().take(64).collect();
+        return answer(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no profile has appliance_id '{named}'; add it to a profile, or fix ?appliance= in the appliance's outbound event URL"
+            ),
         );
-        tracing::warn!(appliance, "{message}");
-        return answer(StatusCode::NOT_FOUND, message);
     };
     if !profile.source_allowlist.is_empty() && !profile.source_allowlist.contains(&remote.ip()) {
         tracing::warn!(profile = profile.name, remote = %remote.ip(), "outbound event from an address not in source_allowlist");
@@ -202,14 +226,18 @@ async fn count_answer(
         .iter()
         .filter(|p| p.appliance_id.eq_ignore_ascii_case(&appliance))
         .min_by_key(|p| p.disabled)
-        .map_or_else(|| format!("(appliance {appliance})"), |p| p.name.clone());
+        .map_or_else(|| UNKNOWN_APPLIANCE.to_owned(), |p| p.name.clone());
     let response = next.run(request).await;
     crate::metrics::global().intake_answered(&profile, response.status().as_u16());
     response
 }
 
-/// The Prometheus scrape: every counter, and the queue as the store holds it now.
-async fn metrics(State(intake): State<Intake>) -> Response {
+/// The Prometheus scrape: every counter, and the queue as the store holds it now — for the
+/// addresses `monitoring_allowlist` names only.
+async fn metrics(State(intake): State<Intake>, ConnectInfo(remote): ConnectInfo<SocketAddr>) -> Response {
+    if !intake.config.may_monitor(remote.ip()) {
+        return answer(StatusCode::FORBIDDEN, "metrics are served only to the addresses monitoring_allowlist names");
+    }
     for (profile, copy) in intake.ticket_copies().await {
         if let Ok(copy) = copy {
             let age = copy.current_as_of.map(|at| (Utc::now() - at).num_seconds().max(0));
@@ -227,7 +255,12 @@ async fn metrics(State(intake): State<Intake>) -> Response {
     }
 }
 
-async fn health(State(intake): State<Intake>) -> Response {
+/// Up or not, to anyone; the queue, the store and the desk's copies too for the addresses
+/// `monitoring_allowlist` names.
+async fn health(State(intake): State<Intake>, ConnectInfo(remote): ConnectInfo<SocketAddr>) -> Response {
+    if !intake.config.may_monitor(remote.ip()) {
+        return bare_health(&intake.store).await;
+    }
     let copies: serde_json::Map<String, serde_json::Value> = intake
         .ticket_copies()
         .await
@@ -250,6 +283,7 @@ async fn health(State(intake): State<Intake>) -> Response {
         Ok((h, bytes)) => {
             let oldest = h.oldest_pending.map(|t| (Utc::now() - t).num_seconds().max(0));
             let mut said = json!({
+                "status": "up",
                 "store": "ok",
                 "store_bytes": bytes,
                 "queue": {"pending": h.pending, "running": h.running, "failed": h.failed, "oldest_pending_seconds": oldest},
@@ -259,6 +293,15 @@ async fn health(State(intake): State<Intake>) -> Response {
             }
             axum::Json(said).into_response()
         }
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"store": e.to_string()}))).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "down", "store": e.to_string()})))
+            .into_response(),
+    }
+}
+
+/// `/healthz` as every listener answers it to anyone: whether the worker's store answers.
+pub async fn bare_health(store: &AsyncStore) -> Response {
+    match store.run(|s| s.queue_health()).await {
+        Ok(_) => axum::Json(json!({"status": "up"})).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "down"}))).into_response(),
     }
 }

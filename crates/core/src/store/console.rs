@@ -1,5 +1,5 @@
-//! The desk console's admins: a name and an Argon2 hash of their password (the hash carries its
-//! own salt and parameters), never the password.
+//! The desk console's admins: an id of their own, a name and an Argon2 hash of their password
+//! (the hash carries its own salt and parameters), never the password.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -25,13 +25,25 @@ impl Store {
         Ok(self.conn().execute("DELETE FROM console_admins WHERE name = ?1", [name])? == 1)
     }
 
-    /// An admin's name as stored and their password hash.
-    pub fn console_admin(&self, name: &str) -> Result<Option<(String, String)>, StoreError> {
-        let conn = self.conn();
-        let found = conn
-            .query_row("SELECT name, password_hash FROM console_admins WHERE name = ?1", [name], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+    /// An admin by the name they log in with.
+    pub fn console_admin(&self, name: &str) -> Result<Option<ConsoleAdmin>, StoreError> {
+        self.console_admin_where("name = ?1", &name)
+    }
+
+    /// An admin by their id (none once removed: an id is never given again).
+    pub fn console_admin_by_id(&self, id: i64) -> Result<Option<ConsoleAdmin>, StoreError> {
+        self.console_admin_where("id = ?1", &id)
+    }
+
+    fn console_admin_where(
+        &self,
+        condition: &str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<Option<ConsoleAdmin>, StoreError> {
+        let sql = format!("SELECT id, name, password_hash FROM console_admins WHERE {condition}");
+        let found = self
+            .conn()
+            .query_row(&sql, [value], |r| Ok(ConsoleAdmin { id: r.get(0)?, name: r.get(1)?, password_hash: r.get(2)? }))
             .optional()?;
         Ok(found)
     }
@@ -43,6 +55,14 @@ impl Store {
         let names = statement.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
         Ok(names)
     }
+}
+
+/// A console admin as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleAdmin {
+    pub id: i64,
+    pub name: String,
+    pub password_hash: String,
 }
 
 /// One profile's queue as the console's Overview shows it.
@@ -57,6 +77,13 @@ pub struct ProfileCounts {
     pub written: u64,
     /// Sessions without a ticket, or whose time Autotask did not take, still open.
     pub unlinked: u64,
+}
+
+impl ProfileCounts {
+    /// A profile with nothing counted yet.
+    pub fn named(profile: &str) -> ProfileCounts {
+        ProfileCounts { profile: profile.to_owned(), ..Default::default() }
+    }
 }
 
 impl Store {

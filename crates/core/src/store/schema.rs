@@ -113,6 +113,18 @@ const MIGRATIONS: &[&str] = &[
         password_hash TEXT NOT NULL,
         added_at INTEGER NOT NULL
     )",
+    // 9: each admin an id of their own, never used again (a name added anew is a new admin, whose
+    // sessions an old one's cookie does not open).
+    "CREATE TABLE console_admins_by_id (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        added_at INTEGER NOT NULL
+    );
+    INSERT INTO console_admins_by_id (name, password_hash, added_at)
+        SELECT name, password_hash, added_at FROM console_admins;
+    DROP TABLE console_admins;
+    ALTER TABLE console_admins_by_id RENAME TO console_admins",
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

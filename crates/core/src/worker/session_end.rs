@@ -36,8 +36,9 @@ pub(super) async fn handle(
         return Err(Failure::NotReady(format!("the report of session {lsid} does not show its end yet")));
     }
     worker.tell_session(job, &session);
-    let mut key: String =
-        session.external_key.as_deref().or(event.external_key.as_deref()).unwrap_or_default().to_owned();
+    // The ticket is the one the appliance's own record of the session names: an outbound event
+    // carries no proof of where it comes from, so what its body says is never taken for it.
+    let mut key: String = session.external_key.as_deref().unwrap_or_default().to_owned();
     if parse_external_key(&key).is_none() {
         // A ticket created for this session whose id never reached the session (it ended first),
         // or the one a person attached it to.

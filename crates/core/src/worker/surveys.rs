@@ -1,5 +1,6 @@
 //! A completed exit survey: fetched from the report of its time, written as a note on the
-//! session's ticket.
+//! ticket the session's own report names — never one the event names, since anyone who reaches
+//! the intake can send an event.
 
 use std::time::Duration;
 
@@ -25,16 +26,13 @@ pub(super) async fn handle(
     let Some(survey) = surveys.into_iter().filter(|s| s.lsid == lsid).max_by_key(|s| s.timestamp) else {
         return Err(Failure::NotReady(format!("the exit survey of session {lsid} is not in the report yet")));
     };
-    let session = clients.beyondtrust.support_session(lsid).await?;
-    if let Some(session) = &session {
-        worker.tell_session(job, session);
-    }
-    let key = match event.external_key.clone().filter(|k| !k.is_empty()) {
-        Some(key) => key,
-        None => session.as_ref().and_then(|s| s.external_key.clone()).unwrap_or_default().into(),
+    let Some(session) = clients.beyondtrust.support_session(lsid).await? else {
+        return Err(Failure::NotReady(format!("the appliance has no report for session {lsid} yet")));
     };
+    worker.tell_session(job, &session);
+    let key: String = session.external_key.as_deref().unwrap_or_default().to_owned();
     let label = if kind == SurveyKind::Customer { "customer survey" } else { "rep survey" };
-    let of = session.as_ref().map_or_else(|| "a session".to_owned(), |s| format!("the session with {}", s.described()));
+    let of = format!("the session with {}", session.described());
     let Some(reference) = parse_external_key(&key) else {
         return Ok(Outcome::Skipped(format!("The {label} of {of} is in no ticket: the session has no ticket")));
     };

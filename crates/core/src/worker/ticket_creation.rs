@@ -3,7 +3,10 @@
 //! external key's JSON fields, or filled from the issue submission form when the key is empty —
 //! and write its id back into the live session's external key, so the session's note lands on it.
 //! One ticket per session: the ledger records it, and a rerun looks for the session's marker in
-//! ticket descriptions before creating another.
+//! ticket descriptions before creating another. The event only says when to look: the external
+//! key, the session's type, its reps and its customer all come from the appliance's own report of
+//! the session, so a forged event can neither choose a ticket's fields nor make one for a session
+//! no rep is in.
 
 use chrono::Utc;
 use serde_json::{Map, Value};
@@ -37,7 +40,18 @@ pub(super) async fn handle(
     if !profile.enable_automatic_ticket_creation {
         return Ok(Outcome::Quiet("automatic ticket creation is off for this profile".to_owned()));
     }
-    let key = event.external_key.clone().unwrap_or_default();
+    let (p, l) = (profile.name.clone(), lsid.to_owned());
+    if let Some(done) = worker.store.run(move |s| s.writes_for(&p, &l)).await?.into_iter().find(|w| w.kind == "ticket")
+    {
+        return Ok(Outcome::Quiet(format!("session {lsid} already has ticket {} created", done.autotask_id)));
+    }
+    let Some(session) = clients.beyondtrust.support_session(lsid).await? else {
+        return Err(Failure::NotReady(format!("the appliance has no report for session {lsid} yet")));
+    };
+    if session.reps.is_empty() {
+        return Err(Failure::NotReady(format!("the appliance's report of session {lsid} shows no rep in it yet")));
+    }
+    let key = session.external_key.as_deref().unwrap_or_default();
     let overlay = match key.trim() {
         "" if profile.automatic_ticket_creation_without_external_key => Map::new(),
         "" => {
@@ -54,14 +68,6 @@ pub(super) async fn handle(
                 )));
             }
         },
-    };
-    let (p, l) = (profile.name.clone(), lsid.to_owned());
-    if let Some(done) = worker.store.run(move |s| s.writes_for(&p, &l)).await?.into_iter().find(|w| w.kind == "ticket")
-    {
-        return Ok(Outcome::Quiet(format!("session {lsid} already has ticket {} created", done.autotask_id)));
-    }
-    let Some(session) = clients.beyondtrust.support_session(lsid).await? else {
-        return Err(Failure::NotReady(format!("the appliance has no report for session {lsid} yet")));
     };
     let session_type = session.session_type.clone().unwrap_or_else(|| "support".into());
     if !profile.automatic_ticket_creation_session_types.iter().any(|t| t.eq_ignore_ascii_case(&session_type)) {

@@ -1,4 +1,5 @@
-//! HTTPS intake, as the seed's Middleware Engine offers on 443: the certificate and key are PEM
+//! HTTPS for every listener (the intake, as the seed's Middleware Engine offers on 443, the reps'
+//! gateway and the console): the certificate and key are PEM
 //! files, read again when they change — on SIGHUP, and by looking at their modification times
 //! every few seconds (the way on Windows, which has no SIGHUP) — without dropping a connection:
 //! a handshake takes whichever certificate is current; connections already open keep theirs.
@@ -7,23 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
-use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 /// How often the files' modification times are looked at.
 const LOOK_EVERY: Duration = Duration::from_secs(5);
-
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The certificate chain and private key files (PEM).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,53 +88,21 @@ impl ResolvesServerCert for ReloadingCertificate {
     }
 }
 
-/// Serves `app` over TLS until `shutdown` completes, then waits for open connections to finish.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    certificate: Arc<ReloadingCertificate>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+/// A TLS acceptor that serves `certificate` (whichever is current at each handshake), offering
+/// HTTP/2 and HTTP/1.1 as browsers expect.
+pub(super) fn acceptor(certificate: Arc<ReloadingCertificate>) -> std::io::Result<TlsAcceptor> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(std::io::Error::other)?
         .with_no_client_auth()
-        .with_cert_resolver(certificate.clone());
+        .with_cert_resolver(certificate);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let reloads = tokio::spawn(watch_for_changes(certificate));
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("a connection could not be accepted: {e}");
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let (acceptor, app, watcher) = (acceptor.clone(), app.clone(), graceful.watcher());
-        tokio::spawn(async move {
-            // A client that refuses our certificate ends the handshake (the appliance logs it);
-            // one that never finishes it is dropped rather than held for ever.
-            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else { return };
-            // What the plain listener's ConnectInfo gives the intake's source_allowlist check.
-            let service = TowerToHyperService::new(app.layer(axum::Extension(ConnectInfo(remote))));
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let _ = watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(tls), service)).await;
-        });
-    }
-    reloads.abort();
-    graceful.shutdown().await;
-    Ok(())
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Reloads on SIGHUP, and whenever the files' modification times change.
-async fn watch_for_changes(certificate: Arc<ReloadingCertificate>) {
+pub async fn watch_for_changes(certificate: Arc<ReloadingCertificate>) {
     let reload = |why: &str, result: Result<bool, String>| match result {
         Ok(true) => tracing::info!("the HTTPS certificate was reloaded ({why})"),
         Ok(false) => {}
