@@ -2,7 +2,7 @@
 // sends the session's CSRF token; an answer of 401 goes back to the login page.
 
 import { el } from './dom.js';
-import { renderForm, collect } from './form.js';
+import { renderForm, collect, typedSecrets } from './form.js';
 
 let csrf = '';
 
@@ -337,8 +337,10 @@ async function storeSecret(f, value) {
 
 async function saveProfile() {
   try {
-    const values = collect(document.getElementById('profile-form'));
-    note((await api('profiles/save', { original: editing, values })).said);
+    const form = document.getElementById('profile-form');
+    const values = collect(form);
+    // A change of where a secret is sent carries that secret, typed again in this form.
+    note((await api('profiles/save', { original: editing, values, secrets: typedSecrets(form) })).said);
     editing = values.name ?? editing;
     await profiles();
   } catch (e) {

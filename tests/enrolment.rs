@@ -301,7 +301,7 @@ async fn an_app_enrolled_by_the_link_works_through_the_worker_alone() {
     assert!(unpinned.enrol().await.is_err(), "a certificate of the desk's own is not trusted without the pin");
     let enrolled = parsed.enrol().await.expect("the code was not used up by the refused attempts");
 
-    let text = with_enrolled_profile("", stands.dir.path(), &enrolled, &parsed).unwrap();
+    let (text, _) = with_enrolled_profile("", stands.dir.path(), &enrolled, &parsed, None).unwrap();
     assert!(!text.contains(&enrolled.token) && !text.contains("client_secret") && !text.contains("autotask_password"));
     let keyring = MemoryStore::default();
     let token = bta_core::Secret::new(enrolled.token.clone());

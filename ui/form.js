@@ -25,6 +25,15 @@ export function collect(form) {
   return values;
 }
 
+/** The secrets typed in `form` and not stored yet, by setting (a change of where they are sent carries them). */
+export function typedSecrets(form) {
+  const typed = {};
+  for (const input of form.querySelectorAll('input[data-secret]')) {
+    if (input.value !== '') typed[input.dataset.secret] = input.value;
+  }
+  return typed;
+}
+
 function field(f, value, storeSecret) {
   const id = `field-${f.key}`;
   const help = f.help ? el('div', { class: 'help' }, f.help) : null;
@@ -45,7 +54,7 @@ function field(f, value, storeSecret) {
 function secretField(f, state, id, help, storeSecret) {
   const said = state === 'stored' ? 'stored in the OS keyring'
     : state?.startsWith('env:') ? `read from the environment variable ${state.slice(4)}` : 'not stored yet';
-  const input = el('input', { id, type: 'password', autocomplete: 'off', placeholder: state === 'stored' ? 'type to replace' : 'type the secret' });
+  const input = el('input', { id, type: 'password', autocomplete: 'off', dataset: { secret: f.key }, placeholder: state === 'stored' ? 'type to replace' : 'type the secret' });
   const status = el('span', { class: 'muted small', id: `${id}-state` }, said);
   const store = el('button', {
     type: 'button',

@@ -2,11 +2,12 @@
 // configuration file by the app (which checks everything first); secrets typed here go straight
 // to the OS keyring and only "stored" ever comes back; Test connection shows the worker's check.
 
-import { invoke, $, el } from './ipc.js';
+import { invoke, listen, $, el, said } from './ipc.js';
 import { renderForm, collect } from './form.js';
 
 let view = null;
 let editing = null; // the profile's saved name; null for a new one
+let confirming = null; // the link (or code and desk) whose enrolment waits for the rep's yes
 
 export function init() {
   $('#settings-profile').addEventListener('change', (e) => { editing = e.target.value; render(); });
@@ -16,8 +17,11 @@ export function init() {
   $('#test').addEventListener('click', test);
   $('#set-shortcut').addEventListener('click', setShortcut);
   $('#set-release').addEventListener('click', setRelease);
-  $('#enrol').addEventListener('click', enrol);
-  $('#enrol-text').addEventListener('keydown', (e) => { if (e.key === 'Enter') enrol(); });
+  $('#enrol').addEventListener('click', () => askToEnrol());
+  $('#enrol-text').addEventListener('keydown', (e) => { if (e.key === 'Enter') askToEnrol(); });
+  $('#enrol-yes').addEventListener('click', enrol);
+  $('#enrol-no').addEventListener('click', () => { confirming = null; $('#enrol-confirm').hidden = true; note('Not enrolled.'); });
+  listen('enrol-link', takeOpenedLink);
   $('#leave').addEventListener('click', leave);
   $('#shortcut').addEventListener('keydown', (e) => { if (e.key === 'Enter') setShortcut(); });
   $('#autostart').addEventListener('change', async (e) => {
@@ -41,6 +45,16 @@ export async function enter() {
   const names = view.profiles.map((p) => p.name);
   if (editing === null || !names.includes(editing)) editing = names[0] ?? null;
   render();
+  await takeOpenedLink();
+}
+
+/** An enrolment link the OS opened the app with: shown for the rep to confirm, never taken unasked. */
+async function takeOpenedLink() {
+  const link = await invoke('pending_enrolment');
+  if (!link) return;
+  $('#enrol-text').value = link;
+  $('#enrol-desk').value = '';
+  await askToEnrol();
 }
 
 function note(text) {
@@ -91,18 +105,53 @@ function render() {
   $('#remove-profile').disabled = editing === null;
 }
 
+/** Says what enrolling would do — the desk, its certificate, what this app follows now — and waits for a yes. */
+async function askToEnrol() {
+  const text = $('#enrol-text').value;
+  const desk = $('#enrol-desk').value.trim() || null;
+  let preview;
+  try {
+    preview = await invoke('enrol_preview', { text, desk });
+  } catch (e) {
+    note(said(e));
+    return;
+  }
+  confirming = { text, desk };
+  $('#enrol-question').textContent = `Enrol this app at the desk's worker at ${preview.host}?`;
+  $('#enrol-certificate').textContent = `${preview.desk} — ${preview.certificate}`;
+  const same = preview.following.find((f) => f.same_desk);
+  $('#enrol-following').textContent = same ? `This app already follows this desk, as "${same.profile}".`
+    : preview.following.length ? '' : 'This app follows no desk yet.';
+  $('#enrol-warnings').replaceChildren(...preview.warnings.map((w) => el('li', {}, w)));
+  // An enrolled profile may be replaced — only when the rep picks it here.
+  const replaceable = preview.following.find((f) => f.same_desk && f.enrolled) ?? preview.following.find((f) => f.enrolled);
+  $('#enrol-replace-choice').hidden = !replaceable;
+  if (replaceable) {
+    for (const name of document.querySelectorAll('.enrol-existing')) name.textContent = `"${replaceable.profile}"`;
+    $('#enrol-replace').value = replaceable.profile;
+    $('#enrol-replace').checked = replaceable.same_desk;
+    $('#enrol-keep').checked = !replaceable.same_desk;
+  }
+  $('#enrol-confirm').hidden = false;
+  note('');
+  $('#enrol-yes').focus();
+}
+
 async function enrol() {
+  if (!confirming) return;
+  const replace = !$('#enrol-replace-choice').hidden && $('#enrol-replace').checked ? $('#enrol-replace').value : null;
   note('Enrolling…');
   try {
-    const desk = $('#enrol-desk').value.trim() || null;
-    note(await invoke('enrol', { text: $('#enrol-text').value, desk }));
+    note(await invoke('enrol', { ...confirming, replace }));
+    confirming = null;
+    $('#enrol-confirm').hidden = true;
     $('#enrol-text').value = '';
     $('#enrol-desk').value = '';
     editing = null;
     await enter();
     window.dispatchEvent(new Event('settings-saved'));
   } catch (e) {
-    note(String(e));
+    note(said(e));
   }
 }
 

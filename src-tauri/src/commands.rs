@@ -392,10 +392,32 @@ pub async fn remove_profile(state: State<'_, AppState>, name: String) -> Answer<
     edit_config(&state, |text, base| form::remove_profile(text, base, &name)).await
 }
 
-/// Enrols this app at the desk's worker with a link, or a code and the worker's address.
+/// What enrolling with a link (or a code and the worker's address) would do, for the rep to confirm.
 #[tauri::command]
-pub async fn enrol(state: State<'_, AppState>, text: String, desk: Option<String>) -> Answer<String> {
-    crate::enrolment::enrol(&state, &text, desk.as_deref()).await
+pub fn enrol_preview(
+    state: State<'_, AppState>,
+    text: String,
+    desk: Option<String>,
+) -> Answer<bta_core::desk::EnrolPreview> {
+    crate::enrolment::preview(&state, &text, desk.as_deref())
+}
+
+/// Enrols this app at the desk's worker with the link the rep confirmed, replacing the enrolled
+/// profile `replace` when they chose to.
+#[tauri::command]
+pub async fn enrol(
+    state: State<'_, AppState>,
+    text: String,
+    desk: Option<String>,
+    replace: Option<String>,
+) -> Answer<String> {
+    crate::enrolment::enrol(&state, &text, desk.as_deref(), replace.as_deref()).await
+}
+
+/// The enrolment link the OS opened the app with, once, for Settings to confirm.
+#[tauri::command]
+pub fn pending_enrolment(state: State<'_, AppState>) -> Option<String> {
+    state.pending_link.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 /// Leaves the desk: the enrolled profile and its token are forgotten.

@@ -1,12 +1,15 @@
 //! Enrolling this app at the desk's worker: the `bt-autotask://enrol?…` link the desk's
 //! administrator sent (opened from a mail or a browser, which starts the app with the link, or
-//! pasted in Settings), taken to the worker once; the rep's token goes to the OS keyring and a
-//! profile that holds no other credential to the configuration. Leaving forgets both. The app
-//! registers itself as the link's handler for this user as it starts.
+//! pasted in Settings). A link proves nothing about who sent it, so nothing happens until the rep
+//! has read, in Settings, which desk it names, how its certificate is trusted and whether this
+//! app follows that desk or another, and confirmed; then the code is taken to the worker once, the
+//! rep's token goes to the OS keyring and a profile that holds no other credential to the
+//! configuration — never in place of another profile unless the rep chose to replace it. Leaving
+//! forgets both. The app registers itself as the link's handler for this user as it starts.
 
 use bta_core::Secret;
 use bta_core::config::SecretRef;
-use bta_core::desk::{EnrolLink, with_enrolled_profile};
+use bta_core::desk::{EnrolLink, EnrolPreview, enrol_preview, with_enrolled_profile};
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::state::AppState;
@@ -19,28 +22,38 @@ pub fn link_in(args: impl IntoIterator<Item = String>) -> Option<String> {
     args.into_iter().find(|a| a.to_ascii_lowercase().starts_with("bt-autotask:"))
 }
 
-/// Enrols with a link, or a code and the worker's address: the sentence Settings shows.
-pub async fn enrol(state: &AppState, text: &str, desk: Option<&str>) -> Result<String, String> {
+/// What enrolling with a link (or a code and the worker's address) would do, for the rep to confirm.
+pub fn preview(state: &AppState, text: &str, desk: Option<&str>) -> Result<EnrolPreview, String> {
+    let link = EnrolLink::parse(text, desk)?;
+    Ok(enrol_preview(&link, state.loaded().config.as_ref()))
+}
+
+/// Enrols with a link the rep confirmed (replacing the enrolled profile `replace` when they chose
+/// to): the sentence Settings shows.
+pub async fn enrol(state: &AppState, text: &str, desk: Option<&str>, replace: Option<&str>) -> Result<String, String> {
     let link = EnrolLink::parse(text, desk)?;
     let enrolled = link.enrol().await?;
-    let key = SecretRef::store_key(&enrolled.profile, TOKEN_SETTING);
+    let configured = std::fs::read_to_string(&state.config_path).unwrap_or_default();
+    let base = state.config_path.parent().unwrap_or(std::path::Path::new("."));
+    let (_, name) = with_enrolled_profile(&configured, base, &enrolled, &link, replace)?;
     // The token first: a profile whose token is missing would not load.
+    let key = SecretRef::store_key(&name, TOKEN_SETTING);
     state.secrets.set(&key, &Secret::new(enrolled.token.clone()))?;
     let written = crate::commands::edit_config(state, |text, base| {
-        with_enrolled_profile(text, base, &enrolled, &link).map_err(bta_core::config::form::FormError::Refused)
+        with_enrolled_profile(text, base, &enrolled, &link, replace)
+            .map(|(text, _)| text)
+            .map_err(bta_core::config::form::FormError::Refused)
     })
     .await;
     if let Err(e) = written {
         let _ = state.secrets.delete(&key);
         return Err(e);
     }
-    tracing::info!(profile = enrolled.profile, rep = enrolled.username, "enrolled at the desk's worker");
-    Ok(format!(
-        "Enrolled at {} as {} (profile '{}').",
-        link.desk.origin().ascii_serialization(),
-        enrolled.username,
-        enrolled.profile
-    ))
+    if let Some(old) = replace.filter(|old| *old != name) {
+        let _ = state.secrets.delete(&SecretRef::store_key(old, TOKEN_SETTING));
+    }
+    tracing::info!(profile = name, rep = enrolled.username, desk = link.desk_origin(), "enrolled at the desk's worker");
+    Ok(format!("Enrolled at {} as {} (profile '{name}').", link.desk_origin(), enrolled.username))
 }
 
 /// Leaves the desk: the enrolled profile and its token are forgotten (the desk's administrator
@@ -56,20 +69,14 @@ pub async fn leave(state: &AppState, profile: &str) -> Result<(), String> {
     state.secrets.delete(&SecretRef::store_key(profile, TOKEN_SETTING))
 }
 
-/// Enrols with a link the OS opened the app with, and says how it went.
+/// A link the OS opened the app with: kept for Settings, which opens on its confirmation. Nothing
+/// is enrolled until the rep confirms there.
 pub fn opened(app: &AppHandle, link: String) {
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let state = app.state::<AppState>();
-        let (summary, body) = match enrol(&state, &link, None).await {
-            Ok(said) => ("Enrolled at your desk", said),
-            Err(e) => ("Could not enrol this app", e),
-        };
-        // An open window takes the new profile.
-        let _ = app.emit("worker", false);
-        crate::notices::show(&app, summary, &body, crate::notices::Target::Settings);
-        crate::window::show(&app, "settings", crate::placement::Near::Panel);
-    });
+    let state = app.state::<AppState>();
+    *state.pending_link.lock().unwrap_or_else(|e| e.into_inner()) = Some(link);
+    crate::window::show(app, "settings", crate::placement::Near::Panel);
+    // A window already open takes it at once; a new one asks for it as it opens Settings.
+    let _ = app.emit("enrol-link", ());
 }
 
 /// Makes this app the handler of `bt-autotask:` links for this user (idempotent).

@@ -20,7 +20,6 @@ pub enum Target {
     Ticket { profile: String, ticket_id: i64 },
     Activity,
     Unlinked,
-    Settings,
 }
 
 pub fn start(app: &AppHandle) {
@@ -142,8 +141,28 @@ fn deliver(_app: AppHandle, summary: &str, body: &str, _target: Target) -> Resul
 #[cfg(not(windows))]
 fn desktop_note(summary: &str, body: &str) -> notify_rust::Notification {
     let mut note = notify_rust::Notification::new();
-    note.appname("bt-autotask").summary(summary).body(body).icon("bt-autotask").action("default", "Open");
+    let body = if reads_markup() { escape_markup(body) } else { body.to_owned() };
+    note.appname("bt-autotask").summary(summary).body(&body).icon("bt-autotask").action("default", "Open");
     note
+}
+
+/// Whether the desktop's notification server reads markup in a body (its `body-markup`
+/// capability), asked once: then a ticket titled `<b>…` must be escaped to show as typed.
+#[cfg(all(unix, not(target_os = "macos")))]
+fn reads_markup() -> bool {
+    static READS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *READS.get_or_init(|| notify_rust::get_capabilities().is_ok_and(|c| c.iter().any(|c| c == "body-markup")))
+}
+
+#[cfg(target_os = "macos")]
+fn reads_markup() -> bool {
+    false
+}
+
+/// A body's text as markup that shows it as written: `&`, `<` and `>` escaped.
+#[cfg(any(not(windows), test))]
+fn escape_markup(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// A WinRT toast; Windows reports a click on it to the running app.
@@ -182,7 +201,6 @@ async fn open(app: AppHandle, target: Target) {
     match target {
         Target::Activity => crate::window::show(&app, "activity", crate::placement::Near::Panel),
         Target::Unlinked => crate::window::show(&app, "unlinked", crate::placement::Near::Panel),
-        Target::Settings => crate::window::show(&app, "settings", crate::placement::Near::Panel),
         Target::Ticket { profile, ticket_id } => {
             if let Err(e) = crate::opener::open_ticket(&app.state::<AppState>(), &profile, ticket_id).await {
                 tracing::warn!("the ticket could not be opened: {e}");
@@ -194,6 +212,14 @@ async fn open(app: AppHandle, target: Target) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_shows_its_markup_as_written() {
+        assert_eq!(
+            escape_markup("Wrote the session to T1 <b>Printer</b> & <a href=\"x\">co</a>"),
+            "Wrote the session to T1 &lt;b&gt;Printer&lt;/b&gt; &amp; &lt;a href=\"x\"&gt;co&lt;/a&gt;"
+        );
+    }
 
     #[test]
     fn toasts_use_the_apps_identifier_only_once_the_installer_registered_it() {

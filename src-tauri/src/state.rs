@@ -43,6 +43,8 @@ pub struct AppState {
     pub last_search: Mutex<Option<(LastSearch, std::time::Instant)>>,
     /// Stand-ins of the demo, kept running while the app runs.
     pub demo: Option<crate::demo::Demo>,
+    /// An enrolment link the OS opened the app with, waiting for the rep to confirm it in Settings.
+    pub pending_link: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -125,6 +127,7 @@ impl AppState {
             search: Mutex::new(None),
             last_search: Mutex::new(None),
             demo,
+            pending_link: Mutex::new(None),
         }
     }
 

@@ -104,6 +104,75 @@ pub struct TicketRow {
     pub asked_autotask: bool,
 }
 
+/// The scheme of the enrolment link, which the app is registered to open.
+pub const LINK_SCHEME: &str = "bt-autotask";
+
+/// The enrolment link a desk's administrator sends a rep: `bt-autotask://enrol?desk=<the worker's
+/// address>&code=<one-time code>[&pin=sha256:<the worker's certificate>]`. The worker makes it
+/// (`rep add`, the console) and the app reads it; this is its one definition. It holds the code,
+/// so it is a secret until used — and it proves nothing about who sent it: the app enrols only
+/// when its rep confirms the desk it names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrolLink {
+    pub desk: url::Url,
+    pub code: String,
+    pub pin: Option<String>,
+}
+
+impl EnrolLink {
+    /// The link as the worker made it, or a code with the worker's address as the rep typed them.
+    pub fn parse(text: &str, desk: Option<&str>) -> Result<EnrolLink, String> {
+        let text = text.trim();
+        if text.to_ascii_lowercase().starts_with(&format!("{LINK_SCHEME}:")) {
+            return EnrolLink::from_link(text);
+        }
+        if text.is_empty() {
+            return Err("paste the enrolment link (or its code) your desk's administrator sent".into());
+        }
+        let desk = desk.map(str::trim).filter(|d| !d.is_empty()).ok_or(
+            "with a code alone, give the desk's worker too (https://desk-server:8180), or paste the whole link",
+        )?;
+        let desk = crate::transport_policy::secure_url(desk, "the desk's worker")?;
+        Ok(EnrolLink { desk, code: text.to_owned(), pin: None })
+    }
+
+    fn from_link(text: &str) -> Result<EnrolLink, String> {
+        let link = url::Url::parse(text).map_err(|e| format!("this is not an enrolment link ({e}); paste it whole"))?;
+        if link.host_str() != Some("enrol") {
+            return Err(
+                "this bt-autotask link is not an enrolment link; paste the one from your desk's administrator".into()
+            );
+        }
+        let value = |key: &str| link.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned());
+        let desk = value("desk").ok_or("the enrolment link names no desk's worker; ask for a new link")?;
+        let code = value("code").ok_or("the enrolment link holds no code; ask for a new link")?;
+        let pin = value("pin");
+        if pin.as_deref().is_some_and(|p| !p.starts_with("sha256:")) {
+            return Err("the enrolment link's certificate pin is not one this app knows; ask for a new link".into());
+        }
+        let desk = crate::transport_policy::secure_url(&desk, "the desk's worker in the link")?;
+        Ok(EnrolLink { desk, code, pin })
+    }
+
+    /// The link as text, to send to the rep.
+    pub fn to_link(&self) -> String {
+        let mut link = url::Url::parse(&format!("{LINK_SCHEME}://enrol")).unwrap_or_else(|_| self.desk.clone());
+        {
+            let mut query = link.query_pairs_mut();
+            query.append_pair("desk", self.desk.as_str()).append_pair("code", &self.code);
+            if let Some(pin) = &self.pin {
+                query.append_pair("pin", pin);
+            }
+        }
+        link.to_string()
+    }
+
+    /// The desk's worker as a person reads it: `https://desk-server:8180`.
+    pub fn desk_origin(&self) -> String {
+        self.desk.origin().ascii_serialization()
+    }
+}
+
 /// What an app sends to enrol.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct EnrolRequest {
@@ -134,4 +203,31 @@ pub fn certificate_pin(certificate_der: &[u8]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(certificate_der);
     format!("sha256:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_or_a_code_with_the_workers_address_is_understood_and_made_again() {
+        let link = EnrolLink::parse(
+            " bt-autotask://enrol?desk=https%3A%2F%2Fdesk.example.com%3A8180%2F&code=K7M2Q-4XW9D&pin=sha256%3Aabc ",
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(link.desk.as_str(), "https://desk.example.com:8180/");
+        assert_eq!((link.code.as_str(), link.pin.as_deref()), ("K7M2Q-4XW9D", Some("sha256:abc")));
+        assert_eq!(link.desk_origin(), "https://desk.example.com:8180");
+        assert_eq!(EnrolLink::parse(&link.to_link(), None), Ok(link), "made and read alike");
+        let typed =
+            EnrolLink::parse("k7m2q 4xw9d", Some("https://desk.example.com:8180")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((typed.code.as_str(), typed.pin), ("k7m2q 4xw9d", None));
+        let refused = |text: &str, desk: Option<&str>| EnrolLink::parse(text, desk).unwrap_err();
+        assert!(refused("K7M2Q", None).contains("desk's worker"));
+        assert!(refused("K7M2Q", Some("http://desk.example.com")).contains("https"));
+        assert!(refused("bt-autotask://enrol?code=X", None).contains("no desk"));
+        assert!(refused("bt-autotask://open?x=1", None).contains("not an enrolment link"));
+        assert!(refused("bt-autotask://enrol?desk=https://d/&code=X&pin=md5:1", None).contains("pin"));
+    }
 }

@@ -248,6 +248,37 @@ pub const FIELDS: &[Field] = &[
     field(DESKTOP, "templates_dir", "Templates folder", Kind::Text, "Handlebars templates replacing the built-in ones"),
 ];
 
+/// The settings that decide where a profile's secrets are sent, or how they are protected on the
+/// way there, each with the secrets it would send elsewhere when changed.
+pub const SECRET_DESTINATIONS: &[(&str, &[&str])] = &[
+    ("appliance_host", &["client_secret"]),
+    ("allow_invalid_certificates", &["client_secret"]),
+    ("ca_certificate_file", &["client_secret"]),
+    ("use_non_tls_connections", &["client_secret"]),
+    ("autotask_services_url", &["autotask_password", "autotask_integration_code"]),
+    ("autotask_zone_discovery_url", &["autotask_password", "autotask_integration_code"]),
+];
+
+/// The settings of [`SECRET_DESTINATIONS`] that saving `values` changes for the secrets kept
+/// under the profile's (new) name: each against that name's profile in `text` — every one of them
+/// when no profile has that name yet (a removed profile's secrets stay in the keyring).
+pub fn destinations_changed(text: &str, values: &Map<String, Value>) -> Result<Vec<&'static str>, FormError> {
+    let name = values.get("name").and_then(Value::as_str).map(str::trim).unwrap_or_default();
+    let before = profiles(text, &crate::config::NoStore)?.into_iter().find(|p| p.name == name);
+    let field = |key: &str| FIELDS.iter().find(|f| f.key == key);
+    let mut changed = Vec::new();
+    for (key, _) in SECRET_DESTINATIONS {
+        let Some(f) = field(key) else { continue };
+        let after = values.get(*key).map(|v| checked(f, v)).transpose()?.flatten();
+        let was = before.as_ref().and_then(|p| p.values.get(*key)).map(|v| checked(f, v)).transpose()?.flatten();
+        let default = (f.kind == Kind::Bool).then_some(Value::Bool(f.default_on));
+        if before.is_none() || after.or(default.clone()) != was.or(default) {
+            changed.push(*key);
+        }
+    }
+    Ok(changed)
+}
+
 /// One profile's values as the form shows them; secrets as "stored", "missing" or "env:VAR".
 #[derive(Debug, Clone, Serialize)]
 pub struct ProfileForm {

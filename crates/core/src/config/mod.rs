@@ -486,7 +486,8 @@ fn check_profiles_together(profiles: &[Profile], problems: &mut Vec<String>) {
         if !p.name.is_empty() && !names.insert(p.name.to_lowercase()) {
             problems.push(format!("profile '{}': the name is used twice; give each profile its own name", p.name));
         }
-        if !p.disabled && !appliances.insert(p.appliance_id.to_lowercase()) {
+        // An enrolled profile takes no outbound events: two desks may both call theirs "default".
+        if !p.disabled && p.enrolled.is_none() && !appliances.insert(p.appliance_id.to_lowercase()) {
             problems.push(format!(
                 "profile '{}', key 'appliance_id': '{}' is used by another enabled profile; outbound events could not \
                  tell them apart — give each its own id (and use it in the appliance's ERSPost?appliance= URL)",

@@ -1,56 +1,91 @@
-//! The app's side of enrolment: the link the desk's administrator sent (or its code and the
-//! worker's address, typed), taken to the worker once for the rep's token and what the app needs;
-//! then a profile that holds only that token (in the keyring) and where things are.
+//! The app's side of enrolment: what a link would do, said before anything happens
+//! ([`preview`] — the desk it names, how its certificate would be trusted, whether this app
+//! already follows that desk or another); then, once the rep confirms, the code taken to the
+//! worker once for the rep's token ([`enrol`]); then a profile that holds only that token (in the
+//! keyring) and where things are, which never silently replaces another ([`with_enrolled_profile`]).
 
 use std::time::Duration;
 
+use serde::Serialize;
 use url::Url;
 
+pub use crate::desk_api::EnrolLink;
 use crate::desk_api::{ENROL_PATH, EnrolRequest, Enrolled};
-use crate::transport_policy::secure_url;
 
-/// What enrolling needs: the worker, the code, and the worker's certificate when it is the desk's own.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EnrolLink {
-    pub desk: Url,
-    pub code: String,
-    pub pin: Option<String>,
+/// What the app tells its rep before enrolling with a link.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnrolPreview {
+    /// The desk's worker the link names: `https://desk-server:8180`.
+    pub desk: String,
+    /// Its host alone, as the confirmation names it.
+    pub host: String,
+    /// How its certificate would be trusted, in words.
+    pub certificate: String,
+    /// The profiles of this app that follow a desk's worker now.
+    pub following: Vec<Followed>,
+    /// What the rep must know before saying yes: another desk, another certificate.
+    pub warnings: Vec<String>,
+}
+
+/// A profile of this app that follows a desk's worker.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Followed {
+    pub profile: String,
+    pub desk: String,
+    /// Whether it follows the desk the link names.
+    pub same_desk: bool,
+    /// Whether it was enrolled (holds only a rep token), so enrolling may replace it.
+    pub enrolled: bool,
+}
+
+/// What enrolling with `link` would do, given this app's configuration (none yet: `None`).
+pub fn preview(link: &EnrolLink, config: Option<&crate::config::WorkerConfig>) -> EnrolPreview {
+    let desk = link.desk_origin();
+    let host = link.desk.host_str().unwrap_or_default().to_owned();
+    let certificate = match &link.pin {
+        Some(pin) => format!(
+            "The link names the desk's own certificate ({}); this app will trust that certificate for this desk, and a certificate this computer trusts.",
+            short_pin(pin)
+        ),
+        None => "A certificate this computer already trusts (a public or company certificate authority).".to_owned(),
+    };
+    let mut following = Vec::new();
+    let mut warnings = Vec::new();
+    for profile in config.map(|c| c.profiles.as_slice()).unwrap_or_default() {
+        let crate::config::DeskRole::Follows { url, .. } = &profile.desk else { continue };
+        let same_desk = url.origin() == link.desk.origin();
+        let pinned = profile.enrolled.as_ref().and_then(|e| e.certificate_pin.clone());
+        if same_desk && pinned.is_some() && link.pin.is_some() && pinned != link.pin {
+            warnings.push(format!(
+                "This link names another certificate for {desk} than the one this app trusts for it ({}). Enrol only if your desk lead told you the desk's certificate changed: a link from anyone else could lead this app to a look-alike.",
+                pinned.as_deref().map(short_pin).unwrap_or_default()
+            ));
+        }
+        if !same_desk {
+            warnings.push(format!(
+                "This app follows another desk: {} (profile '{}'). This link is for a different desk, {desk}. Enrol only if your desk lead sent you this link.",
+                url.origin().ascii_serialization(),
+                profile.name
+            ));
+        }
+        let enrolled = profile.enrolled.is_some();
+        following.push(Followed {
+            profile: profile.name.clone(),
+            desk: url.origin().ascii_serialization(),
+            same_desk,
+            enrolled,
+        });
+    }
+    EnrolPreview { desk, host, certificate, following, warnings }
+}
+
+/// A pin as a person compares it: its first characters.
+fn short_pin(pin: &str) -> String {
+    let digest = pin.trim_start_matches("sha256:");
+    format!("SHA-256 {}…", digest.chars().take(16).collect::<String>())
 }
 
 impl EnrolLink {
-    /// The link as `rep add` printed it (`bt-autotask://enrol?desk=…&code=…`), or a code with the
-    /// worker's address as the rep typed them.
-    pub fn parse(text: &str, desk: Option<&str>) -> Result<EnrolLink, String> {
-        let text = text.trim();
-        if text.to_ascii_lowercase().starts_with("bt-autotask:") {
-            return EnrolLink::from_link(text);
-        }
-        if text.is_empty() {
-            return Err("paste the enrolment link (or its code) your desk's administrator sent".into());
-        }
-        let desk = desk.map(str::trim).filter(|d| !d.is_empty()).ok_or(
-            "with a code alone, give the desk's worker too (https://desk-server:8180), or paste the whole link",
-        )?;
-        Ok(EnrolLink { desk: secure_url(desk, "the desk's worker")?, code: text.to_owned(), pin: None })
-    }
-
-    fn from_link(text: &str) -> Result<EnrolLink, String> {
-        let link = Url::parse(text).map_err(|e| format!("this is not an enrolment link ({e}); paste it whole"))?;
-        if link.host_str() != Some("enrol") {
-            return Err(
-                "this bt-autotask link is not an enrolment link; paste the one from your desk's administrator".into()
-            );
-        }
-        let value = |key: &str| link.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned());
-        let desk = value("desk").ok_or("the enrolment link names no desk's worker; ask for a new link")?;
-        let code = value("code").ok_or("the enrolment link holds no code; ask for a new link")?;
-        let pin = value("pin");
-        if pin.as_deref().is_some_and(|p| !p.starts_with("sha256:")) {
-            return Err("the enrolment link's certificate pin is not one this app knows; ask for a new link".into());
-        }
-        Ok(EnrolLink { desk: secure_url(&desk, "the desk's worker in the link")?, code, pin })
-    }
-
     /// Takes the code to the worker once: the rep's token and what the app needs.
     pub async fn enrol(&self) -> Result<Enrolled, String> {
         let builder = reqwest::Client::builder()
@@ -81,16 +116,18 @@ impl EnrolLink {
     }
 }
 
-/// The configuration text with the profile an enrolment makes: the worker, the rep, where the
-/// appliance and Autotask's web UI are — no credential (the token goes to the keyring, under
-/// the profile's `desk_token`). An enrolled profile of the same name is replaced (enrolling
-/// again); one with credentials of its own is not touched.
+/// The configuration text with the profile an enrolment makes — the worker, the rep, where the
+/// appliance and Autotask's web UI are, no credential (the token goes to the keyring, under the
+/// profile's `desk_token`) — and the profile's name. `replace` names the enrolled profile the rep
+/// chose to replace; any other profile stays, and the new one takes a name of its own when its
+/// desk's name is taken (`Desk (desk-server)`).
 pub fn with_enrolled_profile(
     text: &str,
     base: &std::path::Path,
     enrolled: &Enrolled,
     link: &EnrolLink,
-) -> Result<String, String> {
+    replace: Option<&str>,
+) -> Result<(String, String), String> {
     use toml_edit::{DocumentMut, Item, Table, value};
     let mut doc: DocumentMut = text.parse().map_err(|e| format!("the configuration file is not valid TOML ({e})"))?;
     let tables = doc
@@ -98,25 +135,33 @@ pub fn with_enrolled_profile(
         .or_insert_with(|| Item::ArrayOfTables(Default::default()))
         .as_array_of_tables_mut()
         .ok_or("the configuration's 'profile' is not a list of [[profile]] tables; correct it in a text editor")?;
-    let same_name = tables.iter().position(|t| t.get("name").and_then(Item::as_str) == Some(enrolled.profile.as_str()));
-    if let Some(at) = same_name {
+    let named = |tables: &toml_edit::ArrayOfTables, name: &str| {
+        tables.iter().position(|t| t.get("name").and_then(Item::as_str).is_some_and(|n| n.eq_ignore_ascii_case(name)))
+    };
+    if let Some(old) = replace {
+        let at = named(tables, old).ok_or_else(|| format!("there is no profile named '{old}' to replace"))?;
         if !tables.get(at).is_some_and(|t| t.contains_key("autotask_web_url")) {
             return Err(format!(
-                "a profile named '{}' with credentials of its own is in Settings already; remove it there first",
-                enrolled.profile
+                "profile '{old}' has credentials of its own; an enrolment does not replace it (remove it in Settings first)"
             ));
         }
         tables.remove(at);
     }
+    let host = link.desk.host_str().unwrap_or("desk");
+    let name = [enrolled.profile.clone(), format!("{} ({host})", enrolled.profile)]
+        .into_iter()
+        .chain((2..).map(|n| format!("{} ({host}) {n}", enrolled.profile)))
+        .find(|candidate| named(tables, candidate).is_none())
+        .unwrap_or_else(|| enrolled.profile.clone());
     let appliance =
         Url::parse(&enrolled.appliance_url).map_err(|e| format!("the worker named no usable appliance ({e})"))?;
-    let host = match (appliance.host_str(), appliance.port()) {
+    let appliance_host = match (appliance.host_str(), appliance.port()) {
         (Some(host), Some(port)) => format!("{host}:{port}"),
         (Some(host), None) => host.to_owned(),
         (None, _) => return Err("the worker named no usable appliance".into()),
     };
     let mut table = Table::new();
-    table.insert("name", value(enrolled.profile.as_str()));
+    table.insert("name", value(name.as_str()));
     table.insert("desk_worker_url", value(link.desk.as_str()));
     if let Some(pin) = &link.pin {
         table.insert("desk_certificate_pin", value(pin.as_str()));
@@ -124,7 +169,7 @@ pub fn with_enrolled_profile(
     table.insert("rep_username", value(enrolled.username.as_str()));
     table.insert("rep_email", value(enrolled.email.as_str()));
     table.insert("appliance_id", value(enrolled.appliance_id.as_str()));
-    table.insert("appliance_host", value(host));
+    table.insert("appliance_host", value(appliance_host));
     if appliance.scheme() == "http" {
         table.insert("use_non_tls_connections", value(true));
     }
@@ -132,7 +177,7 @@ pub fn with_enrolled_profile(
     tables.push(table);
     let text = doc.to_string();
     crate::config::WorkerConfig::parse(&text, base, &crate::config::SkipSecrets).map_err(|e| e.to_string())?;
-    Ok(text)
+    Ok((text, name))
 }
 
 /// A transport error with its causes (a certificate refused says so), without the URL.
@@ -150,20 +195,76 @@ fn in_words(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
+    fn enrolled(profile: &str) -> Enrolled {
+        Enrolled {
+            token: "btarep_x".into(),
+            profile: profile.into(),
+            appliance_id: "default".into(),
+            appliance_host: "support.example.com".into(),
+            appliance_url: "https://support.example.com/".into(),
+            autotask_web_url: "https://ww5.autotask.net/".into(),
+            username: "alex.morgan".into(),
+            email: "alex.morgan@example.com".into(),
+            resource_id: 7,
+        }
+    }
+
+    fn link(desk: &str, pin: Option<&str>) -> EnrolLink {
+        EnrolLink {
+            desk: Url::parse(desk).unwrap_or_else(|e| panic!("{e}")),
+            code: "K".into(),
+            pin: pin.map(str::to_owned),
+        }
+    }
+
+    fn config(text: &str) -> crate::config::WorkerConfig {
+        crate::config::WorkerConfig::parse(text, std::path::Path::new("."), &crate::config::SkipSecrets)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
-    fn a_link_or_a_code_with_the_workers_address_is_understood() {
-        let link = EnrolLink::parse(
-            " bt-autotask://enrol?desk=https%3A%2F%2Fdesk.example.com%3A8180%2F&code=K7M2Q-4XW9D&pin=sha256%3Aabc ",
-            None,
-        )
-        .unwrap();
-        assert_eq!(link.desk.as_str(), "https://desk.example.com:8180/");
-        assert_eq!((link.code.as_str(), link.pin.as_deref()), ("K7M2Q-4XW9D", Some("sha256:abc")));
-        let typed = EnrolLink::parse("k7m2q 4xw9d", Some("https://desk.example.com:8180")).unwrap();
-        assert_eq!((typed.code.as_str(), typed.pin), ("k7m2q 4xw9d", None));
-        assert!(EnrolLink::parse("K7M2Q", None).unwrap_err().contains("desk's worker"));
-        assert!(EnrolLink::parse("K7M2Q", Some("http://desk.example.com")).unwrap_err().contains("https"));
-        assert!(EnrolLink::parse("bt-autotask://enrol?code=X", None).unwrap_err().contains("no desk"));
-        assert!(EnrolLink::parse("bt-autotask://open?x=1", None).unwrap_err().contains("not an enrolment link"));
+    fn a_link_never_replaces_a_profile_unless_the_rep_chose_it() {
+        let first = link("https://desk-a.example.com:8180/", Some("sha256:AAAA"));
+        let base = std::path::Path::new(".");
+        let (text, name) =
+            with_enrolled_profile("", base, &enrolled("Desk"), &first, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(name, "Desk");
+        let other = link("https://desk-b.example.com:8180/", Some("sha256:BBBB"));
+        let (both, second) =
+            with_enrolled_profile(&text, base, &enrolled("Desk"), &other, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(second, "Desk (desk-b.example.com)", "a name of its own");
+        assert_eq!(config(&both).profiles.len(), 2, "the first stays");
+        let (replaced, name) = with_enrolled_profile(&text, base, &enrolled("Desk"), &other, Some("Desk"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let profiles = config(&replaced).profiles;
+        assert_eq!((profiles.len(), name.as_str()), (1, "Desk"));
+        assert!(replaced.contains("desk-b.example.com") && !replaced.contains("desk-a.example.com"));
+        let own = "[[profile]]\nname = \"Own\"\nappliance_host = \"s.example.com\"\nclient_id = \"c\"\nautotask_username = \"u\"\n";
+        let refused = with_enrolled_profile(own, base, &enrolled("Own"), &other, Some("Own")).unwrap_err();
+        assert!(refused.contains("credentials of its own"), "{refused}");
+    }
+
+    #[test]
+    fn the_preview_says_the_desk_its_certificate_and_whether_the_app_follows_it_or_another() {
+        let fresh = preview(&link("https://desk-a.example.com:8180/", Some("sha256:AAAAAAAAAAAAAAAAAAAA")), None);
+        assert_eq!(
+            (fresh.desk.as_str(), fresh.host.as_str()),
+            ("https://desk-a.example.com:8180", "desk-a.example.com")
+        );
+        assert!(fresh.certificate.contains("SHA-256 AAAAAAAAAAAAAAAA…") && fresh.warnings.is_empty(), "{fresh:?}");
+        let first = link("https://desk-a.example.com:8180/", Some("sha256:AAAA"));
+        let (text, _) = with_enrolled_profile("", std::path::Path::new("."), &enrolled("Desk"), &first, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let following = config(&text);
+        let again = preview(&first, Some(&following));
+        assert!(again.warnings.is_empty() && again.following[0].same_desk && again.following[0].enrolled, "{again:?}");
+        let repinned = preview(&link("https://desk-a.example.com:8180/", Some("sha256:ZZZZ")), Some(&following));
+        assert!(repinned.warnings[0].contains("another certificate"), "{repinned:?}");
+        let elsewhere = preview(&link("https://evil.example.net/", Some("sha256:EEEE")), Some(&following));
+        assert!(!elsewhere.following[0].same_desk, "{elsewhere:?}");
+        assert!(
+            elsewhere.warnings[0].contains("follows another desk: https://desk-a.example.com:8180"),
+            "{elsewhere:?}"
+        );
     }
 }

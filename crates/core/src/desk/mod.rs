@@ -23,7 +23,7 @@ use crate::beyondtrust::{self, BeyondTrustClient};
 use crate::config::{DeskRole, Profile, WorkerConfig};
 pub use crate::desk_api::TicketRow;
 pub use actions::{KeyOffer, jump, session_key};
-pub use enrolment::{EnrolLink, with_enrolled_profile};
+pub use enrolment::{EnrolLink, EnrolPreview, preview as enrol_preview, with_enrolled_profile};
 use error::RECENT;
 pub use error::{DeskError, SEARCH_LIMIT, TYPING_PAUSE};
 use link::{DeskLink, Writer};

@@ -21,8 +21,6 @@ const CODE_LETTERS: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const CODE_LENGTH: usize = 20;
 /// What a rep token starts with, so that secret scanners and people recognise one.
 pub const TOKEN_PREFIX: &str = "btarep_";
-/// The scheme of the link the app opens.
-pub const LINK_SCHEME: &str = "bt-autotask";
 
 /// A new one-time enrolment code: `K7M2Q-4XW9D-…`.
 pub fn new_code() -> Secret {
@@ -147,15 +145,9 @@ async fn active_resource(autotask: &AutotaskClient, email: &str) -> Result<i64, 
 }
 
 fn link(desk: &Url, code: &Secret, pin: Option<&str>) -> Secret {
-    let mut link = Url::parse(&format!("{LINK_SCHEME}://enrol")).unwrap_or_else(|_| desk.clone());
-    {
-        let mut query = link.query_pairs_mut();
-        query.append_pair("desk", desk.as_str()).append_pair("code", code.expose());
-        if let Some(pin) = pin {
-            query.append_pair("pin", pin);
-        }
-    }
-    Secret::new(link.to_string())
+    let link =
+        crate::desk_api::EnrolLink { desk: desk.clone(), code: code.expose().to_owned(), pin: pin.map(str::to_owned) };
+    Secret::new(link.to_link())
 }
 
 /// Why a code gave no token.

@@ -7,7 +7,10 @@
 //! makes a callout, and every kept field rides in it. Each callout must carry
 //! `X-Hook-Signature: sha1=<base64 HMAC-SHA1 of the body>` with that secret (Autotask's "Secret
 //! key and payload verification"), compared in constant time; a body already taken is refused as
-//! a replay, and so is one whose `EventTime` is over [`REPLAY_WINDOW`] old. A taken callout brings its ticket into the desk's copy at once
+//! a replay, and so is one whose `EventTime` is over [`REPLAY_WINDOW`] old or more than
+//! [`CLOCK_SKEW`] ahead (a body that far in the future would outlive the memory of bodies taken,
+//! and could be replayed once that memory forgot it). The memory holds at most [`REMEMBERED`]
+//! bodies, the oldest forgotten first. A taken callout brings its ticket into the desk's copy at once
 //! — from the payload's fields when they are all there, else asked of Autotask by id — so the
 //! copy is current within seconds; the looks stay as the safety net.
 
@@ -33,8 +36,11 @@ use crate::secret::Secret;
 pub const PATH: &str = "/desk/autotask/tickets";
 /// How long a callout counts as new: older ones, and bodies already taken within it, are refused.
 pub const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+/// How far ahead of this worker's clock a callout's `EventTime` may be (the two clocks differ a
+/// little); a callout further ahead is refused.
+pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 /// Most bodies remembered against replays.
-const REMEMBERED: usize = 100_000;
+pub const REMEMBERED: usize = 100_000;
 /// The name the worker's webhook goes by in Autotask, one per profile.
 const NAME_PREFIX: &str = "bt-autotask desk";
 
@@ -277,10 +283,13 @@ pub(super) async fn callout(
     };
     let signature = headers.get("x-hook-signature").and_then(|v| v.to_str().ok());
     if !hook.signed(&body, signature) {
-        tracing::warn!(
-            profile = feed.profile().name,
-            "desk watch: a ticket callout with a wrong signature was refused"
-        );
+        if let Some(count) = crate::serve::said::due("a ticket callout with a wrong signature") {
+            tracing::warn!(
+                profile = feed.profile().name,
+                count,
+                "desk watch: ticket callout(s) with a wrong signature were refused (the count is since this was last said)"
+            );
+        }
         return (StatusCode::UNAUTHORIZED, "the X-Hook-Signature is not this webhook's").into_response();
     }
     let callout: Callout = match serde_json::from_slice(&body) {
@@ -288,6 +297,15 @@ pub(super) async fn callout(
         Err(e) => return (StatusCode::BAD_REQUEST, format!("not a webhook callout: {e}")).into_response(),
     };
     let now = Utc::now();
+    if callout.event_time.is_some_and(|at| at - now > CLOCK_SKEW) {
+        tracing::warn!(
+            profile = feed.profile().name,
+            ticket = callout.id,
+            "desk watch: a ticket callout from the future (EventTime more than {} min ahead) was refused; check this server's clock",
+            CLOCK_SKEW.num_minutes()
+        );
+        return (StatusCode::BAD_REQUEST, "EventTime is in the future").into_response();
+    }
     let stale = callout.event_time.is_some_and(|at| now - at > REPLAY_WINDOW);
     if stale || !hook.first_time(&body, now) {
         tracing::warn!(
@@ -370,6 +388,18 @@ mod tests {
         assert!(hook.first_time(body, now));
         assert!(!hook.first_time(body, now + chrono::Duration::minutes(1)), "a replay");
         assert!(hook.first_time(b"another body", now));
+    }
+
+    #[test]
+    fn the_memory_of_bodies_taken_stays_bounded() {
+        let mut taken = Taken::default();
+        let now = Utc::now();
+        for n in 0..(REMEMBERED as u32 + 10) {
+            let mut digest = [0u8; 32];
+            digest[..4].copy_from_slice(&n.to_le_bytes());
+            assert!(taken.first_time(digest, now));
+        }
+        assert!(taken.digests.len() <= REMEMBERED && taken.order.len() <= REMEMBERED);
     }
 
     #[test]
