@@ -96,21 +96,61 @@ struct Desk {
     config: std::path::PathBuf,
     port: u16,
     console: u16,
+    /// Served over HTTPS with a certificate from this CA (PEM); plain HTTP when `None`.
+    ca: Option<String>,
 }
 
-async fn desk_with_console(stands: &Stands) -> Desk {
+impl Desk {
+    fn scheme(&self) -> &'static str {
+        if self.ca.is_some() { "https" } else { "http" }
+    }
+
+    /// The console's address as a browser on the desk reaches it: by a name, not the address the
+    /// console listens on (which the console takes as its own origin unless console_url says
+    /// otherwise), so the browser's origin is matched with the authority it asked for.
+    fn console_url(&self) -> String {
+        format!("{}://localhost:{}", self.scheme(), self.console)
+    }
+
+    /// `POST /desk/enrol` with `code` at this desk's listener, trusting its CA: whether it worked.
+    async fn enrols(&self, code: &str) -> bool {
+        let mut client = reqwest::Client::builder();
+        if let Some(ca) = &self.ca {
+            client = client.add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap());
+        }
+        let url = format!("{}://127.0.0.1:{}/desk/enrol", self.scheme(), self.port);
+        let answer = client.build().unwrap().post(url).json(&json!({"code": code})).send().await.unwrap();
+        answer.status() == StatusCode::OK
+    }
+}
+
+/// The desk as a desk runs it: with `https`, both listeners serve a certificate from a CA of its
+/// own (the appliance trusts it), and browsers speak HTTP/2 to the console.
+async fn desk_with_console(stands: &Stands, https: bool) -> Desk {
     let (port, console) = (free_port(), free_port());
+    let ca = https.then(|| {
+        let (ca, certificate, key) = bta_e2e::certificate_from_a_new_ca();
+        std::fs::write(stands.dir.path().join("desk.crt"), certificate).unwrap();
+        std::fs::write(stands.dir.path().join("desk.key"), key).unwrap();
+        ca
+    });
+    let tls = if https { "tls_certificate_file = \"desk.crt\"\ntls_key_file = \"desk.key\"\n" } else { "" };
     let config = stands.write_config(&format!(
         "listen = \"127.0.0.1:{port}\"\nconsole_listen = \"127.0.0.1:{console}\"\ndata_dir = \"data\"\n\
-         retry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{COMMENT}\n{}",
+         retry_delay_ms = 50\nreport_lag_wait_ms = 50\n{tls}\n{COMMENT}\n{}",
         stands.profile("Desk", "desk_watch = true\nretry_attempt_limit = 1")
     ));
     assert!(add_admin(&config, "dana", "short").unwrap_err().contains("at least 12"), "a short password");
     assert!(add_admin(&config, "dana", PASSWORD).unwrap().contains("Added console admin dana"));
     let worker = Worker::start(&config, port).await;
-    stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost"), "retry_ms": 50})).await;
+    let scheme = if https { "https" } else { "http" };
+    let mut recipient = json!({"url": format!("{scheme}://127.0.0.1:{port}/ERSPost"), "retry_ms": 50});
+    if let Some(ca) = &ca {
+        recipient["ca_pem"] = json!(ca);
+    }
+    stands.appliance("recipients", recipient).await;
     wait_until("the console", async || tokio::net::TcpStream::connect(("127.0.0.1", console)).await.is_ok()).await;
-    Desk { worker, config, port, console }
+    Desk { worker, config, port, console, ca }
 }
 
 /// A time entry refused once, as Autotask refuses a rule: the next session's job fails.
@@ -128,7 +168,7 @@ fn written(notes: &[Value], entries: &[Value], lsid: &str) -> (usize, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     let stands = Stands::start().await;
-    let Desk { worker, config, port, console } = desk_with_console(&stands).await;
+    let Desk { worker, config, port, console, .. } = desk_with_console(&stands, false).await;
     let mut browser = Browser::new(console);
 
     // Nothing without a session: pages go to the login page, the API answers 401.
@@ -342,6 +382,12 @@ impl Drop for Chromium {
 
 impl Chromium {
     async fn start() -> Chromium {
+        Chromium::start_trusting(false).await
+    }
+
+    /// With `certificates_of_the_test`, the session takes the test's own certificates (a CA of
+    /// the test's, unknown to this machine), as a desk's browsers trust the desk's CA.
+    async fn start_trusting(certificates_of_the_test: bool) -> Chromium {
         for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
             assert!(
                 Path::new(tool).is_file(),
@@ -374,6 +420,7 @@ impl Chromium {
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
         caps.insert("goog:chromeOptions".into(), json!({"binary": "/usr/bin/chromium", "args": args}));
+        caps.insert("acceptInsecureCerts".into(), json!(certificates_of_the_test));
         let mut attempt = 0;
         let client = loop {
             attempt += 1;
@@ -417,12 +464,13 @@ impl Chromium {
     }
 }
 
-/// The console as a desk lead uses it, in Chromium: log in, retry a failed job, attach a session
-/// without a ticket, run Test, enrol and revoke a rep.
+/// The console as a desk lead uses it, in Chromium over HTTPS — HTTP/2, as browsers speak it when
+/// TLS offers it: log in, retry a failed job, attach a session without a ticket, run Test, enrol
+/// and revoke a rep.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_desk_lead_works_the_console_in_chromium() {
+async fn a_desk_lead_works_the_console_in_chromium_over_https() {
     let stands = Stands::start().await;
-    let desk = desk_with_console(&stands).await;
+    let desk = desk_with_console(&stands, true).await;
     refuse_one_time_entry(&stands).await;
     let keyed =
         json!({"external_key": "7203", "reps": [{"username": "alex.morgan"}], "customer": {"name": "Dana Whitfield"}});
@@ -437,10 +485,13 @@ async fn a_desk_lead_works_the_console_in_chromium() {
     })
     .await;
 
-    let browser = Chromium::start().await;
-    let base = format!("http://127.0.0.1:{}", desk.console);
+    let browser = Chromium::start_trusting(true).await;
+    let base = desk.console_url();
+    assert!(base.starts_with("https://"), "{base}");
     browser.client.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(browser.client.current_url().await.unwrap().path(), "/login", "sent to log in first");
+    let protocol = "return performance.getEntriesByType('navigation')[0].nextHopProtocol";
+    assert_eq!(browser.client.execute(protocol, vec![]).await.unwrap(), "h2", "HTTP/2, as a browser speaks it");
     browser.type_into("#name", "dana").await;
     browser.type_into("#password", PASSWORD).await;
     browser.click("#login button[type=submit]").await;
@@ -544,7 +595,7 @@ async fn a_desk_lead_works_the_console_in_chromium() {
     browser.click("#rep-rows button.revoke").await;
     browser.client.accept_alert().await.unwrap();
     browser.text("#rep-rows", |t| t.contains("revoked")).await;
-    assert!(bta_e2e::enrol_with_code(&format!("http://127.0.0.1:{}", desk.port), &code).await.is_err(), "revoked");
+    assert!(!desk.enrols(&code).await, "revoked");
     browser.client.clone().close().await.unwrap();
     assert!(desk.worker.stop());
 }
@@ -556,7 +607,7 @@ async fn a_desk_lead_works_the_console_in_chromium() {
 async fn console_screenshots() {
     let out = std::path::PathBuf::from(std::env::var_os("BTA_SCREENSHOTS").expect("BTA_SCREENSHOTS: where to write"));
     let stands = Stands::start().await;
-    let desk = desk_with_console(&stands).await;
+    let desk = desk_with_console(&stands, false).await;
     let sessions = [
         json!({"external_key": "7201", "duration": 902, "reps": [{"username": "alex.morgan"}],
                "customer": {"name": "Dana Whitfield", "company": "Contoso Ltd", "issue": "Outlook / E-mail"}}),

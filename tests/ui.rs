@@ -587,12 +587,29 @@ async fn an_app_enrolled_by_the_link_works_through_the_desks_worker_with_only_it
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
     let link = serde_json::from_slice::<Value>(&added.stdout).unwrap()["link"].as_str().unwrap().to_owned();
 
-    // A rep's new laptop: no configuration yet; the link opens the app.
+    // A rep's new laptop: no configuration yet; the link (clicked in a mail) opens the app on a
+    // confirmation naming the desk. Nothing happens until the rep says yes.
     let config = stands.dir.path().join("app.toml");
     let desktop = Desktop::start(&secrets());
     let app = desktop.launch(&["--config", config.to_str().unwrap(), "--show", &link]).await;
+    let question = app.wait_text("#enrol-question", |t| !t.is_empty()).await;
+    assert_eq!(question, "Enrol this app at the desk's worker at 127.0.0.1?");
+    let certificate = app.wait_text("#enrol-certificate", |t| !t.is_empty()).await;
+    assert!(certificate.starts_with(&format!("http://127.0.0.1:{port}")), "{certificate}");
+    app.wait_text("#enrol-following", |t| t == "This app follows no desk yet.").await;
+    assert!(!displayed(&app, "#enrolled-bar").await, "no Leave bar on an app that is not enrolled");
+    app.click("#enrol-no").await;
+    app.wait_text("#settings-note", |t| t == "Not enrolled.").await;
+    assert!(desktop.keyring_names().is_empty() && !config.exists(), "the link alone changed nothing");
+
+    // Pasted in Settings: the same confirmation, then enrolled with the rep's yes.
+    app.type_into("#enrol-text", &link).await;
+    app.click("#enrol").await;
+    app.wait_text("#enrol-question", |t| t.contains("127.0.0.1")).await;
+    app.click("#enrol-yes").await;
     let enrolled = app.wait_text("#enrolled", |t| t.starts_with("Enrolled at")).await;
     assert_eq!(enrolled, format!("Enrolled at http://127.0.0.1:{port} as alex.morgan"));
+    assert!(displayed(&app, "#enrolled-bar").await, "the Leave bar, once enrolled");
     assert_eq!(desktop.keyring_names(), ["Desk/desk_token"], "the rep token is the only secret on the laptop");
     assert!(desktop.keyring_lookup("Desk/desk_token").unwrap().starts_with("btarep_"));
     let written = std::fs::read_to_string(&config).unwrap();
@@ -666,9 +683,38 @@ async fn an_app_enrolled_by_the_link_works_through_the_desks_worker_with_only_it
     app.type_into("#search", "T20261124.0043").await;
     let said = app.wait_text("#search-error", |t| t.contains("cannot be reached")).await;
     assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.contains("still") && !said.contains("tcp connect") && !said.contains("os error"),
+        "in a rep's words: {said}"
+    );
+    let details = app.wait_text("#search-error-details", |t| !t.is_empty()).await;
+    assert!(details.starts_with("Details:") && details.contains("onnect"), "the cause on its own line: {details}");
+    // Autotask cannot be reached either (the desk's worker is this app's only way there): the
+    // ticket still opens by its number.
     app.wait_text("#open-number", |t| t == "Open T20261124.0043 in Autotask").await;
+    app.click("#open-number").await;
+    desktop
+        .eventually("the ticket opened by its number", 15, |d| d.opened().iter().any(|u| u.contains("T20261124.0043")))
+        .await;
+    assert!(app.texts("#search-error").await.iter().all(|t| !t.contains("not allowed")), "the command is allowed");
     let token = desktop.keyring_lookup("Desk/desk_token").unwrap();
     assert!(!desktop.app_log().contains(token.trim()), "the rep token is never logged");
     assert!(!app.client.source().await.unwrap().contains(token.trim()), "nor shown to the window");
+
+    // Leave: the profile and its token are forgotten, and the Leave bar goes with them.
+    app.click("#tab-settings").await;
+    app.wait_text("#enrolled", |t| t.starts_with("Enrolled at")).await;
+    app.click("#leave").await;
+    app.client.accept_alert().await.unwrap();
+    app.wait_text("#settings-note", |t| t.starts_with("Left:")).await;
+    assert!(!displayed(&app, "#enrolled-bar").await, "no Leave bar once left");
+    assert!(desktop.keyring_names().is_empty(), "the token is forgotten: {:?}", desktop.keyring_names());
+    assert!(!std::fs::read_to_string(&config).unwrap().contains("desk_worker_url"), "the profile is forgotten");
     app.close().await;
+}
+
+/// Whether the element is shown on the page (an element `hidden` is not, whatever its CSS).
+async fn displayed(app: &bta_e2e::desktop::App, css: &str) -> bool {
+    let element = app.client.find(fantoccini::Locator::Css(css)).await.unwrap();
+    element.is_displayed().await.unwrap()
 }

@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bta_e2e::{Stands, Worker, free_port, worker_binary};
+use bta_e2e::{Stands, Worker, certificate_from_a_new_ca, free_port, worker_binary};
 use serde_json::{Value, json};
 
 // ChromeDriver runs as a Unix process group; the Windows build runs only the `wine_` tests.
@@ -403,20 +403,6 @@ async fn metrics_move_as_a_session_is_written_and_as_a_fault_strikes() {
     );
     assert_eq!(series(&text, "bta_job_retries_total{profile=\"Desk\"}"), 1.0, "{text}");
     assert!(worker.stop());
-}
-
-/// A new CA and a certificate for 127.0.0.1 it signed, as PEM: (CA, certificate, key).
-fn certificate_from_a_new_ca() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
-    let cert = params.signed_by(&key, &Issuer::from_params(&ca, &ca_key)).unwrap();
-    (ca_pem, cert.pem(), key.serialize_pem())
 }
 
 /// Whether a client trusting only `ca` reaches the worker's intake over HTTPS.

@@ -177,6 +177,21 @@ pub fn worker_says(args: &[&str], config: &Path) -> Result<String, String> {
     if output.status.success() { Ok(said(&output.stdout)) } else { Err(said(&output.stderr)) }
 }
 
+/// A new CA and a certificate for `localhost` and 127.0.0.1 it signed, as PEM: (CA, certificate,
+/// key) — a desk's own certificate, which only what trusts the CA accepts.
+pub fn certificate_from_a_new_ca() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    let cert = params.signed_by(&key, &Issuer::from_params(&ca, &ca_key)).unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
+}
+
 /// Enrols `rep` (a BeyondTrust username whose Autotask e-mail is `<rep>@example.com`) at the
 /// desk's worker listening at `url` on `store`, as `rep add` and the app do: the rep's token.
 pub async fn enrol_rep(store: &AsyncStore, config: &WorkerConfig, url: &str, rep: &str) -> String {
@@ -208,9 +223,34 @@ pub struct Worker {
 impl Worker {
     /// Starts the worker with the stand-ins' secrets in its environment and waits until it listens.
     pub async fn start(config: &PathBuf, port: u16) -> Worker {
-        let log_path = config.with_file_name(format!("worker-{}.log", std::process::id()));
+        Worker::start_under(config, port, &[]).await
+    }
+
+    /// [`Worker::start`] with at most `files` open files (`prlimit`, hard and soft alike): a
+    /// system that runs out of them.
+    pub async fn start_with_open_files(config: &PathBuf, port: u16, files: u32) -> Worker {
+        let limit = format!("--nofile={files}:{files}");
+        Worker::start_under(config, port, &["prlimit", &limit, "--"]).await
+    }
+
+    /// The worker's log file.
+    pub fn log_of(config: &Path) -> PathBuf {
+        config.with_file_name(format!("worker-{}.log", std::process::id()))
+    }
+
+    async fn start_under(config: &PathBuf, port: u16, wrapper: &[&str]) -> Worker {
+        let log_path = Worker::log_of(config);
         let log = std::fs::File::create(&log_path).unwrap();
-        let mut child = Command::new(worker_binary())
+        let binary = worker_binary();
+        let mut command = match wrapper {
+            [] => Command::new(&binary),
+            [program, args @ ..] => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&binary);
+                command
+            }
+        };
+        let mut child = command
             .args(["run", "--config"])
             .arg(config)
             .env("BTA_BT_SECRET", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET)

@@ -266,11 +266,16 @@ impl Activity {
     }
 }
 
-/// The accept loop's troubles, said once each rather than once per attempt.
+/// The accept loop's troubles, said at most once a minute each rather than once per attempt: at
+/// the open-files limit every closed connection lets one more in and the next accept fails again,
+/// so episodes come and go many times a second.
 struct Refusals {
     name: &'static str,
-    /// Failed accepts in a row, and when the first of them happened.
-    failing: Option<(u32, Instant)>,
+    /// Failed accepts in a row, when the first of them happened, and whether this run of
+    /// failures was said.
+    failing: Option<(u32, Instant, bool)>,
+    /// When failing accepts were last said.
+    failing_said: Option<Instant>,
     /// Connections closed over the cap since it was last said, and when that was.
     over_cap: (u64, Option<Instant>),
 }
@@ -278,12 +283,12 @@ struct Refusals {
 /// The shortest and longest pause after the system refuses an accept.
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
-/// How often connections closed over the cap are said in the log.
-const OVER_CAP_SAID_EVERY: Duration = Duration::from_secs(60);
+/// How often each trouble of the accept loop is said in the log.
+const SAID_EVERY: Duration = Duration::from_secs(60);
 
 impl Refusals {
     fn new(name: &'static str) -> Refusals {
-        Refusals { name, failing: None, over_cap: (0, None) }
+        Refusals { name, failing: None, failing_said: None, over_cap: (0, None) }
     }
 
     /// An accept failed: how long to pause before the next (none for one client's own trouble).
@@ -293,20 +298,26 @@ impl Refusals {
             return None;
         }
         if self.failing.is_none() {
-            tracing::warn!(
-                listener = self.name,
-                "connections cannot be accepted: {e}; trying again with pauses of up to {} s (the open-files limit may be reached)",
-                LONGEST_PAUSE.as_secs()
-            );
-            self.failing = Some((0, Instant::now()));
+            let say = self.failing_said.is_none_or(|said| said.elapsed() >= SAID_EVERY);
+            if say {
+                tracing::warn!(
+                    listener = self.name,
+                    "connections cannot be accepted: {e}; trying again with pauses of up to {} s (the open-files limit may be reached; said at most once a minute)",
+                    LONGEST_PAUSE.as_secs()
+                );
+                self.failing_said = Some(Instant::now());
+            }
+            self.failing = Some((0, Instant::now(), say));
         }
-        let (count, _) = self.failing.as_mut()?;
+        let (count, _, _) = self.failing.as_mut()?;
         *count += 1;
         Some(FIRST_PAUSE.saturating_mul(1 << (*count - 1).min(8)).min(LONGEST_PAUSE))
     }
 
     fn accepted(&mut self) {
-        if let Some((count, since)) = self.failing.take() {
+        if let Some((count, since, said)) = self.failing.take()
+            && said
+        {
             tracing::info!(
                 listener = self.name,
                 "connections are accepted again, after {count} failed attempt(s) over {:.1} s",
@@ -317,7 +328,7 @@ impl Refusals {
 
     fn over_cap(&mut self, cap: usize) {
         self.over_cap.0 += 1;
-        let due = self.over_cap.1.is_none_or(|said| said.elapsed() >= OVER_CAP_SAID_EVERY);
+        let due = self.over_cap.1.is_none_or(|said| said.elapsed() >= SAID_EVERY);
         if due {
             tracing::warn!(
                 listener = self.name,
