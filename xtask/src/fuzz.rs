@@ -24,11 +24,13 @@ struct Target {
     seeds: fn() -> Result<Seeds>,
 }
 
-const TARGETS: [Target; 4] = [
+const TARGETS: [Target; 6] = [
     Target { name: "report", max_len: 256 * 1024, seeds: report_seeds },
     Target { name: "event", max_len: 4 * 1024, seeds: event_seeds },
     Target { name: "config", max_len: 64 * 1024, seeds: config_seeds },
     Target { name: "render", max_len: 256 * 1024, seeds: report_seeds },
+    Target { name: "desk", max_len: 8 * 1024, seeds: desk_seeds },
+    Target { name: "webhook", max_len: 16 * 1024, seeds: webhook_seeds },
 ];
 
 /// What one target's run showed, read from libFuzzer's final statistics.
@@ -201,6 +203,41 @@ fn event_seeds() -> Result<Seeds> {
         format!("event=support_conference_end&timestamp=not-a-time&{LSID}"),
     ];
     Ok(bodies.into_iter().enumerate().map(|(i, b)| (format!("{i}.txt"), b.into_bytes())).collect())
+}
+
+/// A ticket callout as Autotask's webhooks send it, with all the fields the desk's copy keeps.
+const CALLOUT: &str = r#"{"Action":"Update","Guid":"0b8a4f2e","EntityType":"Ticket","Id":7201,"EventTime":"2026-11-24T10:15:00Z","SequenceNumber":3,"PersonID":29682885,"Fields":{"title":"Outlook keeps asking for password","status":1,"companyID":175,"contactID":30684002,"configurationItemID":null,"assignedResourceID":29682885,"ticketNumber":"T20261124.0042","lastActivityDate":"2026-11-24T10:15:00Z"}}"#;
+
+/// Requests to the desk's endpoints: a route (by number), a rep's token (high bit) or none, and
+/// the body or query an app sends there.
+fn desk_seeds() -> Result<Seeds> {
+    let requests: [(u8, u8, &str); 10] = [
+        (0, 0x80, "after=0&wait=0"),
+        (1, 0x81, "q=printer&recent=7201,7202"),
+        (1, 0x82, "q=T20261124.00&all=true"),
+        (2, 0x83, r#"{"ticket": 7201}"#),
+        (4, 0x84, ""),
+        (5, 0x85, r#"{"session": "c69a8e10bea9428f816cfababe9815fe", "ticket": "T20261124.0042"}"#),
+        (6, 0x86, r#"{"session": "c69a8e10bea9428f816cfababe9815fe"}"#),
+        (7, 0x87, r#"{"job": 1}"#),
+        (8, 0, r#"{"code": "K7M2Q-4XW9D-ABCDE-FGHJK"}"#),
+        (9, 0, CALLOUT),
+    ];
+    let mut seeds: Seeds = requests
+        .iter()
+        .enumerate()
+        .map(|(i, (route, rep, body))| (format!("{i}.bin"), [&[*route, *rep][..], body.as_bytes()].concat()))
+        .collect();
+    let event = "event=support_conference_end&version=3&timestamp=1795515302&lsid=c69a8e10&external_key=7201";
+    seeds.push(("event.bin".to_owned(), [&[10u8, 0][..], event.as_bytes()].concat()));
+    Ok(seeds)
+}
+
+/// A signature line, then a callout's body.
+fn webhook_seeds() -> Result<Seeds> {
+    let signed = format!("sha1=2jmj7l5rSw0yVb/vlWAYkK/YBwk=\n{CALLOUT}");
+    let deleted = "\n{\"Action\":\"Delete\",\"EntityType\":\"Ticket\",\"Id\":7201}".to_owned();
+    Ok(vec![("update.txt".to_owned(), signed.into_bytes()), ("delete.txt".to_owned(), deleted.into_bytes())])
 }
 
 /// The documented example configuration.

@@ -648,6 +648,7 @@ fn bench() -> Result {
     // The gateway benchmark starts the release worker binary, which cargo bench does not build.
     run("cargo", &["build", "--release", "--quiet", "-p", "bt-autotask-worker"])?;
     run("cargo", &["bench", "-p", "bta-e2e", "--bench", "gateway"])?;
+    run("cargo", &["bench", "-p", "bta-e2e", "--bench", "flood"])?;
     // The tray app's benchmark drives the release app and its blank-window floor, which cargo
     // bench does not build itself.
     install_tauri_driver()?;

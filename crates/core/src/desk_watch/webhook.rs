@@ -89,7 +89,7 @@ impl Hook {
     }
 
     /// Whether the signature is the body's HMAC-SHA1 under this hook's secret.
-    fn signed(&self, body: &[u8], signature: Option<&str>) -> bool {
+    pub fn signed(&self, body: &[u8], signature: Option<&str>) -> bool {
         let Some(shown) = signature.and_then(|s| s.trim().strip_prefix("sha1=")) else { return false };
         let Ok(shown) = base64::engine::general_purpose::STANDARD.decode(shown) else { return false };
         let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(self.secret.expose().as_bytes()) else { return false };
@@ -120,6 +120,41 @@ struct Callout {
     #[serde(default)]
     fields: Map<String, Value>,
     event_time: Option<DateTime<Utc>>,
+}
+
+/// What a callout's body says, as the worker takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalloutRead {
+    /// The ticket's id.
+    pub id: i64,
+    /// When Autotask says the change happened.
+    pub event_time: Option<DateTime<Utc>>,
+    /// Whether it is about a ticket at all.
+    pub is_ticket: bool,
+    /// What became of the ticket.
+    pub change: CalloutChange,
+}
+
+/// What a callout says became of its ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CalloutChange {
+    Deleted,
+    /// The whole ticket as the copy keeps it, when the callout's fields hold every kept field.
+    Whole(Box<Ticket>),
+    /// Changed, but the callout does not hold all of it: asked of Autotask by id.
+    Partly,
+}
+
+/// Reads a callout's body (once its signature is checked): what it says, or why it is not one.
+pub fn read_callout(body: &[u8]) -> Result<CalloutRead, String> {
+    let callout: Callout = serde_json::from_slice(body).map_err(|e| format!("not a webhook callout: {e}"))?;
+    let is_ticket = callout.entity_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case("Ticket"));
+    let change = if callout.action.eq_ignore_ascii_case("Delete") {
+        CalloutChange::Deleted
+    } else {
+        whole_ticket(callout.id, callout.fields).map_or(CalloutChange::Partly, |t| CalloutChange::Whole(Box::new(t)))
+    };
+    Ok(CalloutRead { id: callout.id, event_time: callout.event_time, is_ticket, change })
 }
 
 #[derive(Debug, Deserialize)]
@@ -292,9 +327,9 @@ pub(super) async fn callout(
         }
         return (StatusCode::UNAUTHORIZED, "the X-Hook-Signature is not this webhook's").into_response();
     }
-    let callout: Callout = match serde_json::from_slice(&body) {
+    let callout = match read_callout(&body) {
         Ok(c) => c,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("not a webhook callout: {e}")).into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
     let now = Utc::now();
     if callout.event_time.is_some_and(|at| at - now > CLOCK_SKEW) {
@@ -315,7 +350,7 @@ pub(super) async fn callout(
         );
         return (StatusCode::OK, "already taken").into_response();
     }
-    if callout.entity_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("Ticket")) {
+    if !callout.is_ticket {
         return (StatusCode::OK, "not a ticket").into_response();
     }
     match apply(&feed, callout).await {
@@ -329,24 +364,26 @@ pub(super) async fn callout(
 }
 
 /// Brings a callout's ticket into the copy.
-async fn apply(feed: &Feed, callout: Callout) -> Result<(), FeedError> {
+async fn apply(feed: &Feed, callout: CalloutRead) -> Result<(), FeedError> {
     if !feed.copy_ready() {
         return Ok(());
     }
     let id = callout.id;
-    if callout.action.eq_ignore_ascii_case("Delete") {
-        feed.with_copy(move |c| c.forget(&[id])).await?;
-    } else {
-        let ticket = match whole_ticket(id, callout.fields) {
-            Some(ticket) => ticket,
-            None => {
-                let query = AutotaskQuery::new(Filter::eq("id", id)).max_records(1);
-                match feed.autotask.query_page::<Ticket>(&query).await?.items.into_iter().next() {
-                    Some(ticket) => ticket,
-                    None => return Ok(()),
-                }
+    let ticket = match callout.change {
+        CalloutChange::Deleted => {
+            feed.with_copy(move |c| c.forget(&[id])).await?;
+            None
+        }
+        CalloutChange::Whole(ticket) => Some(*ticket),
+        CalloutChange::Partly => {
+            let query = AutotaskQuery::new(Filter::eq("id", id)).max_records(1);
+            match feed.autotask.query_page::<Ticket>(&query).await?.items.into_iter().next() {
+                Some(ticket) => Some(ticket),
+                None => return Ok(()),
             }
-        };
+        }
+    };
+    if let Some(ticket) = ticket {
         let (before, _) = feed.keep_in_copy(vec![ticket]).await?;
         feed.hooked(before);
     }
