@@ -248,3 +248,63 @@ fn the_desk_console_is_on_loopback_unless_told_and_never_in_clear_elsewhere() {
     let wrong = parse("console_listen = \"the server\"").unwrap_err().0.join("\n");
     assert!(wrong.contains("not an address:port"), "{wrong}");
 }
+
+#[test]
+fn the_outbound_event_url_comes_from_the_configuration() {
+    let pem = |dir: &Path| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["desk".to_owned()]).unwrap().self_signed(&key).unwrap();
+        std::fs::write(dir.join("c.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("k.pem"), key.serialize_pem()).unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    pem(dir.path());
+    let parse = |top: &str| {
+        let text =
+            format!("{top}\n{}", MINIMAL.replace("name = \"Desk\"", "name = \"Desk\"\nappliance_id = \"branch.eu\""));
+        WorkerConfig::parse(&text, dir.path(), &SkipSecrets).unwrap()
+    };
+    let any = parse("listen = \"0.0.0.0:8180\"");
+    let url = |c: &WorkerConfig, named: Option<&str>, reached: Option<&str>| {
+        c.outbound_event_url(&c.profiles[0], named, reached)
+    };
+    assert_eq!(url(&any, None, None), "http://<this host>:8180/ERSPost?appliance=branch.eu");
+    assert_eq!(url(&any, None, Some("[fd00::5]")), "http://[fd00::5]:8180/ERSPost?appliance=branch.eu", "IPv6 whole");
+    assert_eq!(url(&any, Some("fd00::7"), Some("desk")), "http://[fd00::7]:8180/ERSPost?appliance=branch.eu");
+    let tls = parse("listen = \"[::]:8443\"\ntls_certificate_file = \"c.pem\"\ntls_key_file = \"k.pem\"");
+    assert_eq!(url(&tls, None, Some("desk.example.com")), "https://desk.example.com:8443/ERSPost?appliance=branch.eu");
+    let public = parse(
+        "listen = \"10.0.0.5:443\"\ntls_certificate_file = \"c.pem\"\ntls_key_file = \"k.pem\"\npublic_url = \"https://desk.example.com\"",
+    );
+    assert_eq!(url(&public, None, Some("elsewhere")), "https://desk.example.com/ERSPost?appliance=branch.eu");
+    let fixed = parse("listen = \"10.0.0.5:8180\"\ntls_certificate_file = \"c.pem\"\ntls_key_file = \"k.pem\"");
+    assert_eq!(url(&fixed, None, Some("elsewhere")), "https://10.0.0.5:8180/ERSPost?appliance=branch.eu");
+}
+
+#[test]
+fn the_front_doors_settings_are_read_and_checked() {
+    let config = WorkerConfig::parse(MINIMAL, Path::new("."), &SkipSecrets).unwrap();
+    assert_eq!(config.serving, crate::serve::ServeSettings::default());
+    assert!(
+        config.may_monitor("127.0.0.1".parse().unwrap()) && config.may_monitor("::ffff:127.0.0.1".parse().unwrap())
+    );
+    assert!(!config.may_monitor("10.0.0.9".parse().unwrap()), "this machine only, unless named");
+    let text = format!(
+        "request_read_timeout_seconds = 5\nidle_timeout_seconds = 30\nmax_connections = 100\nrequest_body_limit_kib = 16\n\
+         monitoring_allowlist = [\"10.0.0.0/24\"]\nrep_autotask_searches_per_hour = 50\nconsole_url = \"http://desk:53231\"\n{MINIMAL}"
+    );
+    let config = WorkerConfig::parse(&text, Path::new("."), &SkipSecrets).unwrap();
+    assert_eq!(config.serving.request_read_timeout, std::time::Duration::from_secs(5));
+    assert_eq!((config.serving.max_connections, config.serving.request_body_limit), (100, 16 * 1024));
+    assert!(config.may_monitor("10.0.0.9".parse().unwrap()) && !config.may_monitor("127.0.0.1".parse().unwrap()));
+    assert_eq!(config.rep_autotask_searches_per_hour, 50);
+    assert_eq!(config.console_url.map(|u| u.to_string()), Some("http://desk:53231/".to_owned()));
+    let bad = format!("monitoring_allowlist = [\"somewhere\"]\nmax_connections = 2\nconsole_url = \"desk\"\n{MINIMAL}");
+    let problems = WorkerConfig::parse(&bad, Path::new("."), &SkipSecrets).unwrap_err().to_string();
+    assert!(
+        problems.contains("monitoring_allowlist")
+            && problems.contains("max_connections")
+            && problems.contains("console_url"),
+        "{problems}"
+    );
+}
