@@ -39,6 +39,12 @@ pub fn end_event(n: usize) -> String {
 /// `senders` at once each post `each` events to the intake at `url`: events a second, and each
 /// event's time to its 200 (ms).
 pub async fn send_events(url: &str, senders: usize, each: usize) -> (f64, Vec<f64>) {
+    send_events_from(url, senders, each, 0).await
+}
+
+/// [`send_events`] for sessions numbered from `first`: events the intake has not stored yet, in a
+/// run that sends several batches.
+pub async fn send_events_from(url: &str, senders: usize, each: usize, first: usize) -> (f64, Vec<f64>) {
     let http = reqwest::Client::new();
     let started = Instant::now();
     let tasks: Vec<_> = (0..senders)
@@ -48,7 +54,7 @@ pub async fn send_events(url: &str, senders: usize, each: usize) -> (f64, Vec<f6
                 let mut took = Vec::with_capacity(each);
                 for i in 0..each {
                     let t = Instant::now();
-                    let r = http.post(&url).body(end_event(s * each + i)).send().await.unwrap();
+                    let r = http.post(&url).body(end_event(first + s * each + i)).send().await.unwrap();
                     assert_eq!(r.status(), 200);
                     took.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
