@@ -3,12 +3,11 @@
 //! on every answer, no secret in any of them — and a failed job retried, a session without a
 //! ticket attached, each written once. (A module of the `worker` tests: one binary to build.)
 
-use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use bta_e2e::{Stands, Worker, free_port, secret_env, worker_binary};
+use bta_e2e::{Stands, Worker, add_admin, free_port, secret_env};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -17,23 +16,6 @@ use super::{job_line, notes_of, wait_until, worker_says};
 const PASSWORD: &str = "a long console passphrase";
 /// A comment in the configuration file that edits in the console keep.
 const COMMENT: &str = "# The desk's own profile: edited in the console too.";
-
-/// `console add-admin NAME` with the password on standard input: what it printed, or its error.
-fn add_admin(config: &Path, name: &str, password: &str) -> Result<String, String> {
-    let mut child = Command::new(worker_binary())
-        .args(["console", "add-admin", name, "--config"])
-        .arg(config)
-        .envs(secret_env())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let said = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    if output.status.success() { Ok(said(&output.stdout)) } else { Err(said(&output.stderr)) }
-}
 
 struct Browser {
     base: String,

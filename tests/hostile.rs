@@ -7,13 +7,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bta_e2e::{Stands, Worker, enrol_with_code, free_port, secret_env, worker_binary, worker_says};
+use bta_e2e::{Stands, Worker, add_admin, enrol_with_code, free_port, rss_kb, worker_says};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,26 +23,6 @@ const TIMEOUTS: &str = "request_read_timeout_seconds = 2\ntls_handshake_timeout_
 /// How long a connection the worker should close may stay open before the test fails: the
 /// timeout and a loaded machine's slack.
 const CLOSED_WITHIN: Duration = Duration::from_secs(12);
-
-fn add_admin(config: &Path, name: &str) {
-    let mut child = Command::new(worker_binary())
-        .args(["console", "add-admin", name, "--config"])
-        .arg(config)
-        .envs(secret_env())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
-/// The worker's resident memory in kB.
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 /// The worker's CPU time so far (user and system), in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
@@ -265,7 +243,7 @@ async fn at_the_open_files_limit_the_accept_loop_neither_spins_nor_floods_the_lo
 async fn desk_with_console(stands: &Stands, port: u16, console: u16, top: &str) -> (Worker, PathBuf) {
     let top = format!("console_listen = \"127.0.0.1:{console}\"\nretry_delay_ms = 50\nreport_lag_wait_ms = 50\n{top}");
     let config = stands.config(port, &top, "desk_watch = true");
-    add_admin(&config, "dana");
+    add_admin(&config, "dana", PASSWORD).unwrap();
     let worker = Worker::start(&config, port).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", console)).await.is_err() {
@@ -305,7 +283,7 @@ async fn guessed_console_passwords_at_once_are_checked_no_more_than_the_allowanc
     let slowed = login(&http, console, "dana", PASSWORD).await;
     assert_eq!(slowed.status(), 429, "dana from this address waits");
     assert!(slowed.headers().contains_key("retry-after"));
-    add_admin(&config, "sam");
+    add_admin(&config, "sam", PASSWORD).unwrap();
     assert_eq!(login(&http, console, "sam", PASSWORD).await.status(), 200, "another admin from the same address");
     assert!(worker.stop());
 }

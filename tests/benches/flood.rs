@@ -32,13 +32,7 @@ const EVENTS_EACH: usize = 100;
 
 /// The worker's resident memory, in MB.
 fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1000.0
+    bta_e2e::rss_kb(pid) as f64 / 1000.0
 }
 
 /// `SEARCHES` searches of the rep, one after another: each one's time (ms).

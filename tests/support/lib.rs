@@ -177,6 +177,32 @@ pub fn worker_says(args: &[&str], config: &Path) -> Result<String, String> {
     if output.status.success() { Ok(said(&output.stdout)) } else { Err(said(&output.stderr)) }
 }
 
+/// `console add-admin NAME` with the password on standard input, as an admin types it: what it
+/// printed, or its error.
+pub fn add_admin(config: &Path, name: &str, password: &str) -> Result<String, String> {
+    use std::io::Write;
+    let mut child = Command::new(worker_binary())
+        .args(["console", "add-admin", name, "--config"])
+        .arg(config)
+        .envs(secret_env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if output.status.success() { Ok(said(&output.stdout)) } else { Err(said(&output.stderr)) }
+}
+
+/// A process's resident memory in kB, from /proc (0 where there is none).
+pub fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"));
+    line.and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+}
+
 /// A new CA and a certificate for `localhost` and 127.0.0.1 it signed, as PEM: (CA, certificate,
 /// key) — a desk's own certificate, which only what trusts the CA accepts.
 pub fn certificate_from_a_new_ca() -> (String, String, String) {
