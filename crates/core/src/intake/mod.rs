@@ -35,20 +35,7 @@ pub struct Intake {
     wake: Arc<tokio::sync::Notify>,
     /// The desk's endpoints, served beside the events (none unless a profile serves the desk).
     desk: Option<crate::desk_watch::server::DeskServer>,
-    /// Events for appliance ids no profile has, said in the log once a minute.
-    strangers: Arc<std::sync::Mutex<Strangers>>,
 }
-
-/// Events refused for naming no profile's appliance id since the log last said so.
-#[derive(Debug, Default)]
-struct Strangers {
-    count: u64,
-    last: String,
-    said: Option<std::time::Instant>,
-}
-
-/// How often refused events for unknown appliance ids are said in the log.
-const STRANGERS_SAID_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The label every appliance id no profile has counts under in `/metrics`: labels come from the
 /// configuration alone, so a flood of made-up ids cannot grow them.
@@ -62,7 +49,7 @@ struct Target {
 impl Intake {
     pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<tokio::sync::Notify>) -> Intake {
         let keeper = batch::Keeper::start(store.clone());
-        Intake { config, store, keeper, wake, desk: None, strangers: Arc::default() }
+        Intake { config, store, keeper, wake, desk: None }
     }
 
     /// How current each profile's copy of the tickets is (none without the desk's endpoints).
@@ -112,23 +99,6 @@ impl Intake {
     ) -> std::io::Result<()> {
         self.serve_on(listener, None, shutdown).await
     }
-
-    /// Counts an event refused for naming no profile's appliance id; says so once a minute.
-    fn stranger(&self, appliance: &str, remote: std::net::IpAddr) {
-        let mut strangers = self.strangers.lock().unwrap_or_else(|e| e.into_inner());
-        strangers.count += 1;
-        strangers.last = appliance.chars().take(64).collect();
-        if strangers.said.is_none_or(|said| said.elapsed() >= STRANGERS_SAID_EVERY) {
-            tracing::warn!(
-                remote = %remote,
-                "refused {} outbound event(s) for appliance ids no profile has (the last {:?}, from {remote}); none were stored — fix ?appliance= in the appliance's outbound event URL, or add the id to a profile",
-                strangers.count,
-                strangers.last
-            );
-            strangers.count = 0;
-            strangers.said = Some(std::time::Instant::now());
-        }
-    }
 }
 
 fn answer(status: StatusCode, message: impl Into<String>) -> Response {
@@ -145,7 +115,14 @@ async fn receive(
     // An enabled profile takes the events of its appliance id before a disabled one.
     let matching = intake.config.profiles.iter().filter(|p| p.appliance_id.eq_ignore_ascii_case(&appliance));
     let Some(profile) = matching.min_by_key(|p| p.disabled) else {
-        intake.stranger(&appliance, remote.ip());
+        // Said once a minute with how many: a flood of made-up ids costs the log a line a minute.
+        if let Some(count) = crate::serve::said::due("an outbound event for an unknown appliance id") {
+            tracing::warn!(
+                remote = %remote.ip(),
+                "refused {count} outbound event(s) for appliance ids no profile has (this one {:?}); none were stored — fix ?appliance= in the appliance's outbound event URL, or add the id to a profile",
+                appliance.chars().take(64).collect::<String>()
+            );
+        }
         let named: String = appliance.chars().take(64).collect();
         return answer(
             StatusCode::NOT_FOUND,

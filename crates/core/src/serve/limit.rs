@@ -79,11 +79,14 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
 
     /// The key to count under: `key`, or the shared one when the table is full.
     fn room_for<'a>(&'a self, key: &'a K) -> &'a K {
-        let checks = self.checks.fetch_add(1, Ordering::Relaxed);
-        if checks % TIDY_EVERY == 0 || self.len() >= self.most {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % TIDY_EVERY == 0 {
             self.tidy();
         }
-        if self.len() >= self.most { &self.overflow } else { key }
+        if self.len() < self.most {
+            return key;
+        }
+        self.tidy();
+        if self.len() < self.most { key } else { &self.overflow }
     }
 
     /// Forgets the keys that are back at their whole allowance (they are as good as new); at
