@@ -255,6 +255,14 @@ async fn webhooks_keep_the_copy_within_seconds_and_a_wrong_signature_or_a_replay
     let rows = alex.search(&ticket.to_string()).await.unwrap();
     assert_eq!(rows[0].title, "Beta title from a callout", "the replayed callout was not taken");
     assert!(alex.search("forged").await.unwrap().iter().all(|r| r.title != "Forged title"));
+    // Signed, but dated an hour ahead: it would outlive the memory of bodies taken, so it is refused.
+    let ahead = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let mut future: Value = serde_json::from_str(&callout("Future title from a callout")).unwrap();
+    future["EventTime"] = json!(ahead);
+    let future = future.to_string();
+    assert_eq!(post(future.clone(), bta_sim::autotask::webhooks::sign(secret, future.as_bytes())).await, 400);
+    let rows = alex.search(&ticket.to_string()).await.unwrap();
+    assert_eq!(rows[0].title, "Beta title from a callout", "the callout from the future was not taken");
     worker.service.stop().await.unwrap();
 }
 
