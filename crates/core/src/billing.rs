@@ -62,9 +62,12 @@ impl BillingRules {
         let worked = self.hours_worked(seconds);
         let to_bill = self.is_set().then(|| self.hours_to_bill(seconds));
         let whole = Part { start, end, hours_worked: worked, hours_to_bill: to_bill };
-        let days = utc_days(start, end);
-        if self.spans_midnight || days.len() < 2 {
+        if self.spans_midnight {
             return vec![whole];
+        }
+        let days = utc_days(start, end);
+        if days.len() < 2 {
+            return vec![within_its_date(whole)];
         }
         let weights: Vec<i64> = days.iter().map(|(s, e)| (*e - *s).num_milliseconds()).collect();
         let (Some(worked), Some(to_bill)) =
@@ -73,15 +76,17 @@ impl BillingRules {
             // A moment on one side of midnight would get no hundredth of an hour: the session
             // is written as one entry within the UTC day that holds most of it, billing the same.
             let (s, e) = days.iter().copied().max_by_key(|(s, e)| *e - *s).unwrap_or((start, end));
-            return vec![Part { start: s, end: e, ..whole }];
+            return vec![within_its_date(Part { start: s, end: e, ..whole })];
         };
         days.iter()
             .enumerate()
-            .map(|(i, (s, e))| Part {
-                start: *s,
-                end: *e,
-                hours_worked: worked[i],
-                hours_to_bill: to_bill.as_ref().map(|b| b[i]),
+            .map(|(i, (s, e))| {
+                within_its_date(Part {
+                    start: *s,
+                    end: *e,
+                    hours_worked: worked[i],
+                    hours_to_bill: to_bill.as_ref().map(|b| b[i]),
+                })
             })
             .collect()
     }
@@ -112,6 +117,18 @@ fn utc_days(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<(DateTime<Utc>, Dat
         from = to;
     }
     days
+}
+
+/// A part that ends at the midnight after its start ends at 23:59:59 instead: an entry read by
+/// its dates must not span midnight, and 00:00:00 is the next date. Its hours stay as shared
+/// from the whole session; a part of a second or less keeps a second.
+fn within_its_date(part: Part) -> Part {
+    if part.end.date_naive() == part.start.date_naive() {
+        return part;
+    }
+    let end = part.end - Duration::seconds(1);
+    let start = if end > part.start { part.start } else { end - Duration::seconds(1) };
+    Part { start, end, ..part }
 }
 
 /// `hours` shared out in whole hundredths by `weights`, each rounded, the last taking what is left;
@@ -156,7 +173,8 @@ mod tests {
         let desk = BillingRules { rounding_minutes: 15, minimum_minutes: 30, ..Default::default() };
         let parts = desk.parts(at(1, 23, 50), at(2, 0, 20));
         assert_eq!(parts.len(), 2);
-        assert_eq!((parts[0].start, parts[0].end), (at(1, 23, 50), at(2, 0, 0)));
+        let last_second = at(2, 0, 0) - Duration::seconds(1);
+        assert_eq!((parts[0].start, parts[0].end), (at(1, 23, 50), last_second), "within its own date");
         assert_eq!((parts[1].start, parts[1].end), (at(2, 0, 0), at(2, 0, 20)));
         assert_eq!(total(&parts, |p| p.hours_worked), desk.hours_worked(30 * 60));
         assert_eq!(total(&parts, |p| p.hours_to_bill.unwrap_or(0.0)), 0.5, "the minimum on the whole session");
@@ -173,17 +191,23 @@ mod tests {
         assert_eq!(spans.parts(at(1, 23, 50), at(2, 0, 20)).len(), 1);
         let day = BillingRules::default().parts(at(1, 15, 0), at(1, 15, 30));
         assert_eq!(day, vec![Part { start: at(1, 15, 0), end: at(1, 15, 30), hours_worked: 0.5, hours_to_bill: None }]);
-        assert_eq!(BillingRules::default().parts(at(1, 23, 30), at(2, 0, 0)).len(), 1, "ends at midnight");
+        let to_midnight = BillingRules::default().parts(at(1, 23, 30), at(2, 0, 0));
+        assert_eq!(to_midnight.len(), 1, "ends at midnight");
+        assert_eq!(to_midnight[0].end, at(2, 0, 0) - Duration::seconds(1), "at 23:59:59 of its date");
+        assert_eq!(to_midnight[0].hours_worked, 0.5);
     }
 
     #[test]
     fn a_moment_past_midnight_stays_in_the_day_that_holds_the_session() {
         let parts = BillingRules::default().parts(at(1, 23, 40), at(2, 0, 0) + Duration::seconds(10));
         assert_eq!(parts.len(), 1);
-        assert_eq!((parts[0].start, parts[0].end), (at(1, 23, 40), at(2, 0, 0)));
+        assert_eq!((parts[0].start, parts[0].end), (at(1, 23, 40), at(2, 0, 0) - Duration::seconds(1)));
         assert_eq!(parts[0].hours_worked, 0.34, "the whole session's hours");
         let long = BillingRules::default().parts(at(1, 20, 0), at(3, 2, 0));
         assert_eq!(long.len(), 3, "a session over two midnights");
+        assert!(long.iter().all(|p| p.start.date_naive() == p.end.date_naive()), "each within its date");
+        let second = BillingRules::default().parts(at(1, 23, 59) + Duration::seconds(59), at(2, 0, 0));
+        assert!(second[0].start < second[0].end && second[0].end.date_naive() == at(1, 0, 0).date_naive());
         assert_eq!(total(&long, |p| p.hours_worked), 24.0, "at most a day, as one entry would be");
     }
 

@@ -89,6 +89,10 @@ struct AutotaskArgs {
     /// an after-hours work type are refused.
     #[arg(long, value_parser = business_hours)]
     business_hours: Option<String>,
+    /// Resource ids whose security level does not allow impersonation (every other active resource
+    /// but the API user's own may be impersonated).
+    #[arg(long, value_delimiter = ',')]
+    impersonation_refused_for: Vec<i64>,
 }
 
 fn business_hours(text: &str) -> Result<String, String> {
@@ -116,6 +120,7 @@ async fn main() -> std::io::Result<()> {
                     api_user_is_administrator: !args.api_user_not_administrator,
                     require_work_type: args.require_work_type,
                     business_hours: args.business_hours,
+                    impersonation_refused_for: args.impersonation_refused_for,
                 },
             };
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;

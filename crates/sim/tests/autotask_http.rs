@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use bta_sim::autotask::{self, Config, DEFAULT_INTEGRATION_CODE, DEFAULT_SECRET, DEFAULT_USERNAME};
+use bta_sim::autotask::system::SystemSettings;
+use bta_sim::autotask::{self, API_RESOURCE_ID, Config, DEFAULT_INTEGRATION_CODE, DEFAULT_SECRET, DEFAULT_USERNAME};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -22,6 +23,17 @@ impl Api {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_as(None, method, path, body).await
+    }
+
+    /// A call with `ImpersonationResourceId: as_resource` when one is given.
+    async fn call_as(
+        &self,
+        as_resource: Option<i64>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -30,6 +42,9 @@ impl Api {
             .header("ApiIntegrationcode", DEFAULT_INTEGRATION_CODE);
         if let Some(body) = body {
             request = request.json(&body);
+        }
+        if let Some(id) = as_resource {
+            request = request.header("ImpersonationResourceId", id.to_string());
         }
         let response = request.send().await.unwrap();
         let status = response.status();
@@ -266,7 +281,9 @@ async fn the_desks_system_settings_refuse_time_entries_as_autotasks_help_says() 
     let (status, error) = api.time_entry(across.clone()).await;
     assert_eq!(status, 500);
     assert!(error.contains("Allow time entries to span over midnight"), "{error}");
-    assert_eq!(api.time_entry(timed("2026-12-01T23:30:00Z", 30, json!({}))).await.0, 200, "ends at midnight");
+    // Read by its dates: one ending at 00:00:00 spans midnight; one ending at 23:59:59 does not.
+    assert_eq!(api.time_entry(timed("2026-12-01T23:30:00Z", 30, json!({}))).await.0, 500, "ends on the next date");
+    assert_eq!(api.time_entry(timed("2026-12-01T23:30:00Z", 29, json!({}))).await.0, 200, "within its date");
     api.steer("settings", json!({"allowTimeEntriesToSpanMidnight": true})).await;
     assert_eq!(api.time_entry(across).await.0, 200);
 
@@ -331,6 +348,41 @@ async fn the_desks_system_settings_refuse_time_entries_as_autotasks_help_says() 
     assert_eq!(settings["requireWorkType"], false);
     let (_, sheets) = api.call(Method::GET, "/_sim/timesheets", None).await;
     assert_eq!(sheets, json!([]));
+}
+
+#[tokio::test]
+async fn a_write_as_an_impersonated_rep_is_theirs_unless_their_security_level_refuses_it() {
+    let api = Api::start(Config {
+        system: SystemSettings { impersonation_refused_for: vec![29684002], ..Default::default() },
+        ..quick()
+    })
+    .await;
+    let note = json!({"title": "Remote session", "description": "Fixed it", "noteType": 1, "publish": 1});
+    let path = "/atservicesrest/v1.0/Tickets/7201/Notes";
+    let (status, created) = api.call_as(Some(29684001), Method::POST, path, Some(note.clone())).await;
+    assert_eq!(status, 200, "{created}");
+    let get = format!("/atservicesrest/v1.0/TicketNotes/{}", created["itemId"]);
+    let (_, read) = api.call(Method::GET, &get, None).await;
+    assert_eq!(read["item"]["creatorResourceID"], 29684001, "the rep's note");
+    assert_eq!(read["item"]["impersonatorCreatorResourceID"], API_RESOURCE_ID, "written by the API user");
+
+    // Proxy Time Entry off: the rep's own entry, impersonated, is taken; the API user's is not.
+    api.steer("settings", json!({"proxyTimeEntry": "disabled"})).await;
+    let day = timed("2026-12-01T15:00:00Z", 30, json!({}));
+    let entries = "/atservicesrest/v1.0/TimeEntries";
+    assert_eq!(api.call_as(Some(29684001), Method::POST, entries, Some(day.clone())).await.0, 200);
+    assert_eq!(api.time_entry(day).await.0, 500);
+
+    for refused in [29684002, API_RESOURCE_ID] {
+        let (status, answer) = api.call_as(Some(refused), Method::POST, path, Some(note.clone())).await;
+        assert_eq!(status, 500, "{refused}");
+        let said = answer["errors"][0].as_str().unwrap_or_default();
+        assert_eq!(said, "The logged in Resource does not have the adequate permissions to create this entity type.");
+    }
+    let query = json!({"filter": [{"op": "eq", "field": "ticketID", "value": 7201}]});
+    let (status, _) =
+        api.call_as(Some(29684001), Method::POST, "/atservicesrest/v1.0/TicketNotes/query", Some(query)).await;
+    assert_eq!(status, 500, "a query with the header is refused");
 }
 
 #[tokio::test]

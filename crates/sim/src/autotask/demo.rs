@@ -191,6 +191,13 @@ fn load_people(store: &mut Store, api_username: &str) {
             );
             assignment += 1;
         }
+        // Their service desk role, by default the one they hold besides the seed's.
+        insert(
+            store,
+            "ResourceServiceDeskRoles",
+            json!({"id": assignment, "resourceID": resource, "roleID": roles[1], "isDefault": true, "isActive": true}),
+        );
+        assignment += 1;
     }
 }
 

@@ -145,7 +145,7 @@ async fn api(sim: &Sim, method: &Method, uri: &Uri, headers: &HeaderMap, body: &
     if let Some(f) = fault.as_ref().filter(|f| !f.after_processing) {
         return fault_response(f);
     }
-    let ctx = match write_context(sim, headers) {
+    let ctx = match write_context(sim, method, &segments, headers) {
         Ok(ctx) => ctx,
         Err(problem) => return problem.into_response(),
     };
@@ -248,26 +248,47 @@ async fn count_against_threshold(sim: &Sim) -> Result<(), Problem> {
     Ok(())
 }
 
-fn write_context(sim: &Sim, headers: &HeaderMap) -> Result<WriteContext, Problem> {
+/// Who a request writes as. `ImpersonationResourceId` makes a write the named resource's (the
+/// API user is kept as its impersonator); Autotask refuses it on a query, for a resource whose
+/// security level does not allow impersonation, and for an API-only resource such as the API
+/// user's own (Autotask's help, Security Settings > Web Services API).
+fn write_context(
+    sim: &Sim,
+    method: &Method,
+    segments: &[String],
+    headers: &HeaderMap,
+) -> Result<WriteContext, Problem> {
     let now = chrono::Utc::now();
     let impersonate = header_text(headers, "impersonationresourceid");
     if impersonate.is_empty() {
-        return Ok(WriteContext { resource_id: demo::API_RESOURCE_ID, now });
+        return Ok(WriteContext { resource_id: demo::API_RESOURCE_ID, impersonator: None, now });
     }
+    let reads = *method == Method::GET || segments.iter().any(|s| s == "query");
+    if reads {
+        // The wording is ours (unconfirmed); that a query with the header is refused is not.
+        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "Impersonation is not supported for queries."));
+    }
+    let store = lock(&sim.store);
     let active = |id: i64| {
-        let store = lock(&sim.store);
         schema::entity("Resources")
             .and_then(|e| store.get(e, id))
             .is_some_and(|r| r.get("isActive") == Some(&Value::Bool(true)))
     };
     match impersonate.parse::<i64>() {
-        Ok(id) if active(id) => Ok(WriteContext { resource_id: id, now }),
+        Ok(id) if id == demo::API_RESOURCE_ID || store.system.impersonation_refused_for.contains(&id) => {
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, IMPERSONATION_REFUSED))
+        }
+        Ok(id) if active(id) => Ok(WriteContext { resource_id: id, impersonator: Some(demo::API_RESOURCE_ID), now }),
         _ => Err(error(
             StatusCode::BAD_REQUEST,
             format!("ImpersonationResourceId '{impersonate}' is not an active resource."),
         )),
     }
 }
+
+/// Autotask's words for an impersonation its security settings do not allow.
+const IMPERSONATION_REFUSED: &str =
+    "The logged in Resource does not have the adequate permissions to create this entity type.";
 
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())

@@ -154,6 +154,7 @@ const TICKET_NOTE_FIELDS: &[Field] = &[
     date("createDateTime").read_only(),
     date("lastActivityDate").read_only(),
     int("creatorResourceID").read_only(),
+    int("impersonatorCreatorResourceID").read_only(),
 ];
 
 const TIME_ENTRY_FIELDS: &[Field] = &[
@@ -174,6 +175,7 @@ const TIME_ENTRY_FIELDS: &[Field] = &[
     int("timeEntryType").read_only().picklist(TIME_ENTRY_TYPE),
     date("createDateTime").read_only(),
     int("creatorUserID").read_only(),
+    int("impersonatorCreatorResourceID").read_only(),
 ];
 
 const RESOURCE_FIELDS: &[Field] = &[
@@ -206,6 +208,16 @@ const RESOURCE_ROLE_FIELDS: &[Field] = &[
     int("id").read_only(),
     int("resourceID").refers_to("Resources"),
     int("roleID").refers_to("Roles"),
+    boolean("isActive"),
+];
+
+/// A resource's service desk roles, one of them its default (ResourceServiceDeskRoles; the
+/// default's behaviour is unconfirmed).
+const RESOURCE_SERVICE_DESK_ROLE_FIELDS: &[Field] = &[
+    int("id").read_only(),
+    int("resourceID").refers_to("Resources"),
+    int("roleID").refers_to("Roles"),
+    boolean("isDefault"),
     boolean("isActive"),
 ];
 
@@ -363,6 +375,14 @@ pub const ENTITIES: &[Entity] = &[
     Entity {
         name: "ResourceRoles",
         fields: RESOURCE_ROLE_FIELDS,
+        user_defined_fields: false,
+        can_create: false,
+        can_update: false,
+        parent: None,
+    },
+    Entity {
+        name: "ResourceServiceDeskRoles",
+        fields: RESOURCE_SERVICE_DESK_ROLE_FIELDS,
         user_defined_fields: false,
         can_create: false,
         can_update: false,

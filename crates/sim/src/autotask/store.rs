@@ -28,6 +28,8 @@ pub struct Store {
 #[derive(Debug, Clone, Copy)]
 pub struct WriteContext {
     pub resource_id: i64,
+    /// The API user's resource when `resource_id` is a resource it impersonates.
+    pub impersonator: Option<i64>,
     pub now: DateTime<Utc>,
 }
 
@@ -269,12 +271,14 @@ impl Store {
                 record.insert("createDateTime".to_owned(), now.clone());
                 record.insert("lastActivityDate".to_owned(), now);
                 record.insert("creatorResourceID".to_owned(), json!(ctx.resource_id));
+                record.insert("impersonatorCreatorResourceID".to_owned(), json!(ctx.impersonator));
             }
             "TimeEntries" => {
                 self.check_time_entry(record, ctx)?;
                 record.insert("timeEntryType".to_owned(), json!(2));
                 record.insert("createDateTime".to_owned(), now);
                 record.insert("creatorUserID".to_owned(), json!(ctx.resource_id));
+                record.insert("impersonatorCreatorResourceID".to_owned(), json!(ctx.impersonator));
             }
             "TicketWebhooks" => {
                 record.insert("isReady".to_owned(), json!(true));

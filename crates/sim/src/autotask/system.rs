@@ -27,6 +27,9 @@ pub struct SystemSettings {
     /// The internal location's business hours in UTC ("08:00-18:00"); a work type with an
     /// after-hours work type is then refused on an entry that crosses their end or start.
     pub business_hours: Option<String>,
+    /// Resources whose security level does not "Allow impersonation of resources with this
+    /// security level": a write impersonating one is refused.
+    pub impersonation_refused_for: Vec<i64>,
 }
 
 impl Default for SystemSettings {
@@ -37,6 +40,7 @@ impl Default for SystemSettings {
             api_user_is_administrator: true,
             require_work_type: false,
             business_hours: None,
+            impersonation_refused_for: Vec::new(),
         }
     }
 }
@@ -167,9 +171,10 @@ pub fn parse_hours(text: &str) -> Option<(NaiveTime, NaiveTime)> {
     (open < close).then_some((open, close))
 }
 
-/// Whether an entry runs into another UTC day (one ending at 00:00 exactly does not).
+/// Whether an entry's start and end fall on different UTC dates — the strictest reading of the
+/// rule, by the entry's dates: one ending at 00:00:00 of the next day spans midnight too.
 pub fn crosses_midnight(start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
-    end > start && (end - Duration::nanoseconds(1)).date_naive() != start.date_naive()
+    end > start && end.date_naive() != start.date_naive()
 }
 
 /// A ticket without a work type where the desk requires one (the BillingCodes help: "the Type 1
@@ -206,7 +211,9 @@ mod tests {
         let across = entry(at(23, 50), at(23, 50) + Duration::minutes(30));
         assert_eq!(settings.refusals(&across, 7, &Timesheets::default()), vec![SPANS_MIDNIGHT.to_owned()]);
         let to_midnight = entry(at(23, 30), at(23, 30) + Duration::minutes(30));
-        assert!(settings.refusals(&to_midnight, 7, &Timesheets::default()).is_empty(), "ends at 00:00 exactly");
+        assert_eq!(settings.refusals(&to_midnight, 7, &Timesheets::default()).len(), 1, "ends on the next date");
+        let to_last_second = entry(at(23, 30), at(23, 30) + Duration::seconds(29 * 60 + 59));
+        assert!(settings.refusals(&to_last_second, 7, &Timesheets::default()).is_empty(), "within its date");
         let allowed = SystemSettings { allow_time_entries_to_span_midnight: true, ..settings };
         assert!(allowed.refusals(&across, 7, &Timesheets::default()).is_empty());
     }
