@@ -49,7 +49,7 @@ async fn a_finished_session_lands_in_its_ticket_once() {
         system.records("TimeEntries").await.into_iter().filter(|t| t["ticketID"] == 7201).collect();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["resourceID"], bta_sim::autotask::FIRST_REP_RESOURCE_ID);
-    assert_eq!(entries[0]["roleID"], bta_sim::autotask::SAMPLE_ROLE_ID);
+    assert_eq!(entries[0]["roleID"], 29683462, "Technician: the ticket is Alex's in that role");
     assert_eq!(entries[0]["hoursWorked"], 0.26);
     assert_eq!(entries[0]["summaryNotes"], "Remote support");
 

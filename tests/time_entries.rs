@@ -82,11 +82,14 @@ async fn a_session_across_utc_midnight_is_one_entry_per_day_written_once_through
 
     let entries = entries_of(&stands, &lsid).await;
     assert_eq!(entries.len(), 2, "one entry per UTC day, none twice: {entries:?}");
+    // Each within its own UTC date by every reading: the stand-in reads the rule by the dates.
     for entry in &entries {
         let (start, end) = (time(&entry["startDateTime"]), time(&entry["endDateTime"]));
-        assert_eq!(start.date_naive(), (end - Duration::nanoseconds(1)).date_naive(), "within one UTC day: {entry}");
+        assert_eq!(start.date_naive(), end.date_naive(), "within its UTC date: {entry}");
     }
-    assert_eq!(time(&entries[0]["endDateTime"]), time(&entries[1]["startDateTime"]), "split at midnight");
+    let midnight = time(&entries[1]["startDateTime"]);
+    assert_eq!(midnight.time(), chrono::NaiveTime::MIN, "the second part starts at midnight");
+    assert_eq!(time(&entries[0]["endDateTime"]), midnight - Duration::seconds(1), "the first ends at 23:59:59");
     assert_eq!(hours(&entries, "hoursWorked"), 0.5);
     assert_eq!(hours(&entries, "hoursToBill"), 0.75, "the minimum applied to the whole session, not each part");
     let marks: Vec<&str> = entries.iter().map(|e| e["internalNotes"].as_str().unwrap()).collect();
@@ -200,7 +203,9 @@ async fn time_refused_for_a_closed_timesheet_is_kept_and_written_once_after_it_r
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_for_proxy_time_entry_names_the_setting_and_the_security_level() {
     let stands = Stands::start().await;
-    steer(&stands, "settings", json!({"apiUserIsAdministrator": false})).await;
+    // The rep cannot be impersonated, so the API user enters their time: a proxy entry.
+    let alex = bta_sim::autotask::FIRST_REP_RESOURCE_ID;
+    steer(&stands, "settings", json!({"apiUserIsAdministrator": false, "impersonationRefusedFor": [alex]})).await;
     let (worker, config) = desk(&stands, "").await;
     let session = json!({"external_key": "7215", "reps": [{"username": "alex.morgan"}]});
     let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
@@ -213,5 +218,155 @@ async fn a_refusal_for_proxy_time_entry_names_the_setting_and_the_security_level
     // `check` finds it ahead of time from what the API shows of the API user's security level.
     let out = worker_says_out(&config);
     assert!(out.contains("✗ the API user's security level may create time entries only under conditions"), "{out}");
+    assert!(worker.stop());
+}
+
+/// The worker's Activity summaries, newest first (read from its store while it runs).
+fn activity(config: &std::path::Path) -> Vec<String> {
+    let store = bta_core::store::Store::open(&config.with_file_name("data/worker.sqlite3")).unwrap();
+    store.recent_activity(50).unwrap().into_iter().map(|a| a.summary).collect()
+}
+
+/// The statuses of POSTs to paths ending in `path`, in order.
+async fn posts(stands: &Stands, path: &str) -> Vec<u64> {
+    let requests = stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await;
+    let of = |r: &&Value| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with(path));
+    requests.as_array().unwrap().iter().filter(of).map(|r| r["status"].as_u64().unwrap()).collect()
+}
+
+const ALEX: i64 = bta_sim::autotask::FIRST_REP_RESOURCE_ID;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reps_note_time_and_recordings_are_theirs_in_autotask_with_proxy_time_entry_off() {
+    let stands = Stands::start().await;
+    // Only a resource itself may enter its time: the API user's own entry would be refused.
+    steer(&stands, "settings", json!({"proxyTimeEntry": "disabled"})).await;
+    let (worker, config) = desk(&stands, "").await;
+    let session = json!({"external_key": "7213", "reps": [{"username": "alex.morgan"}], "recording": true,
+                         "shell_recordings": ["PowerShell"], "customer": {"name": "Dana Whitfield"}});
+    let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
+    job_reaches(&config, &lsid, "done").await;
+
+    let notes = stands.records("TicketNotes").await;
+    let note = notes_of(&notes, &lsid);
+    assert_eq!(note.len(), 1);
+    assert_eq!(note[0]["creatorResourceID"], ALEX, "Alex's note in the ticket's history");
+    assert_eq!(note[0]["impersonatorCreatorResourceID"], bta_sim::autotask::API_RESOURCE_ID);
+    let text = note[0]["description"].as_str().unwrap();
+    let recording = format!(
+        "Screen recording: https://support.example.com/session_download?lsid={lsid}&dl_action=recording&view=1"
+    );
+    assert!(text.contains(&recording), "{text}");
+    assert!(text.contains("Command shell PowerShell: https://support.example.com/session_download?lsid="), "{text}");
+    assert!(!text.starts_with("Written by the API user"), "{text}");
+
+    let entries = entries_of(&stands, &lsid).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!((entries[0]["resourceID"].as_i64(), entries[0]["creatorUserID"].as_i64()), (Some(ALEX), Some(ALEX)));
+    assert_eq!(entries[0]["roleID"], bta_sim::autotask::SAMPLE_ROLE_ID, "roleName: 7213 is not Alex's ticket");
+    assert!(activity(&config).iter().all(|a| !a.contains("API user")), "{:?}", activity(&config));
+    assert!(worker.stop());
+
+    // A desk that keeps recordings out of its notes.
+    let (worker, config) = desk(&stands, "recording_links_in_note = false").await;
+    let session = json!({"external_key": "7213", "reps": [{"username": "alex.morgan"}], "recording": true});
+    let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
+    job_reaches(&config, &lsid, "done").await;
+    let notes = stands.records("TicketNotes").await;
+    let text = notes_of(&notes, &lsid)[0]["description"].as_str().unwrap().to_owned();
+    assert!(!text.contains("recording") && text.contains("dl_action=chat"), "{text}");
+    assert!(worker.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_autotask_will_not_let_the_api_user_write_as_is_written_for_once_and_said() {
+    let stands = Stands::start().await;
+    steer(&stands, "settings", json!({"impersonationRefusedFor": [ALEX]})).await;
+    let (worker, config) = desk(&stands, "").await;
+    let session = json!({"external_key": "7213", "reps": [{"username": "alex.morgan"}]});
+    let first = stands.appliance("sessions", session.clone()).await["lsid"].as_str().unwrap().to_owned();
+    job_reaches(&config, &first, "done").await;
+    let second = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
+    job_reaches(&config, &second, "done").await;
+
+    let notes = stands.records("TicketNotes").await;
+    for lsid in [&first, &second] {
+        let note = notes_of(&notes, lsid);
+        assert_eq!(note.len(), 1, "written once");
+        assert_eq!(note[0]["creatorResourceID"], bta_sim::autotask::API_RESOURCE_ID);
+        let text = note[0]["description"].as_str().unwrap();
+        assert!(text.starts_with("Written by the API user for alex.morgan@example.com"), "{text}");
+        let entries = entries_of(&stands, lsid).await;
+        assert_eq!(entries.len(), 1, "the time too, as a proxy entry");
+        assert_eq!(entries[0]["resourceID"], ALEX);
+    }
+    // Refused once; the refusal remembered, the second session is written as the API user at once.
+    assert_eq!(posts(&stands, "/Tickets/7213/Notes").await, [500, 200, 200]);
+    assert_eq!(posts(&stands, "/TimeEntries").await, [200, 200]);
+    let said = activity(&config);
+    let for_alex = said.iter().filter(|a| a.contains("as the API user for alex.morgan@example.com")).count();
+    assert!(for_alex >= 2 && said.iter().any(|a| a.contains("Allow impersonation of resources")), "{said:?}");
+    assert!(worker.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_is_filed_under_a_role_autotask_accepts_for_the_rep() {
+    let stands = Stands::start().await;
+    // Pat holds no "Sample Role": Engineer is their default service desk role.
+    let rep = json!([{"email": "pat.doe@example.com", "userName": "pat.doe", "firstName": "Pat", "lastName": "Doe",
+                      "isActive": true}]);
+    let base = &stands.autotask.base_url;
+    let pat = stands.post(format!("{base}/_sim/records/Resources"), rep).await["firstId"].as_i64().unwrap();
+    let engineer = 29683463;
+    let held = json!([{"resourceID": pat, "roleID": engineer, "isActive": true}]);
+    stands.post(format!("{base}/_sim/records/ResourceRoles"), held).await;
+    let default = json!([{"resourceID": pat, "roleID": engineer, "isDefault": true, "isActive": true}]);
+    stands.post(format!("{base}/_sim/records/ResourceServiceDeskRoles"), default).await;
+    let (worker, config) = desk(&stands, "").await;
+
+    // 7201 is Alex's as a Technician: the ticket's role, not roleName.
+    let mine =
+        stands.appliance("sessions", json!({"external_key": "7201", "reps": [{"username": "alex.morgan"}]})).await;
+    let pats = stands.appliance("sessions", json!({"external_key": "7213", "reps": [{"username": "pat.doe"}]})).await;
+    let [mine, pats] = [mine, pats].map(|s| s["lsid"].as_str().unwrap().to_owned());
+    job_reaches(&config, &mine, "done").await;
+    job_reaches(&config, &pats, "done").await;
+    let technician = 29683462;
+    let alexs = entries_of(&stands, &mine).await;
+    assert_eq!((alexs.len(), alexs[0]["roleID"].as_i64()), (1, Some(technician)), "{alexs:?}");
+    let pat_entries = entries_of(&stands, &pats).await;
+    assert_eq!((pat_entries.len(), pat_entries[0]["roleID"].as_i64()), (1, Some(engineer)), "{pat_entries:?}");
+    let said = activity(&config);
+    assert!(said.iter().any(|a| a.contains("its time as \"Technician\" (the rep's role on the ticket)")), "{said:?}");
+    assert!(
+        said.iter().any(|a| a.contains("its time as \"Engineer\" (the rep's default service desk role)")),
+        "{said:?}"
+    );
+    assert!(worker.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_part_of_a_split_session_keeps_the_other_parts_time() {
+    let stands = Stands::start().await;
+    let (worker, config) = desk(&stands, "retry_attempt_limit = 1").await;
+    let refused = json!({"method": "POST", "path": "/atservicesrest/v1.0/TimeEntries", "status": 500, "count": 1,
+                         "errors": ["The time entry spans midnight (UTC)."]});
+    stands.autotask_fault(refused).await;
+    let lsid = stands.appliance("sessions", across_midnight()).await["lsid"].as_str().unwrap().to_owned();
+    let line = job_reaches(&config, &lsid, "failed").await;
+    assert!(line.contains("already within one UTC date"), "{line}");
+    assert!(
+        !line.contains("turn \"One entry across UTC midnight\""),
+        "advice not to change what is already so: {line}"
+    );
+    let entries = entries_of(&stands, &lsid).await;
+    assert_eq!(entries.len(), 1, "the second day's time written: {entries:?}");
+    assert!(entries[0]["internalNotes"].as_str().unwrap().contains("part 2 of 2"));
+
+    // Retried: only the refused part is written.
+    let id = line.split_whitespace().next().unwrap().to_owned();
+    worker_says(&["retry", &id], &config);
+    job_reaches(&config, &lsid, "done").await;
+    assert_eq!(entries_of(&stands, &lsid).await.len(), 2);
     assert!(worker.stop());
 }

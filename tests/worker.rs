@@ -276,9 +276,8 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
         (
             &refused,
             "support_conference_end",
-            "Autotask refused the time entry for pat.doe@example.com as \"Sample Role\": The specified \
-             AssignedResourceID and AssignedRoleID combination is not currently defined (HTTP 500) — the resource must \
-             hold the role",
+            "no role Autotask accepts for pat.doe@example.com's time: the ticket is not assigned to them, they do \
+             not hold \"Sample Role\", they have no default service desk role. Give the rep that role",
         ),
         (
             &badly_typed,
@@ -302,7 +301,7 @@ async fn autotask_rule_violations_fail_at_once_in_its_words_and_land_once_after_
         let of = |r: &&Value| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with(path));
         requests.as_array().unwrap().iter().filter(of).map(|r| r["status"].as_u64().unwrap()).collect::<Vec<_>>()
     };
-    assert_eq!(posts("/TimeEntries"), [500, 200, 500], "the outage retried, the refusal sent once");
+    assert_eq!(posts("/TimeEntries"), [500, 200], "the outage retried; a rep without a role found before sending");
     assert_eq!(posts("/Tickets"), [500; REFUSED_TICKETS.len()], "each refused ticket sent once");
     assert_eq!(posts("/Tickets/7218/Notes"), [500], "the refused note sent once");
     let outage_line = job_line(&all, &outage, "support_conference_end");

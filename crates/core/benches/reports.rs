@@ -10,8 +10,8 @@
 use std::time::Instant;
 
 use bta_core::beyondtrust::{
-    CustomAttribute, Customer, EventKind, Party, PublicSite, Representative, SessionEvent, SupportSession,
-    SystemInfoCategory, Text, read_sessions_from_bytes, word,
+    CustomAttribute, Customer, EventKind, Party, PublicSite, Representative, SessionEvent, ShellRecording,
+    SupportSession, SystemInfoCategory, Text, read_sessions_from_bytes, word,
 };
 use chrono::{TimeZone, Utc};
 
@@ -69,6 +69,7 @@ mod dom {
         "public_site",
         "external_key",
         "custom_attributes",
+        "command_shell_recordings",
         "session_chat_view_url",
         "session_chat_download_url",
         "file_transfer_count",
@@ -219,6 +220,18 @@ mod dom {
                     })
                     .unwrap_or_default(),
                 other_urls: unknown_children(s, SESSION_FIELDS).filter(|(name, _)| name.ends_with("_url")).collect(),
+                shell_recordings: child(s, "command_shell_recordings")
+                    .map(|l| {
+                        l.children()
+                            .filter(|r| r.tag_name().name() == "command_shell_recording")
+                            .map(|r| ShellRecording {
+                                instance: text(r, "instance"),
+                                view_url: text(r, "view_url"),
+                                download_url: text(r, "download_url"),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 extra: unknown_children(s, SESSION_FIELDS).filter(|(name, _)| !name.ends_with("_url")).collect(),
             })
             .collect()

@@ -62,6 +62,18 @@ pub fn marked_id(lsid: &str) -> std::borrow::Cow<'_, str> {
 #[derive(Debug)]
 pub struct Renderer {
     templates: Handlebars<'static>,
+    /// Give the session's recording links to the templates (a desk that publishes notes to
+    /// customers may not want them there).
+    recording_links: bool,
+}
+
+/// One recording of a session as the report links it.
+#[derive(Serialize)]
+struct RecordingView {
+    /// "Screen recording", "Command shell 1".
+    what: String,
+    view_url: String,
+    download_url: String,
 }
 
 #[derive(Serialize)]
@@ -125,6 +137,9 @@ struct SessionView {
     files: Vec<FileLine>,
     system_info: Vec<Section>,
     chat_url: String,
+    chat_download_url: String,
+    /// The screen recording and command-shell recordings, empty when the profile leaves them out.
+    recordings: Vec<RecordingView>,
 }
 
 #[derive(Serialize)]
@@ -188,7 +203,12 @@ impl Renderer {
                 .register_template_string(name, source)
                 .map_err(|e| RenderError::Template { file, message: e.to_string() })?;
         }
-        Ok(Renderer { templates })
+        Ok(Renderer { templates, recording_links: true })
+    }
+
+    /// Whether notes carry the session's recording links (on unless a profile turns them off).
+    pub fn with_recording_links(self, on: bool) -> Renderer {
+        Renderer { recording_links: on, ..self }
     }
 
     fn render(&self, template: &'static str, lsid: &str, view: &impl Serialize) -> Result<String, RenderError> {
@@ -204,7 +224,10 @@ impl Renderer {
     where
         Tz::Offset: std::fmt::Display,
     {
-        let view = session_view(session, zone);
+        let mut view = session_view(session, zone);
+        if !self.recording_links {
+            view.recordings.clear();
+        }
         let text = self.render("session", &session.lsid, &view)?;
         let customer = session.customers.iter().find(|c| c.primary).or(session.customers.first());
         let minutes = session.duration_seconds().map(|s| format!("{} min", (s + 30) / 60)).unwrap_or_default();
@@ -350,7 +373,28 @@ where
         files,
         system_info,
         chat_url: s.chat_view_url.as_deref().unwrap_or_default().to_owned(),
+        chat_download_url: s.chat_download_url.as_deref().unwrap_or_default().to_owned(),
+        recordings: recordings(s),
     }
+}
+
+/// The recordings the report links: the screen recording, then each command shell's.
+fn recordings(s: &SupportSession) -> Vec<RecordingView> {
+    let own = |u: Option<&str>| u.unwrap_or_default().to_owned();
+    let screen = RecordingView {
+        what: "Screen recording".to_owned(),
+        view_url: own(s.url("session_recording_view_url")),
+        download_url: own(s.url("session_recording_download_url")),
+    };
+    let shells = s.shell_recordings.iter().enumerate().map(|(i, r)| RecordingView {
+        what: match r.instance.as_deref().filter(|n| !n.trim().is_empty()) {
+            Some(name) => format!("Command shell {name}"),
+            None => format!("Command shell {}", i + 1),
+        },
+        view_url: own(r.view_url.as_deref()),
+        download_url: own(r.download_url.as_deref()),
+    });
+    std::iter::once(screen).chain(shells).filter(|r| !r.view_url.is_empty() || !r.download_url.is_empty()).collect()
 }
 
 /// A note's title: what, who and when, short enough to read at a glance in Autotask's list of a
@@ -372,11 +416,23 @@ fn note_title(parts: &[String]) -> String {
         .join(" · ")
 }
 
+/// Room kept in every note for [`written_for`]'s line.
+const AUTHOR_LINE_ROOM: usize = 400;
+
+/// The note as written by the API user on behalf of someone Autotask would not let it
+/// impersonate: `line` (cut to its room) first, so whoever reads the ticket sees whose it is.
+pub fn written_for(note: &NoteText, line: &str) -> NoteText {
+    let mut line = line.to_owned();
+    line.truncate(line.char_indices().nth(AUTHOR_LINE_ROOM - 4).map_or(line.len(), |(i, _)| i));
+    NoteText { description: format!("{line}\n\n{}", note.description), ..note.clone() }
+}
+
 /// Splits text into notes within Autotask's limits, at line breaks where it can; every part
 /// ends with its marker line.
 fn split(lsid: &str, kind: &str, title: &str, text: &str) -> Vec<NoteText> {
-    // The longest marker, for any realistic part count, fits in this much room.
-    let room = DESCRIPTION_LIMIT - marker(lsid, kind, 9999, 9999).len() - 2;
+    // The longest marker, for any realistic part count, fits in this much room, with room left
+    // for the line a note written by the API user for a rep begins with.
+    let room = DESCRIPTION_LIMIT - marker(lsid, kind, 9999, 9999).len() - 2 - AUTHOR_LINE_ROOM;
     let mut chunks: Vec<&str> = Vec::new();
     let mut rest = text.trim_end();
     while rest.len() > room {

@@ -155,6 +155,9 @@ struct Call<'a> {
     authenticated: bool,
     /// Counts toward pacing and threshold checks (all but the threshold reading itself).
     paced: bool,
+    /// The resource a write is made as (`ImpersonationResourceId`); never on a read, which
+    /// Autotask refuses with it.
+    as_resource: Option<i64>,
 }
 
 /// How one attempt failed.
@@ -231,6 +234,7 @@ impl AutotaskClient {
             body: None,
             authenticated: false,
             paced: false,
+            as_resource: None,
         };
         let info: ZoneInformation = self.send(&call, url).await.map_err(|e| match e.kind {
             ErrorKind::NotFound | ErrorKind::Rejected | ErrorKind::Server => Error {
@@ -287,6 +291,7 @@ impl AutotaskClient {
             body: None,
             authenticated: true,
             paced: true,
+            as_resource: None,
         };
         self.call(call).await
     }
@@ -336,24 +341,54 @@ impl AutotaskClient {
 
     /// Creates a record; returns its new id.
     pub async fn create<E: Entity>(&self, item: &E) -> Result<i64, Error> {
+        self.create_as(item, None).await
+    }
+
+    /// Creates a record as `as_resource` (its creator; the API user its impersonator) — unless
+    /// the settings name a fixed resource every write is made as; returns its new id.
+    pub async fn create_as<E: Entity>(&self, item: &E, as_resource: Option<i64>) -> Result<i64, Error> {
         let body = to_json(Operation::Create, E::NAME, item)?;
-        let call = self.api_call(Operation::Create, E::NAME, Method::POST, E::NAME.to_owned(), Some(body));
+        let call = self.write_call(Method::POST, E::NAME, E::NAME.to_owned(), body, as_resource);
         Ok(self.call::<ItemId>(call).await?.item_id)
     }
 
     /// Creates a record under its parent (a note under its ticket); returns its new id.
     pub async fn create_child<E: ChildEntity>(&self, parent_id: i64, item: &E) -> Result<i64, Error> {
+        self.create_child_as(parent_id, item, None).await
+    }
+
+    /// [`create_child`](Self::create_child) as `as_resource`, like [`create_as`](Self::create_as).
+    pub async fn create_child_as<E: ChildEntity>(
+        &self,
+        parent_id: i64,
+        item: &E,
+        as_resource: Option<i64>,
+    ) -> Result<i64, Error> {
         let body = to_json(Operation::Create, E::NAME, item)?;
         let path = format!("{}/{parent_id}/{}", E::PARENT, E::CHILD_PATH);
-        let call = self.api_call(Operation::Create, E::NAME, Method::POST, path, Some(body));
+        let call = self.write_call(Method::POST, E::NAME, path, body, as_resource);
         Ok(self.call::<ItemId>(call).await?.item_id)
     }
 
     /// Changes the fields set in `changes` on the record it names by `id`.
     pub async fn update<E: Entity>(&self, changes: &E) -> Result<i64, Error> {
         let body = to_json(Operation::Update, E::NAME, changes)?;
-        let call = self.api_call(Operation::Update, E::NAME, Method::PATCH, E::NAME.to_owned(), Some(body));
+        let call = self.write_call(Method::PATCH, E::NAME, E::NAME.to_owned(), body, None);
         Ok(self.call::<ItemId>(call).await?.item_id)
+    }
+
+    /// A create or update, made as the settings' fixed resource if they name one, else as `as_resource`.
+    fn write_call<'a>(
+        &self,
+        method: Method,
+        entity: &'a str,
+        path: String,
+        body: Vec<u8>,
+        as_resource: Option<i64>,
+    ) -> Call<'a> {
+        let operation = if method == Method::PATCH { Operation::Update } else { Operation::Create };
+        let as_resource = self.inner.settings.impersonation_resource_id.or(as_resource);
+        Call { as_resource, ..self.api_call(operation, entity, method, path, Some(body)) }
     }
 
     /// The entity's fields and picklists, read once and cached for the client's life.
@@ -389,6 +424,7 @@ impl AutotaskClient {
             body: None,
             authenticated: true,
             paced: false,
+            as_resource: None,
         };
         let info: ThresholdInformation = self.call(call).await?;
         let usage = Usage::new(info.current_timeframe_request_count, info.external_request_threshold);
@@ -442,7 +478,16 @@ impl AutotaskClient {
         path: String,
         body: Option<Vec<u8>>,
     ) -> Call<'a> {
-        Call { operation, entity, method, target: Target::Api(path), body, authenticated: true, paced: true }
+        Call {
+            operation,
+            entity,
+            method,
+            target: Target::Api(path),
+            body,
+            authenticated: true,
+            paced: true,
+            as_resource: None,
+        }
     }
 
     /// Resolves the call's target against the zone, then sends it.
@@ -518,6 +563,9 @@ impl AutotaskClient {
         if call.authenticated {
             request = request.headers(self.auth_headers());
         }
+        if let Some(id) = call.as_resource {
+            request = request.header("ImpersonationResourceId", id.to_string());
+        }
         if let Some(body) = &call.body {
             request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
         }
@@ -546,9 +594,6 @@ impl AutotaskClient {
         add("ApiIntegrationCode", settings.integration_code.expose(), true);
         add("UserName", &settings.username, false);
         add("Secret", settings.secret.expose(), true);
-        if let Some(id) = settings.impersonation_resource_id {
-            add("ImpersonationResourceId", &id.to_string(), false);
-        }
         headers
     }
 

@@ -76,6 +76,16 @@ impl Error {
         Error { operation, entity: entity.into(), status: None, messages: Vec::new(), kind, detail: None }
     }
 
+    /// Autotask refused a write made as an impersonated resource: its security level does not
+    /// "Allow impersonation of resources with this security level", or it is API-only. The help
+    /// and public clients give the words: HTTP 500, "…does not have the adequate permissions to
+    /// create this entity type." (The API user's own lack of the right reads the same; a caller
+    /// tells them apart by writing once without impersonation.)
+    pub fn is_impersonation_refused(&self) -> bool {
+        self.kind == ErrorKind::Rejected
+            && self.messages.iter().any(|m| m.to_lowercase().contains("adequate permissions"))
+    }
+
     pub fn settings(message: impl Into<String>) -> Error {
         Error::new(Operation::ZoneDiscovery, "", ErrorKind::Settings).with_detail(message)
     }

@@ -21,8 +21,8 @@ pub use client::{AutotaskClient, Page, PageDetails, ThresholdInformation, Zone, 
 pub use error::{Error, ErrorKind, Operation};
 pub use limiter::{Pressure, Usage};
 pub use models::{
-    BillingCode, ChildEntity, Company, ConfigurationItem, Contact, Entity, Resource, ResourceRole, Role, Ticket,
-    TicketNote, TimeEntry, UserDefinedField, WORK_TYPE, udf_text,
+    BillingCode, ChildEntity, Company, ConfigurationItem, Contact, Entity, Resource, ResourceRole,
+    ResourceServiceDeskRole, Role, Ticket, TicketNote, TimeEntry, UserDefinedField, WORK_TYPE, udf_text,
 };
 pub use picklist::{EntityAccess, EntityFields, EntityInformation, FieldInfo, Picklist, PicklistValue};
 pub use query::{Filter, MAX_PAGE_SIZE, Op, Query};

@@ -247,6 +247,20 @@ entity! {
 }
 
 entity! {
+    /// A resource's service desk role; one of a resource's is its default (`isDefault`).
+    ResourceServiceDeskRole = "ResourceServiceDeskRoles" {
+        #[serde(rename = "resourceID", default, skip_serializing_if = "Option::is_none")]
+        pub resource_id: Option<i64>,
+        #[serde(rename = "roleID", default, skip_serializing_if = "Option::is_none")]
+        pub role_id: Option<i64>,
+        #[serde(with = "flag", default, skip_serializing_if = "Option::is_none")]
+        pub is_default: Option<bool>,
+        #[serde(with = "flag", default, skip_serializing_if = "Option::is_none")]
+        pub is_active: Option<bool>,
+    }
+}
+
+entity! {
     /// A person at a customer company.
     Contact = "Contacts" {
         #[serde(rename = "companyID", default, skip_serializing_if = "Option::is_none")]

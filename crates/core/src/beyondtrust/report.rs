@@ -49,11 +49,30 @@ pub struct SupportSession {
     pub chat_download_url: Option<Text>,
     /// Recording and other URLs, by element name (`session_recording_view_url`, …).
     pub other_urls: Vec<(Text, Text)>,
+    /// `command_shell_recordings`: one per command shell the rep opened while recording.
+    pub shell_recordings: Vec<ShellRecording>,
     /// Child elements this parser does not know, by name, with their text.
     pub extra: Vec<(Text, Text)>,
 }
 
+/// One command-shell recording of a session (`command_shell_recording`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShellRecording {
+    pub instance: Option<Text>,
+    pub view_url: Option<Text>,
+    pub download_url: Option<Text>,
+}
+
 impl SupportSession {
+    /// A URL the report gives by its element name (`session_recording_view_url`, …).
+    pub fn url(&self, element: &str) -> Option<&str> {
+        self.other_urls
+            .iter()
+            .find(|(name, _)| name.as_str() == element)
+            .map(|(_, url)| url.as_str())
+            .filter(|u| !u.is_empty())
+    }
+
     /// The session's duration in seconds, from `duration` or else start and end.
     pub fn duration_seconds(&self) -> Option<u64> {
         if let Some(d) = &self.duration {

@@ -69,6 +69,11 @@ enum Tag {
     Field,
     ChatViewUrl,
     ChatDownloadUrl,
+    ShellRecordings,
+    ShellRecording,
+    Instance,
+    ViewUrl,
+    DownloadUrl,
     SummaryList,
     Summary,
     SurveyList,
@@ -113,6 +118,8 @@ impl Tag {
             (8, "hostname") => Tag::Hostname,
             (8, "category") => Tag::Category,
             (8, "question") => Tag::Question,
+            (8, "instance") => Tag::Instance,
+            (8, "view_url") => Tag::ViewUrl,
             (9, "public_ip") => Tag::PublicIp,
             (10, "start_time") => Tag::StartTime,
             (10, "private_ip") => Tag::PrivateIp,
@@ -128,6 +135,7 @@ impl Tag {
             (12, "display_name") => Tag::DisplayName,
             (12, "performed_by") => Tag::PerformedBy,
             (12, "submitted_by") => Tag::SubmittedBy,
+            (12, "download_url") => Tag::DownloadUrl,
             (13, "customer_list") => Tag::CustomerList,
             (13, "question_list") => Tag::QuestionList,
             (13, "report_header") => Tag::ReportHeader,
@@ -142,6 +150,8 @@ impl Tag {
             (19, "file_transfer_count") => Tag::FileTransferCount,
             (20, "session_summary_list") => Tag::SummaryList,
             (21, "session_chat_view_url") => Tag::ChatViewUrl,
+            (23, "command_shell_recording") => Tag::ShellRecording,
+            (24, "command_shell_recordings") => Tag::ShellRecordings,
             (25, "session_chat_download_url") => Tag::ChatDownloadUrl,
             _ => Tag::Other,
         }
@@ -589,6 +599,8 @@ struct SessionHandler {
     start_time: Option<DateTime<Utc>>,
     /// The element name of an unknown child of a session or event.
     child_name: Option<Text>,
+    /// The command-shell recording being read.
+    shell: Option<ShellRecording>,
     /// The name of the customer `info` field being read.
     info_name: Option<Word>,
 }
@@ -656,6 +668,7 @@ impl Handler for SessionHandler {
                 let [id, name] = e.attrs(["id", "name"]);
                 self.field_id = id.or(name);
             }
+            (Some(Tag::ShellRecordings), Tag::ShellRecording) => self.shell = Some(ShellRecording::default()),
             (Some(Tag::Session | Tag::Event), Tag::Other) => self.child_name = Some(e.name()),
             (Some(Tag::Info), _) => self.info_name = Some(word(e.local)),
             _ => {}
@@ -690,6 +703,21 @@ impl Handler for SessionHandler {
                 }
             }
             (Some(Tag::Session), tag) => self.close_session_child(tag, text),
+            (Some(Tag::ShellRecordings), Tag::ShellRecording) => {
+                if let (Some(session), Some(shell)) = (self.session.as_mut(), self.shell.take()) {
+                    session.shell_recordings.push(shell);
+                }
+            }
+            (Some(Tag::ShellRecording), tag) => {
+                if let Some(shell) = self.shell.as_mut() {
+                    match tag {
+                        Tag::Instance => shell.instance = nonempty(text),
+                        Tag::ViewUrl => shell.view_url = nonempty(text),
+                        Tag::DownloadUrl => shell.download_url = nonempty(text),
+                        _ => {}
+                    }
+                }
+            }
             _ => {}
         }
         false

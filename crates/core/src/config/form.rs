@@ -151,7 +151,28 @@ pub const FIELDS: &[Field] = &[
         Kind::Bool,
         "on: \"All Autotask Users\", shown on the client portal too; off: \"Internal Project Team\"",
     ),
+    on_by_default(
+        AT,
+        "write_as_rep",
+        "Write notes and time as the rep",
+        "on: each session's note and time entry are the primary rep's in Autotask (impersonation); where \
+         Autotask refuses, the API user writes them and says for whom",
+    ),
+    on_by_default(
+        AT,
+        "recording_links_in_note",
+        "Recording links in the note",
+        "on: the session's screen and command-shell recording links are in its note",
+    ),
     field(AT, "update_time_entry", "Autotask Update Time Entry", Kind::Bool, ""),
+    field(
+        AT,
+        "time_entry_roles",
+        "Time entry role, tried in order",
+        Kind::List,
+        "ticket: the ticket's role when the rep is assigned; role_name: roleName when the rep holds it; default: \
+         the rep's default service desk role",
+    ),
     field(
         AT,
         "time_entry_default_data",

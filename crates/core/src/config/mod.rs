@@ -94,6 +94,29 @@ impl TimeEntryDefaults {
     }
 }
 
+/// Where a time entry's role comes from (`time_entry_roles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleSource {
+    /// `ticket`: the ticket's `assignedResourceRoleID`, when the rep is its assigned resource.
+    Ticket,
+    /// `role_name`: Time Entry Default Data's `roleName`, when the rep holds it.
+    RoleName,
+    /// `default`: the rep's default service desk role (ResourceServiceDeskRoles `isDefault`).
+    Default,
+}
+
+impl RoleSource {
+    pub const ALL: [RoleSource; 3] = [RoleSource::Ticket, RoleSource::RoleName, RoleSource::Default];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            RoleSource::Ticket => "ticket",
+            RoleSource::RoleName => "role_name",
+            RoleSource::Default => "default",
+        }
+    }
+}
+
 /// One plugin configuration: an appliance and an Autotask instance.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -114,6 +137,13 @@ pub struct Profile {
     pub publish_notes_as_public: bool,
     pub update_time_entry: bool,
     pub time_entry_default_data: TimeEntryDefaults,
+    /// Beyond the seed: each note and time entry of a session is written as its primary rep
+    /// (`ImpersonationResourceId`), falling back to the API user where Autotask refuses.
+    pub write_as_rep: bool,
+    /// Beyond the seed: where a time entry's role comes from, tried in this order.
+    pub time_entry_roles: Vec<RoleSource>,
+    /// Beyond the seed: the session's recording links in its note.
+    pub recording_links_in_note: bool,
     /// Beyond the seed: blocks and a minimum for the time entry's billed hours, and whether a
     /// session across UTC midnight stays one entry.
     pub billing: crate::billing::BillingRules,
@@ -235,6 +265,28 @@ pub const DEFAULT_RELEASE_WINDOW_AFTER: std::time::Duration = std::time::Duratio
 
 /// The tray app's global shortcut unless the configuration names another.
 pub const DEFAULT_GLOBAL_SHORTCUT: &str = "Ctrl+Alt+Space";
+/// `time_entry_roles`: a list of `ticket`, `role_name`, `default`, each at most once.
+fn read_role_sources(s: &mut Section<'_>) -> Vec<RoleSource> {
+    let Some(words) = s.strings("time_entry_roles") else {
+        return RoleSource::ALL.to_vec();
+    };
+    let mut order = Vec::new();
+    for word in words {
+        match RoleSource::ALL.into_iter().find(|r| r.key() == word.to_ascii_lowercase()) {
+            Some(r) if !order.contains(&r) => order.push(r),
+            Some(_) => s.problem("time_entry_roles", format!("names '{word}' twice")),
+            None => s.problem(
+                "time_entry_roles",
+                format!("does not know '{word}'; list some of \"ticket\", \"role_name\", \"default\""),
+            ),
+        }
+    }
+    if order.is_empty() {
+        s.problem("time_entry_roles", "lists no source; the default is [\"ticket\", \"role_name\", \"default\"]");
+    }
+    order
+}
+
 const PROFILE_KEYS_HINT: &str = "every profile key is shown in examples/worker.toml";
 
 impl WorkerConfig {
@@ -611,6 +663,9 @@ fn read_profile(
             }
         }
     }
+    let write_as_rep = s.bool("write_as_rep", true);
+    let time_entry_roles = read_role_sources(&mut s);
+    let recording_links_in_note = s.bool("recording_links_in_note", true);
     let billing = crate::billing::BillingRules {
         rounding_minutes: s.integer("time_entry_rounding_minutes", 0..=480).unwrap_or(0) as u32,
         minimum_minutes: s.integer("time_entry_minimum_minutes", 0..=1440).unwrap_or(0) as u32,
@@ -674,6 +729,9 @@ fn read_profile(
         publish_notes_as_public,
         update_time_entry,
         time_entry_default_data,
+        write_as_rep,
+        time_entry_roles,
+        recording_links_in_note,
         billing,
         work_type,
         enable_automatic_ticket_creation,

@@ -43,6 +43,39 @@ fn a_session_note_holds_transcript_notes_files_system_information_and_its_marker
 }
 
 #[test]
+fn the_recordings_are_linked_in_the_note_unless_the_profile_leaves_them_out() {
+    let s = session();
+    assert_eq!(s.shell_recordings.len(), 1, "read from command_shell_recordings");
+    assert_eq!(s.shell_recordings[0].instance.as_deref(), Some("1"));
+    let text = Renderer::new(None).unwrap().session_notes(&s, &Utc).unwrap().remove(0).description;
+    let recordings = "== Recordings ==\n\
+        Screen recording: https://support.example.com/session_download?lsid=c69a&dl_action=recording\n\
+        Command shell 1: https://support.example.com/session_download?lsid=c69a&dl_action=shell&view=1\n";
+    assert!(text.contains(recordings), "{text}");
+    let without = Renderer::new(None).unwrap().with_recording_links(false).session_notes(&s, &Utc).unwrap();
+    assert!(!without[0].description.contains("Recordings"), "{}", without[0].description);
+    assert!(without[0].description.contains("Full chat: "), "the chat link stays");
+}
+
+#[test]
+fn a_note_written_for_a_rep_begins_with_whom_and_stays_within_the_limit() {
+    let mut s = session();
+    let chat = s.events[1].clone();
+    for i in 0..3000 {
+        let mut line = chat.clone();
+        line.body = Some(format!("Line {i:04} of a very long troubleshooting conversation.").into());
+        s.events.push(line);
+    }
+    let long_name = format!("{}@example.com", "r".repeat(2000));
+    for note in Renderer::new(None).unwrap().session_notes(&s, &Utc).unwrap() {
+        let written = written_for(&note, &format!("Written by the API user for {long_name}"));
+        assert!(written.description.starts_with("Written by the API user for rrr"));
+        assert!(written.description.chars().count() <= DESCRIPTION_LIMIT, "{}", written.description.len());
+        assert!(written.description.ends_with(&marker(&s.lsid, "session", note.part, note.parts)));
+    }
+}
+
+#[test]
 fn a_long_transcript_is_split_into_numbered_parts_within_the_limit() {
     let mut s = session();
     let chat = s.events[1].clone();

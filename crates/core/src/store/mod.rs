@@ -471,6 +471,20 @@ impl Store {
         Ok(found.filter(|(_, at)| now - time(*at) <= max_age).map(|(v, _)| v))
     }
 
+    /// Every cached value of a kind no older than `max_age`, as (key, value), by key.
+    pub fn cached_all(
+        &self,
+        kind: &str,
+        max_age: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare("SELECT key, value FROM cache WHERE kind = ?1 AND fetched_at >= ?2 ORDER BY key")?;
+        let rows = statement.query_map(params![kind, millis(now - max_age)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     pub fn cache(&self, kind: &str, key: &str, value: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO cache (kind, key, value, fetched_at) VALUES (?1, ?2, ?3, ?4)

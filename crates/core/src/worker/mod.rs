@@ -5,6 +5,7 @@
 //! runs again (after a failure, or a crash between a write and its record) first looks for the
 //! write's marker on the ticket, and only writes what is not there.
 
+mod author;
 mod session_end;
 mod surveys;
 mod ticket_creation;
@@ -177,7 +178,9 @@ impl Worker {
             let setup = |message: String| SetupError { profile: profile.name.clone(), message };
             let beyondtrust = BeyondTrustClient::new(profile.beyondtrust.clone()).map_err(|e| setup(e.to_string()))?;
             let autotask = AutotaskClient::new(profile.autotask.clone()).map_err(|e| setup(e.to_string()))?;
-            let renderer = Renderer::new(profile.templates_dir.as_deref()).map_err(|e| setup(e.to_string()))?;
+            let renderer = Renderer::new(profile.templates_dir.as_deref())
+                .map_err(|e| setup(e.to_string()))?
+                .with_recording_links(profile.recording_links_in_note);
             profiles.insert(
                 profile.name.clone(),
                 Arc::new(ProfileClients { profile: profile.clone(), beyondtrust, autotask, renderer }),

@@ -2,11 +2,15 @@
 
 use chrono::Utc;
 
-use super::tickets::{TicketRef, parse_external_key};
+use super::author::Author;
+use super::tickets::{NotesOf, TicketRef, parse_external_key};
 use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of};
-use crate::autotask::{self, BillingCode, Filter, Query, Resource, Role, TimeEntry};
+use crate::autotask::{
+    self, BillingCode, Filter, Query, Resource, ResourceRole, ResourceServiceDeskRole, Role, TimeEntry,
+};
 use crate::beyondtrust::{OutboundEvent, SupportSession};
 use crate::billing::Part;
+use crate::config::RoleSource;
 use crate::store::{LedgerEntry, UnlinkedSession};
 
 /// What a person attaches a session to when it needs a ticket of its own.
@@ -68,7 +72,9 @@ pub(super) async fn handle(
     };
     worker.tell_ticket(job, ticket_id);
     let notes = clients.renderer.session_notes(&session, &chrono::Local)?;
-    let written = match worker.write_notes(clients, job, lsid, ticket_id, "session", &notes).await {
+    let author = Author::of(worker, clients, &session).await?;
+    let to = NotesOf { lsid, ticket_id, kind: "session", author: &author };
+    let written = match worker.write_notes(clients, job, to, &notes).await {
         Ok(n) => n,
         Err(Failure::Permanent(why)) if matches!(reference, TicketRef::Id(_)) => {
             if worker.ticket_exists(clients, ticket_id).await? {
@@ -79,16 +85,17 @@ pub(super) async fn handle(
         }
         Err(e) => return Err(e),
     };
-    let (time, timed) = if clients.profile.update_time_entry {
-        (" and a time entry", time_entry(worker, clients, job, &session, ticket_id).await?)
+    let (time, timed, role) = if clients.profile.update_time_entry {
+        let timed = time_entry(worker, clients, job, &session, ticket_id, &author).await?;
+        (" and a time entry", timed.written, timed.role_said)
     } else {
-        ("", false)
+        ("", false, String::new())
     };
     let parts = if notes.len() == 1 { "a note".to_owned() } else { format!("{} notes", notes.len()) };
     let again = if written == 0 && !timed { " (already there)" } else { "" };
     let ticket = worker.ticket_named(&clients.profile.name, ticket_id).await?;
     Ok(Outcome::Done {
-        summary: format!("Wrote the session with {} to {ticket}{again}", session.described()),
+        summary: format!("Wrote the session with {} to {ticket}{again}{role}{}", session.described(), author.said()),
         wrote: format!("{parts}{time}"),
         ticket_id: Some(ticket_id),
     })
@@ -111,15 +118,25 @@ async fn no_ticket(
     )))
 }
 
+/// What writing a session's time came to.
+struct Timed {
+    /// Whether any entry was written now.
+    written: bool,
+    /// ", its time as \"Engineer\" (…)" where the role is not the configured one.
+    role_said: String,
+}
+
 /// Writes the primary rep's time — one entry, or one per UTC day the session touches — each
-/// unless it is there; whether any was written now.
+/// unless it is there. A part Autotask refuses does not stop the others: their time is written,
+/// the refusal said after.
 async fn time_entry(
     worker: &Worker,
     clients: &ProfileClients,
     job: &Job,
     session: &SupportSession,
     ticket_id: i64,
-) -> Result<bool, Failure> {
+    author: &Author,
+) -> Result<Timed, Failure> {
     let profile = &clients.profile;
     let lsid = session.lsid.clone();
     let (p, l) = (profile.name.clone(), lsid.clone());
@@ -137,10 +154,11 @@ async fn time_entry(
     let part_of = |i: usize| if parts.len() == 1 { 0 } else { i as u32 + 1 };
     let layout = |p: &u32| (*p == 0) == (parts.len() == 1);
     if done.iter().any(|p| !layout(p)) || (0..parts.len()).all(|i| done.contains(&part_of(i))) {
-        return Ok(false);
+        return Ok(Timed { written: false, role_said: String::new() });
     }
-    let keeper = Timekeeper::find(worker, clients, session).await?;
+    let keeper = Timekeeper::find(worker, clients, session, ticket_id, author).await?;
     let mut written = false;
+    let mut refusal = None;
     for (i, part) in parts.iter().enumerate() {
         if done.contains(&part_of(i)) {
             continue;
@@ -152,10 +170,14 @@ async fn time_entry(
         let found = if job.attempts > 1 { marked_entry(clients, ticket_id, &mark).await? } else { None };
         let id = match found {
             Some(id) => id,
-            None => match clients.autotask.create(&keeper.entry(clients, ticket_id, part, mark)).await {
+            None => match keeper.write(worker, clients, &keeper.entry(clients, ticket_id, part, mark), author).await {
                 Ok(id) => {
                     written = true;
                     id
+                }
+                Err(e) if e.kind == autotask::ErrorKind::Rejected && parts.len() > 1 => {
+                    refusal.get_or_insert(e);
+                    continue;
                 }
                 Err(e) => return Err(time_refused(worker, clients, job, session, ticket_id, keeper.what(), e).await),
             },
@@ -170,36 +192,61 @@ async fn time_entry(
         };
         worker.store.run(move |s| s.record_write(&entry, Utc::now())).await?;
     }
+    if let Some(e) = refusal {
+        return Err(time_refused(worker, clients, job, session, ticket_id, keeper.what(), e).await);
+    }
     let (p, l) = (profile.name.clone(), lsid.clone());
     worker.store.run(move |s| s.time_written(&p, &l)).await?;
-    Ok(written)
+    Ok(Timed { written, role_said: keeper.role_said() })
 }
 
 /// Whose time it is and how Autotask files it: found once for all of a session's entries.
 struct Timekeeper {
     email: String,
     resource_id: i64,
-    role_name: String,
-    role_id: i64,
+    role: FoundRole,
     work_type: Option<i64>,
 }
 
+/// The role a time entry is filed under, and where it came from.
+struct FoundRole {
+    id: i64,
+    name: String,
+    source: RoleSource,
+}
+
 impl Timekeeper {
-    async fn find(worker: &Worker, clients: &ProfileClients, session: &SupportSession) -> Result<Timekeeper, Failure> {
+    async fn find(
+        worker: &Worker,
+        clients: &ProfileClients,
+        session: &SupportSession,
+        ticket_id: i64,
+        author: &Author,
+    ) -> Result<Timekeeper, Failure> {
         let profile = &clients.profile;
-        let defaults = &profile.time_entry_default_data;
-        let username = session.primary_representative().and_then(|r| r.username.clone()).ok_or_else(|| {
-            Failure::Permanent(format!("session {} names no primary representative for the time entry", session.lsid))
+        if author.name.is_empty() {
+            return Err(Failure::Permanent(format!(
+                "session {} names no primary representative for the time entry",
+                session.lsid
+            )));
+        }
+        let email = author.name.clone();
+        let resource_id = match author.resource_id {
+            Some(id) => id,
+            None => worker.resource_id(clients, &email).await?,
+        };
+        let role = worker.role_for(clients, resource_id, ticket_id).await?.ok_or_else(|| {
+            Failure::Permanent(format!(
+                "no role Autotask accepts for {email}'s time: {} Give the rep that role, or a default service desk \
+                 role, in Autotask (Admin › Resources › the resource), then Retry",
+                worker.roles_tried(profile)
+            ))
         })?;
-        let email = format!("{username}@{}", defaults.default_domain().unwrap_or_default());
-        let resource_id = worker.resource_id(clients, &email).await?;
-        let role_name = defaults.role_name().unwrap_or_default().to_owned();
-        let role_id = worker.role_id(clients, &role_name).await?;
         let work_type = match &profile.work_type {
             Some(name) => Some(worker.work_type_id(clients, name).await?),
             None => None,
         };
-        Ok(Timekeeper { email, resource_id, role_name, role_id, work_type })
+        Ok(Timekeeper { email, resource_id, role, work_type })
     }
 
     /// The time entry of one part, its marker last in the internal notes.
@@ -208,7 +255,7 @@ impl Timekeeper {
         TimeEntry {
             ticket_id: Some(ticket_id),
             resource_id: Some(self.resource_id),
-            role_id: Some(self.role_id),
+            role_id: Some(self.role.id),
             date_worked: Some(part.start),
             start_date_time: Some(part.start),
             end_date_time: Some(part.end),
@@ -226,8 +273,40 @@ impl Timekeeper {
         }
     }
 
+    /// Creates an entry as the rep; where Autotask refuses to let the API user write as them,
+    /// once more as the API user (which Proxy Time Entry must then allow).
+    async fn write(
+        &self,
+        worker: &Worker,
+        clients: &ProfileClients,
+        entry: &TimeEntry,
+        author: &Author,
+    ) -> Result<i64, autotask::Error> {
+        let as_rep = author.as_resource();
+        match clients.autotask.create_as(entry, as_rep).await {
+            Err(e) if as_rep.is_some() && e.is_impersonation_refused() => {
+                if let Err(stored) = author.refused_now(worker, clients).await {
+                    tracing::warn!("could not remember the refused impersonation: {stored:?}");
+                }
+                clients.autotask.create(entry).await
+            }
+            written => written,
+        }
+    }
+
     fn what(&self) -> String {
-        format!("the time entry for {} as \"{}\"", self.email, self.role_name)
+        format!("the time entry for {} as \"{}\"", self.email, self.role.name)
+    }
+
+    /// Said in the Activity when the role is not the configured one.
+    fn role_said(&self) -> String {
+        match self.role.source {
+            RoleSource::RoleName => String::new(),
+            RoleSource::Ticket => format!(", its time as \"{}\" (the rep's role on the ticket)", self.role.name),
+            RoleSource::Default => {
+                format!(", its time as \"{}\" (the rep's default service desk role)", self.role.name)
+            }
+        }
     }
 }
 
@@ -276,7 +355,8 @@ async fn time_refused(
         }
     }
     let status = e.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-    Failure::Permanent(format!("Autotask refused {what}: {words}{status}. {}", refusal.what_to_do()))
+    let advice = refusal.what_to_do(clients.profile.billing.spans_midnight);
+    Failure::Permanent(format!("Autotask refused {what}: {words}{status}. {advice}"))
 }
 
 /// The session as Not in a ticket keeps it, with what a person needs to bill it: without a
@@ -336,7 +416,13 @@ impl TimeRefusal {
         })
     }
 
-    fn what_to_do(self) -> &'static str {
+    /// What the desk does about it — never a change to a setting that is already as advised.
+    fn what_to_do(self, spans_midnight: bool) -> &'static str {
+        if self == TimeRefusal::Midnight && !spans_midnight {
+            return "Each entry was already within one UTC date (\"One entry across UTC midnight\" is off), and \
+                    Autotask still read it as spanning midnight: enter this part's time by hand in Autotask (the \
+                    other parts are written), then dismiss it";
+        }
         match self {
             TimeRefusal::ClosedTimesheet => {
                 "The time is kept under Not in a ticket: reopen the rep's timesheet for that week in Autotask, then \
@@ -382,11 +468,16 @@ impl Worker {
         Ok(found)
     }
 
-    pub(super) async fn resource_id(&self, clients: &ProfileClients, email: &str) -> Result<i64, Failure> {
+    /// The active resource with this e-mail, if any (cached a day).
+    pub(super) async fn resource_lookup(&self, clients: &ProfileClients, email: &str) -> Result<Option<i64>, Failure> {
         let query = Query::new(Filter::eq("email", email)).and(Filter::eq("isActive", true)).include_fields(["id"]);
         let fetch =
             async { Ok(clients.autotask.query_page::<Resource>(&query).await?.items.into_iter().find_map(|r| r.id)) };
-        self.cached_id("resource", email, fetch).await?.ok_or_else(|| {
+        self.cached_id("resource", email, fetch).await
+    }
+
+    pub(super) async fn resource_id(&self, clients: &ProfileClients, email: &str) -> Result<i64, Failure> {
+        self.resource_lookup(clients, email).await?.ok_or_else(|| {
             Failure::Permanent(format!(
                 "no active Autotask resource has the e-mail {email}; give the rep that e-mail in Autotask, or correct \
                  defaultDomain in Time Entry Default Data"
@@ -409,6 +500,115 @@ impl Worker {
                  the active ones)"
             ))
         })
+    }
+
+    /// The role of the rep's time on this ticket: the first the profile's order finds.
+    async fn role_for(
+        &self,
+        clients: &ProfileClients,
+        resource_id: i64,
+        ticket_id: i64,
+    ) -> Result<Option<FoundRole>, Failure> {
+        let profile = &clients.profile;
+        for &source in &profile.time_entry_roles {
+            let found = match source {
+                RoleSource::Ticket => self.ticket_role(clients, resource_id, ticket_id).await?,
+                RoleSource::RoleName => match profile.time_entry_default_data.role_name() {
+                    Some(name) => {
+                        let id = self.role_id(clients, name).await?;
+                        self.holds_role(clients, resource_id, id).await?.then(|| (id, name.to_owned()))
+                    }
+                    None => None,
+                },
+                RoleSource::Default => match self.default_role(clients, resource_id).await? {
+                    Some(id) => Some((id, self.role_name_of(clients, id).await?)),
+                    None => None,
+                },
+            };
+            if let Some((id, name)) = found {
+                return Ok(Some(FoundRole { id, name, source }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// What the profile's order looked for, said when it found no role.
+    fn roles_tried(&self, profile: &crate::config::Profile) -> String {
+        let said: Vec<String> = profile
+            .time_entry_roles
+            .iter()
+            .map(|r| match r {
+                RoleSource::Ticket => "the ticket is not assigned to them".to_owned(),
+                RoleSource::RoleName => match profile.time_entry_default_data.role_name() {
+                    Some(name) => format!("they do not hold \"{name}\""),
+                    None => "no roleName is set".to_owned(),
+                },
+                RoleSource::Default => "they have no default service desk role".to_owned(),
+            })
+            .collect();
+        format!("{}.", said.join(", "))
+    }
+
+    /// The ticket's role when the ticket is assigned to the rep (one read of the ticket).
+    async fn ticket_role(
+        &self,
+        clients: &ProfileClients,
+        resource_id: i64,
+        ticket_id: i64,
+    ) -> Result<Option<(i64, String)>, Failure> {
+        let query = Query::new(Filter::eq("id", ticket_id))
+            .include_fields(["id", "assignedResourceID", "assignedResourceRoleID"])
+            .max_records(1);
+        let ticket = clients.autotask.query_page::<crate::autotask::Ticket>(&query).await?.items.into_iter().next();
+        let role =
+            ticket.filter(|t| t.assigned_resource_id == Some(resource_id)).and_then(|t| t.assigned_resource_role_id);
+        match role {
+            Some(id) => Ok(Some((id, self.role_name_of(clients, id).await?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the resource holds the role (ResourceRoles). A pair found is cached a day; one
+    /// not found is asked again next time, so a role given in Autotask counts at the next Retry.
+    async fn holds_role(&self, clients: &ProfileClients, resource_id: i64, role_id: i64) -> Result<bool, Failure> {
+        let query = Query::new(Filter::eq("resourceID", resource_id))
+            .and(Filter::eq("roleID", role_id))
+            .include_fields(["id"])
+            .max_records(1);
+        let fetch = async {
+            let found = clients.autotask.query_page::<ResourceRole>(&query).await?.items;
+            Ok((!found.is_empty()).then_some(role_id))
+        };
+        Ok(self.cached_id("holds_role", &format!("{resource_id}:{role_id}"), fetch).await?.is_some())
+    }
+
+    /// The resource's default service desk role, if it has one.
+    async fn default_role(&self, clients: &ProfileClients, resource_id: i64) -> Result<Option<i64>, Failure> {
+        let query = Query::new(Filter::eq("resourceID", resource_id))
+            .and(Filter::eq("isDefault", true))
+            .and(Filter::eq("isActive", true))
+            .include_fields(["id", "roleID"])
+            .max_records(1);
+        let fetch = async {
+            let found = clients.autotask.query_page::<ResourceServiceDeskRole>(&query).await?.items;
+            Ok(found.into_iter().find_map(|r| r.role_id))
+        };
+        self.cached_id("default_role", &resource_id.to_string(), fetch).await
+    }
+
+    /// A role's name by its id, for what the Activity says (cached a day).
+    async fn role_name_of(&self, clients: &ProfileClients, role_id: i64) -> Result<String, Failure> {
+        let key = role_id.to_string();
+        let k = key.clone();
+        let cached =
+            self.store.run(move |s| s.cached("role_name", &k, chrono::Duration::hours(24), Utc::now())).await?;
+        if let Some(name) = cached {
+            return Ok(name);
+        }
+        let name = clients.autotask.get::<Role>(role_id).await?.and_then(|r| r.name).unwrap_or_else(|| key.clone());
+        let value = name.clone();
+        self.store.run(move |s| s.cache("role_name", &key, &value, Utc::now())).await?;
+        Ok(name)
     }
 
     async fn role_id(&self, clients: &ProfileClients, name: &str) -> Result<i64, Failure> {
@@ -441,8 +641,11 @@ mod tests {
         ];
         for (said, condition) in cases {
             assert_eq!(TimeRefusal::of(said), Some(condition), "{said}");
-            assert!(!condition.what_to_do().is_empty());
+            assert!(!condition.what_to_do(true).is_empty());
         }
         assert_eq!(TimeRefusal::of("TimeEntry.summaryNotes can not be blank."), None);
+        // Advice never names a setting that is already as it advises.
+        assert!(TimeRefusal::Midnight.what_to_do(true).contains("turn"));
+        assert!(!TimeRefusal::Midnight.what_to_do(false).contains("turn \""));
     }
 }

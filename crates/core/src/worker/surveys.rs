@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::tickets::parse_external_key;
+use super::author::Author;
+use super::tickets::{NotesOf, parse_external_key};
 use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of};
 use crate::beyondtrust::{EventType, OutboundEvent, SurveyKind};
 
@@ -41,10 +42,12 @@ pub(super) async fn handle(
     };
     worker.tell_ticket(job, ticket_id);
     let note = clients.renderer.survey_note(&survey, &chrono::Local)?;
-    worker.write_notes(clients, job, lsid, ticket_id, label, &[note]).await?;
+    let author = Author::of(worker, clients, &session).await?;
+    let to = NotesOf { lsid, ticket_id, kind: label, author: &author };
+    worker.write_notes(clients, job, to, &[note]).await?;
     let ticket = worker.ticket_named(&clients.profile.name, ticket_id).await?;
     Ok(Outcome::Done {
-        summary: format!("Wrote the {label} of {of} to {ticket}"),
+        summary: format!("Wrote the {label} of {of} to {ticket}{}", author.said()),
         wrote: "a note".to_owned(),
         ticket_id: Some(ticket_id),
     })

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 
+use super::author::Author;
 use super::{Failure, Job, ProfileClients, Worker, refused};
 use crate::autotask::{ErrorKind, Filter, Query, Ticket, TicketNote};
 use crate::render::{NoteText, marker};
@@ -25,6 +26,16 @@ pub fn parse_external_key(key: &str) -> Option<TicketRef> {
     let (date, seq) = number.split_once('.')?;
     let digits = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_digit());
     (digits(date, 8) && digits(seq, 4)).then(|| TicketRef::Number(format!("T{number}")))
+}
+
+/// Whose notes of what kind, to which ticket.
+#[derive(Clone, Copy)]
+pub(super) struct NotesOf<'a> {
+    pub lsid: &'a str,
+    pub ticket_id: i64,
+    /// "session", "customer survey"…: in the marker and the ledger.
+    pub kind: &'a str,
+    pub author: &'a Author,
 }
 
 impl Worker {
@@ -64,11 +75,10 @@ impl Worker {
         &self,
         clients: &ProfileClients,
         job: &Job,
-        lsid: &str,
-        ticket_id: i64,
-        kind: &str,
+        to: NotesOf<'_>,
         notes: &[NoteText],
     ) -> Result<usize, Failure> {
+        let NotesOf { lsid, ticket_id, kind, author } = to;
         let profile = &clients.profile;
         let ledger_kind = format!("note:{kind}");
         let (p, l) = (profile.name.clone(), lsid.to_owned());
@@ -86,16 +96,9 @@ impl Worker {
                     id
                 }
                 None => {
-                    let new = TicketNote {
-                        title: Some(note.title.clone()),
-                        description: Some(note.description.clone()),
-                        note_type: Some(profile.note_type),
-                        publish: Some(if profile.publish_notes_as_public { 1 } else { 2 }),
-                        ..Default::default()
-                    };
                     written += 1;
                     let what = || format!("the {kind} note \"{}\"", note.title);
-                    clients.autotask.create_child(ticket_id, &new).await.map_err(|e| refused(what, e))?
+                    self.write_note(clients, ticket_id, note, author).await.map_err(|e| refused(what, e))?
                 }
             };
             let entry = LedgerEntry {
@@ -109,6 +112,35 @@ impl Worker {
             self.store.run(move |s| s.record_write(&entry, Utc::now())).await?;
         }
         Ok(written)
+    }
+
+    /// Writes one note as its author; where Autotask refuses to let the API user write as the
+    /// rep, once more as the API user, the note saying for whom (the refused write wrote nothing).
+    async fn write_note(
+        &self,
+        clients: &ProfileClients,
+        ticket_id: i64,
+        note: &NoteText,
+        author: &Author,
+    ) -> Result<i64, crate::autotask::Error> {
+        let profile = &clients.profile;
+        let body = |note: &NoteText| TicketNote {
+            title: Some(note.title.clone()),
+            description: Some(note.description.clone()),
+            note_type: Some(profile.note_type),
+            publish: Some(if profile.publish_notes_as_public { 1 } else { 2 }),
+            ..Default::default()
+        };
+        let as_rep = author.as_resource();
+        match clients.autotask.create_child_as(ticket_id, &body(&author.note(note)), as_rep).await {
+            Err(e) if as_rep.is_some() && e.is_impersonation_refused() => {
+                if let Err(stored) = author.refused_now(self, clients).await {
+                    tracing::warn!("could not remember the refused impersonation: {stored:?}");
+                }
+                clients.autotask.create_child(ticket_id, &body(&author.note(note))).await
+            }
+            written => written,
+        }
     }
 
     async fn find_note(&self, clients: &ProfileClients, ticket_id: i64, mark: &str) -> Result<Option<i64>, Failure> {

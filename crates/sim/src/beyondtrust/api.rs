@@ -412,8 +412,9 @@ fn listing_report(sim: &Sim, p: &[(String, String)], now: DateTime<Utc>) -> Resu
     for s in state.sessions.iter().filter(|s| s.ended_within(start, end, now)) {
         let ended = s.end.unwrap_or(now);
         inner.push_str(&format!(
-            "<session_summary lsid=\"{}\" has_recording=\"0\">{}{}{}</session_summary>",
+            "<session_summary lsid=\"{}\" has_recording=\"{}\">{}{}{}</session_summary>",
             s.lsid,
+            u8::from(s.has_recording()),
             element("start_time", &[("timestamp", &s.start.timestamp().to_string())], &s.start.to_rfc3339()),
             element("end_time", &[("timestamp", &ended.timestamp().to_string())], &ended.to_rfc3339()),
             element("external_key", &[], &s.external_key),

@@ -49,6 +49,12 @@ pub struct Scenario {
     /// Stay live (begin and joins only) until `POST /_sim/sessions/<lsid>/end`.
     #[serde(default)]
     pub live: bool,
+    /// The session was recorded: its report gives the recording's view and download links.
+    #[serde(default)]
+    pub recording: bool,
+    /// Command-shell recordings, by instance name.
+    #[serde(default)]
+    pub shell_recordings: Vec<String>,
 }
 
 fn support() -> String {
@@ -349,6 +355,11 @@ impl Session {
         self.end_visible(now) && self.end.is_some_and(|e| e >= start && e < end)
     }
 
+    /// Whether the session was recorded (the listing's `has_recording`).
+    pub fn has_recording(&self) -> bool {
+        matches!(&self.body, Body::Generated(s) if s.recording)
+    }
+
     pub fn end_visible(&self, now: DateTime<Utc>) -> bool {
         self.end.is_some() && self.end_reported_from.is_none_or(|from| now >= from)
     }
@@ -382,6 +393,26 @@ impl Session {
             &[],
             &format!("https://support.example.com/session_download?lsid={}&dl_action=chat", self.lsid),
         ));
+        let download = |action: &str| {
+            format!("https://support.example.com/session_download?lsid={}&dl_action={action}", self.lsid)
+        };
+        // BeyondTrust gives recording links only for a session that ended successfully.
+        if s.recording && shown_end.is_some() {
+            x.push_str(&element("session_recording_view_url", &[], &format!("{}&view=1", download("recording"))));
+            x.push_str(&element("session_recording_download_url", &[], &download("recording")));
+        }
+        if !s.shell_recordings.is_empty() && shown_end.is_some() {
+            x.push_str("<command_shell_recordings>");
+            for (i, instance) in s.shell_recordings.iter().enumerate() {
+                let shell = download(&format!("shell&instance={i}"));
+                x.push_str("<command_shell_recording>");
+                x.push_str(&element("instance", &[], instance));
+                x.push_str(&element("view_url", &[], &format!("{shell}&view=1")));
+                x.push_str(&element("download_url", &[], &shell));
+                x.push_str("</command_shell_recording>");
+            }
+            x.push_str("</command_shell_recordings>");
+        }
         x.push_str(&element("file_transfer_count", &[], &s.files.len().to_string()));
         let customer = s.customer_name();
         x.push_str(&element("primary_customer", &[("gsnumber", "12")], &customer));

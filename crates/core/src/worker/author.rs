@@ -1,0 +1,117 @@
+//! Who a session's notes and time entry are written as in Autotask: its primary rep's resource,
+//! impersonated (`ImpersonationResourceId`), so the ticket's history names the rep who did the
+//! work — or, where Autotask's security settings refuse that, the API user on the rep's behalf,
+//! said in the note itself and in the Activity.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::Utc;
+
+use super::{Failure, ProfileClients, Worker};
+use crate::beyondtrust::SupportSession;
+use crate::render::{NoteText, written_for};
+
+/// The store's cache kind for reps Autotask would not let the API user impersonate.
+pub const REFUSED: &str = "impersonation_refused";
+
+/// How long a refusal is remembered: within it, the rep's writes go straight to the API user
+/// (no refused request per write); after it, impersonation is tried again, so a fixed
+/// security level takes effect within the hour.
+pub fn refusal_memory() -> chrono::Duration {
+    chrono::Duration::hours(1)
+}
+
+/// A session's author in Autotask.
+#[derive(Debug)]
+pub(super) struct Author {
+    /// The rep as Autotask knows them: `<username>@<defaultDomain>`, or the username alone.
+    pub name: String,
+    /// Their active resource, where one has that e-mail.
+    pub resource_id: Option<i64>,
+    /// Write as the rep at all (the profile's `write_as_rep`).
+    impersonate: bool,
+    /// Autotask refused to let the API user write as this rep (now, or within the hour).
+    refused: AtomicBool,
+}
+
+impl Author {
+    /// The session's primary rep and their resource; the API user alone when the report names
+    /// no rep or no resource has their e-mail (the notes are written all the same).
+    pub async fn of(worker: &Worker, clients: &ProfileClients, session: &SupportSession) -> Result<Author, Failure> {
+        let profile = &clients.profile;
+        let username = session.primary_representative().and_then(|r| r.username.as_deref()).unwrap_or_default();
+        let domain = profile.time_entry_default_data.default_domain().unwrap_or_default();
+        let name = match (username.is_empty(), domain.is_empty()) {
+            (true, _) => String::new(),
+            (false, true) => username.to_owned(),
+            (false, false) => format!("{username}@{domain}"),
+        };
+        let wanted = profile.write_as_rep || profile.update_time_entry;
+        let resource_id =
+            if wanted && name.contains('@') { worker.resource_lookup(clients, &name).await? } else { None };
+        let refused = match resource_id {
+            Some(id) if profile.write_as_rep => {
+                let key = refusal_key(&profile.name, id);
+                worker.store.run(move |s| s.cached(REFUSED, &key, refusal_memory(), Utc::now())).await?.is_some()
+            }
+            _ => false,
+        };
+        Ok(Author { name, resource_id, impersonate: profile.write_as_rep, refused: AtomicBool::new(refused) })
+    }
+
+    /// The resource a write is made as; `None` writes as the API user.
+    pub fn as_resource(&self) -> Option<i64> {
+        self.resource_id.filter(|_| self.impersonate && !self.was_refused())
+    }
+
+    pub fn was_refused(&self) -> bool {
+        self.refused.load(Ordering::Acquire)
+    }
+
+    /// A note as it is written: as the rep, or as the API user saying for whom.
+    pub fn note(&self, note: &NoteText) -> NoteText {
+        if self.was_refused() { written_for(note, &self.on_behalf()) } else { note.clone() }
+    }
+
+    /// The line a note written by the API user for the rep begins with.
+    fn on_behalf(&self) -> String {
+        format!(
+            "Written by the API user for {}: Autotask does not allow the API user to write as this resource.",
+            self.name
+        )
+    }
+
+    /// Autotask refused a write as this rep: remembered an hour for the profile, and said.
+    pub async fn refused_now(&self, worker: &Worker, clients: &ProfileClients) -> Result<(), Failure> {
+        self.refused.store(true, Ordering::Release);
+        let Some(id) = self.resource_id else { return Ok(()) };
+        tracing::warn!(
+            profile = %clients.profile.name,
+            resource_id = id,
+            rep = %self.name,
+            "Autotask refused to let the API user write as this rep; writing as the API user. {}",
+            WHAT_TO_CHANGE
+        );
+        let (key, name) = (refusal_key(&clients.profile.name, id), self.name.clone());
+        worker.store.run(move |s| s.cache(REFUSED, &key, &name, Utc::now())).await?;
+        Ok(())
+    }
+
+    /// Said in the Activity when the API user wrote for the rep.
+    pub fn said(&self) -> String {
+        if self.was_refused() {
+            format!(" as the API user for {} (Autotask does not allow writing as them: {WHAT_TO_CHANGE})", self.name)
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// What an Autotask administrator changes so the rep's work is credited to them.
+pub const WHAT_TO_CHANGE: &str = "in Autotask, Admin › Resources/Users › Security Levels › the rep's security level › \
+                                  Web Services API: tick \"Allow impersonation of resources with this security level\"";
+
+/// The cache key of a refused rep: profile and resource id.
+pub fn refusal_key(profile: &str, resource_id: i64) -> String {
+    format!("{profile}\u{1f}{resource_id}")
+}
