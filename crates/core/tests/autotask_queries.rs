@@ -206,3 +206,35 @@ async fn open_ticket_link_points_at_the_zones_web_ui() {
         format!("{}/Autotask/AutotaskExtend/ExecuteCommand.aspx?Code=OpenTicketDetail&TicketID=7201", at.sim.base_url)
     );
 }
+
+#[tokio::test]
+async fn writes_are_made_as_a_resource_and_reads_never_carry_the_impersonation() {
+    let at = Autotask::start().await;
+    let alex = bta_sim::autotask::FIRST_REP_RESOURCE_ID;
+    let note = |title: &str| TicketNote {
+        title: Some(title.to_owned()),
+        description: Some("Fixed remotely".to_owned()),
+        note_type: Some(1),
+        publish: Some(1),
+        ..Default::default()
+    };
+    // The profile's fixed resource: on every write, on no read (Autotask refuses a query with it).
+    let mut settings = at.settings();
+    settings.impersonation_resource_id = Some(alex);
+    let fixed = AutotaskClient::new(settings).unwrap();
+    let id = fixed.create_child(7201, &note("fixed")).await.unwrap();
+    let query = Query::new(Filter::eq("id", id));
+    let read = fixed.query_page::<TicketNote>(&query).await.unwrap().items.remove(0);
+    assert_eq!(read.creator_resource_id, Some(alex));
+    assert!(fixed.get::<Ticket>(7201).await.unwrap().is_some());
+
+    // A write as a rep; one Autotask refuses to impersonate is said as such.
+    let client = at.client();
+    let id = client.create_child_as(7201, &note("as the rep"), Some(alex)).await.unwrap();
+    let read = client.get::<TicketNote>(id).await.unwrap().unwrap();
+    assert_eq!(read.extra["impersonatorCreatorResourceID"], bta_sim::autotask::API_RESOURCE_ID);
+    let api_only = Some(bta_sim::autotask::API_RESOURCE_ID);
+    let e = client.create_child_as(7201, &note("as the API user"), api_only).await.unwrap_err();
+    assert!(e.is_impersonation_refused(), "{e}");
+    assert_eq!(e.kind, ErrorKind::Rejected);
+}

@@ -18,7 +18,8 @@ pub struct AutotaskSettings {
     pub secret: Secret,
     /// The API integration code, which Autotask calls the tracking identifier.
     pub integration_code: Secret,
-    /// Act as this resource (notes and time entries are then created by it).
+    /// Make every write as this resource (`ImpersonationResourceId`; never on a read, which
+    /// Autotask refuses with it), overriding the resource a caller writes as.
     pub impersonation_resource_id: Option<i64>,
     /// The seed's "Autotask Services URL", e.g. `https://webservices5.autotask.net/ATServicesRest`.
     /// Without it the zone is discovered from the username.

@@ -142,7 +142,13 @@ pub const FIELDS: &[Field] = &[
     field(AT, "autotask_username", "Autotask Username", Kind::Text, "The API user"),
     field(AT, "autotask_password", "Autotask Secret", Kind::Secret, "The API user's secret"),
     field(AT, "autotask_integration_code", "Autotask API Integration Code", Kind::Secret, "The tracking identifier"),
-    field(AT, "autotask_impersonation_resource_id", "Impersonation resource id", Kind::Integer, "Optional"),
+    field(
+        AT,
+        "autotask_impersonation_resource_id",
+        "Impersonation resource id",
+        Kind::Integer,
+        "Optional: every write is made as this one resource instead of each session's rep",
+    ),
     field(AT, "note_type", "Autotask Note Type", Kind::Integer, "Default 1"),
     field(
         AT,

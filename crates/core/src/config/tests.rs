@@ -66,6 +66,22 @@ fn the_seed_json_string_form_of_default_data_is_accepted() {
 }
 
 #[test]
+fn the_time_entry_role_order_is_the_desks_and_a_wrong_one_is_said() {
+    let base = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
+    let config = WorkerConfig::parse(&base, Path::new("."), &store_for("Desk")).unwrap();
+    let profile = &config.profiles[0];
+    assert_eq!(profile.time_entry_roles, RoleSource::ALL.to_vec(), "ticket, roleName, default");
+    assert!(profile.write_as_rep && profile.recording_links_in_note, "on unless switched off");
+    let own = base.clone() + "time_entry_roles = [\"default\", \"role_name\"]\n";
+    let config = WorkerConfig::parse(&own, Path::new("."), &store_for("Desk")).unwrap();
+    assert_eq!(config.profiles[0].time_entry_roles, [RoleSource::Default, RoleSource::RoleName]);
+    let wrong = base + "time_entry_roles = [\"queue\", \"default\", \"default\"]\n";
+    let err = WorkerConfig::parse(&wrong, Path::new("."), &store_for("Desk")).unwrap_err().to_string();
+    assert!(err.contains("does not know 'queue'; list some of \"ticket\", \"role_name\", \"default\""), "{err}");
+    assert!(err.contains("names 'default' twice"), "{err}");
+}
+
+#[test]
 fn every_problem_is_reported_at_once_with_profile_key_and_remedy() {
     let text = r#"
 listen = "everywhere"
