@@ -306,6 +306,10 @@ async fn a_rep_autotask_will_not_let_the_api_user_write_as_is_written_for_once_a
     let said = activity(&config);
     let for_alex = said.iter().filter(|a| a.contains("as the API user for alex.morgan@example.com")).count();
     assert!(for_alex >= 2 && said.iter().any(|a| a.contains("Allow impersonation of resources")), "{said:?}");
+    // `check` names the rep and what to change in Autotask.
+    let out = worker_says_out(&config);
+    assert!(out.contains("✗ Autotask did not let the API user write as alex.morgan@example.com this week"), "{out}");
+    assert!(out.contains("tick \"Allow impersonation of resources with this security level\""), "{out}");
     assert!(worker.stop());
 }
 

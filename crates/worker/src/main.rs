@@ -349,6 +349,7 @@ async fn check(path: &Path) -> anyhow::Result<()> {
         }
         println!("\nProfile '{}' (appliance id '{}')", profile.name, profile.appliance_id);
         failures += bta_core::check::profile(profile, &mut |line: &str| println!("  {line}")).await;
+        failures += refused_reps(&config, profile);
         if let (bta_core::config::DeskRole::Serves, Ok(store)) = (&profile.desk, store_path(&config)) {
             let dir = store.parent().unwrap_or(Path::new("."));
             println!("  ✓ {}", bta_core::desk_watch::copy::describe(dir, &profile.name));
@@ -359,6 +360,32 @@ async fn check(path: &Path) -> anyhow::Result<()> {
     }
     println!("\nAll checks passed.");
     Ok(())
+}
+
+/// The reps Autotask refused to let the API user write as this week, from the store the
+/// worker keeps (never created here): said as a failure with what to change in Autotask.
+fn refused_reps(config: &WorkerConfig, profile: &bta_core::config::Profile) -> usize {
+    if !profile.write_as_rep {
+        return 0;
+    }
+    let Ok(path) = store_path(config) else { return 0 };
+    let week = chrono::Duration::days(bta_core::worker::REFUSED_LISTED_DAYS);
+    match bta_core::store::Store::refused_reps(&path, &profile.name, week, chrono::Utc::now()) {
+        Ok(reps) if reps.is_empty() => 0,
+        Ok(reps) => {
+            println!(
+                "  ✗ Autotask did not let the API user write as {} this week, so their notes and time are the API \
+                 user's, written for them: {}",
+                reps.join(", "),
+                bta_core::worker::WHAT_TO_CHANGE
+            );
+            1
+        }
+        Err(e) => {
+            println!("  the reps Autotask would not let the API user write as could not be read: {e}");
+            0
+        }
+    }
 }
 
 /// The store's place and size, and how long it keeps what is finished.

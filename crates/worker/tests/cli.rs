@@ -107,7 +107,7 @@ async fn check_reports_each_connection_and_fails_on_a_bad_secret() {
         "requests used this hour",
         "note type 1 is \"Task Detail\"",
         "role \"Sample Role\" found",
-        "all 5 active Autotask resources @example.com hold the role \"Sample Role\"",
+        "all 5 active Autotask resources @example.com have a role for their time",
         "time entries: hours to bill rounded up to the next 0.01 h (the seed's rounding)",
         "notes are published as \"Internal Project Team\" (2)",
         "worker.sqlite3: not created yet (the worker makes it when it starts)",
@@ -153,7 +153,7 @@ async fn check_finds_what_autotask_would_refuse_before_a_session_ends() {
     let (passed, report) = check(&config);
     assert!(!passed, "{report}");
     for expected in [
-        "✗ 1 of 6 active Autotask resources @example.com do not hold the role \"Sample Role\", so Autotask would refuse their time entries: pat.doe@example.com",
+        "✗ 1 of 6 active Autotask resources @example.com have no role for their time (neither \"Sample Role\" nor a default service desk role), so Autotask would refuse their time entries except on tickets assigned to them: pat.doe@example.com",
         "✗ Ticket Default Data: \"Urgent\" is not a priority in Autotask; use one of: High, Medium, Low, Critical",
         "✗ Ticket Default Data: Picklist value [99] does not exist for queueID",
         "✗ Ticket Default Data: billingCodeID takes a number, not \"Remote\"",

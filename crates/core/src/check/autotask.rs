@@ -6,10 +6,10 @@ use std::collections::HashSet;
 
 use super::{Report, ticket_defaults};
 use crate::autotask::{
-    AutotaskClient, BillingCode, Error, ErrorKind, Filter, Query, Resource, ResourceRole, Role, TicketNote, TimeEntry,
-    WORK_TYPE,
+    AutotaskClient, BillingCode, Error, ErrorKind, Filter, Query, Resource, ResourceRole, ResourceServiceDeskRole,
+    Role, TicketNote, TimeEntry, WORK_TYPE,
 };
-use crate::config::Profile;
+use crate::config::{Profile, RoleSource};
 
 /// At most this many reps are named in one line; the rest are counted.
 const NAMED: usize = 8;
@@ -138,21 +138,36 @@ async fn time_entries(client: &AutotaskClient, profile: &Profile, r: &mut Report
         r.fail(format!("no active Autotask resource has an e-mail @{domain}; correct defaultDomain"));
         return Ok(());
     }
-    let holders =
-        Query::new(Filter::eq("roleID", role)).and(Filter::eq("isActive", true)).include_fields(["resourceID"]);
-    let Some(holders) = settle(r, client.query_all::<ResourceRole>(holders).await)? else { return Ok(()) };
-    let holders: HashSet<i64> = holders.into_iter().filter_map(|h| h.resource_id).collect();
+    let mut covered = HashSet::new();
+    if profile.time_entry_roles.contains(&RoleSource::RoleName) {
+        let holders =
+            Query::new(Filter::eq("roleID", role)).and(Filter::eq("isActive", true)).include_fields(["resourceID"]);
+        let Some(holders) = settle(r, client.query_all::<ResourceRole>(holders).await)? else { return Ok(()) };
+        covered.extend(holders.into_iter().filter_map(|h| h.resource_id));
+    }
+    if profile.time_entry_roles.contains(&RoleSource::Default) {
+        let defaults =
+            Query::new(Filter::eq("isDefault", true)).and(Filter::eq("isActive", true)).include_fields(["resourceID"]);
+        let Some(found) = settle(r, client.query_all::<ResourceServiceDeskRole>(defaults).await)? else {
+            return Ok(());
+        };
+        covered.extend(found.into_iter().filter_map(|d| d.resource_id));
+    }
     let lacking: Vec<&str> = reps
         .iter()
-        .filter(|rep| rep.id.is_none_or(|id| !holders.contains(&id)))
+        .filter(|rep| rep.id.is_none_or(|id| !covered.contains(&id)))
         .filter_map(|rep| rep.email.as_deref())
         .collect();
-    proxy(client, api_user, r).await?;
+    proxy(client, api_user, profile.write_as_rep, r).await?;
+    let neither = match profile.time_entry_roles.contains(&RoleSource::Default) {
+        true => format!("neither \"{role_name}\" nor a default service desk role"),
+        false => format!("not \"{role_name}\""),
+    };
     if lacking.is_empty() {
-        r.pass(format!("all {} active Autotask resources @{domain} hold the role \"{role_name}\"", reps.len()));
+        r.pass(format!("all {} active Autotask resources @{domain} have a role for their time", reps.len()));
     } else {
         r.fail(format!(
-            "{} of {} active Autotask resources @{domain} do not hold the role \"{role_name}\", so Autotask would refuse their time entries: {} — give them the role in Autotask (Admin › Resources › the resource › Roles), or set roleName to a role they hold",
+            "{} of {} active Autotask resources @{domain} have no role for their time ({neither}), so Autotask would refuse their time entries except on tickets assigned to them: {} — give them the role in Autotask (Admin › Resources › the resource › Roles) or a default service desk role",
             lacking.len(),
             reps.len(),
             named(&lacking)
@@ -164,7 +179,13 @@ async fn time_entries(client: &AutotaskClient, profile: &Profile, r: &mut Report
 /// The API user enters each rep's time for them (proxy time entry). The REST API shows the API
 /// user's own resource and what its security level lets it do with time entries
 /// (`entityInformation`), but not the Proxy Time Entry system setting: that much is said.
-async fn proxy(client: &AutotaskClient, api_user: &str, r: &mut Report<'_>) -> Result<(), Error> {
+async fn proxy(client: &AutotaskClient, api_user: &str, as_rep: bool, r: &mut Report<'_>) -> Result<(), Error> {
+    if as_rep {
+        r.say(
+            "each rep's time is entered as the rep (write_as_rep); the API user enters it for them only where Autotask \
+             does not allow writing as them, which needs what follows",
+        );
+    }
     let own = Query::new(Filter::eq("email", api_user)).include_fields(["id", "isActive"]);
     let Some(found) = settle(r, client.query_all::<Resource>(own).await)? else { return Ok(()) };
     if found.first().is_none_or(|resource| resource.is_active == Some(false)) {

@@ -176,6 +176,14 @@ fn time(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+/// The cache kind of reps Autotask would not let the API user write as (value: the rep's name).
+pub const REFUSED_REPS: &str = "impersonation_refused";
+
+/// A refused rep's cache key: the profile, then the rep's resource id.
+pub fn refused_rep_key(profile: &str, resource_id: impl std::fmt::Display) -> String {
+    format!("{profile}\u{1f}{resource_id}")
+}
+
 impl Store {
     /// Opens (creating if needed) the store and migrates it. Jobs marked running stay so: another
     /// process (the worker beside a `jobs` listing) may be running them; the process that works
@@ -193,6 +201,31 @@ impl Store {
         retention::allow_incremental_vacuum(&conn).map_err(|e| open_error(format!("setting up vacuum: {e}")))?;
         schema::migrate(&conn).map_err(|e| open_error(format!("migrating: {e}")))?;
         Ok(Store { path: path.to_owned(), conn: Mutex::new(conn), token_key: Mutex::new(None) })
+    }
+
+    /// The reps Autotask refused to let the API user write as within `within`, for a profile,
+    /// read from an existing store without creating or migrating it (`check` may run as
+    /// another user than the service): none when the store is not there yet.
+    pub fn refused_reps(
+        path: &Path,
+        profile: &str,
+        within: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let open_error = |message: String| StoreError::Open { path: path.to_owned(), message };
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut statement = conn.prepare(
+            "SELECT value FROM cache WHERE kind = ?1 AND substr(key, 1, length(?2)) = ?2 AND fetched_at >= ?3 \
+             ORDER BY value",
+        )?;
+        let prefix = refused_rep_key(profile, "");
+        let rows = statement.query_map(params![REFUSED_REPS, prefix, millis(now - within)], |r| r.get(0))?;
+        Ok(rows.collect::<Result<Vec<String>, _>>()?)
     }
 
     /// Returns jobs a stopped or crashed worker left running to the queue; how many. Only the
@@ -471,18 +504,10 @@ impl Store {
         Ok(found.filter(|(_, at)| now - time(*at) <= max_age).map(|(v, _)| v))
     }
 
-    /// Every cached value of a kind no older than `max_age`, as (key, value), by key.
-    pub fn cached_all(
-        &self,
-        kind: &str,
-        max_age: chrono::Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.conn();
-        let mut statement =
-            conn.prepare("SELECT key, value FROM cache WHERE kind = ?1 AND fetched_at >= ?2 ORDER BY key")?;
-        let rows = statement.query_map(params![kind, millis(now - max_age)], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    /// Forgets a cached value.
+    pub fn uncache(&self, kind: &str, key: &str) -> Result<(), StoreError> {
+        self.conn().execute("DELETE FROM cache WHERE kind = ?1 AND key = ?2", params![kind, key])?;
+        Ok(())
     }
 
     pub fn cache(&self, kind: &str, key: &str, value: &str, now: DateTime<Utc>) -> Result<(), StoreError> {

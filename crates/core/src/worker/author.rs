@@ -10,16 +10,17 @@ use chrono::Utc;
 use super::{Failure, ProfileClients, Worker};
 use crate::beyondtrust::SupportSession;
 use crate::render::{NoteText, written_for};
+use crate::store::{REFUSED_REPS, refused_rep_key};
 
-/// The store's cache kind for reps Autotask would not let the API user impersonate.
-pub const REFUSED: &str = "impersonation_refused";
-
-/// How long a refusal is remembered: within it, the rep's writes go straight to the API user
-/// (no refused request per write); after it, impersonation is tried again, so a fixed
-/// security level takes effect within the hour.
-pub fn refusal_memory() -> chrono::Duration {
+/// How long a refusal is acted on: within it, the rep's writes go straight to the API user (no
+/// refused request per write); after it, writing as the rep is tried again, so a security level
+/// fixed in Autotask takes effect within the hour.
+fn acted_on() -> chrono::Duration {
     chrono::Duration::hours(1)
 }
+
+/// How long a refusal is listed (`check`) unless a write as the rep succeeds first.
+pub const LISTED_DAYS: i64 = 7;
 
 /// A session's author in Autotask.
 #[derive(Debug)]
@@ -32,6 +33,8 @@ pub(super) struct Author {
     impersonate: bool,
     /// Autotask refused to let the API user write as this rep (now, or within the hour).
     refused: AtomicBool,
+    /// A refusal is listed for `check` (within the week).
+    listed: AtomicBool,
 }
 
 impl Author {
@@ -49,14 +52,26 @@ impl Author {
         let wanted = profile.write_as_rep || profile.update_time_entry;
         let resource_id =
             if wanted && name.contains('@') { worker.resource_lookup(clients, &name).await? } else { None };
-        let refused = match resource_id {
+        let (refused, listed) = match resource_id {
             Some(id) if profile.write_as_rep => {
-                let key = refusal_key(&profile.name, id);
-                worker.store.run(move |s| s.cached(REFUSED, &key, refusal_memory(), Utc::now())).await?.is_some()
+                let key = refused_rep_key(&profile.name, id);
+                let listed = chrono::Duration::days(LISTED_DAYS);
+                let seen = move |s: &crate::store::Store| -> Result<_, crate::store::StoreError> {
+                    let now = Utc::now();
+                    Ok((s.cached(REFUSED_REPS, &key, acted_on(), now)?, s.cached(REFUSED_REPS, &key, listed, now)?))
+                };
+                let (recent, week) = worker.store.run(seen).await?;
+                (recent.is_some(), week.is_some())
             }
-            _ => false,
+            _ => (false, false),
         };
-        Ok(Author { name, resource_id, impersonate: profile.write_as_rep, refused: AtomicBool::new(refused) })
+        Ok(Author {
+            name,
+            resource_id,
+            impersonate: profile.write_as_rep,
+            refused: AtomicBool::new(refused),
+            listed: AtomicBool::new(listed),
+        })
     }
 
     /// The resource a write is made as; `None` writes as the API user.
@@ -81,7 +96,17 @@ impl Author {
         )
     }
 
-    /// Autotask refused a write as this rep: remembered an hour for the profile, and said.
+    /// A write as the rep succeeded: a refusal listed before (the security level since fixed)
+    /// is taken off the list.
+    pub async fn wrote_as_rep(&self, worker: &Worker, clients: &ProfileClients) {
+        let Some(id) = self.resource_id.filter(|_| self.listed.swap(false, Ordering::AcqRel)) else { return };
+        let key = refused_rep_key(&clients.profile.name, id);
+        if let Err(e) = worker.store.run(move |s| s.uncache(REFUSED_REPS, &key)).await {
+            tracing::warn!("could not take {} off the refused reps: {e}", self.name);
+        }
+    }
+
+    /// Autotask refused a write as this rep: acted on for an hour, listed for a week, and said.
     pub async fn refused_now(&self, worker: &Worker, clients: &ProfileClients) -> Result<(), Failure> {
         self.refused.store(true, Ordering::Release);
         let Some(id) = self.resource_id else { return Ok(()) };
@@ -92,8 +117,8 @@ impl Author {
             "Autotask refused to let the API user write as this rep; writing as the API user. {}",
             WHAT_TO_CHANGE
         );
-        let (key, name) = (refusal_key(&clients.profile.name, id), self.name.clone());
-        worker.store.run(move |s| s.cache(REFUSED, &key, &name, Utc::now())).await?;
+        let (key, name) = (refused_rep_key(&clients.profile.name, id), self.name.clone());
+        worker.store.run(move |s| s.cache(REFUSED_REPS, &key, &name, Utc::now())).await?;
         Ok(())
     }
 
@@ -110,8 +135,3 @@ impl Author {
 /// What an Autotask administrator changes so the rep's work is credited to them.
 pub const WHAT_TO_CHANGE: &str = "in Autotask, Admin › Resources/Users › Security Levels › the rep's security level › \
                                   Web Services API: tick \"Allow impersonation of resources with this security level\"";
-
-/// The cache key of a refused rep: profile and resource id.
-pub fn refusal_key(profile: &str, resource_id: i64) -> String {
-    format!("{profile}\u{1f}{resource_id}")
-}

@@ -26,6 +26,7 @@ use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
 use crate::render::{RenderError, Renderer};
 use crate::store::{ActivityLine, AsyncStore, Job, JobState, Source, StoreError};
 
+pub use author::{LISTED_DAYS as REFUSED_LISTED_DAYS, WHAT_TO_CHANGE};
 pub use session_end::{NEW_TICKET, attach_target};
 pub use tickets::{TicketRef, parse_external_key};
 

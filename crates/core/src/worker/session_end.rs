@@ -290,7 +290,13 @@ impl Timekeeper {
                 }
                 clients.autotask.create(entry).await
             }
-            written => written,
+            Ok(id) => {
+                if as_rep.is_some() {
+                    author.wrote_as_rep(worker, clients).await;
+                }
+                Ok(id)
+            }
+            Err(e) => Err(e),
         }
     }
 

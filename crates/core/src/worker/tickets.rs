@@ -139,7 +139,13 @@ impl Worker {
                 }
                 clients.autotask.create_child(ticket_id, &body(&author.note(note))).await
             }
-            written => written,
+            Ok(id) => {
+                if as_rep.is_some() {
+                    author.wrote_as_rep(self, clients).await;
+                }
+                Ok(id)
+            }
+            Err(e) => Err(e),
         }
     }
 
