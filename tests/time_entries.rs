@@ -39,8 +39,15 @@ async fn entries_of(stands: &Stands, lsid: &str) -> Vec<Value> {
 /// Waits until the session's end job is `state`; its `jobs` line then.
 async fn job_reaches(config: &std::path::Path, lsid: &str, state: &str) -> String {
     let line = || job_line(&worker_says(&["jobs"], config), lsid, "conference_end");
-    wait_until(&format!("the job {state}"), async || line().contains(state)).await;
-    line()
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let now = line();
+        if now.contains(state) {
+            return now;
+        }
+        assert!(std::time::Instant::now() < deadline, "the job did not reach {state}: {now}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 fn time(value: &Value) -> DateTime<Utc> {
@@ -372,5 +379,80 @@ async fn a_refused_part_of_a_split_session_keeps_the_other_parts_time() {
     worker_says(&["retry", &id], &config);
     job_reaches(&config, &lsid, "done").await;
     assert_eq!(entries_of(&stands, &lsid).await.len(), 2);
+    assert!(worker.stop());
+}
+
+/// The statuses of requests with `method` to paths ending in `path`, in order.
+async fn requests(stands: &Stands, method: &str, path: &str) -> Vec<u64> {
+    let all = stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await;
+    let of = |r: &&Value| r["method"] == method && r["path"].as_str().is_some_and(|p| p.ends_with(path));
+    all.as_array().unwrap().iter().filter(of).map(|r| r["status"].as_u64().unwrap()).collect()
+}
+
+async fn ticket(stands: &Stands, id: i64) -> Value {
+    stands.records("Tickets").await.into_iter().find(|t| t["id"] == id).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_end_moves_the_tickets_status_once_and_never_reopens_a_completed_one() {
+    let stands = Stands::start().await;
+    let (in_progress, complete, waiting_customer) = (8, 5, 7);
+    assert_eq!(ticket(&stands, 7202).await["status"], in_progress);
+    assert_eq!(ticket(&stands, 7209).await["status"], complete);
+    let settings = "status_on_session_end = \"Waiting Customer\"\nassign_unassigned_ticket = true";
+    let (worker, config) = desk_retrying_after(&stands, 3000, settings).await;
+    // The status update fails until the worker is killed: after the note and the time entry.
+    let down = json!({"method": "PATCH", "path": "/atservicesrest/v1.0/Tickets", "status": 503, "count": 100});
+    stands.autotask_fault(down).await;
+    let alex = json!([{"username": "alex.morgan"}]);
+    let lsid = stands.appliance("sessions", json!({"external_key": "7202", "reps": alex})).await["lsid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the status update tried", async || !requests(&stands, "PATCH", "/Tickets").await.is_empty()).await;
+    worker.kill_9();
+    assert_eq!(notes_of(&stands.records("TicketNotes").await, &lsid).len(), 1, "the note before the kill");
+    assert_eq!(ticket(&stands, 7202).await["status"], in_progress);
+    stands.delete(format!("{}/_sim/faults", stands.autotask.base_url)).await;
+
+    let port = free_port();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let (_, rest) = text.split_once('\n').unwrap();
+    std::fs::write(&config, format!("listen = \"127.0.0.1:{port}\"\n{rest}")).unwrap();
+    let worker = Worker::start(&config, port).await;
+    stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost"), "retry_ms": 50})).await;
+    job_reaches(&config, &lsid, "done").await;
+    assert_eq!(ticket(&stands, 7202).await["status"], waiting_customer);
+    let patched: Vec<u64> = requests(&stands, "PATCH", "/Tickets").await.into_iter().filter(|s| *s == 200).collect();
+    assert_eq!(patched, [200], "one status update");
+    assert_eq!(notes_of(&stands.records("TicketNotes").await, &lsid).len(), 1, "the note not written again");
+    assert_eq!(entries_of(&stands, &lsid).await.len(), 1, "the time not written again");
+
+    // A completed ticket stays completed; a ticket without a resource is assigned to the rep.
+    let done = stands.appliance("sessions", json!({"external_key": "7209", "reps": alex})).await;
+    let open = json!([{"id": 7300, "ticketNumber": "T20261207.0001", "title": "Printer offline", "status": 1,
+                       "priority": 2, "companyID": 174, "queueID": 8, "dueDateTime": "2026-12-10T00:00:00Z"}]);
+    stands.post(format!("{}/_sim/records/Tickets", stands.autotask.base_url), open).await;
+    let unassigned = stands.appliance("sessions", json!({"external_key": "7300", "reps": alex})).await;
+    let [done, unassigned] = [done, unassigned].map(|s| s["lsid"].as_str().unwrap().to_owned());
+    job_reaches(&config, &done, "done").await;
+    job_reaches(&config, &unassigned, "done").await;
+    assert_eq!(ticket(&stands, 7209).await["status"], complete, "never reopened");
+    let assigned = ticket(&stands, 7300).await;
+    assert_eq!((assigned["status"].as_i64(), assigned["assignedResourceID"].as_i64()), (Some(7), Some(ALEX)));
+    assert_eq!(assigned["assignedResourceRoleID"], bta_sim::autotask::SAMPLE_ROLE_ID);
+    let said = activity(&config);
+    assert!(said.iter().any(|a| a.contains("status In Progress → Waiting Customer")), "{said:?}");
+    assert!(said.iter().any(|a| a.contains("status left Complete")), "{said:?}");
+    assert!(said.iter().any(|a| a.contains("assigned to alex.morgan@example.com as \"Sample Role\"")), "{said:?}");
+    // `check` reads the labels against Autotask's picklist.
+    let out = worker_says_out(&config);
+    assert!(out.contains("✓ a session's end sets its ticket's status to \"Waiting Customer\" from New, In Progress"));
+    let wrong = std::fs::read_to_string(&config).unwrap().replace("\"Waiting Customer\"", "\"Waiting on Customer\"");
+    let out = worker_says_out(&stands.write_config(&wrong));
+    assert!(
+        out.contains("✗ Autotask has no active ticket status \"Waiting on Customer\"; use statuses it has: New,"),
+        "{out}"
+    );
     assert!(worker.stop());
 }

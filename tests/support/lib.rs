@@ -145,6 +145,11 @@ impl Stands {
         response.json().await.unwrap_or_else(|e| panic!("POST {url} answered no JSON: {e}"))
     }
 
+    pub async fn delete(&self, url: String) {
+        let response = self.http.delete(&url).send().await.unwrap_or_else(|e| panic!("DELETE {url}: {e}"));
+        assert!(response.status().is_success(), "DELETE {url}: {}", response.status());
+    }
+
     pub async fn get(&self, url: String) -> Value {
         let response = self.http.get(&url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
         response.json().await.unwrap_or_else(|e| panic!("GET {url} answered no JSON: {e}"))

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use super::{Report, ticket_defaults};
 use crate::autotask::{
     AutotaskClient, BillingCode, Error, ErrorKind, Filter, Query, Resource, ResourceRole, ResourceServiceDeskRole,
-    Role, TicketNote, TimeEntry, WORK_TYPE,
+    Role, Ticket, TicketNote, TimeEntry, WORK_TYPE,
 };
 use crate::config::{Profile, RoleSource};
 
@@ -62,6 +62,36 @@ async fn checks(client: &AutotaskClient, profile: &Profile, r: &mut Report<'_>) 
     }
     if profile.enable_automatic_ticket_creation {
         ticket_defaults::check(client, profile, r).await?;
+    }
+    if profile.status_on_session_end.is_some() {
+        status(client, profile, r).await?;
+    }
+    Ok(())
+}
+
+/// The status a session's end sets, and those it moves from, are labels of Autotask's Status picklist.
+async fn status(client: &AutotaskClient, profile: &Profile, r: &mut Report<'_>) -> Result<(), Error> {
+    let Some(fields) = settle(r, client.fields::<Ticket>().await)? else { return Ok(()) };
+    let Some(statuses) = fields.picklist("status") else {
+        r.fail("Autotask's tickets show no status picklist: turn status_on_session_end off");
+        return Ok(());
+    };
+    let target = profile.status_on_session_end.as_deref().unwrap_or_default();
+    let unknown: Vec<&str> = std::iter::once(target)
+        .chain(profile.status_on_session_end_from.iter().map(String::as_str))
+        .filter(|label| statuses.value_of(label).is_none())
+        .collect();
+    if unknown.is_empty() {
+        r.pass(format!(
+            "a session's end sets its ticket's status to \"{target}\" from {}",
+            profile.status_on_session_end_from.join(", ")
+        ));
+    } else {
+        r.fail(format!(
+            "Autotask has no active ticket status {}; use statuses it has: {}",
+            unknown.iter().map(|l| format!("\"{l}\"")).collect::<Vec<_>>().join(", "),
+            statuses.labels().collect::<Vec<_>>().join(", ")
+        ));
     }
     Ok(())
 }

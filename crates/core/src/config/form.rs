@@ -170,6 +170,27 @@ pub const FIELDS: &[Field] = &[
         "Recording links in the note",
         "on: the session's screen and command-shell recording links are in its note",
     ),
+    field(
+        AT,
+        "status_on_session_end",
+        "Ticket status when a session ends",
+        Kind::Text,
+        "Optional: a Status label, e.g. Waiting Customer; empty leaves the status alone",
+    ),
+    field(
+        AT,
+        "status_on_session_end_from",
+        "… only from these statuses",
+        Kind::List,
+        "Default: New, In Progress — a completed ticket is never reopened",
+    ),
+    field(
+        AT,
+        "assign_unassigned_ticket",
+        "Assign an unassigned ticket to the rep",
+        Kind::Bool,
+        "on: a ticket without a resource is assigned to the session's rep as the session ends",
+    ),
     field(AT, "update_time_entry", "Autotask Update Time Entry", Kind::Bool, ""),
     field(
         AT,

@@ -144,6 +144,12 @@ pub struct Profile {
     pub time_entry_roles: Vec<RoleSource>,
     /// Beyond the seed: the session's recording links in its note.
     pub recording_links_in_note: bool,
+    /// Beyond the seed: the ticket status (a Status picklist label) a session's end sets…
+    pub status_on_session_end: Option<String>,
+    /// …when the ticket's status is one of these labels (a completed ticket is never reopened).
+    pub status_on_session_end_from: Vec<String>,
+    /// Beyond the seed: a ticket without a resource is assigned to the session's rep as it ends.
+    pub assign_unassigned_ticket: bool,
     /// Beyond the seed: blocks and a minimum for the time entry's billed hours, and whether a
     /// session across UTC midnight stays one entry.
     pub billing: crate::billing::BillingRules,
@@ -666,6 +672,14 @@ fn read_profile(
     let write_as_rep = s.bool("write_as_rep", true);
     let time_entry_roles = read_role_sources(&mut s);
     let recording_links_in_note = s.bool("recording_links_in_note", true);
+    let status_on_session_end =
+        s.string("status_on_session_end").map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
+    let status_on_session_end_from =
+        s.strings("status_on_session_end_from").unwrap_or_else(|| vec!["New".to_owned(), "In Progress".to_owned()]);
+    if status_on_session_end.is_some() && status_on_session_end_from.iter().all(|l| l.is_empty()) {
+        s.problem("status_on_session_end_from", "lists no status; the default is [\"New\", \"In Progress\"]");
+    }
+    let assign_unassigned_ticket = s.bool("assign_unassigned_ticket", false);
     let billing = crate::billing::BillingRules {
         rounding_minutes: s.integer("time_entry_rounding_minutes", 0..=480).unwrap_or(0) as u32,
         minimum_minutes: s.integer("time_entry_minimum_minutes", 0..=1440).unwrap_or(0) as u32,
@@ -732,6 +746,9 @@ fn read_profile(
         write_as_rep,
         time_entry_roles,
         recording_links_in_note,
+        status_on_session_end,
+        status_on_session_end_from,
+        assign_unassigned_ticket,
         billing,
         work_type,
         enable_automatic_ticket_creation,

@@ -7,6 +7,7 @@
 
 mod author;
 mod session_end;
+mod status;
 mod surveys;
 mod ticket_creation;
 mod tickets;

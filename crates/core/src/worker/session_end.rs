@@ -91,11 +91,16 @@ pub(super) async fn handle(
     } else {
         ("", false, String::new())
     };
+    let status = super::status::on_session_end(worker, clients, lsid, ticket_id, &author).await?;
     let parts = if notes.len() == 1 { "a note".to_owned() } else { format!("{} notes", notes.len()) };
     let again = if written == 0 && !timed { " (already there)" } else { "" };
     let ticket = worker.ticket_named(&clients.profile.name, ticket_id).await?;
     Ok(Outcome::Done {
-        summary: format!("Wrote the session with {} to {ticket}{again}{role}{}", session.described(), author.said()),
+        summary: format!(
+            "Wrote the session with {} to {ticket}{again}{role}{status}{}",
+            session.described(),
+            author.said()
+        ),
         wrote: format!("{parts}{time}"),
         ticket_id: Some(ticket_id),
     })
@@ -209,10 +214,10 @@ struct Timekeeper {
 }
 
 /// The role a time entry is filed under, and where it came from.
-struct FoundRole {
-    id: i64,
-    name: String,
-    source: RoleSource,
+pub(super) struct FoundRole {
+    pub id: i64,
+    pub name: String,
+    pub source: RoleSource,
 }
 
 impl Timekeeper {
@@ -509,7 +514,7 @@ impl Worker {
     }
 
     /// The role of the rep's time on this ticket: the first the profile's order finds.
-    async fn role_for(
+    pub(super) async fn role_for(
         &self,
         clients: &ProfileClients,
         resource_id: i64,
