@@ -121,6 +121,7 @@ async fn main() -> std::io::Result<()> {
                     require_work_type: args.require_work_type,
                     business_hours: args.business_hours,
                     impersonation_refused_for: args.impersonation_refused_for,
+                    ..SystemSettings::default()
                 },
             };
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;

@@ -454,3 +454,43 @@ async fn a_ticket_webhook_calls_out_for_the_fields_it_names_and_only_those() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(received.try_recv().is_err(), "one callout only");
 }
+
+#[tokio::test]
+async fn a_webhook_whose_callouts_keep_failing_is_turned_off_and_its_deactivation_url_called() {
+    let api = Api::start(quick()).await;
+    let (url, mut received) = callout_receiver().await;
+    let hook = json!({"name": "desk", "webhookUrl": url, "deactivationUrl": url, "secretKey": "s3cret",
+        "isActive": true, "isSubscribedToUpdateEvents": true});
+    let hook = api.call(Method::POST, "/atservicesrest/v1.0/TicketWebhooks", Some(hook)).await.1["itemId"].clone();
+    let fields = format!("/atservicesrest/v1.0/TicketWebhooks/{hook}/Fields");
+    api.call(Method::POST, &fields, Some(json!({"fieldID": 1202, "isSubscribedField": true}))).await;
+    // Five attempts per callout; turned off at the seventh failure in a row: during the second.
+    api.steer(
+        "settings",
+        json!({"webhookCalloutsBlocked": true, "webhookRetryMs": 1,
+                                 "webhookFailuresToDeactivate": 7}),
+    )
+    .await;
+    for title in ["One", "Two"] {
+        api.call(Method::PATCH, "/atservicesrest/v1.0/Tickets", Some(json!({"id": 7201, "title": title}))).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (signature, body) = tokio::time::timeout(Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
+    assert!(signature.is_empty(), "the deactivation call is not a callout");
+    let told: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((told["Id"].clone(), told["IsActive"].clone()), (hook.clone(), json!(false)), "{told}");
+    let (_, read) = api.call(Method::GET, &format!("/atservicesrest/v1.0/TicketWebhooks/{hook}"), None).await;
+    assert_eq!(read["item"]["isActive"], false);
+    let (_, counts) = api.call(Method::GET, "/_sim/webhooks", None).await;
+    assert_eq!(counts[hook.to_string()]["deactivations"], 1, "{counts}");
+    // Off, it calls out no more; on again (and reachable), it does.
+    api.steer("settings", json!({"webhookCalloutsBlocked": false})).await;
+    api.call(Method::PATCH, "/atservicesrest/v1.0/Tickets", Some(json!({"id": 7201, "title": "Three"}))).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(received.try_recv().is_err(), "an inactive webhook calls out for nothing");
+    let on = json!({"id": hook, "isActive": true});
+    assert_eq!(api.call(Method::PATCH, "/atservicesrest/v1.0/TicketWebhooks", Some(on)).await.0, 200);
+    api.call(Method::PATCH, "/atservicesrest/v1.0/Tickets", Some(json!({"id": 7201, "title": "Four"}))).await;
+    let (signature, _) = tokio::time::timeout(Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
+    assert!(signature.starts_with("sha1="), "a signed callout again");
+}

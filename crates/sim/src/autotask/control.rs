@@ -151,6 +151,7 @@ pub fn handle(sim: &Sim, method: &Method, path: &str, body: &[u8]) -> Response {
             Err(e) => bad_request(e),
         },
         ("GET", ["records"]) => ok(lock(&sim.store).dump()),
+        ("GET", ["webhooks"]) => ok(json!(lock(&sim.store).deliveries)),
         ("POST", ["records", name]) => insert_records(sim, name, body),
         ("POST", ["reset"]) => {
             sim.reset();

@@ -118,7 +118,7 @@ fn endpoint_of(path: &str) -> String {
     }
 }
 
-async fn api(sim: &Sim, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
+async fn api(sim: &Arc<Sim>, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
     let latency = lock(&sim.control).latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -307,7 +307,7 @@ fn entity_or_404(name: &str) -> Result<&'static Entity, Problem> {
 }
 
 fn dispatch(
-    sim: &Sim,
+    sim: &Arc<Sim>,
     method: &Method,
     segments: &[&str],
     query: Option<&str>,
@@ -429,7 +429,7 @@ fn list_children(sim: &Sim, entity: &Entity, field: &str, parent_id: i64) -> Res
 }
 
 fn write(
-    sim: &Sim,
+    sim: &Arc<Sim>,
     method: &Method,
     entity: &'static Entity,
     parent: Option<(&str, i64)>,
@@ -471,7 +471,7 @@ fn write(
                 let action = if method == Method::POST { "Create" } else { "Update" };
                 let callouts = webhooks::for_ticket(&mut store, id, before.as_ref(), action, ctx.resource_id, ctx.now);
                 drop(store);
-                webhooks::send(callouts);
+                webhooks::send(sim.clone(), callouts);
             }
             Ok(ok(json!({ "itemId": id })))
         }

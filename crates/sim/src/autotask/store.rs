@@ -22,6 +22,18 @@ pub struct Store {
     pub timesheets: Timesheets,
     /// The last webhook callout's sequence number.
     pub callout_sequence: u64,
+    /// How each webhook's deliveries went, by webhook id.
+    pub deliveries: BTreeMap<i64, Deliveries>,
+}
+
+/// One webhook's deliveries: failed attempts in a row (Autotask turns the webhook off at
+/// [`SystemSettings::webhook_failures_to_deactivate`]), and counts for the tests.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deliveries {
+    pub consecutive_failures: u32,
+    pub delivered: u32,
+    pub deactivations: u32,
 }
 
 /// Who writes, and when: creates record these in read-only fields.
@@ -44,6 +56,10 @@ impl Store {
 
     pub fn get(&self, entity: &Entity, id: i64) -> Option<&Map<String, Value>> {
         self.tables.get(entity.name)?.get(&id)
+    }
+
+    pub fn get_mut(&mut self, entity: &Entity, id: i64) -> Option<&mut Map<String, Value>> {
+        self.tables.get_mut(entity.name)?.get_mut(&id)
     }
 
     fn exists(&self, entity_name: &str, id: i64) -> bool {

@@ -30,6 +30,14 @@ pub struct SystemSettings {
     /// Resources whose security level does not "Allow impersonation of resources with this
     /// security level": a write impersonating one is refused.
     pub impersonation_refused_for: Vec<i64>,
+    /// Milliseconds between a callout's attempts (Autotask: 30 s, five attempts within 2 minutes).
+    pub webhook_retry_ms: u64,
+    /// Failed attempts in a row after which Autotask turns a webhook off and calls its
+    /// `deactivationUrl` (Autotask: 25).
+    pub webhook_failures_to_deactivate: u32,
+    /// Callouts cannot reach the desk (a firewall between Autotask and it): each attempt fails
+    /// without being sent. The deactivation call is still sent.
+    pub webhook_callouts_blocked: bool,
 }
 
 impl Default for SystemSettings {
@@ -41,6 +49,9 @@ impl Default for SystemSettings {
             require_work_type: false,
             business_hours: None,
             impersonation_refused_for: Vec::new(),
+            webhook_retry_ms: 30_000,
+            webhook_failures_to_deactivate: 25,
+            webhook_callouts_blocked: false,
         }
     }
 }

@@ -6,23 +6,31 @@
 //! is what the webhook's `TicketWebhookFields` say: a webhook naming none calls out never (Autotask
 //! wants at least one callout field), a change calls out only when a subscribed field changed,
 //! and `Fields` holds the subscribed fields (on a change, those that changed) and the
-//! display-always ones. A callout is sent once, in the background; one that fails is only logged.
+//! display-always ones. A callout is sent in the background, tried as Autotask tries it; a
+//! webhook whose callouts fail too often in a row is turned off and its deactivation URL called.
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
 use super::schema::{TICKET_WEBHOOK_FIELD_IDS, entity};
 use super::store::{Store, format_datetime};
+use super::{Sim, lock};
 
 /// One callout to send.
 #[derive(Debug)]
 pub struct Callout {
+    webhook: i64,
     url: String,
     signature: String,
     body: Vec<u8>,
 }
+
+/// Attempts per callout before Autotask drops it (five within two minutes).
+const ATTEMPTS: u32 = 5;
 
 /// A webhook that may call out: where, its secret, and the ticket fields it names.
 struct Target {
@@ -70,7 +78,7 @@ pub fn for_ticket(
         })
         .to_string()
         .into_bytes();
-        callouts.push(Callout { signature: sign(&target.secret, &body), url: target.url, body });
+        callouts.push(Callout { webhook: target.id, signature: sign(&target.secret, &body), url: target.url, body });
     }
     callouts
 }
@@ -113,32 +121,90 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha1={}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// Sends the callouts in the background, each once.
-pub fn send(callouts: Vec<Callout>) {
-    if callouts.is_empty() {
-        return;
-    }
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    let client = CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default()
-        })
-        .clone();
+/// Sends the callouts in the background, each up to five times `webhookRetryMs` apart, as
+/// Autotask does: a delivered one resets its webhook's count of failed attempts in a row; at
+/// `webhookFailuresToDeactivate` the webhook is turned off and its `deactivationUrl` called
+/// (with the webhook's id and name — the shape of that call is unconfirmed).
+pub(super) fn send(sim: Arc<Sim>, callouts: Vec<Callout>) {
     for callout in callouts {
-        let client = client.clone();
-        tokio::spawn(async move {
-            let sent = client
+        tokio::spawn(deliver(sim.clone(), callout));
+    }
+}
+
+async fn deliver(sim: Arc<Sim>, callout: Callout) {
+    let client = http();
+    for attempt in 1..=ATTEMPTS {
+        let blocked = lock(&sim.store).system.webhook_callouts_blocked;
+        let sent = if blocked {
+            Err("blocked between Autotask and the desk".to_owned())
+        } else {
+            let posted = client
                 .post(&callout.url)
                 .header("Content-Type", "application/json")
                 .header("X-Hook-Signature", &callout.signature)
-                .body(callout.body)
+                .body(callout.body.clone())
                 .send()
                 .await;
-            match sent {
-                Ok(r) if r.status().is_success() => {}
-                Ok(r) => tracing::warn!(url = callout.url, status = %r.status(), "a ticket callout was refused"),
-                Err(e) => tracing::warn!(url = callout.url, "a ticket callout could not be sent: {e}"),
+            match posted {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(format!("answered {}", r.status())),
+                Err(e) => Err(e.to_string()),
             }
-        });
+        };
+        let (deactivation, retry) = {
+            let mut store = lock(&sim.store);
+            let retry = std::time::Duration::from_millis(store.system.webhook_retry_ms);
+            (attempted(&mut store, callout.webhook, sent.is_ok()), retry)
+        };
+        if let Some((url, body)) = deactivation {
+            tracing::warn!(webhook = callout.webhook, "a ticket webhook failed too often and was turned off");
+            if let Err(e) = client.post(&url).header("Content-Type", "application/json").body(body).send().await {
+                tracing::warn!(url, "the deactivation URL could not be called: {e}");
+            }
+            return;
+        }
+        match sent {
+            Ok(()) => return,
+            Err(why) if attempt == ATTEMPTS => tracing::warn!(url = callout.url, "a ticket callout was dropped: {why}"),
+            Err(_) => tokio::time::sleep(retry).await,
+        }
     }
+}
+
+/// Counts an attempt; when it turns the webhook off, where to tell it and what.
+fn attempted(store: &mut Store, webhook: i64, delivered: bool) -> Option<(String, Vec<u8>)> {
+    let limit = store.system.webhook_failures_to_deactivate.max(1);
+    let counts = store.deliveries.entry(webhook).or_default();
+    if delivered {
+        counts.consecutive_failures = 0;
+        counts.delivered += 1;
+        return None;
+    }
+    counts.consecutive_failures += 1;
+    if counts.consecutive_failures < limit {
+        return None;
+    }
+    counts.consecutive_failures = 0;
+    counts.deactivations += 1;
+    let hooks = entity("TicketWebhooks")?;
+    let record = store.get_mut(hooks, webhook)?;
+    if record.get("isActive") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    record.insert("isActive".to_owned(), Value::Bool(false));
+    let url = record.get("deactivationUrl").and_then(Value::as_str)?.to_owned();
+    let name = record.get("name").cloned().unwrap_or(Value::Null);
+    Some((
+        url,
+        json!({"Id": webhook, "Name": name, "EntityType": "Ticket", "IsActive": false}).to_string().into_bytes(),
+    ))
+}
+
+fn http() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default()
+        })
+        .clone()
 }
