@@ -326,3 +326,75 @@ async fn what_the_copy_does_not_hold_is_asked_of_autotask_once_and_marked() {
     assert!(tickets_asked(&requests(&stands).await) >= 1);
     worker.service.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_autotask_turned_off_is_noticed_the_looks_take_over_and_it_is_on_again_once_its_url_answers() {
+    let stands = Stands::start().await;
+    let worker = desk_worker_in(&stands, tempfile::tempdir().unwrap(), |c| {
+        c.autotask_webhooks = true;
+        c.ticket_watch = Duration::from_secs(1);
+    })
+    .await;
+    let alex = following(&stands, &worker, "alex.morgan").await;
+    copy_filled(&stands, &worker.url).await;
+    let hook = wait_for(Duration::from_secs(20), "a registered webhook", async || {
+        stands.records("TicketWebhooks").await.into_iter().next()
+    })
+    .await;
+    // Its deactivation URL is the worker's own, with a key of this run's: without it, refused.
+    let deactivation = hook["deactivationUrl"].as_str().unwrap().to_owned();
+    let prefix = format!("{}/desk/autotask/tickets/deactivated?appliance=default&key=", worker.url);
+    assert!(deactivation.starts_with(&prefix) && deactivation.len() > prefix.len() + 30, "{deactivation}");
+    for forged in [prefix.trim_end_matches("&key=").to_owned(), format!("{prefix}guess")] {
+        let status = stands.http.post(forged).send().await.unwrap().status();
+        assert_eq!(status, 401);
+    }
+
+    // Autotask cannot reach the desk: after the failed attempts it turns the webhook off.
+    let settings = json!({"webhookCalloutsBlocked": true, "webhookRetryMs": 1, "webhookFailuresToDeactivate": 5});
+    stands.post(format!("{}/_sim/settings", stands.autotask.base_url), settings).await;
+    let tickets = stands.records("Tickets").await;
+    let (first, second) = (tickets[3]["id"].as_i64().unwrap(), tickets[4]["id"].as_i64().unwrap());
+    retitle(&stands, first, "Unreachable callout title").await;
+    let health = format!("{}/healthz", worker.url);
+    let noticed = wait_for(Duration::from_secs(20), "the turned-off webhook noticed", async || {
+        let said = stands.get(health.clone()).await["ticket_webhooks"]["Desk"].clone();
+        (said["deactivations"] == 1).then_some(said)
+    })
+    .await;
+    assert_eq!(noticed["registered"], true, "{noticed}");
+    // The looks keep the copy meanwhile.
+    found_in_copy(&alex, "unreachable callout", "Unreachable callout title", Duration::from_secs(10)).await;
+    let metrics = stands.http.get(format!("{}/metrics", worker.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("bta_desk_webhook_deactivations_total{profile=\"Desk\"} 1"), "{metrics}");
+
+    // Its URL answers the worker: the webhook is on again, and with Autotask reaching the desk
+    // once more, a change comes by callout.
+    wait_for(Duration::from_secs(20), "the webhook on again", async || {
+        let said = stands.get(health.clone()).await["ticket_webhooks"]["Desk"].clone();
+        let on = stands.records("TicketWebhooks").await[0]["isActive"] == true;
+        (said["reactivations"] == 1 && said["active"] == true && on).then_some(())
+    })
+    .await;
+    stands.post(format!("{}/_sim/settings", stands.autotask.base_url), json!({"webhookCalloutsBlocked": false})).await;
+    retitle(&stands, second, "Reachable callout title").await;
+    wait_for(Duration::from_secs(10), "a callout delivered", async || {
+        let counts = stands.get(format!("{}/_sim/webhooks", stands.autotask.base_url)).await;
+        (counts[hook["id"].to_string()]["delivered"].as_u64() >= Some(1)).then_some(())
+    })
+    .await;
+    found_in_copy(&alex, "reachable callout", "Reachable callout title", Duration::from_secs(10)).await;
+    worker.service.stop().await.unwrap();
+}
+
+/// Polls `found` until it gives something, `within` at most.
+async fn wait_for<T, F: AsyncFnMut() -> Option<T>>(within: Duration, what: &str, mut found: F) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(it) = found().await {
+            return it;
+        }
+        assert!(started.elapsed() < within, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

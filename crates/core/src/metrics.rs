@@ -34,6 +34,8 @@ pub struct Metrics {
     desk_searches: Family<Labels, Counter>,
     copy_tickets: Family<Labels, Gauge>,
     copy_age: Family<Labels, Gauge>,
+    webhook_active: Family<Labels, Gauge>,
+    webhook_deactivations: Family<Labels, Counter>,
     console_logins: Family<Labels, Counter>,
     /// Requests by purpose, hour by hour, for the console's chart.
     hourly: std::sync::Mutex<std::collections::VecDeque<Hour>>,
@@ -90,6 +92,18 @@ impl Metrics {
         let desk_searches = Family::<Labels, Counter>::default();
         let copy_tickets = Family::<Labels, Gauge>::default();
         let copy_age = Family::<Labels, Gauge>::default();
+        let webhook_active = Family::<Labels, Gauge>::default();
+        let webhook_deactivations = Family::<Labels, Counter>::default();
+        registry.register(
+            "desk_webhook_active",
+            "Whether Autotask's ticket webhook for the desk is on, by profile (1 on, 0 turned off by Autotask)",
+            webhook_active.clone(),
+        );
+        registry.register(
+            "desk_webhook_deactivations",
+            "Times Autotask turned the desk's ticket webhook off (after failed deliveries), by profile",
+            webhook_deactivations.clone(),
+        );
         let console_logins = Family::<Labels, Counter>::default();
         registry.register(
             "console_logins",
@@ -150,6 +164,8 @@ impl Metrics {
             desk_searches,
             copy_tickets,
             copy_age,
+            webhook_active,
+            webhook_deactivations,
             console_logins,
             hourly: Default::default(),
             last_threshold: Default::default(),
@@ -237,6 +253,15 @@ impl Metrics {
         let labels = vec![("profile", profile.to_owned())];
         self.copy_tickets.get_or_create(&labels).set(tickets as i64);
         self.copy_age.get_or_create(&labels).set(age_seconds.unwrap_or(-1));
+    }
+
+    /// The desk's ticket webhook is on (again) or was found turned off.
+    pub fn desk_webhook(&self, profile: &str, active: bool, turned_off_now: bool) {
+        let labels = vec![("profile", profile.to_owned())];
+        self.webhook_active.get_or_create(&labels).set(i64::from(active));
+        if turned_off_now {
+            self.webhook_deactivations.get_or_create(&labels).inc();
+        }
     }
 
     /// The text a scrape gets, with the queue as the store holds it now.

@@ -365,22 +365,19 @@ async fn check(path: &Path) -> anyhow::Result<()> {
 /// The reps Autotask refused to let the API user write as this week, from the store the
 /// worker keeps (never created here): said as a failure with what to change in Autotask.
 fn refused_reps(config: &WorkerConfig, profile: &bta_core::config::Profile) -> usize {
-    if !profile.write_as_rep {
+    let Ok(path) = store_path(config).map_err(drop).and_then(|p| if profile.write_as_rep { Ok(p) } else { Err(()) })
+    else {
         return 0;
-    }
-    let Ok(path) = store_path(config) else { return 0 };
-    let week = chrono::Duration::days(bta_core::worker::REFUSED_LISTED_DAYS);
-    match bta_core::store::Store::refused_reps(&path, &profile.name, week, chrono::Utc::now()) {
-        Ok(reps) if reps.is_empty() => 0,
-        Ok(reps) => {
-            println!(
-                "  ✗ Autotask did not let the API user write as {} this week, so their notes and time are the API \
-                 user's, written for them: {}",
-                reps.join(", "),
-                bta_core::worker::WHAT_TO_CHANGE
-            );
-            1
-        }
+    };
+    let listed = bta_core::check::REFUSED_REPS_LISTED;
+    match bta_core::store::Store::refused_reps_at(&path, &profile.name, listed, chrono::Utc::now()) {
+        Ok(reps) => match bta_core::check::refused_reps_line(&reps) {
+            Some(line) => {
+                println!("  {line}");
+                1
+            }
+            None => 0,
+        },
         Err(e) => {
             println!("  the reps Autotask would not let the API user write as could not be read: {e}");
             0

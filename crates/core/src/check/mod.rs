@@ -63,3 +63,19 @@ async fn beyondtrust(profile: &Profile, r: &mut Report<'_>) {
         Err(e) => r.fail(e.to_string()),
     }
 }
+
+/// How long `check` lists a rep Autotask would not let the API user write as.
+pub const REFUSED_REPS_LISTED: chrono::Duration = chrono::Duration::days(crate::worker::REFUSED_LISTED_DAYS);
+
+/// The check line for the reps Autotask refused to let the API user write as this week; none
+/// when there are none.
+pub fn refused_reps_line(reps: &[String]) -> Option<String> {
+    (!reps.is_empty()).then(|| {
+        format!(
+            "✗ Autotask did not let the API user write as {} this week, so their notes and time are the API user's, \
+             written for them: {}",
+            reps.join(", "),
+            crate::worker::WHAT_TO_CHANGE
+        )
+    })
+}

@@ -141,7 +141,22 @@ pub async fn check(State(console): State<Console>, Query(named): Query<Named>) -
         return refuse(StatusCode::NOT_FOUND, format!("no profile is named '{}'", named.profile));
     };
     let mut lines = Vec::new();
-    let failures = crate::check::profile(profile, &mut |line: &str| lines.push(line.to_owned())).await;
+    let mut failures = crate::check::profile(profile, &mut |line: &str| lines.push(line.to_owned())).await;
+    if profile.write_as_rep {
+        let name = profile.name.clone();
+        let listed = crate::check::REFUSED_REPS_LISTED;
+        match console.store.run(move |s| s.refused_reps(&name, listed, chrono::Utc::now())).await {
+            Ok(reps) => {
+                if let Some(line) = crate::check::refused_reps_line(&reps) {
+                    lines.push(line);
+                    failures += 1;
+                }
+            }
+            Err(e) => {
+                lines.push(format!("  the reps Autotask would not let the API user write as could not be read: {e}"))
+            }
+        }
+    }
     Json(json!({"lines": lines, "failures": failures})).into_response()
 }
 

@@ -92,8 +92,6 @@ pub struct Feed {
     copy_ready: AtomicBool,
     /// Autotask's ticket webhook for this profile, and where it posts (when the desk takes them).
     hook: Option<(Arc<Hook>, url::Url)>,
-    /// Whether the webhook is registered in Autotask (done at a look until it is).
-    hook_registered: AtomicBool,
     /// How often the copy asks for companies and contacts renamed (`lookup_keep_minutes`), and
     /// since when it has them all.
     names_every: Duration,
@@ -164,6 +162,14 @@ impl Feeds {
         all
     }
 
+    /// Each profile's ticket webhook, where the desk takes them, by profile name.
+    pub fn webhooks(&self) -> Vec<(String, webhook::HookStatus)> {
+        let mut all: Vec<_> =
+            self.by_appliance.values().filter_map(|f| Some((f.profile.name.clone(), f.hook()?.status()))).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_appliance.is_empty()
     }
@@ -206,7 +212,6 @@ impl Feed {
             copy_days: config.search_copy,
             copy_ready: AtomicBool::new(copy_ready),
             hook: webhook_url(config, profile).map(|url| (Arc::new(Hook::new()), url)),
-            hook_registered: AtomicBool::new(false),
             names_every: config.lookup_keep,
             names_since: Mutex::new(None),
             hooked_before: Mutex::default(),
@@ -227,14 +232,18 @@ impl Feed {
         self.hook.as_ref().map(|(hook, _)| hook.clone())
     }
 
-    /// Registers the ticket webhook in Autotask, once the copy is there to keep.
+    /// Registers the ticket webhook in Autotask, once the copy is there to keep; once it is,
+    /// watches that Autotask has not turned it off.
     async fn register_hook(&self) {
         let Some((hook, url)) = &self.hook else { return };
-        if self.hook_registered.load(Ordering::Acquire) || !self.copy_ready() {
+        if !self.copy_ready() {
             return;
         }
+        if hook.status().registered {
+            return webhook::watch(self, hook, url).await;
+        }
         match webhook::register(self, hook, url).await {
-            Ok(()) => self.hook_registered.store(true, Ordering::Release),
+            Ok(()) => {}
             Err(e) => tracing::warn!(
                 profile = self.profile.name,
                 "desk watch: Autotask's ticket webhook could not be registered ({e}); the looks keep the copy"

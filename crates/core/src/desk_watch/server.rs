@@ -87,8 +87,10 @@ impl DeskServer {
             .layer(axum::Extension(mine::Context { store: self.store.clone(), wake: self.wake.clone() }))
             .with_state(self.feeds.clone());
         // Autotask's callouts prove themselves by their signature, not a rep's token.
-        let callouts =
-            Router::new().route(super::webhook::PATH, post(super::webhook::callout)).with_state(self.feeds.clone());
+        let callouts = Router::new()
+            .route(super::webhook::PATH, post(super::webhook::callout))
+            .route(super::webhook::DEACTIVATED_PATH, post(super::webhook::deactivated))
+            .with_state(self.feeds.clone());
         let limits = self.limits.clone();
         Router::new()
             .route(ENROL_PATH, post(enrol))
@@ -101,6 +103,11 @@ impl DeskServer {
     /// How current each profile's copy of the tickets is.
     pub async fn ticket_copies(&self) -> Vec<(String, Result<super::copy::Freshness, super::copy::CopyError>)> {
         self.feeds.freshness().await
+    }
+
+    /// Each profile's ticket webhook, where the desk takes them.
+    pub fn webhooks(&self) -> Vec<(String, super::webhook::HookStatus)> {
+        self.feeds.webhooks()
     }
 
     /// Takes the store's reps now (an app just enrolled).

@@ -13,6 +13,12 @@
 //! bodies, the oldest forgotten first. A taken callout brings its ticket into the desk's copy at once
 //! — from the payload's fields when they are all there, else asked of Autotask by id — so the
 //! copy is current within seconds; the looks stay as the safety net.
+//!
+//! Autotask turns a webhook off after its callouts fail 25 times in a row and then calls its
+//! `deactivationUrl`: here [`DEACTIVATED_PATH`] with a key of this run's. The worker also asks
+//! Autotask every few minutes whether the webhook is on; found off, it turns it on again once the
+//! webhook's URL answers (waiting longer each time, until a callout arrives), and says so in the
+//! log, `/healthz` and `/metrics`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -44,11 +50,51 @@ pub const REMEMBERED: usize = 100_000;
 /// The name the worker's webhook goes by in Autotask, one per profile.
 const NAME_PREFIX: &str = "bt-autotask desk";
 
-/// A profile's registered webhook: its secret, and the bodies already taken.
+/// Where Autotask tells the worker it turned a profile's webhook off (its `deactivationUrl`,
+/// with `appliance=` and this run's `key=`).
+pub const DEACTIVATED_PATH: &str = "/desk/autotask/tickets/deactivated";
+/// How often a look asks Autotask whether the webhook is still on, when nothing said otherwise.
+const CHECK_EVERY: chrono::Duration = chrono::Duration::minutes(5);
+/// The wait before the webhook is turned on again after its first reactivation, doubled at each
+/// one after (to [`LONGEST_WAIT`]) until a callout arrives: a desk whose URL answers the worker
+/// but not Autotask does not flip its webhook on and off every look.
+const FIRST_WAIT: chrono::Duration = chrono::Duration::minutes(1);
+const LONGEST_WAIT: chrono::Duration = chrono::Duration::hours(1);
+
+/// A profile's registered webhook: its secrets, the bodies already taken, and whether it is on.
 #[derive(Debug)]
 pub struct Hook {
     secret: Secret,
+    /// Proves a call to [`DEACTIVATED_PATH`] comes from whoever holds the webhook's settings.
+    deactivation_key: Secret,
     taken: Mutex<Taken>,
+    state: Mutex<HookState>,
+}
+
+/// What `/healthz` and the console say of a profile's webhook.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct HookStatus {
+    /// Registered in Autotask by this run.
+    pub registered: bool,
+    /// On, as last seen (registered by this run, or found so at a look).
+    pub active: bool,
+    /// When it was found turned off, while it is.
+    pub off_since: Option<DateTime<Utc>>,
+    /// Times Autotask turned it off during this run, and times the worker turned it on again.
+    pub deactivations: u64,
+    pub reactivations: u64,
+}
+
+#[derive(Debug, Default)]
+struct HookState {
+    status: HookStatus,
+    webhook_id: Option<i64>,
+    checked_at: Option<DateTime<Utc>>,
+    /// Autotask said it turned the webhook off: ask at the next look.
+    told_off: bool,
+    /// Not before this is it turned on again.
+    next_try: Option<DateTime<Utc>>,
+    wait: Option<chrono::Duration>,
 }
 
 #[derive(Debug, Default)]
@@ -80,8 +126,96 @@ impl Hook {
     /// A hook with a secret made now: 40 letters and digits (Autotask takes up to 64).
     pub fn new() -> Hook {
         use rand::Rng;
-        let secret: String = rand::rng().sample_iter(rand::distr::Alphanumeric).take(40).map(char::from).collect();
-        Hook { secret: Secret::new(secret), taken: Mutex::default() }
+        let made =
+            || -> String { rand::rng().sample_iter(rand::distr::Alphanumeric).take(40).map(char::from).collect() };
+        Hook {
+            secret: Secret::new(made()),
+            deactivation_key: Secret::new(made()),
+            taken: Mutex::default(),
+            state: Mutex::default(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, HookState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn status(&self) -> HookStatus {
+        self.state().status.clone()
+    }
+
+    /// Registered (and on) as webhook `id`.
+    fn registered(&self, id: i64, now: DateTime<Utc>) {
+        let mut state = self.state();
+        state.webhook_id = Some(id);
+        state.checked_at = Some(now);
+        state.status.registered = true;
+        state.status.active = true;
+        state.status.off_since = None;
+    }
+
+    /// The webhook to ask Autotask about at this look, if it is due: when Autotask said it
+    /// turned it off, while it is off, and every [`CHECK_EVERY`] besides.
+    fn due_check(&self, now: DateTime<Utc>) -> Option<i64> {
+        let state = self.state();
+        let due = state.told_off || !state.status.active || state.checked_at.is_none_or(|at| now - at >= CHECK_EVERY);
+        state.webhook_id.filter(|_| due)
+    }
+
+    /// What Autotask showed of the webhook; whether it was turned off since last seen.
+    fn found(&self, active: bool, now: DateTime<Utc>) -> bool {
+        let mut state = self.state();
+        state.checked_at = Some(now);
+        state.told_off = false;
+        let turned_off = state.status.active && !active;
+        if turned_off {
+            state.status.deactivations += 1;
+            state.status.off_since = Some(now);
+        }
+        if active && !state.status.active {
+            state.status.off_since = None;
+        }
+        state.status.active = active;
+        turned_off
+    }
+
+    fn reactivation_due(&self, now: DateTime<Utc>) -> bool {
+        let state = self.state();
+        !state.status.active && state.next_try.is_none_or(|at| now >= at)
+    }
+
+    /// Turned on again now; the next reactivation waits longer.
+    fn reactivated(&self, now: DateTime<Utc>) {
+        let mut state = self.state();
+        let wait = state.wait.unwrap_or(FIRST_WAIT);
+        state.next_try = Some(now + wait);
+        state.wait = Some((wait * 2).min(LONGEST_WAIT));
+        state.status.active = true;
+        state.status.off_since = None;
+        state.status.reactivations += 1;
+    }
+
+    /// Its URL did not answer: tried again after the wait.
+    fn unreachable(&self, now: DateTime<Utc>) {
+        let mut state = self.state();
+        let wait = state.wait.unwrap_or(FIRST_WAIT);
+        state.next_try = Some(now + wait);
+    }
+
+    /// A callout arrived: Autotask reaches the worker, so a later reactivation need not wait.
+    fn reached(&self) {
+        let mut state = self.state();
+        state.wait = None;
+        state.next_try = None;
+    }
+
+    /// Whether `key` is this run's deactivation key (compared in constant time).
+    fn is_deactivation_key(&self, key: &str) -> bool {
+        self.deactivation_key.expose().as_bytes().ct_eq(key.as_bytes()).into()
+    }
+
+    fn told_off(&self) {
+        self.state().told_off = true;
     }
 
     pub fn secret(&self) -> &Secret {
@@ -163,8 +297,9 @@ pub(super) struct Target {
 }
 
 /// Registers (or takes over and re-keys) the profile's ticket webhook in Autotask, pointing at
-/// `url`, with this run's secret.
+/// `url`, with this run's secret and deactivation key.
 pub(super) async fn register(feed: &Feed, hook: &Hook, url: &url::Url) -> Result<(), FeedError> {
+    let deactivation = deactivation_url(url, hook);
     let name = format!("{NAME_PREFIX} {}", feed.profile().name).chars().take(50).collect::<String>();
     let query = AutotaskQuery::new(Filter::eq("webhookUrl", url.as_str())).max_records(10);
     let existing = feed.autotask.query_page::<TicketWebhook>(&query).await?.items;
@@ -173,7 +308,7 @@ pub(super) async fn register(feed: &Feed, hook: &Hook, url: &url::Url) -> Result
         fields: json!({
             "name": name,
             "webhookUrl": url.as_str(),
-            "deactivationUrl": url.as_str(),
+            "deactivationUrl": deactivation.as_str(),
             "secretKey": hook.secret().expose(),
             "isActive": true,
             "isSubscribedToCreateEvents": true,
@@ -189,6 +324,8 @@ pub(super) async fn register(feed: &Feed, hook: &Hook, url: &url::Url) -> Result
         Some(_) => feed.autotask.update(&webhook).await?,
         None => feed.autotask.create(&webhook).await?,
     };
+    hook.registered(id, Utc::now());
+    crate::metrics::global().desk_webhook(&feed.profile().name, true, false);
     tracing::info!(profile = feed.profile().name, %url, "desk watch: Autotask's ticket webhook points here");
     match name_fields(feed, id).await {
         Ok(unnamed) if unnamed.is_empty() => {}
@@ -207,6 +344,103 @@ pub(super) async fn register(feed: &Feed, hook: &Hook, url: &url::Url) -> Result
         ),
     }
     Ok(())
+}
+
+/// Where Autotask calls when it turns the webhook off: beside the callouts, with the key.
+fn deactivation_url(url: &url::Url, hook: &Hook) -> url::Url {
+    let mut deactivation = url.clone();
+    if let Ok(mut path) = deactivation.path_segments_mut() {
+        path.pop_if_empty().push("deactivated");
+    }
+    deactivation.query_pairs_mut().append_pair("key", hook.deactivation_key.expose());
+    deactivation
+}
+
+/// At a look: whether Autotask turned the webhook off (asked when it said so, while it is off,
+/// and every few minutes), and turning it on again once its URL answers. The looks keep the
+/// copy current meanwhile, as they always do.
+pub(super) async fn watch(feed: &Feed, hook: &Hook, url: &url::Url) {
+    let now = Utc::now();
+    let Some(id) = hook.due_check(now) else { return };
+    let profile = &feed.profile().name;
+    let query = AutotaskQuery::new(Filter::eq("id", id)).include_fields(["id", "isActive"]).max_records(1);
+    let active = match feed.autotask.query_page::<TicketWebhook>(&query).await {
+        Ok(page) => page.items.first().is_some_and(|w| w.fields.get("isActive") == Some(&Value::Bool(true))),
+        Err(e) => {
+            tracing::warn!(profile, "desk watch: whether the ticket webhook is on could not be read: {e}");
+            return;
+        }
+    };
+    let turned_off = hook.found(active, now);
+    crate::metrics::global().desk_webhook(profile, active, turned_off);
+    if turned_off {
+        tracing::warn!(
+            profile,
+            "desk watch: Autotask turned the ticket webhook off (its callouts to {url} failed); the looks keep the \
+             desk's copy meanwhile, and the webhook is turned on again once that URL answers"
+        );
+    }
+    if !hook.reactivation_due(now) {
+        return;
+    }
+    if !answers(url).await {
+        hook.unreachable(now);
+        tracing::info!(profile, %url, "desk watch: the ticket webhook's URL does not answer yet; it stays off");
+        return;
+    }
+    let on = TicketWebhook { id: Some(id), fields: json!({"isActive": true}).as_object().cloned().unwrap_or_default() };
+    match feed.autotask.update(&on).await {
+        Ok(_) => {
+            hook.reactivated(now);
+            crate::metrics::global().desk_webhook(profile, true, false);
+            tracing::info!(profile, %url, "desk watch: the ticket webhook is on again: its URL answers");
+        }
+        Err(e) => tracing::warn!(profile, "desk watch: the ticket webhook could not be turned on again: {e}"),
+    }
+}
+
+/// Whether anything answers at the webhook's URL: any HTTP answer (the worker's own 401 to an
+/// unsigned body, or a proxy's), or a TLS handshake that got as far as a certificate, means the
+/// address reaches a server; a refused or silent connection does not. Nothing secret is sent.
+async fn answers(url: &url::Url) -> bool {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default()
+    });
+    match client.post(url.clone()).body("{}").send().await {
+        Ok(_) => true,
+        Err(e) => !(e.is_connect() || e.is_timeout()),
+    }
+}
+
+/// What `deactivated` takes from its query.
+#[derive(Debug, Deserialize)]
+pub(super) struct Deactivation {
+    appliance: Option<String>,
+    key: Option<String>,
+}
+
+/// `POST /desk/autotask/tickets/deactivated?appliance=<id>&key=<key>`: Autotask turned the
+/// webhook off. Taken only with this run's key, and even then only as a reason to ask Autotask
+/// at the next look — the call itself changes nothing.
+pub(super) async fn deactivated(State(feeds): State<Feeds>, Query(told): Query<Deactivation>) -> Response {
+    let found = told.appliance.as_deref().and_then(|a| feeds.of_appliance(a)).and_then(|f| Some((f.hook()?, f)));
+    let Some((hook, feed)) = found else {
+        return (StatusCode::NOT_FOUND, "no profile here takes Autotask's ticket webhooks for that appliance")
+            .into_response();
+    };
+    if !told.key.as_deref().is_some_and(|k| hook.is_deactivation_key(k)) {
+        if let Some(count) = crate::serve::said::due("a webhook deactivation call without this run's key") {
+            tracing::warn!(count, "desk watch: webhook deactivation call(s) without this run's key were refused");
+        }
+        return (StatusCode::UNAUTHORIZED, "not this webhook's deactivation key").into_response();
+    }
+    hook.told_off();
+    tracing::warn!(
+        profile = feed.profile().name,
+        "desk watch: Autotask says it turned the ticket webhook off; asking it at the next look"
+    );
+    (StatusCode::OK, "noted").into_response()
 }
 
 /// The ticket fields whose change makes a callout: what a search row shows.
@@ -353,6 +587,7 @@ pub(super) async fn callout(
     if !callout.is_ticket {
         return (StatusCode::OK, "not a ticket").into_response();
     }
+    hook.reached();
     match apply(&feed, callout).await {
         Ok(()) => (StatusCode::OK, "taken").into_response(),
         Err(e) => {

@@ -268,6 +268,10 @@ async fn health(State(intake): State<Intake>, ConnectInfo(remote): ConnectInfo<S
             if !copies.is_empty() {
                 said["ticket_copies"] = serde_json::Value::Object(copies);
             }
+            let hooks = intake.desk.as_ref().map(|d| d.webhooks()).unwrap_or_default();
+            if !hooks.is_empty() {
+                said["ticket_webhooks"] = hooks.into_iter().map(|(p, h)| (p, json!(h))).collect();
+            }
             axum::Json(said).into_response()
         }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "down", "store": e.to_string()})))

@@ -176,6 +176,21 @@ fn time(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+fn refused_reps(
+    conn: &Connection,
+    profile: &str,
+    within: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT value FROM cache WHERE kind = ?1 AND substr(key, 1, length(?2)) = ?2 AND fetched_at >= ?3 \
+         ORDER BY value",
+    )?;
+    let prefix = refused_rep_key(profile, "");
+    let rows = statement.query_map(params![REFUSED_REPS, prefix, millis(now - within)], |r| r.get(0))?;
+    Ok(rows.collect::<Result<Vec<String>, _>>()?)
+}
+
 /// The cache kind of reps Autotask would not let the API user write as (value: the rep's name).
 pub const REFUSED_REPS: &str = "impersonation_refused";
 
@@ -206,7 +221,7 @@ impl Store {
     /// The reps Autotask refused to let the API user write as within `within`, for a profile,
     /// read from an existing store without creating or migrating it (`check` may run as
     /// another user than the service): none when the store is not there yet.
-    pub fn refused_reps(
+    pub fn refused_reps_at(
         path: &Path,
         profile: &str,
         within: chrono::Duration,
@@ -219,13 +234,17 @@ impl Store {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(e.to_string()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let mut statement = conn.prepare(
-            "SELECT value FROM cache WHERE kind = ?1 AND substr(key, 1, length(?2)) = ?2 AND fetched_at >= ?3 \
-             ORDER BY value",
-        )?;
-        let prefix = refused_rep_key(profile, "");
-        let rows = statement.query_map(params![REFUSED_REPS, prefix, millis(now - within)], |r| r.get(0))?;
-        Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        refused_reps(&conn, profile, within, now)
+    }
+
+    /// [`Store::refused_reps_at`] of this store.
+    pub fn refused_reps(
+        &self,
+        profile: &str,
+        within: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        refused_reps(&self.conn(), profile, within, now)
     }
 
     /// Returns jobs a stopped or crashed worker left running to the queue; how many. Only the
