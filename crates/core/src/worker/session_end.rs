@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use super::author::Author;
-use super::tickets::{NotesOf, TicketRef, parse_external_key};
+use super::tickets::{NotesOf, SessionTicket, TicketRef, parse_external_key};
 use super::{Failure, Job, Outcome, ProfileClients, Worker, lsid_of};
 use crate::autotask::{
     self, BillingCode, Filter, Query, Resource, ResourceRole, ResourceServiceDeskRole, Role, TimeEntry,
@@ -73,6 +73,7 @@ pub(super) async fn handle(
     worker.tell_ticket(job, ticket_id);
     let notes = clients.renderer.session_notes(&session, &chrono::Local)?;
     let author = Author::of(worker, clients, &session).await?;
+    let ticket = SessionTicket::new(ticket_id);
     let to = NotesOf { lsid, ticket_id, kind: "session", author: &author };
     let written = match worker.write_notes(clients, job, to, &notes).await {
         Ok(n) => n,
@@ -86,12 +87,12 @@ pub(super) async fn handle(
         Err(e) => return Err(e),
     };
     let (time, timed, role) = if clients.profile.update_time_entry {
-        let timed = time_entry(worker, clients, job, &session, ticket_id, &author).await?;
+        let timed = time_entry(worker, clients, job, &session, &ticket, &author).await?;
         (" and a time entry", timed.written, timed.role_said)
     } else {
         ("", false, String::new())
     };
-    let status = super::status::on_session_end(worker, clients, lsid, ticket_id, &author).await?;
+    let status = super::status::on_session_end(worker, clients, lsid, &ticket, &author).await?;
     let parts = if notes.len() == 1 { "a note".to_owned() } else { format!("{} notes", notes.len()) };
     let again = if written == 0 && !timed { " (already there)" } else { "" };
     let ticket = worker.ticket_named(&clients.profile.name, ticket_id).await?;
@@ -139,9 +140,10 @@ async fn time_entry(
     clients: &ProfileClients,
     job: &Job,
     session: &SupportSession,
-    ticket_id: i64,
+    ticket: &SessionTicket,
     author: &Author,
 ) -> Result<Timed, Failure> {
+    let ticket_id = ticket.id;
     let profile = &clients.profile;
     let lsid = session.lsid.clone();
     let (p, l) = (profile.name.clone(), lsid.clone());
@@ -161,7 +163,7 @@ async fn time_entry(
     if done.iter().any(|p| !layout(p)) || (0..parts.len()).all(|i| done.contains(&part_of(i))) {
         return Ok(Timed { written: false, role_said: String::new() });
     }
-    let keeper = Timekeeper::find(worker, clients, session, ticket_id, author).await?;
+    let keeper = Timekeeper::find(worker, clients, session, ticket, author).await?;
     let mut written = false;
     let mut refusal = None;
     for (i, part) in parts.iter().enumerate() {
@@ -225,7 +227,7 @@ impl Timekeeper {
         worker: &Worker,
         clients: &ProfileClients,
         session: &SupportSession,
-        ticket_id: i64,
+        ticket: &SessionTicket,
         author: &Author,
     ) -> Result<Timekeeper, Failure> {
         let profile = &clients.profile;
@@ -240,7 +242,7 @@ impl Timekeeper {
             Some(id) => id,
             None => worker.resource_id(clients, &email).await?,
         };
-        let role = worker.role_for(clients, resource_id, ticket_id).await?.ok_or_else(|| {
+        let role = worker.role_for(clients, resource_id, ticket).await?.ok_or_else(|| {
             Failure::Permanent(format!(
                 "no role Autotask accepts for {email}'s time: {} Give the rep that role, or a default service desk \
                  role, in Autotask (Admin › Resources › the resource), then Retry",
@@ -518,12 +520,12 @@ impl Worker {
         &self,
         clients: &ProfileClients,
         resource_id: i64,
-        ticket_id: i64,
+        ticket: &SessionTicket,
     ) -> Result<Option<FoundRole>, Failure> {
         let profile = &clients.profile;
         for &source in &profile.time_entry_roles {
             let found = match source {
-                RoleSource::Ticket => self.ticket_role(clients, resource_id, ticket_id).await?,
+                RoleSource::Ticket => self.ticket_role(clients, resource_id, ticket).await?,
                 RoleSource::RoleName => match profile.time_entry_default_data.role_name() {
                     Some(name) => {
                         let id = self.role_id(clients, name).await?;
@@ -560,19 +562,18 @@ impl Worker {
         format!("{}.", said.join(", "))
     }
 
-    /// The ticket's role when the ticket is assigned to the rep (one read of the ticket).
+    /// The ticket's role when the ticket is assigned to the rep (the session's one read of it).
     async fn ticket_role(
         &self,
         clients: &ProfileClients,
         resource_id: i64,
-        ticket_id: i64,
+        ticket: &SessionTicket,
     ) -> Result<Option<(i64, String)>, Failure> {
-        let query = Query::new(Filter::eq("id", ticket_id))
-            .include_fields(["id", "assignedResourceID", "assignedResourceRoleID"])
-            .max_records(1);
-        let ticket = clients.autotask.query_page::<crate::autotask::Ticket>(&query).await?.items.into_iter().next();
-        let role =
-            ticket.filter(|t| t.assigned_resource_id == Some(resource_id)).and_then(|t| t.assigned_resource_role_id);
+        let role = ticket
+            .get(clients)
+            .await?
+            .filter(|t| t.assigned_resource_id == Some(resource_id))
+            .and_then(|t| t.assigned_resource_role_id);
         match role {
             Some(id) => Ok(Some((id, self.role_name_of(clients, id).await?))),
             None => Ok(None),

@@ -6,6 +6,7 @@
 use chrono::Utc;
 
 use super::author::Author;
+use super::tickets::SessionTicket;
 use super::{Failure, ProfileClients, Worker};
 use crate::autotask::{Picklist, Ticket};
 use crate::store::LedgerEntry;
@@ -18,9 +19,10 @@ pub(super) async fn on_session_end(
     worker: &Worker,
     clients: &ProfileClients,
     lsid: &str,
-    ticket_id: i64,
+    session_ticket: &SessionTicket,
     author: &Author,
 ) -> Result<String, Failure> {
+    let ticket_id = session_ticket.id;
     let profile = &clients.profile;
     let Some(target_label) = &profile.status_on_session_end else { return Ok(String::new()) };
     let (p, l) = (profile.name.clone(), lsid.to_owned());
@@ -37,14 +39,14 @@ pub(super) async fn on_session_end(
         .iter()
         .map(|label| value_of(&statuses, label, "status_on_session_end_from"))
         .collect::<Result<Vec<i64>, Failure>>()?;
-    let Some(ticket) = clients.autotask.get::<Ticket>(ticket_id).await? else {
+    let Some(ticket) = session_ticket.get(clients).await? else {
         return Err(Failure::Permanent(format!("Autotask has no ticket {ticket_id} to set the status of")));
     };
     let label = |v: Option<i64>| v.and_then(|v| statuses.label_of(v)).unwrap_or("(none)").to_owned();
     let said = match ticket.status {
         Some(now) if from.contains(&now) => {
             let mut change = Ticket { id: Some(ticket_id), status: Some(target), ..Default::default() };
-            let assigned = assign(worker, clients, &ticket, author, &mut change).await?;
+            let assigned = assign(worker, clients, session_ticket, author, &mut change).await?;
             clients.autotask.update(&change).await?;
             let after = clients.autotask.get::<Ticket>(ticket_id).await?.and_then(|t| t.status);
             if after == Some(target) {
@@ -81,16 +83,17 @@ pub(super) async fn on_session_end(
 async fn assign(
     worker: &Worker,
     clients: &ProfileClients,
-    ticket: &Ticket,
+    ticket: &SessionTicket,
     author: &Author,
     change: &mut Ticket,
 ) -> Result<String, Failure> {
-    let (true, None, Some(resource_id), Some(ticket_id)) =
-        (clients.profile.assign_unassigned_ticket, ticket.assigned_resource_id, author.resource_id, ticket.id)
+    let assigned = ticket.get(clients).await?.and_then(|t| t.assigned_resource_id);
+    let (true, None, Some(resource_id)) = (clients.profile.assign_unassigned_ticket, assigned, author.resource_id)
     else {
         return Ok(String::new());
     };
-    let Some(role) = worker.role_for(clients, resource_id, ticket_id).await? else {
+    let ticket_id = ticket.id;
+    let Some(role) = worker.role_for(clients, resource_id, ticket).await? else {
         tracing::warn!(ticket_id, rep = %author.name, "no role to assign the ticket to the rep in; left unassigned");
         return Ok(format!(", left unassigned: {} has no role to be assigned in", author.name));
     };

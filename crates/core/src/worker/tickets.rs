@@ -28,6 +28,26 @@ pub fn parse_external_key(key: &str) -> Option<TicketRef> {
     (digits(date, 8) && digits(seq, 4)).then(|| TicketRef::Number(format!("T{number}")))
 }
 
+/// A session's ticket, read from Autotask at most once for all the session needs of it (the
+/// rep's role on it, its status).
+pub(super) struct SessionTicket {
+    pub id: i64,
+    read: tokio::sync::OnceCell<Option<Ticket>>,
+}
+
+impl SessionTicket {
+    pub fn new(id: i64) -> SessionTicket {
+        SessionTicket { id, read: tokio::sync::OnceCell::new() }
+    }
+
+    /// The ticket as Autotask has it (one read, the first time); `None` when it has none.
+    pub async fn get(&self, clients: &ProfileClients) -> Result<Option<&Ticket>, Failure> {
+        let read =
+            self.read.get_or_try_init(|| async { Ok::<_, Failure>(clients.autotask.get::<Ticket>(self.id).await?) });
+        Ok(read.await?.as_ref())
+    }
+}
+
 /// Whose notes of what kind, to which ticket.
 #[derive(Clone, Copy)]
 pub(super) struct NotesOf<'a> {
