@@ -191,7 +191,7 @@ async fn webhooks_keep_the_copy_within_seconds_and_a_wrong_signature_or_a_replay
     let started = Instant::now();
     let (hook, named) = loop {
         let named = webhook_fields(&stands).await;
-        if let (Some(hook), 8) = (stands.records("TicketWebhooks").await.into_iter().next(), named.len()) {
+        if let (Some(hook), 9) = (stands.records("TicketWebhooks").await.into_iter().next(), named.len()) {
             break (hook, named);
         }
         assert!(started.elapsed() < Duration::from_secs(20), "the worker registered no ticket webhook: {named:?}");
@@ -222,9 +222,16 @@ async fn webhooks_keep_the_copy_within_seconds_and_a_wrong_signature_or_a_replay
     let record = stands.records("Tickets").await.into_iter().find(|t| t["id"] == json!(ticket)).unwrap();
     let callout = |title: &str| {
         let mut fields = json!({});
-        for field in
-            ["id", "ticketNumber", "status", "companyID", "contactID", "configurationItemID", "assignedResourceID"]
-        {
+        for field in [
+            "id",
+            "ticketNumber",
+            "status",
+            "companyID",
+            "contactID",
+            "configurationItemID",
+            "assignedResourceID",
+            "assignedResourceRoleID",
+        ] {
             fields[field] = record[field].clone();
         }
         fields["title"] = json!(title);

@@ -456,3 +456,23 @@ async fn a_session_end_moves_the_tickets_status_once_and_never_reopens_a_complet
     );
     assert!(worker.stop());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desks_worker_takes_the_tickets_role_from_its_copy_without_asking_autotask() {
+    let stands = Stands::start().await;
+    let (worker, config) = desk(&stands, "desk_watch = true").await;
+    let health = format!("http://127.0.0.1:{}/healthz", worker.port);
+    wait_until("the desk's copy filled", async || {
+        !stands.get(health.clone()).await["ticket_copies"]["Desk"]["filled_at"].is_null()
+    })
+    .await;
+    stands.delete(format!("{}/_sim/requests", stands.autotask.base_url)).await;
+    let session = json!({"external_key": "7201", "reps": [{"username": "alex.morgan"}]});
+    let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
+    job_reaches(&config, &lsid, "done").await;
+    let entries = entries_of(&stands, &lsid).await;
+    assert_eq!(entries[0]["roleID"], 29683462, "Technician, the ticket's role: {entries:?}");
+    let read = requests(&stands, "GET", "/Tickets/7201").await;
+    assert!(read.is_empty(), "the ticket was not read: {read:?}");
+    assert!(worker.stop());
+}

@@ -63,7 +63,7 @@ impl Service {
             Timing { retry_base: config.retry_delay, report_lag_wait: config.report_lag_wait, ..Default::default() };
         let wake = Arc::new(Notify::new());
         let (poke, poked) = watch::channel(());
-        let worker = Worker::new(&config, store.clone(), wake.clone(), timing)?;
+        let mut worker = Worker::new(&config, store.clone(), wake.clone(), timing)?;
         let jobs_due = worker.wake();
         let (stop, stopped) = watch::channel(false);
         let until_stopped = move || {
@@ -96,6 +96,7 @@ impl Service {
                 let mut intake = crate::intake::Intake::new(config.clone(), store.clone(), wake.clone());
                 if !feeds.is_empty() {
                     tasks.extend(feeds.start_looking(&store, &until_stopped));
+                    worker = worker.with_ticket_copies(feeds.clone());
                     let reps = Arc::new(
                         crate::desk_watch::reps::RepDirectory::load(store.clone()).map_err(|e| desk_setup(&e))?,
                     );

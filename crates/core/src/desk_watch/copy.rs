@@ -34,7 +34,8 @@ const SCHEMA: &str = "
         contact_id INTEGER,
         device_id INTEGER,
         assigned INTEGER,
-        last_activity INTEGER
+        last_activity INTEGER,
+        assigned_role INTEGER
     );
     CREATE INDEX IF NOT EXISTS tickets_number ON tickets (number);
     CREATE INDEX IF NOT EXISTS tickets_assigned ON tickets (assigned, status);
@@ -115,6 +116,13 @@ impl Copied {
     }
 }
 
+/// A ticket's primary resource and their role on it, as the copy holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assignment {
+    pub resource: Option<i64>,
+    pub role: Option<i64>,
+}
+
 /// How current the copy is.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Freshness {
@@ -188,7 +196,8 @@ impl TicketCopy {
         };
         let writer = connect().map_err(failed)?;
         writer.execute_batch(SCHEMA).map_err(failed)?;
-        writer.query_row("SELECT count(*) FROM tickets", [], |r| r.get::<_, i64>(0)).map_err(failed)?;
+        // A copy made before a column was added is made again (it holds nothing but Autotask's).
+        writer.query_row("SELECT count(assigned_role) FROM tickets", [], |r| r.get::<_, i64>(0)).map_err(failed)?;
         let readers = (0..READERS).map(|_| connect().map(Mutex::new)).collect::<Result<_, _>>().map_err(failed)?;
         Ok(TicketCopy { path: path.to_owned(), writer: Mutex::new(writer), readers, next_reader: Default::default() })
     }
@@ -400,6 +409,16 @@ impl TicketCopy {
         Ok(found)
     }
 
+    /// A ticket's primary resource and their role on it, when the copy holds the ticket.
+    pub fn assignment(&self, id: i64) -> Result<Option<Assignment>, CopyError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached("SELECT assigned, assigned_role FROM tickets WHERE id = ?1")
+            .map_err(|e| self.failed(e))?;
+        let read = |r: &rusqlite::Row<'_>| Ok(Assignment { resource: r.get(0)?, role: r.get(1)? });
+        stmt.query_row([id], read).optional().map_err(|e| self.failed(e))
+    }
+
     /// One ticket, by id.
     pub fn get(&self, id: i64) -> Result<Option<Copied>, CopyError> {
         let conn = self.reader();
@@ -512,11 +531,12 @@ fn keep_in(
         name.execute(params!["device", id, n, None::<String>])?;
     }
     let mut was = tx.prepare_cached(
-        "SELECT number, title, status, company_id, contact_id, device_id, assigned, last_activity FROM tickets WHERE id = ?1",
+        "SELECT number, title, status, company_id, contact_id, device_id, assigned, last_activity, assigned_role \
+         FROM tickets WHERE id = ?1",
     )?;
     let mut ticket = tx.prepare_cached(
-        "INSERT OR REPLACE INTO tickets (id, number, title, status, company_id, contact_id, device_id, assigned, last_activity)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT OR REPLACE INTO tickets (id, number, title, status, company_id, contact_id, device_id, assigned, last_activity, assigned_role)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut before = HashMap::new();
     for t in tickets {
@@ -530,6 +550,7 @@ fn keep_in(
             device: t.configuration_item_id,
             assigned: t.assigned_resource_id,
             active: t.last_activity_date.map(millis),
+            role: t.assigned_resource_role_id,
         };
         let then = was.query_row([id], Kept::read).optional()?;
         if let Some(then) = &then {
@@ -548,7 +569,8 @@ fn keep_in(
             now.contact,
             now.device,
             now.assigned,
-            now.active
+            now.active,
+            now.role
         ])?;
         index(tx, id)?;
     }
@@ -566,6 +588,7 @@ struct Kept {
     device: Option<i64>,
     assigned: Option<i64>,
     active: Option<i64>,
+    role: Option<i64>,
 }
 
 impl Kept {
@@ -579,6 +602,7 @@ impl Kept {
             device: r.get(5)?,
             assigned: r.get(6)?,
             active: r.get(7)?,
+            role: r.get(8)?,
         })
     }
 }
@@ -759,5 +783,22 @@ mod tests {
         let copy = TicketCopy::open(&path).unwrap();
         assert_eq!(copy.freshness().unwrap().tickets, 0);
         assert_eq!(copy.filled_at().unwrap(), None);
+    }
+
+    #[test]
+    fn a_copy_from_before_the_role_was_kept_is_made_again_and_then_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("copy.sqlite3");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(&SCHEMA.replace(",\n        assigned_role INTEGER", "")).unwrap();
+        old.execute("INSERT INTO meta (key, value) VALUES ('filled_at', 1)", []).unwrap();
+        drop(old);
+        let copy = TicketCopy::open(&path).unwrap();
+        assert_eq!(copy.filled_at().unwrap(), None, "to be filled again");
+        let mut t = ticket(7, "T20261203.0001", "New laptop", Some(4), 1, 5);
+        t.assigned_resource_role_id = Some(29683462);
+        copy.keep(&[t], &Names::default()).unwrap();
+        assert_eq!(copy.assignment(7).unwrap(), Some(Assignment { resource: Some(4), role: Some(29683462) }));
+        assert_eq!(copy.assignment(8).unwrap(), None);
     }
 }

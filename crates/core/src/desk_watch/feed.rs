@@ -45,7 +45,7 @@ const KEPT: usize = 5_000;
 /// Records per page and ids per `in` filter when the copy is filled (Autotask's most per page).
 const PAGE: usize = 500;
 /// The fields of a ticket the copy keeps: asked for alone when it is filled.
-pub(super) const COPIED_FIELDS: [&str; 9] = [
+pub(super) const COPIED_FIELDS: [&str; 10] = [
     "id",
     "ticketNumber",
     "title",
@@ -55,6 +55,8 @@ pub(super) const COPIED_FIELDS: [&str; 9] = [
     "configurationItemID",
     "assignedResourceID",
     "lastActivityDate",
+    // Not shown in a row: the role of a rep's time on a ticket assigned to them.
+    "assignedResourceRoleID",
 ];
 
 /// Every profile's feed, by appliance id (as `/ERSPost?appliance=` names them).
@@ -160,6 +162,16 @@ impl Feeds {
         }
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
+    }
+
+    /// A ticket's primary resource and their role on it, from the profile's copy when it is
+    /// filled and holds the ticket: what a session's time needs of its ticket, with no request.
+    pub async fn assignment(&self, profile: &str, ticket_id: i64) -> Option<super::copy::Assignment> {
+        let feed = self.of_profile(profile)?;
+        if !feed.copy_ready() {
+            return None;
+        }
+        feed.with_copy(move |c| c.assignment(ticket_id)).await.ok().flatten()
     }
 
     /// Each profile's ticket webhook, where the desk takes them, by profile name.

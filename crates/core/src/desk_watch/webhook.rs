@@ -455,6 +455,7 @@ const ALSO_CALLED: &[(&str, &[&str])] = &[
     ("configurationItemID", &["installedproductid", "installedproduct", "configurationitem"]),
     ("assignedResourceID", &["primaryresource"]),
     ("lastActivityDate", &["lastactivity"]),
+    ("assignedResourceRoleID", &["primaryresourcerole", "assignedresourcerole"]),
 ];
 
 /// Names on webhook `id` every field the copy keeps (each shown in every callout, those in
@@ -692,9 +693,10 @@ mod tests {
     fn a_callout_with_every_copied_field_is_a_ticket_and_one_without_is_asked_for() {
         let fields = json!({"TicketNumber": "T20261203.0001", "title": "New laptop", "status": 1,
             "companyID": 1, "contactID": null, "configurationItemID": null, "assignedResourceID": 4,
-            "lastActivityDate": "2026-12-03T10:00:00Z"});
+            "assignedResourceRoleID": 29683462, "lastActivityDate": "2026-12-03T10:00:00Z"});
         let ticket = whole_ticket(9, fields.as_object().cloned().unwrap()).unwrap();
         assert_eq!((ticket.id, ticket.title.as_deref()), (Some(9), Some("New laptop")));
+        assert_eq!(ticket.assigned_resource_role_id, Some(29683462), "the rep's role on it, for their time");
         assert!(whole_ticket(9, json!({"title": "New laptop"}).as_object().cloned().unwrap()).is_none());
     }
 }

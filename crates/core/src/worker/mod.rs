@@ -146,6 +146,9 @@ pub struct Worker {
     /// When this worker started: a desk's worker meeting a session that ended before then may
     /// find it written by a rep's app that took over meanwhile.
     started: chrono::DateTime<Utc>,
+    /// The desk's copies of the tickets, where this worker keeps them: a ticket's assignment
+    /// is read there rather than asked of Autotask.
+    copies: Option<crate::desk_watch::feed::Feeds>,
 }
 
 /// What a job's activity line names, as its handler learns it: the session (who and how long)
@@ -188,7 +191,20 @@ impl Worker {
                 Arc::new(ProfileClients { profile: profile.clone(), beyondtrust, autotask, renderer }),
             );
         }
-        Ok(Worker { profiles: Arc::new(profiles), store, wake, timing, told: Default::default(), started: Utc::now() })
+        Ok(Worker {
+            profiles: Arc::new(profiles),
+            store,
+            wake,
+            timing,
+            told: Default::default(),
+            started: Utc::now(),
+            copies: None,
+        })
+    }
+
+    /// Reads tickets' assignments from the desk's copies of the tickets.
+    pub fn with_ticket_copies(self, feeds: crate::desk_watch::feed::Feeds) -> Worker {
+        Worker { copies: Some(feeds), ..self }
     }
 
     /// The notifier intake pokes when it stores an event.

@@ -562,18 +562,26 @@ impl Worker {
         format!("{}.", said.join(", "))
     }
 
-    /// The ticket's role when the ticket is assigned to the rep (the session's one read of it).
+    /// The ticket's role when the ticket is assigned to the rep: from the desk's copy where it
+    /// holds the ticket, else the session's one read of it.
     async fn ticket_role(
         &self,
         clients: &ProfileClients,
         resource_id: i64,
         ticket: &SessionTicket,
     ) -> Result<Option<(i64, String)>, Failure> {
-        let role = ticket
-            .get(clients)
-            .await?
-            .filter(|t| t.assigned_resource_id == Some(resource_id))
-            .and_then(|t| t.assigned_resource_role_id);
+        let copied = match &self.copies {
+            Some(feeds) => feeds.assignment(&clients.profile.name, ticket.id).await,
+            None => None,
+        };
+        let (assigned, role) = match copied {
+            Some(copied) => (copied.resource, copied.role),
+            None => match ticket.get(clients).await? {
+                Some(t) => (t.assigned_resource_id, t.assigned_resource_role_id),
+                None => (None, None),
+            },
+        };
+        let role = role.filter(|_| assigned == Some(resource_id));
         match role {
             Some(id) => Ok(Some((id, self.role_name_of(clients, id).await?))),
             None => Ok(None),
