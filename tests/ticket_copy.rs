@@ -405,3 +405,44 @@ async fn wait_for<T, F: AsyncFnMut() -> Option<T>>(within: Duration, what: &str,
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_the_worker_set_is_in_the_copy_at_once() {
+    let stands = Stands::start().await;
+    let worker = desk_worker_in(&stands, tempfile::tempdir().unwrap(), |c| {
+        c.ticket_watch = Duration::from_secs(3600);
+        c.profiles[0].status_on_session_end = Some("Waiting Customer".to_owned());
+    })
+    .await;
+    let alex = following(&stands, &worker, "alex.morgan").await;
+    copy_filled(&stands, &worker.url).await;
+    assert_eq!(alex.search("7202").await.unwrap()[0].status, "In Progress");
+    clear_requests(&stands).await;
+    let session = json!({"external_key": "7202", "reps": [{"username": "alex.morgan"}]});
+    stands.appliance("sessions", session).await;
+    let started = Instant::now();
+    loop {
+        let row = alex.search("7202").await.unwrap().remove(0);
+        if row.status == "Waiting Customer" {
+            assert!(!row.asked_autotask, "from the copy");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the copy still says {}", row.status);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Nothing but the worker's own write and its read-back asked Autotask about tickets: no
+    // look, no webhook, no search.
+    let tickets: Vec<String> = asked(&stands)
+        .await
+        .into_iter()
+        .map(|r| format!("{} {}", r["method"].as_str().unwrap(), r["path"].as_str().unwrap().to_lowercase()))
+        .filter(|r| r.contains("/tickets") && !r.contains("entityinformation"))
+        .collect();
+    let (note, get, patch) = (
+        "POST /atservicesrest/v1.0/tickets/7202/notes",
+        "GET /atservicesrest/v1.0/tickets/7202",
+        "PATCH /atservicesrest/v1.0/tickets",
+    );
+    assert_eq!(tickets, [note, get, patch, get], "the worker's note, read, update and read-back alone");
+    worker.service.stop().await.unwrap();
+}

@@ -174,6 +174,16 @@ impl Feeds {
         feed.with_copy(move |c| c.assignment(ticket_id)).await.ok().flatten()
     }
 
+    /// A ticket the worker itself just changed in Autotask, as it read it back: into the copy
+    /// at once, so the reps' searches show the change now and its callout brings nothing new.
+    pub async fn wrote(&self, profile: &str, ticket: Ticket) {
+        let Some(feed) = self.of_profile(profile).filter(|f| f.copy_ready()) else { return };
+        match feed.keep_in_copy(vec![ticket]).await {
+            Ok((before, _)) => feed.hooked(before),
+            Err(e) => tracing::warn!(profile, "desk watch: a ticket the worker changed could not be kept: {e}"),
+        }
+    }
+
     /// Each profile's ticket webhook, where the desk takes them, by profile name.
     pub fn webhooks(&self) -> Vec<(String, webhook::HookStatus)> {
         let mut all: Vec<_> =

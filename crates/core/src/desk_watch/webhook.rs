@@ -664,6 +664,34 @@ mod tests {
     }
 
     #[test]
+    fn a_webhook_found_off_is_turned_on_again_waiting_longer_each_time_until_a_callout_arrives() {
+        let hook = Hook::new();
+        let now = Utc::now();
+        assert_eq!(hook.due_check(now), None, "not registered: nothing to ask");
+        hook.registered(7, now);
+        assert_eq!(hook.due_check(now + chrono::Duration::minutes(1)), None, "asked every 5 minutes");
+        assert_eq!(hook.due_check(now + CHECK_EVERY), Some(7));
+        hook.told_off();
+        assert_eq!(hook.due_check(now), Some(7), "told: asked at the next look");
+        assert!(hook.found(false, now), "turned off");
+        assert!(!hook.found(false, now), "counted once");
+        assert!(hook.reactivation_due(now));
+        hook.reactivated(now);
+        assert!(hook.found(false, now + chrono::Duration::seconds(10)), "off again");
+        assert!(!hook.reactivation_due(now + chrono::Duration::seconds(30)), "a minute's wait");
+        assert!(hook.reactivation_due(now + FIRST_WAIT));
+        hook.reactivated(now + FIRST_WAIT);
+        hook.found(false, now + FIRST_WAIT);
+        assert!(!hook.reactivation_due(now + FIRST_WAIT * 2), "twice as long");
+        assert!(hook.reactivation_due(now + FIRST_WAIT * 3));
+        hook.reached();
+        assert!(hook.reactivation_due(now + FIRST_WAIT), "a callout arrived: no wait");
+        let status = hook.status();
+        assert_eq!((status.deactivations, status.reactivations, status.active), (3, 2, false));
+        assert!(hook.is_deactivation_key(hook.deactivation_key.expose()) && !hook.is_deactivation_key("guess"));
+    }
+
+    #[test]
     fn the_memory_of_bodies_taken_stays_bounded() {
         let mut taken = Taken::default();
         let now = Utc::now();

@@ -48,7 +48,11 @@ pub(super) async fn on_session_end(
             let mut change = Ticket { id: Some(ticket_id), status: Some(target), ..Default::default() };
             let assigned = assign(worker, clients, session_ticket, author, &mut change).await?;
             clients.autotask.update(&change).await?;
-            let after = clients.autotask.get::<Ticket>(ticket_id).await?.and_then(|t| t.status);
+            let read_back = clients.autotask.get::<Ticket>(ticket_id).await?;
+            let after = read_back.as_ref().and_then(|t| t.status);
+            if let (Some(feeds), Some(ticket)) = (&worker.copies, read_back) {
+                feeds.wrote(&profile.name, ticket).await;
+            }
             if after == Some(target) {
                 format!(", status {} → {}{assigned}", label(ticket.status), label(after))
             } else {
