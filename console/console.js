@@ -36,9 +36,21 @@ async function test(profile) {
   report.textContent = lines.join('\n');
 }
 
+/** What a profile's ticket webhook is doing, in a line. */
+function webhookLine(w) {
+  if (!w.registered) return `${w.profile}: Autotask's ticket webhook is not registered yet; the looks keep the desk's copy.`;
+  if (w.active) {
+    const again = w.deactivations ? ` Autotask turned it off ${w.deactivations} time(s) since the worker started; it was turned on again.` : '';
+    return `${w.profile}: Autotask's ticket webhook is on.${again}`;
+  }
+  return `${w.profile}: Autotask turned the ticket webhook off at ${new Date(w.off_since).toLocaleString()} (its callouts to this worker failed). The looks keep the desk's copy meanwhile; the worker turns it on again once its URL answers. If this keeps happening, check that Autotask can reach the worker's public URL.`;
+}
+
 async function overview() {
-  const { profiles } = await api('overview');
+  const { profiles, webhooks } = await api('overview');
   profileNames = profiles.map((p) => p.profile);
+  document.getElementById('webhooks').replaceChildren(...(webhooks ?? []).map((w) =>
+    el('p', { class: w.registered && !w.active ? 'warn' : 'muted' }, webhookLine(w))));
   document.getElementById('profiles').replaceChildren(...profiles.map((p) => el('tr', {},
     el('td', {}, p.profile), el('td', {}, p.queued), el('td', { class: p.failed ? 'bad' : '' }, p.failed),
     el('td', {}, p.written), el('td', { class: p.unlinked ? 'warn' : '' }, p.unlinked),

@@ -337,11 +337,15 @@ async fn what_the_copy_does_not_hold_is_asked_of_autotask_once_and_marked() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_autotask_turned_off_is_noticed_the_looks_take_over_and_it_is_on_again_once_its_url_answers() {
     let stands = Stands::start().await;
+    let console = std::net::SocketAddr::from(([127, 0, 0, 1], bta_e2e::free_port()));
     let worker = desk_worker_in(&stands, tempfile::tempdir().unwrap(), |c| {
         c.autotask_webhooks = true;
         c.ticket_watch = Duration::from_secs(1);
+        c.console_listen = Some(console);
     })
     .await;
+    let hash = bta_core::console::auth::hash_password("a long console password").unwrap();
+    worker.store.run(move |s| s.set_console_admin("dana", &hash, chrono::Utc::now())).await.unwrap();
     let alex = following(&stands, &worker, "alex.morgan").await;
     copy_filled(&stands, &worker.url).await;
     let hook = wait_for(Duration::from_secs(20), "a registered webhook", async || {
@@ -374,6 +378,24 @@ async fn a_webhook_autotask_turned_off_is_noticed_the_looks_take_over_and_it_is_
     found_in_copy(&alex, "unreachable callout", "Unreachable callout title", Duration::from_secs(10)).await;
     let metrics = stands.http.get(format!("{}/metrics", worker.url)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("bta_desk_webhook_deactivations_total{profile=\"Desk\"} 1"), "{metrics}");
+    // The console's overview says so too.
+    let base = format!("http://{console}");
+    let login = json!({"name": "dana", "password": "a long console password"});
+    let answer =
+        stands.http.post(format!("{base}/api/login")).header("Origin", &base).json(&login).send().await.unwrap();
+    let cookie = answer.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let overview: Value = stands
+        .http
+        .get(format!("{base}/api/overview"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let said = &overview["webhooks"][0];
+    assert_eq!((said["profile"].as_str(), said["deactivations"].as_u64()), (Some("Desk"), Some(1)), "{overview}");
 
     // Its URL answers the worker: the webhook is on again, and with Autotask reaching the desk
     // once more, a change comes by callout.

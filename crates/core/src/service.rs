@@ -93,6 +93,7 @@ impl Service {
                 let beside_store = store.blocking().path().parent().unwrap_or(std::path::Path::new(".")).to_owned();
                 let feeds = crate::desk_watch::feed::Feeds::new(&config, &beside_store, stop.subscribe())
                     .map_err(|e| desk_setup(&e))?;
+                let desk_feeds = (!feeds.is_empty()).then(|| feeds.clone());
                 let mut intake = crate::intake::Intake::new(config.clone(), store.clone(), wake.clone());
                 if !feeds.is_empty() {
                     tasks.extend(feeds.start_looking(&store, &until_stopped));
@@ -127,12 +128,15 @@ impl Service {
                     }));
                 }
                 if let Some(address) = config.console_listen {
-                    let console = crate::console::Console::new(
+                    let mut console = crate::console::Console::new(
                         config.clone(),
                         store.clone(),
                         wake.clone(),
                         certificate.is_some(),
                     );
+                    if let Some(feeds) = desk_feeds {
+                        console = console.with_desk_feeds(feeds);
+                    }
                     tasks.extend(serve_console(console, address, certificate.clone(), until_stopped()));
                 }
                 Some(tokio::spawn(intake.serve_on(listener, certificate, until_stopped())))

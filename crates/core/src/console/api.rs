@@ -122,7 +122,19 @@ pub async fn overview(State(console): State<Console>) -> Response {
         .map(|p| counted.iter().find(|c| c.profile == p.name).cloned().unwrap_or_else(|| ProfileCounts::named(&p.name)))
         .collect();
     profiles.extend(counted.into_iter().filter(|c| console.config.profile(&c.profile).is_none()));
-    Json(json!({"profiles": profiles})).into_response()
+    let webhooks: Vec<serde_json::Value> = console
+        .feeds
+        .as_ref()
+        .map(|f| f.webhooks())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(profile, status)| {
+            let mut said = json!(status);
+            said["profile"] = json!(profile);
+            said
+        })
+        .collect();
+    Json(json!({"profiles": profiles, "webhooks": webhooks})).into_response()
 }
 
 pub async fn jobs(State(console): State<Console>) -> Response {

@@ -43,12 +43,19 @@ pub struct Console {
     secure: bool,
     /// One Autotask client per profile for the console's searches, made when first needed.
     clients: Arc<std::sync::Mutex<std::collections::HashMap<String, crate::autotask::AutotaskClient>>>,
+    /// The desk's feeds, where this worker serves a desk: what the overview says of the webhooks.
+    feeds: Option<crate::desk_watch::feed::Feeds>,
 }
 
 impl Console {
     pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<Notify>, secure: bool) -> Console {
         let (sessions, logins, clients) = Default::default();
-        Console { config, store, wake, sessions, logins, secure, clients }
+        Console { config, store, wake, sessions, logins, secure, clients, feeds: None }
+    }
+
+    /// Says in the overview how the desk's ticket webhooks are.
+    pub fn with_desk_feeds(self, feeds: crate::desk_watch::feed::Feeds) -> Console {
+        Console { feeds: Some(feeds), ..self }
     }
 
     /// The profile's Autotask client (its zone found once).
