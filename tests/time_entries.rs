@@ -445,6 +445,14 @@ async fn a_session_end_moves_the_tickets_status_once_and_never_reopens_a_complet
     assert!(said.iter().any(|a| a.contains("status In Progress → Waiting Customer")), "{said:?}");
     assert!(said.iter().any(|a| a.contains("status left Complete")), "{said:?}");
     assert!(said.iter().any(|a| a.contains("assigned to alex.morgan@example.com as \"Sample Role\"")), "{said:?}");
+    // A workflow rule keeps 7206's status: the update answers 200, the read-back says otherwise.
+    steer(&stands, "settings", json!({"workflowKeepsStatusOf": [7206]})).await;
+    let kept = stands.appliance("sessions", json!({"external_key": "7206", "reps": alex})).await;
+    job_reaches(&config, kept["lsid"].as_str().unwrap(), "done").await;
+    assert_eq!(ticket(&stands, 7206).await["status"], 1, "New still");
+    let said = activity(&config);
+    let left = "status left New by Autotask though it was set to Waiting Customer (a workflow rule may keep it)";
+    assert!(said.iter().any(|a| a.contains(left)), "{said:?}");
     // `check` reads the labels against Autotask's picklist.
     let out = worker_says_out(&config);
     assert!(out.contains("✓ a session's end sets its ticket's status to \"Waiting Customer\" from New, In Progress"));

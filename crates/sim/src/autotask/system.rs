@@ -38,6 +38,9 @@ pub struct SystemSettings {
     /// Callouts cannot reach the desk (a firewall between Autotask and it): each attempt fails
     /// without being sent. The deactivation call is still sent.
     pub webhook_callouts_blocked: bool,
+    /// Tickets whose status a workflow rule keeps: an update of it answers 200 and changes
+    /// everything but the status (Autotask's help: read a status back).
+    pub workflow_keeps_status_of: Vec<i64>,
 }
 
 impl Default for SystemSettings {
@@ -52,6 +55,7 @@ impl Default for SystemSettings {
             webhook_retry_ms: 30_000,
             webhook_failures_to_deactivate: 25,
             webhook_callouts_blocked: false,
+            workflow_keeps_status_of: Vec::new(),
         }
     }
 }
