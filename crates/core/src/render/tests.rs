@@ -57,8 +57,8 @@ fn the_recordings_are_linked_in_the_note_unless_the_profile_leaves_them_out() {
     assert!(without[0].description.contains("Full chat: "), "the chat link stays");
 }
 
-#[test]
-fn a_note_written_for_a_rep_begins_with_whom_and_stays_within_the_limit() {
+/// The fixture's session with 3,000 lines of chat more: several notes' worth.
+fn long_session() -> SupportSession {
     let mut s = session();
     let chat = s.events[1].clone();
     for i in 0..3000 {
@@ -66,6 +66,12 @@ fn a_note_written_for_a_rep_begins_with_whom_and_stays_within_the_limit() {
         line.body = Some(format!("Line {i:04} of a very long troubleshooting conversation.").into());
         s.events.push(line);
     }
+    s
+}
+
+#[test]
+fn a_note_written_for_a_rep_begins_with_whom_and_stays_within_the_limit() {
+    let s = long_session();
     let long_name = format!("{}@example.com", "r".repeat(2000));
     for note in Renderer::new(None).unwrap().session_notes(&s, &Utc).unwrap() {
         let written = written_for(&note, &format!("Written by the API user for {long_name}"));
@@ -77,13 +83,7 @@ fn a_note_written_for_a_rep_begins_with_whom_and_stays_within_the_limit() {
 
 #[test]
 fn a_long_transcript_is_split_into_numbered_parts_within_the_limit() {
-    let mut s = session();
-    let chat = s.events[1].clone();
-    for i in 0..3000 {
-        let mut line = chat.clone();
-        line.body = Some(format!("Line {i:04} of a very long troubleshooting conversation.").into());
-        s.events.push(line);
-    }
+    let s = long_session();
     let notes = Renderer::new(None).unwrap().session_notes(&s, &Utc).unwrap();
     assert!(notes.len() >= 6, "{} parts", notes.len());
     let parts = notes.len() as u32;
