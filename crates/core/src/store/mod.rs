@@ -523,6 +523,23 @@ impl Store {
         Ok(found.filter(|(_, at)| now - time(*at) <= max_age).map(|(v, _)| v))
     }
 
+    /// Caches many values of one kind in one transaction (one sync to disk, not one each).
+    pub fn cache_many(&self, kind: &str, values: &[(String, String)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO cache (kind, key, value, fetched_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, fetched_at = excluded.fetched_at",
+            )?;
+            for (key, value) in values {
+                insert.execute(params![kind, key, value, millis(now)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Forgets a cached value.
     pub fn uncache(&self, kind: &str, key: &str) -> Result<(), StoreError> {
         self.conn().execute("DELETE FROM cache WHERE kind = ?1 AND key = ?2", params![kind, key])?;

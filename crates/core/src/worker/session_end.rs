@@ -483,10 +483,47 @@ impl Worker {
 
     /// The active resource with this e-mail, if any (cached a day).
     pub(super) async fn resource_lookup(&self, clients: &ProfileClients, email: &str) -> Result<Option<i64>, Failure> {
-        let query = Query::new(Filter::eq("email", email)).and(Filter::eq("isActive", true)).include_fields(["id"]);
+        let email = email.to_lowercase();
+        let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+        if !domain.is_empty() && self.uncached("resource", &email).await? && self.bulk_due("resources", &domain).await?
+        {
+            // One query for the whole desk's reps (a page per 500) rather than one per rep.
+            let everyone = Query::new(Filter::ends_with("email", format!("@{domain}")))
+                .and(Filter::eq("isActive", true))
+                .include_fields(["id", "email"]);
+            let found = clients.autotask.query_all::<Resource>(everyone).await?;
+            let pairs: Vec<(String, String)> =
+                found.into_iter().filter_map(|r| Some((r.email?.to_lowercase(), r.id?.to_string()))).collect();
+            self.store.run(move |s| s.cache_many("resource", &pairs, Utc::now())).await?;
+        }
+        let query =
+            Query::new(Filter::eq("email", email.clone())).and(Filter::eq("isActive", true)).include_fields(["id"]);
         let fetch =
             async { Ok(clients.autotask.query_page::<Resource>(&query).await?.items.into_iter().find_map(|r| r.id)) };
-        self.cached_id("resource", email, fetch).await
+        self.cached_id("resource", &email, fetch).await
+    }
+
+    /// Whether the cache holds no value of `kind` for `key` within the day.
+    async fn uncached(&self, kind: &'static str, key: &str) -> Result<bool, Failure> {
+        let key = key.to_owned();
+        Ok(self.store.run(move |s| s.cached(kind, &key, chrono::Duration::hours(24), Utc::now())).await?.is_none())
+    }
+
+    /// Whether a lookup of everything of `what` for `key` (a domain's resources, a role's
+    /// holders) is due — at most once an hour; marked done now when it is.
+    async fn bulk_due(&self, what: &str, key: &str) -> Result<bool, Failure> {
+        let mark = format!("{what}:{key}");
+        let due = self
+            .store
+            .run(move |s| {
+                let due = s.cached("bulk", &mark, chrono::Duration::hours(1), Utc::now())?.is_none();
+                if due {
+                    s.cache("bulk", &mark, "1", Utc::now())?;
+                }
+                Ok(due)
+            })
+            .await?;
+        Ok(due)
     }
 
     pub(super) async fn resource_id(&self, clients: &ProfileClients, email: &str) -> Result<i64, Failure> {
@@ -588,9 +625,23 @@ impl Worker {
         }
     }
 
-    /// Whether the resource holds the role (ResourceRoles). A pair found is cached a day; one
-    /// not found is asked again next time, so a role given in Autotask counts at the next Retry.
+    /// Whether the resource holds the role (ResourceRoles). The role's holders are read at once
+    /// (at most hourly) and each pair cached a day; a pair not found is asked of Autotask alone,
+    /// and again next time, so a role given in Autotask counts at the next Retry.
     async fn holds_role(&self, clients: &ProfileClients, resource_id: i64, role_id: i64) -> Result<bool, Failure> {
+        let pair = format!("{resource_id}:{role_id}");
+        if self.uncached("holds_role", &pair).await? && self.bulk_due("role_holders", &role_id.to_string()).await? {
+            // Everyone who holds the role, in one query (a page per 500), rather than a query per rep.
+            let holders = Query::new(Filter::eq("roleID", role_id))
+                .and(Filter::eq("isActive", true))
+                .include_fields(["resourceID"]);
+            let found = clients.autotask.query_all::<ResourceRole>(holders).await?;
+            let pairs: Vec<(String, String)> = found
+                .into_iter()
+                .filter_map(|h| Some((format!("{}:{role_id}", h.resource_id?), role_id.to_string())))
+                .collect();
+            self.store.run(move |s| s.cache_many("holds_role", &pairs, Utc::now())).await?;
+        }
         let query = Query::new(Filter::eq("resourceID", resource_id))
             .and(Filter::eq("roleID", role_id))
             .include_fields(["id"])
@@ -599,7 +650,7 @@ impl Worker {
             let found = clients.autotask.query_page::<ResourceRole>(&query).await?.items;
             Ok((!found.is_empty()).then_some(role_id))
         };
-        Ok(self.cached_id("holds_role", &format!("{resource_id}:{role_id}"), fetch).await?.is_some())
+        Ok(self.cached_id("holds_role", &pair, fetch).await?.is_some())
     }
 
     /// The resource's default service desk role, if it has one.
