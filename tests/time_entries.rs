@@ -228,10 +228,12 @@ async fn a_refusal_for_proxy_time_entry_names_the_setting_and_the_security_level
     assert!(worker.stop());
 }
 
-/// The worker's Activity summaries, newest first (read from its store while it runs).
+/// The worker's Activity, each line's summary and details, newest first (read from its store
+/// while it runs).
 fn activity(config: &std::path::Path) -> Vec<String> {
     let store = bta_core::store::Store::open(&config.with_file_name("data/worker.sqlite3")).unwrap();
-    store.recent_activity(50).unwrap().into_iter().map(|a| a.summary).collect()
+    let lines = store.recent_activity(50).unwrap().into_iter();
+    lines.map(|a| format!("{} — {}", a.summary, a.details.unwrap_or_default())).collect()
 }
 
 /// The statuses of POSTs to paths ending in `path`, in order.
@@ -348,9 +350,9 @@ async fn time_is_filed_under_a_role_autotask_accepts_for_the_rep() {
     let pat_entries = entries_of(&stands, &pats).await;
     assert_eq!((pat_entries.len(), pat_entries[0]["roleID"].as_i64()), (1, Some(engineer)), "{pat_entries:?}");
     let said = activity(&config);
-    assert!(said.iter().any(|a| a.contains("its time as \"Technician\" (the rep's role on the ticket)")), "{said:?}");
+    assert!(said.iter().any(|a| a.contains("time entry as \"Technician\" (the rep's role on the ticket)")), "{said:?}");
     assert!(
-        said.iter().any(|a| a.contains("its time as \"Engineer\" (the rep's default service desk role)")),
+        said.iter().any(|a| a.contains("time entry as \"Engineer\" (the rep's default service desk role)")),
         "{said:?}"
     );
     assert!(worker.stop());

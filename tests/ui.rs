@@ -140,7 +140,9 @@ async fn a_finished_session_shows_in_activity_and_a_failed_one_is_retried() {
     let done = app.wait_text("#activity li.level-info .what", |t| t.starts_with("Wrote")).await;
     assert_eq!(done, format!("Wrote {what}"));
     let details = app.wait_text("#activity li.level-info .details", |t| !t.is_empty()).await;
-    assert!(details.starts_with("a note and a time entry · ") && details.contains("ticket id 7201"), "{details}");
+    // 7201 is Alex's ticket in the Technician role: his time is filed under it, and said.
+    let wrote = "a note and a time entry as \"Technician\" (the rep's role on the ticket) · ";
+    assert!(details.starts_with(wrote) && details.contains("ticket id 7201"), "{details}");
     desktop
         .eventually("a success notification in the same words", 15, |d| {
             d.notifications().contains("Session written to its ticket") && d.notifications().contains(&done)

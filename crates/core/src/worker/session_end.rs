@@ -97,12 +97,8 @@ pub(super) async fn handle(
     let again = if written == 0 && !timed { " (already there)" } else { "" };
     let ticket = worker.ticket_named(&clients.profile.name, ticket_id).await?;
     Ok(Outcome::Done {
-        summary: format!(
-            "Wrote the session with {} to {ticket}{again}{role}{status}{}",
-            session.described(),
-            author.said()
-        ),
-        wrote: format!("{parts}{time}"),
+        summary: format!("Wrote the session with {} to {ticket}{again}{status}{}", session.described(), author.said()),
+        wrote: format!("{parts}{time}{role}"),
         ticket_id: Some(ticket_id),
     })
 }
@@ -128,7 +124,7 @@ async fn no_ticket(
 struct Timed {
     /// Whether any entry was written now.
     written: bool,
-    /// ", its time as \"Engineer\" (…)" where the role is not the configured one.
+    /// " as \"Engineer\" (…)" where the role is not the configured one: in the Activity's details.
     role_said: String,
 }
 
@@ -315,10 +311,8 @@ impl Timekeeper {
     fn role_said(&self) -> String {
         match self.role.source {
             RoleSource::RoleName => String::new(),
-            RoleSource::Ticket => format!(", its time as \"{}\" (the rep's role on the ticket)", self.role.name),
-            RoleSource::Default => {
-                format!(", its time as \"{}\" (the rep's default service desk role)", self.role.name)
-            }
+            RoleSource::Ticket => format!(" as \"{}\" (the rep's role on the ticket)", self.role.name),
+            RoleSource::Default => format!(" as \"{}\" (the rep's default service desk role)", self.role.name),
         }
     }
 }
