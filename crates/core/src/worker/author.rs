@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::Utc;
 
 use super::{Failure, ProfileClients, Worker};
+use crate::autotask;
 use crate::beyondtrust::SupportSession;
 use crate::render::{NoteText, written_for};
 use crate::store::{REFUSED_REPS, refused_rep_key};
@@ -96,9 +97,38 @@ impl Author {
         )
     }
 
+    /// Makes one write (`create`, given the resource to write as) as the rep; where Autotask
+    /// refuses to let the API user write as them, once more as the API user — the refused write
+    /// wrote nothing, and `create` reads [`Author::note`] anew, which now says for whom.
+    pub async fn write<F, Fut>(
+        &self,
+        worker: &Worker,
+        clients: &ProfileClients,
+        create: F,
+    ) -> Result<i64, autotask::Error>
+    where
+        F: Fn(Option<i64>) -> Fut,
+        Fut: std::future::Future<Output = Result<i64, autotask::Error>>,
+    {
+        let as_rep = self.as_resource();
+        match create(as_rep).await {
+            Err(e) if as_rep.is_some() && e.is_impersonation_refused() => {
+                self.refused_now(worker, clients).await;
+                create(None).await
+            }
+            Ok(id) => {
+                if as_rep.is_some() {
+                    self.wrote_as_rep(worker, clients).await;
+                }
+                Ok(id)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// A write as the rep succeeded: a refusal listed before (the security level since fixed)
     /// is taken off the list.
-    pub async fn wrote_as_rep(&self, worker: &Worker, clients: &ProfileClients) {
+    async fn wrote_as_rep(&self, worker: &Worker, clients: &ProfileClients) {
         let Some(id) = self.resource_id.filter(|_| self.listed.swap(false, Ordering::AcqRel)) else { return };
         let key = refused_rep_key(&clients.profile.name, id);
         if let Err(e) = worker.store.run(move |s| s.uncache(REFUSED_REPS, &key)).await {
@@ -107,9 +137,9 @@ impl Author {
     }
 
     /// Autotask refused a write as this rep: acted on for an hour, listed for a week, and said.
-    pub async fn refused_now(&self, worker: &Worker, clients: &ProfileClients) -> Result<(), Failure> {
+    async fn refused_now(&self, worker: &Worker, clients: &ProfileClients) {
         self.refused.store(true, Ordering::Release);
-        let Some(id) = self.resource_id else { return Ok(()) };
+        let Some(id) = self.resource_id else { return };
         tracing::warn!(
             profile = %clients.profile.name,
             resource_id = id,
@@ -118,8 +148,9 @@ impl Author {
             WHAT_TO_CHANGE
         );
         let (key, name) = (refused_rep_key(&clients.profile.name, id), self.name.clone());
-        worker.store.run(move |s| s.cache(REFUSED_REPS, &key, &name, Utc::now())).await?;
-        Ok(())
+        if let Err(e) = worker.store.run(move |s| s.cache(REFUSED_REPS, &key, &name, Utc::now())).await {
+            tracing::warn!("could not remember the refused impersonation: {e}");
+        }
     }
 
     /// Said in the Activity when the API user wrote for the rep.

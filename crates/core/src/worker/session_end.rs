@@ -171,9 +171,10 @@ async fn time_entry(
             n => format!("[BeyondTrust session {}, part {} of {n}]", crate::render::marked_id(&lsid), i + 1),
         };
         let found = if job.attempts > 1 { marked_entry(clients, ticket_id, &mark).await? } else { None };
+        let time = keeper.entry(clients, ticket_id, part, mark);
         let id = match found {
             Some(id) => id,
-            None => match keeper.write(worker, clients, &keeper.entry(clients, ticket_id, part, mark), author).await {
+            None => match author.write(worker, clients, |as_rep| clients.autotask.create_as(&time, as_rep)).await {
                 Ok(id) => {
                     written = true;
                     id
@@ -273,33 +274,6 @@ impl Timekeeper {
             billing_code_id: self.work_type,
             offset_hours: defaults.offset_hours(),
             ..Default::default()
-        }
-    }
-
-    /// Creates an entry as the rep; where Autotask refuses to let the API user write as them,
-    /// once more as the API user (which Proxy Time Entry must then allow).
-    async fn write(
-        &self,
-        worker: &Worker,
-        clients: &ProfileClients,
-        entry: &TimeEntry,
-        author: &Author,
-    ) -> Result<i64, autotask::Error> {
-        let as_rep = author.as_resource();
-        match clients.autotask.create_as(entry, as_rep).await {
-            Err(e) if as_rep.is_some() && e.is_impersonation_refused() => {
-                if let Err(stored) = author.refused_now(worker, clients).await {
-                    tracing::warn!("could not remember the refused impersonation: {stored:?}");
-                }
-                clients.autotask.create(entry).await
-            }
-            Ok(id) => {
-                if as_rep.is_some() {
-                    author.wrote_as_rep(worker, clients).await;
-                }
-                Ok(id)
-            }
-            Err(e) => Err(e),
         }
     }
 

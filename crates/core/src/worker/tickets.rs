@@ -134,8 +134,7 @@ impl Worker {
         Ok(written)
     }
 
-    /// Writes one note as its author; where Autotask refuses to let the API user write as the
-    /// rep, once more as the API user, the note saying for whom (the refused write wrote nothing).
+    /// Writes one note as its author (see [`Author::write`]).
     async fn write_note(
         &self,
         clients: &ProfileClients,
@@ -144,29 +143,18 @@ impl Worker {
         author: &Author,
     ) -> Result<i64, crate::autotask::Error> {
         let profile = &clients.profile;
-        let body = |note: &NoteText| TicketNote {
-            title: Some(note.title.clone()),
-            description: Some(note.description.clone()),
-            note_type: Some(profile.note_type),
-            publish: Some(if profile.publish_notes_as_public { 1 } else { 2 }),
-            ..Default::default()
+        let create = |as_rep: Option<i64>| {
+            let written = author.note(note);
+            let body = TicketNote {
+                title: Some(written.title),
+                description: Some(written.description),
+                note_type: Some(profile.note_type),
+                publish: Some(if profile.publish_notes_as_public { 1 } else { 2 }),
+                ..Default::default()
+            };
+            async move { clients.autotask.create_child_as(ticket_id, &body, as_rep).await }
         };
-        let as_rep = author.as_resource();
-        match clients.autotask.create_child_as(ticket_id, &body(&author.note(note)), as_rep).await {
-            Err(e) if as_rep.is_some() && e.is_impersonation_refused() => {
-                if let Err(stored) = author.refused_now(self, clients).await {
-                    tracing::warn!("could not remember the refused impersonation: {stored:?}");
-                }
-                clients.autotask.create_child(ticket_id, &body(&author.note(note))).await
-            }
-            Ok(id) => {
-                if as_rep.is_some() {
-                    author.wrote_as_rep(self, clients).await;
-                }
-                Ok(id)
-            }
-            Err(e) => Err(e),
-        }
+        author.write(self, clients, create).await
     }
 
     async fn find_note(&self, clients: &ProfileClients, ticket_id: i64, mark: &str) -> Result<Option<i64>, Failure> {
