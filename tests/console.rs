@@ -107,7 +107,8 @@ impl Desk {
 }
 
 /// The desk as a desk runs it: with `https`, both listeners serve a certificate from a CA of its
-/// own (the appliance trusts it), and browsers speak HTTP/2 to the console.
+/// own (the appliance trusts it), browsers speak HTTP/2 to the console, and the desk takes
+/// Autotask's ticket webhooks.
 async fn desk_with_console(stands: &Stands, https: bool) -> Desk {
     let (port, console) = (free_port(), free_port());
     let ca = https.then(|| {
@@ -116,7 +117,10 @@ async fn desk_with_console(stands: &Stands, https: bool) -> Desk {
         std::fs::write(stands.dir.path().join("desk.key"), key).unwrap();
         ca
     });
-    let tls = if https { "tls_certificate_file = \"desk.crt\"\ntls_key_file = \"desk.key\"\n" } else { "" };
+    let tls = match https {
+        true => "tls_certificate_file = \"desk.crt\"\ntls_key_file = \"desk.key\"\nautotask_webhooks = true\n",
+        false => "",
+    };
     let config = stands.write_config(&format!(
         "listen = \"127.0.0.1:{port}\"\nconsole_listen = \"127.0.0.1:{console}\"\ndata_dir = \"data\"\n\
          retry_delay_ms = 50\nreport_lag_wait_ms = 50\n{tls}\n{COMMENT}\n{}",
@@ -553,6 +557,7 @@ async fn a_desk_lead_works_the_console_in_chromium_over_https() {
 
     // Test, as the seed's icon; a rep enrolled (the link and its QR code shown) and revoked.
     browser.click("#tab-overview").await;
+    browser.text("#webhooks", |t| t == "Desk: Autotask's ticket webhook is on.").await;
     browser.click("#profiles button.test").await;
     browser.text("#report", |t| t.contains("✓ BeyondTrust")).await;
     browser.text("#threshold", |t| t.contains("requests this hour")).await;

@@ -335,6 +335,33 @@ async fn what_the_copy_does_not_hold_is_asked_of_autotask_once_and_marked() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn words_autotask_has_no_ticket_for_are_asked_once_for_the_whole_desk_and_a_ticket_made_with_them_is_found() {
+    let stands = Stands::start().await;
+    let worker = desk_worker_in(&stands, tempfile::tempdir().unwrap(), |_| {}).await;
+    let (alex, sam) = (following(&stands, &worker, "alex.morgan").await, following(&stands, &worker, "sam.lee").await);
+    copy_filled(&stands, &worker.url).await;
+    let tickets_asked = |log: &[Value]| log.iter().filter(|r| r["endpoint"] == "Tickets").count();
+
+    clear_requests(&stands).await;
+    assert_eq!(alex.search("zeppelin d").await.unwrap(), []);
+    assert_eq!(tickets_asked(&requests(&stands).await), 1, "nothing in the copy: Autotask asked");
+    clear_requests(&stands).await;
+    assert_eq!(alex.search("zeppelin d").await.unwrap(), []);
+    assert_eq!(sam.search("Zeppelin Dock").await.unwrap(), [], "typed on from it, by another rep");
+    assert_eq!(tickets_asked(&requests(&stands).await), 0, "Autotask found nothing for it a moment ago");
+    assert_eq!(alex.search("zeppeli").await.unwrap(), []);
+    assert_eq!(tickets_asked(&requests(&stands).await), 1, "a shorter search may find more: asked");
+
+    // A ticket made with those words comes into the copy at the next look, and is found there.
+    let made = json!({"companyID": 175, "title": "Zeppelin dock for the front desk", "status": 1, "priority": 2,
+        "queueID": 8, "dueDateTime": "2026-12-31T12:00:00Z"});
+    let answer = stands.autotask_api(reqwest::Method::POST, "Tickets").json(&made).send().await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+    found_in_copy(&sam, "zeppelin dock", "Zeppelin dock for the front desk", Duration::from_secs(15)).await;
+    worker.service.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_autotask_turned_off_is_noticed_the_looks_take_over_and_it_is_on_again_once_its_url_answers() {
     let stands = Stands::start().await;
     let console = std::net::SocketAddr::from(([127, 0, 0, 1], bta_e2e::free_port()));

@@ -484,5 +484,61 @@ async fn a_desks_worker_takes_the_tickets_role_from_its_copy_without_asking_auto
     assert_eq!(entries[0]["roleID"], 29683462, "Technician, the ticket's role: {entries:?}");
     let read = requests(&stands, "GET", "/Tickets/7201").await;
     assert!(read.is_empty(), "the ticket was not read: {read:?}");
+    // The note moved the ticket's last activity on in the copy at once, not at the next look.
+    let copy = bta_core::desk_watch::copy::file_of(&config.parent().unwrap().join("data"), "Desk");
+    let copied = bta_core::desk_watch::copy::TicketCopy::open(&copy).unwrap().get(7201).unwrap().unwrap();
+    let active = copied.row.last_activity.unwrap();
+    assert!(Utc::now() - active < Duration::minutes(1), "last activity {active}");
+    assert!(worker.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desks_worker_reads_its_status_update_back_from_the_webhooks_callout() {
+    let stands = Stands::start().await;
+    let port = free_port();
+    let settings = "desk_watch = true\nstatus_on_session_end = \"Waiting Customer\"";
+    let config = stands.write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nretry_delay_ms = 200\nreport_lag_wait_ms = 50\n\
+         autotask_webhooks = true\n\n{}",
+        stands.profile("Desk", settings)
+    ));
+    let worker = Worker::start(&config, port).await;
+    stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost"), "retry_ms": 50})).await;
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    wait_until("the desk's copy filled and its webhook on", async || {
+        let health = stands.get(health.clone()).await;
+        !health["ticket_copies"]["Desk"]["filled_at"].is_null() && health["ticket_webhooks"]["Desk"]["active"] == true
+    })
+    .await;
+    stands.delete(format!("{}/_sim/requests", stands.autotask.base_url)).await;
+    let alex = json!([{"username": "alex.morgan"}]);
+    let lsid = stands.appliance("sessions", json!({"external_key": "7202", "reps": alex})).await["lsid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    job_reaches(&config, &lsid, "done").await;
+    assert_eq!(ticket(&stands, 7202).await["status"], 7, "Waiting Customer");
+    assert!(activity(&config).iter().any(|a| a.contains("status In Progress → Waiting Customer")));
+    assert_eq!(requests(&stands, "PATCH", "/Tickets").await, [200]);
+    let reads = requests(&stands, "GET", "/Tickets/7202").await;
+    assert_eq!(reads.len(), 1, "the status before read from Autotask, the one after from the callout: {reads:?}");
+
+    // The next session: the copy says Waiting Customer, so the ticket is left without a request.
+    stands.delete(format!("{}/_sim/requests", stands.autotask.base_url)).await;
+    let again = stands.appliance("sessions", json!({"external_key": "7202", "reps": alex})).await;
+    job_reaches(&config, again["lsid"].as_str().unwrap(), "done").await;
+    assert_eq!(requests(&stands, "GET", "/Tickets/7202").await, Vec::<u64>::new());
+    assert_eq!(requests(&stands, "PATCH", "/Tickets").await, Vec::<u64>::new());
+    let left = "status left Waiting Customer (not one of status_on_session_end_from)";
+    assert!(activity(&config).iter().any(|a| a.contains(left)), "{:?}", activity(&config));
+
+    // A callout that says the status stayed is settled by one read.
+    steer(&stands, "settings", json!({"workflowKeepsStatusOf": [7206]})).await;
+    stands.delete(format!("{}/_sim/requests", stands.autotask.base_url)).await;
+    let kept = stands.appliance("sessions", json!({"external_key": "7206", "reps": alex})).await;
+    job_reaches(&config, kept["lsid"].as_str().unwrap(), "done").await;
+    assert_eq!(requests(&stands, "GET", "/Tickets/7206").await.len(), 2, "before, and the read-back");
+    let left = "status left New by Autotask though it was set to Waiting Customer";
+    assert!(activity(&config).iter().any(|a| a.contains(left)), "{:?}", activity(&config));
     assert!(worker.stop());
 }

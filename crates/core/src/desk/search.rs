@@ -63,10 +63,19 @@ impl Search {
 }
 
 impl Search {
+    /// The same search with its words in lower case: Autotask's matching and the copy's ignore
+    /// case, so "VPN" and "vpn" are one search.
+    pub fn lowercase(&self) -> Search {
+        match self {
+            Search::Words(words) => Search::Words(words.iter().map(|w| w.to_lowercase()).collect()),
+            other => other.clone(),
+        }
+    }
+
     /// Whether every ticket this search finds is among those `earlier` finds, this being typed
     /// on from it: more letters or more words ("dyna" → "dynamo", "pat" → "pat lee"), or more
     /// of a number.
-    fn narrows(&self, earlier: &Search) -> bool {
+    pub fn narrows(&self, earlier: &Search) -> bool {
         match (self, earlier) {
             (Search::Number(now), Search::Number(was)) => {
                 now.len() > was.len() && now.to_uppercase().starts_with(&was.to_uppercase())

@@ -419,6 +419,18 @@ impl TicketCopy {
         stmt.query_row([id], read).optional().map_err(|e| self.failed(e))
     }
 
+    /// A ticket's last activity moved on to `at` (the worker wrote a note to it), where the copy
+    /// holds the ticket with an older one: its row shows it, and sorts by it, before the look.
+    pub fn touched(&self, id: i64, at: DateTime<Utc>) -> Result<(), CopyError> {
+        let conn = self.writer();
+        conn.execute(
+            "UPDATE tickets SET last_activity = ?2 WHERE id = ?1 AND (last_activity IS NULL OR last_activity < ?2)",
+            params![id, millis(at)],
+        )
+        .map_err(|e| self.failed(e))?;
+        Ok(())
+    }
+
     /// One ticket, by id.
     pub fn get(&self, id: i64) -> Result<Option<Copied>, CopyError> {
         let conn = self.reader();
@@ -800,5 +812,21 @@ mod tests {
         copy.keep(&[t], &Names::default()).unwrap();
         assert_eq!(copy.assignment(7).unwrap(), Some(Assignment { resource: Some(4), role: Some(29683462) }));
         assert_eq!(copy.assignment(8).unwrap(), None);
+    }
+
+    #[test]
+    fn a_note_the_worker_wrote_moves_the_tickets_last_activity_on_never_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = TicketCopy::open(&dir.path().join("copy.sqlite3")).unwrap();
+        copy.keep(&[ticket(7, "T20261203.0001", "New laptop", Some(4), 1, 5)], &Names::default()).unwrap();
+        let was = copy.get(7).unwrap().unwrap().row.last_activity.unwrap();
+        let now = Utc::now();
+        copy.touched(7, now).unwrap();
+        let moved = copy.get(7).unwrap().unwrap().row.last_activity.unwrap();
+        assert!(moved > was && (moved - now).num_milliseconds().abs() <= 1, "{was} → {moved}");
+        copy.touched(7, was).unwrap();
+        assert_eq!(copy.get(7).unwrap().unwrap().row.last_activity.unwrap(), moved, "not moved back");
+        copy.touched(8, now).unwrap();
+        assert!(copy.get(8).unwrap().is_none(), "a ticket it does not hold is not made");
     }
 }

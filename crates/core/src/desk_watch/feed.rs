@@ -21,6 +21,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::copy::{Copied, CopyError, Freshness, Names, TicketCopy, Unnamed};
+use super::nothing_found::NothingFound;
 use super::server::Caller;
 use super::webhook::{self, Hook};
 use crate::autotask::{self, AutotaskClient, Company, ConfigurationItem, Contact, Filter, Ticket};
@@ -59,6 +60,10 @@ pub(super) const COPIED_FIELDS: [&str; 10] = [
     "assignedResourceRoleID",
 ];
 
+/// Callouts kept for a write waiting to read its ticket back (more are dropped from the oldest,
+/// and the write reads the ticket from Autotask instead).
+const CALLOUTS_WAITING: usize = 256;
+
 /// Every profile's feed, by appliance id (as `/ERSPost?appliance=` names them).
 #[derive(Debug, Clone, Default)]
 pub struct Feeds {
@@ -77,6 +82,8 @@ pub struct Feed {
     pub(super) beyondtrust: BeyondTrustClient,
     /// Companies, contacts and devices looked up for any rep's search, for every rep's next.
     pub(super) lookups: Lookups,
+    /// The searches Autotask lately found nothing for, which the copy did not find either.
+    pub(super) nothing_found: NothingFound,
     writes_sessions: bool,
     every: Duration,
     /// Tells a restarted worker's cursors from the last run's.
@@ -94,6 +101,9 @@ pub struct Feed {
     copy_ready: AtomicBool,
     /// Autotask's ticket webhook for this profile, and where it posts (when the desk takes them).
     hook: Option<(Arc<Hook>, url::Url)>,
+    /// Each ticket a callout brought into the copy, for a write of the worker's own that waits
+    /// to read it back there.
+    pub(super) callouts: tokio::sync::broadcast::Sender<Ticket>,
     /// How often the copy asks for companies and contacts renamed (`lookup_keep_minutes`), and
     /// since when it has them all.
     names_every: Duration,
@@ -174,6 +184,12 @@ impl Feeds {
         feed.with_copy(move |c| c.assignment(ticket_id)).await.ok().flatten()
     }
 
+    /// A ticket's status as the profile's copy holds it, when it is filled and holds the ticket.
+    pub async fn status_of(&self, profile: &str, ticket_id: i64) -> Option<i64> {
+        let feed = self.of_profile(profile).filter(|f| f.copy_ready())?;
+        feed.with_copy(move |c| c.get(ticket_id)).await.ok().flatten()?.status
+    }
+
     /// A ticket the worker itself just changed in Autotask, as it read it back: into the copy
     /// at once, so the reps' searches show the change now and its callout brings nothing new.
     pub async fn wrote(&self, profile: &str, ticket: Ticket) {
@@ -181,6 +197,24 @@ impl Feeds {
         match feed.keep_in_copy(vec![ticket]).await {
             Ok((before, _)) => feed.hooked(before),
             Err(e) => tracing::warn!(profile, "desk watch: a ticket the worker changed could not be kept: {e}"),
+        }
+    }
+
+    /// The next callouts for one ticket of the profile, where its ticket webhook is on and the
+    /// copy filled: a write of the worker's own reads its ticket back from the callout that write
+    /// makes, rather than asking Autotask. Taken before the write, so no callout is missed.
+    pub fn callouts_of(&self, profile: &str, ticket_id: i64) -> Option<webhook::CalloutWatch> {
+        let feed = self.of_profile(profile).filter(|f| f.copy_ready())?;
+        let status = feed.hook()?.status();
+        (status.registered && status.active).then(|| webhook::CalloutWatch::new(ticket_id, feed.callouts.subscribe()))
+    }
+
+    /// A note the worker just wrote to a ticket: its last activity moved on in the copy at once.
+    pub async fn touched(&self, profile: &str, ticket_id: i64) {
+        let Some(feed) = self.of_profile(profile).filter(|f| f.copy_ready()) else { return };
+        let now = Utc::now();
+        if let Err(e) = feed.with_copy(move |c| c.touched(ticket_id, now)).await {
+            tracing::warn!(profile, "desk watch: a ticket the worker wrote to could not be kept: {e}");
         }
     }
 
@@ -223,6 +257,7 @@ impl Feed {
             autotask: AutotaskClient::new(profile.autotask.clone())?,
             beyondtrust: BeyondTrustClient::new(profile.beyondtrust.clone())?,
             lookups: Lookups::kept_for(config.lookup_keep),
+            nothing_found: NothingFound::new(config.ticket_watch),
             writes_sessions: has_session_ends(&profile.outbound_event_types)
                 || has_session_ends(&profile.polling_event_types),
             every: config.ticket_watch,
@@ -234,6 +269,7 @@ impl Feed {
             copy_days: config.search_copy,
             copy_ready: AtomicBool::new(copy_ready),
             hook: webhook_url(config, profile).map(|url| (Arc::new(Hook::new()), url)),
+            callouts: tokio::sync::broadcast::Sender::new(CALLOUTS_WAITING),
             names_every: config.lookup_keep,
             names_since: Mutex::new(None),
             hooked_before: Mutex::default(),

@@ -14,6 +14,7 @@ pub mod feed;
 mod keys;
 pub mod limits;
 pub mod mine;
+mod nothing_found;
 mod refusal;
 pub mod reps;
 mod search;

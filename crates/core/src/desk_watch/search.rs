@@ -4,7 +4,8 @@
 //! its start, an id and "my open tickets" are answered from it without asking Autotask. Autotask
 //! is asked only for what the copy cannot know: a whole number or an id it does not hold (a ticket
 //! made a moment ago, then kept in the copy), anything when the copy finds nothing, and
-//! everything when the rep asks for all of Autotask (`all=true`) — those rows say so. Asking
+//! everything when the rep asks for all of Autotask (`all=true`) — those rows say so. What
+//! Autotask found nothing for is not asked again for a while ([`super::nothing_found`]). Asking
 //! Autotask uses the lookups the whole desk shares, so a company, contact or device is looked up
 //! once for the desk; and each search that asks it counts against the rep's hourly budget
 //! (`rep_autotask_searches_per_hour`), answered 429 with when to try again once spent.
@@ -100,11 +101,18 @@ async fn from_copy(caller: &Caller, text: &str, recent: &[i64]) -> Result<Vec<Ti
     let recent = if search == Search::Mine { recent.to_vec() } else { Vec::new() };
     let asked = (search.clone(), recent.clone());
     let copied = feed.with_copy(move |c| c.search(&asked.0, me, &asked.1)).await?;
-    if let Some(missing) = whole_number_or_id(&search).filter(|_| copied.is_empty()) {
-        return asked_and_kept(caller, missing, &recent).await;
-    }
     if copied.is_empty() && worth_asking(&search) {
-        return in_autotask(caller, text, &recent, true).await;
+        if feed.nothing_found.knows(&search) {
+            return Ok(Vec::new());
+        }
+        let rows = match whole_number_or_id(&search) {
+            Some(missing) => asked_and_kept(caller, missing, &recent).await?,
+            None => in_autotask(caller, text, &recent, true).await?,
+        };
+        if rows.is_empty() {
+            feed.nothing_found.remember(&search);
+        }
+        return Ok(rows);
     }
     // My last tickets older than the copy keeps are asked for by id — while the rep's budget
     // lasts; without it the list shows what the copy holds.

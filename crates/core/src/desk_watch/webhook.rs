@@ -620,11 +620,43 @@ async fn apply(feed: &Feed, callout: CalloutRead) -> Result<(), FeedError> {
         }
     };
     if let Some(ticket) = ticket {
-        let (before, _) = feed.keep_in_copy(vec![ticket]).await?;
+        let (before, _) = feed.keep_in_copy(vec![ticket.clone()]).await?;
         feed.hooked(before);
+        // No write waiting is no error.
+        let _ = feed.callouts.send(ticket);
     }
     feed.with_copy(|c| c.webhook_applied(Utc::now())).await?;
     Ok(())
+}
+
+/// The callouts for one ticket, as a write of the worker's own waits for the one it makes.
+#[derive(Debug)]
+pub struct CalloutWatch {
+    ticket_id: i64,
+    callouts: tokio::sync::broadcast::Receiver<Ticket>,
+}
+
+impl CalloutWatch {
+    pub(super) fn new(ticket_id: i64, callouts: tokio::sync::broadcast::Receiver<Ticket>) -> CalloutWatch {
+        CalloutWatch { ticket_id, callouts }
+    }
+
+    /// The ticket as the next callout for it brought it into the copy, within `wait`; `None`
+    /// when none came (the webhook is late or off, or callouts were dropped while many came).
+    pub async fn next(mut self, wait: std::time::Duration) -> Option<Ticket> {
+        use tokio::sync::broadcast::error::RecvError;
+        let next = async {
+            loop {
+                match self.callouts.recv().await {
+                    Ok(ticket) if ticket.id == Some(self.ticket_id) => return Some(ticket),
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => return None,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        };
+        tokio::time::timeout(wait, next).await.ok().flatten()
+    }
 }
 
 /// The ticket a callout's fields describe, when they hold everything the copy keeps but the id

@@ -86,6 +86,9 @@ pub(super) async fn handle(
         }
         Err(e) => return Err(e),
     };
+    if let (Some(feeds), 1..) = (&worker.copies, written) {
+        feeds.touched(&clients.profile.name, ticket_id).await;
+    }
     let (time, timed, role) = if clients.profile.update_time_entry {
         let timed = time_entry(worker, clients, job, &session, &ticket, &author).await?;
         (" and a time entry", timed.written, timed.role_said)

@@ -2,6 +2,9 @@
 //! statuses the desk lists, so a completed ticket is never reopened; optionally assigned to the
 //! rep when it has no resource — in one update, read back (a workflow rule can keep the old
 //! status while the update answers 200), and recorded in the ledger, so exactly once per session.
+//! Where the desk keeps a copy of its tickets, a status the copy says to leave costs no request;
+//! one to move is read from Autotask first, and read back from the update's own callout where
+//! the desk takes Autotask's webhooks.
 
 use chrono::Utc;
 
@@ -9,10 +12,14 @@ use super::author::Author;
 use super::tickets::SessionTicket;
 use super::{Failure, ProfileClients, Worker};
 use crate::autotask::{Picklist, Ticket};
+use crate::desk_watch::webhook::CalloutWatch;
 use crate::store::LedgerEntry;
 
 /// The ledger's kind for a session's status update.
 const KIND: &str = "status";
+/// How long the update waits for its own callout before it reads the ticket from Autotask
+/// (Autotask calls out within seconds of a change).
+const CALLOUT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Moves the ticket's status as the profile says, once; what the Activity says of it.
 pub(super) async fn on_session_end(
@@ -39,22 +46,16 @@ pub(super) async fn on_session_end(
         .iter()
         .map(|label| value_of(&statuses, label, "status_on_session_end_from"))
         .collect::<Result<Vec<i64>, Failure>>()?;
-    let Some(ticket) = session_ticket.get(clients).await? else {
-        return Err(Failure::Permanent(format!("Autotask has no ticket {ticket_id} to set the status of")));
-    };
     let label = |v: Option<i64>| v.and_then(|v| statuses.label_of(v)).unwrap_or("(none)").to_owned();
-    let said = match ticket.status {
+    let said = match status_now(worker, clients, session_ticket, &from).await? {
         Some(now) if from.contains(&now) => {
             let mut change = Ticket { id: Some(ticket_id), status: Some(target), ..Default::default() };
             let assigned = assign(worker, clients, session_ticket, author, &mut change).await?;
+            let callout = worker.copies.as_ref().and_then(|f| f.callouts_of(&profile.name, ticket_id));
             clients.autotask.update(&change).await?;
-            let read_back = clients.autotask.get::<Ticket>(ticket_id).await?;
-            let after = read_back.as_ref().and_then(|t| t.status);
-            if let (Some(feeds), Some(ticket)) = (&worker.copies, read_back) {
-                feeds.wrote(&profile.name, ticket).await;
-            }
+            let after = read_back(worker, clients, ticket_id, target, callout).await?;
             if after == Some(target) {
-                format!(", status {} → {}{assigned}", label(ticket.status), label(after))
+                format!(", status {} → {}{assigned}", label(Some(now)), label(after))
             } else {
                 tracing::warn!(
                     ticket_id,
@@ -80,6 +81,53 @@ pub(super) async fn on_session_end(
     };
     worker.store.run(move |s| s.record_write(&entry, Utc::now())).await?;
     Ok(said)
+}
+
+/// The ticket's status before the update. The desk's copy may say to leave the ticket as it is
+/// without a request — leaving it is right whatever happened since — but moving it takes
+/// Autotask's own word: a ticket completed in the seconds since the copy heard of it would
+/// otherwise be reopened.
+async fn status_now(
+    worker: &Worker,
+    clients: &ProfileClients,
+    ticket: &SessionTicket,
+    from: &[i64],
+) -> Result<Option<i64>, Failure> {
+    let copied = match &worker.copies {
+        Some(feeds) => feeds.status_of(&clients.profile.name, ticket.id).await,
+        None => None,
+    };
+    if let Some(status) = copied.filter(|s| !from.contains(s)) {
+        return Ok(Some(status));
+    }
+    match ticket.get(clients).await? {
+        Some(read) => Ok(read.status),
+        None => Err(Failure::Permanent(format!("Autotask has no ticket {} to set the status of", ticket.id))),
+    }
+}
+
+/// The ticket's status after the update: from the callout the update makes where the desk's
+/// webhook is on and it says the status was set (no request); else — no callout within
+/// [`CALLOUT_WAIT`], or one that says otherwise, which a read settles — read from Autotask, and
+/// put into the desk's copy at once.
+async fn read_back(
+    worker: &Worker,
+    clients: &ProfileClients,
+    ticket_id: i64,
+    target: i64,
+    callout: Option<CalloutWatch>,
+) -> Result<Option<i64>, Failure> {
+    if let Some(callout) = callout {
+        if let Some(seen) = callout.next(CALLOUT_WAIT).await.and_then(|t| t.status).filter(|s| *s == target) {
+            return Ok(Some(seen));
+        }
+    }
+    let read = clients.autotask.get::<Ticket>(ticket_id).await?;
+    let after = read.as_ref().and_then(|t| t.status);
+    if let (Some(feeds), Some(ticket)) = (&worker.copies, read) {
+        feeds.wrote(&clients.profile.name, ticket).await;
+    }
+    Ok(after)
 }
 
 /// A ticket without a resource, assigned to the rep in the role their time would take, where
