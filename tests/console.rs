@@ -152,6 +152,33 @@ fn written(notes: &[Value], entries: &[Value], lsid: &str) -> (usize, usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_worker_logs_no_admin_out_and_keeps_no_token_it_could_give_back() {
+    let stands = Stands::start().await;
+    let Desk { worker, config, port, console, .. } = desk_with_console(&stands, false).await;
+    let mut browser = Browser::new(console);
+    let right = browser.login("dana", PASSWORD).await;
+    assert_eq!(right.status(), StatusCode::OK);
+    browser.csrf = right.json::<Value>().await.unwrap()["csrf"].as_str().unwrap().to_owned();
+    assert!(worker.stop());
+
+    let worker = Worker::start(&config, port).await;
+    wait_until("the console", async || tokio::net::TcpStream::connect(("127.0.0.1", console)).await.is_ok()).await;
+    let session: Value = browser.get("/api/session").await.json().await.unwrap();
+    assert_eq!((&session["admin"], &session["csrf"]), (&json!("dana"), &json!(browser.csrf)), "still logged in");
+    let token = browser.cookie.split_once('=').unwrap().1.to_owned();
+    let store = std::fs::read_dir(config.parent().unwrap().join("data")).unwrap();
+    for file in store.map(|f| f.unwrap().path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in [&token, &browser.csrf] {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{} holds a token", file.display());
+        }
+    }
+    assert_eq!(browser.change("/api/logout", json!({})).await["said"], "logged out");
+    assert_eq!(browser.get("/api/session").await.status(), StatusCode::UNAUTHORIZED, "logged out for good");
+    assert!(worker.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_needs_an_admin_and_retries_and_attaches_once() {
     let stands = Stands::start().await;
     let Desk { worker, config, port, console, .. } = desk_with_console(&stands, false).await;

@@ -70,7 +70,10 @@ pub async fn login(
     };
     crate::metrics::global().console_login("right");
     tracing::info!(admin = admin.name, "console: logged in");
-    let (token, session) = console.sessions.open(&admin);
+    let (token, session) = match auth::open_session(&console.store, &admin).await {
+        Ok(opened) => opened,
+        Err(e) => return failed(e),
+    };
     let secure = if console.secure { "; Secure" } else { "" };
     let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Strict{secure}", auth::COOKIE);
     let mut answer = Json(json!({"admin": session.admin, "csrf": session.csrf})).into_response();
@@ -100,11 +103,13 @@ pub async fn session(Extension(session): Extension<Session>) -> Json<serde_json:
     Json(json!({"admin": session.admin, "csrf": session.csrf}))
 }
 
-pub async fn logout(State(console): State<Console>, headers: HeaderMap) -> Json<serde_json::Value> {
+pub async fn logout(State(console): State<Console>, headers: HeaderMap) -> Response {
     if let Some(token) = super::cookie(&headers, auth::COOKIE) {
-        console.sessions.close(&token);
+        if let Err(e) = auth::close_session(&console.store, &token).await {
+            return failed(e);
+        }
     }
-    Json(json!({"said": "logged out"}))
+    Json(json!({"said": "logged out"})).into_response()
 }
 
 pub async fn overview(State(console): State<Console>) -> Response {

@@ -1,24 +1,25 @@
 //! Who may use the console: admins with an Argon2-hashed password, and the sessions they log in
-//! to — a random token in an HttpOnly, SameSite=Strict cookie (Secure over HTTPS), kept here only
-//! as its SHA-256, ending after [`IDLE`] without use and [`LIFETIME`] after the login whatever
-//! happens, and when the admin's password changes or the admin is removed — each with a CSRF
-//! token its pages send back on every change. Logins are limited before any password is checked
+//! to — a random token in an HttpOnly, SameSite=Strict cookie (Secure over HTTPS), kept in the
+//! store only as its keyed hash (so a restarted worker logs no one out), ending as [`ENDS`] says
+//! and when the admin's password changes or the admin is removed — each with a CSRF token, made
+//! from the session's token with the store's key, that its pages send back on every change. Logins are limited before any password is checked
 //! ([`LoginLimits`]): Argon2 costs memory and time, so guessing must not cost the worker more
 //! than the guesser.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
+use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-/// A console session ends after this long without a request.
-pub const IDLE: Duration = Duration::from_secs(30 * 60);
-/// A console session ends this long after its login, used or not.
-pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
+use crate::store::{AsyncStore, ConsoleAdmin, ConsoleSession, SessionEnds, StoreError};
+
+/// A console session ends after 30 minutes without a request, and 12 hours after its login, used
+/// or not.
+pub const ENDS: SessionEnds =
+    SessionEnds { idle: chrono::Duration::minutes(30), lifetime: chrono::Duration::hours(12) };
 /// Logins from one address for one name: this many at once, then one more every [`LOGIN_EVERY`].
 pub const LOGINS_AT_ONCE: u32 = 5;
 pub const LOGIN_EVERY: Duration = Duration::from_secs(60);
@@ -65,69 +66,52 @@ pub fn credential(password_hash: &str) -> [u8; 32] {
 pub struct Session {
     pub admin: String,
     pub admin_id: i64,
-    pub credential: [u8; 32],
     pub csrf: String,
-    opened: Instant,
-    used: Instant,
 }
 
-impl Session {
-    fn ended(&self) -> bool {
-        self.used.elapsed() >= IDLE || self.opened.elapsed() >= LIFETIME
-    }
-
-    /// Whether the admin it was opened for still has the password it was opened with.
-    pub fn still_for(&self, admin: &crate::store::ConsoleAdmin) -> bool {
-        use subtle::ConstantTimeEq;
-        admin.id == self.admin_id && bool::from(credential(&admin.password_hash).ct_eq(&self.credential))
-    }
+/// Opens a session for `admin`: its cookie token and the session.
+pub async fn open_session(store: &AsyncStore, admin: &ConsoleAdmin) -> Result<(String, Session), StoreError> {
+    let token = random_token();
+    let (t, id, credential) = (token.clone(), admin.id, credential(&admin.password_hash));
+    let stored = store
+        .run(move |s| {
+            s.open_console_session(&t, id, &credential, ENDS, Utc::now())?;
+            s.console_session(&t, ENDS, Utc::now())
+        })
+        .await?;
+    let csrf = stored.map(|s| s.csrf).unwrap_or_default();
+    Ok((token, Session { admin: admin.name.clone(), admin_id: admin.id, csrf }))
 }
 
-/// The open sessions, by the SHA-256 of their token (a lookup by hash shows nothing of the token
-/// through its timing).
-#[derive(Debug, Default)]
-pub struct Sessions(Mutex<HashMap<[u8; 32], Session>>);
+/// The session `token` opens, if it has not ended — by time, by a new password for its admin,
+/// or by the admin's removal (an id is never given again); counts as a use.
+pub async fn find_session(store: &AsyncStore, token: &str) -> Result<Option<Session>, StoreError> {
+    let token = token.to_owned();
+    store
+        .run(move |s| {
+            let Some(session) = s.console_session(&token, ENDS, Utc::now())? else { return Ok(None) };
+            let admin = s.console_admin_by_id(session.admin_id)?;
+            match admin.filter(|a| still_for(&session, a)) {
+                Some(admin) => Ok(Some(Session { admin: admin.name, admin_id: admin.id, csrf: session.csrf })),
+                None => {
+                    s.close_console_session(&token)?;
+                    Ok(None)
+                }
+            }
+        })
+        .await
+}
 
-impl Sessions {
-    /// Opens a session for `admin`: its cookie token and the session.
-    pub fn open(&self, admin: &crate::store::ConsoleAdmin) -> (String, Session) {
-        let token = random_token();
-        let now = Instant::now();
-        let session = Session {
-            admin: admin.name.clone(),
-            admin_id: admin.id,
-            credential: credential(&admin.password_hash),
-            csrf: random_token(),
-            opened: now,
-            used: now,
-        };
-        let mut open = self.lock();
-        open.retain(|_, s| !s.ended());
-        open.insert(digest(&token), session.clone());
-        (token, session)
-    }
+/// Ends the session `token` opens.
+pub async fn close_session(store: &AsyncStore, token: &str) -> Result<(), StoreError> {
+    let token = token.to_owned();
+    store.run(move |s| s.close_console_session(&token)).await
+}
 
-    /// The session of `token`, if it is open, was used within [`IDLE`] and is younger than
-    /// [`LIFETIME`]; counts as a use.
-    pub fn find(&self, token: &str) -> Option<Session> {
-        let mut open = self.lock();
-        let key = digest(token);
-        let session = open.get_mut(&key)?;
-        if session.ended() {
-            open.remove(&key);
-            return None;
-        }
-        session.used = Instant::now();
-        Some(session.clone())
-    }
-
-    pub fn close(&self, token: &str) {
-        self.lock().remove(&digest(token));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
+/// Whether the admin a session was opened for still has the password it was opened with.
+fn still_for(session: &ConsoleSession, admin: &ConsoleAdmin) -> bool {
+    use subtle::ConstantTimeEq;
+    admin.id == session.admin_id && bool::from(credential(&admin.password_hash).ct_eq(&session.credential))
 }
 
 /// Why a login was not checked.
@@ -208,21 +192,34 @@ mod tests {
         assert_ne!(hash, hash_password("correct horse battery").unwrap_or_default(), "salted");
     }
 
-    #[test]
-    fn a_session_is_found_by_its_token_until_closed() {
-        let sessions = Sessions::default();
-        let dana = crate::store::ConsoleAdmin { id: 7, name: "dana".into(), password_hash: "$argon2id$a".into() };
-        let (token, session) = sessions.open(&dana);
-        assert_eq!(sessions.find(&token).map(|s| s.admin), Some("dana".to_owned()));
-        assert_eq!(sessions.find(&token).map(|s| s.csrf), Some(session.csrf.clone()));
-        assert!(sessions.find("another token").is_none());
-        assert!(session.still_for(&dana));
-        let new_password = crate::store::ConsoleAdmin { password_hash: "$argon2id$b".into(), ..dana.clone() };
-        assert!(!session.still_for(&new_password), "a new password ends it");
-        let added_again = crate::store::ConsoleAdmin { id: 8, ..dana.clone() };
-        assert!(!session.still_for(&added_again), "a name added anew is another admin");
-        sessions.close(&token);
-        assert!(sessions.find(&token).is_none());
+    #[tokio::test]
+    async fn a_session_is_found_by_its_token_until_closed_or_its_admin_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AsyncStore::new(crate::store::Store::open(&dir.path().join("store.sqlite3")).unwrap());
+        let add = |name: &'static str, hash: &'static str| {
+            store.run(move |s| {
+                s.set_console_admin(name, hash, Utc::now())?;
+                Ok(s.console_admin(name)?.unwrap())
+            })
+        };
+        let dana = add("dana", "$argon2id$a").await.unwrap();
+        let (token, session) = open_session(&store, &dana).await.unwrap();
+        let found = find_session(&store, &token).await.unwrap().unwrap();
+        assert_eq!((found.admin.as_str(), found.csrf.as_str()), ("dana", session.csrf.as_str()));
+        assert!(!session.csrf.is_empty() && session.csrf != token);
+        assert!(find_session(&store, "another token").await.unwrap().is_none());
+        let (other, other_session) = open_session(&store, &dana).await.unwrap();
+        assert_ne!(other_session.csrf, session.csrf, "each session its own CSRF token");
+        close_session(&store, &other).await.unwrap();
+        assert!(find_session(&store, &other).await.unwrap().is_none(), "closed");
+
+        add("dana", "$argon2id$b").await.unwrap();
+        assert!(find_session(&store, &token).await.unwrap().is_none(), "a new password ends it");
+        let dana = add("dana", "$argon2id$b").await.unwrap();
+        let (token, _) = open_session(&store, &dana).await.unwrap();
+        store.run(|s| s.remove_console_admin("dana")).await.unwrap();
+        add("dana", "$argon2id$b").await.unwrap();
+        assert!(find_session(&store, &token).await.unwrap().is_none(), "a name added anew is another admin");
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "abcd"));
     }
 }

@@ -36,7 +36,6 @@ pub struct Console {
     store: AsyncStore,
     /// Poked when a retry or attach queues a job, so the worker takes it at once.
     wake: Arc<Notify>,
-    sessions: Arc<auth::Sessions>,
     /// Logins per address and name, and password checks at once.
     logins: Arc<auth::LoginLimits>,
     /// Served over HTTPS: the cookie is `Secure`.
@@ -49,8 +48,8 @@ pub struct Console {
 
 impl Console {
     pub fn new(config: Arc<WorkerConfig>, store: AsyncStore, wake: Arc<Notify>, secure: bool) -> Console {
-        let (sessions, logins, clients) = Default::default();
-        Console { config, store, wake, sessions, logins, secure, clients, feeds: None }
+        let (logins, clients) = Default::default();
+        Console { config, store, wake, logins, secure, clients, feeds: None }
     }
 
     /// Says in the overview how the desk's ticket webhooks are.
@@ -196,20 +195,16 @@ fn refuse(status: StatusCode, error: impl Into<String>) -> Response {
 /// session's CSRF token and a request from this console's own origin.
 async fn signed_in(State(console): State<Console>, mut request: Request, next: Next) -> Response {
     let token = cookie(request.headers(), auth::COOKIE);
-    let session = token.as_deref().and_then(|t| console.sessions.find(t));
     // An admin removed or given a new password is out at once, whatever session they hold.
-    let admin = match &session {
-        Some(s) => {
-            let id = s.admin_id;
-            console.store.run(move |store| store.console_admin_by_id(id)).await.ok().flatten()
-        }
-        None => None,
+    let found = match token.as_deref() {
+        Some(token) => auth::find_session(&console.store, token).await,
+        None => Ok(None),
     };
-    let current = session.filter(|s| admin.as_ref().is_some_and(|a| s.still_for(a)));
-    let Some(session) = current else {
-        if let Some(token) = &token {
-            console.sessions.close(token);
-        }
+    let session = match found {
+        Ok(session) => session,
+        Err(e) => return api::failed(e),
+    };
+    let Some(session) = session else {
         if request.uri().path().starts_with("/api/") {
             return refuse(StatusCode::UNAUTHORIZED, "log in first");
         }

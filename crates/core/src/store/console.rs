@@ -1,5 +1,8 @@
-//! The desk console's admins: an id of their own, a name and an Argon2 hash of their password
-//! (the hash carries its own salt and parameters), never the password.
+//! The desk console's admins — an id of their own, a name and an Argon2 hash of their password
+//! (the hash carries its own salt and parameters), never the password — and the sessions they
+//! log in to: each token kept only as its keyed hash (the store's token key, apart from reps'
+//! tokens by a prefix of its own), so a copy of the store opens no session; kept here rather
+//! than in the worker's memory so that a restarted worker logs no admin out.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -20,9 +23,96 @@ impl Store {
         Ok(!known)
     }
 
-    /// Removes an admin; whether there was one.
+    /// Removes an admin, and their sessions; whether there was one.
     pub fn remove_console_admin(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.conn().execute("DELETE FROM console_admins WHERE name = ?1", [name])? == 1)
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM console_sessions WHERE admin_id IN (SELECT id FROM console_admins WHERE name = ?1)",
+            [name],
+        )?;
+        let removed = tx.execute("DELETE FROM console_admins WHERE name = ?1", [name])? == 1;
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Opens a console session under `token` for the admin, with the digest of the password hash
+    /// they logged in with; sessions ended by `ends` are forgotten meanwhile.
+    pub fn open_console_session(
+        &self,
+        token: &str,
+        admin_id: i64,
+        credential: &[u8; 32],
+        ends: SessionEnds,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let hash = self.console_token_hash(token)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let (idle_since, opened_since) = ends.cutoffs(now);
+        tx.execute(
+            "DELETE FROM console_sessions WHERE used_at <= ?1 OR opened_at <= ?2",
+            params![millis(idle_since), millis(opened_since)],
+        )?;
+        tx.execute(
+            "INSERT INTO console_sessions (token_hash, admin_id, credential, opened_at, used_at)
+             VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![hash.as_slice(), admin_id, credential.as_slice(), millis(now)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The session `token` opens, if it has not ended by `ends`; counts as a use (written at
+    /// most once a minute). An ended one is forgotten.
+    pub fn console_session(
+        &self,
+        token: &str,
+        ends: SessionEnds,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ConsoleSession>, StoreError> {
+        let hash = self.console_token_hash(token)?;
+        let conn = self.conn();
+        let found = conn
+            .query_row(
+                "SELECT admin_id, credential, opened_at, used_at FROM console_sessions WHERE token_hash = ?1",
+                [hash.as_slice()],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)),
+            )
+            .optional()?;
+        let Some((admin_id, credential, opened_at, used_at)) = found else { return Ok(None) };
+        let (idle_since, opened_since) = ends.cutoffs(now);
+        if used_at <= millis(idle_since) || opened_at <= millis(opened_since) {
+            conn.execute("DELETE FROM console_sessions WHERE token_hash = ?1", [hash.as_slice()])?;
+            return Ok(None);
+        }
+        if millis(now) - used_at >= USE_WRITTEN_EVERY.num_milliseconds() {
+            conn.execute(
+                "UPDATE console_sessions SET used_at = ?2 WHERE token_hash = ?1",
+                params![hash.as_slice(), millis(now)],
+            )?;
+        }
+        let Ok(credential) = <[u8; 32]>::try_from(credential) else { return Ok(None) };
+        Ok(Some(ConsoleSession { admin_id, credential, csrf: self.console_csrf(token)? }))
+    }
+
+    /// Ends the session `token` opens.
+    pub fn close_console_session(&self, token: &str) -> Result<(), StoreError> {
+        let hash = self.console_token_hash(token)?;
+        self.conn().execute("DELETE FROM console_sessions WHERE token_hash = ?1", [hash.as_slice()])?;
+        Ok(())
+    }
+
+    /// The CSRF token of the session `token` opens: made from it with the store's key, so it is
+    /// kept nowhere and a page of another session cannot send it.
+    fn console_csrf(&self, token: &str) -> Result<String, StoreError> {
+        use base64::Engine;
+        let hash = self.keyed_hash(&format!("console csrf:{token}"))?;
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash))
+    }
+
+    fn console_token_hash(&self, token: &str) -> Result<super::KeyedHash, StoreError> {
+        self.keyed_hash(&format!("console session:{token}"))
     }
 
     /// An admin by the name they log in with.
@@ -55,6 +145,33 @@ impl Store {
         let names = statement.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
         Ok(names)
     }
+}
+
+/// A session's last use is written when it is older than this: a use a minute at most, not a
+/// write for every request of the console's pages.
+const USE_WRITTEN_EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
+/// When a console session ends: after `idle` without a use, and `lifetime` after its login.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionEnds {
+    pub idle: chrono::Duration,
+    pub lifetime: chrono::Duration,
+}
+
+impl SessionEnds {
+    /// The last use and the login at or before which a session has ended, at `now`.
+    fn cutoffs(self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        (now - self.idle, now - self.lifetime)
+    }
+}
+
+/// An open console session as stored: whose, under which password, and its CSRF token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub admin_id: i64,
+    /// The digest of the admin's password hash when they logged in: a new password ends it.
+    pub credential: [u8; 32],
+    pub csrf: String,
 }
 
 /// A console admin as stored.

@@ -22,7 +22,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub use activity::{Activity, ActivityLine, ticket_label, ticket_or_id};
-pub use console::{ConsoleAdmin, ProfileCounts};
+pub use console::{ConsoleAdmin, ConsoleSession, ProfileCounts, SessionEnds};
 pub use reps::{KeyedHash, NewRep, Rep, RepSeen, RepState, token_key_path};
 pub use unlinked::{Attached, UnlinkedSession};
 

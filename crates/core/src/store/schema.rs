@@ -125,6 +125,16 @@ const MIGRATIONS: &[&str] = &[
         SELECT name, password_hash, added_at FROM console_admins;
     DROP TABLE console_admins;
     ALTER TABLE console_admins_by_id RENAME TO console_admins",
+    // 10: the console's sessions, so that a restarted worker logs no admin out: each token only as
+    // its keyed hash, with the digest of the password hash it was opened under.
+    "CREATE TABLE console_sessions (
+        token_hash BLOB PRIMARY KEY,
+        admin_id INTEGER NOT NULL,
+        credential BLOB NOT NULL,
+        opened_at INTEGER NOT NULL,
+        used_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX console_sessions_admin ON console_sessions (admin_id)",
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.
