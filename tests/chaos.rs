@@ -79,3 +79,69 @@ async fn every_session_lands_exactly_once_through_faults_and_kill_9() {
 fn mentions(record: &serde_json::Value, field: &str, lsid: &str) -> bool {
     record[field].as_str().is_some_and(|text| text.contains(lsid))
 }
+
+/// Two workers share one store (the deployment of issue #40, on one machine); the one the
+/// appliance delivers to is killed with SIGKILL with sessions in flight and never comes back.
+/// The other takes its jobs once their claims lapse: every session lands exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_job_has_its_jobs_finished_by_another_sharing_its_store() {
+    const DELIVERED: usize = 15;
+    let stands = Stands::start().await;
+    // Slow enough that the first worker has jobs in flight when it dies.
+    stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": 250})).await;
+    let data = stands.dir.path().join("shared-data");
+    let config = |port: u16, name: &str| {
+        let dir = stands.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\nretry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{}",
+            stands.profile("Desk", "")
+        );
+        let path = dir.join("worker.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (port_a, port_b) = (free_port(), free_port());
+    let first = Worker::start(&config(port_a, "a"), port_a).await;
+    let second = Worker::start(&config(port_b, "b"), port_b).await;
+    let recipient = json!({"url": format!("http://127.0.0.1:{port_a}/ERSPost"), "events": ["support_conference_end"],
+                           "retry_ms": 50});
+    stands.appliance("recipients", recipient).await;
+    let mut lsids = Vec::new();
+    for i in 0..DELIVERED {
+        let session = json!({"external_key": (7201 + i as i64).to_string(), "duration": 300,
+                             "reps": [{"username": "alex.morgan"}]});
+        lsids.push(stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while stands.deliveries().await[0]["pending"] != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the sessions were not delivered to the first worker");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill_9();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let (notes, entries) = loop {
+        let (notes, entries) = (stands.records("TicketNotes").await, stands.records("TimeEntries").await);
+        let landed = lsids
+            .iter()
+            .filter(|l| {
+                notes.iter().any(|n| mentions(n, "description", l))
+                    && entries.iter().any(|t| mentions(t, "internalNotes", l))
+            })
+            .count();
+        if landed == DELIVERED {
+            break (notes, entries);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{landed} of {DELIVERED} sessions landed without the first worker"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for lsid in &lsids {
+        assert_eq!(notes.iter().filter(|n| mentions(n, "description", lsid)).count(), 1, "session {lsid}: notes");
+        assert_eq!(entries.iter().filter(|t| mentions(t, "internalNotes", lsid)).count(), 1, "session {lsid}: time");
+    }
+    assert!(second.stop());
+}

@@ -276,9 +276,13 @@ async fn start(path: &Path) -> anyhow::Result<bta_core::service::Service> {
     let config = load(path)?;
     raise_open_files();
     let store = open_store(&config)?;
-    let requeued = store.requeue_interrupted()?;
-    if requeued > 0 {
-        tracing::info!("{requeued} job(s) interrupted by the last stop are queued again");
+    // Not queued again here: another worker may share the store and be running them.
+    let running = store.queue_health()?.running;
+    if running > 0 {
+        tracing::info!(
+            "{running} job(s) are marked running: each is taken again once its claim lapses (within {} s) unless a worker beside this one renews it",
+            bta_core::store::JOB_LEASE.num_seconds()
+        );
     }
     let store = AsyncStore::new(store);
     let listener = tokio::net::TcpListener::bind(config.listen)

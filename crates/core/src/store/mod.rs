@@ -1,7 +1,10 @@
 //! The worker's durable state in one SQLite file (WAL, full sync): the inbox of events exactly
 //! as received, the jobs made from them, the ledger of every Autotask write, the activity log
 //! the tray app shows, the polling watermarks, and caches. Every change is one transaction, so
-//! a `kill -9` at any moment leaves it whole; jobs caught running are picked up again on open.
+//! a `kill -9` at any moment leaves it whole. A job is claimed for [`JOB_LEASE`], renewed while
+//! it runs: one left running by a process that died is taken again once its claim lapses, by
+//! whichever process works the queue — so two workers sharing a store never leave each other's
+//! work stranded.
 //! Transactions that read before they write take the write lock first (IMMEDIATE): the worker
 //! and a command beside it (`attach`, `retry`) then wait their turn instead of one failing with
 //! "database is locked" when it upgrades a read.
@@ -166,7 +169,14 @@ pub struct Store {
     conn: Mutex<Connection>,
     /// The key of the reps' keyed hashes, read from its file when first needed.
     token_key: Mutex<Option<KeyedHash>>,
+    /// Whose claims on jobs this opening makes: its own, made at open, so that two processes on
+    /// one store tell their claims apart.
+    claimant: String,
 }
+
+/// How long a claim on a job holds without being renewed: a process renews its claims every
+/// third of it ([`Store::renew_claims`]); a job whose claim lapsed is anyone's again.
+pub const JOB_LEASE: chrono::Duration = chrono::Duration::seconds(15);
 
 fn millis(d: DateTime<Utc>) -> i64 {
     d.timestamp_millis()
@@ -201,8 +211,9 @@ pub fn refused_rep_key(profile: &str, resource_id: impl std::fmt::Display) -> St
 
 impl Store {
     /// Opens (creating if needed) the store and migrates it. Jobs marked running stay so: another
-    /// process (the worker beside a `jobs` listing) may be running them; the process that works
-    /// the queue calls [`Store::requeue_interrupted`] as it starts.
+    /// process (the worker beside a `jobs` listing) may be running them; each is taken again
+    /// once its claim lapses, or at once where the process that works the queue is the store's
+    /// only one (the tray app) and calls [`Store::requeue_interrupted`] as it starts.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let open_error = |message: String| StoreError::Open { path: path.to_owned(), message };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -215,7 +226,8 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         retention::allow_incremental_vacuum(&conn).map_err(|e| open_error(format!("setting up vacuum: {e}")))?;
         schema::migrate(&conn).map_err(|e| open_error(format!("migrating: {e}")))?;
-        Ok(Store { path: path.to_owned(), conn: Mutex::new(conn), token_key: Mutex::new(None) })
+        let claimant = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
+        Ok(Store { path: path.to_owned(), conn: Mutex::new(conn), token_key: Mutex::new(None), claimant })
     }
 
     /// The reps Autotask refused to let the API user write as within `within`, for a profile,
@@ -329,18 +341,21 @@ impl Store {
         Ok(conn.query_row(&sql, [id], Self::job_from_row).optional()?)
     }
 
-    /// Claims up to `limit` pending jobs whose time has come, oldest first, marking them running.
-    /// A session's jobs run one at a time, in order: none is claimed while another job of the
-    /// same session runs, and a batch holds at most one job per session.
+    /// Claims up to `limit` jobs for [`JOB_LEASE`], oldest first, marking them running: pending
+    /// ones whose time has come, and running ones whose claim lapsed (their process died). A
+    /// session's jobs run one at a time, in order: none is claimed while another job of the same
+    /// session runs under a live claim, and a batch holds at most one job per session.
     pub fn claim_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Job>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let jobs = {
             let sql = format!(
                 "SELECT {} FROM jobs j JOIN inbox i ON i.id = j.inbox_id
-                 WHERE j.state = 'pending' AND j.next_run_at <= ?1
+                 WHERE ((j.state = 'pending' AND j.next_run_at <= ?1)
+                        OR (j.state = 'running' AND coalesce(j.lease_until, 0) <= ?1))
                    AND NOT EXISTS (SELECT 1 FROM jobs r JOIN inbox ri ON ri.id = r.inbox_id
-                                   WHERE r.state = 'running' AND ri.profile = i.profile AND ri.lsid = i.lsid)
+                                   WHERE r.state = 'running' AND r.lease_until > ?1 AND r.id <> j.id
+                                     AND ri.profile = i.profile AND ri.lsid = i.lsid)
                  ORDER BY j.next_run_at, j.id LIMIT ?2",
                 Self::JOB_COLUMNS
             );
@@ -359,19 +374,35 @@ impl Store {
         };
         for job in &jobs {
             tx.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
-                params![job.id, millis(now)],
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?2,
+                        lease_owner = ?3, lease_until = ?4
+                 WHERE id = ?1",
+                params![job.id, millis(now), self.claimant, millis(now + JOB_LEASE)],
             )?;
         }
         tx.commit()?;
         Ok(jobs.into_iter().map(|j| Job { state: JobState::Running, attempts: j.attempts + 1, ..j }).collect())
     }
 
-    /// When the next pending job is due, if any.
+    /// Renews this opening's claims on the jobs it runs for another [`JOB_LEASE`]; how many.
+    pub fn renew_claims(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "UPDATE jobs SET lease_until = ?2 WHERE state = 'running' AND lease_owner = ?1",
+            params![self.claimant, millis(now + JOB_LEASE)],
+        )?)
+    }
+
+    /// When the next job is due, if any: a pending one's time, or when another process's claim
+    /// lapses.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let conn = self.conn();
-        let next: Option<i64> =
-            conn.query_row("SELECT MIN(next_run_at) FROM jobs WHERE state = 'pending'", [], |r| r.get(0))?;
+        let next: Option<i64> = conn.query_row(
+            "SELECT MIN(t) FROM (SELECT MIN(next_run_at) AS t FROM jobs WHERE state = 'pending'
+                                 UNION ALL
+                                 SELECT MIN(lease_until) FROM jobs WHERE state = 'running' AND lease_owner IS NOT ?1)",
+            [&self.claimant],
+            |r| r.get(0),
+        )?;
         Ok(next.map(time))
     }
 

@@ -135,6 +135,10 @@ const MIGRATIONS: &[&str] = &[
         used_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX console_sessions_admin ON console_sessions (admin_id)",
+    // 11: a running job's claim: whose, and until when unless renewed (a job left running by a
+    // process that died is taken again once it lapses).
+    "ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_until INTEGER",
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

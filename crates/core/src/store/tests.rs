@@ -49,6 +49,7 @@ fn due_jobs_are_claimed_rescheduled_and_finished() {
     store.reschedule(claimed[0].id, now + Duration::seconds(30), "Autotask had a server error", now).unwrap();
     assert!(store.claim_due(now, 10).unwrap().is_empty(), "not due yet");
     assert_eq!(store.next_due().unwrap().unwrap().timestamp(), (now + Duration::seconds(30)).timestamp());
+    store.renew_claims(now + Duration::seconds(20)).unwrap(); // the other job still runs
     let again = store.claim_due(now + Duration::seconds(31), 10).unwrap();
     assert_eq!(again[0].attempts, 2);
     assert_eq!(again[0].last_error.as_deref(), Some("Autotask had a server error"));
@@ -92,6 +93,31 @@ fn jobs_caught_running_by_a_crash_run_again_after_reopening() {
     assert!(store.claim_due(now, 10).unwrap().is_empty(), "opening alone takes no running job");
     assert_eq!(store.requeue_interrupted().unwrap(), 1);
     assert_eq!(store.claim_due(now, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn a_job_left_running_by_a_process_that_died_is_taken_again_once_its_claim_lapses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite3");
+    let now = Utc::now();
+    let (first, second) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+    first.accept(&event("k1"), now).unwrap();
+    assert_eq!(first.claim_due(now, 10).unwrap().len(), 1);
+    let when = |store: &Store| store.next_due().unwrap().map(|t| t.timestamp_millis());
+    assert_eq!(when(&second), Some((now + JOB_LEASE).timestamp_millis()), "the second looks when the claim lapses");
+    assert_eq!(when(&first), None, "the first renews its own");
+    first.accept(&event("k2"), now).unwrap();
+    assert!(first.claim_due(now, 10).unwrap().is_empty(), "one job of the session at a time");
+    assert!(second.claim_due(now + Duration::seconds(14), 10).unwrap().is_empty(), "the first's claim holds");
+    assert_eq!(first.renew_claims(now + Duration::seconds(10)).unwrap(), 1);
+    let lapses = now + Duration::seconds(10) + JOB_LEASE;
+    assert!(second.claim_due(now + Duration::seconds(20), 10).unwrap().is_empty(), "renewed: still the first's");
+
+    // The first renews no more (it died): the second takes the job, and only that one of the session.
+    let taken = second.claim_due(lapses, 10).unwrap();
+    assert_eq!((taken.len(), taken[0].attempts, taken[0].state), (1, 2, JobState::Running));
+    assert_eq!(first.renew_claims(lapses).unwrap(), 0, "the claim is the second's now");
+    assert!(first.claim_due(lapses + Duration::seconds(1), 10).unwrap().is_empty());
 }
 
 #[test]

@@ -96,6 +96,9 @@ impl From<RenderError> for Failure {
 /// How long the worker waits at most before looking at the store again: another process
 /// (`bt-autotask-worker retry`, `attach`) may have queued a job it was not told about.
 const IDLE_LOOK: Duration = Duration::from_secs(5);
+/// How often the worker renews its claims on the jobs it runs: three times within a claim's
+/// lease, so a slow store never lets one lapse under a living worker.
+const RENEW_CLAIMS_EVERY: Duration = Duration::from_secs(5);
 
 /// Timing of retries; the defaults suit production, tests shorten them.
 #[derive(Debug, Clone)]
@@ -216,6 +219,8 @@ impl Worker {
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut running: JoinSet<()> = JoinSet::new();
+        let mut renew = tokio::time::interval(RENEW_CLAIMS_EVERY);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let room = self.timing.concurrency.saturating_sub(running.len());
             let claimed = if room > 0 {
@@ -243,9 +248,23 @@ impl Worker {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(wait), if room > 0 => {}
                 Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = renew.tick(), if !running.is_empty() => self.renew_claims().await,
             }
         }
-        while running.join_next().await.is_some() {}
+        // The jobs in flight finish under their claims, renewed meanwhile.
+        while !running.is_empty() {
+            tokio::select! {
+                _ = running.join_next() => {}
+                _ = renew.tick() => self.renew_claims().await,
+            }
+        }
+    }
+
+    /// Keeps this worker's claims on the jobs it runs, so no other worker takes them.
+    async fn renew_claims(&self) {
+        if let Err(e) = self.store.run(|s| s.renew_claims(Utc::now())).await {
+            tracing::error!("the claims on the running jobs could not be renewed: {e}");
+        }
     }
 
     async fn process(&self, job: Job) {
