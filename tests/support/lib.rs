@@ -329,6 +329,15 @@ impl Worker {
     }
 }
 
+/// A worker a test dropped without stopping it (the test failed before it could) is killed, so
+/// it does not live on beside the next tests.
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Intake and worker in this process, on a fresh store, for the stand-ins' "Desk" profile.
 #[derive(Debug)]
 pub struct Pipeline {

@@ -96,6 +96,9 @@ impl From<RenderError> for Failure {
 /// How long the worker waits at most before looking at the store again: another process
 /// (`bt-autotask-worker retry`, `attach`) may have queued a job it was not told about.
 const IDLE_LOOK: Duration = Duration::from_secs(5);
+/// How long the worker waits before looking again when a job is due but could not be handed
+/// out (another job of its session runs, under this worker's claim or another's).
+const BLOCKED_LOOK: Duration = Duration::from_millis(250);
 /// How often the worker renews its claims on the jobs it runs: three times within a claim's
 /// lease, so a slow store never lets one lapse under a living worker.
 const RENEW_CLAIMS_EVERY: Duration = Duration::from_secs(5);
@@ -234,15 +237,19 @@ impl Worker {
             } else {
                 Vec::new()
             };
+            let took_none = claimed.is_empty();
             for job in claimed {
                 let worker = self.clone();
                 running.spawn(async move { worker.process(job).await });
             }
             let next_due = self.store.run(|s| s.next_due()).await.ok().flatten();
-            let wait = next_due
-                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(IDLE_LOOK)
-                .min(IDLE_LOOK);
+            let wait = match next_due.map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)) {
+                // Due, yet none was handed out: it waits for its session's job that runs (whose
+                // end wakes this loop), so looking again at once would only spin.
+                Some(Duration::ZERO) if took_none => BLOCKED_LOOK,
+                Some(due_in) => due_in.min(IDLE_LOOK),
+                None => IDLE_LOOK,
+            };
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = self.wake.notified() => {}
