@@ -2,9 +2,9 @@
 //! to — a random token in an HttpOnly, SameSite=Strict cookie (Secure over HTTPS), kept in the
 //! store only as its keyed hash (so a restarted worker logs no one out), ending as [`ENDS`] says
 //! and when the admin's password changes or the admin is removed — each with a CSRF token, made
-//! from the session's token with the store's key, that its pages send back on every change. Logins are limited before any password is checked
-//! ([`LoginLimits`]): Argon2 costs memory and time, so guessing must not cost the worker more
-//! than the guesser.
+//! from the session's token with the store's key, that its pages send back on every change.
+//! Logins are limited before any password is checked ([`LoginLimits`]): Argon2 costs memory and
+//! time, so guessing must not cost the worker more than the guesser.
 
 use std::time::Duration;
 
@@ -65,7 +65,6 @@ pub fn credential(password_hash: &str) -> [u8; 32] {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub admin: String,
-    pub admin_id: i64,
     pub csrf: String,
 }
 
@@ -73,14 +72,8 @@ pub struct Session {
 pub async fn open_session(store: &AsyncStore, admin: &ConsoleAdmin) -> Result<(String, Session), StoreError> {
     let token = random_token();
     let (t, id, credential) = (token.clone(), admin.id, credential(&admin.password_hash));
-    let stored = store
-        .run(move |s| {
-            s.open_console_session(&t, id, &credential, ENDS, Utc::now())?;
-            s.console_session(&t, ENDS, Utc::now())
-        })
-        .await?;
-    let csrf = stored.map(|s| s.csrf).unwrap_or_default();
-    Ok((token, Session { admin: admin.name.clone(), admin_id: admin.id, csrf }))
+    let csrf = store.run(move |s| s.open_console_session(&t, id, &credential, ENDS, Utc::now())).await?;
+    Ok((token, Session { admin: admin.name.clone(), csrf }))
 }
 
 /// The session `token` opens, if it has not ended — by time, by a new password for its admin,
@@ -92,7 +85,7 @@ pub async fn find_session(store: &AsyncStore, token: &str) -> Result<Option<Sess
             let Some(session) = s.console_session(&token, ENDS, Utc::now())? else { return Ok(None) };
             let admin = s.console_admin_by_id(session.admin_id)?;
             match admin.filter(|a| still_for(&session, a)) {
-                Some(admin) => Ok(Some(Session { admin: admin.name, admin_id: admin.id, csrf: session.csrf })),
+                Some(admin) => Ok(Some(Session { admin: admin.name, csrf: session.csrf })),
                 None => {
                     s.close_console_session(&token)?;
                     Ok(None)

@@ -37,7 +37,8 @@ impl Store {
     }
 
     /// Opens a console session under `token` for the admin, with the digest of the password hash
-    /// they logged in with; sessions ended by `ends` are forgotten meanwhile.
+    /// they logged in with; sessions ended by `ends` are forgotten meanwhile. Returns the
+    /// session's CSRF token.
     pub fn open_console_session(
         &self,
         token: &str,
@@ -45,8 +46,9 @@ impl Store {
         credential: &[u8; 32],
         ends: SessionEnds,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         let hash = self.console_token_hash(token)?;
+        let csrf = self.console_csrf(token)?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let (idle_since, opened_since) = ends.cutoffs(now);
@@ -60,7 +62,7 @@ impl Store {
             params![hash.as_slice(), admin_id, credential.as_slice(), millis(now)],
         )?;
         tx.commit()?;
-        Ok(())
+        Ok(csrf)
     }
 
     /// The session `token` opens, if it has not ended by `ends`; counts as a use (written at
