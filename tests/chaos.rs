@@ -85,16 +85,32 @@ fn mentions(record: &serde_json::Value, field: &str, lsid: &str) -> bool {
 /// The other takes its jobs once their claims lapse: every session lands exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_has_its_jobs_finished_by_another_sharing_its_store() {
-    const DELIVERED: usize = 15;
     let stands = Stands::start().await;
+    let data = stands.dir.path().join("shared-data");
+    killed_mid_job(&stands, format!("data_dir = {data:?}")).await;
+}
+
+/// The same on PostgreSQL, each worker with a data folder of its own as on a machine of its own:
+/// the jobs are claimed with `SKIP LOCKED` under the same leases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_job_has_its_jobs_finished_by_another_on_postgresql() {
+    let stands = Stands::start().await;
+    killed_mid_job(&stands, stands.postgres_store()).await;
+}
+
+/// Two workers with `store` settings (and a data folder each unless they name one): the first
+/// is delivered 15 sessions and killed; the second must write each of them exactly once.
+async fn killed_mid_job(stands: &Stands, store: String) {
+    const DELIVERED: usize = 15;
     // Slow enough that the first worker has jobs in flight when it dies.
     stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": 250})).await;
-    let data = stands.dir.path().join("shared-data");
     let config = |port: u16, name: &str| {
         let dir = stands.dir.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
+        let own_data =
+            if store.contains("data_dir") { String::new() } else { format!("data_dir = {:?}\n", dir.join("data")) };
         let text = format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\nretry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{}",
+            "listen = \"127.0.0.1:{port}\"\n{store}\n{own_data}retry_delay_ms = 50\nreport_lag_wait_ms = 50\n\n{}",
             stands.profile("Desk", "")
         );
         let path = dir.join("worker.toml");

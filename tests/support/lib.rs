@@ -44,6 +44,14 @@ pub fn secret_env() -> [(&'static str, &'static str); 3] {
     ]
 }
 
+/// The variable the workers read the store's password from, on the tests' PostgreSQL.
+pub const STORE_PASSWORD_ENV: &str = "BTA_TEST_STORE_PASSWORD";
+
+/// The tests' PostgreSQL's password for the workers, once it runs.
+pub fn store_env() -> Vec<(&'static str, &'static str)> {
+    bta_core::store::throwaway_postgres::started().map(|c| (STORE_PASSWORD_ENV, c.password())).into_iter().collect()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -74,6 +82,16 @@ impl Stands {
         let path = self.dir.path().join("worker.toml");
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// Settings that put a worker's store on a new database of the tests' own PostgreSQL, with a
+    /// token key file every worker given the same settings shares (as a desk copies it to each).
+    pub fn postgres_store(&self) -> String {
+        let cluster = bta_core::store::throwaway_postgres::cluster().unwrap();
+        let url = cluster.new_database().unwrap();
+        let key = self.dir.path().join(format!("{}.token-key", url.rsplit('/').next().unwrap()));
+        bta_core::store::load_or_make_key(&key).unwrap();
+        format!("store_url = \"{url}\"\nstore_password_env = \"{STORE_PASSWORD_ENV}\"\ntoken_key_file = {key:?}\n")
     }
 
     /// One `[[profile]]` on both stand-ins, secrets from the environment, time entries on.
@@ -176,8 +194,14 @@ impl Stands {
 /// `bt-autotask-worker <args> --config <config>` with the stand-ins' secrets: what it printed, or
 /// what it said on failing.
 pub fn worker_says(args: &[&str], config: &Path) -> Result<String, String> {
-    let output =
-        Command::new(worker_binary()).args(args).arg("--config").arg(config).envs(secret_env()).output().unwrap();
+    let output = Command::new(worker_binary())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .envs(secret_env())
+        .envs(store_env())
+        .output()
+        .unwrap();
     let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     if output.status.success() { Ok(said(&output.stdout)) } else { Err(said(&output.stderr)) }
 }
@@ -190,6 +214,7 @@ pub fn add_admin(config: &Path, name: &str, password: &str) -> Result<String, St
         .args(["console", "add-admin", name, "--config"])
         .arg(config)
         .envs(secret_env())
+        .envs(store_env())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -287,6 +312,7 @@ impl Worker {
             .env("BTA_BT_SECRET", bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET)
             .env("BTA_AT_SECRET", bta_sim::autotask::DEFAULT_SECRET)
             .env("BTA_AT_CODE", bta_sim::autotask::DEFAULT_INTEGRATION_CODE)
+            .envs(store_env())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

@@ -90,7 +90,7 @@ impl Service {
             Mode::Headless { listener } => {
                 let desk_setup =
                     |e: &dyn std::fmt::Display| SetupError { profile: "(desk)".to_owned(), message: e.to_string() };
-                let beside_store = store.blocking().path().parent().unwrap_or(std::path::Path::new(".")).to_owned();
+                let beside_store = store.blocking().data_dir().to_owned();
                 let feeds = crate::desk_watch::feed::Feeds::new(&config, &beside_store, stop.subscribe())
                     .map_err(|e| desk_setup(&e))?;
                 let desk_feeds = (!feeds.is_empty()).then(|| feeds.clone());

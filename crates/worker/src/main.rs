@@ -6,6 +6,7 @@
 
 mod console;
 mod reps;
+mod store;
 mod unlinked;
 #[cfg(windows)]
 mod windows_service;
@@ -152,6 +153,11 @@ enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Look after the store: bring its tables up to date, or move it from SQLite to PostgreSQL.
+    Store {
+        #[command(subcommand)]
+        action: store::StoreAction,
+    },
     /// Store secrets in the OS keyring.
     Secret {
         #[command(subcommand)]
@@ -182,6 +188,8 @@ enum SecretAction {
         /// client_secret, autotask_password or autotask_integration_code.
         setting: String,
     },
+    /// Read the password of the store's PostgreSQL user from standard input into the keyring.
+    StorePassword,
 }
 
 const SECRET_SETTINGS: [&str; 3] = ["client_secret", "autotask_password", "autotask_integration_code"];
@@ -218,6 +226,8 @@ fn main() -> anyhow::Result<()> {
             "the desk's shared token is retired: each rep's app now holds its own token. Enrol each rep with: bt-autotask-worker rep add <username> --profile '{profile}'"
         ),
         Command::Secret { action: SecretAction::Set { profile, setting } } => set_secret(&profile, &setting),
+        Command::Secret { action: SecretAction::StorePassword } => set_store_password(),
+        Command::Store { action } => store::run(action),
         #[cfg(windows)]
         Command::Service { action } => windows_service::manage(action, cli.log_format),
     }
@@ -255,13 +265,13 @@ fn data_dir(config: &WorkerConfig) -> anyhow::Result<PathBuf> {
         .context("no data directory is known for this user; set data_dir in the configuration")
 }
 
-/// The store's file, in the data folder.
+/// The SQLite store's file, in the data folder.
 fn store_path(config: &WorkerConfig) -> anyhow::Result<PathBuf> {
-    Ok(data_dir(config)?.join("worker.sqlite3"))
+    store::sqlite_path(config)
 }
 
 fn open_store(config: &WorkerConfig) -> anyhow::Result<Store> {
-    Ok(Store::open(&store_path(config)?)?)
+    store::open(config)
 }
 
 /// Runs the worker until `stop` completes, then lets the jobs in flight finish.
@@ -470,6 +480,24 @@ fn set_secret(profile: &str, setting: &str) -> anyhow::Result<()> {
     if !SECRET_SETTINGS.contains(&setting) {
         bail!("'{setting}' is not a secret setting; use one of {}", SECRET_SETTINGS.join(", "));
     }
+    let secret = read_secret()?;
+    KeyringStore.set(&SecretRef::store_key(profile, setting), &secret).map_err(|e| anyhow::anyhow!(e))?;
+    println!("Stored {setting} of profile '{profile}' in the OS keyring.");
+    Ok(())
+}
+
+fn set_store_password() -> anyhow::Result<()> {
+    let secret = read_secret()?;
+    let SecretRef::Stored { profile, setting } = bta_core::config::STORE_PASSWORD else {
+        bail!("the store's password has no place in the keyring")
+    };
+    KeyringStore.set(&SecretRef::store_key(&profile, setting), &secret).map_err(|e| anyhow::anyhow!(e))?;
+    println!("Stored the store's password in the OS keyring.");
+    Ok(())
+}
+
+/// A secret piped to standard input.
+fn read_secret() -> anyhow::Result<bta_core::Secret> {
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).context("the secret could not be read from standard input")?;
     let secret = text.trim_end_matches(['\r', '\n']);
@@ -478,11 +506,7 @@ fn set_secret(profile: &str, setting: &str) -> anyhow::Result<()> {
             "no secret arrived on standard input; pipe it in, e.g. read -rs S && printf %s \"$S\" | bt-autotask-worker secret set ..."
         );
     }
-    KeyringStore
-        .set(&SecretRef::store_key(profile, setting), &bta_core::Secret::new(secret))
-        .map_err(|e| anyhow::anyhow!(e))?;
-    println!("Stored {setting} of profile '{profile}' in the OS keyring.");
-    Ok(())
+    Ok(bta_core::Secret::new(secret))
 }
 
 #[cfg(test)]

@@ -213,6 +213,9 @@ pub struct WorkerConfig {
     pub tls: Option<crate::serve::TlsFiles>,
     /// Where the store lives; the OS data directory when absent.
     pub data_dir: Option<PathBuf>,
+    /// The store on PostgreSQL (`store_url`), shared by the desk's workers; SQLite in `data_dir`
+    /// when absent.
+    pub postgres: Option<PostgresStore>,
     /// First wait before retrying a failed job (doubled each retry, at most an hour).
     pub retry_delay: std::time::Duration,
     /// Wait between looks at a session report that does not show the session's end yet.
@@ -264,7 +267,7 @@ pub const DEFAULT_CONSOLE_LISTEN: SocketAddr =
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, console_listen, console_url, tls_certificate_file, tls_key_file, request_read_timeout_seconds, tls_handshake_timeout_seconds, idle_timeout_seconds, max_connections, request_body_limit_kib, event_body_limit_kib, monitoring_allowlist, rep_autotask_searches_per_hour, data_dir, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, search_copy_days, autotask_webhooks, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, console_listen, console_url, tls_certificate_file, tls_key_file, request_read_timeout_seconds, tls_handshake_timeout_seconds, idle_timeout_seconds, max_connections, request_body_limit_kib, event_body_limit_kib, monitoring_allowlist, rep_autotask_searches_per_hour, data_dir, store_url, store_password_env, store_ca_file, token_key_file, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, search_copy_days, autotask_webhooks, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
 
 /// How long the tray app's hidden window is kept unless the configuration says otherwise.
 pub const DEFAULT_RELEASE_WINDOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
@@ -315,6 +318,7 @@ impl WorkerConfig {
         let mut top = Section::new(&table, "the file", &mut problems);
         let listen = top.string("listen").unwrap_or_else(|| "0.0.0.0:8180".to_owned());
         let data_dir = top.string("data_dir").map(|d| base.join(d));
+        let postgres = read_postgres_store(&mut top, base);
         let millis = |n: Option<i64>, default: u64| std::time::Duration::from_millis(n.map_or(default, |n| n as u64));
         let retry_delay = millis(top.integer("retry_delay_ms", 1..=86_400_000), 30_000);
         let report_lag_wait = millis(top.integer("report_lag_wait_ms", 1..=3_600_000), 5_000);
@@ -414,6 +418,7 @@ impl WorkerConfig {
                 listen,
                 tls,
                 data_dir,
+                postgres,
                 retry_delay,
                 report_lag_wait,
                 ticket_watch,
@@ -585,6 +590,40 @@ fn events(s: &mut Section<'_>, key: &'static str, default: &[SeedEvent]) -> Vec<
         }
     }
     out
+}
+
+/// Where the store is on PostgreSQL, and how its password is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresStore {
+    /// `postgres://user@host:port/database[?sslmode=require]`, without a password.
+    pub url: String,
+    /// `store_password_env`, else the keyring (`bt-autotask-worker secret store-password`).
+    pub password: SecretRef,
+    /// A CA (PEM) trusted for the database's certificate besides the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// The key of the tokens' keyed hashes, the same file on every worker (`token_key_file`;
+    /// `worker.token-key` in the data folder when absent).
+    pub token_key_file: Option<PathBuf>,
+}
+
+/// The keyring's name for the store's password, which belongs to no profile.
+pub const STORE_PASSWORD: SecretRef = SecretRef::Stored { profile: String::new(), setting: "store_password" };
+
+fn read_postgres_store(top: &mut Section<'_>, base: &Path) -> Option<PostgresStore> {
+    if top.has("store_password") {
+        top.problem(
+            "store_password",
+            "secrets never go in the file; remove it and use store_password_env = \"VARIABLE\" or store it with: bt-autotask-worker secret store-password",
+        );
+    }
+    let password = top.string("store_password_env").map_or(STORE_PASSWORD, SecretRef::Env);
+    let ca_file = top.string("store_ca_file").map(|p| base.join(p));
+    let token_key_file = top.string("token_key_file").map(|p| base.join(p));
+    let url = top.string("store_url")?;
+    if let Err(e) = crate::store::StoreUrl::parse(&url, None) {
+        top.problem("store_url", e);
+    }
+    Some(PostgresStore { url, password, ca_file, token_key_file })
 }
 
 /// A secret setting: `<key>_env = "VAR"`, or the secret store. The secret itself is refused here.

@@ -6,8 +6,8 @@
 //! written before its ticket's name was known says "ticket 7201"; `Activity::name_ticket`
 //! names it when the name is learnt later (the tray asks for several at once when it shows them).
 
+use super::db::{DbError, Row, Sql, args};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::params;
 
 use super::{Store, StoreError, millis, time};
 
@@ -71,7 +71,7 @@ fn unnamed(ticket_id: i64) -> String {
 
 const COLUMNS: &str = "id, at, profile, lsid, ticket_id, level, summary, details, job_id, rep";
 
-fn activity_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Activity> {
+fn activity_from_row(r: &Row<'_>) -> Result<Activity, DbError> {
     Ok(Activity {
         id: r.get(0)?,
         at: time(r.get(1)?),
@@ -112,11 +112,10 @@ fn find_unnamed(text: &str, ticket_id: i64) -> Option<usize> {
 impl Store {
     /// Adds a line to the activity log; returns its id.
     pub fn log_activity(&self, line: &ActivityLine, now: DateTime<Utc>) -> Result<i64, StoreError> {
-        let conn = self.conn();
-        conn.execute(
+        Ok(self.conn().query_one(
             "INSERT INTO activity (at, profile, lsid, ticket_id, level, summary, details, job_id, rep)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            args![
                 millis(now),
                 line.profile,
                 line.lsid,
@@ -127,42 +126,33 @@ impl Store {
                 line.job_id,
                 line.rep
             ],
-        )?;
-        Ok(conn.last_insert_rowid())
+            |r| r.get(0),
+        )?)
     }
 
     /// The newest activity first.
     pub fn recent_activity(&self, limit: usize) -> Result<Vec<Activity>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM activity ORDER BY id DESC LIMIT ?1"))?;
-        let rows = statement.query_map([limit as i64], activity_from_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let sql = format!("SELECT {COLUMNS} FROM activity ORDER BY id DESC LIMIT $1");
+        Ok(self.conn().query(&sql, args![limit as i64], activity_from_row)?)
     }
 
     /// One rep's activity (of the sessions they were the primary rep of), the newest first.
     pub fn activity_of_rep(&self, profile: &str, rep: &str, limit: usize) -> Result<Vec<Activity>, StoreError> {
-        let conn = self.conn();
-        let sql = format!("SELECT {COLUMNS} FROM activity WHERE profile = ?1 AND rep = ?2 ORDER BY id DESC LIMIT ?3");
-        let rows: rusqlite::Result<Vec<Activity>> =
-            conn.prepare(&sql)?.query_map(params![profile, rep, limit as i64], activity_from_row)?.collect();
-        Ok(rows?)
+        let sql = format!("SELECT {COLUMNS} FROM activity WHERE profile = $1 AND rep = $2 ORDER BY id DESC LIMIT $3");
+        Ok(self.conn().query(&sql, args![profile, rep, limit as i64], activity_from_row)?)
     }
 
     /// A job's history: every activity line about it, oldest first.
     pub fn activity_of_job(&self, job_id: i64) -> Result<Vec<Activity>, StoreError> {
-        let conn = self.conn();
-        let sql = format!("SELECT {COLUMNS} FROM activity WHERE job_id = ?1 ORDER BY id");
-        let rows: rusqlite::Result<Vec<Activity>> =
-            conn.prepare(&sql)?.query_map([job_id], activity_from_row)?.collect();
-        Ok(rows?)
+        let sql = format!("SELECT {COLUMNS} FROM activity WHERE job_id = $1 ORDER BY id");
+        Ok(self.conn().query(&sql, args![job_id], activity_from_row)?)
     }
 
     /// Whether a job is about a session `rep` was the primary rep of (its activity says so).
     pub fn job_of_rep(&self, job_id: i64, profile: &str, rep: &str) -> Result<bool, StoreError> {
-        let conn = self.conn();
-        let found: i64 = conn.query_row(
-            "SELECT count(*) FROM activity WHERE job_id = ?1 AND profile = ?2 AND rep = ?3",
-            params![job_id, profile, rep],
+        let found: i64 = self.conn().query_one(
+            "SELECT count(*) FROM activity WHERE job_id = $1 AND profile = $2 AND rep = $3",
+            args![job_id, profile, rep],
             |r| r.get(0),
         )?;
         Ok(found > 0)

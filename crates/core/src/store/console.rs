@@ -4,21 +4,21 @@
 //! tokens by a prefix of its own), so a copy of the store opens no session; kept here rather
 //! than in the worker's memory so that a restarted worker logs no admin out.
 
+use super::db::{Sql, args};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, millis};
 
 impl Store {
     /// Adds an admin, or gives an existing one a new password; whether they were new.
     pub fn set_console_admin(&self, name: &str, password_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let conn = self.conn();
+        let mut conn = self.conn();
         let known: bool =
-            conn.query_row("SELECT 1 FROM console_admins WHERE name = ?1", [name], |_| Ok(())).optional()?.is_some();
+            conn.query_opt("SELECT 1 FROM console_admins WHERE name = $1", args![name], |_| Ok(()))?.is_some();
         conn.execute(
-            "INSERT INTO console_admins (name, password_hash, added_at) VALUES (?1, ?2, ?3)
+            "INSERT INTO console_admins (name, password_hash, added_at) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash",
-            params![name, password_hash, millis(now)],
+            args![name, password_hash, millis(now)],
         )?;
         Ok(!known)
     }
@@ -26,12 +26,12 @@ impl Store {
     /// Removes an admin, and their sessions; whether there was one.
     pub fn remove_console_admin(&self, name: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = conn.transaction()?;
         tx.execute(
-            "DELETE FROM console_sessions WHERE admin_id IN (SELECT id FROM console_admins WHERE name = ?1)",
-            [name],
+            "DELETE FROM console_sessions WHERE admin_id IN (SELECT id FROM console_admins WHERE name = $1)",
+            args![name],
         )?;
-        let removed = tx.execute("DELETE FROM console_admins WHERE name = ?1", [name])? == 1;
+        let removed = tx.execute("DELETE FROM console_admins WHERE name = $1", args![name])? == 1;
         tx.commit()?;
         Ok(removed)
     }
@@ -50,16 +50,16 @@ impl Store {
         let hash = self.console_token_hash(token)?;
         let csrf = self.console_csrf(token)?;
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let mut tx = conn.transaction()?;
         let (idle_since, opened_since) = ends.cutoffs(now);
         tx.execute(
-            "DELETE FROM console_sessions WHERE used_at <= ?1 OR opened_at <= ?2",
-            params![millis(idle_since), millis(opened_since)],
+            "DELETE FROM console_sessions WHERE used_at <= $1 OR opened_at <= $2",
+            args![millis(idle_since), millis(opened_since)],
         )?;
         tx.execute(
             "INSERT INTO console_sessions (token_hash, admin_id, credential, opened_at, used_at)
-             VALUES (?1, ?2, ?3, ?4, ?4)",
-            params![hash.as_slice(), admin_id, credential.as_slice(), millis(now)],
+             VALUES ($1, $2, $3, $4, $4)",
+            args![hash, admin_id, credential, millis(now)],
         )?;
         tx.commit()?;
         Ok(csrf)
@@ -74,25 +74,20 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<ConsoleSession>, StoreError> {
         let hash = self.console_token_hash(token)?;
-        let conn = self.conn();
-        let found = conn
-            .query_row(
-                "SELECT admin_id, credential, opened_at, used_at FROM console_sessions WHERE token_hash = ?1",
-                [hash.as_slice()],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)),
-            )
-            .optional()?;
+        let mut conn = self.conn();
+        let found = conn.query_opt(
+            "SELECT admin_id, credential, opened_at, used_at FROM console_sessions WHERE token_hash = $1",
+            args![hash],
+            |r| Ok((r.get::<i64>(0)?, r.get::<Vec<u8>>(1)?, r.get::<i64>(2)?, r.get::<i64>(3)?)),
+        )?;
         let Some((admin_id, credential, opened_at, used_at)) = found else { return Ok(None) };
         let (idle_since, opened_since) = ends.cutoffs(now);
         if used_at <= millis(idle_since) || opened_at <= millis(opened_since) {
-            conn.execute("DELETE FROM console_sessions WHERE token_hash = ?1", [hash.as_slice()])?;
+            conn.execute("DELETE FROM console_sessions WHERE token_hash = $1", args![hash])?;
             return Ok(None);
         }
         if millis(now) - used_at >= USE_WRITTEN_EVERY.num_milliseconds() {
-            conn.execute(
-                "UPDATE console_sessions SET used_at = ?2 WHERE token_hash = ?1",
-                params![hash.as_slice(), millis(now)],
-            )?;
+            conn.execute("UPDATE console_sessions SET used_at = $2 WHERE token_hash = $1", args![hash, millis(now)])?;
         }
         let Ok(credential) = <[u8; 32]>::try_from(credential) else { return Ok(None) };
         Ok(Some(ConsoleSession { admin_id, credential, csrf: self.console_csrf(token)? }))
@@ -101,7 +96,7 @@ impl Store {
     /// Ends the session `token` opens.
     pub fn close_console_session(&self, token: &str) -> Result<(), StoreError> {
         let hash = self.console_token_hash(token)?;
-        self.conn().execute("DELETE FROM console_sessions WHERE token_hash = ?1", [hash.as_slice()])?;
+        self.conn().execute("DELETE FROM console_sessions WHERE token_hash = $1", args![hash])?;
         Ok(())
     }
 
@@ -119,33 +114,29 @@ impl Store {
 
     /// An admin by the name they log in with.
     pub fn console_admin(&self, name: &str) -> Result<Option<ConsoleAdmin>, StoreError> {
-        self.console_admin_where("name = ?1", &name)
+        self.console_admin_where("name = $1", &name)
     }
 
     /// An admin by their id (none once removed: an id is never given again).
     pub fn console_admin_by_id(&self, id: i64) -> Result<Option<ConsoleAdmin>, StoreError> {
-        self.console_admin_where("id = ?1", &id)
+        self.console_admin_where("id = $1", &id)
     }
 
     fn console_admin_where(
         &self,
         condition: &str,
-        value: &dyn rusqlite::ToSql,
+        value: &dyn super::db::Arg,
     ) -> Result<Option<ConsoleAdmin>, StoreError> {
         let sql = format!("SELECT id, name, password_hash FROM console_admins WHERE {condition}");
-        let found = self
-            .conn()
-            .query_row(&sql, [value], |r| Ok(ConsoleAdmin { id: r.get(0)?, name: r.get(1)?, password_hash: r.get(2)? }))
-            .optional()?;
+        let found = self.conn().query_opt(&sql, &[value], |r| {
+            Ok(ConsoleAdmin { id: r.get(0)?, name: r.get(1)?, password_hash: r.get(2)? })
+        })?;
         Ok(found)
     }
 
     /// The admins' names.
     pub fn console_admins(&self) -> Result<Vec<String>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare("SELECT name FROM console_admins ORDER BY name")?;
-        let names = statement.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
-        Ok(names)
+        Ok(self.conn().query("SELECT name FROM console_admins ORDER BY name", args![], |r| r.get(0))?)
     }
 }
 
@@ -208,31 +199,34 @@ impl ProfileCounts {
 impl Store {
     /// Each profile's queue, failures, sessions written since `since` and open sessions without a ticket.
     pub fn profile_counts(&self, since: DateTime<Utc>) -> Result<Vec<ProfileCounts>, StoreError> {
-        let conn = self.conn();
+        let mut conn = self.conn();
         let mut counts: std::collections::BTreeMap<String, ProfileCounts> = Default::default();
-        let mut jobs = conn.prepare(
+        let rows = conn.query(
             "SELECT i.profile,
-                    sum(j.state IN ('pending', 'running')),
-                    sum(j.state = 'failed'),
-                    sum(j.state = 'done' AND i.event = 'support_conference_end' AND j.updated_at >= ?1)
+                    count(*) FILTER (WHERE j.state IN ('pending', 'running')),
+                    count(*) FILTER (WHERE j.state = 'failed'),
+                    count(*) FILTER (WHERE j.state = 'done' AND i.event = 'support_conference_end'
+                                     AND j.updated_at >= $1)
              FROM jobs j JOIN inbox i ON i.id = j.inbox_id GROUP BY i.profile",
+            args![millis(since)],
+            |r| {
+                Ok(ProfileCounts {
+                    profile: r.get(0)?,
+                    queued: r.get::<i64>(1)? as u64,
+                    failed: r.get::<i64>(2)? as u64,
+                    written: r.get::<i64>(3)? as u64,
+                    unlinked: 0,
+                })
+            },
         )?;
-        let rows = jobs.query_map([millis(since)], |r| {
-            Ok(ProfileCounts {
-                profile: r.get(0)?,
-                queued: r.get::<_, Option<i64>>(1)?.unwrap_or(0) as u64,
-                failed: r.get::<_, Option<i64>>(2)?.unwrap_or(0) as u64,
-                written: r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64,
-                unlinked: 0,
-            })
-        })?;
         for row in rows {
-            let row = row?;
             counts.insert(row.profile.clone(), row);
         }
-        let mut open = conn.prepare("SELECT profile, count(*) FROM unlinked WHERE state = 'open' GROUP BY profile")?;
-        for row in open.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-            let (profile, n) = row?;
+        let open =
+            conn.query("SELECT profile, count(*) FROM unlinked WHERE state = 'open' GROUP BY profile", args![], |r| {
+                Ok((r.get::<String>(0)?, r.get::<i64>(1)?))
+            })?;
+        for (profile, n) in open {
             counts.entry(profile.clone()).or_insert_with(|| ProfileCounts { profile, ..Default::default() }).unlinked =
                 n as u64;
         }
@@ -241,13 +235,10 @@ impl Store {
 
     /// The most recent jobs, failed ones first.
     pub fn jobs_failed_first(&self, limit: usize) -> Result<Vec<super::Job>, StoreError> {
-        let conn = self.conn();
         let sql = format!(
-            "SELECT {} FROM jobs j JOIN inbox i ON i.id = j.inbox_id ORDER BY j.state = 'failed' DESC, j.id DESC LIMIT ?1",
+            "SELECT {} FROM jobs j JOIN inbox i ON i.id = j.inbox_id ORDER BY j.state = 'failed' DESC, j.id DESC LIMIT $1",
             Self::JOB_COLUMNS
         );
-        let mut statement = conn.prepare(&sql)?;
-        let jobs = statement.query_map([limit as i64], Self::job_from_row)?.collect::<Result<Vec<_>, _>>()?;
-        Ok(jobs)
+        Ok(self.conn().query(&sql, args![limit as i64], Self::job_from_row)?)
     }
 }

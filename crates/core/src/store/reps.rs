@@ -8,9 +8,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::db::{DbError, Row, Sql, args};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::Sha256;
 
 use super::{Store, StoreError, millis, time};
@@ -90,7 +90,7 @@ pub struct RepSeen {
 const REP_COLUMNS: &str = "profile, username, email, resource_id, state, code_expires_at, invited_at, enrolled_at,
      revoked_at, last_seen_at, app_version";
 
-fn rep_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Rep> {
+fn rep_from_row(row: &Row<'_>) -> Result<Rep, DbError> {
     rep_from_row_at(row, 0)
 }
 
@@ -101,12 +101,20 @@ pub fn token_key_path(database: &Path) -> PathBuf {
 }
 
 /// Reads the key, or makes one (32 random bytes, readable by this user only) when there is none.
-pub(super) fn load_or_make_key(path: &Path) -> Result<KeyedHash, String> {
+pub fn load_or_make_key(path: &Path) -> Result<KeyedHash, String> {
+    match std::fs::read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => make_key(path),
+        _ => load_key(path),
+    }
+}
+
+/// Reads the key.
+pub(super) fn load_key(path: &Path) -> Result<KeyedHash, String> {
     match std::fs::read(path) {
         Ok(bytes) => bytes.try_into().map_err(|bytes: Vec<u8>| {
             format!("it holds {} bytes, not 32 — it is damaged; deleting it makes every rep enrol again", bytes.len())
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => make_key(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("there is no key file".to_owned()),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -194,18 +202,18 @@ impl Store {
     ) -> Result<(), StoreError> {
         let code_hash = self.keyed_hash(code.expose())?;
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO reps (profile, username, email, resource_id, state, code_hash, code_expires_at, invited_at)
-             VALUES (?1, ?2, ?3, ?4, 'invited', ?5, ?6, ?7)
+             VALUES ($1, $2, $3, $4, 'invited', $5, $6, $7)
              ON CONFLICT (profile, username) DO UPDATE SET email = excluded.email,
                  resource_id = excluded.resource_id, code_hash = excluded.code_hash,
                  code_expires_at = excluded.code_expires_at, invited_at = excluded.invited_at,
-                 state = CASE WHEN state = 'revoked' THEN 'invited' ELSE state END,
+                 state = CASE WHEN reps.state = 'revoked' THEN 'invited' ELSE reps.state END,
                  revoked_at = NULL",
-            params![rep.profile, rep.username, rep.email, rep.resource_id, code_hash, millis(expires), millis(now)],
+            args![rep.profile, rep.username, rep.email, rep.resource_id, code_hash, millis(expires), millis(now)],
         )?;
-        bump_reps_version(&tx)?;
+        bump_reps_version(&mut tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -216,19 +224,19 @@ impl Store {
     pub fn enrol_rep(&self, code: &str, token: &Secret, now: DateTime<Utc>) -> Result<Option<Rep>, StoreError> {
         let (code_hash, token_hash) = (self.keyed_hash(code)?, self.keyed_hash(token.expose())?);
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         let taken = tx.execute(
-            "UPDATE reps SET state = 'enrolled', token_hash = ?2, code_hash = NULL, code_expires_at = NULL,
-                 enrolled_at = ?3, last_seen_at = ?3
-             WHERE code_hash = ?1 AND code_expires_at > ?3 AND state != 'revoked'",
-            params![code_hash, token_hash, millis(now)],
+            "UPDATE reps SET state = 'enrolled', token_hash = $2, code_hash = NULL, code_expires_at = NULL,
+                 enrolled_at = $3, last_seen_at = $3
+             WHERE code_hash = $1 AND code_expires_at > $3 AND state != 'revoked'",
+            args![code_hash, token_hash, millis(now)],
         )?;
         if taken == 0 {
             return Ok(None);
         }
-        let sql = format!("SELECT {REP_COLUMNS} FROM reps WHERE token_hash = ?1");
-        let rep = tx.query_row(&sql, [token_hash], rep_from_row).optional()?;
-        bump_reps_version(&tx)?;
+        let sql = format!("SELECT {REP_COLUMNS} FROM reps WHERE token_hash = $1");
+        let rep = tx.query_opt(&sql, args![token_hash], rep_from_row)?;
+        bump_reps_version(&mut tx)?;
         tx.commit()?;
         Ok(rep)
     }
@@ -238,73 +246,57 @@ impl Store {
     pub fn invited_by_code(&self, code: &str) -> Result<Option<Rep>, StoreError> {
         let code_hash = self.keyed_hash(code)?;
         let sql = format!(
-            "SELECT {REP_COLUMNS} FROM reps WHERE code_hash = ?1 AND code_expires_at > ?2 AND state != 'revoked'"
+            "SELECT {REP_COLUMNS} FROM reps WHERE code_hash = $1 AND code_expires_at > $2 AND state != 'revoked'"
         );
-        Ok(self.conn().query_row(&sql, params![code_hash, millis(Utc::now())], rep_from_row).optional()?)
+        Ok(self.conn().query_opt(&sql, args![code_hash, millis(Utc::now())], rep_from_row)?)
     }
 
     /// Revokes a rep's token and any code waiting, in `profile` or in every profile; how many
     /// enrolments were revoked.
     pub fn revoke_rep(&self, username: &str, profile: Option<&str>, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         let revoked = tx.execute(
             "UPDATE reps SET state = 'revoked', token_hash = NULL, code_hash = NULL, code_expires_at = NULL,
-                 revoked_at = ?3
-             WHERE username = ?1 AND (?2 IS NULL OR profile = ?2) AND state != 'revoked'",
-            params![username, profile, millis(now)],
+                 revoked_at = $3
+             WHERE username = $1 AND (CAST($2 AS TEXT) IS NULL OR profile = $2) AND state != 'revoked'",
+            args![username, profile, millis(now)],
         )?;
-        bump_reps_version(&tx)?;
+        bump_reps_version(&mut tx)?;
         tx.commit()?;
-        Ok(revoked)
+        Ok(revoked as usize)
     }
 
     /// Every rep of every profile, by profile and username.
     pub fn reps(&self) -> Result<Vec<Rep>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {REP_COLUMNS} FROM reps ORDER BY profile, username"))?;
-        let reps = stmt.query_map([], rep_from_row)?.collect::<Result<_, _>>()?;
-        Ok(reps)
+        let sql = format!("SELECT {REP_COLUMNS} FROM reps ORDER BY profile, username");
+        Ok(self.conn().query(&sql, args![], rep_from_row)?)
     }
 
     /// Every enrolled rep with the keyed hash of their token, for the worker to know them by it.
     pub fn enrolled_reps(&self) -> Result<Vec<(KeyedHash, Rep)>, StoreError> {
-        let conn = self.conn();
         let sql = format!("SELECT token_hash, {REP_COLUMNS} FROM reps WHERE state = 'enrolled'");
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([], |row| {
-            let hash: Vec<u8> = row.get(0)?;
-            let rep = rep_from_row_at(row, 1)?;
-            Ok((hash, rep))
-        })?;
-        let mut reps = Vec::new();
-        for row in rows {
-            let (hash, rep) = row?;
-            if let Ok(hash) = KeyedHash::try_from(hash) {
-                reps.push((hash, rep));
-            }
-        }
-        Ok(reps)
+        let rows = self.conn().query(&sql, args![], |row| Ok((row.get::<Vec<u8>>(0)?, rep_from_row_at(row, 1)?)))?;
+        Ok(rows.into_iter().filter_map(|(hash, rep)| Some((KeyedHash::try_from(hash).ok()?, rep))).collect())
     }
 
     /// A number that changes whenever a rep is invited, enrolled or revoked.
     pub fn reps_version(&self) -> Result<i64, StoreError> {
-        let conn = self.conn();
         let version =
-            conn.query_row("SELECT value FROM meta WHERE key = 'reps_version'", [], |r| r.get(0)).optional()?;
+            self.conn().query_opt("SELECT value FROM meta WHERE key = 'reps_version'", args![], |r| r.get(0))?;
         Ok(version.unwrap_or(0))
     }
 
     /// Records when reps' apps were last seen, and their versions, in one transaction.
     pub fn reps_seen(&self, seen: &[RepSeen]) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction()?;
         for s in seen {
             tx.execute(
-                "UPDATE reps SET last_seen_at = max(coalesce(last_seen_at, 0), ?3),
-                     app_version = coalesce(?4, app_version)
-                 WHERE profile = ?1 AND username = ?2",
-                params![s.profile, s.username, millis(s.at), s.app_version],
+                "UPDATE reps SET last_seen_at = CASE WHEN coalesce(last_seen_at, 0) < $3 THEN $3 ELSE last_seen_at END,
+                     app_version = coalesce($4, app_version)
+                 WHERE profile = $1 AND username = $2",
+                args![s.profile, s.username, millis(s.at), s.app_version],
             )?;
         }
         tx.commit()?;
@@ -316,7 +308,7 @@ impl Store {
         if let Some(key) = *key {
             return Ok(key);
         }
-        let path = token_key_path(&self.path);
+        let path = self.key_path.clone();
         let loaded = load_or_make_key(&path).map_err(|message| StoreError::TokenKey { path, message })?;
         *key = Some(loaded);
         Ok(loaded)
@@ -324,14 +316,14 @@ impl Store {
 }
 
 /// [`rep_from_row`] for columns starting at `first`.
-fn rep_from_row_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Rep> {
-    let at = |i: usize| row.get::<_, Option<i64>>(first + i).map(|t| t.map(time));
+fn rep_from_row_at(row: &Row<'_>, first: usize) -> Result<Rep, DbError> {
+    let at = |i: usize| row.get::<Option<i64>>(first + i).map(|t| t.map(time));
     Ok(Rep {
         profile: row.get(first)?,
         username: row.get(first + 1)?,
         email: row.get(first + 2)?,
         resource_id: row.get(first + 3)?,
-        state: RepState::parse(&row.get::<_, String>(first + 4)?),
+        state: RepState::parse(&row.get::<String>(first + 4)?),
         code_expires_at: at(5)?,
         invited_at: time(row.get(first + 6)?),
         enrolled_at: at(7)?,
@@ -341,11 +333,11 @@ fn rep_from_row_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Re
     })
 }
 
-fn bump_reps_version(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+fn bump_reps_version(tx: &mut impl Sql) -> Result<(), DbError> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('reps_version', 1)
-         ON CONFLICT (key) DO UPDATE SET value = value + 1",
-        [],
+         ON CONFLICT (key) DO UPDATE SET value = meta.value + 1",
+        args![],
     )?;
     Ok(())
 }
@@ -367,8 +359,13 @@ mod tests {
 
     #[test]
     fn a_code_is_taken_once_before_it_expires_and_a_revoked_rep_is_known_no_more() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("worker.sqlite3")).unwrap();
+        crate::store::tests::on_both(|place| {
+            let store = place.open();
+            a_code_is_taken_once(&store);
+        });
+    }
+
+    fn a_code_is_taken_once(store: &Store) {
         let now = Utc::now();
         let code = Secret::new("ABCDE-FGHJK-LMNPQ-RSTUV");
         store.invite_rep(&alex(), &code, now + chrono::Duration::hours(72), now).unwrap();

@@ -8,8 +8,8 @@
 //! kept here too, with its ticket: billable time not in Autotask until someone reopens the
 //! timesheet and retries it (attaching it to its own ticket) or dismisses it.
 
+use super::db::{DbError, Row, Sql, args};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Store, StoreError, millis, time};
 
@@ -56,12 +56,12 @@ impl Store {
         self.conn().execute(
             "INSERT INTO unlinked (profile, lsid, job_id, rep, customer, company, issue, started_at, duration_s,
                                    ended_at, reason, state, noted_at, held_ticket)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13)
              ON CONFLICT (profile, lsid) DO UPDATE SET job_id = excluded.job_id, reason = excluded.reason,
                  held_ticket = excluded.held_ticket,
-                 state = CASE WHEN state IN ('attached', 'written') THEN 'open' ELSE state END,
-                 ticket = CASE WHEN state = 'attached' THEN NULL ELSE ticket END",
-            params![
+                 state = CASE WHEN unlinked.state IN ('attached', 'written') THEN 'open' ELSE unlinked.state END,
+                 ticket = CASE WHEN unlinked.state = 'attached' THEN NULL ELSE unlinked.ticket END",
+            args![
                 s.profile,
                 s.lsid,
                 s.job_id,
@@ -83,23 +83,20 @@ impl Store {
     /// A session whose time was kept for a closed timesheet is written now: off the list.
     pub fn time_written(&self, profile: &str, lsid: &str) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE unlinked SET state = 'written' WHERE profile = ?1 AND lsid = ?2 AND held_ticket IS NOT NULL
+            "UPDATE unlinked SET state = 'written' WHERE profile = $1 AND lsid = $2 AND held_ticket IS NOT NULL
              AND state IN ('open', 'attached')",
-            params![profile, lsid],
+            args![profile, lsid],
         )?;
         Ok(())
     }
 
     /// Open sessions without a ticket that ended (or were noted) since `since`, newest first.
     pub fn unlinked_since(&self, since: DateTime<Utc>) -> Result<Vec<UnlinkedSession>, StoreError> {
-        let conn = self.conn();
         let sql = format!(
-            "SELECT {COLUMNS} FROM unlinked WHERE state = 'open' AND COALESCE(ended_at, noted_at) >= ?1
+            "SELECT {COLUMNS} FROM unlinked WHERE state = 'open' AND COALESCE(ended_at, noted_at) >= $1
              ORDER BY COALESCE(ended_at, noted_at) DESC"
         );
-        let mut statement = conn.prepare(&sql)?;
-        let rows = statement.query_map([millis(since)], session_from_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        Ok(self.conn().query(&sql, args![millis(since)], session_from_row)?)
     }
 
     /// Attaches a session to a ticket (an id or a number) and queues its job to write there.
@@ -112,14 +109,13 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Attached, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<(i64, String, Option<String>, Option<String>)> = tx
-            .query_row(
-                "SELECT job_id, state, ticket, decided_by FROM unlinked WHERE profile = ?1 AND lsid = ?2",
-                params![profile, lsid],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
+        let mut tx = conn.transaction()?;
+        let sql = format!(
+            "SELECT job_id, state, ticket, decided_by FROM unlinked WHERE profile = $1 AND lsid = $2{}",
+            tx.engine().lock_rows()
+        );
+        let row: Option<(i64, String, Option<String>, Option<String>)> =
+            tx.query_opt(&sql, args![profile, lsid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         let Some((job_id, state, attached_to, decided_by)) = row else { return Ok(Attached::Unknown) };
         let by_before = decided_by.unwrap_or_default();
         match attached_to.filter(|_| state == "attached") {
@@ -128,17 +124,17 @@ impl Store {
             None => {}
         }
         let requeued = tx.execute(
-            "UPDATE jobs SET state = 'pending', attempts = 0, next_run_at = ?2, updated_at = ?2
-             WHERE id = ?1 AND state IN ('failed', 'ignored', 'done')",
-            params![job_id, millis(now)],
+            "UPDATE jobs SET state = 'pending', attempts = 0, next_run_at = $2, updated_at = $2
+             WHERE id = $1 AND state IN ('failed', 'ignored', 'done')",
+            args![job_id, millis(now)],
         )?;
         if requeued == 0 {
             return Ok(Attached::Pruned);
         }
         tx.execute(
-            "UPDATE unlinked SET state = 'attached', ticket = ?3, decided_by = ?4, decided_at = ?5
-             WHERE profile = ?1 AND lsid = ?2",
-            params![profile, lsid, ticket, by, millis(now)],
+            "UPDATE unlinked SET state = 'attached', ticket = $3, decided_by = $4, decided_at = $5
+             WHERE profile = $1 AND lsid = $2",
+            args![profile, lsid, ticket, by, millis(now)],
         )?;
         tx.commit()?;
         Ok(Attached::Queued { job_id })
@@ -181,23 +177,20 @@ impl Store {
     /// Dismisses an open session as not billable; whether there was one.
     pub fn dismiss(&self, profile: &str, lsid: &str, by: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let changed = self.conn().execute(
-            "UPDATE unlinked SET state = 'dismissed', decided_by = ?3, decided_at = ?4
-             WHERE profile = ?1 AND lsid = ?2 AND state = 'open'",
-            params![profile, lsid, by, millis(now)],
+            "UPDATE unlinked SET state = 'dismissed', decided_by = $3, decided_at = $4
+             WHERE profile = $1 AND lsid = $2 AND state = 'open'",
+            args![profile, lsid, by, millis(now)],
         )?;
         Ok(changed == 1)
     }
 
     /// The ticket a person attached the session to, if any.
     pub fn attached_ticket(&self, profile: &str, lsid: &str) -> Result<Option<String>, StoreError> {
-        let ticket = self
-            .conn()
-            .query_row(
-                "SELECT ticket FROM unlinked WHERE profile = ?1 AND lsid = ?2 AND state = 'attached'",
-                params![profile, lsid],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()?;
+        let ticket = self.conn().query_opt(
+            "SELECT ticket FROM unlinked WHERE profile = $1 AND lsid = $2 AND state = 'attached'",
+            args![profile, lsid],
+            |r| r.get::<Option<String>>(0),
+        )?;
         Ok(ticket.flatten())
     }
 
@@ -208,31 +201,27 @@ impl Store {
         rep: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<UnlinkedSession>, StoreError> {
-        let conn = self.conn();
         let sql = format!(
-            "SELECT {COLUMNS} FROM unlinked WHERE state = 'open' AND profile = ?1 AND rep = ?2 COLLATE NOCASE
-             AND coalesce(ended_at, noted_at) >= ?3 ORDER BY coalesce(ended_at, noted_at) DESC"
+            "SELECT {COLUMNS} FROM unlinked WHERE state = 'open' AND profile = $1 AND lower(rep) = lower($2)
+             AND coalesce(ended_at, noted_at) >= $3 ORDER BY coalesce(ended_at, noted_at) DESC"
         );
-        let rows: rusqlite::Result<Vec<UnlinkedSession>> =
-            conn.prepare(&sql)?.query_map(params![profile, rep, millis(since)], session_from_row)?.collect();
-        Ok(rows?)
+        Ok(self.conn().query(&sql, args![profile, rep, millis(since)], session_from_row)?)
     }
 
     /// Sessions without a ticket, in any state, whose id starts with `prefix` (a person types
     /// the first characters).
     pub fn unlinked_matching(&self, prefix: &str) -> Result<Vec<UnlinkedSession>, StoreError> {
-        let conn = self.conn();
-        let sql = format!("SELECT {COLUMNS} FROM unlinked WHERE substr(lsid, 1, length(?1)) = ?1 ORDER BY lsid");
-        let mut statement = conn.prepare(&sql)?;
-        let rows = statement.query_map([prefix], session_from_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let sql = format!(
+            "SELECT {COLUMNS} FROM unlinked WHERE substr(lsid, 1, length(CAST($1 AS TEXT))) = $1 ORDER BY lsid"
+        );
+        Ok(self.conn().query(&sql, args![prefix], session_from_row)?)
     }
 }
 
 const COLUMNS: &str =
     "profile, lsid, job_id, rep, customer, company, issue, started_at, duration_s, ended_at, reason, held_ticket";
 
-fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UnlinkedSession> {
+fn session_from_row(r: &Row<'_>) -> Result<UnlinkedSession, DbError> {
     Ok(UnlinkedSession {
         profile: r.get(0)?,
         lsid: r.get(1)?,
@@ -241,9 +230,9 @@ fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UnlinkedSession> 
         customer: r.get(4)?,
         company: r.get(5)?,
         issue: r.get(6)?,
-        started_at: r.get::<_, Option<i64>>(7)?.map(time),
-        duration_seconds: r.get::<_, Option<i64>>(8)?.map(|d| d.max(0) as u64),
-        ended_at: r.get::<_, Option<i64>>(9)?.map(time),
+        started_at: r.get::<Option<i64>>(7)?.map(time),
+        duration_seconds: r.get::<Option<i64>>(8)?.map(|d| d.max(0) as u64),
+        ended_at: r.get::<Option<i64>>(9)?.map(time),
         reason: r.get(10)?,
         ticket_id: r.get(11)?,
     })
