@@ -338,3 +338,89 @@ async fn an_app_enrolled_by_the_link_works_through_the_worker_alone() {
     assert!(number.as_str().contains("TicketNumber=T"), "{number}");
     assert!(desk.link().unwrap().said().contains("rep console"), "{}", desk.link().unwrap().said());
 }
+
+/// A desk moves its store from the worker's SQLite file to PostgreSQL with `store copy-to`, then
+/// runs two workers on it, each with a data folder of its own: the rep enrolled before the move
+/// is known at both, and revoked at one (`rep revoke` against the shared store) they are refused
+/// at the other within a second or so — each worker reloads the reps when the store's version
+/// changes, twice a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_moved_to_postgresql_keeps_its_reps_and_both_workers_refuse_a_revoked_one() {
+    let stands = Stands::start().await;
+    let port = free_port();
+    let config = desk_config(&stands, port, "");
+    let before = Worker::start(&config, port).await;
+    let code = rep_add("alex.morgan", &config)["code"].as_str().unwrap().to_owned();
+    let url = format!("http://127.0.0.1:{port}");
+    let token = enrol_with_code(&url, &code).await.unwrap()["token"].as_str().unwrap().to_owned();
+    assert!(before.stop());
+
+    let shared = stands.postgres_store();
+    let database = shared.lines().next().unwrap().split('"').nth(1).unwrap().to_owned();
+    let password = bta_core::store::throwaway_postgres::started().unwrap().password();
+    let copy = |to: &str| {
+        Command::new(worker_binary())
+            .args(["store", "copy-to", to, "--config"])
+            .arg(&config)
+            .env("BTA_STORE_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let copied = copy(&database);
+    assert!(copied.status.success(), "{}", String::from_utf8_lossy(&copied.stderr));
+    let said = String::from_utf8_lossy(&copied.stdout).into_owned();
+    assert!(said.contains("reps: 1 row(s)") && said.contains("set store_url"), "{said}");
+    let again = copy(&database);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a store"), "copied once only");
+
+    // Both workers read the key the SQLite store's tokens were hashed with, as copy-to says.
+    let key = config.parent().unwrap().join("data/worker.token-key");
+    let settings = shared.lines().filter(|l| !l.starts_with("token_key_file")).collect::<Vec<_>>().join("\n");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let on_postgres = |name: &str, port: u16| {
+        let dir = stands.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = text
+            .replace(
+                "data_dir = \"data\"",
+                &format!("data_dir = {:?}\n{settings}\ntoken_key_file = {key:?}", dir.join("data")),
+            )
+            .replace(&format!("127.0.0.1:{}", config_port(&text)), &format!("127.0.0.1:{port}"));
+        let path = dir.join("worker.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (port_a, port_b) = (free_port(), free_port());
+    let (config_a, config_b) = (on_postgres("a", port_a), on_postgres("b", port_b));
+    let a = Worker::start(&config_a, port_a).await;
+    let b = Worker::start(&config_b, port_b).await;
+    for port in [port_a, port_b] {
+        let changes = format!("http://127.0.0.1:{port}/desk/changes");
+        let (status, said) = ask(stands.http.get(&changes).bearer_auth(&token)).await;
+        assert_eq!(status, 200, "the token enrolled before the move works at {port}: {said}");
+    }
+
+    let said = worker_says(&["rep", "revoke", "alex.morgan"], &config_a).unwrap();
+    assert!(said.contains("Revoked alex.morgan"), "{said}");
+    let revoked = Instant::now();
+    let changes = format!("http://127.0.0.1:{port_b}/desk/changes");
+    loop {
+        let (status, _) = ask(stands.http.get(&changes).bearer_auth(&token)).await;
+        if status == 401 {
+            break;
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(5),
+            "the other worker still served the revoked token after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("refused at the other worker {} ms after the revocation", revoked.elapsed().as_millis());
+    assert!(a.stop() && b.stop());
+}
+
+/// The port a configuration's `listen` names.
+fn config_port(text: &str) -> u16 {
+    let listen = text.lines().find(|l| l.starts_with("listen")).unwrap();
+    listen.rsplit(':').next().unwrap().trim_end_matches('"').parse().unwrap()
+}

@@ -274,6 +274,7 @@ impl Store {
     /// every rep away.
     pub fn connect(url: &StoreUrl, key_path: &Path, dir: &Path) -> Result<Store, StoreError> {
         let open_error = |message: String| StoreError::Open { path: PathBuf::from(url.to_string()), message };
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open { path: dir.to_owned(), message: e.to_string() })?;
         let key = reps::load_key(key_path).map_err(|message| StoreError::TokenKey {
             path: key_path.to_owned(),
             message: format!(

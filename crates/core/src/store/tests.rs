@@ -619,3 +619,38 @@ fn a_sqlite_store_copied_to_postgresql_keeps_every_job_token_and_admin() {
     let again = file.copy_to(&shared).unwrap_err().to_string();
     assert!(again.contains("already holds a store"), "{again}");
 }
+
+#[test]
+fn a_store_whose_database_connection_is_cut_connects_again_and_loses_nothing() {
+    let place = Place::postgres();
+    let store = place.open();
+    let now = Utc::now();
+    store.accept(&event("k1"), now).unwrap();
+    // The server ends the store's connection, as a restart or a failover to the replica does.
+    let admin = place.open();
+    let cut: i64 = admin
+        .conn()
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            args![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(cut >= 1, "the store's connection was ended");
+    // The first use may meet the closed connection and say so; a later one is on a new connection.
+    let mut failed = Vec::new();
+    let accepted = loop {
+        match store.accept(&event("k2"), now) {
+            Ok(accepted) => break accepted,
+            Err(e) if failed.len() < 2 => {
+                failed.push(e.to_string());
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => panic!("never connected again: {e} (before: {failed:?})"),
+        }
+    };
+    assert!(failed.iter().all(|e| e.contains("57P01") || e.contains("closed")), "{failed:?}");
+    assert!(matches!(accepted, Accepted::New { .. }));
+    assert_eq!(store.queue_health().unwrap().pending, 2, "the event kept before the cut is there");
+}
