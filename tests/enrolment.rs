@@ -398,6 +398,8 @@ async fn a_desk_moved_to_postgresql_keeps_its_reps_and_both_workers_refuse_a_rev
         let changes = format!("http://127.0.0.1:{port}/desk/changes");
         let (status, said) = ask(stands.http.get(&changes).bearer_auth(&token)).await;
         assert_eq!(status, 200, "the token enrolled before the move works at {port}: {said}");
+        let health = stands.get(format!("http://127.0.0.1:{port}/healthz")).await;
+        assert_eq!((health["store"].as_str(), health["store_engine"].as_str()), (Some("ok"), Some("postgresql")));
     }
 
     let said = worker_says(&["rep", "revoke", "alex.morgan"], &config_a).unwrap();

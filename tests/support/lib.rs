@@ -404,9 +404,37 @@ impl Pipeline {
 
     /// A pipeline, with its own store, on stand-ins it may share with others.
     pub async fn start_on(stands: Arc<Stands>, extra: &str, timing: Timing) -> Pipeline {
-        let config = Arc::new(stands.desk_config(extra));
         let store_dir = tempfile::tempdir().unwrap();
-        let store = AsyncStore::new(Store::open(&store_dir.path().join("store.sqlite3")).unwrap());
+        let store = Store::open(&store_dir.path().join("store.sqlite3")).unwrap();
+        Pipeline::start_with_store(stands, extra, timing, store, store_dir).await
+    }
+
+    /// A pipeline whose store is on a new database of the tests' own PostgreSQL.
+    pub async fn start_on_postgres(extra: &str, timing: Timing) -> Pipeline {
+        let store_dir = tempfile::tempdir().unwrap();
+        let dir = store_dir.path().to_owned();
+        let store = tokio::task::spawn_blocking(move || {
+            let cluster = bta_core::store::throwaway_postgres::cluster().unwrap();
+            let url = cluster.new_database().unwrap();
+            let url = bta_core::store::StoreUrl::parse(&url, Some(&bta_core::Secret::new(cluster.password()))).unwrap();
+            let key = dir.join("worker.token-key");
+            bta_core::store::load_or_make_key(&key).unwrap();
+            Store::connect(&url, &key, &dir).unwrap()
+        })
+        .await
+        .unwrap();
+        Pipeline::start_with_store(Arc::new(Stands::start().await), extra, timing, store, store_dir).await
+    }
+
+    async fn start_with_store(
+        stands: Arc<Stands>,
+        extra: &str,
+        timing: Timing,
+        store: Store,
+        store_dir: tempfile::TempDir,
+    ) -> Pipeline {
+        let config = Arc::new(stands.desk_config(extra));
+        let store = AsyncStore::new(store);
         let wake = Arc::new(tokio::sync::Notify::new());
         let worker = bta_core::worker::Worker::new(&config, store.clone(), wake.clone(), timing).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -256,12 +256,13 @@ async fn health(State(intake): State<Intake>, ConnectInfo(remote): ConnectInfo<S
             (profile, said)
         })
         .collect();
-    match intake.store.run(|s| Ok((s.queue_health()?, s.size_bytes()?))).await {
-        Ok((h, bytes)) => {
+    match intake.store.run(|s| Ok((s.queue_health()?, s.size_bytes()?, s.engine()))).await {
+        Ok((h, bytes, engine)) => {
             let oldest = h.oldest_pending.map(|t| (Utc::now() - t).num_seconds().max(0));
             let mut said = json!({
                 "status": "up",
                 "store": "ok",
+                "store_engine": engine.name(),
                 "store_bytes": bytes,
                 "queue": {"pending": h.pending, "running": h.running, "failed": h.failed, "oldest_pending_seconds": oldest},
             });

@@ -20,6 +20,14 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// As `/healthz` says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgresql",
+        }
+    }
+
     /// The column that names a row physically, for deleting in batches from tables whose key has
     /// several columns.
     pub(super) fn row_id(self) -> &'static str {
@@ -469,18 +477,55 @@ fn sqlite_query<T>(
 // store's callers may be on any thread, inside a Tokio runtime or not.
 fn pg_query<T>(
     client: &impl tokio_postgres::GenericClient,
+    statements: &mut Statements,
     sql: &str,
     args: &[&dyn Arg],
     mut read: impl FnMut(&Row<'_>) -> Result<T, DbError>,
 ) -> Result<Vec<T>, DbError> {
+    let statement = prepared(client, statements, sql)?;
     let values = pg_args(args);
-    let rows = block_on(client.query(sql, &pg_refs(&values)))?;
+    let rows = block_on(client.query(&statement, &pg_refs(&values)))?;
     rows.iter().map(|row| read(&Row::Postgres(row))).collect()
 }
 
-fn pg_execute(client: &impl tokio_postgres::GenericClient, sql: &str, args: &[&dyn Arg]) -> Result<u64, DbError> {
+fn pg_execute(
+    client: &impl tokio_postgres::GenericClient,
+    statements: &mut Statements,
+    sql: &str,
+    args: &[&dyn Arg],
+) -> Result<u64, DbError> {
+    let statement = prepared(client, statements, sql)?;
     let values = pg_args(args);
-    Ok(block_on(client.execute(sql, &pg_refs(&values)))?)
+    Ok(block_on(client.execute(&statement, &pg_refs(&values)))?)
+}
+
+/// A connection's prepared statements by their SQL: a query prepared once is then sent in one
+/// round trip instead of two. The store's queries are a fixed set, so this stays small.
+type Statements = std::collections::HashMap<String, tokio_postgres::Statement>;
+
+fn prepared(
+    client: &impl tokio_postgres::GenericClient,
+    statements: &mut Statements,
+    sql: &str,
+) -> Result<tokio_postgres::Statement, DbError> {
+    if let Some(statement) = statements.get(sql) {
+        return Ok(statement.clone());
+    }
+    let statement = block_on(client.prepare(sql))?;
+    statements.insert(sql.to_owned(), statement.clone());
+    Ok(statement)
+}
+
+/// A connection to PostgreSQL, with its prepared statements.
+pub struct PgConn {
+    pub(super) client: tokio_postgres::Client,
+    statements: Statements,
+}
+
+impl PgConn {
+    pub(super) fn new(client: tokio_postgres::Client) -> PgConn {
+        PgConn { client, statements: Statements::new() }
+    }
 }
 
 /// The runtime that drives every PostgreSQL connection's socket, on a thread of its own.
@@ -535,7 +580,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
 /// An open connection to the store's database.
 pub enum Conn {
     Sqlite(rusqlite::Connection),
-    Postgres(Box<tokio_postgres::Client>),
+    Postgres(Box<PgConn>),
 }
 
 impl fmt::Debug for Conn {
@@ -550,7 +595,10 @@ impl Conn {
     pub fn transaction(&mut self) -> Result<Tx<'_>, DbError> {
         Ok(match self {
             Conn::Sqlite(conn) => Tx::Sqlite(conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?),
-            Conn::Postgres(client) => Tx::Postgres(block_on(client.transaction())?),
+            Conn::Postgres(pg) => {
+                let PgConn { client, statements } = &mut **pg;
+                Tx::Postgres(block_on(client.transaction())?, statements)
+            }
         })
     }
 
@@ -558,7 +606,7 @@ impl Conn {
     pub fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         match self {
             Conn::Sqlite(conn) => conn.execute_batch(sql)?,
-            Conn::Postgres(client) => block_on(client.batch_execute(sql))?,
+            Conn::Postgres(pg) => block_on(pg.client.batch_execute(sql))?,
         }
         Ok(())
     }
@@ -575,7 +623,7 @@ impl Sql for Conn {
     fn execute(&mut self, sql: &str, args: &[&dyn Arg]) -> Result<u64, DbError> {
         match self {
             Conn::Sqlite(conn) => sqlite_execute(conn, sql, args),
-            Conn::Postgres(client) => pg_execute(client.as_ref(), sql, args),
+            Conn::Postgres(pg) => pg_execute(&pg.client, &mut pg.statements, sql, args),
         }
     }
 
@@ -587,7 +635,7 @@ impl Sql for Conn {
     ) -> Result<Vec<T>, DbError> {
         match self {
             Conn::Sqlite(conn) => sqlite_query(conn, sql, args, read),
-            Conn::Postgres(client) => pg_query(client.as_ref(), sql, args, read),
+            Conn::Postgres(pg) => pg_query(&pg.client, &mut pg.statements, sql, args, read),
         }
     }
 
@@ -599,7 +647,7 @@ impl Sql for Conn {
     ) -> Result<Option<T>, DbError> {
         match self {
             Conn::Sqlite(conn) => sqlite_first(conn, sql, args, read),
-            Conn::Postgres(client) => pg_first(client.as_ref(), sql, args, read),
+            Conn::Postgres(pg) => pg_first(&pg.client, &mut pg.statements, sql, args, read),
         }
     }
 }
@@ -617,26 +665,28 @@ fn sqlite_first<T>(
 
 fn pg_first<T>(
     client: &impl tokio_postgres::GenericClient,
+    statements: &mut Statements,
     sql: &str,
     args: &[&dyn Arg],
     read: impl FnOnce(&Row<'_>) -> Result<T, DbError>,
 ) -> Result<Option<T>, DbError> {
+    let statement = prepared(client, statements, sql)?;
     let values = pg_args(args);
-    let rows = block_on(client.query(sql, &pg_refs(&values)))?;
+    let rows = block_on(client.query(&statement, &pg_refs(&values)))?;
     rows.first().map(|row| read(&Row::Postgres(row))).transpose()
 }
 
 /// A transaction: committed by [`Tx::commit`], rolled back when dropped without it.
 pub enum Tx<'c> {
     Sqlite(rusqlite::Transaction<'c>),
-    Postgres(tokio_postgres::Transaction<'c>),
+    Postgres(tokio_postgres::Transaction<'c>, &'c mut Statements),
 }
 
 impl Tx<'_> {
     pub fn commit(self) -> Result<(), DbError> {
         match self {
             Tx::Sqlite(tx) => tx.commit()?,
-            Tx::Postgres(tx) => block_on(tx.commit())?,
+            Tx::Postgres(tx, _) => block_on(tx.commit())?,
         }
         Ok(())
     }
@@ -646,14 +696,14 @@ impl Sql for Tx<'_> {
     fn engine(&self) -> Engine {
         match self {
             Tx::Sqlite(_) => Engine::Sqlite,
-            Tx::Postgres(_) => Engine::Postgres,
+            Tx::Postgres(..) => Engine::Postgres,
         }
     }
 
     fn execute(&mut self, sql: &str, args: &[&dyn Arg]) -> Result<u64, DbError> {
         match self {
             Tx::Sqlite(tx) => sqlite_execute(tx, sql, args),
-            Tx::Postgres(tx) => pg_execute(tx, sql, args),
+            Tx::Postgres(tx, statements) => pg_execute(tx, statements, sql, args),
         }
     }
 
@@ -665,7 +715,7 @@ impl Sql for Tx<'_> {
     ) -> Result<Vec<T>, DbError> {
         match self {
             Tx::Sqlite(tx) => sqlite_query(tx, sql, args, read),
-            Tx::Postgres(tx) => pg_query(tx, sql, args, read),
+            Tx::Postgres(tx, statements) => pg_query(tx, statements, sql, args, read),
         }
     }
 
@@ -677,7 +727,7 @@ impl Sql for Tx<'_> {
     ) -> Result<Option<T>, DbError> {
         match self {
             Tx::Sqlite(tx) => sqlite_first(tx, sql, args, read),
-            Tx::Postgres(tx) => pg_first(tx, sql, args, read),
+            Tx::Postgres(tx, statements) => pg_first(tx, statements, sql, args, read),
         }
     }
 }

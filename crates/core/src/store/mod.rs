@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeZone, Utc};
 pub use db::Engine;
-use db::{Conn, DbError, Row, Sql, args};
+use db::{Conn, DbError, PgConn, Row, Sql, args};
 
 pub use activity::{Activity, ActivityLine, ticket_label, ticket_or_id};
 pub use console::{ConsoleAdmin, ConsoleSession, ProfileCounts, SessionEnds};
@@ -186,13 +186,21 @@ pub struct Store {
     /// The file of the key of the keyed hashes (beside the SQLite file, or named by the settings:
     /// never in the database, so its backups hold nothing to test guesses against).
     key_path: PathBuf,
-    conn: Mutex<Conn>,
+    /// The connections: SQLite's one (its writers take turns anyway), or a few to PostgreSQL, so
+    /// the intake's commits do not wait behind the jobs' work.
+    conns: Vec<Mutex<Conn>>,
+    /// Which connection a caller finding them all busy waits for.
+    next: std::sync::atomic::AtomicUsize,
+    engine: Engine,
     /// The key of the reps' keyed hashes, read from its file when first needed.
     token_key: Mutex<Option<KeyedHash>>,
     /// Whose claims on jobs this opening makes: its own, made at open, so that two processes on
     /// one store tell their claims apart.
     claimant: String,
 }
+
+/// Connections each worker keeps to PostgreSQL.
+const POSTGRES_CONNECTIONS: usize = 4;
 
 /// How long a claim on a job holds without being renewed: a process renews its claims every
 /// third of it ([`Store::renew_claims`]); a job whose claim lapsed is anyone's again.
@@ -260,7 +268,9 @@ impl Store {
             dir: path.parent().unwrap_or(Path::new(".")).to_owned(),
             url: None,
             key_path: token_key_path(path),
-            conn: Mutex::new(conn),
+            conns: vec![Mutex::new(conn)],
+            next: Default::default(),
+            engine: Engine::Sqlite,
             token_key: Mutex::new(None),
             claimant: new_claimant(),
         })
@@ -281,15 +291,21 @@ impl Store {
                 "{message} — `bt-autotask-worker store migrate` makes it once; then copy the file to every worker"
             ),
         })?;
-        let mut conn = Conn::Postgres(Box::new(url.connect().map_err(open_error)?));
+        let mut conn = Conn::Postgres(Box::new(PgConn::new(url.connect().map_err(open_error)?)));
         schema::migrate(&mut conn).map_err(|e| open_error(format!("migrating: {e}")))?;
+        let mut conns = vec![Mutex::new(conn)];
+        for _ in 1..POSTGRES_CONNECTIONS {
+            conns.push(Mutex::new(Conn::Postgres(Box::new(PgConn::new(url.connect().map_err(open_error)?)))));
+        }
         let store = Store {
             place: url.to_string(),
             path: None,
             dir: dir.to_owned(),
             url: Some(url.clone()),
             key_path: key_path.to_owned(),
-            conn: Mutex::new(conn),
+            conns,
+            next: Default::default(),
+            engine: Engine::Postgres,
             token_key: Mutex::new(Some(key)),
             claimant: new_claimant(),
         };
@@ -372,20 +388,28 @@ impl Store {
     }
 
     pub fn engine(&self) -> Engine {
-        self.conn().engine()
+        self.engine
     }
 
     /// The connection; on PostgreSQL a new one when the last was lost. A connection that cannot be
     /// made now leaves the closed one, whose queries then fail with why, to be tried again.
     fn conn(&self) -> MutexGuard<'_, Conn> {
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        if let (Conn::Postgres(client), Some(url)) = (&mut *conn, &self.url)
-            && client.is_closed()
+        let free = self.conns.iter().find_map(|c| match c.try_lock() {
+            Ok(conn) => Some(conn),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        });
+        let mut conn = free.unwrap_or_else(|| {
+            let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.conns.len();
+            self.conns[turn].lock().unwrap_or_else(|e| e.into_inner())
+        });
+        if let (Conn::Postgres(pg), Some(url)) = (&mut *conn, &self.url)
+            && pg.client.is_closed()
         {
             match url.connect() {
                 Ok(fresh) => {
                     tracing::warn!(store = %url, "the connection to the store was lost; connected again");
-                    **client = fresh;
+                    **pg = PgConn::new(fresh);
                 }
                 Err(e) => tracing::warn!(store = %url, "the connection to the store was lost: {e}"),
             }

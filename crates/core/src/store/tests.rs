@@ -654,3 +654,23 @@ fn a_store_whose_database_connection_is_cut_connects_again_and_loses_nothing() {
     assert!(matches!(accepted, Accepted::New { .. }));
     assert_eq!(store.queue_health().unwrap().pending, 2, "the event kept before the cut is there");
 }
+
+#[test]
+fn the_store_reaches_its_database_over_tls_and_refuses_a_certificate_it_cannot_verify() {
+    let cluster = throwaway_postgres::cluster().unwrap();
+    let url = format!("{}?sslmode=require", cluster.new_database().unwrap());
+    let password = crate::Secret::new(cluster.password());
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("worker.token-key");
+    load_or_make_key(&key).unwrap();
+    let trusted = StoreUrl::parse(&url, Some(&password)).unwrap().with_ca_file(cluster.ca_file());
+    let store = Store::connect(&trusted, &key, dir.path()).unwrap();
+    let encrypted: bool = store
+        .conn()
+        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", args![], |r| r.get(0))
+        .unwrap();
+    assert!(encrypted, "the connection is over TLS");
+    let untrusted = StoreUrl::parse(&url, Some(&password)).unwrap();
+    let refused = Store::connect(&untrusted, &key, dir.path()).unwrap_err().to_string();
+    assert!(refused.contains("certificate") && !refused.contains(cluster.password()), "{refused}");
+}

@@ -2,13 +2,22 @@
 //! a free loopback port (as the `postgres` user where the tests run as root, which PostgreSQL
 //! refuses), a fresh database for each test. The server is started by a shell that waits on the
 //! test process's end (its standard input closes) to stop it and delete the folder, so no server
-//! outlives the tests that started it, however they end.
+//! outlives the tests that started it, however they end. It speaks TLS too, with a certificate for
+//! 127.0.0.1 from a CA of its own ([`Cluster::ca_file`]), for the tests of the store's TLS.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+static DURABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Called before the cluster starts, it syncs its commits to the disk like a desk's database (for
+/// benchmarks); the tests' own run without, their databases being thrown away.
+pub fn durable() {
+    DURABLE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
 
 /// The superuser the tests connect as.
 pub const USER: &str = "bta";
@@ -18,6 +27,8 @@ pub const USER: &str = "bta";
 pub struct Cluster {
     port: u16,
     password: String,
+    /// The CA (PEM) the server's certificate is signed by.
+    ca_file: PathBuf,
     /// The shell that stops the server when this process ends; kept so its input stays open.
     _keeper: Mutex<Child>,
 }
@@ -68,6 +79,11 @@ impl Cluster {
         let password = format!("throwaway-{:016x}", rand::random::<u64>());
         let pwfile = dir.join("pw");
         std::fs::File::create(&pwfile).and_then(|mut f| f.write_all(password.as_bytes())).map_err(|e| e.to_string())?;
+        let ca_file = dir.join("ca.pem");
+        let (ca, certificate, key) = certificates().map_err(|e| format!("the test CA: {e}"))?;
+        std::fs::write(&ca_file, ca).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("server.crt"), certificate).map_err(|e| e.to_string())?;
+        private_write(&dir.join("server.key"), &key).map_err(|e| e.to_string())?;
         if is_root() {
             let chown = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir).status();
             chown.map_err(|e| e.to_string()).and_then(|s| s.success().then_some(()).ok_or("chown failed".into()))?;
@@ -91,10 +107,17 @@ impl Cluster {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         // The shell stops the server when this process's end closes its input, then deletes the
-        // folder. fsync off: these databases are thrown away, and the tests are about the SQL.
+        // folder. fsync off unless asked: the tests' databases are thrown away, and they are about
+        // the SQL.
+        let durability = if DURABLE.load(std::sync::atomic::Ordering::SeqCst) {
+            "-c fsync=on -c synchronous_commit=on"
+        } else {
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        };
         let script = format!(
-            "{} -D '{dir}/data' -p {port} -k '{dir}' -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 >'{dir}/log' 2>&1 &
+            "{} -D '{dir}/data' -p {port} -k '{dir}' -c listen_addresses=127.0.0.1 {durability} \
+             -c max_connections=400 -c ssl=on \
+             -c ssl_cert_file='{dir}/server.crt' -c ssl_key_file='{dir}/server.key' >'{dir}/log' 2>&1 &
              pid=$!; read _ignored; kill -INT $pid; wait $pid; rm -rf '{dir}'",
             server.join(" "),
             dir = dir.display()
@@ -104,7 +127,7 @@ impl Cluster {
             .stdin(Stdio::piped())
             .spawn()
             .map_err(|e| format!("starting PostgreSQL: {e}"))?;
-        let cluster = Cluster { port, password, _keeper: Mutex::new(keeper) };
+        let cluster = Cluster { port, password, ca_file, _keeper: Mutex::new(keeper) };
         cluster.wait_ready(&dir)?;
         Ok(cluster)
     }
@@ -146,4 +169,35 @@ impl Cluster {
     pub fn port(&self) -> u16 {
         self.port
     }
+
+    /// The CA the server's certificate (for 127.0.0.1 and localhost) is signed by.
+    pub fn ca_file(&self) -> &Path {
+        &self.ca_file
+    }
+}
+
+/// A CA of the tests' own, and a certificate and key for 127.0.0.1 it signed (PEM each).
+fn certificates() -> Result<(String, String, String), rcgen::Error> {
+    let ca_key = rcgen::KeyPair::generate()?;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "bt-autotask test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key)?;
+    let key = rcgen::KeyPair::generate()?;
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+    let certificate = params.signed_by(&key, &ca)?;
+    Ok((ca.pem(), certificate.pem(), key.serialize_pem()))
+}
+
+/// PostgreSQL refuses a key file others may read.
+#[cfg(unix)]
+fn private_write(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn private_write(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
 }

@@ -79,10 +79,12 @@ impl StoreUrl {
         ))
     }
 
-    /// Connects: over TLS when the URL asks for it.
+    /// Connects: over TLS, the server's certificate verified, when the URL requires it; in plain
+    /// text otherwise, which [`StoreUrl::parse`] allows on loopback only (there TLS protects
+    /// nothing, and a server's self-signed certificate would only stop the connection).
     pub(super) fn connect(&self) -> Result<tokio_postgres::Client, String> {
         let failed = |e: String| format!("could not connect to {}: {e}", self.shown);
-        if self.config.get_ssl_mode() == SslMode::Disable {
+        if self.config.get_ssl_mode() != SslMode::Require {
             return super::db::connect_postgres(self.config.clone(), tokio_postgres::NoTls).map_err(failed);
         }
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(self.tls_config()?);
