@@ -402,6 +402,8 @@ async fn a_desk_moved_to_postgresql_keeps_its_reps_and_both_workers_refuse_a_rev
         assert_eq!((health["store"].as_str(), health["store_engine"].as_str()), (Some("ok"), Some("postgresql")));
     }
 
+    let checked = worker_says(&["check"], &config_a).unwrap();
+    assert!(checked.contains("✓ Store postgres://") && checked.contains("reachable"), "{checked}");
     let said = worker_says(&["rep", "revoke", "alex.morgan"], &config_a).unwrap();
     assert!(said.contains("Revoked alex.morgan"), "{said}");
     let revoked = Instant::now();

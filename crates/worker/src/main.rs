@@ -354,8 +354,15 @@ async fn check(path: &Path) -> anyhow::Result<()> {
         config.profiles.len(),
         config.listen
     );
-    println!("{}", store_line(&config));
     let mut failures = 0;
+    match &config.postgres {
+        None => println!("{}", store_line(&config)),
+        Some(_) => {
+            let (line, reached) = store::describe_database(&config).await;
+            println!("{line}");
+            failures += usize::from(!reached);
+        }
+    }
     for profile in &config.profiles {
         if profile.disabled {
             println!("\nProfile '{}': disabled", profile.name);

@@ -64,6 +64,23 @@ fn store_url(postgres: &PostgresStore, url: &str) -> anyhow::Result<StoreUrl> {
     })
 }
 
+/// `check`'s line about a store on PostgreSQL: whether the database answers, and its size — read
+/// only (the worker migrates as it starts); and whether that is so.
+pub async fn describe_database(config: &WorkerConfig) -> (String, bool) {
+    let Some(postgres) = config.postgres.clone() else { return (String::new(), true) };
+    let probed = tokio::task::spawn_blocking(move || {
+        let url = store_url(&postgres, &postgres.url)?;
+        let described = bta_core::store::Store::probe(&url)?;
+        anyhow::Ok(format!("✓ Store {url}: {described}"))
+    })
+    .await;
+    match probed {
+        Ok(Ok(line)) => (line, true),
+        Ok(Err(e)) => (format!("✗ Store: {e:#}"), false),
+        Err(e) => (format!("✗ Store: {e}"), false),
+    }
+}
+
 /// Opens the store the configuration names.
 pub fn open(config: &WorkerConfig) -> anyhow::Result<Store> {
     match &config.postgres {

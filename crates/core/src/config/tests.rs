@@ -324,3 +324,28 @@ fn the_front_doors_settings_are_read_and_checked() {
         "{problems}"
     );
 }
+
+#[test]
+fn a_store_on_postgresql_keeps_its_password_out_of_the_file_and_off_the_network_in_clear() {
+    let text = MINIMAL.replace("client_secret_env = \"BTA_TEST_NEVER_SET_1\"\n", "");
+    let parse = |top: &str| WorkerConfig::parse(&format!("{top}\n{text}"), Path::new("/etc/bta"), &store_for("Desk"));
+    let config = parse(
+        "store_url = \"postgres://bta@db.example.com/bta?sslmode=require\"\nstore_password_env = \"BTA_DB\"\n\
+         token_key_file = \"worker.token-key\"\nstore_ca_file = \"db-ca.pem\"",
+    )
+    .unwrap();
+    let postgres = config.postgres.unwrap();
+    assert_eq!(postgres.password, SecretRef::Env("BTA_DB".into()));
+    assert_eq!(postgres.token_key_file.as_deref(), Some(Path::new("/etc/bta/worker.token-key")));
+    assert_eq!(postgres.ca_file.as_deref(), Some(Path::new("/etc/bta/db-ca.pem")));
+    assert_eq!(parse("").unwrap().postgres, None, "SQLite unless store_url is set");
+    let keyring = parse("store_url = \"postgres://bta@127.0.0.1/bta\"").unwrap().postgres.unwrap();
+    assert_eq!(keyring.password, STORE_PASSWORD, "the keyring unless store_password_env is set");
+
+    let in_file = parse("store_url = \"postgres://bta@127.0.0.1/bta\"\nstore_password = \"hunter2\"").unwrap_err();
+    assert!(in_file.to_string().contains("secrets never go in the file") && !in_file.to_string().contains("hunter2"));
+    let in_url = parse("store_url = \"postgres://bta:hunter2@127.0.0.1/bta\"").unwrap_err().to_string();
+    assert!(in_url.contains("holds a password") && !in_url.contains("hunter2"), "{in_url}");
+    let in_clear = parse("store_url = \"postgres://bta@db.example.com/bta\"").unwrap_err().to_string();
+    assert!(in_clear.contains("sslmode=require"), "{in_clear}");
+}

@@ -313,6 +313,26 @@ impl Store {
         Ok(store)
     }
 
+    /// Whether the database at `url` answers, and what it holds, without creating or migrating
+    /// anything (`check`).
+    pub fn probe(url: &StoreUrl) -> Result<String, StoreError> {
+        let open_error = |message: String| StoreError::Open { path: PathBuf::from(url.to_string()), message };
+        let mut conn = Conn::Postgres(Box::new(PgConn::new(url.connect().map_err(open_error)?)));
+        let (bytes, made): (i64, bool) = conn.query_one(
+            "SELECT pg_database_size(current_database()), to_regclass('store_schema') IS NOT NULL",
+            args![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let size = format!("{:.1} MB", bytes as f64 / 1_000_000.0);
+        Ok(if made {
+            format!("reachable, {size}")
+        } else {
+            format!(
+                "reachable, {size}, no store's tables yet (`store migrate`, or the worker as it starts, makes them)"
+            )
+        })
+    }
+
     /// Refuses a token key other than the one the database first met (its keyed hash of a fixed
     /// text, which tells nothing of the key).
     fn check_token_key(&self) -> Result<(), StoreError> {
