@@ -405,12 +405,29 @@ fn for_sqlite(sql: &str) -> String {
     out
 }
 
+/// What a query runs on: SQLite's connection (a transaction derefs to one), or a PostgreSQL client
+/// or transaction, with the connection's prepared statements.
+pub enum Target<'a> {
+    Sqlite(&'a rusqlite::Connection),
+    Client(&'a tokio_postgres::Client, &'a mut Statements),
+    Transaction(&'a tokio_postgres::Transaction<'a>, &'a mut Statements),
+}
+
 /// What both a connection and a transaction on it do.
 pub trait Sql {
     fn engine(&self) -> Engine;
 
+    /// Where the queries run.
+    fn target(&mut self) -> Target<'_>;
+
     /// Runs a statement; how many rows it changed.
-    fn execute(&mut self, sql: &str, args: &[&dyn Arg]) -> Result<u64, DbError>;
+    fn execute(&mut self, sql: &str, args: &[&dyn Arg]) -> Result<u64, DbError> {
+        match self.target() {
+            Target::Sqlite(conn) => sqlite_execute(conn, sql, args),
+            Target::Client(client, statements) => pg_execute(client, statements, sql, args),
+            Target::Transaction(tx, statements) => pg_execute(tx, statements, sql, args),
+        }
+    }
 
     /// Runs a query, reading each row with `read`.
     fn query<T>(
@@ -418,7 +435,13 @@ pub trait Sql {
         sql: &str,
         args: &[&dyn Arg],
         read: impl FnMut(&Row<'_>) -> Result<T, DbError>,
-    ) -> Result<Vec<T>, DbError>;
+    ) -> Result<Vec<T>, DbError> {
+        match self.target() {
+            Target::Sqlite(conn) => sqlite_query(conn, sql, args, read),
+            Target::Client(client, statements) => pg_query(client, statements, sql, args, read),
+            Target::Transaction(tx, statements) => pg_query(tx, statements, sql, args, read),
+        }
+    }
 
     /// The first row of a query, if any.
     fn query_opt<T>(
@@ -426,7 +449,13 @@ pub trait Sql {
         sql: &str,
         args: &[&dyn Arg],
         read: impl FnOnce(&Row<'_>) -> Result<T, DbError>,
-    ) -> Result<Option<T>, DbError>;
+    ) -> Result<Option<T>, DbError> {
+        match self.target() {
+            Target::Sqlite(conn) => sqlite_first(conn, sql, args, read),
+            Target::Client(client, statements) => pg_first(client, statements, sql, args, read),
+            Target::Transaction(tx, statements) => pg_first(tx, statements, sql, args, read),
+        }
+    }
 
     /// The first row of a query that always returns one (an aggregate).
     fn query_one<T>(
@@ -501,7 +530,7 @@ fn pg_execute(
 
 /// A connection's prepared statements by their SQL: a query prepared once is then sent in one
 /// round trip instead of two. The store's queries are a fixed set, so this stays small.
-type Statements = std::collections::HashMap<String, tokio_postgres::Statement>;
+pub type Statements = std::collections::HashMap<String, tokio_postgres::Statement>;
 
 fn prepared(
     client: &impl tokio_postgres::GenericClient,
@@ -620,34 +649,10 @@ impl Sql for Conn {
         }
     }
 
-    fn execute(&mut self, sql: &str, args: &[&dyn Arg]) -> Result<u64, DbError> {
+    fn target(&mut self) -> Target<'_> {
         match self {
-            Conn::Sqlite(conn) => sqlite_execute(conn, sql, args),
-            Conn::Postgres(pg) => pg_execute(&pg.client, &mut pg.statements, sql, args),
-        }
-    }
-
-    fn query<T>(
-        &mut self,
-        sql: &str,
-        args: &[&dyn Arg],
-        read: impl FnMut(&Row<'_>) -> Result<T, DbError>,
-    ) -> Result<Vec<T>, DbError> {
-        match self {
-            Conn::Sqlite(conn) => sqlite_query(conn, sql, args, read),
-            Conn::Postgres(pg) => pg_query(&pg.client, &mut pg.statements, sql, args, read),
-        }
-    }
-
-    fn query_opt<T>(
-        &mut self,
-        sql: &str,
-        args: &[&dyn Arg],
-        read: impl FnOnce(&Row<'_>) -> Result<T, DbError>,
-    ) -> Result<Option<T>, DbError> {
-        match self {
-            Conn::Sqlite(conn) => sqlite_first(conn, sql, args, read),
-            Conn::Postgres(pg) => pg_first(&pg.client, &mut pg.statements, sql, args, read),
+            Conn::Sqlite(conn) => Target::Sqlite(conn),
+            Conn::Postgres(pg) => Target::Client(&pg.client, &mut pg.statements),
         }
     }
 }
@@ -700,34 +705,10 @@ impl Sql for Tx<'_> {
         }
     }
 
-    fn execute(&mut self, sql: &str, args: &[&dyn Arg]) -> Result<u64, DbError> {
+    fn target(&mut self) -> Target<'_> {
         match self {
-            Tx::Sqlite(tx) => sqlite_execute(tx, sql, args),
-            Tx::Postgres(tx, statements) => pg_execute(tx, statements, sql, args),
-        }
-    }
-
-    fn query<T>(
-        &mut self,
-        sql: &str,
-        args: &[&dyn Arg],
-        read: impl FnMut(&Row<'_>) -> Result<T, DbError>,
-    ) -> Result<Vec<T>, DbError> {
-        match self {
-            Tx::Sqlite(tx) => sqlite_query(tx, sql, args, read),
-            Tx::Postgres(tx, statements) => pg_query(tx, statements, sql, args, read),
-        }
-    }
-
-    fn query_opt<T>(
-        &mut self,
-        sql: &str,
-        args: &[&dyn Arg],
-        read: impl FnOnce(&Row<'_>) -> Result<T, DbError>,
-    ) -> Result<Option<T>, DbError> {
-        match self {
-            Tx::Sqlite(tx) => sqlite_first(tx, sql, args, read),
-            Tx::Postgres(tx, statements) => pg_first(tx, statements, sql, args, read),
+            Tx::Sqlite(tx) => Target::Sqlite(tx),
+            Tx::Postgres(tx, statements) => Target::Transaction(tx, statements),
         }
     }
 }
