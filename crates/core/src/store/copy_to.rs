@@ -62,10 +62,14 @@ impl Store {
             ));
         }
         let mut from = self.conn();
+        // The file's write lock for the whole copy: one moment's store, and a worker left running
+        // against the file has its writes wait, then fail (its appliance sends again), rather
+        // than land where no worker will read them after the move.
+        let mut reading = from.transaction()?;
         let mut tx = to.transaction()?;
         let mut copied = Vec::new();
         for &(table, columns, identity) in TABLES {
-            let count = copy_table(&mut *from, &mut tx, table, columns, identity)?;
+            let count = copy_table(&mut reading, &mut tx, table, columns, identity)?;
             if identity {
                 tx.execute(
                     &format!(
