@@ -148,11 +148,6 @@ impl Arg for i64 {
         Value::Int(*self)
     }
 }
-impl Arg for i32 {
-    fn value(&self) -> Value<'_> {
-        Value::Int(i64::from(*self))
-    }
-}
 impl Arg for u32 {
     fn value(&self) -> Value<'_> {
         Value::Int(i64::from(*self))
@@ -161,11 +156,6 @@ impl Arg for u32 {
 impl Arg for bool {
     fn value(&self) -> Value<'_> {
         Value::Int(i64::from(*self))
-    }
-}
-impl Arg for f64 {
-    fn value(&self) -> Value<'_> {
-        Value::Real(*self)
     }
 }
 impl Arg for str {
@@ -236,16 +226,6 @@ impl Cell for bool {
     const WANTED: &'static str = "a yes or no";
     fn from_value(value: Value<'_>) -> Option<Self> {
         i64::from_value(value).map(|i| i != 0)
-    }
-}
-impl Cell for f64 {
-    const WANTED: &'static str = "a real";
-    fn from_value(value: Value<'_>) -> Option<Self> {
-        match value {
-            Value::Real(r) => Some(r),
-            Value::Int(i) => Some(i as f64),
-            _ => None,
-        }
     }
 }
 impl Cell for String {

@@ -176,8 +176,6 @@ pub struct QueueHealth {
 pub struct Store {
     /// Where the store is, as said to people: the file, or the database's URL without a password.
     place: String,
-    /// The SQLite file, when it is one.
-    path: Option<PathBuf>,
     /// This worker's own folder: the SQLite file's, or the one given with the database.
     dir: PathBuf,
     /// The database, to connect again when the connection is lost (the server restarted, or
@@ -264,7 +262,6 @@ impl Store {
         schema::migrate(&mut conn).map_err(|e| open_error(format!("migrating: {e}")))?;
         Ok(Store {
             place: path.display().to_string(),
-            path: Some(path.to_owned()),
             dir: path.parent().unwrap_or(Path::new(".")).to_owned(),
             url: None,
             key_path: token_key_path(path),
@@ -299,7 +296,6 @@ impl Store {
         }
         let store = Store {
             place: url.to_string(),
-            path: None,
             dir: dir.to_owned(),
             url: Some(url.clone()),
             key_path: key_path.to_owned(),
@@ -390,11 +386,6 @@ impl Store {
     /// one process that works this store's queue calls it, as it starts.
     pub fn requeue_interrupted(&self) -> Result<u64, StoreError> {
         Ok(self.conn().execute("UPDATE jobs SET state = 'pending' WHERE state = 'running'", args![])?)
-    }
-
-    /// The SQLite file, when the store is one.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
     }
 
     /// The folder of this worker's own files beside the store: the token key's, the ticket copies'.

@@ -166,10 +166,6 @@ impl Cluster {
         &self.password
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// The CA the server's certificate (for 127.0.0.1 and localhost) is signed by.
     pub fn ca_file(&self) -> &Path {
         &self.ca_file
