@@ -161,3 +161,179 @@ async fn killed_mid_job(stands: &Stands, store: String) {
     }
     assert!(second.stop());
 }
+
+/// Two workers on one PostgreSQL serve the desk behind one address: one of them looks at Autotask
+/// for it (one watch's requests, not two) and registers its ticket webhook; the other takes the
+/// callouts the address hands it, signed with the desk's secret, into the same copy, refuses a
+/// replay of one the first took, tells its apps what the first's looks found and searches the
+/// same copy. Killed, the looker is replaced within 10 s (the webhook kept with the same
+/// secret), and an app's cursor goes on at the other worker without missing a change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_watch_has_one_looker_on_postgresql_and_another_takes_over_when_it_dies() {
+    let stands = Stands::start().await;
+    let store = stands.postgres_store();
+    let (port_a, port_b) = (free_port(), free_port());
+    let url = |port: u16| format!("http://127.0.0.1:{port}");
+    // The desk's address (its balancer's) hands every callout to the second worker.
+    let config = |port: u16, name: &str| {
+        let dir = stands.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!(
+            "listen = \"127.0.0.1:{port}\"\n{store}\ndata_dir = {:?}\nticket_watch_seconds = 5\n\
+             autotask_webhooks = true\npublic_url = \"{}\"\n\n{}",
+            dir.join("data"),
+            url(port_b),
+            stands.profile("Desk", "desk_watch = true")
+        );
+        let path = dir.join("worker.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (config_a, config_b) = (config(port_a, "a"), config(port_b, "b"));
+    let mut workers = HashMap::from([(port_a, Worker::start(&config_a, port_a).await)]);
+    one_looker(&stands, [port_a], Duration::from_secs(20)).await;
+    workers.insert(port_b, Worker::start(&config_b, port_b).await);
+    let (looker, other) = one_looker(&stands, [port_a, port_b], Duration::from_secs(10)).await;
+    assert_eq!((looker, other), (port_a, port_b), "the first keeps the watch");
+    let added = bta_e2e::worker_says(&["rep", "add", "alex.morgan", "--profile", "Desk", "--json"], &config_a).unwrap();
+    let code = serde_json::from_str::<serde_json::Value>(&added).unwrap()["code"].as_str().unwrap().to_owned();
+    let token = bta_e2e::enrol_with_code(&url(port_a), &code).await.unwrap()["token"].as_str().unwrap().to_owned();
+    let desk = |port: u16, path: &str| stands.http.get(format!("{}{path}", url(port))).bearer_auth(&token);
+
+    // The other worker has the copy the looker filled, and searches it: Alex's open tickets.
+    let mine = loop {
+        let health = stands.get(format!("{}/healthz", url(other))).await;
+        let response = desk(other, "/desk/search?q=").send().await.unwrap();
+        let rows: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap_or_default();
+        let filled = health["ticket_copies"]["Desk"]["filled_at"].is_string();
+        if let (true, Some(id)) = (filled, rows[0]["id"].as_i64()) {
+            assert!(health["ticket_copies"]["Desk"]["tickets"].as_u64() > Some(0), "{health}");
+            break id;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let first: serde_json::Value = desk(other, "/desk/changes").send().await.unwrap().json().await.unwrap();
+    let cursor = first["cursor"].as_str().unwrap().to_owned();
+
+    // One worker's looks: at most one each 5 s (two lookers would make about twice as many).
+    let looks = || async {
+        let log = stands.get(format!("{}/_sim/requests", stands.autotask.base_url)).await;
+        let log = log.as_array().cloned().unwrap_or_default();
+        log.iter().filter(|r| r["endpoint"] == "Tickets" && r["filter_fields"][0] == "lastActivityDate").count()
+    };
+    let (before, started) = (looks().await, tokio::time::Instant::now());
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let looked = looks().await - before;
+    assert!((looked as f64) <= seconds / 5.0 + 1.5, "{looked} looks in {seconds:.1} s: more than one worker looks");
+    assert!(looked >= 2, "nobody looks: {looked} in {seconds:.1} s");
+
+    // The looker registered the webhook; Autotask's callouts reach the other worker, which takes
+    // them with the desk's secret into the copy both search.
+    let hooks = stands.records("TicketWebhooks").await;
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    let secret = hooks[0]["secretKey"].as_str().unwrap().to_owned();
+    retitle(&stands, mine, "Yak shaving outage").await;
+    let titled = |port: u16, title: &'static str| {
+        let search = desk(port, "/desk/search").query(&[("q", mine.to_string())]);
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let rows: serde_json::Value = search.try_clone().unwrap().send().await.unwrap().json().await.unwrap();
+                if rows[0]["title"] == title {
+                    return;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{title:?} not found at {port}: {rows}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    titled(looker, "Yak shaving outage").await;
+    let health = stands.get(format!("{}/healthz", url(other))).await;
+    assert!(health["ticket_copies"]["Desk"]["last_webhook_at"].is_string(), "the other took the callout: {health}");
+    // A callout one worker took is a replay at the other.
+    let record = stands.records("Tickets").await.into_iter().find(|t| t["id"] == json!(mine)).unwrap();
+    let callout = |title: &str| {
+        let mut fields = record.clone();
+        fields["title"] = json!(title);
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        fields["lastActivityDate"] = json!(now);
+        json!({"Action": "Update", "EntityType": "Ticket", "Id": mine, "Fields": fields, "EventTime": now}).to_string()
+    };
+    let post = async |port: u16, body: &str| {
+        let signature = bta_sim::autotask::webhooks::sign(&secret, body.as_bytes());
+        let callouts = format!("{}/desk/autotask/tickets?appliance=default", url(port));
+        let sent = stands.http.post(callouts).header("X-Hook-Signature", signature).body(body.to_owned());
+        sent.send().await.unwrap().status().as_u16()
+    };
+    let (alpha, beta) = (callout("Alpha from a callout"), callout("Beta from a callout"));
+    assert_eq!((post(other, &alpha).await, post(other, &beta).await), (200, 200));
+    titled(looker, "Beta from a callout").await;
+    assert_eq!(post(looker, &alpha).await, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    titled(other, "Beta from a callout").await;
+
+    // A change the looker finds reaches the app waiting at the other worker.
+    let told = async |cursor: &str| -> serde_json::Value {
+        let wait = desk(other, "/desk/changes").query(&[("after", cursor), ("wait", "20")]);
+        wait.send().await.unwrap().json().await.unwrap()
+    };
+    let first_told = told(&cursor).await;
+    assert_eq!(first_told["changes"][0]["id"], mine, "{first_told}");
+    let (said, ()) = tokio::join!(told(first_told["cursor"].as_str().unwrap()), someone_notes(&stands, mine));
+    assert_eq!(said["changes"][0]["id"], mine, "{said}");
+    let cursor = said["cursor"].as_str().unwrap().to_owned();
+
+    workers.remove(&looker).unwrap().kill_9();
+    let killed = tokio::time::Instant::now();
+    let (taken_by, _) = one_looker(&stands, [other], Duration::from_secs(10)).await;
+    eprintln!("the desk watch was taken over {} ms after its looker was killed", killed.elapsed().as_millis());
+    assert_eq!(taken_by, other);
+    let (said, ()) = tokio::join!(told(&cursor), someone_notes(&stands, mine));
+    assert_eq!(said["changes"].as_array().unwrap().len(), 1, "the change after the cursor, once: {said}");
+    let hooks = stands.records("TicketWebhooks").await;
+    assert_eq!((hooks.len(), hooks[0]["secretKey"].as_str()), (1, Some(secret.as_str())), "the same webhook");
+    assert!(workers.remove(&other).unwrap().stop());
+}
+
+/// Someone retitles a ticket in Autotask (a second later: last activity is kept to the second).
+async fn retitle(stands: &Stands, ticket: i64, title: &str) {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let change = json!({"id": ticket, "title": title});
+    let response = stands.autotask_api(reqwest::Method::PATCH, "Tickets").json(&change).send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+}
+
+/// Which of the workers at `ports` holds the desk watch, once exactly one says so (within
+/// `within`), and another of them.
+async fn one_looker<const N: usize>(stands: &Stands, ports: [u16; N], within: Duration) -> (u16, u16) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let mut holders = Vec::new();
+        for port in ports {
+            let health = stands.get(format!("http://127.0.0.1:{port}/healthz")).await;
+            if health["duties"]["desk watch Desk"]["held_here"] == true {
+                holders.push(port);
+            }
+        }
+        if let [looker] = holders[..] {
+            return (looker, ports.into_iter().find(|p| *p != looker).unwrap_or(looker));
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no single worker looks for the desk: {holders:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Someone else adds a note to a ticket in Autotask (a second later: last activity is kept to
+/// the second).
+async fn someone_notes(stands: &Stands, ticket: i64) {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let note = json!({"title": "Called the customer", "description": "Back after lunch", "noteType": 1, "publish": 1});
+    let response = stands
+        .autotask_api(reqwest::Method::POST, &format!("Tickets/{ticket}/Notes"))
+        .json(&note)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+}

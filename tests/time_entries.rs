@@ -485,8 +485,9 @@ async fn a_desks_worker_takes_the_tickets_role_from_its_copy_without_asking_auto
     let read = requests(&stands, "GET", "/Tickets/7201").await;
     assert!(read.is_empty(), "the ticket was not read: {read:?}");
     // The note moved the ticket's last activity on in the copy at once, not at the next look.
-    let copy = bta_core::desk_watch::copy::file_of(&config.parent().unwrap().join("data"), "Desk");
-    let copied = bta_core::desk_watch::copy::TicketCopy::open(&copy).unwrap().get(7201).unwrap().unwrap();
+    let store = bta_core::store::Store::open(&config.parent().unwrap().join("data/worker.sqlite3")).unwrap();
+    let copy = bta_core::desk_watch::copy::TicketCopy::of(&bta_core::store::AsyncStore::new(store), "Desk").unwrap();
+    let copied = copy.get(7201).unwrap().unwrap();
     let active = copied.row.last_activity.unwrap();
     assert!(Utc::now() - active < Duration::minutes(1), "last activity {active}");
     assert!(worker.stop());

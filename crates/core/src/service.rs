@@ -90,13 +90,12 @@ impl Service {
             Mode::Headless { listener } => {
                 let desk_setup =
                     |e: &dyn std::fmt::Display| SetupError { profile: "(desk)".to_owned(), message: e.to_string() };
-                let beside_store = store.blocking().data_dir().to_owned();
-                let feeds = crate::desk_watch::feed::Feeds::new(&config, &beside_store, stop.subscribe())
+                let feeds = crate::desk_watch::feed::Feeds::new(&config, &store, stop.subscribe())
                     .map_err(|e| desk_setup(&e))?;
                 let desk_feeds = (!feeds.is_empty()).then(|| feeds.clone());
                 let mut intake = crate::intake::Intake::new(config.clone(), store.clone(), wake.clone());
                 if !feeds.is_empty() {
-                    tasks.extend(feeds.start_looking(&store, &until_stopped));
+                    tasks.extend(feeds.start_looking(&until_stopped));
                     worker = worker.with_ticket_copies(feeds.clone());
                     let reps = Arc::new(
                         crate::desk_watch::reps::RepDirectory::load(store.clone()).map_err(|e| desk_setup(&e))?,

@@ -371,9 +371,8 @@ async fn check(path: &Path) -> anyhow::Result<()> {
         println!("\nProfile '{}' (appliance id '{}')", profile.name, profile.appliance_id);
         failures += bta_core::check::profile(profile, &mut |line: &str| println!("  {line}")).await;
         failures += refused_reps(&config, profile);
-        if let (bta_core::config::DeskRole::Serves, Ok(store)) = (&profile.desk, store_path(&config)) {
-            let dir = store.parent().unwrap_or(Path::new("."));
-            println!("  ✓ {}", bta_core::desk_watch::copy::describe(dir, &profile.name));
+        if let bta_core::config::DeskRole::Serves = &profile.desk {
+            println!("  ✓ {}", store::describe_copy(&config, &profile.name).await);
         }
     }
     if failures > 0 {

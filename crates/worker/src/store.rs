@@ -25,6 +25,10 @@ pub enum StoreAction {
         /// The database: postgres://user@host:port/database[?sslmode=require]; its password from
         /// store_password_env or the keyring (`secret store-password`).
         url: String,
+        /// The CA certificate(s), PEM, that signed the database's certificate, when the system
+        /// does not trust it (as store_ca_file does for the workers).
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
         #[command(flatten)]
         config: ConfigFile,
     },
@@ -33,7 +37,7 @@ pub enum StoreAction {
 pub fn run(action: StoreAction) -> anyhow::Result<()> {
     match action {
         StoreAction::Migrate { config } => migrate(&load_without_secrets(&config.path)?),
-        StoreAction::CopyTo { url, config } => copy_to(&load_without_secrets(&config.path)?, &url),
+        StoreAction::CopyTo { url, ca_file, config } => copy_to(&load_without_secrets(&config.path)?, url, ca_file),
     }
 }
 
@@ -52,12 +56,12 @@ fn key_path(config: &WorkerConfig, postgres: &PostgresStore) -> anyhow::Result<P
 
 /// The store URL with its password: from `store_password_env` (no keyring needed, so `jobs` and
 /// `retry` work on a server without a keyring session) or from the keyring.
-fn store_url(postgres: &PostgresStore, url: &str) -> anyhow::Result<StoreUrl> {
+pub fn store_url(postgres: &PostgresStore) -> anyhow::Result<StoreUrl> {
     let password = postgres
         .password
         .resolve(&KeyringStore)
         .map_err(|e| anyhow::anyhow!("the store's password: {e} (or set store_password_env in the configuration)"))?;
-    let url = StoreUrl::parse(url, Some(&password)).map_err(|e| anyhow::anyhow!(e))?;
+    let url = StoreUrl::parse(&postgres.url, Some(&password)).map_err(|e| anyhow::anyhow!(e))?;
     Ok(match &postgres.ca_file {
         Some(ca) => url.with_ca_file(ca),
         None => url,
@@ -69,7 +73,7 @@ fn store_url(postgres: &PostgresStore, url: &str) -> anyhow::Result<StoreUrl> {
 pub async fn describe_database(config: &WorkerConfig) -> (String, bool) {
     let Some(postgres) = config.postgres.clone() else { return (String::new(), true) };
     let probed = tokio::task::spawn_blocking(move || {
-        let url = store_url(&postgres, &postgres.url)?;
+        let url = store_url(&postgres)?;
         let described = bta_core::store::Store::probe(&url)?;
         anyhow::Ok(format!("✓ Store {url}: {described}"))
     })
@@ -81,12 +85,34 @@ pub async fn describe_database(config: &WorkerConfig) -> (String, bool) {
     }
 }
 
+/// `check`'s line about a profile's copy of the tickets: in its file beside the SQLite store, or
+/// in the database — read only.
+pub async fn describe_copy(config: &WorkerConfig, profile: &str) -> String {
+    let Some(postgres) = config.postgres.clone() else {
+        return match sqlite_path(config) {
+            Ok(file) => bta_core::desk_watch::copy::describe(file.parent().unwrap_or(&file), profile),
+            Err(e) => format!("the desk's copy of the tickets: {e:#}"),
+        };
+    };
+    let profile = profile.to_owned();
+    let described = tokio::task::spawn_blocking(move || {
+        let url = store_url(&postgres)?;
+        anyhow::Ok(bta_core::desk_watch::copy::describe_shared(&url, &profile))
+    })
+    .await;
+    match described {
+        Ok(Ok(line)) => line,
+        Ok(Err(e)) => format!("the desk's copy of the tickets: {e:#}"),
+        Err(e) => format!("the desk's copy of the tickets: {e}"),
+    }
+}
+
 /// Opens the store the configuration names.
 pub fn open(config: &WorkerConfig) -> anyhow::Result<Store> {
     match &config.postgres {
         None => Ok(Store::open(&sqlite_path(config)?)?),
         Some(postgres) => {
-            let url = store_url(postgres, &postgres.url)?;
+            let url = store_url(postgres)?;
             Ok(Store::connect(&url, &key_path(config, postgres)?, &data_dir(config)?)?)
         }
     }
@@ -107,7 +133,7 @@ fn migrate(config: &WorkerConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn copy_to(config: &WorkerConfig, url: &str) -> anyhow::Result<()> {
+fn copy_to(config: &WorkerConfig, url: String, ca_file: Option<PathBuf>) -> anyhow::Result<()> {
     if config.postgres.is_some() {
         bail!(
             "store_url is set already: copy-to reads this worker's SQLite store; run it with the configuration the worker had before"
@@ -121,14 +147,13 @@ fn copy_to(config: &WorkerConfig, url: &str) -> anyhow::Result<()> {
     // The key the SQLite store's tokens are hashed with is the one the database's workers read.
     let key = bta_core::store::token_key_path(&file);
     bta_core::store::load_or_make_key(&key).map_err(|e| anyhow::anyhow!("the token key at {}: {e}", key.display()))?;
-    let postgres =
-        PostgresStore { url: url.to_owned(), password: password_for_copy(), ca_file: None, token_key_file: None };
-    let target =
-        Store::connect(&store_url(&postgres, url)?, &key, &data_dir(config)?).context("the database to copy to")?;
+    let postgres = PostgresStore { url, password: password_for_copy(), ca_file, token_key_file: None };
+    let target = Store::connect(&store_url(&postgres)?, &key, &data_dir(config)?).context("the database to copy to")?;
     let copied = source.copy_to(&target)?;
     for (table, rows) in copied {
         println!("  {table}: {rows} row(s)");
     }
+    let url = &postgres.url;
     println!(
         "Copied {} to {}. Now set store_url = \"{url}\" in the configuration, copy {} to every worker (or set \
          token_key_file), and start the workers.",

@@ -1,13 +1,12 @@
 //! The worker's side of the desk-wide watch: per profile with `desk_watch = true`, one Autotask
 //! query per `ticket_watch_seconds` for every ticket whose last activity is newer than the last
-//! look, kept as a numbered list of changes; and `GET /desk/changes` on the worker's
-//! listener, where each rep's app (showing its rep token) waits for the changes to its rep's
-//! tickets after its cursor. The looks also keep the desk's copy of the tickets ([`super::copy`]),
+//! look, kept as a numbered list of changes in the store (every worker on it tells the same
+//! changes under the same numbers); and `GET /desk/changes` on the worker's listener, where each
+//! rep's app (showing its rep token) waits for the changes to its rep's tickets after its cursor. The looks also keep the desk's copy of the tickets ([`super::copy`]),
 //! which the feed fills at its first look; and the feed holds the profile's clients the desk's
 //! searches ([`super::search`]) and session keys ([`super::keys`]) use.
 
-use std::collections::{HashMap, VecDeque};
-use std::path::Path;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,7 +28,7 @@ use crate::beyondtrust::BeyondTrustClient;
 use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
 use crate::desk::Lookups;
 use crate::desk_api::{Answer, DeskChange, LONGEST_WAIT, Threshold, TicketRow};
-use crate::store::AsyncStore;
+use crate::store::{AsyncStore, FoundChange};
 
 /// The ticket status Autotask uses for "Complete".
 const COMPLETE: i64 = 5;
@@ -41,8 +40,15 @@ const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
 /// that is told. Should the worker's clock lag Autotask's by more, its own notes are told as
 /// changes — a needless notification, never a lost one.
 const OWN_WRITE_SKEW: chrono::Duration = chrono::Duration::seconds(10);
-/// Most changes kept for apps that were away.
-const KEPT: usize = 5_000;
+/// How often a worker tries to take a profile's desk watch, and its holder checks it still
+/// holds it: another worker takes over within this (and the database noticing the holder gone).
+const DUTY_EVERY: Duration = Duration::from_secs(2);
+/// How far back a look tells changes when the last look of the desk was longer ago (every
+/// worker was stopped): the apps hear of the last hour's, not of a week's.
+const TOLD_BACK: chrono::Duration = chrono::Duration::hours(1);
+/// How often a worker reads the newest change's number from the store, for its apps' long
+/// polls to hear of changes another worker's look found.
+const NEWEST_EVERY: Duration = Duration::from_secs(1);
 /// Records per page and ids per `in` filter when the copy is filled (Autotask's most per page).
 const PAGE: usize = 500;
 /// The fields of a ticket the copy keeps: asked for alone when it is filled.
@@ -86,13 +92,16 @@ pub struct Feed {
     pub(super) nothing_found: NothingFound,
     writes_sessions: bool,
     every: Duration,
-    /// Tells a restarted worker's cursors from the last run's.
-    epoch: u64,
-    state: Mutex<Kept>,
-    /// The number of the newest change.
+    /// The store, which holds the list of changes.
+    pub(super) store: AsyncStore,
+    /// The profile's desk watch (the looks, the copy's fill, the webhook): one worker's at a time.
+    duty: crate::store::Duty,
+    /// Whether this worker holds it.
+    holds_watch: AtomicBool,
+    /// Each ticket's last activity this worker's looks saw, back to the overlap.
+    seen: Mutex<HashMap<i64, DateTime<Utc>>>,
+    /// The number of the newest change, as this worker last read or made it.
     newest: watch::Sender<u64>,
-    /// The threshold as last read by this feed's client.
-    threshold: Mutex<Option<Threshold>>,
     /// The desk's copy of its tickets, kept by the looks.
     copy: Arc<TicketCopy>,
     /// How far back the copy keeps completed tickets (`search_copy_days`).
@@ -108,20 +117,6 @@ pub struct Feed {
     /// since when it has them all.
     names_every: Duration,
     names_since: Mutex<Option<DateTime<Utc>>>,
-    /// The primary resource a ticket had before a webhook changed it in the copy, until the next
-    /// look tells of the change (a ticket taken from a rep is news to them too).
-    hooked_before: Mutex<HashMap<i64, Option<i64>>>,
-}
-
-#[derive(Debug, Default)]
-struct Kept {
-    /// Each change with the ticket's primary resource before it (a ticket taken from a rep is
-    /// news to them too).
-    changes: VecDeque<(u64, DeskChange, Option<i64>)>,
-    /// Each ticket's last activity already seen, back to the overlap.
-    seen: HashMap<i64, DateTime<Utc>>,
-    /// When the last look started (none before the first).
-    last_look: Option<DateTime<Utc>>,
 }
 
 /// Why a profile's feed could not be made.
@@ -133,18 +128,20 @@ pub enum FeedError {
     BeyondTrust(#[from] crate::beyondtrust::Error),
     #[error(transparent)]
     Copy(#[from] CopyError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Search(String),
 }
 
 impl Feeds {
     /// The feeds of the enabled profiles that serve the desk-wide watch; their copies of the
-    /// tickets live in `dir` (beside the worker's store).
-    pub fn new(config: &WorkerConfig, dir: &Path, stopping: watch::Receiver<bool>) -> Result<Feeds, FeedError> {
+    /// tickets live beside the worker's store.
+    pub fn new(config: &WorkerConfig, store: &AsyncStore, stopping: watch::Receiver<bool>) -> Result<Feeds, FeedError> {
         let mut by_appliance = HashMap::new();
         for profile in config.profiles.iter().filter(|p| !p.disabled) {
             if let DeskRole::Serves = &profile.desk {
-                let feed = Feed::new(profile, config, dir)?;
+                let feed = Feed::new(profile, config, store)?;
                 by_appliance.insert(profile.appliance_id.to_lowercase(), Arc::new(feed));
             }
         }
@@ -195,7 +192,7 @@ impl Feeds {
     pub async fn wrote(&self, profile: &str, ticket: Ticket) {
         let Some(feed) = self.of_profile(profile).filter(|f| f.copy_ready()) else { return };
         match feed.keep_in_copy(vec![ticket]).await {
-            Ok((before, _)) => feed.hooked(before),
+            Ok((before, _)) => feed.hooked(before).await,
             Err(e) => tracing::warn!(profile, "desk watch: a ticket the worker changed could not be kept: {e}"),
         }
     }
@@ -226,19 +223,30 @@ impl Feeds {
         all
     }
 
+    /// Each profile's desk watch, by duty name: whether this worker holds it, and who does.
+    pub async fn duties(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut all = serde_json::Map::new();
+        for feed in self.by_appliance.values() {
+            let (name, here, holder) = feed.watch_holder().await;
+            let holder = holder.map(|h| serde_json::json!({"holder": h.holder, "since": h.since}));
+            all.insert(name, serde_json::json!({"held_here": here, "held_by": holder}));
+        }
+        all
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_appliance.is_empty()
     }
 
-    /// Starts each feed's looks at Autotask, until `stopped` completes.
-    pub fn start_looking<F>(&self, store: &AsyncStore, stopped: impl Fn() -> F) -> Vec<tokio::task::JoinHandle<()>>
+    /// Starts each feed's looks at Autotask, and its reading of the newest change, until
+    /// `stopped` completes.
+    pub fn start_looking<F>(&self, stopped: impl Fn() -> F) -> Vec<tokio::task::JoinHandle<()>>
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        self.by_appliance
-            .values()
-            .map(|feed| tokio::spawn(keep_looking(feed.clone(), store.clone(), stopped())))
-            .collect()
+        let looks = self.by_appliance.values().map(|feed| tokio::spawn(keep_looking(feed.clone(), stopped())));
+        let newest = self.by_appliance.values().map(|feed| tokio::spawn(keep_newest(feed.clone(), stopped())));
+        looks.chain(newest).collect()
     }
 
     /// Set when the worker stops.
@@ -248,8 +256,9 @@ impl Feeds {
 }
 
 impl Feed {
-    fn new(profile: &Profile, config: &WorkerConfig, dir: &Path) -> Result<Feed, FeedError> {
-        let copy = TicketCopy::open(&super::copy::file_of(dir, &profile.name))?;
+    fn new(profile: &Profile, config: &WorkerConfig, store: &AsyncStore) -> Result<Feed, FeedError> {
+        let copy = TicketCopy::of(store, &profile.name)?;
+        let newest = store.blocking().desk_watch(&profile.name)?.newest;
         let copy_ready = copy.filled_at()?.is_some();
         let has_session_ends = |events: &[SeedEvent]| events.contains(&SeedEvent::SupportSessionEnd);
         Ok(Feed {
@@ -261,31 +270,35 @@ impl Feed {
             writes_sessions: has_session_ends(&profile.outbound_event_types)
                 || has_session_ends(&profile.polling_event_types),
             every: config.ticket_watch,
-            epoch: rand::random::<u64>() >> 12,
-            state: Mutex::new(Kept::default()),
-            newest: watch::Sender::new(0),
-            threshold: Mutex::new(None),
+            store: store.clone(),
+            duty: store.blocking().duty(&format!("desk watch {}", profile.name)),
+            holds_watch: AtomicBool::new(false),
+            seen: Mutex::default(),
+            newest: watch::Sender::new(newest),
             copy: Arc::new(copy),
             copy_days: config.search_copy,
             copy_ready: AtomicBool::new(copy_ready),
-            hook: webhook_url(config, profile).map(|url| (Arc::new(Hook::new()), url)),
+            hook: webhook_url(config, profile).map(|url| (Arc::new(Hook::default()), url)),
             callouts: tokio::sync::broadcast::Sender::new(CALLOUTS_WAITING),
             names_every: config.lookup_keep,
             names_since: Mutex::new(None),
-            hooked_before: Mutex::default(),
         })
     }
 
-    /// Remembers whom tickets a webhook brought into the copy were assigned to before (the
-    /// first such, until the next look).
-    pub(super) fn hooked(&self, before: HashMap<i64, Option<i64>>) {
-        let mut hooked = self.hooked_before.lock().unwrap_or_else(|e| e.into_inner());
-        for (id, assigned) in before {
-            hooked.entry(id).or_insert(assigned);
+    /// Remembers whom tickets a webhook (or the worker's own write) brought into the copy were
+    /// assigned to before — the first such, in the store, until the next look tells of the
+    /// change (a ticket taken from a rep is news to them too).
+    pub(super) async fn hooked(&self, before: HashMap<i64, Option<i64>>) {
+        let profile = self.profile.name.clone();
+        if let Err(e) = self.store.run(move |s| s.note_hooked(&profile, &before)).await {
+            tracing::warn!(
+                profile = self.profile.name,
+                "desk watch: whom a changed ticket was assigned to could not be kept: {e}"
+            );
         }
     }
 
-    /// This run's ticket webhook, when the desk takes Autotask's webhooks.
+    /// The profile's ticket webhook as this worker knows it, when the desk takes Autotask's webhooks.
     pub(super) fn hook(&self) -> Option<Arc<Hook>> {
         self.hook.as_ref().map(|(hook, _)| hook.clone())
     }
@@ -465,18 +478,16 @@ impl Feed {
         Ok((names, requests))
     }
 
-    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Asks Autotask once for the tickets active since the last look and keeps those not told
-    /// yet — completed ones too, for the apps' lists of open tickets. The first look only
-    /// remembers; the worker's own writes are not news.
-    async fn look(&self, store: &AsyncStore) -> Result<usize, autotask::Error> {
+    /// Asks Autotask once for the tickets active since the last look (of any worker on the
+    /// store) and keeps those not told yet — completed ones too, for the apps' lists of open
+    /// tickets. The desk's first look only remembers; the worker's own writes are not news.
+    async fn look(&self) -> Result<usize, FeedError> {
         let autotask = &self.autotask;
+        let store = &self.store;
         let started = Utc::now();
-        let last_look = self.kept().last_look;
-        let since = last_look.unwrap_or(started) - OVERLAP;
+        let profile = self.profile.name.clone();
+        let last_look = store.run(move |s| s.desk_watch(&profile)).await?.last_look;
+        let since = last_look.unwrap_or(started).max(started - TOLD_BACK) - OVERLAP;
         if !self.copy_ready() {
             if let Err(e) = self.fill_copy().await {
                 tracing::warn!(profile = self.profile.name, "desk watch: the tickets could not be copied: {e}");
@@ -495,43 +506,97 @@ impl Feed {
             .include_fields(COPIED_FIELDS);
         let tickets: Vec<Ticket> = autotask.query_all(query).await?;
         let mut assigned_before = self.keep_looked(tickets.clone(), started).await;
-        assigned_before.extend(std::mem::take(&mut *self.hooked_before.lock().unwrap_or_else(|e| e.into_inner())));
+        let profile = self.profile.name.clone();
+        match store.run(move |s| s.take_hooked(&profile)).await {
+            Ok(hooked) => assigned_before.extend(hooked),
+            Err(e) => tracing::warn!(
+                profile = self.profile.name,
+                "desk watch: whom changed tickets were assigned to could not be read: {e}"
+            ),
+        }
         self.refresh_names(started).await;
         let profile = self.profile.name.clone();
         let ours = store.run(move |s| s.tickets_written_since(&profile, since)).await.unwrap_or_else(|e| {
             tracing::warn!("the worker's own writes could not be read: {e}");
             Default::default()
         });
-        let mut kept = self.kept();
-        let mut newest = *self.newest.borrow();
-        let mut told = 0;
-        for t in tickets {
-            let (Some(id), Some(active)) = (t.id, t.last_activity_date) else { continue };
-            let our_write = ours.get(&id).is_some_and(|written| *written >= active - OWN_WRITE_SKEW);
-            if kept.seen.insert(id, active) == Some(active) || last_look.is_none() || our_write {
-                continue;
+        let mut found = Vec::new();
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            for t in tickets {
+                let (Some(id), Some(active)) = (t.id, t.last_activity_date) else { continue };
+                let our_write = ours.get(&id).is_some_and(|written| *written >= active - OWN_WRITE_SKEW);
+                if seen.insert(id, active) == Some(active) || last_look.is_none() || our_write {
+                    continue;
+                }
+                let change = DeskChange {
+                    id,
+                    number: t.ticket_number.unwrap_or_default(),
+                    title: t.title.unwrap_or_default(),
+                    assigned: t.assigned_resource_id,
+                    open: t.status != Some(COMPLETE),
+                };
+                found.push(FoundChange {
+                    change,
+                    active,
+                    assigned_before: assigned_before.get(&id).copied().flatten(),
+                });
             }
-            newest += 1;
-            told += 1;
-            let change = DeskChange {
-                id,
-                number: t.ticket_number.unwrap_or_default(),
-                title: t.title.unwrap_or_default(),
-                assigned: t.assigned_resource_id,
-                open: t.status != Some(COMPLETE),
-            };
-            kept.changes.push_back((newest, change, assigned_before.get(&id).copied().flatten()));
+            seen.retain(|_, active| *active >= since - OVERLAP);
         }
-        while kept.changes.len() > KEPT {
-            kept.changes.pop_front();
-        }
-        kept.seen.retain(|_, active| *active >= since - OVERLAP);
-        kept.last_look = Some(started);
-        drop(kept);
-        *self.threshold.lock().unwrap_or_else(|e| e.into_inner()) =
-            autotask.usage().map(|u| Threshold { used: u.used, limit: u.limit });
-        self.newest.send_replace(newest);
+        let threshold = autotask.usage().map(|u| Threshold { used: u.used, limit: u.limit });
+        let profile = self.profile.name.clone();
+        // Changes another worker's look told already (the same last activity) are not told again.
+        let told = store.run(move |s| s.record_look(&profile, &found, started, threshold)).await?;
+        self.read_newest().await;
         Ok(told)
+    }
+
+    /// Tries to hold the profile's desk watch (or checks it still holds it); says so in the log
+    /// when that changes.
+    async fn try_duty(self: &Arc<Self>) -> bool {
+        let feed = self.clone();
+        let held = self.store.run(move |s| feed.duty.hold(s)).await.unwrap_or_else(|e| {
+            tracing::warn!(profile = self.profile.name, "desk watch: could not ask the store who looks: {e}");
+            false
+        });
+        if self.holds_watch.swap(held, Ordering::AcqRel) != held {
+            match held {
+                true => tracing::info!(
+                    profile = self.profile.name,
+                    "desk watch: this worker looks at Autotask for the desk"
+                ),
+                false => {
+                    tracing::warn!(profile = self.profile.name, "desk watch: another worker looks for the desk now")
+                }
+            }
+        }
+        held
+    }
+
+    /// Whether this worker holds the profile's desk watch, and who does as the store says.
+    pub async fn watch_holder(&self) -> (String, bool, Option<crate::store::DutyHolder>) {
+        let name = self.duty.name().to_owned();
+        let asked = name.clone();
+        let holder = self.store.run(move |s| s.duty_holder(&asked)).await.ok().flatten();
+        (name, self.holds_watch.load(Ordering::Acquire), holder)
+    }
+
+    /// Reads the newest change's number from the store, waking the long polls it is news to;
+    /// while the copy is not filled, whether another worker filled it.
+    async fn read_newest(&self) {
+        if !self.copy_ready() && self.with_copy(|c| c.filled_at()).await.ok().flatten().is_some() {
+            self.copy_ready.store(true, Ordering::Release);
+        }
+        let profile = self.profile.name.clone();
+        match self.store.run(move |s| s.desk_watch(&profile)).await {
+            Ok(state) => {
+                self.newest.send_if_modified(|n| std::mem::replace(n, state.newest) != state.newest);
+            }
+            Err(e) => {
+                tracing::warn!(profile = self.profile.name, "desk watch: the list of changes could not be read: {e}")
+            }
+        }
     }
 
     /// Keeps what a look found in the copy and forgets completed tickets past its days; the
@@ -561,50 +626,79 @@ impl Feed {
 
     /// What rep `me` (their resource id) asking from `after` gets: the changes after it to their
     /// tickets — those theirs now, and those taken from them (their list of open tickets changes
-    /// too) — or, for a cursor of another run or none, only where to go on from. No rep learns of
-    /// another's tickets.
-    fn answer(&self, after: Option<u64>, me: i64) -> Answer {
-        let newest = *self.newest.borrow();
-        let theirs = |c: &DeskChange, before: &Option<i64>| c.assigned == Some(me) || *before == Some(me);
-        let changes = match after {
-            Some(after) => self
-                .kept()
-                .changes
-                .iter()
-                .filter(|(n, c, before)| *n > after && theirs(c, before))
-                .map(|(_, c, _)| c.clone())
-                .collect(),
-            None => Vec::new(),
-        };
-        Answer {
+    /// too) — or, for a cursor of another list or none, only where to go on from. No rep learns
+    /// of another's tickets.
+    async fn answer(&self, after: Option<u64>, me: i64) -> Result<Answer, crate::store::StoreError> {
+        let profile = self.profile.name.clone();
+        let (state, changes) = self
+            .store
+            .run(move |s| {
+                let state = s.desk_watch(&profile)?;
+                let changes = match after {
+                    Some(after) => s.desk_changes_after(&profile, after, me)?,
+                    None => Vec::new(),
+                };
+                Ok((state, changes))
+            })
+            .await?;
+        Ok(Answer {
             me: Some(me),
-            cursor: format!("{:x}.{newest}", self.epoch),
+            cursor: format!("{:x}.{}", state.epoch, state.newest),
             changes,
             writes_sessions: self.writes_sessions,
             every_seconds: self.every.as_secs(),
-            threshold: *self.threshold.lock().unwrap_or_else(|e| e.into_inner()),
-        }
+            threshold: state.threshold,
+        })
     }
 
-    /// The change number a cursor stands for, when it is of this run.
-    fn position(&self, cursor: &str) -> Option<u64> {
+    /// The change number a cursor stands for, when it is of this store's list.
+    async fn position(&self, cursor: &str) -> Option<u64> {
         let (epoch, n) = cursor.split_once('.')?;
-        (u64::from_str_radix(epoch, 16).ok()? == self.epoch).then(|| n.parse().ok()).flatten()
+        let epoch = u64::from_str_radix(epoch, 16).ok()?;
+        let profile = self.profile.name.clone();
+        let state = self.store.run(move |s| s.desk_watch(&profile)).await.ok()?;
+        (epoch == state.epoch).then(|| n.parse().ok()).flatten()
     }
 }
 
-async fn keep_looking(feed: Arc<Feed>, store: AsyncStore, stopped: impl std::future::Future<Output = ()>) {
+/// Reads the newest change's number every [`NEWEST_EVERY`], so the long polls at this worker
+/// hear of what another worker's look found.
+async fn keep_newest(feed: Arc<Feed>, stopped: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stopped);
+    let mut ticks = tokio::time::interval(NEWEST_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = ticks.tick() => feed.read_newest().await,
+        }
+    }
+}
+
+/// Looks at Autotask every `ticket_watch_seconds` while this worker holds the profile's desk
+/// watch; tries to take it (or checks it still holds it) every [`DUTY_EVERY`], and looks at once
+/// when it takes it over.
+async fn keep_looking(feed: Arc<Feed>, stopped: impl std::future::Future<Output = ()>) {
     tokio::pin!(stopped);
     // Looks start every interval (not an interval after the last one ended), so a change is
     // told within `ticket_watch_seconds` of being made.
     let mut ticks = tokio::time::interval(feed.every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tries = tokio::time::interval(DUTY_EVERY);
+    tries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let held = feed.holds_watch.load(Ordering::Acquire);
         tokio::select! {
             _ = &mut stopped => break,
-            _ = ticks.tick() => {}
+            _ = tries.tick() => {
+                if feed.try_duty().await && !held {
+                    ticks.reset_immediately();
+                }
+                continue;
+            }
+            _ = ticks.tick(), if held => {}
         }
-        match feed.look(&store).await {
+        match feed.look().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(profile = feed.profile.name, "desk watch: {n} ticket(s) changed"),
             Err(e) => {
@@ -632,7 +726,10 @@ pub(super) async fn changes(
     Query(ask): Query<Ask>,
 ) -> Response {
     let feed = caller.feed.clone();
-    let after = ask.after.as_deref().and_then(|c| feed.position(c));
+    let after = match ask.after.as_deref() {
+        Some(cursor) => feed.position(cursor).await,
+        None => None,
+    };
     let wait = Duration::from_secs(ask.wait.unwrap_or(0)).min(LONGEST_WAIT);
     if let Some(after) = after
         && !wait.is_zero()
@@ -651,7 +748,10 @@ pub(super) async fn changes(
             _ = caller.revoked() => return super::refusal::Refusal::Token.answer(remote.ip()),
         }
     }
-    axum::Json(feed.answer(after, caller.rep.resource_id)).into_response()
+    match feed.answer(after, caller.rep.resource_id).await {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(e) => super::refusal::Refusal::Store(e.to_string()).answer(remote.ip()),
+    }
 }
 
 /// Where Autotask posts a profile's ticket callouts: on the desk's own address, when the desk

@@ -105,6 +105,12 @@ impl DeskServer {
         self.feeds.freshness().await
     }
 
+    /// Each duty of the desk's (a profile's desk watch): whether this worker holds it, and who
+    /// does as the store says.
+    pub async fn duties(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.feeds.duties().await
+    }
+
     /// Each profile's ticket webhook, where the desk takes them.
     pub fn webhooks(&self) -> Vec<(String, super::webhook::HookStatus)> {
         self.feeds.webhooks()

@@ -269,6 +269,9 @@ async fn health(State(intake): State<Intake>, ConnectInfo(remote): ConnectInfo<S
             if !copies.is_empty() {
                 said["ticket_copies"] = serde_json::Value::Object(copies);
             }
+            if let Some(desk) = &intake.desk {
+                said["duties"] = serde_json::Value::Object(desk.duties().await);
+            }
             let hooks = intake.desk.as_ref().map(|d| d.webhooks()).unwrap_or_default();
             if !hooks.is_empty() {
                 said["ticket_webhooks"] = hooks.into_iter().map(|(p, h)| (p, json!(h))).collect();

@@ -7,34 +7,36 @@
 use super::db::{Engine, Owned, Sql, args};
 use super::{Store, StoreError};
 
-/// Every table of the store and its columns, as SQLite's 11th migration left them; `true` where
-/// the table has an identity column PostgreSQL numbers (its next number is set past the copy's).
-const TABLES: &[(&str, &str, bool)] = &[
-    ("inbox", "id, profile, source, event, lsid, dedupe_key, body, received_at, remote_addr", true),
+/// Every table of the store and its columns, as SQLite's last migration left them; with
+/// the table's identity column, where PostgreSQL numbers one (its next number is set past the copy's).
+const TABLES: &[(&str, &str, Option<&str>)] = &[
+    ("inbox", "id, profile, source, event, lsid, dedupe_key, body, received_at, remote_addr", Some("id")),
     (
         "jobs",
         "id, inbox_id, state, attempts, next_run_at, last_error, created_at, updated_at, lease_owner, lease_until",
-        true,
+        Some("id"),
     ),
-    ("ledger", "id, profile, lsid, kind, part, ticket_id, autotask_id, written_at", true),
-    ("activity", "id, at, profile, lsid, ticket_id, level, summary, job_id, details, rep", true),
-    ("watermarks", "profile, last_end_time", false),
-    ("cache", "kind, key, value, fetched_at", false),
-    ("meta", "key, value", false),
+    ("ledger", "id, profile, lsid, kind, part, ticket_id, autotask_id, written_at", Some("id")),
+    ("activity", "id, at, profile, lsid, ticket_id, level, summary, job_id, details, rep", Some("id")),
+    ("watermarks", "profile, last_end_time", None),
+    ("cache", "kind, key, value, fetched_at", None),
+    ("meta", "key, value", None),
     (
         "unlinked",
         "profile, lsid, job_id, rep, customer, company, issue, started_at, duration_s, ended_at, reason, state, \
          ticket, decided_by, decided_at, noted_at, held_ticket",
-        false,
+        None,
     ),
     (
         "reps",
         "profile, username, email, resource_id, state, code_hash, code_expires_at, token_hash, invited_at, \
          enrolled_at, revoked_at, last_seen_at, app_version",
-        false,
+        None,
     ),
-    ("console_admins", "id, name, password_hash, added_at", true),
-    ("console_sessions", "token_hash, admin_id, credential, opened_at, used_at", false),
+    ("console_admins", "id, name, password_hash, added_at", Some("id")),
+    ("console_sessions", "token_hash, admin_id, credential, opened_at, used_at", None),
+    ("desk_watch", "profile, epoch, last_look, threshold_used, threshold_limit", None),
+    ("desk_changes", "n, profile, ticket_id, number, title, assigned, assigned_before, open, active, at", Some("n")),
 ];
 
 /// Rows read from the file at a time, so a large inbox is never all in memory.
@@ -70,10 +72,10 @@ impl Store {
         let mut copied = Vec::new();
         for &(table, columns, identity) in TABLES {
             let count = copy_table(&mut reading, &mut tx, table, columns, identity)?;
-            if identity {
+            if let Some(id) = identity {
                 tx.execute(
                     &format!(
-                        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
+                        "SELECT setval(pg_get_serial_sequence('{table}', '{id}'), coalesce(max({id}), 0) + 1, false) FROM {table}"
                     ),
                     args![],
                 )?;
@@ -90,11 +92,11 @@ fn copy_table(
     to: &mut impl Sql,
     table: &str,
     columns: &str,
-    identity: bool,
+    identity: Option<&str>,
 ) -> Result<u64, StoreError> {
     let width = columns.split(',').count();
     let placeholders: Vec<String> = (1..=width).map(|i| format!("${i}")).collect();
-    let overriding = if identity { " OVERRIDING SYSTEM VALUE" } else { "" };
+    let overriding = if identity.is_some() { " OVERRIDING SYSTEM VALUE" } else { "" };
     let insert = format!(
         "INSERT INTO {table} ({columns}){overriding} VALUES ({}) ON CONFLICT DO NOTHING",
         placeholders.join(", ")

@@ -16,13 +16,17 @@ mod activity;
 mod console;
 mod copy_to;
 pub(crate) mod db;
+mod desk_changes;
+mod duty;
 mod reps;
 mod retention;
 mod schema;
+mod sealed;
 #[cfg(any(test, feature = "throwaway-postgres"))]
 pub mod throwaway_postgres;
 mod unlinked;
 mod url;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,9 +38,12 @@ use db::{Conn, DbError, PgConn, Row, Sql, args};
 pub use activity::{Activity, ActivityLine, ticket_label, ticket_or_id};
 pub use console::{ConsoleAdmin, ConsoleSession, ProfileCounts, SessionEnds};
 pub use copy_to::Copied;
+pub use desk_changes::{FoundChange, KEPT_CHANGES, WatchState};
+pub use duty::{Duty, DutyHolder, this_worker};
 pub use reps::{KeyedHash, NewRep, Rep, RepSeen, RepState, load_or_make_key, token_key_path};
 pub use unlinked::{Attached, UnlinkedSession};
 pub use url::StoreUrl;
+pub use webhooks::WebhookKeys;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -48,6 +55,8 @@ pub enum StoreError {
     Database(#[from] DbError),
     #[error("the store's background task stopped: {0}")]
     Task(String),
+    #[error("{0} — every worker on the store must read the same token_key_file")]
+    Sealed(String),
     #[error(
         "the key that guards the reps' tokens at {path} could not be read or made: {message} — check the data directory's permissions"
     )]
@@ -309,6 +318,14 @@ impl Store {
         Ok(store)
     }
 
+    /// Runs `f` on a connection of its own to the database at `url`, creating or migrating
+    /// nothing (what `check` reads).
+    pub(crate) fn peek<T>(url: &StoreUrl, f: impl FnOnce(&mut Conn) -> Result<T, DbError>) -> Result<T, StoreError> {
+        let open_error = |message: String| StoreError::Open { path: PathBuf::from(url.to_string()), message };
+        let mut conn = Conn::Postgres(Box::new(PgConn::new(url.connect().map_err(open_error)?)));
+        Ok(f(&mut conn)?)
+    }
+
     /// Whether the database at `url` answers, and what it holds, without creating or migrating
     /// anything (`check`).
     pub fn probe(url: &StoreUrl) -> Result<String, StoreError> {
@@ -404,7 +421,7 @@ impl Store {
 
     /// The connection; on PostgreSQL a new one when the last was lost. A connection that cannot be
     /// made now leaves the closed one, whose queries then fail with why, to be tried again.
-    fn conn(&self) -> MutexGuard<'_, Conn> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Conn> {
         let free = self.conns.iter().find_map(|c| match c.try_lock() {
             Ok(conn) => Some(conn),
             Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),

@@ -303,7 +303,7 @@ impl Store {
         Ok(())
     }
 
-    fn token_key(&self) -> Result<KeyedHash, StoreError> {
+    pub(super) fn token_key(&self) -> Result<KeyedHash, StoreError> {
         let mut key = self.token_key.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(key) = *key {
             return Ok(key);

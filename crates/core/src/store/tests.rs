@@ -685,3 +685,129 @@ fn the_store_reaches_its_database_over_tls_and_refuses_a_certificate_it_cannot_v
     let refused = Store::connect(&untrusted, &key, dir.path()).unwrap_err().to_string();
     assert!(refused.contains("certificate") && !refused.contains(cluster.password()), "{refused}");
 }
+
+fn desk_change(id: i64, assigned: Option<i64>, before: Option<i64>, minutes: i64) -> FoundChange {
+    let change = crate::desk_api::DeskChange {
+        id,
+        number: format!("T20261207.{id:04}"),
+        title: format!("Ticket {id}"),
+        assigned,
+        open: true,
+    };
+    let active = chrono::DateTime::from_timestamp(1_800_000_000 + minutes * 60, 0).unwrap();
+    FoundChange { change, active, assigned_before: before }
+}
+
+#[test]
+fn the_desks_changes_are_told_once_to_their_reps_under_numbers_every_opening_shares() {
+    on_both(|place| {
+        let (one, two) = (place.open(), place.open());
+        let first = one.desk_watch("Desk").unwrap();
+        assert_eq!((first.newest, first.last_look, first.threshold), (0, None, None));
+        assert_eq!(two.desk_watch("Desk").unwrap().epoch, first.epoch, "one list for every worker");
+        assert_ne!(one.desk_watch("Other").unwrap().epoch, first.epoch, "another profile's list");
+
+        let now = Utc::now();
+        let threshold = Some(crate::desk_api::Threshold { used: 120, limit: 10_000 });
+        let found = [desk_change(1, Some(7), None, 0), desk_change(2, Some(8), Some(7), 0)];
+        assert_eq!(one.record_look("Desk", &found, now, threshold).unwrap(), 2);
+        assert_eq!(two.record_look("Desk", &found, now, threshold).unwrap(), 0, "told by the other worker");
+        let again = [desk_change(1, Some(7), None, 1)];
+        assert_eq!(two.record_look("Desk", &again, now, None).unwrap(), 1, "a later change of the same ticket");
+
+        let state = two.desk_watch("Desk").unwrap();
+        assert_eq!((state.newest, state.threshold), (3, None));
+        assert_eq!(state.last_look.map(|t| t.timestamp_millis()), Some(now.timestamp_millis()));
+        let ids = |after, me| -> Vec<i64> {
+            one.desk_changes_after("Desk", after, me).unwrap().iter().map(|c| c.id).collect()
+        };
+        assert_eq!(ids(0, 7), [1, 2, 1], "their ticket, the one taken from them, theirs again");
+        assert_eq!(ids(0, 8), [2]);
+        assert_eq!(ids(2, 7), [1]);
+        assert_eq!(ids(0, 9), Vec::<i64>::new(), "no rep hears of another's tickets");
+        assert!(one.desk_changes_after("Other", 0, 7).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn the_desk_keeps_its_newest_changes_only() {
+    on_both(|place| {
+        let store = place.open();
+        store.desk_watch("Desk").unwrap();
+        let found: Vec<_> = (0..KEPT_CHANGES + 10).map(|id| desk_change(id, Some(7), None, 0)).collect();
+        store.record_look("Desk", &found, Utc::now(), None).unwrap();
+        let kept = store.desk_changes_after("Desk", 0, 7).unwrap();
+        assert_eq!(kept.len() as i64, KEPT_CHANGES);
+        assert_eq!(kept[0].id, 10, "the oldest leave first");
+    });
+}
+
+#[test]
+fn a_duty_has_one_holder_and_passes_on_when_its_connection_ends() {
+    on_both(|place| {
+        let (one, two) = (place.open(), place.open());
+        let (mine, theirs) = (one.duty("desk watch Desk"), two.duty("desk watch Desk"));
+        assert!(mine.hold(&one).unwrap());
+        assert!(mine.hold(&one).unwrap(), "kept");
+        let holder = one.duty_holder("desk watch Desk").unwrap().unwrap();
+        assert_eq!(holder.holder, this_worker());
+        if one.engine() == Engine::Sqlite {
+            return assert!(theirs.hold(&two).unwrap(), "a SQLite file's openings are one machine's");
+        }
+        assert!(!theirs.hold(&two).unwrap(), "held by the other");
+        assert!(two.duty("desk watch Other").hold(&two).unwrap(), "another duty is free");
+        drop(mine);
+        assert!(theirs.hold(&two).unwrap(), "free once the holder's connection ended");
+        assert!(two.duty_holder("desk watch Desk").unwrap().unwrap().since >= holder.since);
+    });
+}
+
+#[test]
+fn the_webhooks_keys_are_one_for_every_worker_and_sealed_under_the_token_key() {
+    on_both(|place| {
+        let (one, two) = (place.open(), place.open());
+        assert!(one.webhook_keys("Desk").unwrap().is_none());
+        let made = |s: &str| WebhookKeys {
+            secret: crate::Secret::new(s),
+            deactivation_key: crate::Secret::new(format!("{s}-off")),
+        };
+        let kept = one.keep_webhook_keys("Desk", &made("first-secret-0123456789"), Utc::now()).unwrap();
+        let second = two.keep_webhook_keys("Desk", &made("second-secret-012345678"), Utc::now()).unwrap();
+        assert_eq!(
+            (kept.secret.expose(), second.secret.expose(), second.deactivation_key.expose()),
+            ("first-secret-0123456789", "first-secret-0123456789", "first-secret-0123456789-off"),
+            "the first kept is every worker's"
+        );
+        let sealed: Vec<u8> = one
+            .conn()
+            .query_one("SELECT secret FROM webhooks WHERE profile = $1", args!["Desk"], |r| r.get(0))
+            .unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"secret"), "sealed, not in the clear");
+        assert!(one.unseal("ticket webhook's deactivation key", &sealed).is_err(), "sealed for one purpose only");
+        let mut changed = sealed.clone();
+        *changed.last_mut().unwrap() ^= 1;
+        assert!(one.unseal("ticket webhook's secret", &changed).is_err(), "a changed value is refused");
+    });
+}
+
+#[test]
+fn a_callout_is_taken_once_at_any_worker_and_forgotten_once_it_could_not_be_replayed() {
+    on_both(|place| {
+        let (one, two) = (place.open(), place.open());
+        let (now, window) = (Utc::now(), Duration::minutes(20));
+        assert!(one.first_callout(&[1; 32], now, window).unwrap());
+        assert!(!two.first_callout(&[1; 32], now + Duration::minutes(1), window).unwrap(), "a replay at the other");
+        assert!(two.first_callout(&[2; 32], now, window).unwrap());
+        assert!(one.first_callout(&[1; 32], now + Duration::minutes(21), window).unwrap(), "forgotten");
+
+        two.webhook_told_off("Desk").unwrap();
+        one.keep_webhook_keys("Desk", &WebhookKeys { secret: "s".into(), deactivation_key: "k".into() }, now).unwrap();
+        two.webhook_told_off("Desk").unwrap();
+        assert!(one.take_webhook_told_off("Desk").unwrap() && !one.take_webhook_told_off("Desk").unwrap());
+
+        one.note_hooked("Desk", &[(7, Some(3))].into()).unwrap();
+        two.note_hooked("Desk", &[(7, Some(4)), (8, None)].into()).unwrap();
+        assert_eq!(two.take_hooked("Desk").unwrap(), [(7, Some(3)), (8, None)].into(), "the first before, once");
+        assert!(one.take_hooked("Desk").unwrap().is_empty());
+    });
+}
