@@ -195,6 +195,8 @@ async fn the_desk_watch_has_one_looker_on_postgresql_and_another_takes_over_when
     workers.insert(port_b, Worker::start(&config_b, port_b).await);
     let (looker, other) = one_looker(&stands, [port_a, port_b], Duration::from_secs(10)).await;
     assert_eq!((looker, other), (port_a, port_b), "the first keeps the watch");
+    let health = stands.get(format!("{}/healthz", url(port_b))).await;
+    assert!(health["duties"]["retention"]["held_by"].is_string(), "one worker prunes the store: {health}");
     let added = bta_e2e::worker_says(&["rep", "add", "alex.morgan", "--profile", "Desk", "--json"], &config_a).unwrap();
     let code = serde_json::from_str::<serde_json::Value>(&added).unwrap()["code"].as_str().unwrap().to_owned();
     let token = bta_e2e::enrol_with_code(&url(port_a), &code).await.unwrap()["token"].as_str().unwrap().to_owned();

@@ -404,6 +404,7 @@ async fn a_desk_moved_to_postgresql_keeps_its_reps_and_both_workers_refuse_a_rev
 
     let checked = worker_says(&["check"], &config_a).unwrap();
     assert!(checked.contains("✓ Store postgres://") && checked.contains("reachable"), "{checked}");
+    assert!(checked.contains("(in the database, one for every worker)"), "the shared copy: {checked}");
     let said = worker_says(&["rep", "revoke", "alex.morgan"], &config_a).unwrap();
     assert!(said.contains("Revoked alex.morgan"), "{said}");
     let revoked = Instant::now();

@@ -197,13 +197,25 @@ fn serve_console(
 }
 
 /// Prunes what is older than the retention as the service starts, then once a day — or every
-/// quarter of the retention when that is shorter, so a short one is kept to as well.
+/// quarter of the retention when that is shorter, so a short one is kept to as well — where this
+/// worker holds the store's retention (one worker of those on a database prunes it).
 async fn prune_daily(store: AsyncStore, retention: chrono::Duration, stopped: impl std::future::Future<Output = ()>) {
     tokio::pin!(stopped);
     let day = std::time::Duration::from_secs(24 * 3600);
     let every = (retention / 4).to_std().map_or(day, |quarter| quarter.min(day));
+    let duty = Arc::new(store.blocking().duty("retention"));
     loop {
-        match store.prune(chrono::Utc::now() - retention).await {
+        let held = {
+            let duty = duty.clone();
+            store.run(move |s| duty.hold(s)).await
+        };
+        let pruned = match held {
+            Ok(true) => store.prune(chrono::Utc::now() - retention).await,
+            // Another worker on the store prunes it.
+            Ok(false) => Ok(Default::default()),
+            Err(e) => Err(e),
+        };
+        match pruned {
             Ok(p) if !p.is_empty() => tracing::info!(
                 "pruned {} finished job(s), {} activity line(s) and {} ledger row(s) older than {}",
                 p.jobs,

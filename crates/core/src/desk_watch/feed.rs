@@ -223,17 +223,6 @@ impl Feeds {
         all
     }
 
-    /// Each profile's desk watch, by duty name: whether this worker holds it, and who does.
-    pub async fn duties(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut all = serde_json::Map::new();
-        for feed in self.by_appliance.values() {
-            let (name, here, holder) = feed.watch_holder().await;
-            let holder = holder.map(|h| serde_json::json!({"holder": h.holder, "since": h.since}));
-            all.insert(name, serde_json::json!({"held_here": here, "held_by": holder}));
-        }
-        all
-    }
-
     pub fn is_empty(&self) -> bool {
         self.by_appliance.is_empty()
     }
@@ -572,14 +561,6 @@ impl Feed {
             }
         }
         held
-    }
-
-    /// Whether this worker holds the profile's desk watch, and who does as the store says.
-    pub async fn watch_holder(&self) -> (String, bool, Option<crate::store::DutyHolder>) {
-        let name = self.duty.name().to_owned();
-        let asked = name.clone();
-        let holder = self.store.run(move |s| s.duty_holder(&asked)).await.ok().flatten();
-        (name, self.holds_watch.load(Ordering::Acquire), holder)
     }
 
     /// Reads the newest change's number from the store, waking the long polls it is news to;

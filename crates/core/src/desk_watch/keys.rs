@@ -30,7 +30,7 @@ pub(super) async fn session_key(
     Json(ask): Json<Ask>,
 ) -> Response {
     let rep = &caller.rep;
-    if let Err(wait) = limits.session_key((&rep.profile, &rep.username)) {
+    if let Err(wait) = limits.session_key((&rep.profile, &rep.username)).await {
         let address = connection.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
         return Refusal::Limited(wait).answer(address);
     }

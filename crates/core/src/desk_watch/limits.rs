@@ -1,8 +1,9 @@
-//! How much the desk's endpoints take, on [`crate::serve::limit`]'s bounded tables: per rep, an
-//! allowance of requests, a smaller one of session keys, and one of searches that reach Autotask
-//! (`rep_autotask_searches_per_hour`), so one app gone wrong can take neither the desk's Autotask
-//! threshold nor the appliance's keys; per address, wrong tokens and codes are answered "wait"
-//! after a handful. A right token or code is served whatever its address did: one machine behind
+//! How much the desk's endpoints take: per rep, an allowance of requests (this worker's, on
+//! [`crate::serve::limit`]'s bounded tables), and — counted in the store by every worker on it
+//! together, so that a balancer spreading a rep's requests grants no more — a smaller one of
+//! session keys and one of searches that reach Autotask (`rep_autotask_searches_per_hour`), so
+//! one app gone wrong can take neither the desk's Autotask threshold nor the appliance's keys;
+//! per address, wrong tokens and codes are answered "wait" after a handful. A right token or code is served whatever its address did: one machine behind
 //! an office's shared address cannot lock its colleagues out. What stops guessing is the
 //! credentials' size — 256-bit tokens, 100-bit codes that work once and expire — not the waits,
 //! which keep a guesser's load and log small.
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 pub use crate::serve::limit::Wait;
 use crate::serve::limit::{Keyed, allowance, client_key};
+use crate::store::AsyncStore;
 
 /// A rep's requests: this many at once…
 pub const REQUESTS_BURST: u32 = 30;
@@ -33,35 +35,58 @@ const REMEMBERED: usize = 10_000;
 
 type Rep = (String, String);
 
-/// The desk's limits, in memory (a restarted worker starts them afresh).
+/// The desk's limits: requests and failures in this worker's memory, session keys and searches
+/// of Autotask in the store.
 #[derive(Debug)]
 pub struct Limits {
     requests: Keyed<Rep>,
-    keys: Keyed<Rep>,
-    autotask: Keyed<Rep>,
     failures: Keyed<IpAddr>,
+    store: AsyncStore,
+    keys: (u32, Duration),
+    autotask: (u32, Duration),
     autotask_per_hour: u32,
 }
 
 impl Limits {
     /// `autotask_per_hour`: the searches one rep may have reach Autotask in an hour.
-    pub fn new(autotask_per_hour: u32) -> Limits {
-        let shared = || (String::new(), String::new());
+    pub fn new(autotask_per_hour: u32, store: AsyncStore) -> Limits {
         let hourly = Duration::from_secs(3600) / autotask_per_hour.max(1);
         Limits {
             requests: Keyed::new(
                 allowance(REQUESTS_BURST, Duration::from_secs(1) / REQUESTS_PER_SECOND),
                 REMEMBERED,
-                shared(),
-            ),
-            keys: Keyed::new(allowance(KEYS_BURST, KEY_EVERY), REMEMBERED, shared()),
-            autotask: Keyed::new(
-                allowance((autotask_per_hour / 10).clamp(1, MOST_AUTOTASK_AT_ONCE), hourly),
-                REMEMBERED,
-                shared(),
+                (String::new(), String::new()),
             ),
             failures: Keyed::new(allowance(FAILURES_ALLOWED, FAILURE_EVERY), REMEMBERED, IpAddr::from([0, 0, 0, 0])),
+            store,
+            keys: (KEYS_BURST, KEY_EVERY),
+            autotask: ((autotask_per_hour / 10).clamp(1, MOST_AUTOTASK_AT_ONCE), hourly),
             autotask_per_hour,
+        }
+    }
+
+    /// Takes one of a rep's allowance counted in the store. Should the store not answer, the
+    /// rep is served (what the allowance guards is spent by requests that fail without it too)
+    /// and the log says so.
+    async fn take_shared(
+        &self,
+        kind: &'static str,
+        (burst, every): (u32, Duration),
+        rep: (&str, &str),
+    ) -> Result<(), Wait> {
+        let key = format!("{}\u{1f}{}", rep.0, rep.1);
+        let taken = self.store.run(move |s| s.take_allowance(kind, &key, (burst, every), chrono::Utc::now())).await;
+        match taken {
+            Ok(taken) => taken.map_err(Wait),
+            Err(e) => {
+                if let Some(count) = crate::serve::said::due("a rep's allowance the store could not count") {
+                    tracing::warn!(
+                        count,
+                        "the desk's allowances could not be counted in the store, and were granted: {e}"
+                    );
+                }
+                Ok(())
+            }
         }
     }
 
@@ -71,13 +96,13 @@ impl Limits {
     }
 
     /// One session key of a rep.
-    pub fn session_key(&self, rep: (&str, &str)) -> Result<(), Wait> {
-        self.keys.take(&owned(rep))
+    pub async fn session_key(&self, rep: (&str, &str)) -> Result<(), Wait> {
+        self.take_shared("session key", self.keys, rep).await
     }
 
     /// One search of a rep that asks Autotask itself.
-    pub fn autotask_search(&self, rep: (&str, &str)) -> Result<(), Wait> {
-        self.autotask.take(&owned(rep))
+    pub async fn autotask_search(&self, rep: (&str, &str)) -> Result<(), Wait> {
+        self.take_shared("autotask search", self.autotask, rep).await
     }
 
     /// The searches a rep may have reach Autotask in an hour.
@@ -99,9 +124,16 @@ fn owned(rep: (&str, &str)) -> Rep {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_rep_gets_a_burst_then_the_rate_and_others_are_not_touched() {
-        let limits = Limits::new(200);
+    /// Limits on a store of their own, or the store of `limits`' (another worker on it).
+    fn limits_on(per_hour: u32, dir: &tempfile::TempDir) -> Limits {
+        let store = crate::store::Store::open(&dir.path().join("store.sqlite3")).unwrap();
+        Limits::new(per_hour, AsyncStore::new(store))
+    }
+
+    #[tokio::test]
+    async fn a_rep_gets_a_burst_then_the_rate_and_others_are_not_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = limits_on(200, &dir);
         for _ in 0..REQUESTS_BURST {
             assert!(limits.request(("Desk", "alex")).is_ok());
         }
@@ -109,25 +141,30 @@ mod tests {
         assert!(wait.0 <= Duration::from_secs(1) / REQUESTS_PER_SECOND && wait.seconds() == 1);
         assert!(limits.request(("Desk", "sam")).is_ok(), "another rep has a bucket of their own");
         for _ in 0..KEYS_BURST {
-            assert!(limits.session_key(("Desk", "alex")).is_ok());
+            assert!(limits.session_key(("Desk", "alex")).await.is_ok());
         }
-        assert!(limits.session_key(("Desk", "alex")).is_err());
+        let wait = limits.session_key(("Desk", "alex")).await.unwrap_err();
+        assert!(wait.0 > KEY_EVERY / 2 && wait.0 <= KEY_EVERY, "{wait:?}");
+        assert!(limits.session_key(("Desk", "sam")).await.is_ok());
     }
 
-    #[test]
-    fn a_reps_searches_of_autotask_have_an_hourly_budget() {
-        let limits = Limits::new(60);
-        for _ in 0..6 {
-            assert!(limits.autotask_search(("Desk", "alex")).is_ok());
+    #[tokio::test]
+    async fn a_reps_searches_of_autotask_have_an_hourly_budget_every_worker_counts_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (limits_on(60, &dir), limits_on(60, &dir));
+        for limits in [&one, &two, &one, &two, &one, &two] {
+            assert!(limits.autotask_search(("Desk", "alex")).await.is_ok());
         }
-        let wait = limits.autotask_search(("Desk", "alex")).unwrap_err();
+        let wait = two.autotask_search(("Desk", "alex")).await.unwrap_err();
         assert!(wait.seconds() > 30 && wait.seconds() <= 60, "one a minute at 60 an hour: {wait:?}");
-        assert!(limits.autotask_search(("Desk", "sam")).is_ok());
+        assert!(one.autotask_search(("Desk", "alex")).await.is_err(), "spent at both workers");
+        assert!(one.autotask_search(("Desk", "sam")).await.is_ok());
     }
 
     #[test]
     fn an_address_is_told_to_wait_after_a_handful_of_wrong_tokens() {
-        let limits = Limits::new(200);
+        let dir = tempfile::tempdir().unwrap();
+        let limits = limits_on(200, &dir);
         let (guesser, colleague) = ("192.0.2.7".parse().unwrap(), "192.0.2.8".parse().unwrap());
         for _ in 0..FAILURES_ALLOWED {
             assert_eq!(limits.failed(guesser), None);

@@ -85,7 +85,7 @@ pub(super) async fn search(
 /// A search asked of Autotask, within the rep's budget; its rows are marked so when the copy could
 /// have answered.
 async fn in_autotask(caller: &Caller, text: &str, recent: &[i64], mark: bool) -> Result<Vec<TicketRow>, Failed> {
-    caller.ask_autotask().map_err(Failed::OverBudget)?;
+    caller.ask_autotask().await.map_err(Failed::OverBudget)?;
     let (feed, me) = (&caller.feed, Some(caller.rep.resource_id));
     let mut rows = search_with(&feed.autotask, text, me, recent, &feed.lookups).await.map_err(desk_error)?;
     for row in rows.iter_mut() {
@@ -153,7 +153,7 @@ fn whole_number_or_id(search: &Search) -> Option<Filter> {
 /// Tickets the copy does not hold (made a moment ago, or older than the copy keeps): asked of
 /// Autotask, kept in the copy, and shown as asked.
 async fn asked_and_kept(caller: &Caller, which: Filter, recent: &[i64]) -> Result<Vec<TicketRow>, Failed> {
-    caller.ask_autotask().map_err(Failed::OverBudget)?;
+    caller.ask_autotask().await.map_err(Failed::OverBudget)?;
     let feed = &caller.feed;
     let query = AutotaskQuery::new(which).max_records(SEARCH_LIMIT);
     let found = feed.autotask.query_page::<Ticket>(&query).await?.items;

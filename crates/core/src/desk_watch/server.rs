@@ -42,9 +42,10 @@ impl Caller {
     }
 
     /// Counts one search of this rep that asks Autotask itself, within their hourly budget.
-    pub fn ask_autotask(&self) -> Result<(), Refusal> {
+    pub async fn ask_autotask(&self) -> Result<(), Refusal> {
         let rep = (self.rep.profile.as_str(), self.rep.username.as_str());
-        self.limits.autotask_search(rep).map_err(|wait| Refusal::AutotaskBudget(wait, self.limits.autotask_per_hour()))
+        let taken = self.limits.autotask_search(rep).await;
+        taken.map_err(|wait| Refusal::AutotaskBudget(wait, self.limits.autotask_per_hour()))
     }
 }
 
@@ -68,7 +69,8 @@ impl DeskServer {
         wake: Arc<tokio::sync::Notify>,
         autotask_per_hour: u32,
     ) -> DeskServer {
-        DeskServer { feeds, reps, limits: Arc::new(Limits::new(autotask_per_hour)), store, wake }
+        let limits = Arc::new(Limits::new(autotask_per_hour, store.clone()));
+        DeskServer { feeds, reps, limits, store, wake }
     }
 
     /// Every desk endpoint, for the worker's listener.
@@ -103,12 +105,6 @@ impl DeskServer {
     /// How current each profile's copy of the tickets is.
     pub async fn ticket_copies(&self) -> Vec<(String, Result<super::copy::Freshness, super::copy::CopyError>)> {
         self.feeds.freshness().await
-    }
-
-    /// Each duty of the desk's (a profile's desk watch): whether this worker holds it, and who
-    /// does as the store says.
-    pub async fn duties(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.feeds.duties().await
     }
 
     /// Each profile's ticket webhook, where the desk takes them.

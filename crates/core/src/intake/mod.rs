@@ -269,9 +269,7 @@ async fn health(State(intake): State<Intake>, ConnectInfo(remote): ConnectInfo<S
             if !copies.is_empty() {
                 said["ticket_copies"] = serde_json::Value::Object(copies);
             }
-            if let Some(desk) = &intake.desk {
-                said["duties"] = serde_json::Value::Object(desk.duties().await);
-            }
+            said["duties"] = duties(&intake.store).await;
             let hooks = intake.desk.as_ref().map(|d| d.webhooks()).unwrap_or_default();
             if !hooks.is_empty() {
                 said["ticket_webhooks"] = hooks.into_iter().map(|(p, h)| (p, json!(h))).collect();
@@ -280,6 +278,19 @@ async fn health(State(intake): State<Intake>, ConnectInfo(remote): ConnectInfo<S
         }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "down", "store": e.to_string()})))
             .into_response(),
+    }
+}
+
+/// Each duty only one worker on the store does, by name: who holds it as the store says, since
+/// when, and whether that is this worker.
+async fn duties(store: &AsyncStore) -> serde_json::Value {
+    let me = crate::store::this_worker();
+    match store.run(|s| s.duty_holders()).await {
+        Ok(holders) => holders
+            .into_iter()
+            .map(|(name, h)| (name, json!({"held_by": h.holder, "since": h.since, "held_here": h.holder == me})))
+            .collect(),
+        Err(e) => json!({"error": e.to_string()}),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Work that must have one doer among the workers on a store (the desk-wide watch of a profile:
-//! its looks at Autotask, the copy's fill, the ticket webhook's registration). On PostgreSQL a
+//! its looks at Autotask, the copy's fill, the ticket webhook's registration; the retention). On PostgreSQL a
 //! duty is a session-level advisory lock, held on a connection of its own: the database lets go
 //! of it the moment the holder's connection ends — the process killed, its machine gone once the
 //! server notices — and the next worker to try takes it. Each holder notes its name in `duties`,
@@ -56,8 +56,13 @@ impl Store {
 
     /// Who holds the duty named `name`, as its holder last noted.
     pub fn duty_holder(&self, name: &str) -> Result<Option<DutyHolder>, StoreError> {
-        Ok(self.conn().query_opt("SELECT holder, since FROM duties WHERE name = $1", args![name], |r| {
-            Ok(DutyHolder { holder: r.get(0)?, since: super::time(r.get(1)?) })
+        Ok(self.duty_holders()?.into_iter().find(|(n, _)| n == name).map(|(_, holder)| holder))
+    }
+
+    /// Every duty's holder, as each last noted, by the duty's name.
+    pub fn duty_holders(&self) -> Result<Vec<(String, DutyHolder)>, StoreError> {
+        Ok(self.conn().query("SELECT name, holder, since FROM duties ORDER BY name", args![], |r| {
+            Ok((r.get(0)?, DutyHolder { holder: r.get(1)?, since: super::time(r.get(2)?) }))
         })?)
     }
 }

@@ -13,6 +13,7 @@
 //! blocking pool.
 
 mod activity;
+mod allowances;
 mod console;
 mod copy_to;
 pub(crate) mod db;

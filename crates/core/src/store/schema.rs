@@ -187,6 +187,8 @@ const SQLITE: &[&str] = &[
         assigned_before INTEGER,
         PRIMARY KEY (profile, ticket_id)
     )",
+    // 15: allowances every worker counts together (a rep's searches of Autotask, their keys).
+    "CREATE TABLE allowances (kind TEXT NOT NULL, key TEXT NOT NULL, whole_at INTEGER NOT NULL, PRIMARY KEY (kind, key))",
 ];
 
 const POSTGRES: &[&str] = &[
@@ -382,6 +384,8 @@ const POSTGRES: &[&str] = &[
         assigned_before BIGINT,
         PRIMARY KEY (profile, ticket_id)
     )",
+    // 6: SQLite's 15th.
+    "CREATE TABLE allowances (kind TEXT NOT NULL, key TEXT NOT NULL, whole_at BIGINT NOT NULL, PRIMARY KEY (kind, key))",
 ];
 
 /// The advisory lock workers starting at once take to migrate one at a time.

@@ -811,3 +811,21 @@ fn a_callout_is_taken_once_at_any_worker_and_forgotten_once_it_could_not_be_repl
         assert!(one.take_hooked("Desk").unwrap().is_empty());
     });
 }
+
+#[test]
+fn an_allowance_is_counted_by_every_worker_together() {
+    on_both(|place| {
+        let (one, two) = (place.open(), place.open());
+        let (now, quota) = (Utc::now(), (3, std::time::Duration::from_secs(60)));
+        for store in [&one, &two, &one] {
+            assert_eq!(store.take_allowance("keys", "Desk/alex", quota, now).unwrap(), Ok(()));
+        }
+        let wait = two.take_allowance("keys", "Desk/alex", quota, now).unwrap().unwrap_err();
+        assert_eq!(wait, std::time::Duration::from_secs(60), "the next one in a minute");
+        assert!(one.take_allowance("keys", "Desk/sam", quota, now).unwrap().is_ok(), "another rep's own");
+        assert!(one.take_allowance("searches", "Desk/alex", quota, now).unwrap().is_ok(), "another kind's own");
+        let later = now + Duration::seconds(61);
+        assert!(one.take_allowance("keys", "Desk/alex", quota, later).unwrap().is_ok());
+        assert!(two.take_allowance("keys", "Desk/alex", quota, later).unwrap().is_err());
+    });
+}
