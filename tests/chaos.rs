@@ -167,7 +167,8 @@ async fn killed_mid_job(stands: &Stands, store: String) {
 /// callouts the address hands it, signed with the desk's secret, into the same copy, refuses a
 /// replay of one the first took, tells its apps what the first's looks found and searches the
 /// same copy. Killed, the looker is replaced within 10 s (the webhook kept with the same
-/// secret), and an app's cursor goes on at the other worker without missing a change.
+/// secret); an app that knows both addresses searches at the other at once, and its cursor goes
+/// on there without missing a change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_desk_watch_has_one_looker_on_postgresql_and_another_takes_over_when_it_dies() {
     let stands = Stands::start().await;
@@ -286,13 +287,31 @@ async fn the_desk_watch_has_one_looker_on_postgresql_and_another_takes_over_when
     assert_eq!(said["changes"][0]["id"], mine, "{said}");
     let cursor = said["cursor"].as_str().unwrap().to_owned();
 
+    // Alex's app knows both workers' addresses, the looker's first, and watches there.
+    let settings = format!(
+        "rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@example.com\"\ndesk_worker_url = \"{}\"\n\
+         desk_worker_other_urls = [\"{}\"]",
+        url(looker),
+        url(other)
+    );
+    let app =
+        bta_core::desk::Desk::new(&stands.desk_config_with(&settings, &[("desk_token", &token)]).profiles[0]).unwrap();
+    let link = app.link().unwrap();
+    link.changes(Duration::ZERO).await.unwrap();
+    assert_eq!(link.worker(), url(looker));
+
     workers.remove(&looker).unwrap().kill_9();
     let killed = tokio::time::Instant::now();
+    let rows = link.search(&mine.to_string(), None, &[], false).await.unwrap();
+    eprintln!("the app's first search after its worker was killed took {} ms", killed.elapsed().as_millis());
+    assert_eq!((rows[0].id, link.worker()), (mine, url(other)), "answered by the other worker");
     let (taken_by, _) = one_looker(&stands, [other], Duration::from_secs(10)).await;
     eprintln!("the desk watch was taken over {} ms after its looker was killed", killed.elapsed().as_millis());
     assert_eq!(taken_by, other);
     let (said, ()) = tokio::join!(told(&cursor), someone_notes(&stands, mine));
     assert_eq!(said["changes"].as_array().unwrap().len(), 1, "the change after the cursor, once: {said}");
+    let app_told = link.changes(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(app_told.changes.iter().map(|c| c.id).collect::<Vec<_>>(), [mine], "the app's cursor went on there");
     let hooks = stands.records("TicketWebhooks").await;
     assert_eq!((hooks.len(), hooks[0]["secretKey"].as_str()), (1, Some(secret.as_str())), "the same webhook");
     assert!(workers.remove(&other).unwrap().stop());

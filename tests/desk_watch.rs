@@ -188,6 +188,46 @@ async fn an_app_whose_desk_worker_cannot_be_reached_watches_by_itself() {
     assert!(!impatient.desk_worker_writes(), "past the takeover minutes the app writes");
 }
 
+/// An app of a desk with several addresses whose first is a balancer answering 502 (its workers
+/// gone) and whose second nothing listens at: its requests go on to the next address that
+/// answers, session keys included, and it stays there.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_of_a_desk_of_several_workers_goes_on_to_the_next_that_answers() {
+    let stands = Stands::start().await;
+    let worker = desk_worker(&stands).await;
+    let token = worker.enrol("alex.morgan").await;
+    let balancer = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bad_gateway = format!("http://{}", balancer.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = balancer.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut request = [0u8; 4096];
+                let _ = client.read(&mut request).await;
+                let answer = "HTTP/1.1 502 Bad Gateway\r\ncontent-length: 11\r\nconnection: close\r\n\r\nBad Gateway";
+                let _ = client.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let gone = format!("http://127.0.0.1:{}", bta_e2e::free_port());
+    let settings = format!(
+        "rep_username = \"alex.morgan\"\nrep_email = \"alex.morgan@example.com\"\ndesk_worker_url = \"{bad_gateway}\"\n\
+         desk_worker_other_urls = [\"{gone}\", \"{}\"]",
+        worker.url
+    );
+    let alex = Desk::new(&stands.desk_config_with(&settings, &[("desk_token", &token)]).profiles[0]).unwrap();
+    let link = alex.link().unwrap();
+    let mine = link.search("", None, &[], false).await.unwrap();
+    assert!(!mine.is_empty());
+    assert_eq!(link.worker(), worker.url, "the third address answered");
+    let key = link.session_key(mine[0].id).await.unwrap();
+    assert!(key.short_key.as_deref().is_some_and(|k| !k.is_empty()), "{key:?}");
+    let watched = alex.watch(Duration::ZERO).await.unwrap();
+    assert!(watched.from_desk_worker);
+    assert!(link.said().contains(&worker.url), "Settings names the worker in use: {}", link.said());
+    worker.service.stop().await.unwrap();
+}
+
 /// Both writers are on — the desk's worker and a rep's app with its embedded worker — and the
 /// same session ends: one note set and one time entry. Then the desk's worker stops; once it has
 /// not answered for the takeover time the app's worker takes over: it writes the next session,

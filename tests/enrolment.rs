@@ -286,22 +286,29 @@ async fn an_app_enrolled_by_the_link_works_through_the_worker_alone() {
         rcgen::CertificateParams::new(vec!["desk.invalid".to_owned()]).unwrap().self_signed(&key).unwrap();
     std::fs::write(stands.dir.path().join("desk.crt"), certificate.pem()).unwrap();
     std::fs::write(stands.dir.path().join("desk.key"), key.serialize_pem()).unwrap();
-    let top = "ticket_watch_seconds = 5\ntls_certificate_file = \"desk.crt\"\ntls_key_file = \"desk.key\"";
-    let config = stands.config(port, top, "desk_watch = true");
+    // A second worker of the desk's, gone: its address is in the link, after this worker's.
+    let gone = format!("https://127.0.0.1:{}/", free_port());
+    let top = format!(
+        "ticket_watch_seconds = 5\ntls_certificate_file = \"desk.crt\"\ntls_key_file = \"desk.key\"\nother_desk_urls = [\"{gone}\"]"
+    );
+    let config = stands.config(port, &top, "desk_watch = true");
     let worker = Worker::start(&config, port).await;
 
     let link = rep_add("alex.morgan", &config)["link"].as_str().unwrap().to_owned();
     let parsed = EnrolLink::parse(&link, None).unwrap();
     assert_eq!(parsed.desk.as_str(), format!("https://127.0.0.1:{port}/"));
+    assert_eq!(parsed.also.iter().map(url::Url::as_str).collect::<Vec<_>>(), [gone.as_str()]);
     assert!(parsed.pin.as_deref().is_some_and(|p| p.starts_with("sha256:")), "{link}");
     let other_pin = EnrolLink { pin: Some("sha256:AAAA".into()), ..parsed.clone() };
     let refused = other_pin.enrol().await.unwrap_err();
     assert!(refused.contains("cannot be reached") && refused.contains("certificate"), "{refused}");
     let unpinned = EnrolLink { pin: None, ..parsed.clone() };
     assert!(unpinned.enrol().await.is_err(), "a certificate of the desk's own is not trusted without the pin");
-    let enrolled = parsed.enrol().await.expect("the code was not used up by the refused attempts");
+    // The rep's app tries the gone worker first: enrolment and every request go on to this one.
+    let gone_first = EnrolLink { desk: url::Url::parse(&gone).unwrap(), also: vec![parsed.desk.clone()], ..parsed };
+    let enrolled = gone_first.enrol().await.expect("the code was not used up by the refused attempts");
 
-    let (text, _) = with_enrolled_profile("", stands.dir.path(), &enrolled, &parsed, None).unwrap();
+    let (text, _) = with_enrolled_profile("", stands.dir.path(), &enrolled, &gone_first, None).unwrap();
     assert!(!text.contains(&enrolled.token) && !text.contains("client_secret") && !text.contains("autotask_password"));
     let keyring = MemoryStore::default();
     let token = bta_core::Secret::new(enrolled.token.clone());

@@ -120,9 +120,10 @@ async fn enrol_all(stands: &Stands, config: &std::path::Path, url: &str, apps: u
             let (store, profile, desk, url) = (store.clone(), profile.clone(), desk.clone(), url.to_owned());
             async move {
                 // Said in full when it fails: a bare unwrap once stopped this benchmark unexplained.
-                let invited = bta_core::desk_watch::enrol::invite(&store, &profile, &username(rep), None, &desk, None)
-                    .await
-                    .unwrap_or_else(|e| panic!("inviting rep {rep}: {e}"));
+                let invited =
+                    bta_core::desk_watch::enrol::invite(&store, &profile, &username(rep), None, &desk, &[], None)
+                        .await
+                        .unwrap_or_else(|e| panic!("inviting rep {rep}: {e}"));
                 let enrolled = bta_e2e::enrol_with_code(&url, invited.code.expose())
                     .await
                     .unwrap_or_else(|(status, body)| panic!("enrolling rep {rep}: {status} {body}"));

@@ -108,13 +108,17 @@ pub struct TicketRow {
 pub const LINK_SCHEME: &str = "bt-autotask";
 
 /// The enrolment link a desk's administrator sends a rep: `bt-autotask://enrol?desk=<the worker's
-/// address>&code=<one-time code>[&pin=sha256:<the worker's certificate>]`. The worker makes it
+/// address>[&desk=<another worker's>…]&code=<one-time code>[&pin=sha256:<the workers'
+/// certificate>]`. A desk of several workers names each address its apps may use, in the order
+/// they try them (an app that knows one `desk` reads the first). The worker makes it
 /// (`rep add`, the console) and the app reads it; this is its one definition. It holds the code,
 /// so it is a secret until used — and it proves nothing about who sent it: the app enrols only
 /// when its rep confirms the desk it names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnrolLink {
     pub desk: url::Url,
+    /// The desk's other workers, in the order the app tries them when one stops answering.
+    pub also: Vec<url::Url>,
     pub code: String,
     pub pin: Option<String>,
 }
@@ -133,7 +137,7 @@ impl EnrolLink {
             "with a code alone, give the desk's worker too (https://desk-server:8180), or paste the whole link",
         )?;
         let desk = crate::transport_policy::secure_url(desk, "the desk's worker")?;
-        Ok(EnrolLink { desk, code: text.to_owned(), pin: None })
+        Ok(EnrolLink { desk, also: Vec::new(), code: text.to_owned(), pin: None })
     }
 
     fn from_link(text: &str) -> Result<EnrolLink, String> {
@@ -144,14 +148,18 @@ impl EnrolLink {
             );
         }
         let value = |key: &str| link.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned());
-        let desk = value("desk").ok_or("the enrolment link names no desk's worker; ask for a new link")?;
+        let mut desks = link.query_pairs().filter(|(k, _)| k == "desk").map(|(_, v)| v.into_owned());
+        let desk = desks.next().ok_or("the enrolment link names no desk's worker; ask for a new link")?;
+        let also = desks
+            .map(|d| crate::transport_policy::secure_url(&d, "a desk's worker in the link"))
+            .collect::<Result<Vec<_>, _>>()?;
         let code = value("code").ok_or("the enrolment link holds no code; ask for a new link")?;
         let pin = value("pin");
         if pin.as_deref().is_some_and(|p| !p.starts_with("sha256:")) {
             return Err("the enrolment link's certificate pin is not one this app knows; ask for a new link".into());
         }
         let desk = crate::transport_policy::secure_url(&desk, "the desk's worker in the link")?;
-        Ok(EnrolLink { desk, code, pin })
+        Ok(EnrolLink { desk, also, code, pin })
     }
 
     /// The link as text, to send to the rep.
@@ -159,7 +167,11 @@ impl EnrolLink {
         let mut link = url::Url::parse(&format!("{LINK_SCHEME}://enrol")).unwrap_or_else(|_| self.desk.clone());
         {
             let mut query = link.query_pairs_mut();
-            query.append_pair("desk", self.desk.as_str()).append_pair("code", &self.code);
+            query.append_pair("desk", self.desk.as_str());
+            for desk in &self.also {
+                query.append_pair("desk", desk.as_str());
+            }
+            query.append_pair("code", &self.code);
             if let Some(pin) = &self.pin {
                 query.append_pair("pin", pin);
             }
@@ -229,5 +241,18 @@ mod tests {
         assert!(refused("bt-autotask://enrol?code=X", None).contains("no desk"));
         assert!(refused("bt-autotask://open?x=1", None).contains("not an enrolment link"));
         assert!(refused("bt-autotask://enrol?desk=https://d/&code=X&pin=md5:1", None).contains("pin"));
+        assert!(refused("bt-autotask://enrol?desk=https://d/&desk=http://e/&code=X", None).contains("https"));
+    }
+
+    #[test]
+    fn a_link_names_each_address_of_a_desk_of_several_workers_in_order() {
+        let link = EnrolLink::parse(
+            "bt-autotask://enrol?desk=https%3A%2F%2Fw1.example.com%2F&desk=https%3A%2F%2Fw2.example.com%3A8443%2F&code=K7M2Q",
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(link.desk.as_str(), "https://w1.example.com/");
+        assert_eq!(link.also.iter().map(url::Url::as_str).collect::<Vec<_>>(), ["https://w2.example.com:8443/"]);
+        assert_eq!(EnrolLink::parse(&link.to_link(), None), Ok(link), "made and read alike");
     }
 }

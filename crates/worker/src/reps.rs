@@ -78,7 +78,8 @@ async fn add(path: &Path, username: &str, name: &str, email: Option<&str>, json:
     })?;
     let pin = enrol::certificate_pin(&config).map_err(|e| anyhow::anyhow!(e))?;
     let store = AsyncStore::new(open_store(&config)?);
-    let invitation = enrol::invite(&store, profile, username, email, &desk, pin.as_deref()).await?;
+    let invitation =
+        enrol::invite(&store, profile, username, email, &desk, &config.other_desk_urls, pin.as_deref()).await?;
     if json {
         println!("{}", invitation_json(&invitation, name));
     } else {

@@ -50,6 +50,12 @@ pub(super) fn read_front(top: &mut Section<'_>, tls: bool, console_listen: Optio
         max_connections,
         request_body_limit,
         event_body_limit,
+        trusted_proxies: top
+            .strings("trusted_proxies")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| read_network(top, "trusted_proxies", e))
+            .collect(),
     };
     let console_url = match top.string("console_url") {
         Some(text) => read_console_url(top, &text, tls),
@@ -57,7 +63,7 @@ pub(super) fn read_front(top: &mut Section<'_>, tls: bool, console_listen: Optio
     };
     let monitoring_allowlist = match top.strings("monitoring_allowlist") {
         None => default_monitoring_allowlist(),
-        Some(entries) => entries.iter().filter_map(|e| read_network(top, e)).collect(),
+        Some(entries) => entries.iter().filter_map(|e| read_network(top, "monitoring_allowlist", e)).collect(),
     };
     let rep_autotask_searches_per_hour = top
         .integer("rep_autotask_searches_per_hour", 1..=100_000)
@@ -89,12 +95,12 @@ fn read_console_url(top: &mut Section<'_>, text: &str, tls: bool) -> Option<url:
     Some(url)
 }
 
-fn read_network(top: &mut Section<'_>, entry: &str) -> Option<IpNet> {
+fn read_network(top: &mut Section<'_>, key: &'static str, entry: &str) -> Option<IpNet> {
     let parsed = entry.parse::<IpNet>().or_else(|_| entry.parse::<IpAddr>().map(IpNet::from));
     match parsed {
         Ok(network) => Some(network),
         Err(_) => {
-            top.problem("monitoring_allowlist", format!("'{entry}' is not an address or network like 10.0.0.0/8"));
+            top.problem(key, format!("'{entry}' is not an address or network like 10.0.0.0/8"));
             None
         }
     }

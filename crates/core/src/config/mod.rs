@@ -201,7 +201,14 @@ pub enum DeskRole {
     /// The tray app: learns of changes from the desk's worker at `url` (showing its rep token),
     /// and lets it write the rep's sessions while it answers; takes over after `takeover_after`
     /// without an answer.
-    Follows { url: url::Url, token: Secret, takeover_after: std::time::Duration },
+    Follows {
+        url: url::Url,
+        /// The desk's other workers (`desk_worker_other_urls`), tried in order when `url` stops
+        /// answering.
+        also: Vec<url::Url>,
+        token: Secret,
+        takeover_after: std::time::Duration,
+    },
 }
 
 /// The whole configuration file.
@@ -241,6 +248,9 @@ pub struct WorkerConfig {
     /// Where reps' apps reach this worker (`https://desk.example.com:8180`), for enrolment links;
     /// derived from `listen` when it is this machine only.
     pub public_url: Option<url::Url>,
+    /// The desk's other workers as its apps reach them (`other_desk_urls`), in the order an app
+    /// tries them when the one it uses stops answering; enrolment links carry them.
+    pub other_desk_urls: Vec<url::Url>,
     /// Where the desk console listens (`None`: no console); the seed's tool's 127.0.0.1:53231 by default.
     pub console_listen: Option<SocketAddr>,
     /// Where browsers reach the console (`console_url`; by default what `console_listen` implies
@@ -267,7 +277,7 @@ pub const DEFAULT_CONSOLE_LISTEN: SocketAddr =
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, console_listen, console_url, tls_certificate_file, tls_key_file, request_read_timeout_seconds, tls_handshake_timeout_seconds, idle_timeout_seconds, max_connections, request_body_limit_kib, event_body_limit_kib, monitoring_allowlist, rep_autotask_searches_per_hour, data_dir, store_url, store_password_env, store_ca_file, token_key_file, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, search_copy_days, autotask_webhooks, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, other_desk_urls, console_listen, console_url, tls_certificate_file, tls_key_file, request_read_timeout_seconds, tls_handshake_timeout_seconds, idle_timeout_seconds, max_connections, request_body_limit_kib, event_body_limit_kib, trusted_proxies, monitoring_allowlist, rep_autotask_searches_per_hour, data_dir, store_url, store_password_env, store_ca_file, token_key_file, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, search_copy_days, autotask_webhooks, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
 
 /// How long the tray app's hidden window is kept unless the configuration says otherwise.
 pub const DEFAULT_RELEASE_WINDOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
@@ -360,6 +370,15 @@ impl WorkerConfig {
         let public_url = top.string("public_url").and_then(|text| {
             crate::transport_policy::secure_url(&text, "public_url").map_err(|e| top.problem("public_url", e)).ok()
         });
+        let other_desk_urls = top
+            .strings("other_desk_urls")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|text| {
+                let url = crate::transport_policy::secure_url(text, "other_desk_urls");
+                url.map_err(|e| top.problem("other_desk_urls", e)).ok()
+            })
+            .collect();
         // An empty value is meaningful here: no console.
         let console_off =
             table.get("console_listen").and_then(toml::Value::as_str).is_some_and(|t| t.trim().is_empty());
@@ -429,6 +448,7 @@ impl WorkerConfig {
                 search_copy,
                 autotask_webhooks,
                 public_url,
+                other_desk_urls,
                 console_listen,
                 console_url: front.console_url,
                 serving: front.serving,
@@ -864,7 +884,17 @@ fn read_desk_role(s: &mut Section<'_>, profile: &str, store: &dyn SecretStore) -
         }
         Some(text) => match crate::transport_policy::secure_url(&text, "desk_worker_url") {
             Ok(url) => {
-                DeskRole::Follows { url, token, takeover_after: std::time::Duration::from_secs_f64(minutes * 60.0) }
+                let also = s
+                    .strings("desk_worker_other_urls")
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|text| {
+                        let url = crate::transport_policy::secure_url(text, "desk_worker_other_urls");
+                        url.map_err(|e| s.problem("desk_worker_other_urls", e)).ok()
+                    })
+                    .collect();
+                let takeover_after = std::time::Duration::from_secs_f64(minutes * 60.0);
+                DeskRole::Follows { url, also, token, takeover_after }
             }
             Err(e) => {
                 s.problem("desk_worker_url", e);

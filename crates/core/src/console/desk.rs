@@ -63,7 +63,17 @@ pub async fn enrol(
         Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     let email = asked.email.as_deref().filter(|e| !e.trim().is_empty());
-    let invitation = match enrol::invite(&console.store, profile, &asked.username, email, &desk, pin.as_deref()).await {
+    let invitation = match enrol::invite(
+        &console.store,
+        profile,
+        &asked.username,
+        email,
+        &desk,
+        &console.config.other_desk_urls,
+        pin.as_deref(),
+    )
+    .await
+    {
         Ok(i) => i,
         Err(enrol::InviteError::Store(e)) => return failed(e),
         Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),

@@ -93,14 +93,29 @@ impl EnrolLink {
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("bt-autotask/", env!("CARGO_PKG_VERSION")));
         let http = super::trust::desk_client(self.pin.as_deref(), builder)?;
-        let mut url = self.desk.clone();
-        url.set_path(ENROL_PATH);
-        let response = http
-            .post(url)
-            .json(&EnrolRequest { code: self.code.clone() })
-            .send()
-            .await
-            .map_err(|e| format!("the desk's worker at {} cannot be reached: {}", self.desk, in_words(&e)))?;
+        // The desk's addresses in turn, while one cannot be reached at all (the code was not sent).
+        // Owned, so the future stays `Send` for any lifetime (a borrowing iterator held across
+        // an await point does not, as the compiler sees it).
+        let desks: Vec<Url> = std::iter::once(&self.desk).chain(&self.also).cloned().collect();
+        let mut desks = desks.into_iter().peekable();
+        let (mut response, mut unreached) = (None, Vec::new());
+        while let Some(desk) = desks.next() {
+            let mut url = desk.clone();
+            url.set_path(ENROL_PATH);
+            match http.post(url).json(&EnrolRequest { code: self.code.clone() }).send().await {
+                Ok(answered) => {
+                    response = Some(answered);
+                    break;
+                }
+                Err(e) => {
+                    unreached.push(format!("the desk's worker at {desk} cannot be reached: {}", in_words(&e)));
+                    if !e.is_connect() || desks.peek().is_none() {
+                        return Err(unreached.join("; "));
+                    }
+                }
+            }
+        }
+        let response = response.ok_or("the enrolment link names no desk's worker; ask for a new link")?;
         match response.status().as_u16() {
             200 => response.json::<Enrolled>().await.map_err(|e| format!("the desk's worker answered oddly: {e}")),
             401 => {
@@ -163,6 +178,9 @@ pub fn with_enrolled_profile(
     let mut table = Table::new();
     table.insert("name", value(name.as_str()));
     table.insert("desk_worker_url", value(link.desk.as_str()));
+    if !link.also.is_empty() {
+        table.insert("desk_worker_other_urls", value(link.also.iter().map(Url::as_str).collect::<toml_edit::Array>()));
+    }
     if let Some(pin) = &link.pin {
         table.insert("desk_certificate_pin", value(pin.as_str()));
     }
@@ -212,6 +230,7 @@ mod tests {
     fn link(desk: &str, pin: Option<&str>) -> EnrolLink {
         EnrolLink {
             desk: Url::parse(desk).unwrap_or_else(|e| panic!("{e}")),
+            also: Vec::new(),
             code: "K".into(),
             pin: pin.map(str::to_owned),
         }
@@ -242,6 +261,21 @@ mod tests {
         let own = "[[profile]]\nname = \"Own\"\nappliance_host = \"s.example.com\"\nclient_id = \"c\"\nautotask_username = \"u\"\n";
         let refused = with_enrolled_profile(own, base, &enrolled("Own"), &other, Some("Own")).unwrap_err();
         assert!(refused.contains("credentials of its own"), "{refused}");
+    }
+
+    #[test]
+    fn a_desk_of_several_workers_is_followed_at_each_address_in_the_links_order() {
+        let mut several = link("https://w1.example.com:8180/", Some("sha256:AAAA"));
+        several.also = vec![Url::parse("https://w2.example.com:8180/").unwrap_or_else(|e| panic!("{e}"))];
+        let (text, _) = with_enrolled_profile("", std::path::Path::new("."), &enrolled("Desk"), &several, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        match &config(&text).profiles[0].desk {
+            crate::config::DeskRole::Follows { url, also, .. } => {
+                assert_eq!(url.as_str(), "https://w1.example.com:8180/");
+                assert_eq!(also.iter().map(Url::as_str).collect::<Vec<_>>(), ["https://w2.example.com:8180/"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -3,11 +3,21 @@
 //! profile — makes session keys and reads and acts on the rep's own Activity and sessions without
 //! a ticket there. It keeps what the worker last said about writing the desk's sessions, so the
 //! app knows whether its embedded worker should stand down. Every request shows the rep's token.
+//! A desk of several workers gives the app each address: a request that finds its worker gone (no
+//! connection within 5 s, or a balancer's 502–504) goes to the next at once, and the app stays
+//! there; the desk's changes are numbered in its store, so the watch goes on there from its cursor.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use url::Url;
+
+/// How a request is made, as far as trying it at another worker is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
 
 use crate::Secret;
 use crate::desk_api::{
@@ -80,8 +90,10 @@ pub struct Told {
 #[derive(Debug)]
 pub struct DeskLink {
     http: reqwest::Client,
-    url: Url,
-    search_url: Url,
+    /// The desk's workers, in the order they are tried.
+    workers: Vec<Url>,
+    /// The one in use: the last that answered.
+    current: std::sync::atomic::AtomicUsize,
     appliance: String,
     token: Secret,
     takeover_after: Duration,
@@ -104,26 +116,30 @@ struct LinkState {
 }
 
 impl DeskLink {
-    /// `url` is the worker's listener (`https://desk-server:8180`); `appliance` the profile's
-    /// appliance id, as the worker's profile has it; `pin` the worker's certificate the enrolment
-    /// link named (trusted besides what the OS trusts).
+    /// `workers` are the desk's workers' listeners (`https://desk-server:8180`), the first tried
+    /// first; `appliance` the profile's appliance id, as the worker's profile has it; `pin` the
+    /// workers' certificate the enrolment link named (trusted besides what the OS trusts).
     pub fn new(
-        url: &Url,
+        workers: Vec<Url>,
         appliance: &str,
         token: Secret,
         takeover_after: Duration,
         pin: Option<&str>,
         enrolled: bool,
     ) -> Result<DeskLink, String> {
-        let mut changes = url.join(PATH).map_err(|e| format!("desk_worker_url '{url}' cannot be used ({e})"))?;
-        changes.set_query(None);
-        let search_url =
-            changes.join(SEARCH_PATH).map_err(|e| format!("desk_worker_url '{url}' cannot be used ({e})"))?;
+        if workers.is_empty() {
+            return Err("no desk's worker is named (desk_worker_url)".to_owned());
+        }
+        for url in &workers {
+            if url.cannot_be_a_base() {
+                return Err(format!("the desk's worker '{url}' cannot be used: it is not a web address"));
+            }
+        }
         let http = super::trust::desk_client(pin, client_builder())?;
         Ok(DeskLink {
             http,
-            url: changes,
-            search_url,
+            workers,
+            current: Default::default(),
             appliance: appliance.to_owned(),
             token,
             takeover_after,
@@ -143,9 +159,13 @@ impl DeskLink {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The worker's address, for Settings.
+    /// The address of the worker in use, for Settings.
     pub fn worker(&self) -> String {
-        self.url.origin().ascii_serialization()
+        self.origin(self.current.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn origin(&self, worker: usize) -> String {
+        self.workers.get(worker).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
     }
 
     /// Waits up to `wait` for changes to the desk's tickets. The first request (and the first
@@ -175,7 +195,7 @@ impl DeskLink {
         let cursor = self.state().cursor.clone();
         let mut query = vec![("appliance", self.appliance.clone()), ("wait", wait.as_secs().to_string())];
         query.extend(cursor.map(|c| ("after", c)));
-        self.get(&self.url, &query, wait + Duration::from_secs(15)).await
+        self.get(PATH, &query, wait + Duration::from_secs(15)).await
     }
 
     /// Searches as the rep typed `text` at the desk's worker, with its lookups shared by the desk;
@@ -194,7 +214,7 @@ impl DeskLink {
             query.push(("all", "true".to_owned()));
         }
         query.extend(me.map(|me| ("me", me.to_string())));
-        self.get(&self.search_url, &query, SEARCH_TIMEOUT).await
+        self.get(SEARCH_PATH, &query, SEARCH_TIMEOUT).await
     }
 
     /// The rep's Autotask resource, as the worker last said.
@@ -205,90 +225,111 @@ impl DeskLink {
     /// A session key for `ticket_id` in the rep's own queue, made by the worker.
     pub async fn session_key(&self, ticket_id: i64) -> Result<KeyAnswer, LinkError> {
         let body = serde_json::json!({"ticket": ticket_id});
-        self.send(self.http.post(self.at(SESSION_KEY_PATH)).json(&body), SEARCH_TIMEOUT).await
+        self.send(Method::Post, SESSION_KEY_PATH, |r| r.json(&body), SEARCH_TIMEOUT).await
     }
 
     /// The rep's own activity at the worker, the newest first.
     pub async fn activity(&self) -> Result<Vec<Activity>, LinkError> {
-        self.send(self.http.get(self.at(ACTIVITY_PATH)), SEARCH_TIMEOUT).await
+        self.send(Method::Get, ACTIVITY_PATH, |r| r, SEARCH_TIMEOUT).await
     }
 
     /// The rep's own sessions without a ticket at the worker.
     pub async fn unlinked(&self) -> Result<Vec<UnlinkedSession>, LinkError> {
-        self.send(self.http.get(self.at(UNLINKED_PATH)), SEARCH_TIMEOUT).await
+        self.send(Method::Get, UNLINKED_PATH, |r| r, SEARCH_TIMEOUT).await
     }
 
     /// Attaches one of the rep's sessions to a ticket (an id, a number, or `new`).
     pub async fn attach(&self, lsid: &str, ticket: &str) -> Result<(), LinkError> {
         let body = serde_json::json!({"session": lsid, "ticket": ticket});
-        self.send_empty(self.http.post(self.at(ATTACH_PATH)).json(&body)).await
+        self.send_empty(ATTACH_PATH, &body).await
     }
 
     /// Dismisses one of the rep's sessions without a ticket as not billable.
     pub async fn dismiss(&self, lsid: &str) -> Result<(), LinkError> {
-        let body = serde_json::json!({"session": lsid});
-        self.send_empty(self.http.post(self.at(DISMISS_PATH)).json(&body)).await
+        self.send_empty(DISMISS_PATH, &serde_json::json!({"session": lsid})).await
     }
 
     /// Runs one of the rep's failed jobs again.
     pub async fn retry(&self, job: i64) -> Result<(), LinkError> {
-        self.send_empty(self.http.post(self.at(RETRY_PATH)).json(&serde_json::json!({"job": job}))).await
-    }
-
-    fn at(&self, path: &str) -> Url {
-        let mut url = self.url.clone();
-        url.set_path(path);
-        url
+        self.send_empty(RETRY_PATH, &serde_json::json!({"job": job})).await
     }
 
     /// One request to the worker, its refusals told apart.
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
-        at: &Url,
+        path: &str,
         query: &[(&str, String)],
         timeout: Duration,
     ) -> Result<T, LinkError> {
-        self.send(self.http.get(at.clone()).query(query), timeout).await
+        self.send(Method::Get, path, |r| r.query(query), timeout).await
     }
 
-    async fn send_empty(&self, request: reqwest::RequestBuilder) -> Result<(), LinkError> {
-        let response = self.respond(request, SEARCH_TIMEOUT).await?;
+    async fn send_empty(&self, path: &str, body: &serde_json::Value) -> Result<(), LinkError> {
+        let (response, _) = self.respond(Method::Post, path, |r| r.json(body), SEARCH_TIMEOUT).await?;
         drop(response);
         Ok(())
     }
 
     async fn send<T: serde::de::DeserializeOwned>(
         &self,
-        request: reqwest::RequestBuilder,
+        method: Method,
+        path: &str,
+        with: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
         timeout: Duration,
     ) -> Result<T, LinkError> {
-        let url = self.worker();
-        let response = self.respond(request, timeout).await?;
+        let (response, url) = self.respond(method, path, with, timeout).await?;
         response.json::<T>().await.map_err(|e| LinkError::Unreachable { url, why: in_words(e) })
     }
 
-    /// The worker's answer when it is a success; else what went wrong, in words.
+    /// The answer of the worker in use, or of the next that answers when it does not (a `POST`
+    /// goes to the next only when its worker could not be reached at all, so it is never carried
+    /// out twice); else what went wrong, in words. With the answer, the worker that gave it.
     async fn respond(
         &self,
-        request: reqwest::RequestBuilder,
+        method: Method,
+        path: &str,
+        with: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
         timeout: Duration,
-    ) -> Result<reqwest::Response, LinkError> {
-        let url = self.worker();
-        let sent = request.bearer_auth(self.token.expose()).timeout(timeout).send().await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(e) => {
-                let e = LinkError::Unreachable { url: url.clone(), why: in_words(e) };
-                // Settings says so, whichever request found it out.
-                let mut state = self.state();
-                state.failing_since.get_or_insert_with(Instant::now);
-                state.last_error = Some(e.clone());
-                return Err(e);
+    ) -> Result<(reqwest::Response, String), LinkError> {
+        use std::sync::atomic::Ordering;
+        let first = self.current.load(Ordering::Relaxed);
+        let mut gone = Vec::new();
+        let (response, url) = loop {
+            let worker = (first + gone.len()) % self.workers.len();
+            let url = self.origin(worker);
+            let mut at = self.workers[worker].clone();
+            at.set_path(path);
+            at.set_query(None);
+            let request = match method {
+                Method::Get => self.http.get(at),
+                Method::Post => self.http.post(at),
+            };
+            let sent = with(request).bearer_auth(self.token.expose()).timeout(timeout).send().await;
+            let last = gone.len() + 1 == self.workers.len();
+            match sent {
+                Ok(response) if last || !matches!(response.status().as_u16(), 502..=504) => break (response, url),
+                Ok(response) => gone.push((url, format!("it answered {}", response.status()))),
+                Err(e) if !last && (method == Method::Get || e.is_connect()) => gone.push((url, in_words(e))),
+                Err(e) => {
+                    gone.push((url, in_words(e)));
+                    let (url, why) = gone.iter().map(|(u, w)| (u.as_str(), w.as_str())).unzip::<_, _, Vec<_>, Vec<_>>();
+                    let e = LinkError::Unreachable { url: url.join(", "), why: why.join("; ") };
+                    // Settings says so, whichever request found it out.
+                    let mut state = self.state();
+                    state.failing_since.get_or_insert_with(Instant::now);
+                    state.last_error = Some(e.clone());
+                    return Err(e);
+                }
             }
         };
+        let worker = (first + gone.len()) % self.workers.len();
+        if worker != first {
+            self.current.store(worker, Ordering::Relaxed);
+            tracing::warn!(from = %self.origin(first), to = %url, "the desk's worker did not answer; this app uses the next");
+        }
         let status = response.status();
         if status.is_success() {
-            return Ok(response);
+            return Ok((response, url));
         }
         let said: String = response.text().await.unwrap_or_default().chars().take(300).collect();
         Err(match status.as_u16() {

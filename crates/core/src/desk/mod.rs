@@ -120,9 +120,9 @@ impl Desk {
             watch: tokio::sync::Mutex::new(TicketWatch::default()),
             recent: Mutex::new(Vec::new()),
             link: match &profile.desk {
-                DeskRole::Follows { url, token, takeover_after } => Some(
+                DeskRole::Follows { url, also, token, takeover_after } => Some(
                     DeskLink::new(
-                        url,
+                        std::iter::once(url).chain(also).cloned().collect(),
                         &profile.appliance_id,
                         token.clone(),
                         *takeover_after,

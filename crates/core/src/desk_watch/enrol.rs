@@ -104,6 +104,7 @@ pub async fn invite(
     username: &str,
     email: Option<&str>,
     desk: &Url,
+    also: &[Url],
     pin: Option<&str>,
 ) -> Result<Invitation, InviteError> {
     if !matches!(profile.desk, DeskRole::Serves) {
@@ -128,7 +129,7 @@ pub async fn invite(
     let expires = now + chrono::Duration::seconds((profile.enrolment_hours * 3600.0) as i64);
     let kept = code.clone();
     store.run(move |s| s.invite_rep(&rep, &kept, expires, now)).await?;
-    let link = link(desk, &code, pin);
+    let link = link(desk, also, &code, pin);
     Ok(Invitation { username: username.to_owned(), email, code, link, expires })
 }
 
@@ -144,9 +145,13 @@ async fn active_resource(autotask: &AutotaskClient, email: &str) -> Result<i64, 
     }
 }
 
-fn link(desk: &Url, code: &Secret, pin: Option<&str>) -> Secret {
-    let link =
-        crate::desk_api::EnrolLink { desk: desk.clone(), code: code.expose().to_owned(), pin: pin.map(str::to_owned) };
+fn link(desk: &Url, also: &[Url], code: &Secret, pin: Option<&str>) -> Secret {
+    let link = crate::desk_api::EnrolLink {
+        desk: desk.clone(),
+        also: also.to_vec(),
+        code: code.expose().to_owned(),
+        pin: pin.map(str::to_owned),
+    };
     Secret::new(link.to_link())
 }
 
@@ -217,7 +222,7 @@ mod tests {
     fn the_link_carries_the_desk_the_code_and_the_pin() {
         let desk = Url::parse("https://desk.example.com:8180/").unwrap();
         let code = Secret::new("K7M2Q-4XW9D-ABCDE-FGHJK");
-        let link = Url::parse(link(&desk, &code, Some("sha256:abc")).expose()).unwrap();
+        let link = Url::parse(link(&desk, &[], &code, Some("sha256:abc")).expose()).unwrap();
         assert_eq!((link.scheme(), link.host_str()), ("bt-autotask", Some("enrol")));
         let pairs: std::collections::HashMap<_, _> = link.query_pairs().into_owned().collect();
         assert_eq!(pairs["desk"], "https://desk.example.com:8180/");

@@ -4,10 +4,12 @@
 //! of a connection too, HTTP/1.1 or HTTP/2); a connection closed once no request has been in
 //! flight for the idle timeout (a long poll is in flight, so it is never cut); a cap on open
 //! connections; an accept loop that backs off when the system refuses it (out of open files),
-//! saying so once; and request bodies bounded in size and in time ([`body`]).
+//! saying so once; request bodies bounded in size and in time ([`body`]); and, from the desk's
+//! own load balancers only, the client's address as their PROXY protocol header says ([`proxy`]).
 
 pub mod body;
 pub mod limit;
+pub mod proxy;
 pub mod said;
 pub mod tls;
 
@@ -45,6 +47,9 @@ pub struct ServeSettings {
     pub request_body_limit: usize,
     /// Largest outbound event the intake takes (`event_body_limit_kib`).
     pub event_body_limit: usize,
+    /// The load balancers that put a PROXY protocol header before each connection they pass on
+    /// (`trusted_proxies`): from them, and only them, the header names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServeSettings {
@@ -57,6 +62,7 @@ impl Default for ServeSettings {
             max_connections: 4096,
             request_body_limit: 64 * 1024,
             event_body_limit: 64 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -108,14 +114,7 @@ pub async fn serve(
             stopped: stopped.clone(),
             _permit: permit,
         };
-        match &acceptor {
-            Some(acceptor) => {
-                tokio::spawn(connection.serve_tls(acceptor.clone(), stream));
-            }
-            None => {
-                tokio::spawn(connection.serve(stream));
-            }
-        }
+        tokio::spawn(connection.start(acceptor.clone(), stream));
     }
     drop(listener);
     let _ = stopping.send(true);
@@ -137,6 +136,23 @@ struct Connection {
 }
 
 impl Connection {
+    /// Reads a trusted proxy's header, then serves the connection, over TLS when `acceptor`.
+    async fn start(mut self, acceptor: Option<tokio_rustls::TlsAcceptor>, mut stream: TcpStream) {
+        let peer = self.remote.ip().to_canonical();
+        if self.settings.trusted_proxies.iter().any(|proxy| proxy.contains(&peer)) {
+            let header = proxy::read_header(&mut stream, self.remote);
+            match tokio::time::timeout(self.settings.request_read_timeout, header).await {
+                Ok(Ok(client)) => self.remote = client,
+                Ok(Err(e)) => return said::proxy_refused(self.remote, &e.to_string()),
+                Err(_) => return said::proxy_refused(self.remote, "no PROXY protocol header came in time"),
+            }
+        }
+        match acceptor {
+            Some(acceptor) => self.serve_tls(acceptor, stream).await,
+            None => self.serve(stream).await,
+        }
+    }
+
     async fn serve_tls(self, acceptor: tokio_rustls::TlsAcceptor, stream: TcpStream) {
         // A client that refuses our certificate ends the handshake (the appliance logs it); one
         // that never finishes it is dropped rather than held.

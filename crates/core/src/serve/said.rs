@@ -26,6 +26,18 @@ pub fn due(what: &'static str) -> Option<u64> {
     Some(told)
 }
 
+/// A connection from a trusted proxy closed for want of a PROXY protocol header (the balancer is
+/// not set to send one, or something else reached the port from its address).
+pub fn proxy_refused(peer: std::net::SocketAddr, why: &str) {
+    if let Some(count) = due("a trusted proxy's connection without a PROXY header") {
+        tracing::warn!(
+            %peer,
+            count,
+            "connection(s) from a trusted proxy closed: {why} (set the balancer to send-proxy-v2, or take its address out of trusted_proxies)"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

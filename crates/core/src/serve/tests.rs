@@ -16,6 +16,7 @@ fn quick() -> ServeSettings {
         max_connections: 3,
         request_body_limit: 1024,
         event_body_limit: 1024,
+        trusted_proxies: Vec::new(),
     }
 }
 
@@ -137,4 +138,44 @@ async fn connections_past_the_cap_are_closed_at_once_and_the_cap_frees_up() {
         assert!(Instant::now() < deadline, "the cap never freed: {answer:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A connection from `from` (a loopback address of its own) to `address`.
+async fn connect_from(from: [u8; 4], address: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("{e}"));
+    socket.bind(SocketAddr::from((from, 0))).unwrap_or_else(|e| panic!("bind {from:?}: {e}"));
+    socket.connect(address).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn a_trusted_proxys_header_names_the_client_and_no_one_elses_is_read() {
+    let who = Router::new()
+        .route("/who", get(|ConnectInfo(remote): ConnectInfo<SocketAddr>| async move { remote.ip().to_string() }));
+    let settings = ServeSettings { trusted_proxies: vec!["127.0.0.2/32".parse().unwrap()], ..quick() };
+    let address = start(who, settings).await;
+    let ask = b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+    let mut proxied = connect_from([127, 0, 0, 2], address).await;
+    proxied.write_all(b"PROXY TCP4 192.0.2.7 127.0.0.1 51234 8180\r\n").await.unwrap_or_else(|e| panic!("{e}"));
+    proxied.write_all(ask).await.unwrap_or_else(|e| panic!("{e}"));
+    let (answer, _) = until_closed(&mut proxied, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("192.0.2.7"), "{answer}");
+
+    let mut headerless = connect_from([127, 0, 0, 2], address).await;
+    headerless.write_all(ask).await.unwrap_or_else(|e| panic!("{e}"));
+    let (answer, closed) = until_closed(&mut headerless, Duration::from_secs(3)).await;
+    assert!(closed && answer.is_empty(), "a trusted proxy's connection without a header is closed: {answer:?}");
+    let mut silent = connect_from([127, 0, 0, 2], address).await;
+    let (answer, closed) = until_closed(&mut silent, Duration::from_secs(3)).await;
+    assert!(closed && answer.is_empty(), "nor held open waiting for one: {answer:?}");
+
+    let mut forged = connect_from([127, 0, 0, 3], address).await;
+    forged.write_all(b"PROXY TCP4 192.0.2.7 127.0.0.1 51234 8180\r\n").await.unwrap_or_else(|e| panic!("{e}"));
+    forged.write_all(ask).await.unwrap_or_else(|e| panic!("{e}"));
+    let (answer, _) = until_closed(&mut forged, Duration::from_secs(3)).await;
+    assert!(!answer.contains("192.0.2.7"), "another's header is not read: {answer:?}");
+    let mut direct = connect_from([127, 0, 0, 3], address).await;
+    direct.write_all(ask).await.unwrap_or_else(|e| panic!("{e}"));
+    let (answer, _) = until_closed(&mut direct, Duration::from_secs(3)).await;
+    assert!(answer.ends_with("127.0.0.3"), "{answer}");
 }
