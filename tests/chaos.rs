@@ -358,3 +358,120 @@ async fn someone_notes(stands: &Stands, ticket: i64) {
         .unwrap();
     assert!(response.status().is_success(), "{}", response.text().await.unwrap());
 }
+
+/// Two workers on one PostgreSQL behind HAProxy as `examples/haproxy.cfg` sets it up: TLS passed
+/// through to the workers (one certificate for both), each connection's client named by the PROXY
+/// protocol. The workers see each client's own address — `monitoring_allowlist` and the slowing of
+/// wrong tokens per address apply to the rep's machine, not the balancer — and a rep's requests
+/// through the balancer are answered while one worker is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_behind_haproxy_see_each_clients_own_address_and_the_desk_survives_one() {
+    let stands = Stands::start().await;
+    let store = stands.postgres_store();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let certificate = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().self_signed(&key).unwrap();
+    let (crt, pem) = (stands.dir.path().join("desk.crt"), stands.dir.path().join("desk.key"));
+    std::fs::write(&crt, certificate.pem()).unwrap();
+    std::fs::write(&pem, key.serialize_pem()).unwrap();
+    let (port_a, port_b, desk_port) = (free_port(), free_port(), free_port());
+    let desk = format!("https://127.0.0.1:{desk_port}");
+    // The balancer connects from 127.0.0.1; the reps' machines are 127.0.0.3 and 127.0.0.4.
+    let config = |port: u16, name: &str| {
+        let dir = stands.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!(
+            "listen = \"127.0.0.1:{port}\"\n{store}\ndata_dir = {:?}\ntls_certificate_file = {crt:?}\n\
+             tls_key_file = {pem:?}\npublic_url = \"{desk}\"\ntrusted_proxies = [\"127.0.0.1\"]\n\
+             monitoring_allowlist = [\"127.0.0.3\"]\nticket_watch_seconds = 5\n\n{}",
+            dir.join("data"),
+            stands.profile("Desk", "desk_watch = true")
+        );
+        let path = dir.join("worker.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (config_a, config_b) = (config(port_a, "a"), config(port_b, "b"));
+    let mut workers = vec![Worker::start(&config_a, port_a).await, Worker::start(&config_b, port_b).await];
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/haproxy.cfg");
+    let mut haproxy = std::process::Command::new("haproxy")
+        .args(["-db", "-f"])
+        .arg(&example)
+        .env("BTA_DESK_BIND", format!("127.0.0.1:{desk_port}"))
+        .env("BTA_WORKER_1", format!("127.0.0.1:{port_a}"))
+        .env("BTA_WORKER_2", format!("127.0.0.1:{port_b}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(stands.dir.path().join("haproxy.log")).unwrap())
+        .spawn()
+        .expect("haproxy (cargo xtask setup installs it)");
+    let machine = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .add_root_certificate(reqwest::Certificate::from_pem(certificate.pem().as_bytes()).unwrap())
+            .build()
+            .unwrap()
+    };
+    let (monitor, rep) = (machine(3), machine(4));
+    let health = async |client: &reqwest::Client| -> Option<serde_json::Value> {
+        let response = client.get(format!("{desk}/healthz")).send().await.ok()?;
+        response.json().await.ok()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let full = loop {
+        match health(&monitor).await {
+            Some(said) if said["queue"].is_object() => break said,
+            said => assert!(
+                tokio::time::Instant::now() < deadline,
+                "no worker answered through haproxy: {said:?}; it said: {}",
+                std::fs::read_to_string(stands.dir.path().join("haproxy.log")).unwrap_or_default()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(full["store_engine"], "postgresql", "the allowlisted machine's own address: {full}");
+    let bare = health(&rep).await.unwrap();
+    assert!(bare["queue"].is_null() && bare["status"] == "up", "another machine gets the bare answer: {bare}");
+
+    // Wrong tokens slow their own machine down, not the balancer's other clients.
+    let changes = format!("{desk}/desk/changes");
+    let wrong = async |client: &reqwest::Client| {
+        let asked = client.get(&changes).bearer_auth("btarep_not-a-token-of-any-rep-of-these-tests-01234");
+        asked.send().await.unwrap().status().as_u16()
+    };
+    let mut said = Vec::new();
+    for _ in 0..6 {
+        said.push(wrong(&rep).await);
+    }
+    assert_eq!(said.last(), Some(&429), "the guessing machine is told to wait: {said:?}");
+    assert_eq!(wrong(&monitor).await, 401, "another machine behind the same balancer is not");
+
+    // A rep enrolled through the balancer keeps being answered while one worker is killed.
+    let added = bta_e2e::worker_says(&["rep", "add", "alex.morgan", "--profile", "Desk", "--json"], &config_a).unwrap();
+    let code = serde_json::from_str::<serde_json::Value>(&added).unwrap()["code"].as_str().unwrap().to_owned();
+    let enrolled = monitor.post(format!("{desk}/desk/enrol")).json(&json!({"code": code})).send().await.unwrap();
+    let token = enrolled.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    // The rep's app's link to the desk, at the balancer's address, trusting the desk's certificate
+    // by the pin an enrolment link would carry.
+    let pin = bta_core::desk_api::certificate_pin(certificate.der());
+    let link = bta_core::desk::link::DeskLink::new(
+        vec![url::Url::parse(&desk).unwrap()],
+        "default",
+        bta_core::Secret::new(token),
+        Duration::from_secs(1800),
+        Some(&pin),
+        true,
+    )
+    .unwrap();
+    for _ in 0..3 {
+        link.changes(Duration::ZERO).await.unwrap();
+    }
+    workers.remove(0).kill_9();
+    // Within the rep's share of requests (5 a second after the first 30).
+    for _ in 0..10 {
+        link.changes(Duration::ZERO).await.unwrap();
+        assert!(!link.search("", None, &[], false).await.unwrap().is_empty());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let _ = haproxy.kill();
+    let _ = haproxy.wait();
+    assert!(workers.remove(0).stop());
+}

@@ -58,6 +58,7 @@ const REQUIREMENTS: &[Requirement] = &[
     Requirement { package: "xdotool", command: Some("xdotool"), why: "presses the global shortcut in the UI tests" },
     Requirement { package: "libglib2.0-bin", command: Some("gdbus"), why: "clicks the tray menu in the UI tests" },
     Requirement { package: "postgresql", command: None, why: "a throwaway PostgreSQL for the store's tests" },
+    Requirement { package: "haproxy", command: None, why: "the load balancer in front of two workers in a test" },
     Requirement { package: "chromium", command: Some("chromium"), why: "the browser the desk console's tests use" },
     Requirement { package: "chromium-driver", command: Some("chromedriver"), why: "WebDriver for the console's tests" },
 ];

@@ -244,6 +244,25 @@ fn the_desk_is_served_to_enrolled_reps_over_https_and_followed_with_a_rep_token(
     assert!(both.contains("does not follow another"), "{both}");
     let insecure = problems("public_url = \"http://desk.example.com\"", "", None);
     assert!(insecure.contains("public_url") && insecure.contains("use https"), "{insecure}");
+
+    // A desk of several workers: the others' addresses, and the balancers that name the clients.
+    let several =
+        "other_desk_urls = [\"https://w2.example.com:8180\"]\ntrusted_proxies = [\"10.0.0.5\", \"10.1.0.0/16\"]";
+    let desk = parse(several, "", None).unwrap();
+    assert_eq!(desk.other_desk_urls.iter().map(url::Url::as_str).collect::<Vec<_>>(), ["https://w2.example.com:8180/"]);
+    assert_eq!(desk.serving.trusted_proxies.len(), 2);
+    let followed = parse(
+        "",
+        "desk_worker_url = \"https://w1.example.com\"\ndesk_worker_other_urls = [\"https://w2.example.com\"]",
+        token,
+    );
+    assert!(matches!(&followed.unwrap().profiles[0].desk, DeskRole::Follows { also, .. } if also.len() == 1));
+    let wrong = problems("other_desk_urls = [\"http://w2.example.com\"]\ntrusted_proxies = [\"balancer\"]", "", None);
+    assert!(wrong.contains("other_desk_urls") && wrong.contains("use https"), "{wrong}");
+    assert!(wrong.contains("trusted_proxies") && wrong.contains("'balancer' is not an address"), "{wrong}");
+    let plain_other =
+        problems("", "desk_worker_url = \"https://w1.example.com\"\ndesk_worker_other_urls = [\"http://w2\"]", token);
+    assert!(plain_other.contains("desk_worker_other_urls"), "{plain_other}");
 }
 
 #[test]

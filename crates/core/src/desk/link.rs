@@ -294,6 +294,9 @@ impl DeskLink {
         use std::sync::atomic::Ordering;
         let first = self.current.load(Ordering::Relaxed);
         let mut gone = Vec::new();
+        // A connection kept from an earlier request that broke under this one (its worker died
+        // behind a balancer) is tried once more, on a new connection, before the next address.
+        let mut broken_once = false;
         let (response, url) = loop {
             let worker = (first + gone.len()) % self.workers.len();
             let url = self.origin(worker);
@@ -307,6 +310,10 @@ impl DeskLink {
             let sent = with(request).bearer_auth(self.token.expose()).timeout(timeout).send().await;
             let last = gone.len() + 1 == self.workers.len();
             match sent {
+                Err(e) if method == Method::Get && !broken_once && !e.is_connect() && !e.is_timeout() => {
+                    broken_once = true;
+                    tracing::debug!(worker = %url, "a request to the desk's worker broke ({}); trying again", in_words(e));
+                }
                 Ok(response) if last || !matches!(response.status().as_u16(), 502..=504) => break (response, url),
                 Ok(response) => gone.push((url, format!("it answered {}", response.status()))),
                 Err(e) if !last && (method == Method::Get || e.is_connect()) => gone.push((url, in_words(e))),
@@ -442,4 +449,56 @@ fn in_words(e: reqwest::Error) -> String {
         source = s.source();
     }
     words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Reads one request head from `stream` (this test's requests have no body).
+    async fn request(stream: &mut tokio::net::TcpStream) -> bool {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte).await {
+                Ok(1) => head.push(byte[0]),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    async fn answer(stream: &mut tokio::net::TcpStream) {
+        let body = r#"{"cursor":"1.0","changes":[],"writes_sessions":true,"every_seconds":30}"#;
+        let said = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(said.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// A balancer whose worker died under a kept connection: the next request on it is read and
+    /// the connection closed unanswered. The app asks again on a new connection, once.
+    #[tokio::test]
+    async fn a_request_on_a_kept_connection_that_breaks_is_asked_again_on_a_new_one() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap_or_else(|e| panic!("{e}"))))
+            .unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move {
+            let (mut kept, _) = listener.accept().await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(request(&mut kept).await);
+            answer(&mut kept).await;
+            assert!(request(&mut kept).await, "the second request came on the kept connection");
+            drop(kept);
+            let (mut fresh, _) = listener.accept().await.unwrap_or_else(|e| panic!("{e}"));
+            while request(&mut fresh).await {
+                answer(&mut fresh).await;
+            }
+        });
+        let link = DeskLink::new(vec![url], "default", Secret::new("t"), Duration::from_secs(60), None, true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        link.changes(Duration::ZERO).await.unwrap_or_else(|e| panic!("{e}"));
+        link.changes(Duration::ZERO).await.unwrap_or_else(|e| panic!("asked again: {e}"));
+    }
 }

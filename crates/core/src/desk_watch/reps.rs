@@ -17,6 +17,10 @@ use crate::store::{AsyncStore, KeyedHash, Rep, RepSeen, StoreError};
 
 /// How often the worker looks whether the store's reps changed.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
+/// Least time between two reloads a token no rep holds asks for: a token enrolled at another
+/// worker a moment ago is known here at once, and a flood of wrong ones costs the store a read
+/// every so often, not one each.
+const CATCH_UP_EVERY: Duration = Duration::from_millis(100);
 /// How often when each app was last seen is written to the store.
 const SEEN_WRITTEN_EVERY: Duration = Duration::from_secs(60);
 
@@ -28,6 +32,8 @@ pub struct RepDirectory {
     seen: Mutex<HashMap<(String, String), RepSeen>>,
     /// The reps' version, told to the requests that wait while it changes.
     version: watch::Sender<i64>,
+    /// When a token no rep held last made the reps be read again.
+    caught_up: Mutex<Option<std::time::Instant>>,
 }
 
 #[derive(Debug, Default)]
@@ -61,7 +67,13 @@ impl RepDirectory {
         s.keyed_hash("")?;
         let known = Known::new(s.reps_version()?, s.enrolled_reps()?);
         let version = watch::Sender::new(known.version);
-        Ok(RepDirectory { store, known: RwLock::new(known), seen: Mutex::default(), version })
+        Ok(RepDirectory {
+            store,
+            known: RwLock::new(known),
+            seen: Mutex::default(),
+            version,
+            caught_up: Mutex::default(),
+        })
     }
 
     /// The keyed hash a token is known by.
@@ -74,6 +86,27 @@ impl RepDirectory {
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
         let candidates = known.by_prefix.get(&prefix(hash)).map(Vec::as_slice).unwrap_or_default();
         candidates.iter().find(|(kept, _)| bool::from(kept.ct_eq(hash))).map(|(_, rep)| rep.clone())
+    }
+
+    /// The rep whose token has this keyed hash — after reading the store's reps again, when no rep
+    /// known here holds it (enrolled at another worker of the desk a moment ago) and they were not
+    /// read again within [`CATCH_UP_EVERY`].
+    pub async fn who_now(&self, hash: &KeyedHash) -> Option<Arc<Rep>> {
+        if let Some(rep) = self.who(hash) {
+            return Some(rep);
+        }
+        let due = {
+            let mut caught_up = self.caught_up.lock().unwrap_or_else(|e| e.into_inner());
+            let due = caught_up.is_none_or(|at| at.elapsed() >= CATCH_UP_EVERY);
+            if due {
+                *caught_up = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if due && let Err(e) = self.refresh().await {
+            tracing::warn!("the desk's reps could not be read: {e}");
+        }
+        self.who(hash)
     }
 
     /// Completes once no enrolled rep holds the token of this keyed hash any more (revoked, or

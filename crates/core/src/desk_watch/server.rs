@@ -128,7 +128,7 @@ impl DeskServer {
     }
 
     /// The rep a request's token belongs to, within their limits.
-    fn caller(&self, headers: &HeaderMap, address: IpAddr) -> Result<Caller, Refusal> {
+    async fn caller(&self, headers: &HeaderMap, address: IpAddr) -> Result<Caller, Refusal> {
         let shown =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         let hash = match shown.map(|token| self.reps.hash(token.trim())) {
@@ -136,7 +136,11 @@ impl DeskServer {
             Some(Err(e)) => return Err(Refusal::Store(e.to_string())),
             None => None,
         };
-        let Some((token, rep)) = hash.and_then(|h| self.reps.who(&h).map(|rep| (h, rep))) else {
+        let known = match hash {
+            Some(hash) => self.reps.who_now(&hash).await.map(|rep| (hash, rep)),
+            None => None,
+        };
+        let Some((token, rep)) = known else {
             return Err(match self.limits.failed(address) {
                 Some(wait) => Refusal::Slowed(wait),
                 None => Refusal::Token,
@@ -186,7 +190,7 @@ async fn enrol(
 async fn authenticate(State(server): State<DeskServer>, mut request: Request, next: Next) -> Response {
     let address =
         request.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    match server.caller(request.headers(), address) {
+    match server.caller(request.headers(), address).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
