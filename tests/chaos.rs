@@ -29,16 +29,7 @@ async fn every_session_lands_exactly_once_through_faults_and_kill_9() {
     let recipient = json!({"url": format!("http://127.0.0.1:{port}/ERSPost"), "events": ["support_conference_end"],
                            "retry_ms": 50, "timeout_ms": 3000});
     stands.appliance("recipients", recipient).await;
-    let mut tickets = HashMap::new();
-    for i in 0..SESSIONS {
-        let ticket = 7201 + (i % 24) as i64;
-        let rep = ["alex.morgan", "sam.lee", "jordan.kim", "priya.patel"][i % 4];
-        let session = json!({"external_key": ticket.to_string(), "duration": 60 + i * 7,
-                             "reps": [{"username": rep}],
-                             "chat": [{"from": "rep", "text": format!("Session {i}")}]});
-        let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
-        tickets.insert(lsid, ticket);
-    }
+    let tickets = sessions(&stands, SESSIONS).await;
 
     for _ in 0..5 {
         let pause = rand::rng().random_range(150..700);
@@ -47,33 +38,54 @@ async fn every_session_lands_exactly_once_through_faults_and_kill_9() {
         worker = Worker::start(&config, port).await;
     }
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    landed_once(&stands, &tickets, Duration::from_secs(240)).await;
+    assert!(worker.stop(), "the worker stops cleanly at the end");
+    let delivered = stands.deliveries().await[0]["delivered"].as_u64().unwrap();
+    assert_eq!(delivered, SESSIONS as u64, "every end event delivered once with a 200");
+}
+
+/// Ends `count` sessions at the appliance, spread over 24 tickets and four reps: each session's
+/// ticket, by its lsid.
+async fn sessions(stands: &Stands, count: usize) -> HashMap<String, i64> {
+    let mut tickets = HashMap::new();
+    for i in 0..count {
+        let ticket = 7201 + (i % 24) as i64;
+        let rep = ["alex.morgan", "sam.lee", "jordan.kim", "priya.patel"][i % 4];
+        let session = json!({"external_key": ticket.to_string(), "duration": 60 + i * 7,
+                             "reps": [{"username": rep}],
+                             "chat": [{"from": "rep", "text": format!("Session {i}")}]});
+        let lsid = stands.appliance("sessions", session).await["lsid"].as_str().unwrap().to_owned();
+        tickets.insert(lsid, ticket);
+    }
+    tickets
+}
+
+/// Waits (up to `within`) until every session of `tickets` (by lsid) has a note and a time entry
+/// and the appliance's queue is drained; then each has exactly one of each, the note on its ticket.
+async fn landed_once(stands: &Stands, tickets: &HashMap<String, i64>, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
     let (notes, entries) = loop {
-        let notes = stands.records("TicketNotes").await;
-        let entries = stands.records("TimeEntries").await;
+        let (notes, entries) = (stands.records("TicketNotes").await, stands.records("TimeEntries").await);
         let noted = tickets.keys().filter(|lsid| notes.iter().any(|n| mentions(n, "description", lsid))).count();
         let timed = tickets.keys().filter(|lsid| entries.iter().any(|t| mentions(t, "internalNotes", lsid))).count();
         let drained = stands.deliveries().await[0]["pending"] == 0;
-        if noted == SESSIONS && timed == SESSIONS && drained {
+        if noted == tickets.len() && timed == tickets.len() && drained {
             break (notes, entries);
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "after the chaos: {noted} of {SESSIONS} noted, {timed} timed, queue drained: {drained}"
+            "after the chaos: {noted} of {} noted, {timed} timed, queue drained: {drained}",
+            tickets.len()
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    assert!(worker.stop(), "the worker stops cleanly at the end");
-
-    for (lsid, ticket) in &tickets {
+    for (lsid, ticket) in tickets {
         let mine: Vec<_> = notes.iter().filter(|n| mentions(n, "description", lsid)).collect();
         assert_eq!(mine.len(), 1, "session {lsid}: {} notes", mine.len());
         assert_eq!(mine[0]["ticketID"], *ticket);
         let timed = entries.iter().filter(|t| mentions(t, "internalNotes", lsid)).count();
         assert_eq!(timed, 1, "session {lsid}: {timed} time entries");
     }
-    let delivered = stands.deliveries().await[0]["delivered"].as_u64().unwrap();
-    assert_eq!(delivered, SESSIONS as u64, "every end event delivered once with a 200");
 }
 
 fn mentions(record: &serde_json::Value, field: &str, lsid: &str) -> bool {
@@ -236,7 +248,7 @@ async fn the_desk_watch_has_one_looker_on_postgresql_and_another_takes_over_when
     let hooks = stands.records("TicketWebhooks").await;
     assert_eq!(hooks.len(), 1, "{hooks:?}");
     let secret = hooks[0]["secretKey"].as_str().unwrap().to_owned();
-    retitle(&stands, mine, "Yak shaving outage").await;
+    stands.retitle(mine, "Yak shaving outage").await;
     let titled = |port: u16, title: &'static str| {
         let search = desk(port, "/desk/search").query(&[("q", mine.to_string())]);
         async move {
@@ -283,7 +295,7 @@ async fn the_desk_watch_has_one_looker_on_postgresql_and_another_takes_over_when
     };
     let first_told = told(&cursor).await;
     assert_eq!(first_told["changes"][0]["id"], mine, "{first_told}");
-    let (said, ()) = tokio::join!(told(first_told["cursor"].as_str().unwrap()), someone_notes(&stands, mine));
+    let (said, ()) = tokio::join!(told(first_told["cursor"].as_str().unwrap()), stands.someone_notes(mine));
     assert_eq!(said["changes"][0]["id"], mine, "{said}");
     let cursor = said["cursor"].as_str().unwrap().to_owned();
 
@@ -308,21 +320,13 @@ async fn the_desk_watch_has_one_looker_on_postgresql_and_another_takes_over_when
     let (taken_by, _) = one_looker(&stands, [other], Duration::from_secs(10)).await;
     eprintln!("the desk watch was taken over {} ms after its looker was killed", killed.elapsed().as_millis());
     assert_eq!(taken_by, other);
-    let (said, ()) = tokio::join!(told(&cursor), someone_notes(&stands, mine));
+    let (said, ()) = tokio::join!(told(&cursor), stands.someone_notes(mine));
     assert_eq!(said["changes"].as_array().unwrap().len(), 1, "the change after the cursor, once: {said}");
     let app_told = link.changes(Duration::from_secs(20)).await.unwrap();
     assert_eq!(app_told.changes.iter().map(|c| c.id).collect::<Vec<_>>(), [mine], "the app's cursor went on there");
     let hooks = stands.records("TicketWebhooks").await;
     assert_eq!((hooks.len(), hooks[0]["secretKey"].as_str()), (1, Some(secret.as_str())), "the same webhook");
     assert!(workers.remove(&other).unwrap().stop());
-}
-
-/// Someone retitles a ticket in Autotask (a second later: last activity is kept to the second).
-async fn retitle(stands: &Stands, ticket: i64, title: &str) {
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let change = json!({"id": ticket, "title": title});
-    let response = stands.autotask_api(reqwest::Method::PATCH, "Tickets").json(&change).send().await.unwrap();
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
 }
 
 /// Which of the workers at `ports` holds the desk watch, once exactly one says so (within
@@ -345,94 +349,127 @@ async fn one_looker<const N: usize>(stands: &Stands, ports: [u16; N], within: Du
     }
 }
 
-/// Someone else adds a note to a ticket in Autotask (a second later: last activity is kept to
-/// the second).
-async fn someone_notes(stands: &Stands, ticket: i64) {
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let note = json!({"title": "Called the customer", "description": "Back after lunch", "noteType": 1, "publish": 1});
-    let response = stands
-        .autotask_api(reqwest::Method::POST, &format!("Tickets/{ticket}/Notes"))
-        .json(&note)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+/// A desk of two worker binaries on one PostgreSQL behind HAProxy as `examples/haproxy.cfg`
+/// sets it up: TLS passed through to the workers (one certificate for both), each connection's
+/// client named by the PROXY protocol. The workers take `127.0.0.3` as a monitoring machine.
+struct BalancedDesk {
+    /// The balancer's address: what apps and the appliance reach.
+    url: String,
+    certificate: rcgen::Certificate,
+    /// Each worker's configuration and port, and the running worker (none while it is down).
+    workers: Vec<(std::path::PathBuf, u16, Option<Worker>)>,
+    haproxy: std::process::Child,
+    /// The store's database, for its outage.
+    database: String,
 }
 
-/// Two workers on one PostgreSQL behind HAProxy as `examples/haproxy.cfg` sets it up: TLS passed
-/// through to the workers (one certificate for both), each connection's client named by the PROXY
-/// protocol. The workers see each client's own address — `monitoring_allowlist` and the slowing of
-/// wrong tokens per address apply to the rep's machine, not the balancer — and a rep's requests
-/// through the balancer are answered while one worker is killed.
+impl BalancedDesk {
+    async fn start(stands: &Stands, top: &str) -> BalancedDesk {
+        let store = stands.postgres_store();
+        let database = store.lines().next().unwrap().split('"').nth(1).unwrap().to_owned();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().self_signed(&key).unwrap();
+        let (crt, pem) = (stands.dir.path().join("desk.crt"), stands.dir.path().join("desk.key"));
+        std::fs::write(&crt, certificate.pem()).unwrap();
+        std::fs::write(&pem, key.serialize_pem()).unwrap();
+        let desk_port = free_port();
+        let url = format!("https://127.0.0.1:{desk_port}");
+        // The balancer connects from 127.0.0.1; the reps' machines are 127.0.0.3 and 127.0.0.4.
+        let config = |port: u16, name: &str| {
+            let dir = stands.dir.path().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let text = format!(
+                "listen = \"127.0.0.1:{port}\"\n{store}\ndata_dir = {:?}\ntls_certificate_file = {crt:?}\n\
+                 tls_key_file = {pem:?}\npublic_url = \"{url}\"\ntrusted_proxies = [\"127.0.0.1\"]\n\
+                 monitoring_allowlist = [\"127.0.0.3\"]\n{top}\n\n{}",
+                dir.join("data"),
+                stands.profile("Desk", "desk_watch = true")
+            );
+            let path = dir.join("worker.toml");
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let mut workers = Vec::new();
+        for name in ["a", "b"] {
+            let port = free_port();
+            let config = config(port, name);
+            let worker = Worker::start(&config, port).await;
+            workers.push((config, port, Some(worker)));
+        }
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/haproxy.cfg");
+        let haproxy = std::process::Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&example)
+            .env("BTA_DESK_BIND", format!("127.0.0.1:{desk_port}"))
+            .env("BTA_WORKER_1", format!("127.0.0.1:{}", workers[0].1))
+            .env("BTA_WORKER_2", format!("127.0.0.1:{}", workers[1].1))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(stands.dir.path().join("haproxy.log")).unwrap())
+            .spawn()
+            .expect("haproxy (cargo xtask setup installs it)");
+        let desk = BalancedDesk { url, certificate, workers, haproxy, database };
+        let monitor = desk.machine(3);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while desk.health(&monitor).await.is_none_or(|said| !said["queue"].is_object()) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no worker answered through haproxy; it said: {}",
+                std::fs::read_to_string(stands.dir.path().join("haproxy.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        desk
+    }
+
+    /// An HTTP client on machine 127.0.0.`last`, trusting the desk's certificate.
+    fn machine(&self, last: u8) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .add_root_certificate(reqwest::Certificate::from_pem(self.certificate.pem().as_bytes()).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    async fn health(&self, client: &reqwest::Client) -> Option<serde_json::Value> {
+        let response = client.get(format!("{}/healthz", self.url)).send().await.ok()?;
+        response.json().await.ok()
+    }
+
+    fn kill(&mut self, worker: usize) {
+        self.workers[worker].2.take().unwrap().kill_9();
+    }
+
+    async fn restart(&mut self, worker: usize) {
+        let (config, port, _) = &self.workers[worker];
+        let started = Worker::start(config, *port).await;
+        self.workers[worker].2 = Some(started);
+    }
+
+    fn stop(mut self) {
+        let _ = self.haproxy.kill();
+        let _ = self.haproxy.wait();
+        for (_, _, worker) in self.workers.drain(..) {
+            assert!(worker.is_none_or(Worker::stop), "a worker stops cleanly");
+        }
+    }
+}
+
+/// The workers behind HAProxy see each client's own address — `monitoring_allowlist` and the
+/// slowing of wrong tokens per address apply to the rep's machine, not the balancer — and a rep's
+/// app's requests through the balancer are answered while one worker is killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_behind_haproxy_see_each_clients_own_address_and_the_desk_survives_one() {
     let stands = Stands::start().await;
-    let store = stands.postgres_store();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let certificate = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().self_signed(&key).unwrap();
-    let (crt, pem) = (stands.dir.path().join("desk.crt"), stands.dir.path().join("desk.key"));
-    std::fs::write(&crt, certificate.pem()).unwrap();
-    std::fs::write(&pem, key.serialize_pem()).unwrap();
-    let (port_a, port_b, desk_port) = (free_port(), free_port(), free_port());
-    let desk = format!("https://127.0.0.1:{desk_port}");
-    // The balancer connects from 127.0.0.1; the reps' machines are 127.0.0.3 and 127.0.0.4.
-    let config = |port: u16, name: &str| {
-        let dir = stands.dir.path().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let text = format!(
-            "listen = \"127.0.0.1:{port}\"\n{store}\ndata_dir = {:?}\ntls_certificate_file = {crt:?}\n\
-             tls_key_file = {pem:?}\npublic_url = \"{desk}\"\ntrusted_proxies = [\"127.0.0.1\"]\n\
-             monitoring_allowlist = [\"127.0.0.3\"]\nticket_watch_seconds = 5\n\n{}",
-            dir.join("data"),
-            stands.profile("Desk", "desk_watch = true")
-        );
-        let path = dir.join("worker.toml");
-        std::fs::write(&path, text).unwrap();
-        path
-    };
-    let (config_a, config_b) = (config(port_a, "a"), config(port_b, "b"));
-    let mut workers = vec![Worker::start(&config_a, port_a).await, Worker::start(&config_b, port_b).await];
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/haproxy.cfg");
-    let mut haproxy = std::process::Command::new("haproxy")
-        .args(["-db", "-f"])
-        .arg(&example)
-        .env("BTA_DESK_BIND", format!("127.0.0.1:{desk_port}"))
-        .env("BTA_WORKER_1", format!("127.0.0.1:{port_a}"))
-        .env("BTA_WORKER_2", format!("127.0.0.1:{port_b}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(stands.dir.path().join("haproxy.log")).unwrap())
-        .spawn()
-        .expect("haproxy (cargo xtask setup installs it)");
-    let machine = |last: u8| {
-        reqwest::Client::builder()
-            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
-            .add_root_certificate(reqwest::Certificate::from_pem(certificate.pem().as_bytes()).unwrap())
-            .build()
-            .unwrap()
-    };
-    let (monitor, rep) = (machine(3), machine(4));
-    let health = async |client: &reqwest::Client| -> Option<serde_json::Value> {
-        let response = client.get(format!("{desk}/healthz")).send().await.ok()?;
-        response.json().await.ok()
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let full = loop {
-        match health(&monitor).await {
-            Some(said) if said["queue"].is_object() => break said,
-            said => assert!(
-                tokio::time::Instant::now() < deadline,
-                "no worker answered through haproxy: {said:?}; it said: {}",
-                std::fs::read_to_string(stands.dir.path().join("haproxy.log")).unwrap_or_default()
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let mut desk = BalancedDesk::start(&stands, "ticket_watch_seconds = 5").await;
+    let (monitor, rep) = (desk.machine(3), desk.machine(4));
+    let full = desk.health(&monitor).await.unwrap();
     assert_eq!(full["store_engine"], "postgresql", "the allowlisted machine's own address: {full}");
-    let bare = health(&rep).await.unwrap();
+    let bare = desk.health(&rep).await.unwrap();
     assert!(bare["queue"].is_null() && bare["status"] == "up", "another machine gets the bare answer: {bare}");
 
     // Wrong tokens slow their own machine down, not the balancer's other clients.
-    let changes = format!("{desk}/desk/changes");
+    let changes = format!("{}/desk/changes", desk.url);
     let wrong = async |client: &reqwest::Client| {
         let asked = client.get(&changes).bearer_auth("btarep_not-a-token-of-any-rep-of-these-tests-01234");
         asked.send().await.unwrap().status().as_u16()
@@ -445,15 +482,15 @@ async fn two_workers_behind_haproxy_see_each_clients_own_address_and_the_desk_su
     assert_eq!(wrong(&monitor).await, 401, "another machine behind the same balancer is not");
 
     // A rep enrolled through the balancer keeps being answered while one worker is killed.
-    let added = bta_e2e::worker_says(&["rep", "add", "alex.morgan", "--profile", "Desk", "--json"], &config_a).unwrap();
-    let code = serde_json::from_str::<serde_json::Value>(&added).unwrap()["code"].as_str().unwrap().to_owned();
-    let enrolled = monitor.post(format!("{desk}/desk/enrol")).json(&json!({"code": code})).send().await.unwrap();
+    let added = bta_e2e::worker_says(&["rep", "add", "alex.morgan", "--profile", "Desk", "--json"], &desk.workers[0].0);
+    let code = serde_json::from_str::<serde_json::Value>(&added.unwrap()).unwrap()["code"].as_str().unwrap().to_owned();
+    let enrolled = monitor.post(format!("{}/desk/enrol", desk.url)).json(&json!({"code": code})).send().await.unwrap();
     let token = enrolled.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
     // The rep's app's link to the desk, at the balancer's address, trusting the desk's certificate
     // by the pin an enrolment link would carry.
-    let pin = bta_core::desk_api::certificate_pin(certificate.der());
+    let pin = bta_core::desk_api::certificate_pin(desk.certificate.der());
     let link = bta_core::desk::link::DeskLink::new(
-        vec![url::Url::parse(&desk).unwrap()],
+        vec![url::Url::parse(&desk.url).unwrap()],
         "default",
         bta_core::Secret::new(token),
         Duration::from_secs(1800),
@@ -464,14 +501,49 @@ async fn two_workers_behind_haproxy_see_each_clients_own_address_and_the_desk_su
     for _ in 0..3 {
         link.changes(Duration::ZERO).await.unwrap();
     }
-    workers.remove(0).kill_9();
+    desk.kill(0);
     // Within the rep's share of requests (5 a second after the first 30).
     for _ in 0..10 {
         link.changes(Duration::ZERO).await.unwrap();
         assert!(!link.search("", None, &[], false).await.unwrap().is_empty());
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let _ = haproxy.kill();
-    let _ = haproxy.wait();
-    assert!(workers.remove(0).stop());
+    desk.stop();
+}
+
+/// 500 sessions delivered by the appliance's outbound events to the balanced desk over HTTPS,
+/// while each worker is killed with SIGKILL and restarted (three kills) and the database goes
+/// away for 3 s (every connection ended, none taken): every session is written exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_sessions_through_the_balancer_land_once_through_kills_and_a_database_outage() {
+    const BALANCED: usize = 500;
+    let stands = Stands::start().await;
+    let mut desk =
+        BalancedDesk::start(&stands, "retry_delay_ms = 50\nreport_lag_wait_ms = 50\nticket_watch_seconds = 30").await;
+    // Each Autotask request takes a while, so the kills and the outage find work in flight.
+    stands.post(format!("{}/_sim/latency", stands.autotask.base_url), json!({"ms": 30})).await;
+    let recipient = json!({"url": format!("{}/ERSPost", desk.url), "events": ["support_conference_end"],
+                           "retry_ms": 50, "timeout_ms": 3000, "ca_pem": desk.certificate.pem()});
+    stands.appliance("recipients", recipient).await;
+    let tickets = sessions(&stands, BALANCED).await;
+    for (round, worker) in [0, 1, 0].into_iter().enumerate() {
+        let pause = rand::rng().random_range(300..1200);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let written = stands.records("TimeEntries").await.len();
+        eprintln!("kill {}: worker {worker}, with {written} of {BALANCED} sessions written", round + 1);
+        assert!(written < BALANCED, "the chaos comes while sessions are still being written");
+        desk.kill(worker);
+        if round == 1 {
+            let cluster = bta_core::store::throwaway_postgres::started().unwrap();
+            let database = desk.database.clone();
+            tokio::task::spawn_blocking(move || cluster.outage(&database, Duration::from_secs(3)))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        desk.restart(worker).await;
+    }
+
+    landed_once(&stands, &tickets, Duration::from_secs(300)).await;
+    desk.stop();
 }

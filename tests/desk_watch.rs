@@ -90,20 +90,6 @@ fn per_rep_ticket_queries(log: &[Value]) -> Vec<&Value> {
         .collect()
 }
 
-/// Someone else adds a note to a ticket in Autotask (a second later: last activity is kept to
-/// the second).
-async fn someone_changes(stands: &Stands, ticket: i64) {
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let note = json!({"title": "Called the customer", "description": "Back after lunch", "noteType": 1, "publish": 1});
-    let response = stands
-        .autotask_api(reqwest::Method::POST, &format!("Tickets/{ticket}/Notes"))
-        .json(&note)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn apps_following_the_desk_worker_are_told_of_their_own_changes_once_and_ask_autotask_nothing() {
     let stands = Stands::start().await;
@@ -118,7 +104,7 @@ async fn apps_following_the_desk_worker_are_told_of_their_own_changes_once_and_a
     }
     clear_requests(&stands).await;
 
-    someone_changes(&stands, alex_ticket).await;
+    stands.someone_notes(alex_ticket).await;
     let (told_alex, told_sam) = tokio::join!(alex.watch(Duration::from_secs(20)), sam.watch(Duration::from_secs(3)));
     let (told_alex, told_sam) = (told_alex.unwrap(), told_sam.unwrap());
     assert!(told_alex.from_desk_worker);
@@ -176,7 +162,7 @@ async fn an_app_whose_desk_worker_cannot_be_reached_watches_by_itself() {
     let ticket = alex.search("").await.unwrap()[0].id;
     let first = alex.watch(Duration::from_secs(5)).await.unwrap();
     assert!(!first.from_desk_worker && first.changes.is_empty(), "its own first look only remembers");
-    someone_changes(&stands, ticket).await;
+    stands.someone_notes(ticket).await;
     let second = alex.watch(Duration::from_secs(5)).await.unwrap();
     assert!(!second.from_desk_worker);
     assert_eq!(second.changes.iter().map(|c| c.id).collect::<Vec<_>>(), [ticket]);

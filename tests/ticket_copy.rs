@@ -45,14 +45,6 @@ fn titles(rows: &[TicketRow]) -> Vec<&str> {
     rows.iter().map(|r| r.title.as_str()).collect()
 }
 
-/// Changes a ticket's title in the stand-in (a second on: last activity is kept to the second).
-async fn retitle(stands: &Stands, ticket: i64, title: &str) {
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let change = json!({"id": ticket, "title": title});
-    let response = stands.autotask_api(reqwest::Method::PATCH, "Tickets").json(&change).send().await.unwrap();
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
-}
-
 /// The fields the stand-in's ticket webhooks name, by their names in its `fieldID` picklist, and
 /// whether each is subscribed.
 async fn webhook_fields(stands: &Stands) -> Vec<(String, bool)> {
@@ -163,7 +155,7 @@ async fn a_changed_ticket_is_found_by_its_new_title_and_a_renamed_customer_by_it
     copy_filled(&stands, &worker.url).await;
     let record = stands.records("Tickets").await[5].clone();
     let ticket = record["id"].as_i64().unwrap();
-    retitle(&stands, ticket, "Zebra printer jams on labels").await;
+    stands.retitle(ticket, "Zebra printer jams on labels").await;
     // The looks are a second apart; a loaded machine gets some slack, the benchmark the figure.
     found_in_copy(&alex, "zebra", "Zebra printer jams on labels", Duration::from_secs(15)).await;
     let old_words = alex.search("zebra").await.unwrap();
@@ -207,7 +199,7 @@ async fn webhooks_keep_the_copy_within_seconds_and_a_wrong_signature_or_a_replay
     // A change in Autotask: in the copy within seconds, with no look (they are an hour apart).
     let ticket = stands.records("Tickets").await[7]["id"].as_i64().unwrap();
     clear_requests(&stands).await;
-    retitle(&stands, ticket, "Yak shaving server outage").await;
+    stands.retitle(ticket, "Yak shaving server outage").await;
     let started = Instant::now();
     while stands.get(format!("{}/healthz", worker.url)).await["ticket_copies"]["Desk"]["last_webhook_at"].is_null() {
         assert!(started.elapsed() < Duration::from_secs(10), "no callout was taken");
@@ -393,7 +385,7 @@ async fn a_webhook_autotask_turned_off_is_noticed_the_looks_take_over_and_it_is_
     stands.post(format!("{}/_sim/settings", stands.autotask.base_url), settings).await;
     let tickets = stands.records("Tickets").await;
     let (first, second) = (tickets[3]["id"].as_i64().unwrap(), tickets[4]["id"].as_i64().unwrap());
-    retitle(&stands, first, "Unreachable callout title").await;
+    stands.retitle(first, "Unreachable callout title").await;
     let health = format!("{}/healthz", worker.url);
     let noticed = wait_for(Duration::from_secs(20), "the turned-off webhook noticed", async || {
         let said = stands.get(health.clone()).await["ticket_webhooks"]["Desk"].clone();
@@ -433,7 +425,7 @@ async fn a_webhook_autotask_turned_off_is_noticed_the_looks_take_over_and_it_is_
     })
     .await;
     stands.post(format!("{}/_sim/settings", stands.autotask.base_url), json!({"webhookCalloutsBlocked": false})).await;
-    retitle(&stands, second, "Reachable callout title").await;
+    stands.retitle(second, "Reachable callout title").await;
     wait_for(Duration::from_secs(10), "a callout delivered", async || {
         let counts = stands.get(format!("{}/_sim/webhooks", stands.autotask.base_url)).await;
         (counts[hook["id"].to_string()]["delivered"].as_u64() >= Some(1)).then_some(())

@@ -140,6 +140,25 @@ impl Stands {
         WorkerConfig::parse(&text, Path::new("."), &secrets).unwrap()
     }
 
+    /// Someone else adds a note to a ticket in Autotask (a second later: last activity is kept to
+    /// the second).
+    pub async fn someone_notes(&self, ticket: i64) {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let note = serde_json::json!({"title": "Called the customer", "description": "Back after lunch",
+                                      "noteType": 1, "publish": 1});
+        let response = self.autotask_api(reqwest::Method::POST, &format!("Tickets/{ticket}/Notes")).json(&note);
+        let response = response.send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    }
+
+    /// Someone retitles a ticket in Autotask (a second later, as [`Stands::someone_notes`]).
+    pub async fn retitle(&self, ticket: i64, title: &str) {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let change = serde_json::json!({"id": ticket, "title": title});
+        let response = self.autotask_api(reqwest::Method::PATCH, "Tickets").json(&change).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    }
+
     /// A request to the Autotask stand-in's REST API (`path` under `/ATServicesRest/v1.0/`),
     /// as the demo API user.
     pub fn autotask_api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

@@ -647,6 +647,7 @@ fn bench() -> Result {
     run("cargo", &["bench", "-p", "bta-core", "--bench", "autotask", "--bench", "reports"])?;
     run("cargo", &["bench", "-p", "bta-e2e", "--bench", "worker"])?;
     run("cargo", &["bench", "-p", "bta-e2e", "--bench", "desk"])?;
+    run("cargo", &["bench", "-p", "bta-e2e", "--bench", "copy_search"])?;
     // The gateway benchmark starts the release worker binary, which cargo bench does not build.
     run("cargo", &["build", "--release", "--quiet", "-p", "bt-autotask-worker"])?;
     run("cargo", &["bench", "-p", "bta-e2e", "--bench", "gateway"])?;

@@ -162,6 +162,21 @@ impl Cluster {
         Ok(format!("postgres://{USER}@127.0.0.1:{}/{name}", self.port))
     }
 
+    /// The database at `url` goes away for `down`, as in a restart or a failover to the replica:
+    /// every connection to it is ended and none is taken until it is back.
+    pub fn outage(&self, url: &str, down: Duration) -> Result<(), String> {
+        let name =
+            url.rsplit('/').next().filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric())).ok_or("no database")?;
+        let client = self.client("postgres")?;
+        let run = |sql: String| futures::executor::block_on(client.batch_execute(&sql)).map_err(|e| e.to_string());
+        run(format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))?;
+        std::thread::sleep(down);
+        run(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+    }
+
     pub fn password(&self) -> &str {
         &self.password
     }

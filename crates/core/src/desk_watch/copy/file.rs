@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::{Assignment, COMPLETE, Copied, CopyError, Freshness, Names, ROWS, Unnamed};
+use super::{Assignment, COMPLETE, Copied, CopyError, Names, ROWS, Unnamed};
 use crate::autotask::Ticket;
 use crate::desk::Search;
 use crate::desk_api::TicketRow;
@@ -132,7 +132,7 @@ impl FileCopy {
         self.readers[turn].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn meta(&self, key: &str) -> Result<Option<DateTime<Utc>>, CopyError> {
+    pub(super) fn meta(&self, key: &str) -> Result<Option<DateTime<Utc>>, CopyError> {
         let conn = self.reader();
         let at: Option<i64> = conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -141,46 +141,18 @@ impl FileCopy {
         Ok(at.and_then(time))
     }
 
-    fn set_meta(&self, key: &str, at: DateTime<Utc>) -> Result<(), CopyError> {
+    pub(super) fn set_meta(&self, key: &str, at: DateTime<Utc>) -> Result<(), CopyError> {
         let conn = self.writer();
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![key, millis(at)])
             .map_err(|e| self.failed(e))?;
         Ok(())
     }
 
-    /// When the copy was last filled whole (none: it is to be filled).
-    pub fn filled_at(&self) -> Result<Option<DateTime<Utc>>, CopyError> {
-        self.meta("filled_at")
-    }
-
-    /// Marks the copy filled: it answers searches from now on.
-    pub fn filled(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
-        self.set_meta("filled_at", at)
-    }
-
-    /// Everything changed in Autotask before `at` is in the copy.
-    pub fn current_as_of(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
-        self.set_meta("current_as_of", at)
-    }
-
-    /// Since when the copy lacks what changed in Autotask (none before it is filled).
-    pub fn current_since(&self) -> Result<Option<DateTime<Utc>>, CopyError> {
-        self.meta("current_as_of")
-    }
-
-    pub fn webhook_applied(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
-        self.set_meta("last_webhook_at", at)
-    }
-
-    pub fn freshness(&self) -> Result<Freshness, CopyError> {
+    /// How many tickets the copy holds.
+    pub fn tickets(&self) -> Result<u64, CopyError> {
         let tickets: i64 =
             self.reader().query_row("SELECT count(*) FROM tickets", [], |r| r.get(0)).map_err(|e| self.failed(e))?;
-        Ok(Freshness {
-            tickets: tickets.max(0) as u64,
-            filled_at: self.meta("filled_at")?,
-            current_as_of: self.meta("current_as_of")?,
-            last_webhook_at: self.meta("last_webhook_at")?,
-        })
+        Ok(tickets.max(0) as u64)
     }
 
     /// Of the companies, contacts and devices these tickets name, those the copy has no name for.
@@ -574,12 +546,13 @@ mod tests {
     use super::*;
     use crate::desk_watch::copy::tests::{names, ticket};
 
+    #[cfg(unix)]
     #[test]
     fn only_the_workers_user_may_read_the_copy() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("copy.sqlite3");
-        let copy = FileCopy::open(&path).unwrap();
+        let copy = super::super::TicketCopy::File(FileCopy::open(&path).unwrap());
         copy.keep(&[ticket(1, "T20261124.0001", "VPN drops", None, 1, 1)], &names()).unwrap();
         for suffix in ["", "-wal"] {
             let file = dir.path().join(format!("copy.sqlite3{suffix}"));
@@ -593,7 +566,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(describe(dir.path(), "Desk").contains("not made yet"));
         assert!(!file_of(dir.path(), "Desk").exists(), "check makes no copy");
-        let copy = FileCopy::open(&file_of(dir.path(), "Desk")).unwrap();
+        let copy = super::super::TicketCopy::File(FileCopy::open(&file_of(dir.path(), "Desk")).unwrap());
         assert!(describe(dir.path(), "Desk").contains("being filled"));
         copy.keep(&[ticket(1, "T20261124.0001", "VPN drops", None, 1, 1)], &names()).unwrap();
         copy.current_as_of(Utc::now() - chrono::Duration::seconds(30)).unwrap();
@@ -616,7 +589,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("copy.sqlite3");
         std::fs::write(&path, b"not a database at all, only some bytes that are no SQLite header").unwrap();
-        let copy = FileCopy::open(&path).unwrap();
+        let copy = super::super::TicketCopy::File(FileCopy::open(&path).unwrap());
         assert_eq!(copy.freshness().unwrap().tickets, 0);
         assert_eq!(copy.filled_at().unwrap(), None);
     }
@@ -629,7 +602,7 @@ mod tests {
         old.execute_batch(&SCHEMA.replace(",\n        assigned_role INTEGER", "")).unwrap();
         old.execute("INSERT INTO meta (key, value) VALUES ('filled_at', 1)", []).unwrap();
         drop(old);
-        let copy = FileCopy::open(&path).unwrap();
+        let copy = super::super::TicketCopy::File(FileCopy::open(&path).unwrap());
         assert_eq!(copy.filled_at().unwrap(), None, "to be filled again");
         let mut t = ticket(7, "T20261203.0001", "New laptop", Some(4), 1, 5);
         t.assigned_resource_role_id = Some(29683462);

@@ -141,30 +141,35 @@ impl TicketCopy {
 
     /// When the copy was last filled whole (none: it is to be filled).
     pub fn filled_at(&self) -> Result<Option<DateTime<Utc>>, CopyError> {
-        either!(self, c => c.filled_at())
+        either!(self, c => c.meta("filled_at"))
     }
 
     /// Marks the copy filled: it answers searches from now on.
     pub fn filled(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
-        either!(self, c => c.filled(at))
+        either!(self, c => c.set_meta("filled_at", at))
     }
 
     /// Everything changed in Autotask before `at` is in the copy.
     pub fn current_as_of(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
-        either!(self, c => c.current_as_of(at))
+        either!(self, c => c.set_meta("current_as_of", at))
     }
 
     /// Since when the copy lacks what changed in Autotask (none before it is filled).
     pub fn current_since(&self) -> Result<Option<DateTime<Utc>>, CopyError> {
-        either!(self, c => c.current_since())
+        either!(self, c => c.meta("current_as_of"))
     }
 
     pub fn webhook_applied(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
-        either!(self, c => c.webhook_applied(at))
+        either!(self, c => c.set_meta("last_webhook_at", at))
     }
 
     pub fn freshness(&self) -> Result<Freshness, CopyError> {
-        either!(self, c => c.freshness())
+        Ok(Freshness {
+            tickets: either!(self, c => c.tickets())?,
+            filled_at: self.filled_at()?,
+            current_as_of: self.current_since()?,
+            last_webhook_at: either!(self, c => c.meta("last_webhook_at"))?,
+        })
     }
 
     /// Of the companies, contacts and devices these tickets name, those the copy has no name for.
@@ -285,7 +290,6 @@ pub(super) mod tests {
         found.iter().map(|c| c.row.id).collect()
     }
 
-    #[cfg(unix)]
     #[test]
     fn words_numbers_and_ids_are_found_and_ranked_as_a_rep_expects() {
         on_both(|copy| {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{Assignment, COMPLETE, Copied, CopyError, Freshness, Names, ROWS, Unnamed};
+use super::{Assignment, COMPLETE, Copied, CopyError, Names, ROWS, Unnamed};
 use crate::autotask::Ticket;
 use crate::desk::Search;
 use crate::desk_api::TicketRow;
@@ -35,6 +35,33 @@ const WORDS: &str = "to_tsvector('simple', unaccent(concat_ws(' ', t.number, t.t
     (SELECT n.name FROM copy_names n WHERE n.profile = t.profile AND n.kind = 'company' AND n.id = t.company_id),
     (SELECT n.name FROM copy_names n WHERE n.profile = t.profile AND n.kind = 'contact' AND n.id = t.contact_id),
     (SELECT n.name FROM copy_names n WHERE n.profile = t.profile AND n.kind = 'device' AND n.id = t.device_id))))";
+
+/// Keeps one ticket in one round trip: its row, with its words made from it and the names it has
+/// now, written only where something changed (a look reaches back past the last one, and what it
+/// finds unchanged is not written again); answers whether the copy held it, and its primary
+/// resource before.
+const KEEP: &str = "WITH old AS (
+        SELECT assigned FROM copy_tickets WHERE profile = $1 AND id = $2 FOR UPDATE
+    ), kept AS (
+        INSERT INTO copy_tickets (profile, id, number, title, status, company_id, contact_id, device_id, assigned,
+                                  last_activity, assigned_role, words)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, to_tsvector('simple', unaccent(concat_ws(' ', CAST($3 AS TEXT), CAST($4 AS TEXT),
+            (SELECT n.name FROM copy_names n WHERE n.profile = $1 AND n.kind = 'company' AND n.id = $6),
+            (SELECT n.name FROM copy_names n WHERE n.profile = $1 AND n.kind = 'contact' AND n.id = $7),
+            (SELECT n.name FROM copy_names n WHERE n.profile = $1 AND n.kind = 'device' AND n.id = $8)))))
+        ON CONFLICT (profile, id) DO UPDATE SET number = excluded.number, title = excluded.title,
+            status = excluded.status, company_id = excluded.company_id, contact_id = excluded.contact_id,
+            device_id = excluded.device_id, assigned = excluded.assigned, last_activity = excluded.last_activity,
+            assigned_role = excluded.assigned_role, words = excluded.words
+        WHERE (copy_tickets.number, copy_tickets.title, copy_tickets.status, copy_tickets.company_id,
+               copy_tickets.contact_id, copy_tickets.device_id, copy_tickets.assigned, copy_tickets.last_activity,
+               copy_tickets.assigned_role)
+            IS DISTINCT FROM (excluded.number, excluded.title, excluded.status, excluded.company_id,
+               excluded.contact_id, excluded.device_id, excluded.assigned, excluded.last_activity,
+               excluded.assigned_role)
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM old), (SELECT assigned FROM old)";
 
 const SELECT: &str = "SELECT t.id, t.number, t.title, t.status, t.last_activity, co.name, ct.name, ct.email, dv.name";
 const JOIN: &str = "LEFT JOIN copy_names co ON co.profile = t.profile AND co.kind = 'company' AND co.id = t.company_id \
@@ -88,20 +115,6 @@ impl Kept {
             role: t.assigned_resource_role_id,
         }
     }
-
-    fn read(r: &Row<'_>) -> Result<Kept, DbError> {
-        Ok(Kept {
-            number: r.get(0)?,
-            title: r.get(1)?,
-            status: r.get(2)?,
-            company: r.get(3)?,
-            contact: r.get(4)?,
-            device: r.get(5)?,
-            assigned: r.get(6)?,
-            active: r.get(7)?,
-            role: r.get(8)?,
-        })
-    }
 }
 
 /// PostgreSQL's query for what the rep typed: each word a prefix, all of them needed; each is
@@ -152,7 +165,7 @@ impl SharedCopy {
         f(&mut self.store.blocking().conn()).map_err(|e| self.failed(e))
     }
 
-    fn meta(&self, key: &str) -> Result<Option<DateTime<Utc>>, CopyError> {
+    pub(super) fn meta(&self, key: &str) -> Result<Option<DateTime<Utc>>, CopyError> {
         let at: Option<i64> = self.run(|c| {
             c.query_opt("SELECT value FROM copy_meta WHERE profile = $1 AND key = $2", args![self.profile, key], |r| {
                 r.get(0)
@@ -161,7 +174,7 @@ impl SharedCopy {
         Ok(at.and_then(time))
     }
 
-    fn set_meta(&self, key: &str, at: DateTime<Utc>) -> Result<(), CopyError> {
+    pub(super) fn set_meta(&self, key: &str, at: DateTime<Utc>) -> Result<(), CopyError> {
         self.run(|c| {
             c.execute(
                 "INSERT INTO copy_meta (profile, key, value) VALUES ($1, $2, $3)
@@ -172,36 +185,12 @@ impl SharedCopy {
         Ok(())
     }
 
-    pub fn filled_at(&self) -> Result<Option<DateTime<Utc>>, CopyError> {
-        self.meta("filled_at")
-    }
-
-    pub fn filled(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
-        self.set_meta("filled_at", at)
-    }
-
-    pub fn current_as_of(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
-        self.set_meta("current_as_of", at)
-    }
-
-    pub fn current_since(&self) -> Result<Option<DateTime<Utc>>, CopyError> {
-        self.meta("current_as_of")
-    }
-
-    pub fn webhook_applied(&self, at: DateTime<Utc>) -> Result<(), CopyError> {
-        self.set_meta("last_webhook_at", at)
-    }
-
-    pub fn freshness(&self) -> Result<Freshness, CopyError> {
+    /// How many tickets the copy holds.
+    pub fn tickets(&self) -> Result<u64, CopyError> {
         let tickets: i64 = self.run(|c| {
             c.query_one("SELECT count(*) FROM copy_tickets WHERE profile = $1", args![self.profile], |r| r.get(0))
         })?;
-        Ok(Freshness {
-            tickets: tickets.max(0) as u64,
-            filled_at: self.meta("filled_at")?,
-            current_as_of: self.meta("current_as_of")?,
-            last_webhook_at: self.meta("last_webhook_at")?,
-        })
+        Ok(tickets.max(0) as u64)
     }
 
     pub fn unnamed(&self, tickets: &[Ticket]) -> Result<Unnamed, CopyError> {
@@ -245,29 +234,8 @@ impl SharedCopy {
             for t in sorted {
                 let Some(id) = t.id else { continue };
                 let now = Kept::of(t);
-                let then = tx.query_opt(
-                    "SELECT number, title, status, company_id, contact_id, device_id, assigned, last_activity,
-                            assigned_role
-                     FROM copy_tickets WHERE profile = $1 AND id = $2 FOR UPDATE",
-                    args![profile, id],
-                    Kept::read,
-                )?;
-                if let Some(then) = &then {
-                    before.insert(id, then.assigned);
-                }
-                // A look reaches back past the last one: what it finds unchanged is not written again.
-                if then.as_ref() == Some(&now) {
-                    continue;
-                }
-                tx.execute(
-                    "INSERT INTO copy_tickets (profile, id, number, title, status, company_id, contact_id, device_id,
-                                               assigned, last_activity, assigned_role)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                     ON CONFLICT (profile, id) DO UPDATE SET number = excluded.number, title = excluded.title,
-                         status = excluded.status, company_id = excluded.company_id,
-                         contact_id = excluded.contact_id, device_id = excluded.device_id,
-                         assigned = excluded.assigned, last_activity = excluded.last_activity,
-                         assigned_role = excluded.assigned_role",
+                let (held, assigned): (bool, Option<i64>) = tx.query_one(
+                    KEEP,
                     args![
                         profile,
                         id,
@@ -281,11 +249,11 @@ impl SharedCopy {
                         now.active,
                         now.role
                     ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
-                tx.execute(
-                    &format!("UPDATE copy_tickets t SET words = {WORDS} WHERE t.profile = $1 AND t.id = $2"),
-                    args![profile, id],
-                )?;
+                if held {
+                    before.insert(id, assigned);
+                }
             }
             tx.commit()?;
             Ok(before)
