@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::{Assignment, COMPLETE, Copied, CopyError, Names, ROWS, Unnamed};
+use super::{Assignment, COMPLETE, Copied, CopyError, Kept, Names, ROWS, Unnamed};
 use crate::autotask::Ticket;
 use crate::desk::Search;
 use crate::desk_api::TicketRow;
@@ -435,17 +435,7 @@ fn keep_in(
     let mut before = HashMap::new();
     for t in tickets {
         let Some(id) = t.id else { continue };
-        let now = Kept {
-            number: t.ticket_number.as_deref().unwrap_or("").to_uppercase(),
-            title: t.title.clone().unwrap_or_default(),
-            status: t.status,
-            company: t.company_id,
-            contact: t.contact_id,
-            device: t.configuration_item_id,
-            assigned: t.assigned_resource_id,
-            active: t.last_activity_date.map(millis),
-            role: t.assigned_resource_role_id,
-        };
+        let now = Kept::of(t);
         let then = was.query_row([id], Kept::read).optional()?;
         if let Some(then) = &then {
             before.insert(id, then.assigned);
@@ -469,20 +459,6 @@ fn keep_in(
         index(tx, id)?;
     }
     Ok(before)
-}
-
-/// A ticket's row in the copy.
-#[derive(Debug, PartialEq)]
-struct Kept {
-    number: String,
-    title: String,
-    status: Option<i64>,
-    company: Option<i64>,
-    contact: Option<i64>,
-    device: Option<i64>,
-    assigned: Option<i64>,
-    active: Option<i64>,
-    role: Option<i64>,
 }
 
 impl Kept {

@@ -112,6 +112,37 @@ pub struct Freshness {
     pub last_webhook_at: Option<DateTime<Utc>>,
 }
 
+/// A ticket's row in the copy, as either engine keeps it: what a search row shows but the names,
+/// and its primary resource's role.
+#[derive(Debug, PartialEq)]
+struct Kept {
+    number: String,
+    title: String,
+    status: Option<i64>,
+    company: Option<i64>,
+    contact: Option<i64>,
+    device: Option<i64>,
+    assigned: Option<i64>,
+    active: Option<i64>,
+    role: Option<i64>,
+}
+
+impl Kept {
+    fn of(t: &Ticket) -> Kept {
+        Kept {
+            number: t.ticket_number.as_deref().unwrap_or("").to_uppercase(),
+            title: t.title.clone().unwrap_or_default(),
+            status: t.status,
+            company: t.company_id,
+            contact: t.contact_id,
+            device: t.configuration_item_id,
+            assigned: t.assigned_resource_id,
+            active: t.last_activity_date.map(|at| at.timestamp_millis()),
+            role: t.assigned_resource_role_id,
+        }
+    }
+}
+
 /// The copy: on its own file, or in the store's database.
 #[derive(Debug)]
 pub enum TicketCopy {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{Assignment, COMPLETE, Copied, CopyError, Names, ROWS, Unnamed};
+use super::{Assignment, COMPLETE, Copied, CopyError, Kept, Names, ROWS, Unnamed};
 use crate::autotask::Ticket;
 use crate::desk::Search;
 use crate::desk_api::TicketRow;
@@ -85,36 +85,6 @@ fn copied(r: &Row<'_>) -> Result<Copied, DbError> {
         },
         status: r.get(3)?,
     })
-}
-
-/// A ticket's row in the copy.
-#[derive(Debug, PartialEq)]
-struct Kept {
-    number: String,
-    title: String,
-    status: Option<i64>,
-    company: Option<i64>,
-    contact: Option<i64>,
-    device: Option<i64>,
-    assigned: Option<i64>,
-    active: Option<i64>,
-    role: Option<i64>,
-}
-
-impl Kept {
-    fn of(t: &Ticket) -> Kept {
-        Kept {
-            number: t.ticket_number.as_deref().unwrap_or("").to_uppercase(),
-            title: t.title.clone().unwrap_or_default(),
-            status: t.status,
-            company: t.company_id,
-            contact: t.contact_id,
-            device: t.configuration_item_id,
-            assigned: t.assigned_resource_id,
-            active: t.last_activity_date.map(millis),
-            role: t.assigned_resource_role_id,
-        }
-    }
 }
 
 /// PostgreSQL's query for what the rep typed: each word a prefix, all of them needed; each is
