@@ -447,11 +447,17 @@ impl BalancedDesk {
     }
 
     fn stop(mut self) {
-        let _ = self.haproxy.kill();
-        let _ = self.haproxy.wait();
         for (_, _, worker) in self.workers.drain(..) {
             assert!(worker.is_none_or(Worker::stop), "a worker stops cleanly");
         }
+    }
+}
+
+/// The balancer ends with the test, however it ends (the workers end with their own drop).
+impl Drop for BalancedDesk {
+    fn drop(&mut self) {
+        let _ = self.haproxy.kill();
+        let _ = self.haproxy.wait();
     }
 }
 
