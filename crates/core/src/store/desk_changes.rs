@@ -41,11 +41,16 @@ impl Store {
     /// What the looks of `profile` left; its epoch is made with the first reading.
     pub fn desk_watch(&self, profile: &str) -> Result<WatchState, StoreError> {
         let mut conn = self.conn();
-        let epoch = (rand::random::<u64>() >> 12) as i64;
-        conn.execute(
-            "INSERT INTO desk_watch (profile, epoch) VALUES ($1, $2) ON CONFLICT (profile) DO NOTHING",
-            args![profile, epoch],
-        )?;
+        // Read every second by every worker: written only the first time.
+        let made: Option<i64> =
+            conn.query_opt("SELECT 1 FROM desk_watch WHERE profile = $1", args![profile], |r| r.get(0))?;
+        if made.is_none() {
+            let epoch = (rand::random::<u64>() >> 12) as i64;
+            conn.execute(
+                "INSERT INTO desk_watch (profile, epoch) VALUES ($1, $2) ON CONFLICT (profile) DO NOTHING",
+                args![profile, epoch],
+            )?;
+        }
         Ok(conn.query_one(
             "SELECT w.epoch, w.last_look, w.threshold_used, w.threshold_limit,
                     (SELECT max(n) FROM desk_changes WHERE profile = $1)
