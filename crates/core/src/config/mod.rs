@@ -370,15 +370,7 @@ impl WorkerConfig {
         let public_url = top.string("public_url").and_then(|text| {
             crate::transport_policy::secure_url(&text, "public_url").map_err(|e| top.problem("public_url", e)).ok()
         });
-        let other_desk_urls = top
-            .strings("other_desk_urls")
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|text| {
-                let url = crate::transport_policy::secure_url(text, "other_desk_urls");
-                url.map_err(|e| top.problem("other_desk_urls", e)).ok()
-            })
-            .collect();
+        let other_desk_urls = secure_urls(&mut top, "other_desk_urls");
         // An empty value is meaningful here: no console.
         let console_off =
             table.get("console_listen").and_then(toml::Value::as_str).is_some_and(|t| t.trim().is_empty());
@@ -845,6 +837,16 @@ fn read_enrolled(s: &mut Section<'_>) -> Option<Enrolled> {
     }
 }
 
+/// A list of the desk's addresses under `key`, each HTTPS (or on loopback); each that is not is
+/// a problem of the file's.
+fn secure_urls(s: &mut Section<'_>, key: &'static str) -> Vec<url::Url> {
+    let texts = s.strings(key).unwrap_or_default();
+    texts
+        .iter()
+        .filter_map(|text| crate::transport_policy::secure_url(text, key).map_err(|e| s.problem(key, e)).ok())
+        .collect()
+}
+
 /// Shortest rep token taken (the worker's are 50 characters).
 const DESK_TOKEN_MIN_CHARS: usize = 24;
 
@@ -884,15 +886,7 @@ fn read_desk_role(s: &mut Section<'_>, profile: &str, store: &dyn SecretStore) -
         }
         Some(text) => match crate::transport_policy::secure_url(&text, "desk_worker_url") {
             Ok(url) => {
-                let also = s
-                    .strings("desk_worker_other_urls")
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|text| {
-                        let url = crate::transport_policy::secure_url(text, "desk_worker_other_urls");
-                        url.map_err(|e| s.problem("desk_worker_other_urls", e)).ok()
-                    })
-                    .collect();
+                let also = secure_urls(s, "desk_worker_other_urls");
                 let takeover_after = std::time::Duration::from_secs_f64(minutes * 60.0);
                 DeskRole::Follows { url, also, token, takeover_after }
             }
