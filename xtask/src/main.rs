@@ -501,17 +501,44 @@ impl Tally {
 }
 
 /// Runs a command, echoing its output and counting the test summaries in it.
+///
+/// The output is read only until `AFTER_END` after the command has ended: a test
+/// that fails before it can stop a program it started (a worker, under Wine too) leaves that
+/// program holding the pipe, and reading to its end would wait for it forever.
 fn run_counting(command: &mut Command, tally: &mut Tally) -> Result {
+    const AFTER_END: std::time::Duration = std::time::Duration::from_secs(5);
     let program = command.get_program().to_string_lossy().into_owned();
     let mut child = command
         .current_dir(workspace_root())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("could not start {program}: {e}"))?;
+    let (lines, received) = std::sync::mpsc::channel();
     if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
-            println!("{line}");
-            tally.add_line(&line);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut ended: Option<std::time::Instant> = None;
+    loop {
+        match received.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(line) => {
+                println!("{line}");
+                tally.add_line(&line);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if ended.is_none() && matches!(child.try_wait(), Ok(Some(_))) {
+            ended = Some(std::time::Instant::now());
+        }
+        if ended.is_some_and(|at| at.elapsed() >= AFTER_END) {
+            println!("xtask: a program that {program} started still holds its output; not waiting for it");
+            break;
         }
     }
     let status = child.wait().map_err(|e| format!("waiting for {program}: {e}"))?;
@@ -673,7 +700,7 @@ fn soak(args: &[String]) -> Result {
 
 #[cfg(test)]
 mod tests {
-    use super::Tally;
+    use super::{Tally, run_counting};
 
     #[test]
     fn tally_reads_cargo_and_compat_summaries() {
@@ -682,5 +709,26 @@ mod tests {
         t.add_line("compat: 4 passed, 0 failed");
         t.add_line("running 12 tests");
         assert_eq!((t.passed, t.failed, t.ignored), (16, 1, 2));
+    }
+
+    /// A failed test leaves the worker it started running, holding the output pipe: the run
+    /// still ends (it once waited for it until CI's time ran out), with every summary counted.
+    #[test]
+    fn a_run_ends_with_its_command_though_a_program_it_left_holds_the_output() {
+        let dir = std::env::temp_dir().join(format!("xtask-left-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pid_file = dir.join("pid");
+        let script = format!(
+            "echo 'test result: FAILED. 1 passed; 1 failed; 0 ignored'; sleep 60 & echo $! > {}",
+            pid_file.display()
+        );
+        let mut tally = Tally::default();
+        let outcome = run_counting(std::process::Command::new("sh").args(["-c", &script]), &mut tally);
+        let left = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+        let still_running = std::process::Command::new("kill").arg(&left).status().unwrap().success();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(still_running, "the run waited for the program its command left behind");
+        assert!(outcome.is_ok());
+        assert_eq!((tally.passed, tally.failed), (1, 1));
     }
 }

@@ -205,18 +205,23 @@ async fn run_writes_a_session_into_its_ticket_and_stops_cleanly() {
     let stands = Stands::start().await;
     let port = free_port();
     let config = stands.config(port, ENV_SECRETS);
+    // Kept to say why, should the session not arrive (a CI machine is slow, Wine slower still).
+    let log_path = stands.dir.path().join("worker.log");
     let worker = with_secrets(
         Command::new(BIN).args(["run", "--config"]).arg(&config),
         bta_sim::beyondtrust::DEFAULT_CLIENT_SECRET,
     )
-    .stderr(Stdio::null())
+    .env("RUST_LOG", "info")
+    .stderr(std::fs::File::create(&log_path).unwrap())
     .spawn()
+    .map(|worker| Running(Some(worker)))
     .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let http = reqwest::Client::new();
     let health = format!("http://127.0.0.1:{port}/healthz");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while http.get(&health).send().await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "the worker never listened");
+        assert!(tokio::time::Instant::now() < deadline, "the worker never listened:\n{}", log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let control = |path: &str| format!("{}/_sim/{path}", stands.appliance.base_url);
@@ -242,10 +247,15 @@ async fn run_writes_a_session_into_its_ticket_and_stops_cleanly() {
             .filter(|n| n["description"].as_str().unwrap_or("").contains(&lsid))
             .count();
         let entries = records["TimeEntries"].as_array().unwrap().iter().filter(|t| t["ticketID"] == 7203).count();
+        assert!(notes <= 1 && entries <= 1, "written twice: {notes} notes, {entries} time entries\n{}", log());
         if notes == 1 && entries == 1 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the session never reached its ticket");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the session never reached its ticket ({notes} notes, {entries} time entries):\n{}",
+            log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The job records itself done just after its last write; `jobs` is safe beside the worker.
@@ -254,7 +264,7 @@ async fn run_writes_a_session_into_its_ticket_and_stops_cleanly() {
         if text(&jobs).contains("done") {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the job never finished: {}", text(&jobs));
+        assert!(tokio::time::Instant::now() < deadline, "the job never finished: {}\n{}", text(&jobs), log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop(worker);
@@ -275,8 +285,9 @@ async fn logs_sent_to_a_file_carry_no_colour_codes() {
     .env_remove("NO_COLOR")
     .stderr(log)
     .spawn()
+    .map(|worker| Running(Some(worker)))
     .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_err() {
         assert!(tokio::time::Instant::now() < deadline, "the worker never listened");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -287,9 +298,23 @@ async fn logs_sent_to_a_file_carry_no_colour_codes() {
     assert!(!logged.contains('\u{1b}'), "no ANSI escapes in a file:\n{logged:?}");
 }
 
+/// A running worker, ended when a test fails before it could stop it: left running, it would
+/// hold the tests' output open (and `cargo xtask test` reading it).
+struct Running(Option<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut worker) = self.0.take() {
+            let _ = worker.kill();
+            let _ = worker.wait();
+        }
+    }
+}
+
 /// SIGTERM, as systemd stops it, and a clean exit.
 #[cfg(unix)]
-fn stop(mut worker: std::process::Child) {
+fn stop(mut running: Running) {
+    let Some(mut worker) = running.0.take() else { return };
     Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
     let status = worker.wait().unwrap();
     assert!(status.success(), "a clean stop: {status}");
@@ -298,9 +323,8 @@ fn stop(mut worker: std::process::Child) {
 /// A console program cannot be sent Ctrl-C from another console; on Windows the clean stop is
 /// the service's (tests/windows.rs), so here the process is ended.
 #[cfg(windows)]
-fn stop(mut worker: std::process::Child) {
-    worker.kill().unwrap();
-    worker.wait().unwrap();
+fn stop(running: Running) {
+    drop(running);
 }
 
 #[cfg(windows)]

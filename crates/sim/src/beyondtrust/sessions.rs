@@ -21,7 +21,8 @@ pub struct Scenario {
     pub session_type: String,
     #[serde(default = "default_site")]
     pub public_site: String,
-    /// Unix time the session started; default: `duration` seconds ago.
+    /// Unix time the session started; default: `duration` seconds ago — or, should those cross
+    /// UTC midnight, the `duration` seconds before it (see `default_start`).
     #[serde(default)]
     pub start_time: Option<i64>,
     /// Seconds; default 600.
@@ -65,6 +66,16 @@ fn default_site() -> String {
 }
 fn ten_minutes() -> i64 {
     600
+}
+
+/// A session that does not say when it started ends now — unless it would then cross UTC
+/// midnight, where Autotask's time rules make it two time entries: a test that means to cross
+/// it says so with `start_time`, every other one would fail for a few minutes each night. Such a
+/// session ends a second before midnight instead (one ending at 00:00:00 spans it too).
+fn default_start(now: DateTime<Utc>, duration: i64) -> DateTime<Utc> {
+    let start = now - Duration::seconds(duration);
+    let midnight = now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+    if start < midnight { midnight - Duration::seconds(duration + 1) } else { start }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,7 +240,7 @@ impl Scenario {
         let start = self
             .start_time
             .and_then(|t| Utc.timestamp_opt(t, 0).single())
-            .unwrap_or(now - Duration::seconds(self.duration));
+            .unwrap_or_else(|| default_start(now, self.duration));
         let end = (!self.live).then(|| start + Duration::seconds(self.duration));
         let end_reported_from = end.map(|e| e.max(now) + Duration::milliseconds(self.report_lag_ms as i64));
         let mut session = Session {
@@ -634,4 +645,20 @@ fn member(username: &str, user_id: &str, display_name: &str, kind: &str) -> Vec<
         ("type".into(), kind.into()),
         ("conference_name".into(), "Support Session".into()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_without_a_start_ends_now_unless_that_crosses_utc_midnight() {
+        let at = |h, m| Utc.with_ymd_and_hms(2026, 12, 8, h, m, 0).unwrap();
+        assert_eq!(default_start(at(14, 0), 600), at(13, 50), "in the day: the last ten minutes");
+        assert_eq!(default_start(at(0, 10), 600), at(0, 0), "from midnight exactly: still today");
+        let shifted = default_start(at(0, 4), 600);
+        let end = shifted + Duration::seconds(600);
+        assert_eq!(end, at(0, 0) - Duration::seconds(1), "across midnight: ends just before it");
+        assert_eq!(shifted.date_naive(), end.date_naive());
+    }
 }
