@@ -486,7 +486,7 @@ async fn a_desks_worker_takes_the_tickets_role_from_its_copy_without_asking_auto
     assert!(read.is_empty(), "the ticket was not read: {read:?}");
     // The note moved the ticket's last activity on in the copy at once, not at the next look.
     let store = bta_core::store::Store::open(&config.parent().unwrap().join("data/worker.sqlite3")).unwrap();
-    let copy = bta_core::desk_watch::copy::TicketCopy::of(&bta_core::store::AsyncStore::new(store), "Desk").unwrap();
+    let copy = bta_core::gateway::copy::TicketCopy::of(&bta_core::store::AsyncStore::new(store), "Desk").unwrap();
     let copied = copy.get(7201).unwrap().unwrap();
     let active = copied.row.last_activity.unwrap();
     assert!(Utc::now() - active < Duration::minutes(1), "last activity {active}");

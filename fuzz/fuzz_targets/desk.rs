@@ -76,10 +76,10 @@ fn desk() -> &'static Desk {
                 store.blocking().enrol_rep(code.expose(), &token, now).expect("enrolled");
                 tokens.push(token.expose().to_owned());
             }
-            let feeds = bta_core::desk_watch::feed::Feeds::new(&config, &store, stopping).expect("the desk's feeds");
-            let reps = Arc::new(bta_core::desk_watch::reps::RepDirectory::load(store.clone()).expect("the reps"));
+            let feeds = bta_core::gateway::feed::Feeds::new(&config, &store, stopping).expect("the desk's feeds");
+            let reps = Arc::new(bta_core::gateway::reps::RepDirectory::load(store.clone()).expect("the reps"));
             let wake = Arc::new(tokio::sync::Notify::new());
-            let desk = bta_core::desk_watch::server::DeskServer::new(feeds, reps, store.clone(), wake.clone(), 200);
+            let desk = bta_core::gateway::server::DeskServer::new(feeds, reps, store.clone(), wake.clone(), 200);
             let router = bta_core::intake::Intake::new(config.clone(), store, wake).with_desk(desk).router();
             (router, tokens)
         });

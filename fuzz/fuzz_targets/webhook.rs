@@ -3,7 +3,7 @@
 //! panic. A read callout keeps the id it came with.
 #![no_main]
 
-use bta_core::desk_watch::webhook::{CalloutChange, read_callout, signed};
+use bta_core::gateway::webhook::{CalloutChange, read_callout, signed};
 use bta_core::store::WebhookKeys;
 use libfuzzer_sys::fuzz_target;
 

@@ -158,7 +158,8 @@ pub async fn open_ticket(state: State<'_, AppState>, profile: String, ticket_id:
 /// enrolled profile's desk's worker cannot be reached).
 #[tauri::command]
 pub async fn open_ticket_number(state: State<'_, AppState>, profile: String, number: String) -> Answer<()> {
-    if !matches!(bta_core::desk::Search::parse(&number), bta_core::desk::Search::Number(n) if n.len() == 14) {
+    if !matches!(bta_core::ticket_search::Search::parse(&number), bta_core::ticket_search::Search::Number(n) if n.len() == 14)
+    {
         return Err(format!("'{number}' is not a whole ticket number like T20261124.0042"));
     }
     let url = state.desk(&profile)?.ticket_url_by_number(&number.to_uppercase()).await.map_err(text)?;

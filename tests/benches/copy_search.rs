@@ -10,9 +10,9 @@
 use std::time::Instant;
 
 use bta_core::autotask::Ticket;
-use bta_core::desk::Search;
-use bta_core::desk_watch::copy::{Names, TicketCopy};
+use bta_core::gateway::copy::{Names, TicketCopy};
 use bta_core::store::{AsyncStore, Store, StoreUrl};
+use bta_core::ticket_search::Search;
 use bta_e2e::bench::percentile;
 use chrono::Utc;
 

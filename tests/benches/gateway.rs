@@ -121,7 +121,7 @@ async fn enrol_all(stands: &Stands, config: &std::path::Path, url: &str, apps: u
             async move {
                 // Said in full when it fails: a bare unwrap once stopped this benchmark unexplained.
                 let invited =
-                    bta_core::desk_watch::enrol::invite(&store, &profile, &username(rep), None, &desk, &[], None)
+                    bta_core::gateway::enrol::invite(&store, &profile, &username(rep), None, &desk, &[], None)
                         .await
                         .unwrap_or_else(|e| panic!("inviting rep {rep}: {e}"));
                 let enrolled = bta_e2e::enrol_with_code(&url, invited.code.expose())

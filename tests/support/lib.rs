@@ -271,17 +271,10 @@ pub fn certificate_from_a_new_ca() -> (String, String, String) {
 /// desk's worker listening at `url` on `store`, as `rep add` and the app do: the rep's token.
 pub async fn enrol_rep(store: &AsyncStore, config: &WorkerConfig, url: &str, rep: &str) -> String {
     let desk = url::Url::parse(url).unwrap();
-    let invited = bta_core::desk_watch::enrol::invite(
-        store,
-        &config.profiles[0],
-        rep,
-        None,
-        &desk,
-        &config.other_desk_urls,
-        None,
-    )
-    .await
-    .unwrap();
+    let invited =
+        bta_core::gateway::enrol::invite(store, &config.profiles[0], rep, None, &desk, &config.other_desk_urls, None)
+            .await
+            .unwrap();
     enrol_with_code(url, invited.code.expose()).await.unwrap()["token"].as_str().unwrap().to_owned()
 }
 

@@ -9,7 +9,7 @@ pub mod config;
 pub mod console;
 pub mod desk;
 pub mod desk_api;
-pub mod desk_watch;
+pub mod gateway;
 pub mod intake;
 pub mod metrics;
 pub mod polling;
@@ -18,6 +18,7 @@ pub mod secret;
 pub mod serve;
 pub mod service;
 pub mod store;
+pub mod ticket_search;
 pub mod transport_policy;
 pub mod worker;
 

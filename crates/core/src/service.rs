@@ -90,18 +90,17 @@ impl Service {
             Mode::Headless { listener } => {
                 let desk_setup =
                     |e: &dyn std::fmt::Display| SetupError { profile: "(desk)".to_owned(), message: e.to_string() };
-                let feeds = crate::desk_watch::feed::Feeds::new(&config, &store, stop.subscribe())
-                    .map_err(|e| desk_setup(&e))?;
+                let feeds =
+                    crate::gateway::feed::Feeds::new(&config, &store, stop.subscribe()).map_err(|e| desk_setup(&e))?;
                 let desk_feeds = (!feeds.is_empty()).then(|| feeds.clone());
                 let mut intake = crate::intake::Intake::new(config.clone(), store.clone(), wake.clone());
                 if !feeds.is_empty() {
                     tasks.extend(feeds.start_looking(&until_stopped));
                     worker = worker.with_ticket_copies(feeds.clone());
-                    let reps = Arc::new(
-                        crate::desk_watch::reps::RepDirectory::load(store.clone()).map_err(|e| desk_setup(&e))?,
-                    );
+                    let reps =
+                        Arc::new(crate::gateway::reps::RepDirectory::load(store.clone()).map_err(|e| desk_setup(&e))?);
                     tasks.push(tokio::spawn(reps.clone().keep_current(until_stopped())));
-                    intake = intake.with_desk(crate::desk_watch::server::DeskServer::new(
+                    intake = intake.with_desk(crate::gateway::server::DeskServer::new(
                         feeds,
                         reps,
                         store.clone(),

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use bta_core::desk_watch::enrol::{self, Invitation};
+use bta_core::gateway::enrol::{self, Invitation};
 use bta_core::store::AsyncStore;
 use chrono::{DateTime, Local, Utc};
 use clap::Subcommand;

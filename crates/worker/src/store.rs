@@ -90,14 +90,14 @@ pub async fn describe_database(config: &WorkerConfig) -> (String, bool) {
 pub async fn describe_copy(config: &WorkerConfig, profile: &str) -> String {
     let Some(postgres) = config.postgres.clone() else {
         return match sqlite_path(config) {
-            Ok(file) => bta_core::desk_watch::copy::describe(file.parent().unwrap_or(&file), profile),
+            Ok(file) => bta_core::gateway::copy::describe(file.parent().unwrap_or(&file), profile),
             Err(e) => format!("the desk's copy of the tickets: {e:#}"),
         };
     };
     let profile = profile.to_owned();
     let described = tokio::task::spawn_blocking(move || {
         let url = store_url(&postgres)?;
-        anyhow::Ok(bta_core::desk_watch::copy::describe_shared(&url, &profile))
+        anyhow::Ok(bta_core::gateway::copy::describe_shared(&url, &profile))
     })
     .await;
     match described {

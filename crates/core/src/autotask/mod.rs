@@ -22,7 +22,8 @@ pub use error::{Error, ErrorKind, Operation};
 pub use limiter::{Pressure, Usage};
 pub use models::{
     BillingCode, ChildEntity, Company, ConfigurationItem, Contact, Entity, Resource, ResourceRole,
-    ResourceServiceDeskRole, Role, Ticket, TicketNote, TimeEntry, UserDefinedField, WORK_TYPE, udf_text,
+    ResourceServiceDeskRole, Role, TICKET_COMPLETE, Ticket, TicketNote, TimeEntry, UserDefinedField, WORK_TYPE,
+    udf_text,
 };
 pub use picklist::{EntityAccess, EntityFields, EntityInformation, FieldInfo, Picklist, PicklistValue};
 pub use query::{Filter, MAX_PAGE_SIZE, Op, Query};

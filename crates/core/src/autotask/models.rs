@@ -86,6 +86,9 @@ macro_rules! entity {
     };
 }
 
+/// The ticket status Autotask uses for "Complete".
+pub const TICKET_COMPLETE: i64 = 5;
+
 entity! {
     /// A service ticket.
     Ticket = "Tickets" {

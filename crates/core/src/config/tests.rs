@@ -211,7 +211,7 @@ fn the_desk_is_served_to_enrolled_reps_over_https_and_followed_with_a_rep_token(
         WorkerConfig::parse(&format!("{top}\n{text}{extra}\n"), Path::new("."), &store)
     };
     let loopback = "listen = \"127.0.0.1:8180\"";
-    let token = crate::desk_watch::enrol::new_rep_token();
+    let token = crate::gateway::enrol::new_rep_token();
     let token = Some(token.expose());
     assert!(matches!(parse("", "", None).unwrap().profiles[0].desk, DeskRole::Alone));
     let served = parse(loopback, "desk_watch = true", None).unwrap();

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::api::failed;
 use super::auth::Session;
 use super::{Console, change, refuse};
-use crate::desk_watch::enrol;
+use crate::gateway::enrol;
 use crate::store::ActivityLine;
 
 pub async fn reps(State(console): State<Console>) -> Response {

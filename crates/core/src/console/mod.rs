@@ -43,7 +43,7 @@ pub struct Console {
     /// One Autotask client per profile for the console's searches, made when first needed.
     clients: Arc<std::sync::Mutex<std::collections::HashMap<String, crate::autotask::AutotaskClient>>>,
     /// The desk's feeds, where this worker serves a desk: what the overview says of the webhooks.
-    feeds: Option<crate::desk_watch::feed::Feeds>,
+    feeds: Option<crate::gateway::feed::Feeds>,
 }
 
 impl Console {
@@ -53,7 +53,7 @@ impl Console {
     }
 
     /// Says in the overview how the desk's ticket webhooks are.
-    pub fn with_desk_feeds(self, feeds: crate::desk_watch::feed::Feeds) -> Console {
+    pub fn with_desk_feeds(self, feeds: crate::gateway::feed::Feeds) -> Console {
         Console { feeds: Some(feeds), ..self }
     }
 

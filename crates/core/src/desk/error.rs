@@ -1,12 +1,8 @@
-//! What the rep's desk shares across its parts: why an action failed, and the figures a search
-//! and the app's own watch go by.
+//! Why a rep's action failed, in words for the rep; and how long their typing pauses before the
+//! window searches.
 
 use crate::{autotask, beyondtrust};
 
-/// The ticket status Autotask uses for "Complete".
-pub const COMPLETE: i64 = 5;
-/// Most rows a search shows.
-pub const SEARCH_LIMIT: u32 = 50;
 /// How long the rep's typing pauses before the window searches: longer than a fast typist's
 /// gap between two keys (~125 ms at 8 keys a second), so typing a word costs one search, not
 /// one per key — a whole desk's searches come out of Autotask's shared hourly threshold.
@@ -44,6 +40,3 @@ impl DeskError {
         }
     }
 }
-
-/// How many of my last tickets an empty search offers first.
-pub const RECENT: usize = 5;

@@ -22,13 +22,12 @@ use crate::autotask::{self, AutotaskClient, Filter, Query, Ticket};
 use crate::beyondtrust::{self, BeyondTrustClient};
 use crate::config::{DeskRole, Profile, WorkerConfig};
 pub use crate::desk_api::TicketRow;
+use crate::ticket_search::{LOOKUP_TTL, Lookups, RECENT, SEARCH_LIMIT, Search, find};
 pub use actions::{KeyOffer, jump, session_key};
 pub use enrolment::{EnrolLink, EnrolPreview, preview as enrol_preview, with_enrolled_profile};
-use error::RECENT;
-pub use error::{DeskError, SEARCH_LIMIT, TYPING_PAUSE};
+pub use error::{DeskError, TYPING_PAUSE};
 use link::{DeskLink, Writer};
-pub(crate) use search::{LOOKUP_TTL, listed, search_with};
-pub use search::{Lookups, Search, my_resource_id, search};
+pub use search::{my_resource_id, search};
 pub use watch::{TicketChange, TicketWatch};
 
 /// What the app's embedded worker runs on: the profiles that have a desk, except those whose
@@ -243,7 +242,7 @@ impl Desk {
                 Err(e) => tracing::warn!(profile = self.profile.name, "searching by itself: {e}"),
             }
         }
-        search_with(autotask, text, me, recent, &self.lookups).await
+        Ok(find(autotask, text, me, recent, &self.lookups).await?)
     }
 
     fn worker_error(&self, e: link::LinkError) -> DeskError {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::error::{COMPLETE, DeskError};
+use super::error::DeskError;
 use crate::autotask::{self, AutotaskClient, Filter, Query, Ticket};
 
 /// Watches the rep's open tickets for changes made in Autotask, with one query per look.
@@ -32,7 +32,7 @@ impl TicketWatch {
             _ => return Ok(Vec::new()),
         }
         let query = Query::new(Filter::eq("assignedResourceID", me))
-            .and(Filter::noteq("status", COMPLETE))
+            .and(Filter::noteq("status", crate::autotask::TICKET_COMPLETE))
             .include_fields(["ticketNumber", "title", "lastActivityDate"]);
         let tickets: Vec<Ticket> = autotask.query_all(query).await?;
         let now: HashMap<i64, Option<chrono::DateTime<chrono::Utc>>> =

@@ -34,7 +34,7 @@ pub struct Intake {
     /// Called after an event is stored, to wake the pipeline.
     wake: Arc<tokio::sync::Notify>,
     /// The desk's endpoints, served beside the events (none unless a profile serves the desk).
-    desk: Option<crate::desk_watch::server::DeskServer>,
+    desk: Option<crate::gateway::server::DeskServer>,
 }
 
 /// The label every appliance id no profile has counts under in `/metrics`: labels come from the
@@ -55,7 +55,7 @@ impl Intake {
     /// How current each profile's copy of the tickets is (none without the desk's endpoints).
     async fn ticket_copies(
         &self,
-    ) -> Vec<(String, Result<crate::desk_watch::copy::Freshness, crate::desk_watch::copy::CopyError>)> {
+    ) -> Vec<(String, Result<crate::gateway::copy::Freshness, crate::gateway::copy::CopyError>)> {
         match &self.desk {
             Some(desk) => desk.ticket_copies().await,
             None => Vec::new(),
@@ -63,7 +63,7 @@ impl Intake {
     }
 
     /// Serves the desk's `/desk/*` endpoints too.
-    pub fn with_desk(mut self, desk: crate::desk_watch::server::DeskServer) -> Intake {
+    pub fn with_desk(mut self, desk: crate::gateway::server::DeskServer) -> Intake {
         self.desk = Some(desk);
         self
     }

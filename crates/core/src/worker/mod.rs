@@ -154,7 +154,7 @@ pub struct Worker {
     started: chrono::DateTime<Utc>,
     /// The desk's copies of the tickets, where this worker keeps them: a ticket's assignment
     /// is read there rather than asked of Autotask.
-    copies: Option<crate::desk_watch::feed::Feeds>,
+    copies: Option<crate::gateway::feed::Feeds>,
 }
 
 /// What a job's activity line names, as its handler learns it: the session (who and how long)
@@ -209,7 +209,7 @@ impl Worker {
     }
 
     /// Reads tickets' assignments from the desk's copies of the tickets.
-    pub fn with_ticket_copies(self, feeds: crate::desk_watch::feed::Feeds) -> Worker {
+    pub fn with_ticket_copies(self, feeds: crate::gateway::feed::Feeds) -> Worker {
         Worker { copies: Some(feeds), ..self }
     }
 

@@ -12,7 +12,7 @@ use super::author::Author;
 use super::tickets::SessionTicket;
 use super::{Failure, ProfileClients, Worker};
 use crate::autotask::{Picklist, Ticket};
-use crate::desk_watch::webhook::CalloutWatch;
+use crate::gateway::webhook::CalloutWatch;
 use crate::store::LedgerEntry;
 
 /// The ledger's kind for a session's status update.

@@ -15,8 +15,9 @@ use super::limits::Limits;
 use super::refusal::Refusal;
 use super::server::Caller;
 use crate::autotask::{Filter, Query, Ticket};
-use crate::desk::{DeskError, KeyOffer, TicketRow, listed, session_key as make_key};
+use crate::desk::{DeskError, KeyOffer, TicketRow, session_key as make_key};
 use crate::desk_api::KeyAnswer;
+use crate::ticket_search::listed;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Ask {

@@ -15,16 +15,14 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::autotask::{ConfigurationItem, Contact, Ticket};
-use crate::desk::Search;
 use crate::desk_api::TicketRow;
 use crate::store::{AsyncStore, Engine};
+use crate::ticket_search::Search;
 pub use file::{describe, file_of};
 pub use shared::describe as describe_shared;
 
-/// The ticket status Autotask uses for "Complete".
-const COMPLETE: i64 = 5;
 /// Most rows a search from the copy answers with (as many as Autotask's searches).
-const ROWS: usize = crate::desk::SEARCH_LIMIT as usize;
+const ROWS: usize = crate::ticket_search::SEARCH_LIMIT as usize;
 
 /// Why the copy could not be read or written.
 #[derive(Debug, thiserror::Error)]

@@ -10,10 +10,11 @@ use std::sync::Mutex;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::{Assignment, COMPLETE, Copied, CopyError, Kept, Names, ROWS, Unnamed};
+use super::{Assignment, Copied, CopyError, Kept, Names, ROWS, Unnamed};
+use crate::autotask::TICKET_COMPLETE;
 use crate::autotask::Ticket;
-use crate::desk::Search;
 use crate::desk_api::TicketRow;
+use crate::ticket_search::Search;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS tickets (
@@ -226,7 +227,8 @@ impl FileCopy {
             let mut stmt = conn
                 .prepare("SELECT id FROM tickets WHERE status = ?1 AND last_activity < ?2")
                 .map_err(|e| self.failed(e))?;
-            let ids = stmt.query_map(params![COMPLETE, millis(before)], |r| r.get(0)).map_err(|e| self.failed(e))?;
+            let ids =
+                stmt.query_map(params![TICKET_COMPLETE, millis(before)], |r| r.get(0)).map_err(|e| self.failed(e))?;
             ids.collect::<Result<_, _>>().map_err(|e| self.failed(e))?
         };
         self.forget(&old)?;
@@ -244,7 +246,7 @@ impl FileCopy {
                 let ids = recent.iter().map(|id| args.bind(*id)).collect::<Vec<_>>().join(",");
                 (
                     "tickets t",
-                    format!("(t.assigned = {me} AND t.status IS NOT {COMPLETE}) OR t.id IN ({ids})"),
+                    format!("(t.assigned = {me} AND t.status IS NOT {TICKET_COMPLETE}) OR t.id IN ({ids})"),
                     "0".to_owned(),
                 )
             }
@@ -520,7 +522,7 @@ fn rename_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::desk_watch::copy::tests::{names, ticket};
+    use crate::gateway::copy::tests::{names, ticket};
 
     #[cfg(unix)]
     #[test]

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::desk::Search;
+use crate::ticket_search::Search;
 
 /// For how many looks' time a search Autotask found nothing for is answered so.
 pub const LOOKS_KEPT: u32 = 20;

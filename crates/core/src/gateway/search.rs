@@ -24,7 +24,8 @@ use super::feed::FeedError;
 use super::refusal::Refusal;
 use super::server::Caller;
 use crate::autotask::{Filter, Query as AutotaskQuery, Ticket};
-use crate::desk::{DeskError, SEARCH_LIMIT, Search, TicketRow, search_with};
+use crate::desk_api::TicketRow;
+use crate::ticket_search::{SEARCH_LIMIT, Search, find};
 use crate::worker::{TicketRef, parse_external_key};
 
 /// What an app asks (a `me=` or `appliance=` it names is not used: the token says who asks).
@@ -87,7 +88,7 @@ pub(super) async fn search(
 async fn in_autotask(caller: &Caller, text: &str, recent: &[i64], mark: bool) -> Result<Vec<TicketRow>, Failed> {
     caller.ask_autotask().await.map_err(Failed::OverBudget)?;
     let (feed, me) = (&caller.feed, Some(caller.rep.resource_id));
-    let mut rows = search_with(&feed.autotask, text, me, recent, &feed.lookups).await.map_err(desk_error)?;
+    let mut rows = find(&feed.autotask, text, me, recent, &feed.lookups).await?;
     for row in rows.iter_mut() {
         row.asked_autotask = mark;
     }
@@ -169,11 +170,4 @@ async fn asked_and_kept(caller: &Caller, which: Filter, recent: &[i64]) -> Resul
         row.recent = recent.contains(&row.id);
     }
     Ok(rows)
-}
-
-fn desk_error(e: DeskError) -> FeedError {
-    match e {
-        DeskError::Autotask(e) => FeedError::Autotask(e),
-        other => FeedError::Search(other.to_string()),
-    }
 }

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{Assignment, COMPLETE, Copied, CopyError, Kept, Names, ROWS, Unnamed};
+use super::{Assignment, Copied, CopyError, Kept, Names, ROWS, Unnamed};
+use crate::autotask::TICKET_COMPLETE;
 use crate::autotask::Ticket;
-use crate::desk::Search;
 use crate::desk_api::TicketRow;
 use crate::store::db::{Arg, DbError, Owned, Row, Sql, args};
 use crate::store::{AsyncStore, Store, StoreError, StoreUrl};
+use crate::ticket_search::Search;
 
 /// A profile's copy in the store's database.
 #[derive(Debug)]
@@ -273,7 +274,7 @@ impl SharedCopy {
         let pruned = self.run(|c| {
             c.execute(
                 "DELETE FROM copy_tickets WHERE profile = $1 AND status = $2 AND last_activity < $3",
-                args![self.profile, COMPLETE, millis(before)],
+                args![self.profile, TICKET_COMPLETE, millis(before)],
             )
         })?;
         Ok(pruned as usize)
@@ -288,7 +289,10 @@ impl SharedCopy {
             Search::Mine => {
                 let ids = recent.iter().map(|id| args.int(*id)).collect::<Vec<_>>();
                 let recent = if ids.is_empty() { String::new() } else { format!(" OR t.id IN ({})", ids.join(",")) };
-                (format!("((t.assigned = {me} AND t.status IS DISTINCT FROM {COMPLETE}){recent})"), "false".to_owned())
+                (
+                    format!("((t.assigned = {me} AND t.status IS DISTINCT FROM {TICKET_COMPLETE}){recent})"),
+                    "false".to_owned(),
+                )
             }
             Search::Number(number) => {
                 let start = args.text(format!("{}%", number.replace(['%', '_', '\\'], "").to_uppercase()));

@@ -23,15 +23,13 @@ use super::copy::{Copied, CopyError, Freshness, Names, TicketCopy, Unnamed};
 use super::nothing_found::NothingFound;
 use super::server::Caller;
 use super::webhook::{self, Hook};
-use crate::autotask::{self, AutotaskClient, Company, ConfigurationItem, Contact, Filter, Ticket};
+use crate::autotask::{self, AutotaskClient, Company, ConfigurationItem, Contact, Filter, TICKET_COMPLETE, Ticket};
 use crate::beyondtrust::BeyondTrustClient;
 use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
-use crate::desk::Lookups;
 use crate::desk_api::{Answer, DeskChange, LONGEST_WAIT, Threshold, TicketRow};
 use crate::store::{AsyncStore, FoundChange};
+use crate::ticket_search::Lookups;
 
-/// The ticket status Autotask uses for "Complete".
-const COMPLETE: i64 = 5;
 /// Each look also reaches this far behind the last one's start, for Autotask's clock being a
 /// little behind ours; what was already told is not told again.
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
@@ -130,8 +128,6 @@ pub enum FeedError {
     Copy(#[from] CopyError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("{0}")]
-    Search(String),
 }
 
 impl Feeds {
@@ -344,7 +340,7 @@ impl Feed {
     async fn fill_copy(&self) -> Result<(), FeedError> {
         let started = Utc::now();
         let filter = Filter::any_of([
-            Filter::noteq("status", COMPLETE),
+            Filter::noteq("status", TICKET_COMPLETE),
             Filter::gte("lastActivityDate", (started - self.copy_days).to_rfc3339()),
         ]);
         let query = autotask::Query::new(filter).max_records(PAGE as u32).include_fields(COPIED_FIELDS);
@@ -523,7 +519,7 @@ impl Feed {
                     number: t.ticket_number.unwrap_or_default(),
                     title: t.title.unwrap_or_default(),
                     assigned: t.assigned_resource_id,
-                    open: t.status != Some(COMPLETE),
+                    open: t.status != Some(TICKET_COMPLETE),
                 };
                 found.push(FoundChange {
                     change,
