@@ -2,9 +2,10 @@
 //! query per `ticket_watch_seconds` for every ticket whose last activity is newer than the last
 //! look, kept as a numbered list of changes in the store (every worker on it tells the same
 //! changes under the same numbers); and `GET /desk/changes` on the worker's listener, where each
-//! rep's app (showing its rep token) waits for the changes to its rep's tickets after its cursor. The looks also keep the desk's copy of the tickets ([`super::copy`]),
-//! which the feed fills at its first look; and the feed holds the profile's clients the desk's
-//! searches ([`super::search`]) and session keys ([`super::keys`]) use.
+//! rep's app (showing its rep token) waits for the changes to its rep's tickets after its
+//! cursor. The looks also keep the desk's copy of the tickets ([`super::copy`]), which the feed
+//! fills at its first look; and the feed holds the profile's clients the desk's searches
+//! ([`super::search`]) and session keys ([`super::keys`]) use.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,24 +16,21 @@ use axum::Extension;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::copy::{Copied, CopyError, Freshness, Names, TicketCopy, Unnamed};
+use super::CLOCK_OVERLAP;
+use super::copy::{COPIED_FIELDS, Copied, CopyError, CopyKeeper, Freshness, KeepError, TicketCopy};
 use super::nothing_found::NothingFound;
 use super::server::Caller;
 use super::webhook::{self, Hook};
-use crate::autotask::{self, AutotaskClient, Company, ConfigurationItem, Contact, Filter, TICKET_COMPLETE, Ticket};
+use crate::autotask::{self, AutotaskClient, Filter, MAX_PAGE_SIZE, TICKET_COMPLETE, Ticket};
 use crate::beyondtrust::BeyondTrustClient;
 use crate::config::{DeskRole, Profile, SeedEvent, WorkerConfig};
 use crate::desk_api::{Answer, DeskChange, LONGEST_WAIT, Threshold, TicketRow};
 use crate::store::{AsyncStore, FoundChange};
 use crate::ticket_search::Lookups;
 
-/// Each look also reaches this far behind the last one's start, for Autotask's clock being a
-/// little behind ours; what was already told is not told again.
-const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
 /// A ticket's last activity is the worker's own write when the worker wrote to it no earlier
 /// than this before it (Autotask's clock and ours differ a little); a change someone makes after
 /// that is told. Should the worker's clock lag Autotask's by more, its own notes are told as
@@ -47,23 +45,6 @@ const TOLD_BACK: chrono::Duration = chrono::Duration::hours(1);
 /// How often a worker reads the newest change's number from the store, for its apps' long
 /// polls to hear of changes another worker's look found.
 const NEWEST_EVERY: Duration = Duration::from_secs(1);
-/// Records per page and ids per `in` filter when the copy is filled (Autotask's most per page).
-const PAGE: usize = 500;
-/// The fields of a ticket the copy keeps: asked for alone when it is filled.
-pub(super) const COPIED_FIELDS: [&str; 10] = [
-    "id",
-    "ticketNumber",
-    "title",
-    "status",
-    "companyID",
-    "contactID",
-    "configurationItemID",
-    "assignedResourceID",
-    "lastActivityDate",
-    // Not shown in a row: the role of a rep's time on a ticket assigned to them.
-    "assignedResourceRoleID",
-];
-
 /// Callouts kept for a write waiting to read its ticket back (more are dropped from the oldest,
 /// and the write reads the ticket from Autotask instead).
 const CALLOUTS_WAITING: usize = 256;
@@ -101,20 +82,12 @@ pub struct Feed {
     /// The number of the newest change, as this worker last read or made it.
     newest: watch::Sender<u64>,
     /// The desk's copy of its tickets, kept by the looks.
-    copy: Arc<TicketCopy>,
-    /// How far back the copy keeps completed tickets (`search_copy_days`).
-    copy_days: chrono::Duration,
-    /// Whether the copy is filled: until then the desk's searches ask Autotask.
-    copy_ready: AtomicBool,
+    pub(super) copy: CopyKeeper,
     /// Autotask's ticket webhook for this profile, and where it posts (when the desk takes them).
     hook: Option<(Arc<Hook>, url::Url)>,
     /// Each ticket a callout brought into the copy, for a write of the worker's own that waits
     /// to read it back there.
     pub(super) callouts: tokio::sync::broadcast::Sender<Ticket>,
-    /// How often the copy asks for companies and contacts renamed (`lookup_keep_minutes`), and
-    /// since when it has them all.
-    names_every: Duration,
-    names_since: Mutex<Option<DateTime<Utc>>>,
 }
 
 /// Why a profile's feed could not be made.
@@ -128,6 +101,15 @@ pub enum FeedError {
     Copy(#[from] CopyError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+impl From<KeepError> for FeedError {
+    fn from(e: KeepError) -> FeedError {
+        match e {
+            KeepError::Autotask(e) => FeedError::Autotask(e),
+            KeepError::Copy(e) => FeedError::Copy(e),
+        }
+    }
 }
 
 impl Feeds {
@@ -158,10 +140,7 @@ impl Feeds {
     pub async fn freshness(&self) -> Vec<(String, Result<Freshness, CopyError>)> {
         let mut all = Vec::new();
         for feed in self.by_appliance.values() {
-            let copy = feed.copy.clone();
-            let read = tokio::task::spawn_blocking(move || copy.freshness()).await;
-            let read = read.unwrap_or_else(|e| Err(CopyError::stopped(e)));
-            all.push((feed.profile.name.clone(), read));
+            all.push((feed.profile.name.clone(), feed.copy.with(|c| c.freshness()).await));
         }
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
@@ -171,23 +150,23 @@ impl Feeds {
     /// filled and holds the ticket: what a session's time needs of its ticket, with no request.
     pub async fn assignment(&self, profile: &str, ticket_id: i64) -> Option<super::copy::Assignment> {
         let feed = self.of_profile(profile)?;
-        if !feed.copy_ready() {
+        if !feed.copy.ready() {
             return None;
         }
-        feed.with_copy(move |c| c.assignment(ticket_id)).await.ok().flatten()
+        feed.copy.with(move |c| c.assignment(ticket_id)).await.ok().flatten()
     }
 
     /// A ticket's status as the profile's copy holds it, when it is filled and holds the ticket.
     pub async fn status_of(&self, profile: &str, ticket_id: i64) -> Option<i64> {
-        let feed = self.of_profile(profile).filter(|f| f.copy_ready())?;
-        feed.with_copy(move |c| c.get(ticket_id)).await.ok().flatten()?.status
+        let feed = self.of_profile(profile).filter(|f| f.copy.ready())?;
+        feed.copy.with(move |c| c.get(ticket_id)).await.ok().flatten()?.status
     }
 
     /// A ticket the worker itself just changed in Autotask, as it read it back: into the copy
     /// at once, so the reps' searches show the change now and its callout brings nothing new.
     pub async fn wrote(&self, profile: &str, ticket: Ticket) {
-        let Some(feed) = self.of_profile(profile).filter(|f| f.copy_ready()) else { return };
-        match feed.keep_in_copy(vec![ticket]).await {
+        let Some(feed) = self.of_profile(profile).filter(|f| f.copy.ready()) else { return };
+        match feed.copy.keep(vec![ticket]).await {
             Ok((before, _)) => feed.hooked(before).await,
             Err(e) => tracing::warn!(profile, "desk watch: a ticket the worker changed could not be kept: {e}"),
         }
@@ -197,16 +176,16 @@ impl Feeds {
     /// copy filled: a write of the worker's own reads its ticket back from the callout that write
     /// makes, rather than asking Autotask. Taken before the write, so no callout is missed.
     pub fn callouts_of(&self, profile: &str, ticket_id: i64) -> Option<webhook::CalloutWatch> {
-        let feed = self.of_profile(profile).filter(|f| f.copy_ready())?;
+        let feed = self.of_profile(profile).filter(|f| f.copy.ready())?;
         let status = feed.hook()?.status();
         (status.registered && status.active).then(|| webhook::CalloutWatch::new(ticket_id, feed.callouts.subscribe()))
     }
 
     /// A note the worker just wrote to a ticket: its last activity moved on in the copy at once.
     pub async fn touched(&self, profile: &str, ticket_id: i64) {
-        let Some(feed) = self.of_profile(profile).filter(|f| f.copy_ready()) else { return };
+        let Some(feed) = self.of_profile(profile).filter(|f| f.copy.ready()) else { return };
         let now = Utc::now();
-        if let Err(e) = feed.with_copy(move |c| c.touched(ticket_id, now)).await {
+        if let Err(e) = feed.copy.with(move |c| c.touched(ticket_id, now)).await {
             tracing::warn!(profile, "desk watch: a ticket the worker wrote to could not be kept: {e}");
         }
     }
@@ -242,13 +221,14 @@ impl Feeds {
 
 impl Feed {
     fn new(profile: &Profile, config: &WorkerConfig, store: &AsyncStore) -> Result<Feed, FeedError> {
+        let autotask = AutotaskClient::new(profile.autotask.clone())?;
         let copy = TicketCopy::of(store, &profile.name)?;
+        let copy = CopyKeeper::new(&profile.name, autotask.clone(), copy, config.search_copy, config.lookup_keep)?;
         let newest = store.blocking().desk_watch(&profile.name)?.newest;
-        let copy_ready = copy.filled_at()?.is_some();
         let has_session_ends = |events: &[SeedEvent]| events.contains(&SeedEvent::SupportSessionEnd);
         Ok(Feed {
             profile: profile.clone(),
-            autotask: AutotaskClient::new(profile.autotask.clone())?,
+            autotask,
             beyondtrust: BeyondTrustClient::new(profile.beyondtrust.clone())?,
             lookups: Lookups::kept_for(config.lookup_keep),
             nothing_found: NothingFound::new(config.ticket_watch),
@@ -260,13 +240,9 @@ impl Feed {
             holds_watch: AtomicBool::new(false),
             seen: Mutex::default(),
             newest: watch::Sender::new(newest),
-            copy: Arc::new(copy),
-            copy_days: config.search_copy,
-            copy_ready: AtomicBool::new(copy_ready),
+            copy,
             hook: webhook_url(config, profile).map(|url| (Arc::new(Hook::default()), url)),
             callouts: tokio::sync::broadcast::Sender::new(CALLOUTS_WAITING),
-            names_every: config.lookup_keep,
-            names_since: Mutex::new(None),
         })
     }
 
@@ -292,7 +268,7 @@ impl Feed {
     /// watches that Autotask has not turned it off.
     async fn register_hook(&self) {
         let Some((hook, url)) = &self.hook else { return };
-        if !self.copy_ready() {
+        if !self.copy.ready() {
             return;
         }
         if hook.status().registered {
@@ -312,155 +288,12 @@ impl Feed {
         &self.profile
     }
 
-    /// Runs `f` on the copy off the async threads.
-    pub(super) async fn with_copy<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&TicketCopy) -> Result<T, CopyError> + Send + 'static,
-    ) -> Result<T, CopyError> {
-        let copy = self.copy.clone();
-        tokio::task::spawn_blocking(move || f(&copy)).await.unwrap_or_else(|e| Err(CopyError::stopped(e)))
-    }
-
-    /// Whether the copy is filled and answers the desk's searches.
-    pub(super) fn copy_ready(&self) -> bool {
-        self.copy_ready.load(Ordering::Acquire)
-    }
-
     /// Rows from the copy, their statuses named.
     pub(super) async fn rows(&self, copied: Vec<Copied>) -> Result<Vec<TicketRow>, autotask::Error> {
         let fields = self.autotask.fields::<Ticket>().await?;
         let statuses = fields.picklist("status");
         let label = |s: i64| statuses.as_ref().and_then(|p| p.label_of(s)).map(str::to_owned);
         Ok(copied.into_iter().map(|c| c.into_row(label)).collect())
-    }
-
-    /// Fills the copy: every open ticket and every ticket active in the copy's days, page by
-    /// page, each page's companies, contacts and devices with it; says in the log how many
-    /// tickets and requests it took. Until it is whole the desk's searches ask Autotask.
-    async fn fill_copy(&self) -> Result<(), FeedError> {
-        let started = Utc::now();
-        let filter = Filter::any_of([
-            Filter::noteq("status", TICKET_COMPLETE),
-            Filter::gte("lastActivityDate", (started - self.copy_days).to_rfc3339()),
-        ]);
-        let query = autotask::Query::new(filter).max_records(PAGE as u32).include_fields(COPIED_FIELDS);
-        let mut pages = std::pin::pin!(self.autotask.query::<Ticket>(query).try_chunks(PAGE));
-        let (mut tickets, mut requests) = (0, 0);
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| e.1)?;
-            requests += 1;
-            tickets += page.len();
-            requests += self.keep_in_copy(page).await?.1;
-        }
-        self.with_copy(move |c| {
-            c.current_as_of(started)?;
-            c.filled(Utc::now())
-        })
-        .await?;
-        self.copy_ready.store(true, Ordering::Release);
-        tracing::info!(
-            profile = self.profile.name,
-            "desk watch: copied {tickets} ticket(s) for the desk's searches in {} Autotask request(s)",
-            requests.max(1)
-        );
-        Ok(())
-    }
-
-    /// Keeps tickets in the copy, first asking Autotask for the names it lacks; returns each
-    /// ticket's primary resource before, and the requests it took.
-    pub(super) async fn keep_in_copy(
-        &self,
-        tickets: Vec<Ticket>,
-    ) -> Result<(HashMap<i64, Option<i64>>, usize), FeedError> {
-        let (tickets, unnamed) = self
-            .with_copy(move |c| {
-                let unnamed = c.unnamed(&tickets)?;
-                Ok((tickets, unnamed))
-            })
-            .await?;
-        let (names, requests) = self.names(unnamed).await?;
-        let before = self.with_copy(move |c| c.keep(&tickets, &names)).await?;
-        Ok((before, requests))
-    }
-
-    /// Once every `lookup_keep_minutes`, asks Autotask for the companies and contacts changed
-    /// since the last time (two requests) and takes their new names into the copy.
-    async fn refresh_names(&self, started: DateTime<Utc>) {
-        let since = *self.names_since.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(since) = since else {
-            *self.names_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
-            return;
-        };
-        let due = (started - since).to_std().is_ok_and(|waited| waited >= self.names_every);
-        if !due || !self.copy_ready() {
-            return;
-        }
-        let changed = |fields: &'static [&'static str]| {
-            let filter = Filter::gte("lastActivityDate", (since - OVERLAP).to_rfc3339());
-            autotask::Query::new(filter).max_records(PAGE as u32).include_fields(fields.iter().copied())
-        };
-        let asked = futures::try_join!(
-            self.autotask.query_all::<Company>(changed(&["id", "companyName"])),
-            self.autotask.query_all::<Contact>(changed(&["id", "firstName", "lastName", "emailAddress"])),
-        );
-        let renamed = match asked {
-            Ok((companies, contacts)) => Names {
-                companies: companies
-                    .into_iter()
-                    .filter_map(|c| Some((c.id?, c.company_name.unwrap_or_default())))
-                    .collect(),
-                contacts: contacts.iter().filter_map(Names::contact).collect(),
-                devices: Vec::new(),
-            },
-            Err(e) => {
-                return tracing::warn!(
-                    profile = self.profile.name,
-                    "desk watch: renamed customers could not be read: {e}"
-                );
-            }
-        };
-        match self.with_copy(move |c| c.rename(&renamed)).await {
-            Ok(indexed) => {
-                *self.names_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
-                if indexed > 0 {
-                    tracing::info!(
-                        profile = self.profile.name,
-                        "desk watch: {indexed} ticket(s) of renamed customers indexed anew"
-                    );
-                }
-            }
-            Err(e) => tracing::warn!(profile = self.profile.name, "desk watch: renamed customers were not kept: {e}"),
-        }
-    }
-
-    /// The names of companies, contacts and devices, asked of Autotask by id; with the requests.
-    /// One Autotask does not have (deleted), or a device without a name, is kept nameless, so
-    /// that it is not asked for again at every look.
-    async fn names(&self, unnamed: Unnamed) -> Result<(Names, usize), autotask::Error> {
-        let by_ids = |ids: &[i64]| autotask::Query::new(Filter::is_in("id", ids.to_vec())).max_records(PAGE as u32);
-        let mut names = Names::default();
-        let mut requests = 0;
-        for ids in unnamed.companies.chunks(PAGE) {
-            let found: Vec<Company> =
-                self.autotask.query_all(by_ids(ids).include_fields(["id", "companyName"])).await?;
-            let found = found.into_iter().filter_map(|c| Some((c.id?, c.company_name.unwrap_or_default())));
-            names.companies.extend(nameless_too(ids, found.collect(), |n| n.0, |id| (id, String::new())));
-            requests += 1;
-        }
-        for ids in unnamed.contacts.chunks(PAGE) {
-            let fields = ["id", "firstName", "lastName", "emailAddress"];
-            let found: Vec<Contact> = self.autotask.query_all(by_ids(ids).include_fields(fields)).await?;
-            let found = found.iter().filter_map(Names::contact).collect();
-            names.contacts.extend(nameless_too(ids, found, |n| n.0, |id| (id, String::new(), None)));
-            requests += 1;
-        }
-        for ids in unnamed.devices.chunks(PAGE) {
-            let found: Vec<ConfigurationItem> = self.autotask.query_all(by_ids(ids)).await?;
-            let found = found.iter().filter_map(Names::device).collect();
-            names.devices.extend(nameless_too(ids, found, |n| n.0, |id| (id, String::new())));
-            requests += 1;
-        }
-        Ok((names, requests))
     }
 
     /// Asks Autotask once for the tickets active since the last look (of any worker on the
@@ -472,9 +305,9 @@ impl Feed {
         let started = Utc::now();
         let profile = self.profile.name.clone();
         let last_look = store.run(move |s| s.desk_watch(&profile)).await?.last_look;
-        let since = last_look.unwrap_or(started).max(started - TOLD_BACK) - OVERLAP;
-        if !self.copy_ready() {
-            if let Err(e) = self.fill_copy().await {
+        let since = last_look.unwrap_or(started).max(started - TOLD_BACK) - CLOCK_OVERLAP;
+        if !self.copy.ready() {
+            if let Err(e) = self.copy.fill().await {
                 tracing::warn!(profile = self.profile.name, "desk watch: the tickets could not be copied: {e}");
             }
         }
@@ -484,13 +317,13 @@ impl Feed {
             tracing::warn!(profile = self.profile.name, "desk watch: the ticket statuses could not be read: {e}");
         }
         // The copy asks back to where it is current (a restarted worker's copy catches up).
-        let copy_since = self.with_copy(|c| c.current_since()).await.ok().flatten();
-        let asked_since = copy_since.map_or(since, |c| (c - OVERLAP).min(since));
+        let copy_since = self.copy.with(|c| c.current_since()).await.ok().flatten();
+        let asked_since = copy_since.map_or(since, |c| (c - CLOCK_OVERLAP).min(since));
         let query = autotask::Query::new(Filter::gte("lastActivityDate", asked_since.to_rfc3339()))
-            .max_records(PAGE as u32)
+            .max_records(MAX_PAGE_SIZE)
             .include_fields(COPIED_FIELDS);
         let tickets: Vec<Ticket> = autotask.query_all(query).await?;
-        let mut assigned_before = self.keep_looked(tickets.clone(), started).await;
+        let mut assigned_before = self.copy.keep_looked(tickets.clone(), started).await;
         let profile = self.profile.name.clone();
         match store.run(move |s| s.take_hooked(&profile)).await {
             Ok(hooked) => assigned_before.extend(hooked),
@@ -499,7 +332,7 @@ impl Feed {
                 "desk watch: whom changed tickets were assigned to could not be read: {e}"
             ),
         }
-        self.refresh_names(started).await;
+        self.copy.refresh_names(started).await;
         let profile = self.profile.name.clone();
         let ours = store.run(move |s| s.tickets_written_since(&profile, since)).await.unwrap_or_else(|e| {
             tracing::warn!("the worker's own writes could not be read: {e}");
@@ -527,7 +360,7 @@ impl Feed {
                     assigned_before: assigned_before.get(&id).copied().flatten(),
                 });
             }
-            seen.retain(|_, active| *active >= since - OVERLAP);
+            seen.retain(|_, active| *active >= since - CLOCK_OVERLAP);
         }
         let threshold = autotask.usage().map(|u| Threshold { used: u.used, limit: u.limit });
         let profile = self.profile.name.clone();
@@ -562,9 +395,7 @@ impl Feed {
     /// Reads the newest change's number from the store, waking the long polls it is news to;
     /// while the copy is not filled, whether another worker filled it.
     async fn read_newest(&self) {
-        if !self.copy_ready() && self.with_copy(|c| c.filled_at()).await.ok().flatten().is_some() {
-            self.copy_ready.store(true, Ordering::Release);
-        }
+        self.copy.notice_filled().await;
         let profile = self.profile.name.clone();
         match self.store.run(move |s| s.desk_watch(&profile)).await {
             Ok(state) => {
@@ -574,31 +405,6 @@ impl Feed {
                 tracing::warn!(profile = self.profile.name, "desk watch: the list of changes could not be read: {e}")
             }
         }
-    }
-
-    /// Keeps what a look found in the copy and forgets completed tickets past its days; the
-    /// copy is then current as of the look's start. Returns each copied ticket's primary resource
-    /// before (none when the copy could not be kept: the next look asks from where it is current).
-    async fn keep_looked(&self, tickets: Vec<Ticket>, started: DateTime<Utc>) -> HashMap<i64, Option<i64>> {
-        if !self.copy_ready() {
-            return HashMap::new();
-        }
-        let kept = match self.keep_in_copy(tickets).await {
-            Ok((before, _)) => before,
-            Err(e) => {
-                tracing::warn!(profile = self.profile.name, "desk watch: the copy of the tickets was not kept: {e}");
-                return HashMap::new();
-            }
-        };
-        let days = self.copy_days;
-        let pruned = self.with_copy(move |c| {
-            c.prune(Utc::now() - days)?;
-            c.current_as_of(started)
-        });
-        if let Err(e) = pruned.await {
-            tracing::warn!(profile = self.profile.name, "desk watch: the copy of the tickets was not kept: {e}");
-        }
-        kept
     }
 
     /// What rep `me` (their resource id) asking from `after` gets: the changes after it to their
@@ -740,11 +546,4 @@ fn webhook_url(config: &WorkerConfig, profile: &Profile) -> Option<url::Url> {
     let mut url = config.desk_url()?.join(webhook::PATH.trim_start_matches('/')).ok()?;
     url.query_pairs_mut().append_pair("appliance", &profile.appliance_id);
     Some(url)
-}
-
-/// The names found for `asked` (each an id first), and a nameless one for each id not found.
-fn nameless_too<T>(asked: &[i64], mut found: Vec<T>, id_of: impl Fn(&T) -> i64, nameless: impl Fn(i64) -> T) -> Vec<T> {
-    let known: std::collections::HashSet<i64> = found.iter().map(&id_of).collect();
-    found.extend(asked.iter().filter(|id| !known.contains(id)).map(|id| nameless(*id)));
-    found
 }

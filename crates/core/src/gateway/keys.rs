@@ -61,8 +61,8 @@ pub(super) async fn session_key(
 /// tickets, else asked of Autotask.
 async fn ticket_row(caller: &Caller, id: i64) -> Result<Option<TicketRow>, DeskError> {
     let feed = &caller.feed;
-    if feed.copy_ready()
-        && let Ok(Some(copied)) = feed.with_copy(move |c| c.get(id)).await
+    if feed.copy.ready()
+        && let Ok(Some(copied)) = feed.copy.with(move |c| c.get(id)).await
     {
         return Ok(feed.rows(vec![copied]).await?.into_iter().next());
     }

@@ -20,3 +20,7 @@ pub mod reps;
 mod search;
 pub mod server;
 pub mod webhook;
+
+/// Each look at Autotask also reaches this far behind where the last one started, for
+/// Autotask's clock being a little behind ours; what was already told or kept is not again.
+const CLOCK_OVERLAP: chrono::Duration = chrono::Duration::minutes(2);

@@ -65,7 +65,7 @@ pub(super) async fn search(
     let Ok(recent) = recent else {
         return (StatusCode::BAD_REQUEST, "recent= takes ticket ids separated by commas").into_response();
     };
-    let found = if ask.all || !feed.copy_ready() {
+    let found = if ask.all || !feed.copy.ready() {
         in_autotask(&caller, &ask.q, &recent, ask.all).await
     } else {
         from_copy(&caller, &ask.q, &recent).await
@@ -73,7 +73,7 @@ pub(super) async fn search(
     match found {
         Ok(rows) => {
             crate::metrics::global()
-                .desk_search(!rows.iter().any(|r| r.asked_autotask) && feed.copy_ready() && !ask.all);
+                .desk_search(!rows.iter().any(|r| r.asked_autotask) && feed.copy.ready() && !ask.all);
             axum::Json(rows).into_response()
         }
         Err(Failed::OverBudget(refusal)) => refusal.answer(remote.ip()),
@@ -101,7 +101,7 @@ async fn from_copy(caller: &Caller, text: &str, recent: &[i64]) -> Result<Vec<Ti
     let search = Search::parse(text);
     let recent = if search == Search::Mine { recent.to_vec() } else { Vec::new() };
     let asked = (search.clone(), recent.clone());
-    let copied = feed.with_copy(move |c| c.search(&asked.0, me, &asked.1)).await?;
+    let copied = feed.copy.with(move |c| c.search(&asked.0, me, &asked.1)).await?;
     if copied.is_empty() && worth_asking(&search) {
         if feed.nothing_found.knows(&search) {
             return Ok(Vec::new());
@@ -162,8 +162,8 @@ async fn asked_and_kept(caller: &Caller, which: Filter, recent: &[i64]) -> Resul
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    feed.keep_in_copy(found).await?;
-    let copied = feed.with_copy(move |c| ids.iter().filter_map(|id| c.get(*id).transpose()).collect()).await?;
+    feed.copy.keep(found).await?;
+    let copied = feed.copy.with(move |c| ids.iter().filter_map(|id| c.get(*id).transpose()).collect()).await?;
     let mut rows = feed.rows(copied).await?;
     for row in rows.iter_mut() {
         row.asked_autotask = true;

@@ -455,7 +455,7 @@ async fn name_fields(feed: &Feed, id: i64) -> Result<Vec<&'static str>, FeedErro
     let named: Vec<i64> =
         feed.autotask.query_all::<TicketWebhookField>(query).await?.into_iter().map(|f| f.field_id).collect();
     let mut unnamed = Vec::new();
-    for field in super::feed::COPIED_FIELDS.into_iter().filter(|f| *f != "id") {
+    for field in super::copy::COPIED_FIELDS.into_iter().filter(|f| *f != "id") {
         let Some(field_id) = field_id(picklist, field) else {
             unnamed.push(field);
             continue;
@@ -610,13 +610,13 @@ pub(super) async fn callout(
 
 /// Brings a callout's ticket into the copy.
 async fn apply(feed: &Feed, callout: CalloutRead) -> Result<(), FeedError> {
-    if !feed.copy_ready() {
+    if !feed.copy.ready() {
         return Ok(());
     }
     let id = callout.id;
     let ticket = match callout.change {
         CalloutChange::Deleted => {
-            feed.with_copy(move |c| c.forget(&[id])).await?;
+            feed.copy.with(move |c| c.forget(&[id])).await?;
             None
         }
         CalloutChange::Whole(ticket) => Some(*ticket),
@@ -629,12 +629,12 @@ async fn apply(feed: &Feed, callout: CalloutRead) -> Result<(), FeedError> {
         }
     };
     if let Some(ticket) = ticket {
-        let (before, _) = feed.keep_in_copy(vec![ticket.clone()]).await?;
+        let (before, _) = feed.copy.keep(vec![ticket.clone()]).await?;
         feed.hooked(before).await;
         // No write waiting is no error.
         let _ = feed.callouts.send(ticket);
     }
-    feed.with_copy(|c| c.webhook_applied(Utc::now())).await?;
+    feed.copy.with(|c| c.webhook_applied(Utc::now())).await?;
     Ok(())
 }
 
@@ -673,7 +673,7 @@ impl CalloutWatch {
 fn whole_ticket(id: i64, fields: Map<String, Value>) -> Option<Ticket> {
     let named = |name: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let mut ticket = Map::new();
-    for field in super::feed::COPIED_FIELDS.into_iter().filter(|f| *f != "id") {
+    for field in super::copy::COPIED_FIELDS.into_iter().filter(|f| *f != "id") {
         ticket.insert(field.to_owned(), named(field)?);
     }
     ticket.insert("id".to_owned(), json!(id));

@@ -1,13 +1,14 @@
 //! The desk's copy of its tickets: every open ticket and every ticket active in the last
 //! `search_copy_days`, with what a search row shows (number, title, status, company, contact,
 //! device) and a full-text index over them. The reps' searches are answered from it without
-//! asking Autotask ([`super::search`]); the feed fills it once and keeps it by its looks and
-//! Autotask's ticket webhooks ([`super::feed`], [`super::webhook`]). It holds nothing that is not
+//! asking Autotask ([`super::search`]); it is filled once and kept from Autotask ([`keeper`]) at
+//! the feed's looks and Autotask's ticket webhooks ([`super::feed`], [`super::webhook`]). It holds nothing that is not
 //! in Autotask. Where the store is a SQLite file the copy is a file of its own beside it
 //! ([`file`]); where it is PostgreSQL the copy is there too, one for every worker on it, searched
 //! with PostgreSQL's own full-text search ([`shared`]).
 
 mod file;
+mod keeper;
 mod shared;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use crate::desk_api::TicketRow;
 use crate::store::{AsyncStore, Engine};
 use crate::ticket_search::Search;
 pub use file::{describe, file_of};
+pub use keeper::{COPIED_FIELDS, CopyKeeper, KeepError};
 pub use shared::describe as describe_shared;
 
 /// Most rows a search from the copy answers with (as many as Autotask's searches).
