@@ -149,6 +149,72 @@ async function enrol(event) {
   await reps();
 }
 
+// Enrolling many at once: the reps of a department or queue, or pasted usernames, in one list;
+// each checked one with a username gets their own link, mailed or in one CSV.
+
+/** Loads the departments and queues of the chosen profile's Autotask, once the panel is opened. */
+async function manyGroups() {
+  const profile = document.getElementById('enrol-profile').value;
+  if (!profile) return;
+  const { departments, queues, mail } = await api(`reps/groups?profile=${encodeURIComponent(profile)}`);
+  const group = (kind, label) => ([id, name]) => el('option', { value: `${kind}=${id}` }, `${label}: ${name}`);
+  document.getElementById('many-group').replaceChildren(
+    ...departments.map(group('department', 'Department')), ...queues.map(group('queue', 'Queue')));
+  const button = document.getElementById('many-mail');
+  button.disabled = !mail;
+  button.title = mail ? '' : 'This desk has no mail relay: set smtp_url and smtp_from in the configuration';
+}
+
+/** A row of the list: who, and the username they enrol as (typed where Autotask does not tell it). */
+function manyRow({ name = '', email = '', username = '' }) {
+  const input = el('input', { class: 'many-username', value: username ?? '', placeholder: 'type it', ariaLabel: `BeyondTrust username of ${name || email}` });
+  return el('tr', { dataset: { email } },
+    el('td', {}, el('input', { type: 'checkbox', class: 'many-pick', checked: true, ariaLabel: `Enrol ${name || email}` })),
+    el('td', {}, name), el('td', {}, email), el('td', {}, input), el('td', { class: 'many-outcome' }));
+}
+
+async function manyList() {
+  const profile = document.getElementById('enrol-profile').value;
+  const group = document.getElementById('many-group').value;
+  if (!group) return;
+  const { candidates } = await api(`reps/candidates?profile=${encodeURIComponent(profile)}&${group}`);
+  document.getElementById('many-rows').replaceChildren(...candidates.map(manyRow));
+  document.getElementById('many-said').textContent = `${candidates.length} active in Autotask.`;
+}
+
+function manyAdd() {
+  const pasted = document.getElementById('many-pasted');
+  const rows = pasted.value.split('\n').map((line) => line.split(',').map((part) => part.trim())).filter(([username]) => username);
+  document.getElementById('many-rows').append(...rows.map(([username, email = '']) => manyRow({ username, email })));
+  pasted.value = '';
+}
+
+async function manyEnrol(delivery) {
+  const picked = [...document.querySelectorAll('#many-rows tr')].filter((row) => row.querySelector('.many-pick').checked);
+  const untyped = picked.filter((row) => !row.querySelector('.many-username').value.trim());
+  for (const row of untyped) row.querySelector('.many-outcome').textContent = 'Type the BeyondTrust username first.';
+  const reps = picked.filter((row) => !untyped.includes(row))
+    .map((row) => ({ username: row.querySelector('.many-username').value.trim(), email: row.dataset.email || null }));
+  if (!reps.length) return note('Pick the reps to enrol, each with a BeyondTrust username.');
+  const said = document.getElementById('many-said');
+  said.textContent = `Enrolling ${reps.length} rep(s)…`;
+  const { results, csv } = await api('reps/enrol-many', { profile: document.getElementById('enrol-profile').value, reps, delivery });
+  for (const row of picked.filter((r) => !untyped.includes(r))) {
+    const result = results.find((r) => r.username === row.querySelector('.many-username').value.trim());
+    const cell = row.querySelector('.many-outcome');
+    cell.textContent = result?.said ?? '';
+    cell.className = `many-outcome ${result?.done ? '' : 'bad'}`;
+  }
+  const done = results.filter((r) => r.done).length;
+  said.textContent = `${done} of ${results.length} enrolled${delivery === 'email' ? ' and sent their link' : ''}.`;
+  if (csv) {
+    const link = el('a', { href: URL.createObjectURL(new Blob([csv], { type: 'text/csv' })), download: `bt-autotask-enrolment-links-${new Date().toISOString().slice(0, 10)}.csv` });
+    link.click();
+    URL.revokeObjectURL(link.href);
+  }
+  await reps();
+}
+
 async function livelinks() {
   if (!profileNames.length) profileNames = (await api('overview')).profiles.map((p) => p.profile);
   const select = document.getElementById('links-profile');
@@ -382,6 +448,16 @@ async function start() {
   });
   for (const tab of document.querySelectorAll('.tab')) tab.addEventListener('click', () => show(tab.dataset.view));
   document.getElementById('enrol').addEventListener('submit', enrol);
+  const failing = (f) => () => f().catch((e) => note(e.message));
+  document.getElementById('many').addEventListener('toggle', (e) => { if (e.target.open) failing(manyGroups)(); });
+  document.getElementById('enrol-profile').addEventListener('change', () => { if (document.getElementById('many').open) failing(manyGroups)(); });
+  document.getElementById('many-list').addEventListener('click', failing(manyList));
+  document.getElementById('many-add').addEventListener('click', manyAdd);
+  document.getElementById('many-mail').addEventListener('click', failing(() => manyEnrol('email')));
+  document.getElementById('many-csv').addEventListener('click', failing(() => manyEnrol('csv')));
+  document.getElementById('many-all').addEventListener('change', (e) => {
+    for (const box of document.querySelectorAll('#many-rows .many-pick')) box.checked = e.target.checked;
+  });
   document.getElementById('profile-name').addEventListener('change', (e) => {
     editing = e.target.value;
     profiles().catch((err) => note(err.message));

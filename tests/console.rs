@@ -30,6 +30,25 @@ impl Browser {
         Browser { base: format!("http://127.0.0.1:{port}"), http, cookie: String::new(), csrf: String::new() }
     }
 
+    /// A client at the desk's console as a browser reaches it over HTTPS: by name, trusting the
+    /// desk's CA, speaking HTTP/2.
+    fn over_https(desk: &Desk) -> Browser {
+        let ca = reqwest::Certificate::from_pem(desk.ca.as_ref().unwrap().as_bytes()).unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(ca)
+            .build()
+            .unwrap();
+        Browser { base: desk.console_url(), http, cookie: String::new(), csrf: String::new() }
+    }
+
+    /// Logs in and takes the page's CSRF token, as the console's page does.
+    async fn log_in(&mut self, name: &str, password: &str) {
+        let answer = self.login(name, password).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        self.csrf = answer.json::<Value>().await.unwrap()["csrf"].as_str().unwrap().to_owned();
+    }
+
     async fn login(&mut self, name: &str, password: &str) -> reqwest::Response {
         let answer = self
             .http
@@ -110,6 +129,11 @@ impl Desk {
 /// own (the appliance trusts it), browsers speak HTTP/2 to the console, and the desk takes
 /// Autotask's ticket webhooks.
 async fn desk_with_console(stands: &Stands, https: bool) -> Desk {
+    desk_with_console_and(stands, https, "").await
+}
+
+/// [`desk_with_console`] with more top-level settings (`top`).
+async fn desk_with_console_and(stands: &Stands, https: bool, top: &str) -> Desk {
     let (port, console) = (free_port(), free_port());
     let ca = https.then(|| {
         let (ca, certificate, key) = bta_e2e::certificate_from_a_new_ca();
@@ -123,7 +147,7 @@ async fn desk_with_console(stands: &Stands, https: bool) -> Desk {
     };
     let config = stands.write_config(&format!(
         "listen = \"127.0.0.1:{port}\"\nconsole_listen = \"127.0.0.1:{console}\"\ndata_dir = \"data\"\n\
-         retry_delay_ms = 50\nreport_lag_wait_ms = 50\n{tls}\n{COMMENT}\n{}",
+         retry_delay_ms = 50\nreport_lag_wait_ms = 50\n{tls}{top}\n{COMMENT}\n{}",
         stands.profile("Desk", "desk_watch = true\nretry_attempt_limit = 1")
     ));
     assert!(add_admin(&config, "dana", "short").unwrap_err().contains("at least 12"), "a short password");
@@ -664,4 +688,127 @@ async fn console_screenshots() {
     shoot("console-not-in-a-ticket.png").await;
     browser.client.clone().close().await.unwrap();
     assert!(desk.worker.stop());
+}
+
+/// Fifty technicians of a department in Autotask, one of them with a second e-mail domain, and
+/// two who are not to be offered: one inactive, one in another department.
+async fn a_department_of_fifty(stands: &Stands) -> i64 {
+    let department = 29_683_150;
+    let url = |entity: &str| format!("{}/_sim/records/{entity}", stands.autotask.base_url);
+    stands.post(url("Departments"), json!([{"id": department, "name": "Field Team"}])).await;
+    let mut people = Vec::new();
+    let mut roles = Vec::new();
+    for i in 0..52 {
+        let id = 29_800_000 + i;
+        let email = match i {
+            7 => "tech07@contractor.net".to_owned(),
+            _ => format!("tech{i:02}@example.com"),
+        };
+        people.push(json!({"id": id, "email": email, "userName": format!("tech{i:02}"), "firstName": "Tech",
+                           "lastName": format!("{i:02}"), "isActive": i != 50}));
+        let theirs = if i == 51 { bta_sim::autotask::SERVICE_DESK_DEPARTMENT_ID } else { department };
+        roles.push(json!({"id": 29_900_000 + i, "resourceID": id, "roleID": bta_sim::autotask::SAMPLE_ROLE_ID,
+                          "departmentID": theirs, "isActive": true}));
+    }
+    stands.post(url("Resources"), Value::Array(people)).await;
+    stands.post(url("ResourceRoles"), Value::Array(roles)).await;
+    department
+}
+
+/// The one enrolment link in a message.
+fn link_in(body: &str) -> String {
+    let links: Vec<&str> = body.split_whitespace().filter(|w| w.starts_with("bt-autotask://")).collect();
+    assert_eq!(links.len(), 1, "one link in each message:\n{body}");
+    links[0].to_owned()
+}
+
+fn code_of(link: &str) -> String {
+    let link = url::Url::parse(link).unwrap();
+    link.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_lead_enrols_a_department_of_fifty_at_once_by_mail_and_by_csv() {
+    let stands = Stands::start().await;
+    let department = a_department_of_fifty(&stands).await;
+    let sink = bta_e2e::smtp_sink::SmtpSink::start().await;
+    let relay = sink.settings(stands.dir.path());
+    let desk = desk_with_console_and(&stands, true, &relay).await;
+    let mut browser = Browser::over_https(&desk);
+    browser.log_in("dana", PASSWORD).await;
+
+    let groups: Value = browser.get("/api/reps/groups?profile=Desk").await.json().await.unwrap();
+    assert!(groups["departments"].to_string().contains("Field Team") && groups["mail"] == true, "{groups}");
+    assert!(groups["queues"].to_string().contains("Level I Support"), "{groups}");
+    let asked = format!("/api/reps/candidates?profile=Desk&department={department}");
+    let found: Value = browser.get(&asked).await.json().await.unwrap();
+    let candidates = found["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 50, "the active ones of the department only");
+    let contractor = candidates.iter().find(|c| c["email"] == "tech07@contractor.net").unwrap();
+    assert!(contractor["username"].is_null(), "another domain: the admin types the username");
+
+    // In Chromium, as the desk lead does it: the department listed, the contractor's username
+    // typed, one Autotask does not know pasted; each rep is sent their own link, and the unknown
+    // one is said and stops no other.
+    let chromium = Chromium::start_trusting(true).await;
+    chromium.client.goto(&format!("{}/", desk.console_url())).await.unwrap();
+    chromium.type_into("#name", "dana").await;
+    chromium.type_into("#password", PASSWORD).await;
+    chromium.click("#login button[type=submit]").await;
+    chromium.text("#who", |t| t == "dana").await;
+    chromium.click("#tab-reps").await;
+    chromium.click("#many summary").await;
+    chromium.text("#many-group", |t| t.contains("Department: Field Team")).await;
+    let group = chromium.client.find(fantoccini::Locator::Css("#many-group")).await.unwrap();
+    group.select_by_value(&format!("department={department}")).await.unwrap();
+    chromium.click("#many-list").await;
+    chromium.text("#many-said", |t| t.contains("50 active")).await;
+    chromium.type_into("#many-rows tr[data-email='tech07@contractor.net'] .many-username", "t.seven").await;
+    chromium.type_into("#many-pasted", "nobody.here").await;
+    chromium.click("#many-add").await;
+    chromium.click("#many-mail").await;
+    chromium.text("#many-said", |t| t.contains("50 of 51 enrolled and sent their link")).await;
+    let outcomes = chromium.text("#many-rows", |t| t.contains("no Autotask resource")).await;
+    assert!(outcomes.contains("sent to tech12@example.com"), "{outcomes}");
+    drop(chromium);
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 50, "one message each");
+    let mut codes = std::collections::HashSet::new();
+    for mail in &mails {
+        assert_eq!(mail.to.len(), 1, "each message to one rep alone");
+        assert!(mail.over_tls && mail.logged_in, "sent over STARTTLS with the relay's login");
+        assert_eq!(mail.from, "desk@example.com");
+        let link = link_in(&mail.body);
+        assert!(codes.insert(code_of(&link)), "each rep their own link");
+        let rep = mail.to[0].split('@').next().unwrap();
+        let username = if rep == "tech07" { "t.seven" } else { rep };
+        assert!(mail.body.contains(&format!("Hello {username},")), "{}", mail.body);
+    }
+    let activity: Value = browser.get("/api/activity").await.json().await.unwrap();
+    assert!(activity.to_string().contains("dana sent tech12 an enrolment link by e-mail to tech12@example.com"));
+
+    // A link works once.
+    let tech03 = mails.iter().find(|m| m.to[0] == "tech03@example.com").unwrap();
+    let code = code_of(&link_in(&tech03.body));
+    assert!(desk.enrols(&code).await, "the mailed link enrols");
+    assert!(!desk.enrols(&code).await, "and only once");
+
+    // The same reps as a CSV for the desk's own mail merge: a row each, new links that work.
+    let reps: Vec<Value> = mails
+        .iter()
+        .map(|m| json!({"username": m.body.split(',').next().unwrap().trim_start_matches("Hello "), "email": m.to[0]}))
+        .collect();
+    let rows =
+        browser.change("/api/reps/enrol-many", json!({"profile": "Desk", "reps": reps, "delivery": "csv"})).await;
+    let csv = rows["csv"].as_str().unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "username,email,link,expires");
+    assert_eq!(lines.len(), 51, "a header and fifty rows");
+    assert_eq!(sink.mails().len(), 50, "nothing mailed for a CSV");
+    let tech20 = lines.iter().find(|l| l.starts_with("tech20,")).unwrap();
+    let link = tech20.split(',').nth(2).unwrap();
+    assert!(desk.enrols(&code_of(link)).await, "a link from the CSV enrols");
+    let mailed_before = code_of(&link_in(&mails.iter().find(|m| m.to[0] == "tech20@example.com").unwrap().body));
+    assert!(!desk.enrols(&mailed_before).await, "the link mailed before was replaced");
+    drop(desk);
 }

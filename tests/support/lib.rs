@@ -8,6 +8,7 @@
 pub mod desktop;
 
 pub mod bench;
+pub mod smtp_sink;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -334,6 +335,7 @@ impl Worker {
             .env("BTA_AT_SECRET", bta_sim::autotask::DEFAULT_SECRET)
             .env("BTA_AT_CODE", bta_sim::autotask::DEFAULT_INTEGRATION_CODE)
             .envs(store_env())
+            .env(smtp_sink::RELAY_PASSWORD_ENV, smtp_sink::RELAY_PASSWORD)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

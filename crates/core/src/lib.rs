@@ -11,6 +11,7 @@ pub mod desk;
 pub mod desk_api;
 pub mod gateway;
 pub mod intake;
+pub mod mail;
 pub mod metrics;
 pub mod polling;
 pub mod render;

@@ -190,6 +190,8 @@ enum SecretAction {
     },
     /// Read the password of the store's PostgreSQL user from standard input into the keyring.
     StorePassword,
+    /// Read the password of the mail relay's user (smtp_url) from standard input into the keyring.
+    SmtpPassword,
 }
 
 const SECRET_SETTINGS: [&str; 3] = ["client_secret", "autotask_password", "autotask_integration_code"];
@@ -226,7 +228,12 @@ fn main() -> anyhow::Result<()> {
             "the desk's shared token is retired: each rep's app now holds its own token. Enrol each rep with: bt-autotask-worker rep add <username> --profile '{profile}'"
         ),
         Command::Secret { action: SecretAction::Set { profile, setting } } => set_secret(&profile, &setting),
-        Command::Secret { action: SecretAction::StorePassword } => set_store_password(),
+        Command::Secret { action: SecretAction::StorePassword } => {
+            set_unowned_secret(bta_core::config::STORE_PASSWORD, "the store's password")
+        }
+        Command::Secret { action: SecretAction::SmtpPassword } => {
+            set_unowned_secret(bta_core::config::SMTP_PASSWORD, "the mail relay's password")
+        }
         Command::Store { action } => store::run(action),
         #[cfg(windows)]
         Command::Service { action } => windows_service::manage(action, cli.log_format),
@@ -492,13 +499,12 @@ fn set_secret(profile: &str, setting: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn set_store_password() -> anyhow::Result<()> {
+/// A secret of the worker's own, belonging to no profile (the store's, the mail relay's).
+fn set_unowned_secret(place: SecretRef, what: &str) -> anyhow::Result<()> {
     let secret = read_secret()?;
-    let SecretRef::Stored { profile, setting } = bta_core::config::STORE_PASSWORD else {
-        bail!("the store's password has no place in the keyring")
-    };
+    let SecretRef::Stored { profile, setting } = place else { bail!("{what} has no place in the keyring") };
     KeyringStore.set(&SecretRef::store_key(&profile, setting), &secret).map_err(|e| anyhow::anyhow!(e))?;
-    println!("Stored the store's password in the OS keyring.");
+    println!("Stored {what} in the OS keyring.");
     Ok(())
 }
 

@@ -21,7 +21,7 @@ pub use client::{AutotaskClient, Page, PageDetails, ThresholdInformation, Zone, 
 pub use error::{Error, ErrorKind, Operation};
 pub use limiter::{Pressure, Usage};
 pub use models::{
-    BillingCode, ChildEntity, Company, ConfigurationItem, Contact, Entity, Resource, ResourceRole,
+    BillingCode, ChildEntity, Company, ConfigurationItem, Contact, Department, Entity, Resource, ResourceRole,
     ResourceServiceDeskRole, Role, TICKET_COMPLETE, Ticket, TicketNote, TimeEntry, UserDefinedField, WORK_TYPE,
     udf_text,
 };

@@ -213,6 +213,14 @@ entity! {
 }
 
 entity! {
+    /// A department of the organisation's own resources.
+    Department = "Departments" {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+    }
+}
+
+entity! {
     /// A role a resource works in (time entries need one).
     Role = "Roles" {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,12 +246,17 @@ entity! {
 pub const WORK_TYPE: i64 = 1;
 
 entity! {
-    /// Which resource holds which role.
+    /// Which resource holds which role in which department, or works which service desk queue
+    /// (query only; Autotask answers only the active ones).
     ResourceRole = "ResourceRoles" {
         #[serde(rename = "resourceID", default, skip_serializing_if = "Option::is_none")]
         pub resource_id: Option<i64>,
         #[serde(rename = "roleID", default, skip_serializing_if = "Option::is_none")]
         pub role_id: Option<i64>,
+        #[serde(rename = "departmentID", default, skip_serializing_if = "Option::is_none")]
+        pub department_id: Option<i64>,
+        #[serde(rename = "queueID", default, skip_serializing_if = "Option::is_none")]
+        pub queue_id: Option<i64>,
         #[serde(with = "flag", default, skip_serializing_if = "Option::is_none")]
         pub is_active: Option<bool>,
     }

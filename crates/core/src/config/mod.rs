@@ -8,6 +8,7 @@ mod front;
 mod keyring_store;
 mod reader;
 mod secrets;
+mod smtp;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -22,6 +23,7 @@ pub use front::{DEFAULT_REP_AUTOTASK_SEARCHES_PER_HOUR, default_monitoring_allow
 pub use keyring_store::KeyringStore;
 use reader::Section;
 pub use secrets::{KEYRING_SERVICE, MemoryStore, NoStore, SecretRef, SecretStore, SkipSecrets};
+pub use smtp::{SMTP_PASSWORD, SmtpSecurity, SmtpSettings};
 
 /// The seed's outbound and polling event types, by their snake_case keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -263,6 +265,8 @@ pub struct WorkerConfig {
     pub monitoring_allowlist: Vec<ipnet::IpNet>,
     /// How many searches one rep may have the desk's worker ask Autotask for, an hour.
     pub rep_autotask_searches_per_hour: u32,
+    /// The desk's mail relay, for sending reps their enrolment links (`smtp_url`).
+    pub smtp: Option<SmtpSettings>,
     pub profiles: Vec<Profile>,
     /// The file it was read from (none when parsed from text), for the console's Profiles page.
     pub source: Option<PathBuf>,
@@ -277,7 +281,7 @@ pub const DEFAULT_CONSOLE_LISTEN: SocketAddr =
 #[error("the configuration has {} problem(s):\n- {}", .0.len(), .0.join("\n- "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, other_desk_urls, console_listen, console_url, tls_certificate_file, tls_key_file, request_read_timeout_seconds, tls_handshake_timeout_seconds, idle_timeout_seconds, max_connections, request_body_limit_kib, event_body_limit_kib, trusted_proxies, monitoring_allowlist, rep_autotask_searches_per_hour, data_dir, store_url, store_password_env, store_ca_file, token_key_file, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, search_copy_days, autotask_webhooks, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
+const TOP_KEYS_HINT: &str = "top-level keys are listen, public_url, other_desk_urls, console_listen, console_url, tls_certificate_file, tls_key_file, request_read_timeout_seconds, tls_handshake_timeout_seconds, idle_timeout_seconds, max_connections, request_body_limit_kib, event_body_limit_kib, trusted_proxies, monitoring_allowlist, rep_autotask_searches_per_hour, data_dir, store_url, store_password_env, store_ca_file, token_key_file, smtp_url, smtp_from, smtp_password_env, smtp_ca_file, retry_delay_ms, report_lag_wait_ms, ticket_watch_seconds, lookup_keep_minutes, search_copy_days, autotask_webhooks, global_shortcut, release_window_after_minutes, retention_days and [[profile]]";
 
 /// How long the tray app's hidden window is kept unless the configuration says otherwise.
 pub const DEFAULT_RELEASE_WINDOW_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
@@ -329,6 +333,7 @@ impl WorkerConfig {
         let listen = top.string("listen").unwrap_or_else(|| "0.0.0.0:8180".to_owned());
         let data_dir = top.string("data_dir").map(|d| base.join(d));
         let postgres = read_postgres_store(&mut top, base);
+        let smtp = smtp::read_smtp(&mut top, base, store);
         let millis = |n: Option<i64>, default: u64| std::time::Duration::from_millis(n.map_or(default, |n| n as u64));
         let retry_delay = millis(top.integer("retry_delay_ms", 1..=86_400_000), 30_000);
         let report_lag_wait = millis(top.integer("report_lag_wait_ms", 1..=3_600_000), 5_000);
@@ -446,6 +451,7 @@ impl WorkerConfig {
                 serving: front.serving,
                 monitoring_allowlist: front.monitoring_allowlist,
                 rep_autotask_searches_per_hour: front.rep_autotask_searches_per_hour,
+                smtp,
                 profiles,
                 source: None,
             })

@@ -341,7 +341,7 @@ const LISTED_CSV: usize = 100_000;
 
 /// One CSV cell: quoted when it must be, and never read by a spreadsheet as a formula (a
 /// customer's name or an Autotask message could start with `=`).
-fn csv_cell(text: &str) -> String {
+pub(super) fn csv_cell(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() };
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }

@@ -52,15 +52,9 @@ pub async fn enrol(
     let Some(profile) = console.config.profile(&asked.profile) else {
         return refuse(StatusCode::NOT_FOUND, format!("no profile is named '{}'", asked.profile));
     };
-    let Some(desk) = console.config.desk_url() else {
-        return refuse(
-            StatusCode::CONFLICT,
-            "reps' apps need the address they reach this worker at: set public_url in the configuration",
-        );
-    };
-    let pin = match enrol::certificate_pin(&console.config) {
-        Ok(pin) => pin,
-        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e),
+    let (desk, pin) = match where_reps_enrol(&console) {
+        Ok(found) => found,
+        Err((status, why)) => return refuse(status, why),
     };
     let email = asked.email.as_deref().filter(|e| !e.trim().is_empty());
     let invitation = match enrol::invite(
@@ -96,6 +90,19 @@ pub async fn enrol(
         "link": link,
     }))
     .into_response()
+}
+
+/// Where reps' apps reach this worker, and its certificate's pin, as enrolment links carry them;
+/// else why not, as [`refuse`] answers it.
+pub(super) fn where_reps_enrol(console: &Console) -> Result<(url::Url, Option<String>), (StatusCode, String)> {
+    let Some(desk) = console.config.desk_url() else {
+        return Err((
+            StatusCode::CONFLICT,
+            "reps' apps need the address they reach this worker at: set public_url in the configuration".to_owned(),
+        ));
+    };
+    let pin = enrol::certificate_pin(&console.config).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    Ok((desk, pin))
 }
 
 /// The link as a QR code: one string of `1` (dark) and `0` per row, drawn by the page.

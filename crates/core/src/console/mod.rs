@@ -12,6 +12,7 @@ mod api;
 mod assets;
 pub mod auth;
 mod desk;
+mod enrolling;
 mod profiles;
 
 use std::net::SocketAddr;
@@ -58,6 +59,18 @@ impl Console {
     }
 
     /// The profile's Autotask client (its zone found once).
+    /// A profile by name, with its Autotask client; else why not, as [`refuse`] answers it.
+    fn profile_and_client(
+        &self,
+        name: &str,
+    ) -> Result<(&crate::config::Profile, crate::autotask::AutotaskClient), (StatusCode, String)> {
+        let Some(profile) = self.config.profile(name) else {
+            return Err((StatusCode::NOT_FOUND, format!("no profile is named '{name}'")));
+        };
+        let client = self.autotask(profile).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
+        Ok((profile, client))
+    }
+
     fn autotask(&self, profile: &crate::config::Profile) -> Result<crate::autotask::AutotaskClient, String> {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(client) = clients.get(&profile.name) {
@@ -89,6 +102,9 @@ impl Console {
             .route("/api/reps", get(desk::reps))
             .route("/api/reps/enrol", post(desk::enrol))
             .route("/api/reps/revoke", post(desk::revoke))
+            .route("/api/reps/groups", get(enrolling::groups))
+            .route("/api/reps/candidates", get(enrolling::candidates))
+            .route("/api/reps/enrol-many", post(enrolling::enrol_many))
             .route("/api/check", get(desk::check))
             .route("/api/livelinks", get(desk::livelinks))
             .route("/api/search", get(desk::search))

@@ -63,6 +63,27 @@ pub struct Invitation {
     pub expires: DateTime<Utc>,
 }
 
+impl Invitation {
+    /// The message that brings a rep their own link: the link, until when it works, and that it
+    /// is theirs alone — nothing else, nobody else's.
+    pub fn mail(&self) -> (String, String) {
+        let subject = "Your link to join the desk in bt-autotask".to_owned();
+        let body = format!(
+            "Hello {username},\n\n\
+             your desk has set up bt-autotask for you. To connect the app on your computer to the desk,\n\
+             open this link on that computer (the app opens and asks you to enrol):\n\n\
+             {link}\n\n\
+             If the link does not open the app, paste it into the app's Settings and choose Enrol.\n\
+             It works once, until {expires} UTC. It is yours alone: do not forward it.\n\
+             If the app is not on your computer yet, ask your desk lead for it.\n",
+            username = self.username,
+            link = self.link.expose(),
+            expires = self.expires.format("%Y-%m-%d %H:%M"),
+        );
+        (subject, body)
+    }
+}
+
 /// Why a rep could not be invited.
 #[derive(Debug, thiserror::Error)]
 pub enum InviteError {

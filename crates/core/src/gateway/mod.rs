@@ -17,6 +17,7 @@ pub mod mine;
 mod nothing_found;
 mod refusal;
 pub mod reps;
+pub mod roster;
 mod search;
 pub mod server;
 pub mod webhook;

@@ -27,6 +27,10 @@ const BILLING_CODES: &[(i64, &str, i64, Option<i64>, bool)] = &[
 
 /// First demo rep's resource id; the others follow in `DEMO_REPS` order.
 pub const FIRST_REP_RESOURCE_ID: i64 = 29684001;
+/// The demo reps' department.
+pub const SERVICE_DESK_DEPARTMENT_ID: i64 = 29683101;
+/// The queue the demo reps work.
+pub const LEVEL_ONE_QUEUE_ID: i64 = 8;
 
 const COMPANIES: &[(i64, &str, &str, &str)] = &[
     (0, "Northwind IT Services", "northwind-it.example", "Seattle"),
@@ -166,6 +170,9 @@ fn load_people(store: &mut Store, api_username: &str) {
     {
         insert(store, "Roles", json!({"id": id, "name": name, "description": name, "isActive": true}));
     }
+    for (id, name) in [(SERVICE_DESK_DEPARTMENT_ID, "Service Desk"), (SERVICE_DESK_DEPARTMENT_ID + 1, "Projects")] {
+        insert(store, "Departments", json!({"id": id, "name": name, "description": name}));
+    }
     let mut assignment = 1;
     for (i, rep) in DEMO_REPS.iter().enumerate() {
         let resource = FIRST_REP_RESOURCE_ID + i as i64;
@@ -187,10 +194,17 @@ fn load_people(store: &mut Store, api_username: &str) {
             insert(
                 store,
                 "ResourceRoles",
-                json!({"id": assignment, "resourceID": resource, "roleID": role, "isActive": true}),
+                json!({"id": assignment, "resourceID": resource, "roleID": role,
+                       "departmentID": SERVICE_DESK_DEPARTMENT_ID, "isActive": true}),
             );
             assignment += 1;
         }
+        insert(
+            store,
+            "ResourceRoles",
+            json!({"id": assignment, "resourceID": resource, "queueID": LEVEL_ONE_QUEUE_ID, "isActive": true}),
+        );
+        assignment += 1;
         // Their service desk role, by default the one they hold besides the seed's.
         insert(
             store,

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use demo::{API_RESOURCE_ID, FIRST_REP_RESOURCE_ID, SAMPLE_ROLE_ID};
+pub use demo::{
+    API_RESOURCE_ID, FIRST_REP_RESOURCE_ID, LEVEL_ONE_QUEUE_ID, SAMPLE_ROLE_ID, SERVICE_DESK_DEPARTMENT_ID,
+};
 
 /// Default API user, secret and integration code accepted by the stand-in.
 pub const DEFAULT_USERNAME: &str = "bta-api@example.com";

@@ -204,12 +204,19 @@ const BILLING_CODE_FIELDS: &[Field] = &[
 const ROLE_FIELDS: &[Field] =
     &[int("id").read_only(), text("name", 200), text("description", 200), boolean("isActive")];
 
+/// A resource's role in a department, or a service desk queue they work (ResourceRoles, query
+/// only: what ResourceRoleDepartments and ResourceRoleQueues hold, in one list).
 const RESOURCE_ROLE_FIELDS: &[Field] = &[
     int("id").read_only(),
     int("resourceID").refers_to("Resources"),
     int("roleID").refers_to("Roles"),
+    int("departmentID").refers_to("Departments"),
+    int("queueID").picklist(TICKET_QUEUE),
     boolean("isActive"),
 ];
+
+const DEPARTMENT_FIELDS: &[Field] =
+    &[int("id").read_only(), text("name", 100), text("description", 1000), text("number", 50)];
 
 /// A resource's service desk roles, one of them its default (ResourceServiceDeskRoles; the
 /// default's behaviour is unconfirmed).
@@ -367,6 +374,14 @@ pub const ENTITIES: &[Entity] = &[
     Entity {
         name: "Roles",
         fields: ROLE_FIELDS,
+        user_defined_fields: false,
+        can_create: false,
+        can_update: false,
+        parent: None,
+    },
+    Entity {
+        name: "Departments",
+        fields: DEPARTMENT_FIELDS,
         user_defined_fields: false,
         can_create: false,
         can_update: false,
