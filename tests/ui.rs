@@ -715,6 +715,58 @@ async fn an_app_enrolled_by_the_link_works_through_the_desks_worker_with_only_it
     app.close().await;
 }
 
+/// A laptop the desk's deployment tool installed, naming the desk (the MSI's DESK_URL and
+/// DESK_PIN; here the system's `bt-autotask/desk.toml`): the rep's first start opens on enrolment
+/// with the desk filled in, and the code alone enrols them — over HTTPS to a certificate of the
+/// desk's own, trusted by the installation's pin.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rep_on_a_laptop_whose_installation_names_the_desk_enrols_with_the_code_alone() {
+    let stands = Stands::start().await;
+    let port = bta_e2e::free_port();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let certificate =
+        rcgen::CertificateParams::new(vec!["desk.invalid".to_owned()]).unwrap().self_signed(&key).unwrap();
+    std::fs::write(stands.dir.path().join("desk.crt"), certificate.pem()).unwrap();
+    std::fs::write(stands.dir.path().join("desk.key"), key.serialize_pem()).unwrap();
+    let top = "ticket_watch_seconds = 5\ntls_certificate_file = \"desk.crt\"\ntls_key_file = \"desk.key\"";
+    let worker_config = stands.config(port, top, "desk_watch = true");
+    let _worker = bta_e2e::Worker::start(&worker_config, port).await;
+    let added = std::process::Command::new(bta_e2e::worker_binary())
+        .args(["rep", "add", "alex.morgan", "--profile", "Desk", "--json", "--config"])
+        .arg(&worker_config)
+        .envs(secrets())
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let added: Value = serde_json::from_slice(&added.stdout).unwrap();
+    let link = url::Url::parse(added["link"].as_str().unwrap()).unwrap();
+    let pin = link.query_pairs().find(|(k, _)| k == "pin").unwrap().1.into_owned();
+    let desk = format!("https://127.0.0.1:{port}");
+    let system = stands.dir.path().join("xdg");
+    std::fs::create_dir_all(system.join("bt-autotask")).unwrap();
+    std::fs::write(system.join("bt-autotask/desk.toml"), format!("url = \"{desk}\"\npin = \"{pin}\"\n")).unwrap();
+
+    let config = stands.dir.path().join("app.toml");
+    let dirs = format!("{}:/etc/xdg", system.display());
+    let mut env = secrets().to_vec();
+    env.push(("XDG_CONFIG_DIRS", &dirs));
+    let desktop = Desktop::start(&env);
+    let app = desktop.launch(&["--config", config.to_str().unwrap()]).await;
+    let said = app.wait_text("#machine-desk", |t| !t.is_empty()).await;
+    assert_eq!(said, format!("This computer's desk is {desk}: type the code from your desk lead, then Enrol."));
+    let filled = app.client.find(fantoccini::Locator::Css("#enrol-desk")).await.unwrap();
+    assert_eq!(filled.prop("value").await.unwrap().as_deref(), Some(desk.as_str()));
+    app.type_into("#enrol-text", added["code"].as_str().unwrap()).await;
+    app.click("#enrol").await;
+    let certificate = app.wait_text("#enrol-certificate", |t| !t.is_empty()).await;
+    assert!(certificate.contains("the desk's own certificate"), "trusted by the installation's pin: {certificate}");
+    app.click("#enrol-yes").await;
+    let enrolled = app.wait_text("#enrolled", |t| t.starts_with("Enrolled at")).await;
+    assert_eq!(enrolled, format!("Enrolled at {desk} as alex.morgan"));
+    assert!(!displayed(&app, "#machine-desk").await, "said only until the rep is enrolled");
+    app.close().await;
+}
+
 /// Whether the element is shown on the page (an element `hidden` is not, whatever its CSS).
 async fn displayed(app: &bta_e2e::desktop::App, css: &str) -> bool {
     let element = app.client.find(fantoccini::Locator::Css(css)).await.unwrap();

@@ -286,3 +286,97 @@ fn wine_installer_installs_for_the_user_and_its_uninstaller_keeps_the_settings()
     assert_eq!(std::fs::read_to_string(&config).unwrap(), "# a rep's settings\n");
     std::fs::remove_dir_all(user.join("AppData/Roaming/bt-autotask")).unwrap();
 }
+
+/// A Unix path as Windows programs under Wine name it (Wine's Z: drive is `/`).
+fn windows_path(path: &Path) -> String {
+    format!("Z:{}", path.display()).replace('/', "\\")
+}
+
+/// `reg query KEY /v NAME` under Wine: the value's line, or none when the key or value is missing.
+fn registry_value(windows: &Windows, key: &str, name: &str) -> Option<String> {
+    let output = windows.program(Path::new("reg.exe")).args(["query", key, "/v", name]).output().unwrap();
+    let found = text(&output);
+    output.status.success().then(|| found.lines().find(|l| l.contains(name)).unwrap_or_default().trim().to_owned())
+}
+
+/// Removes what an MSI test installed, whatever happened to it: a per-machine start-at-login entry
+/// left behind would start the app in every later Wine test.
+struct Uninstalled<'a> {
+    windows: &'a Windows,
+    packages: [&'a Path; 2],
+}
+
+impl Drop for Uninstalled<'_> {
+    fn drop(&mut self) {
+        for package in self.packages {
+            let _ = self.windows.program(Path::new("msiexec.exe")).args(["/x", &windows_path(package), "/qn"]).output();
+        }
+    }
+}
+
+/// What a desk's deployment tool does, as SYSTEM would: the MSI installs per machine with the
+/// desk's address and start at login, the installed app finds the address, the next version's MSI
+/// upgrades it in place keeping the address, and `msiexec /x` removes it and keeps a rep's settings.
+#[test]
+#[ignore = "needs the Windows build and Wine: cargo xtask test runs it"]
+fn wine_msi_installs_per_machine_upgrades_in_place_and_uninstalls_keeping_the_reps_settings() {
+    let windows = Windows::get();
+    let msi = |var: &str| std::env::var_os(var).map(PathBuf::from).expect(NEEDS_WINE);
+    let (first, next) = (msi("BTA_WINDOWS_MSI"), msi("BTA_WINDOWS_MSI_NEXT"));
+    let _removed_at_the_end = Uninstalled { windows: &windows, packages: [&first, &next] };
+    let msiexec = |args: &[&str], package: &Path| {
+        let mut command = windows.program(Path::new("msiexec.exe"));
+        command.arg(args[0]).arg(windows_path(package)).arg("/qn").args(&args[1..]);
+        succeeds(&mut command);
+    };
+    let program = windows.drive_c.join("Program Files/bt-autotask");
+    let app = program.join("bt-autotask.exe");
+    // Windows puts a per-machine install's ProgramMenuFolder in All Users' Start menu; Wine's
+    // installer puts it in the installing user's (the MSI's table is checked in xtask/src/msi.rs).
+    let shortcuts = [
+        windows.drive_c.join("ProgramData/Microsoft/Windows/Start Menu/Programs/bt-autotask.lnk"),
+        windows.user_dir().join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/bt-autotask.lnk"),
+    ];
+    let shortcut = || shortcuts.iter().any(|s| s.is_file());
+    // The per-user installer's test leaves none; one from a run cut short must not count here.
+    shortcuts.iter().for_each(|s| drop(std::fs::remove_file(s)));
+    const KEY: &str = r"HKLM\SOFTWARE\bt-autotask";
+    const RUN: &str = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run";
+    let desk = "https://desk.example.com:8180";
+
+    msiexec(&["/i", &format!("DESK_URL={desk}"), "DESK_PIN=sha256:AAAA", "AUTOSTART=1"], &first);
+    assert!(app.is_file() && program.join("WebView2Loader.dll").is_file(), "in {}", program.display());
+    assert!(shortcut(), "a Start-menu shortcut");
+    assert!(registry_value(&windows, KEY, "DeskUrl").is_some_and(|v| v.ends_with(desk)));
+    assert!(registry_value(&windows, KEY, "DeskPin").is_some_and(|v| v.ends_with("sha256:AAAA")));
+    let run = registry_value(&windows, RUN, "bt-autotask").expect("started at every user's login");
+    assert!(run.contains(r"\bt-autotask\bt-autotask.exe"), "{run}");
+    let help = succeeds(windows.program(&app).arg("--help"));
+    assert!(help.contains(&format!("installation names the desk {desk}")), "the installed app finds the desk:\n{help}");
+
+    // The next version, given no properties: in place of the first, the address and start kept.
+    msiexec(&["/i"], &next);
+    let version = next.file_name().unwrap().to_string_lossy().split('_').nth(1).unwrap().to_owned();
+    assert!(registry_value(&windows, KEY, "Installed").is_some_and(|v| v.ends_with(&version)), "now {version}");
+    assert!(registry_value(&windows, KEY, "DeskUrl").is_some_and(|v| v.ends_with(desk)), "the address kept");
+    assert!(registry_value(&windows, RUN, "bt-autotask").is_some(), "start at login kept");
+    let uninstall = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall";
+    let listed = succeeds(windows.program(Path::new("reg.exe")).args(["query", uninstall, "/s"]));
+    let entries = listed.lines().filter(|l| l.contains("DisplayName") && l.contains("bt-autotask")).count();
+    assert_eq!(entries, 1, "one bt-autotask in Settings › Apps:\n{listed}");
+    let older = windows.program(Path::new("msiexec.exe")).args(["/i", &windows_path(&first), "/qn"]).output().unwrap();
+    assert!(!older.status.success(), "the older version is refused over the newer");
+    assert!(registry_value(&windows, KEY, "Installed").is_some_and(|v| v.ends_with(&version)));
+    assert!(app.is_file());
+
+    // Uninstalled: the program, its shortcut and its machine settings go; a rep's settings stay.
+    let config = windows.user_dir().join("AppData/Roaming/bt-autotask/config/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "# a rep's settings\n").unwrap();
+    msiexec(&["/x"], &next);
+    assert!(!app.exists() && !shortcut(), "the program and its shortcut are removed");
+    assert_eq!(registry_value(&windows, KEY, "DeskUrl"), None);
+    assert_eq!(registry_value(&windows, RUN, "bt-autotask"), None);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "# a rep's settings\n");
+    std::fs::remove_dir_all(windows.user_dir().join("AppData/Roaming/bt-autotask")).unwrap();
+}

@@ -45,7 +45,20 @@ export async function enter() {
   const names = view.profiles.map((p) => p.name);
   if (editing === null || !names.includes(editing)) editing = names[0] ?? null;
   render();
+  offerMachineDesk();
   await takeOpenedLink();
+}
+
+/** On a computer whose installation names the desk, a rep not yet enrolled types only the code. */
+function offerMachineDesk() {
+  const desk = view.machine_desk;
+  const waiting = desk && Object.keys(view.enrolled).length === 0;
+  $('#machine-desk').hidden = !waiting;
+  if (!waiting) return;
+  $('#machine-desk').textContent = `This computer's desk is ${desk.url}: type the code from your desk lead, then Enrol.`;
+  if (!$('#enrol-desk').value) $('#enrol-desk').value = desk.url;
+  $('#enrol-text').placeholder = 'The code from your desk lead';
+  $('#enrol-text').focus();
 }
 
 /** An enrolment link the OS opened the app with: shown for the rep to confirm, never taken unasked. */

@@ -351,6 +351,8 @@ pub struct SettingsView {
     writers: HashMap<String, String>,
     /// Per enrolled profile: "Enrolled at https://desk-server:8180 as alex.morgan".
     enrolled: HashMap<String, String>,
+    /// The desk this computer's installation names, where a rep enrols with a code alone.
+    machine_desk: Option<crate::machine_desk::MachineDesk>,
 }
 
 #[tauri::command]
@@ -374,6 +376,7 @@ pub fn settings(app: AppHandle, state: State<'_, AppState>) -> Answer<SettingsVi
             .filter_map(|(name, desk)| Some((name.clone(), desk.link()?.said())))
             .collect(),
         enrolled: enrolled_at(&state),
+        machine_desk: crate::machine_desk::read(),
     })
 }
 

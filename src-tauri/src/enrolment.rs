@@ -24,14 +24,27 @@ pub fn link_in(args: impl IntoIterator<Item = String>) -> Option<String> {
 
 /// What enrolling with a link (or a code and the worker's address) would do, for the rep to confirm.
 pub fn preview(state: &AppState, text: &str, desk: Option<&str>) -> Result<EnrolPreview, String> {
-    let link = EnrolLink::parse(text, desk)?;
+    let link = parse(text, desk)?;
     Ok(enrol_preview(&link, state.loaded().config.as_ref()))
+}
+
+/// The link, or the code with the desk's address; a code for the desk this computer's
+/// installation names is checked against that desk's certificate pin, as its link would be.
+fn parse(text: &str, desk: Option<&str>) -> Result<EnrolLink, String> {
+    let mut link = EnrolLink::parse(text, desk)?;
+    if link.pin.is_none()
+        && let Some(machine) = crate::machine_desk::read()
+        && url::Url::parse(&machine.url).is_ok_and(|url| url.origin() == link.desk.origin())
+    {
+        link.pin = machine.pin;
+    }
+    Ok(link)
 }
 
 /// Enrols with a link the rep confirmed (replacing the enrolled profile `replace` when they chose
 /// to): the sentence Settings shows.
 pub async fn enrol(state: &AppState, text: &str, desk: Option<&str>, replace: Option<&str>) -> Result<String, String> {
-    let link = EnrolLink::parse(text, desk)?;
+    let link = parse(text, desk)?;
     let enrolled = link.enrol().await?;
     let configured = std::fs::read_to_string(&state.config_path).unwrap_or_default();
     let base = state.config_path.parent().unwrap_or(std::path::Path::new("."));

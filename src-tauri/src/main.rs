@@ -11,6 +11,7 @@ mod autostart;
 mod commands;
 mod demo;
 mod enrolment;
+mod machine_desk;
 mod notices;
 mod opener;
 mod placement;
@@ -45,10 +46,17 @@ fn usage() -> String {
          \x20 --show         open the window at start instead of waiting in the tray\n\
          \x20 bt-autotask://enrol?…  enrol this app at the desk's worker with the link its administrator sent\n\
          \x20 --demo         run on built-in stand-ins of Autotask and BeyondTrust, nothing of yours is touched\n\
-         The store is app.sqlite3 in {} (or the configuration's data_dir); logs are in {}.",
+         The store is app.sqlite3 in {} (or the configuration's data_dir); logs are in {}.\n{}",
         shown(default_config_path().ok()),
         shown(default_data_dir()),
         shown(log_dir()),
+        machine_desk::read().map_or_else(
+            || "This computer's installation names no desk.".to_owned(),
+            |desk| format!(
+                "This computer's installation names the desk {}; enrol with the code from your desk lead.",
+                desk.url
+            )
+        ),
     )
 }
 
@@ -180,6 +188,9 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
     let loaded = state::load(&config_path, secrets.as_ref());
     let store = open_store(loaded.config.as_ref())?;
     let show_at_start = (args.show || demo.is_some() || !config_path.exists()) && args.link.is_none();
+    // A first start on a computer whose installation names the desk opens where the code goes.
+    let first_view =
+        if !config_path.exists() && machine_desk::read().is_some() && demo.is_none() { "settings" } else { "search" };
     let link = args.link;
     if demo.is_none() {
         enrolment::register_scheme();
@@ -246,7 +257,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<()> {
             if let Some(link) = link.clone() {
                 enrolment::opened(app.handle(), link);
             } else if show_at_start {
-                window::show(app.handle(), "search", Near::Panel);
+                window::show(app.handle(), first_view, Near::Panel);
             } else {
                 window::release_later(app.handle());
             }

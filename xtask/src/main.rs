@@ -13,6 +13,7 @@
 //!   Windows installer with makensis.
 
 mod fuzz;
+mod msi;
 mod windows;
 
 use std::io::{BufRead, BufReader};
@@ -72,6 +73,8 @@ const WINDOWS_REQUIREMENTS: &[Requirement] = &[
     },
     Requirement { package: "wine64", command: None, why: "runs the Windows build's tests" },
     Requirement { package: "nsis", command: Some("makensis"), why: "builds the Windows installer" },
+    Requirement { package: "wixl", command: Some("wixl"), why: "builds the per-machine Windows installer (MSI)" },
+    Requirement { package: "msitools", command: Some("msibuild"), why: "finishes and checks the MSI" },
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;

@@ -1,5 +1,6 @@
 //! The Windows target, from this Linux machine: cross-built with mingw, linted, tested under
-//! Wine (in a Wine prefix of the tests' own, `target/wine/prefix`), and packaged with makensis.
+//! Wine (in a Wine prefix of the tests' own, `target/wine/prefix`), and packaged with makensis
+//! (per user) and wixl (per machine).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -40,9 +41,14 @@ pub fn test(tally: &mut Tally) -> Result {
             package()
         })
         .and_then(|()| {
+            // The same program as the next version: the MSI an upgrade in place installs.
+            let next = crate::msi::next_version(VERSION)?;
+            let next_msi = crate::msi::path_in(&target_dir("release").join("bundle/next"), &next);
+            crate::msi::build(&msi_inputs(&next)?, &next_msi)?;
             let mut end_to_end = Command::new("cargo");
             end_to_end.args(e2e).envs(wine.env());
             end_to_end.env("BTA_WINDOWS_BIN_DIR", target_dir("debug")).env("BTA_WINDOWS_INSTALLER", installer_path());
+            end_to_end.env("BTA_WINDOWS_MSI", msi_path(VERSION)).env("BTA_WINDOWS_MSI_NEXT", next_msi);
             run_counting(&mut end_to_end, tally)
         });
     wine.stop();
@@ -84,7 +90,26 @@ pub fn package() -> Result {
         .arg(root.join(INSTALLER_SCRIPT));
     run_command(&mut makensis, "makensis could not build the installer")?;
     println!("xtask: Windows installer: {}", out.display());
+    let msi = msi_path(VERSION);
+    crate::msi::build(&msi_inputs(VERSION)?, &msi)?;
+    println!("xtask: Windows installer per machine: {}", msi.display());
     Ok(())
+}
+
+/// This build's MSI as version `version`.
+fn msi_inputs(version: &str) -> Result<crate::msi::Inputs> {
+    Ok(crate::msi::Inputs {
+        version: version.to_owned(),
+        app_exe: target_dir("release").join("bt-autotask.exe"),
+        webview2_loader: target_dir("release").join("WebView2Loader.dll"),
+        icon: workspace_root().join("icons/icon.ico"),
+        identifier: identifier()?,
+    })
+}
+
+/// Where `package` puts the MSI of `version`.
+pub fn msi_path(version: &str) -> PathBuf {
+    crate::msi::path_in(&target_dir("release").join("bundle"), version)
 }
 
 /// The app's identifier in tauri.conf.json: the AppUserModelID its notifications go under.
