@@ -580,14 +580,7 @@ async fn an_app_enrolled_by_the_link_works_through_the_desks_worker_with_only_it
     let worker_config = stands.config(port, "ticket_watch_seconds = 5", "desk_watch = true");
     let worker = bta_e2e::Worker::start(&worker_config, port).await;
     stands.appliance("recipients", json!({"url": format!("http://127.0.0.1:{port}/ERSPost")})).await;
-    let added = std::process::Command::new(bta_e2e::worker_binary())
-        .args(["rep", "add", "alex.morgan", "--profile", "Desk", "--json", "--config"])
-        .arg(&worker_config)
-        .envs(secrets())
-        .output()
-        .unwrap();
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    let link = serde_json::from_slice::<Value>(&added.stdout).unwrap()["link"].as_str().unwrap().to_owned();
+    let link = alex_invited(&worker_config)["link"].as_str().unwrap().to_owned();
 
     // A rep's new laptop: no configuration yet; the link (clicked in a mail) opens the app on a
     // confirmation naming the desk. Nothing happens until the rep says yes.
@@ -731,14 +724,7 @@ async fn a_rep_on_a_laptop_whose_installation_names_the_desk_enrols_with_the_cod
     let top = "ticket_watch_seconds = 5\ntls_certificate_file = \"desk.crt\"\ntls_key_file = \"desk.key\"";
     let worker_config = stands.config(port, top, "desk_watch = true");
     let _worker = bta_e2e::Worker::start(&worker_config, port).await;
-    let added = std::process::Command::new(bta_e2e::worker_binary())
-        .args(["rep", "add", "alex.morgan", "--profile", "Desk", "--json", "--config"])
-        .arg(&worker_config)
-        .envs(secrets())
-        .output()
-        .unwrap();
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    let added: Value = serde_json::from_slice(&added.stdout).unwrap();
+    let added = alex_invited(&worker_config);
     let link = url::Url::parse(added["link"].as_str().unwrap()).unwrap();
     let pin = link.query_pairs().find(|(k, _)| k == "pin").unwrap().1.into_owned();
     let desk = format!("https://127.0.0.1:{port}");
@@ -765,6 +751,18 @@ async fn a_rep_on_a_laptop_whose_installation_names_the_desk_enrols_with_the_cod
     assert_eq!(enrolled, format!("Enrolled at {desk} as alex.morgan"));
     assert!(!displayed(&app, "#machine-desk").await, "said only until the rep is enrolled");
     app.close().await;
+}
+
+/// `rep add alex.morgan --json` at the desk's worker: the link and code it prints.
+fn alex_invited(worker_config: &std::path::Path) -> Value {
+    let added = std::process::Command::new(bta_e2e::worker_binary())
+        .args(["rep", "add", "alex.morgan", "--profile", "Desk", "--json", "--config"])
+        .arg(worker_config)
+        .envs(secrets())
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    serde_json::from_slice(&added.stdout).unwrap()
 }
 
 /// Whether the element is shown on the page (an element `hidden` is not, whatever its CSS).
