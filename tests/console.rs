@@ -727,6 +727,42 @@ fn code_of(link: &str) -> String {
     link.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned()
 }
 
+/// The relay's login goes only over TLS to a certificate the worker trusts, a wrong password is
+/// refused with a clear error, and no error ever holds the password.
+#[tokio::test]
+async fn the_relays_password_goes_only_over_tls_and_a_wrong_one_is_refused_unsaid() {
+    use bta_core::config::{SmtpSecurity, SmtpSettings};
+    use bta_core::mail::Mailer;
+    use bta_e2e::smtp_sink::{RELAY_PASSWORD, RELAY_USER, SmtpSink};
+    let sink = SmtpSink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("relay-ca.pem");
+    std::fs::write(&ca, &sink.ca_pem).unwrap();
+    let relay = |password: &str, ca_file: Option<&Path>| {
+        let settings = SmtpSettings {
+            host: "localhost".into(),
+            port: sink.port,
+            security: SmtpSecurity::Local,
+            login: Some((RELAY_USER.into(), bta_core::Secret::new(password))),
+            from: "IT Desk <desk@example.com>".into(),
+            ca_file: ca_file.map(Path::to_path_buf),
+        };
+        Mailer::new(&settings).unwrap()
+    };
+    let send = async |mailer: Mailer| mailer.send("tech01@example.com", "Your link", "Hello".into()).await;
+
+    let wrong = "not-the-relays-password";
+    let refused = send(relay(wrong, Some(&ca))).await.unwrap_err().to_string();
+    assert!(refused.contains("did not take the message to tech01@example.com"), "{refused}");
+    assert!(!refused.contains(wrong), "the password is never said: {refused}");
+    let untrusted = send(relay(RELAY_PASSWORD, None)).await.unwrap_err().to_string();
+    assert!(!untrusted.contains(RELAY_PASSWORD), "{untrusted}");
+    assert_eq!(sink.logins_in_clear(), 0, "no login before TLS, even to a certificate not trusted");
+    assert!(sink.mails().is_empty());
+    send(relay(RELAY_PASSWORD, Some(&ca))).await.unwrap();
+    assert_eq!(sink.mails().len(), 1, "the right password over TLS is taken");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_desk_lead_enrols_a_department_of_fifty_at_once_by_mail_and_by_csv() {
     let stands = Stands::start().await;

@@ -38,7 +38,14 @@ pub struct SmtpSink {
     pub port: u16,
     /// The CA (PEM) that signed the sink's certificate for `localhost` and 127.0.0.1.
     pub ca_pem: String,
-    received: Arc<Mutex<Vec<Mail>>>,
+    received: Arc<Received>,
+}
+
+/// What the sink was handed: the messages, and how many logins came before TLS.
+#[derive(Debug, Default)]
+struct Received {
+    mails: Mutex<Vec<Mail>>,
+    logins_in_clear: std::sync::atomic::AtomicUsize,
 }
 
 impl SmtpSink {
@@ -49,7 +56,7 @@ impl SmtpSink {
         let acceptor = acceptor(&cert_pem, &key_pem);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let received = Arc::new(Received::default());
         let kept = received.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -71,7 +78,12 @@ impl SmtpSink {
 
     /// Every message received so far.
     pub fn mails(&self) -> Vec<Mail> {
-        self.received.lock().unwrap().clone()
+        self.received.mails.lock().unwrap().clone()
+    }
+
+    /// How many times a client tried to log in before STARTTLS (the sink refused each).
+    pub fn logins_in_clear(&self) -> usize {
+        self.received.logins_in_clear.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -90,7 +102,7 @@ fn acceptor(cert_pem: &str, key_pem: &str) -> TlsAcceptor {
 
 /// One connection: plain until the client asks for STARTTLS, then the same conversation anew
 /// over TLS (RFC 3207: the client forgets what it was told before).
-async fn session(stream: TcpStream, acceptor: TlsAcceptor, received: Arc<Mutex<Vec<Mail>>>) {
+async fn session(stream: TcpStream, acceptor: TlsAcceptor, received: Arc<Received>) {
     if let Some(plain) = converse(stream, false, &received).await
         && let Ok(tls) = acceptor.accept(plain).await
     {
@@ -100,11 +112,7 @@ async fn session(stream: TcpStream, acceptor: TlsAcceptor, received: Arc<Mutex<V
 
 /// Answers commands until QUIT or the connection ends (`None`), or hands the stream back when
 /// the client asks for STARTTLS on a plain connection.
-async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    over_tls: bool,
-    received: &Mutex<Vec<Mail>>,
-) -> Option<S> {
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(stream: S, over_tls: bool, received: &Received) -> Option<S> {
     let mut stream = BufReader::new(stream);
     if !over_tls {
         stream.get_mut().write_all(b"220 sink.test ESMTP\r\n").await.ok()?;
@@ -120,7 +128,10 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
                 stream.get_mut().write_all(b"220 go ahead\r\n").await.ok()?;
                 return Some(stream.into_inner());
             }
-            "AUTH" if !over_tls => b"538 encryption required for requested authentication mechanism\r\n",
+            "AUTH" if !over_tls => {
+                received.logins_in_clear.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                b"538 encryption required for requested authentication mechanism\r\n"
+            }
             "AUTH" => {
                 logged_in = is_the_relays_login(&line);
                 if logged_in { b"235 authenticated\r\n" } else { b"535 authentication credentials invalid\r\n" }
@@ -144,7 +155,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
                 let (headers, body) = message(&mut stream).await?;
                 let to = std::mem::take(&mut to);
                 let mail = Mail { from: from.clone(), to, over_tls, logged_in, headers, body };
-                received.lock().unwrap().push(mail);
+                received.mails.lock().unwrap().push(mail);
                 b"250 OK: queued\r\n"
             }
             "QUIT" => {
